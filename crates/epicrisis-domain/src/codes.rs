@@ -36,8 +36,11 @@ pub struct Parsed<T> {
 
 fn strip_prefix_ci<'a>(s: &'a str, prefixes: &[&str]) -> &'a str {
     for p in prefixes {
-        if s.len() >= p.len() && s[..p.len()].eq_ignore_ascii_case(p) {
-            return s[p.len()..].trim_start_matches([':', ' ', '-']).trim();
+        // `get` because the text may hold multi-byte characters where the prefix would end.
+        if let (Some(head), Some(rest)) = (s.get(..p.len()), s.get(p.len()..))
+            && head.eq_ignore_ascii_case(p)
+        {
+            return rest.trim_start_matches([':', ' ', '-']).trim();
         }
     }
     s
@@ -332,6 +335,15 @@ mod tests {
         assert!(!ProcedureCode::parse("K492").unwrap().code.is_icd9_shape());
         assert!(ProcedureCode::parse("48 52").is_err());
         assert!(ProcedureCode::parse("").is_err());
+    }
+
+    #[test]
+    fn multibyte_text_where_a_prefix_would_end_is_not_a_code() {
+        for raw in ["ab\u{202e}", "abcd\u{e9}x", "'<2\u{202e}:$T"] {
+            assert!(AtcCode::parse(raw).is_err(), "{raw}");
+            assert!(Icd10Code::parse(raw).is_err(), "{raw}");
+            let _ = code_key(raw);
+        }
     }
 
     #[test]

@@ -549,6 +549,9 @@ const MODIFIERS: &[(&str, &str)] = &[
     ("segun", "según"),
     ("esquema", "esquema"),
     ("rescate", "rescate"),
+    ("rescue", "rescate"),
+    ("loading", "carga"),
+    ("indefinido", "indefinido"),
     ("ambulatorio", "ambulatorio"),
     ("casa", "en casa"),
     ("tener", "en casa"),
@@ -635,28 +638,18 @@ pub fn piece_at(tokens: &[Token], i: usize) -> Option<PieceAt> {
             }
             match w {
                 "sos" | "prn" => {
+                    // "SOS fiebre": the symptom belongs to the condition, as in "si fiebre".
+                    let symptom =
+                        word_at(tokens, i + 1).is_some_and(|n| n != "a" && is_prn_symptom(n));
                     return Some(PieceAt {
                         piece: Piece::AsNeeded,
                         start: i,
-                        end: i + 1,
+                        end: if symptom { i + 2 } else { i + 1 },
                     });
                 }
                 "si" | "condicional" => {
                     if let Some(n) = word_at(tokens, i + 1)
-                        && matches!(
-                            n,
-                            "dolor"
-                                | "fiebre"
-                                | "nauseas"
-                                | "vomitos"
-                                | "necesario"
-                                | "precisa"
-                                | "agitacion"
-                                | "insomnio"
-                                | "disnea"
-                                | "prurito"
-                                | "a"
-                        )
+                        && is_prn_symptom(n)
                     {
                         let end = if n == "a" { i + 3 } else { i + 2 };
                         return Some(PieceAt {
@@ -681,6 +674,24 @@ pub fn piece_at(tokens: &[Token], i: usize) -> Option<PieceAt> {
         }
         TokenKind::Punct => None,
     }
+}
+
+/// Words that may follow `si` / `SOS` as the condition of an as-needed dose.
+fn is_prn_symptom(w: &str) -> bool {
+    matches!(
+        w,
+        "dolor"
+            | "fiebre"
+            | "nauseas"
+            | "vomitos"
+            | "necesario"
+            | "precisa"
+            | "agitacion"
+            | "insomnio"
+            | "disnea"
+            | "prurito"
+            | "a"
+    )
 }
 
 /// A modifier word that is part of posology but carries no quantity.
@@ -1077,6 +1088,28 @@ mod tests {
                 true,
             ),
             ("Transfusion 4U GR, 2U plasma", "Transfusion", false),
+            (
+                "Paracetamol 15mg/kg VO c/6h SOS fiebre (N02BE01)",
+                "Paracetamol",
+                true,
+            ),
+            (
+                "Levetiracetam 1000mg EV loading (N03AX14)",
+                "Levetiracetam",
+                true,
+            ),
+            ("Morfina 5mg EV rescue (N02AA01)", "Morfina", true),
+            (
+                "Enoxaparina 1mg/kg SC c/24h indefinido (B01AB01)",
+                "Enoxaparina",
+                true,
+            ),
+            // A second regimen after "luego" is not read: the item must not pass as full.
+            (
+                "Omeprazol 80mg EV bolo luego 8mg/h (A02BC01)",
+                "Omeprazol",
+                false,
+            ),
         ];
         for (raw, name, full) in cases {
             let p = parse_item(raw);
