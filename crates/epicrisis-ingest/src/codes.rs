@@ -1,0 +1,268 @@
+//! Reading codes the way DOMAIN.md asks: parse into the typed code, say so when the
+//! spelling was normalised, keep malformed codes as written with a warning, and flag
+//! well-formed codes that probably do not fit their item. Never a silent correction.
+
+use crate::json::Ctx;
+use epicrisis_domain::codes::Parsed;
+use epicrisis_domain::lexicon::{self, ConceptId, ConceptKind};
+use epicrisis_domain::text::{fold_words, tokenize_chars};
+use epicrisis_domain::{AtcCode, Icd10Code, ProcedureCode, SourceCode, WarningKind};
+use std::collections::HashSet;
+
+fn read<T>(
+    ctx: &mut Ctx<'_>,
+    raw: Option<&str>,
+    path: &str,
+    parse: fn(&str) -> Result<Parsed<T>, epicrisis_domain::CodeError>,
+) -> Option<(SourceCode<T>, Option<T>)>
+where
+    T: Clone + std::fmt::Display,
+{
+    let raw = raw?.trim();
+    if raw.is_empty() {
+        return None;
+    }
+    match parse(raw) {
+        Ok(p) => {
+            if p.normalised {
+                ctx.warn(
+                    WarningKind::Normalised,
+                    path,
+                    format!("{raw:?} read as {}", p.code),
+                );
+            }
+            let code = p.code.clone();
+            Some((
+                SourceCode {
+                    raw: raw.to_string(),
+                    parsed: Some(p.code),
+                },
+                Some(code),
+            ))
+        }
+        Err(e) => {
+            ctx.warn(WarningKind::MalformedCode, path, e.to_string());
+            Some((
+                SourceCode {
+                    raw: raw.to_string(),
+                    parsed: None,
+                },
+                None,
+            ))
+        }
+    }
+}
+
+/// A CIE-10 code of a diagnosis; warns when it is not in the Spanish CIE-10 list.
+pub(crate) fn icd10(
+    ctx: &mut Ctx<'_>,
+    raw: Option<&str>,
+    path: &str,
+) -> Option<SourceCode<Icd10Code>> {
+    let (code, parsed) = read(ctx, raw, path, Icd10Code::parse)?;
+    if let Some(c) = parsed
+        && !lexicon::lexicon().icd10_exists(c.as_str())
+    {
+        let category = c.category();
+        let msg = match lexicon::lexicon().icd10_name(category) {
+            Some(name) if category != c.as_str() => format!(
+                "{c} is not in the Spanish CIE-10 list (its category {category} \"{name}\" is; \
+                 the subcode may be wrong or come from a later WHO update); check the code"
+            ),
+            _ => format!(
+                "{c} is not in the Spanish CIE-10 list (it may be wrong or come from a later \
+                 WHO update); check the code"
+            ),
+        };
+        ctx.warn(WarningKind::SuspiciousCode, path, msg);
+    }
+    Some(code)
+}
+
+/// A procedure code (opaque identifier).
+pub(crate) fn procedure(
+    ctx: &mut Ctx<'_>,
+    raw: Option<&str>,
+    path: &str,
+) -> Option<SourceCode<ProcedureCode>> {
+    read(ctx, raw, path, ProcedureCode::parse).map(|(c, _)| c)
+}
+
+/// An ATC code of a medication named `name`; warns when a substance code does not fit
+/// the drug the name denotes, and remembers it for [`Ctx`]'s same-name check.
+pub(crate) fn atc(
+    ctx: &mut Ctx<'_>,
+    raw: Option<&str>,
+    path: &str,
+    name: &str,
+) -> Option<SourceCode<AtcCode>> {
+    let (code, parsed) = read(ctx, raw, path, AtcCode::parse)?;
+    if let Some(c) = parsed {
+        if let Some(msg) = atc_mismatch(name, &c) {
+            ctx.warn(WarningKind::SuspiciousCode, path, msg);
+        }
+        ctx.seen_atc.push((fold_words(name), c, path.to_string()));
+    }
+    Some(code)
+}
+
+/// The drug concepts the lexicon finds in a name.
+pub(crate) fn drug_concepts(name: &str) -> Vec<ConceptId> {
+    let lx = lexicon::lexicon();
+    let chars: Vec<char> = name.chars().collect();
+    let tokens = tokenize_chars(&chars);
+    let content = lexicon::content_tokens(&chars, &tokens);
+    let all_caps = !chars.iter().any(|c| c.is_lowercase());
+    let mut out = Vec::new();
+    for m in lx.find_terms(&content, all_caps) {
+        for id in lx.of_kind(&m.concepts, ConceptKind::Drug) {
+            if !out.contains(&id) {
+                out.push(id);
+            }
+        }
+    }
+    out
+}
+
+/// Why a 7-character ATC code does not fit `name`, if it does not.
+///
+/// Only drugs whose official codes the lexicon knows are judged. A code shared by a
+/// combination (`J01CR05` piperacillin and tazobactam) fits when its owner's name shares
+/// a word with the item's name.
+fn atc_mismatch(name: &str, code: &AtcCode) -> Option<String> {
+    if !code.is_substance() {
+        return None;
+    }
+    let lx = lexicon::lexicon();
+    let drugs = drug_concepts(name);
+    let official: Vec<&str> = drugs
+        .iter()
+        .flat_map(|id| lx.concept(*id).codes.iter().map(String::as_str))
+        .collect();
+    if official.is_empty() || official.contains(&code.as_str()) {
+        return None;
+    }
+    let owners = lx.drugs_with_atc(code.as_str());
+    let name_keys: HashSet<String> = lexicon::term_keys(name).into_iter().collect();
+    let shares_word = |id: &ConceptId| {
+        lexicon::term_keys(&lx.concept(*id).canonical)
+            .iter()
+            .any(|k| k.len() > 3 && name_keys.contains(k))
+    };
+    if owners.iter().any(shares_word) {
+        return None;
+    }
+    if owners.is_empty() && drugs.len() > 1 {
+        // A combination whose code the lexicon does not know: no evidence either way.
+        return None;
+    }
+    let mut described: Vec<String> = Vec::new();
+    for id in &drugs {
+        let c = lx.concept(*id);
+        if !c.codes.is_empty() {
+            described.push(format!("{} is {}", c.canonical, c.codes.join(" or ")));
+        }
+    }
+    let belongs = if owners.is_empty() {
+        String::new()
+    } else {
+        let names: Vec<&str> = owners
+            .iter()
+            .map(|id| lx.concept(*id).canonical.as_str())
+            .collect();
+        format!(", which is the code of {}", names.join(" / "))
+    };
+    Some(format!(
+        "ATC {code} does not fit \"{name}\"{belongs}; {} (check the code)",
+        described.join(", ")
+    ))
+}
+
+/// Codes that are compatible: equal, or one is a group prefix of the other.
+fn compatible(a: &AtcCode, b: &AtcCode) -> bool {
+    a.as_str().starts_with(b.as_str()) || b.as_str().starts_with(a.as_str())
+}
+
+/// Both codes are official codes of the drug the name denotes (metronidazole is J01XD01
+/// and P01AB01, by route): different, but both right.
+fn both_official(name: &str, a: &AtcCode, b: &AtcCode) -> bool {
+    let lx = lexicon::lexicon();
+    let official: Vec<&str> = drug_concepts(name)
+        .iter()
+        .flat_map(|id| lx.concept(*id).codes.iter().map(String::as_str))
+        .collect();
+    official.contains(&a.as_str()) && official.contains(&b.as_str())
+}
+
+/// Warns when one drug name carries different codes in one episode (`tto[0]` says
+/// B01AB01, `med[1]` says B01AB05): one of them is wrong.
+pub(crate) fn same_name_different_codes(ctx: &mut Ctx<'_>) {
+    let seen = std::mem::take(&mut ctx.seen_atc);
+    let mut reported: HashSet<(String, String)> = HashSet::new();
+    for (j, (name, code, path)) in seen.iter().enumerate() {
+        if let Some((_, first, first_path)) = seen[..j]
+            .iter()
+            .find(|(n, c, _)| n == name && !compatible(c, code) && !both_official(name, c, code))
+        {
+            let pair = (name.clone(), format!("{first}|{code}"));
+            if reported.insert(pair) {
+                ctx.warn(
+                    WarningKind::Inconsistent,
+                    path,
+                    format!(
+                        "\"{name}\" is coded {code} here but {first} at {first_path}; \
+                         one of the two codes is wrong"
+                    ),
+                );
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalised_and_malformed_codes_warn() {
+        let mut ctx = Ctx::new("e.json", None);
+        let c = icd10(&mut ctx, Some("J189"), "dx[0]").unwrap();
+        assert_eq!(c.display(), "J18.9");
+        assert!(
+            ctx.warnings
+                .iter()
+                .any(|w| w.kind == WarningKind::Normalised)
+        );
+        let c = icd10(&mut ctx, Some("J18-9"), "diagnostico_ingreso[2].codigo").unwrap();
+        assert_eq!(c.raw, "J18-9");
+        assert!(c.parsed.is_none());
+        let w = ctx
+            .warnings
+            .iter()
+            .find(|w| w.kind == WarningKind::MalformedCode)
+            .unwrap();
+        assert_eq!(
+            w.message,
+            "diagnostico_ingreso[2].codigo: \"J18-9\" is not a CIE-10 code (expected a letter, \
+             two digits, optional . and one or two digits, e.g. J18.9)"
+        );
+        assert!(icd10(&mut ctx, Some("  "), "x").is_none());
+    }
+
+    #[test]
+    fn same_name_with_two_codes_is_inconsistent() {
+        let mut ctx = Ctx::new("e.json", None);
+        atc(&mut ctx, Some("B01AB01"), "tto[0]", "Enoxaparina");
+        atc(&mut ctx, Some("B01AB05"), "med[0]", "Enoxaparina");
+        atc(&mut ctx, Some("B01AB05"), "med[1]", "enoxaparina");
+        atc(&mut ctx, Some("J06BA"), "tto[1]", "Inmunoglobulina");
+        atc(&mut ctx, Some("J06BA02"), "med[2]", "Inmunoglobulina");
+        atc(&mut ctx, Some("J01XD01"), "tto[2]", "Metronidazol");
+        atc(&mut ctx, Some("P01AB01"), "med[3]", "Metronidazol");
+        ctx.warnings.clear();
+        same_name_different_codes(&mut ctx);
+        assert_eq!(ctx.warnings.len(), 1, "{:?}", ctx.warnings);
+        assert_eq!(ctx.warnings[0].kind, WarningKind::Inconsistent);
+        assert_eq!(ctx.warnings[0].path, "med[0]");
+    }
+}

@@ -1,0 +1,335 @@
+//! Walking a `serde_json::Value` with a path in hand, so that every error and warning
+//! names the exact place (`diagnostico_ingreso[2].codigo`) and what was found there.
+//!
+//! Hospital exports sometimes deliver a nested list or object as a JSON *string*
+//! (`"diagnostico_ingreso": "[{\"codigo\": ...}]"`); [`list`] and [`object`] decode those
+//! transparently, which is why they hand out `Cow`s.
+
+use crate::error::{ErrorKind, IngestError};
+use epicrisis_domain::{AtcCode, SourceWarning, WarningKind};
+use serde_json::{Map, Value};
+use std::borrow::Cow;
+
+/// The reading context: where errors point and where warnings collect.
+pub(crate) struct Ctx<'a> {
+    pub file: &'a str,
+    pub line: Option<usize>,
+    pub warnings: Vec<SourceWarning>,
+    /// Every parsed ATC code with its folded item name and path, for the check that one
+    /// drug name carries one code per episode.
+    pub seen_atc: Vec<(String, AtcCode, String)>,
+}
+
+impl<'a> Ctx<'a> {
+    pub fn new(file: &'a str, line: Option<usize>) -> Ctx<'a> {
+        Ctx {
+            file,
+            line,
+            warnings: Vec::new(),
+            seen_atc: Vec::new(),
+        }
+    }
+
+    pub fn err(&self, kind: ErrorKind, path: &str, message: impl Into<String>) -> IngestError {
+        IngestError::new(self.file, kind, message)
+            .at(path)
+            .on_line(self.line)
+    }
+
+    pub fn wrong_type(&self, path: &str, expected: &str, found: &Value) -> IngestError {
+        self.err(
+            ErrorKind::WrongType,
+            path,
+            format!("expected {expected}, found {}", describe(found)),
+        )
+    }
+
+    /// Records a warning; the message is prefixed with the path so it reads alone.
+    pub fn warn(&mut self, kind: WarningKind, path: &str, message: impl AsRef<str>) {
+        let message = if path.is_empty() {
+            message.as_ref().to_string()
+        } else {
+            format!("{path}: {}", message.as_ref())
+        };
+        self.warnings.push(SourceWarning {
+            kind,
+            path: path.to_string(),
+            message,
+        });
+    }
+}
+
+/// `path.key`, or `key` at the root.
+pub(crate) fn key(path: &str, k: &str) -> String {
+    if path.is_empty() {
+        k.to_string()
+    } else {
+        format!("{path}.{k}")
+    }
+}
+
+/// `path[i]`.
+pub(crate) fn idx(path: &str, i: usize) -> String {
+    format!("{path}[{i}]")
+}
+
+/// A short description of a value for "found ..." messages.
+pub(crate) fn describe(v: &Value) -> String {
+    match v {
+        Value::Null => "null".to_string(),
+        Value::Bool(b) => format!("a boolean ({b})"),
+        Value::Number(n) => format!("a number ({n})"),
+        Value::String(s) => {
+            let shown: String = s.chars().take(40).collect();
+            let ellipsis = if s.chars().count() > 40 { "…" } else { "" };
+            format!("a string (\"{shown}{ellipsis}\")")
+        }
+        Value::Array(a) => match a.len() {
+            0 => "an empty list".to_string(),
+            1 => "a list of 1 item".to_string(),
+            n => format!("a list of {n} items"),
+        },
+        Value::Object(m) => {
+            if m.is_empty() {
+                "an empty object".to_string()
+            } else {
+                format!("an object with keys {}", key_list(m))
+            }
+        }
+    }
+}
+
+/// The keys of an object, for messages (at most 12, in the object's order).
+pub(crate) fn key_list(m: &Map<String, Value>) -> String {
+    let mut keys: Vec<&str> = m.keys().map(String::as_str).take(12).collect();
+    if m.len() > 12 {
+        keys.push("…");
+    }
+    keys.join(", ")
+}
+
+/// A field of an object, with `null` read as absent.
+pub(crate) fn get<'v>(m: &'v Map<String, Value>, k: &str) -> Option<&'v Value> {
+    m.get(k).filter(|v| !v.is_null())
+}
+
+/// The first present field among aliases, with the alias that matched.
+pub(crate) fn get_any<'v>(
+    m: &'v Map<String, Value>,
+    keys: &[&'static str],
+) -> Option<(&'static str, &'v Value)> {
+    keys.iter().find_map(|k| get(m, k).map(|v| (*k, v)))
+}
+
+/// A string that holds JSON, decoded; `None` when it does not look like JSON.
+fn embedded(
+    ctx: &Ctx<'_>,
+    s: &str,
+    path: &str,
+    expected: &str,
+) -> Result<Option<Value>, IngestError> {
+    let t = s.trim();
+    if !(t.starts_with('[') || t.starts_with('{')) {
+        return Ok(None);
+    }
+    serde_json::from_str::<Value>(t).map(Some).map_err(|e| {
+        ctx.err(
+            ErrorKind::WrongType,
+            path,
+            format!(
+                "expected {expected}, found a string that looks like JSON but does not parse \
+                 ({e}); fix the export or send the list itself instead of a string"
+            ),
+        )
+    })
+}
+
+/// A list at `path`: a JSON array, a JSON string holding an array, `null` or `""` (empty).
+/// With `single_string`, a plain string counts as a list of one item.
+pub(crate) fn list<'v>(
+    ctx: &Ctx<'_>,
+    v: &'v Value,
+    path: &str,
+    expected: &str,
+    single_string: bool,
+) -> Result<Cow<'v, [Value]>, IngestError> {
+    match v {
+        Value::Null => Ok(Cow::Owned(Vec::new())),
+        Value::Array(a) => Ok(Cow::Borrowed(a.as_slice())),
+        Value::String(s) if s.trim().is_empty() => Ok(Cow::Owned(Vec::new())),
+        Value::String(s) => match embedded(ctx, s, path, expected)? {
+            Some(Value::Array(a)) => Ok(Cow::Owned(a)),
+            Some(other) => Err(ctx.err(
+                ErrorKind::WrongType,
+                path,
+                format!(
+                    "expected {expected}, found a string holding {}",
+                    describe(&other)
+                ),
+            )),
+            None if single_string => Ok(Cow::Owned(vec![v.clone()])),
+            None => Err(ctx.wrong_type(path, expected, v)),
+        },
+        Value::Object(_) => Err(ctx.err(
+            ErrorKind::WrongType,
+            path,
+            format!(
+                "expected {expected}, found {} (wrap a single item in [ ])",
+                describe(v)
+            ),
+        )),
+        _ => Err(ctx.wrong_type(path, expected, v)),
+    }
+}
+
+/// An object at `path`: a JSON object or a JSON string holding one.
+pub(crate) fn object<'v>(
+    ctx: &Ctx<'_>,
+    v: &'v Value,
+    path: &str,
+    expected: &str,
+) -> Result<Cow<'v, Map<String, Value>>, IngestError> {
+    match v {
+        Value::Object(m) => Ok(Cow::Borrowed(m)),
+        Value::Null => Ok(Cow::Owned(Map::new())),
+        Value::String(s) => match embedded(ctx, s, path, expected)? {
+            Some(Value::Object(m)) => Ok(Cow::Owned(m)),
+            Some(other) => Err(ctx.err(
+                ErrorKind::WrongType,
+                path,
+                format!(
+                    "expected {expected}, found a string holding {}",
+                    describe(&other)
+                ),
+            )),
+            None => Err(ctx.wrong_type(path, expected, v)),
+        },
+        _ => Err(ctx.wrong_type(path, expected, v)),
+    }
+}
+
+/// A text field: a string (trimmed; empty reads as absent). Other types are an error.
+pub(crate) fn text(
+    ctx: &Ctx<'_>,
+    m: &Map<String, Value>,
+    k: &str,
+    path: &str,
+) -> Result<Option<String>, IngestError> {
+    match get(m, k) {
+        None => Ok(None),
+        Some(v) => text_value(ctx, v, &key(path, k)),
+    }
+}
+
+/// A string value (trimmed; empty reads as absent).
+pub(crate) fn text_value(
+    ctx: &Ctx<'_>,
+    v: &Value,
+    path: &str,
+) -> Result<Option<String>, IngestError> {
+    match v {
+        Value::Null => Ok(None),
+        Value::String(s) => Ok(non_empty(s)),
+        _ => Err(ctx.wrong_type(path, "a string", v)),
+    }
+}
+
+/// A field that may be a string or a number (ids, doses, codes): numbers are kept as
+/// JSON writes them.
+pub(crate) fn text_or_number(
+    ctx: &Ctx<'_>,
+    m: &Map<String, Value>,
+    k: &str,
+    path: &str,
+) -> Result<Option<String>, IngestError> {
+    match get(m, k) {
+        None => Ok(None),
+        Some(Value::Number(n)) => Ok(Some(n.to_string())),
+        Some(v) => text_value(ctx, v, &key(path, k)),
+    }
+}
+
+/// The error for a required field that is absent, naming the keys that are there (a
+/// typo such as `nombres` is then easy to spot).
+pub(crate) fn missing(
+    ctx: &Ctx<'_>,
+    m: &Map<String, Value>,
+    path: &str,
+    k: &str,
+    what: &str,
+) -> IngestError {
+    let found = if m.is_empty() {
+        "the object is empty".to_string()
+    } else {
+        format!("found keys {}", key_list(m))
+    };
+    ctx.err(
+        ErrorKind::Missing,
+        path,
+        format!("missing \"{k}\" ({what}); {found}"),
+    )
+}
+
+pub(crate) fn non_empty(s: &str) -> Option<String> {
+    let t = s.trim();
+    (!t.is_empty()).then(|| t.to_string())
+}
+
+/// A list of strings (`medicos`, `controles`...): an array of strings, one string, or a
+/// JSON string holding an array. Empty items are dropped.
+pub(crate) fn string_list(
+    ctx: &Ctx<'_>,
+    m: &Map<String, Value>,
+    k: &str,
+    path: &str,
+) -> Result<Vec<String>, IngestError> {
+    let Some(v) = get(m, k) else {
+        return Ok(Vec::new());
+    };
+    let p = key(path, k);
+    let items = list(ctx, v, &p, "a list of strings", true)?;
+    let mut out = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        if let Some(s) = text_value(ctx, item, &idx(&p, i))? {
+            out.push(s);
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn lists_accept_embedded_json_and_reject_scalars() {
+        let ctx = Ctx::new("e.json", None);
+        let v = json!("[{\"codigo\": \"J18.9\"}]");
+        let l = list(&ctx, &v, "dx", "a list", false).unwrap();
+        assert_eq!(l.len(), 1);
+        let v = json!(3);
+        let e = list(&ctx, &v, "dx", "a list", false).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "e.json: dx: expected a list, found a number (3)"
+        );
+        let v = json!("[{broken");
+        let e = list(&ctx, &v, "dx", "a list", false).unwrap_err();
+        assert!(e.to_string().contains("looks like JSON"), "{e}");
+        let v = json!("HTA");
+        assert_eq!(list(&ctx, &v, "m", "a list", true).unwrap().len(), 1);
+        assert!(list(&ctx, &v, "m", "a list", false).is_err());
+    }
+
+    #[test]
+    fn descriptions_are_short() {
+        let long = "x".repeat(100);
+        assert!(describe(&json!(long)).len() < 60);
+        assert_eq!(
+            describe(&json!({"a": 1, "b": 2})),
+            "an object with keys a, b"
+        );
+        assert_eq!(describe(&json!([])), "an empty list");
+    }
+}

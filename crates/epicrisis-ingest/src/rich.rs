@@ -1,0 +1,977 @@
+//! The rich canonical episode and the predecessor backend's clinical JSON.
+//!
+//! The two share most keys (`motivo_ingreso`, `diagnostico_ingreso`, `procedimientos`,
+//! `tratamientos_intrahosp`, `diagnostico_egreso`, `indicaciones_alta`), so one reader
+//! handles both with per-field variants: evolution arrives as `evolucion_resumen[{dia,
+//! texto}]` or `evolucion[{fecha, nota, profesional}]`, laboratory data as summaries
+//! (`laboratorios_resumen`) or raw results (`laboratorios_relevantes`, summarised here).
+
+use crate::codes;
+use crate::error::{ErrorKind, IngestError};
+use crate::items;
+use crate::json::{self, Ctx, get, idx, key};
+use epicrisis_domain::numbers::parse_decimal;
+use epicrisis_domain::posology::split_trailing_code;
+use epicrisis_domain::text::fold_words;
+use epicrisis_domain::{
+    Allergies, Date, Diagnosis, Episode, EvolutionNote, ItemKind, LabResult, LabStatus, LabSummary,
+    LabValue, Medication, Procedure, Sex, SourceShape, WarningKind, summarize_labs,
+};
+use serde_json::{Map, Value};
+
+type Obj = Map<String, Value>;
+
+/// Keys that only the predecessor's clinical JSON uses.
+pub(crate) const PREDECESSOR_KEYS: &[&str] = &["evolucion", "laboratorios_relevantes"];
+
+/// Keys of the rich episode (and, most of them, of the predecessor's shape).
+pub(crate) const RICH_KEYS: &[&str] = &[
+    "id_atencion",
+    "paciente",
+    "atencion",
+    "motivo_ingreso",
+    "antecedentes",
+    "diagnostico_ingreso",
+    "procedimientos",
+    "tratamientos_intrahosp",
+    "evolucion_resumen",
+    "laboratorios_resumen",
+    "diagnostico_egreso",
+    "indicaciones_alta",
+];
+
+/// Reads a rich or predecessor episode object. `predecessor` forces the predecessor
+/// shape (the API wrapper); otherwise it is chosen by the keys used.
+pub(crate) fn read(ctx: &mut Ctx<'_>, m: &Obj, predecessor: bool) -> Result<Episode, IngestError> {
+    let predecessor = predecessor || PREDECESSOR_KEYS.iter().any(|k| get(m, k).is_some());
+    let shape = if predecessor {
+        SourceShape::Predecessor
+    } else {
+        SourceShape::Rich
+    };
+    let mut ep = Episode::empty(shape);
+
+    // Identification and period.
+    let atencion = match get(m, "atencion") {
+        Some(v) => json::object(
+            ctx,
+            v,
+            "atencion",
+            "an object {id, fecha_ingreso, fecha_alta, servicio, medico_tratante}",
+        )?
+        .into_owned(),
+        None => Obj::new(),
+    };
+    let top_id = json::text_or_number(ctx, m, "id_atencion", "")?;
+    let att_id = json::text_or_number(ctx, &atencion, "id", "atencion")?;
+    if let (Some(a), Some(b)) = (&top_id, &att_id)
+        && a != b
+    {
+        ctx.warn(
+            WarningKind::Inconsistent,
+            "atencion.id",
+            format!("{b:?} differs from id_atencion {a:?}; id_atencion is used"),
+        );
+    }
+    ep.id = top_id.or(att_id);
+    // Dates, service and physician: in `atencion`, or at the top level in flatter exports.
+    let (adm_path, adm) = first_date(ctx, &atencion, m, "fecha_ingreso")?;
+    let (dis_path, dis) = first_date(ctx, &atencion, m, "fecha_alta")?;
+    ep.admission_date = adm;
+    ep.discharge_date = dis;
+    ep.service = match json::text(ctx, &atencion, "servicio", "atencion")? {
+        Some(s) => Some(s),
+        None => json::text(ctx, m, "servicio", "")?,
+    };
+    ep.physician = match json::text(ctx, &atencion, "medico_tratante", "atencion")? {
+        Some(s) => Some(s),
+        None => json::text(ctx, m, "medico_tratante", "")?,
+    };
+    if let (Some(a), Some(d)) = (adm, dis)
+        && d < a
+    {
+        ctx.warn(
+            WarningKind::Inconsistent,
+            &dis_path,
+            format!("the discharge date {d} is before the admission date {a} ({adm_path})"),
+        );
+    }
+    if let Some(v) = get(m, "paciente") {
+        let p = json::object(ctx, v, "paciente", "an object {sexo, edad, nombre, rut}")?;
+        read_patient(ctx, &p, "paciente", &mut ep)?;
+    }
+
+    ep.reason = json::text(ctx, m, "motivo_ingreso", "")?;
+    if let Some(v) = get(m, "antecedentes") {
+        read_history(ctx, v, &mut ep)?;
+    }
+    ep.admission_diagnoses = diagnoses(ctx, m, "diagnostico_ingreso")?;
+    ep.discharge_diagnoses = diagnoses(ctx, m, "diagnostico_egreso")?;
+    if let Some(v) = get(m, "procedimientos") {
+        let l = json::list(
+            ctx,
+            v,
+            "procedimientos",
+            "a list of {codigo, nombre, fecha} objects",
+            false,
+        )?;
+        for (i, item) in l.iter().enumerate() {
+            ep.procedures
+                .push(procedure(ctx, item, &idx("procedimientos", i))?);
+        }
+    }
+    if let Some(v) = get(m, "tratamientos_intrahosp") {
+        ep.treatments = medications(ctx, v, "tratamientos_intrahosp")?;
+    }
+
+    if let Some(v) = get(m, "evolucion_resumen") {
+        read_evolution(ctx, v, "evolucion_resumen", None, &mut ep.evolution)?;
+    }
+    if let Some(v) = get(m, "evolucion") {
+        read_evolution(ctx, v, "evolucion", adm, &mut ep.evolution)?;
+    }
+    if let Some(v) = get(m, "laboratorios_resumen") {
+        ep.labs = lab_summaries(ctx, v, "laboratorios_resumen")?;
+    }
+    if let Some(v) = get(m, "laboratorios_relevantes") {
+        let raw = lab_results(ctx, v, "laboratorios_relevantes")?;
+        ep.labs.extend(summarize_labs(&raw));
+    }
+
+    if let Some(v) = get(m, "indicaciones_alta") {
+        let ia = json::object(
+            ctx,
+            v,
+            "indicaciones_alta",
+            "an object {medicamentos, controles, cuidados, signos_alarma, recomendaciones}",
+        )?;
+        let d = &mut ep.discharge;
+        d.controls = json::string_list(ctx, &ia, "controles", "indicaciones_alta")?;
+        d.care = json::string_list(ctx, &ia, "cuidados", "indicaciones_alta")?;
+        d.warning_signs = json::string_list(ctx, &ia, "signos_alarma", "indicaciones_alta")?;
+        d.recommendations = json::string_list(ctx, &ia, "recomendaciones", "indicaciones_alta")?;
+        if let Some(v) = get(&ia, "medicamentos") {
+            let meds = medications(ctx, v, "indicaciones_alta.medicamentos")?;
+            route_discharge_items(meds, d);
+        }
+    }
+
+    if ep.admission_diagnoses.is_empty() && ep.discharge_diagnoses.is_empty() {
+        return Err(ctx.err(
+            ErrorKind::Missing,
+            "",
+            "no diagnosis found: looked for diagnostico_ingreso and diagnostico_egreso (both \
+             missing or empty); an episode needs at least one admission or discharge diagnosis",
+        ));
+    }
+    Ok(ep)
+}
+
+/// Sends discharge items to where they belong: drugs to medications, follow-up to
+/// controls, other care to care (as the item's text).
+pub(crate) fn route_discharge_items(
+    meds: Vec<Medication>,
+    d: &mut epicrisis_domain::DischargeInstructions,
+) {
+    for med in meds {
+        match med.kind {
+            ItemKind::Drug => d.medications.push(med),
+            ItemKind::Control => d.controls.push(item_text(&med)),
+            ItemKind::Therapy => d.care.push(item_text(&med)),
+        }
+    }
+}
+
+/// The item as one line of text: the source string when it came as one, otherwise the
+/// name followed by what was read from the separate fields.
+fn item_text(med: &Medication) -> String {
+    if let Some(raw) = &med.raw {
+        return raw.clone();
+    }
+    let mut parts = vec![med.name.clone()];
+    parts.extend(med.dose.iter().map(ToString::to_string));
+    parts.extend(med.extra_doses.iter().map(ToString::to_string));
+    parts.extend(med.route.iter().map(ToString::to_string));
+    parts.extend(med.frequency.iter().map(ToString::to_string));
+    parts.extend(med.duration.iter().map(ToString::to_string));
+    if med.as_needed {
+        parts.push("SOS".to_string());
+    }
+    parts.extend(med.notes.iter().cloned());
+    parts.join(" ")
+}
+
+fn first_date(
+    ctx: &mut Ctx<'_>,
+    atencion: &Obj,
+    top: &Obj,
+    k: &str,
+) -> Result<(String, Option<Date>), IngestError> {
+    if get(atencion, k).is_some() {
+        Ok((
+            key("atencion", k),
+            date_field(ctx, atencion, k, "atencion")?,
+        ))
+    } else {
+        Ok((k.to_string(), date_field(ctx, top, k, "")?))
+    }
+}
+
+/// A date field; an unreadable date is a warning and `None`, never an error.
+pub(crate) fn date_field(
+    ctx: &mut Ctx<'_>,
+    m: &Obj,
+    k: &str,
+    path: &str,
+) -> Result<Option<Date>, IngestError> {
+    let Some(raw) = json::text_or_number(ctx, m, k, path)? else {
+        return Ok(None);
+    };
+    Ok(parse_date(ctx, &raw, &key(path, k)))
+}
+
+fn parse_date(ctx: &mut Ctx<'_>, raw: &str, path: &str) -> Option<Date> {
+    match Date::parse(raw) {
+        Ok(d) => Some(d),
+        Err(e) => {
+            ctx.warn(WarningKind::Unreadable, path, format!("{e}; left out"));
+            None
+        }
+    }
+}
+
+/// Reads patient fields from `paciente` or the wrapper's `patientInfo`, filling only what
+/// is still empty.
+pub(crate) fn read_patient(
+    ctx: &mut Ctx<'_>,
+    p: &Obj,
+    path: &str,
+    ep: &mut Episode,
+) -> Result<(), IngestError> {
+    let pat = &mut ep.patient;
+    if pat.name.is_none() {
+        pat.name = match json::get_any(p, &["nombre", "name", "nombre_completo"]) {
+            Some((k, v)) => json::text_value(ctx, v, &key(path, k))?,
+            None => None,
+        };
+    }
+    if pat.identifier.is_none() {
+        for k in ["rut", "run", "identificador", "ficha"] {
+            if let Some(s) = json::text_or_number(ctx, p, k, path)? {
+                pat.identifier = Some(s);
+                break;
+            }
+        }
+    }
+    if pat.sex.is_none()
+        && let Some((k, v)) = json::get_any(p, &["sexo", "sex", "genero", "gender"])
+    {
+        let kp = key(path, k);
+        if let Some(s) = json::text_value(ctx, v, &kp)? {
+            pat.sex = parse_sex(&s);
+            if pat.sex.is_none() {
+                ctx.warn(
+                    WarningKind::Unreadable,
+                    &kp,
+                    format!(
+                        "{s:?} is not a sex (expected F, M, femenino, masculino or otro); left out"
+                    ),
+                );
+            }
+        }
+    }
+    if pat.age.is_none()
+        && let Some((k, v)) = json::get_any(p, &["edad", "age"])
+    {
+        let kp = key(path, k);
+        let age = match v {
+            Value::Number(n) => n.as_f64().filter(|a| a.fract() == 0.0).map(|a| a as i64),
+            Value::String(s) => {
+                let digits: String = s
+                    .trim()
+                    .chars()
+                    .take_while(|c| c.is_ascii_digit())
+                    .collect();
+                let rest = fold_words(&s.trim()[digits.len()..]);
+                let unit_ok = rest.is_empty() || rest == "anos" || rest == "ano" || rest == "a";
+                digits.parse::<i64>().ok().filter(|_| unit_ok)
+            }
+            other => return Err(ctx.wrong_type(&kp, "an age in years (a number)", other)),
+        };
+        match age.filter(|a| (0..=130).contains(a)) {
+            Some(a) => pat.age = u32::try_from(a).ok(),
+            None => ctx.warn(
+                WarningKind::Unreadable,
+                &kp,
+                format!(
+                    "{} is not an age in years (expected a whole number such as 68); left out",
+                    json::describe(v)
+                ),
+            ),
+        }
+    }
+    if pat.age.is_none()
+        && let Some((k, v)) = json::get_any(p, &["fechaNacimiento", "fecha_nacimiento"])
+        && let Some(raw) = json::text_value(ctx, v, &key(path, k))?
+        && let Some(birth) = parse_date(ctx, &raw, &key(path, k))
+        && let Some(at) = ep.admission_date.or(ep.discharge_date)
+    {
+        // Age at admission, from the birth date the predecessor's API sends.
+        let mut years = at.year() - birth.year();
+        if (at.month(), at.day()) < (birth.month(), birth.day()) {
+            years -= 1;
+        }
+        ep.patient.age = u32::try_from(years).ok();
+    }
+    Ok(())
+}
+
+fn parse_sex(s: &str) -> Option<Sex> {
+    match fold_words(s).as_str() {
+        "f" | "fem" | "femenino" | "femenina" | "mujer" | "female" | "woman" => Some(Sex::Female),
+        "m" | "masc" | "masculino" | "hombre" | "male" | "man" => Some(Sex::Male),
+        "o" | "x" | "otro" | "otra" | "other" | "indeterminado" | "intersexual" => Some(Sex::Other),
+        _ => None,
+    }
+}
+
+fn read_history(ctx: &mut Ctx<'_>, v: &Value, ep: &mut Episode) -> Result<(), IngestError> {
+    let path = "antecedentes";
+    if let Value::String(s) = v
+        && !s.trim_start().starts_with('{')
+    {
+        if let Some(t) = json::non_empty(s) {
+            ep.history.other.push(t);
+        }
+        return Ok(());
+    }
+    let a = json::object(ctx, v, path, "an object {medicos, quirurgicos, alergias}")?;
+    ep.history.medical = json::string_list(ctx, &a, "medicos", path)?;
+    ep.history.surgical = json::string_list(ctx, &a, "quirurgicos", path)?;
+    if let Some(al) = get(&a, "alergias") {
+        let items = json::list(
+            ctx,
+            al,
+            &key(path, "alergias"),
+            "a string or a list of strings",
+            true,
+        )?;
+        let mut known = Vec::new();
+        let mut none_known = false;
+        for (i, item) in items.iter().enumerate() {
+            if let Some(s) = json::text_value(ctx, item, &idx(&key(path, "alergias"), i))? {
+                if is_no_allergy(&s) {
+                    none_known = true;
+                } else {
+                    known.push(s);
+                }
+            }
+        }
+        ep.history.allergies = if !known.is_empty() {
+            Allergies::Known(known)
+        } else if none_known {
+            Allergies::NoneKnown
+        } else {
+            Allergies::NotRecorded
+        };
+    }
+    // Anything else recorded (habits, usual medication): kept as written.
+    for (k, v) in a.iter() {
+        if matches!(k.as_str(), "medicos" | "quirurgicos" | "alergias") {
+            continue;
+        }
+        match v {
+            Value::String(s) => ep.history.other.extend(json::non_empty(s)),
+            Value::Array(items) => ep.history.other.extend(
+                items
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .filter_map(json::non_empty),
+            ),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// "Sin alergias conocidas", "No refiere", "niega", "no", "ninguna" and the like.
+pub(crate) fn is_no_allergy(s: &str) -> bool {
+    const FILLER: &[&str] = &[
+        "alergia",
+        "alergias",
+        "conocida",
+        "conocidas",
+        "conocido",
+        "conocidos",
+        "medicamentosa",
+        "medicamentosas",
+        "a",
+        "medicamentos",
+        "farmacos",
+        "de",
+        "refiere",
+        "presenta",
+        "tiene",
+        "registra",
+    ];
+    let folded = fold_words(s);
+    let core: Vec<&str> = folded
+        .split(' ')
+        .filter(|w| !w.is_empty() && !FILLER.contains(w))
+        .collect();
+    matches!(
+        core.join(" ").as_str(),
+        "sin" | "niega" | "no" | "ninguna" | "ninguno" | "nada" | "negativo" | "nkda"
+    ) || matches!(
+        folded.as_str(),
+        "no refiere" | "no presenta" | "no tiene" | "no registra"
+    )
+}
+
+fn diagnoses(ctx: &mut Ctx<'_>, m: &Obj, k: &str) -> Result<Vec<Diagnosis>, IngestError> {
+    let Some(v) = get(m, k) else {
+        return Ok(Vec::new());
+    };
+    let l = json::list(ctx, v, k, "a list of {codigo, nombre} objects", false)?;
+    let mut out = Vec::with_capacity(l.len());
+    for (i, item) in l.iter().enumerate() {
+        let p = idx(k, i);
+        out.push(match item {
+            Value::String(s) => match diagnosis_from_string(ctx, s, &p) {
+                Some(d) => d,
+                None => continue,
+            },
+            _ => {
+                let o = json::object(ctx, item, &p, "a {codigo, nombre} object")?;
+                let Some(name) = json::text(ctx, &o, "nombre", &p)? else {
+                    return Err(json::missing(
+                        ctx,
+                        &o,
+                        &p,
+                        "nombre",
+                        "the diagnosis as written, e.g. \"Neumonía adquirida en la comunidad\"",
+                    ));
+                };
+                let raw = json::text_or_number(ctx, &o, "codigo", &p)?;
+                let code_path = key(&p, "codigo");
+                note_numeric_code(ctx, &o, &code_path);
+                Diagnosis {
+                    name,
+                    code: codes::icd10(ctx, raw.as_deref(), &code_path),
+                }
+            }
+        });
+    }
+    Ok(out)
+}
+
+/// A code sent as a JSON number may have lost trailing zeros (`48.50` → `48.5`).
+fn note_numeric_code(ctx: &mut Ctx<'_>, o: &Obj, path: &str) {
+    if let Some(Value::Number(n)) = get(o, "codigo") {
+        ctx.warn(
+            WarningKind::Normalised,
+            path,
+            format!(
+                "the code is a JSON number, read as \"{n}\" (a trailing zero may have been \
+                 lost; export codes as strings)"
+            ),
+        );
+    }
+}
+
+/// A diagnosis written as one string, `"Neumonia lobar (J18.1)"`. Empty strings are skipped.
+pub(crate) fn diagnosis_from_string(ctx: &mut Ctx<'_>, s: &str, path: &str) -> Option<Diagnosis> {
+    let (name, code) = split_trailing_code(s.trim());
+    let name = json::non_empty(name)?;
+    Some(Diagnosis {
+        name,
+        code: codes::icd10(ctx, code, path),
+    })
+}
+
+/// A procedure written as one string, `"Hernioplastia umbilical (53.49)"`.
+pub(crate) fn procedure_from_string(ctx: &mut Ctx<'_>, s: &str, path: &str) -> Option<Procedure> {
+    let (name, code) = split_trailing_code(s.trim());
+    let name = json::non_empty(name)?;
+    Some(Procedure {
+        name,
+        code: codes::procedure(ctx, code, path),
+        date: None,
+    })
+}
+
+fn procedure(ctx: &mut Ctx<'_>, item: &Value, p: &str) -> Result<Procedure, IngestError> {
+    if let Value::String(s) = item
+        && !s.trim_start().starts_with('{')
+    {
+        return procedure_from_string(ctx, s, p).ok_or_else(|| {
+            ctx.err(
+                ErrorKind::Missing,
+                p,
+                "empty procedure; remove it or write its name",
+            )
+        });
+    }
+    let o = json::object(ctx, item, p, "a {codigo, nombre, fecha} object")?;
+    let Some(name) = json::text(ctx, &o, "nombre", p)? else {
+        return Err(json::missing(
+            ctx,
+            &o,
+            p,
+            "nombre",
+            "the procedure as written, e.g. \"Colecistectomía laparoscópica\"",
+        ));
+    };
+    let raw = json::text_or_number(ctx, &o, "codigo", p)?;
+    let code_path = key(p, "codigo");
+    note_numeric_code(ctx, &o, &code_path);
+    Ok(Procedure {
+        name,
+        code: codes::procedure(ctx, raw.as_deref(), &code_path),
+        date: date_field(ctx, &o, "fecha", p)?,
+    })
+}
+
+/// A list of medications: objects, or compact strings.
+fn medications(ctx: &mut Ctx<'_>, v: &Value, path: &str) -> Result<Vec<Medication>, IngestError> {
+    let l = json::list(
+        ctx,
+        v,
+        path,
+        "a list of {codigo, nombre, dosis, via, frecuencia} objects",
+        false,
+    )?;
+    let mut out = Vec::with_capacity(l.len());
+    for (i, item) in l.iter().enumerate() {
+        let p = idx(path, i);
+        match item {
+            Value::String(s) if !s.trim_start().starts_with('{') => {
+                if !s.trim().is_empty() {
+                    out.push(items::from_string(ctx, s, &p));
+                }
+            }
+            _ => {
+                let o = json::object(
+                    ctx,
+                    item,
+                    &p,
+                    "a {codigo, nombre, dosis, via, frecuencia} object",
+                )?;
+                out.push(items::from_object(ctx, &o, &p)?);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn read_evolution(
+    ctx: &mut Ctx<'_>,
+    v: &Value,
+    path: &str,
+    admission: Option<Date>,
+    out: &mut Vec<EvolutionNote>,
+) -> Result<(), IngestError> {
+    let l = json::list(
+        ctx,
+        v,
+        path,
+        "a list of {dia, texto} or {fecha, nota} objects",
+        true,
+    )?;
+    for (i, item) in l.iter().enumerate() {
+        let p = idx(path, i);
+        if let Value::String(s) = item
+            && !s.trim_start().starts_with('{')
+        {
+            if let Some(text) = json::non_empty(s) {
+                out.push(EvolutionNote {
+                    day: None,
+                    date: None,
+                    text,
+                    author: None,
+                });
+            }
+            continue;
+        }
+        let o = json::object(
+            ctx,
+            item,
+            &p,
+            "a {dia, texto} or {fecha, nota, profesional} object",
+        )?;
+        let text = match json::get_any(&o, &["texto", "nota", "text"]) {
+            Some((k, v)) => json::text_value(ctx, v, &key(&p, k))?,
+            None => {
+                return Err(json::missing(
+                    ctx,
+                    &o,
+                    &p,
+                    "texto",
+                    "the note, or \"nota\" in the predecessor's shape",
+                ));
+            }
+        };
+        let Some(text) = text else {
+            continue;
+        };
+        let date = date_field(ctx, &o, "fecha", &p)?;
+        let mut day = None;
+        if let Some(d) = get(&o, "dia") {
+            let dp = key(&p, "dia");
+            day = match d {
+                Value::Number(n) => n.as_u64().and_then(|n| u32::try_from(n).ok()),
+                Value::String(s) => s.trim().parse::<u32>().ok(),
+                other => {
+                    return Err(ctx.wrong_type(&dp, "a day number (1 = admission day)", other));
+                }
+            };
+            if day.is_none() {
+                ctx.warn(
+                    WarningKind::Unreadable,
+                    &dp,
+                    format!(
+                        "{} is not a day number (1 = admission day); left out",
+                        json::describe(d)
+                    ),
+                );
+            }
+        }
+        if day.is_none()
+            && let (Some(a), Some(d)) = (admission, date)
+        {
+            // Hospital day from the note's date: the admission day is day 1.
+            day = u32::try_from(a.days_until(d) + 1).ok().filter(|n| *n >= 1);
+        }
+        let author = json::text(ctx, &o, "profesional", &p)?;
+        out.push(EvolutionNote {
+            day,
+            date,
+            text,
+            author,
+        });
+    }
+    Ok(())
+}
+
+/// A laboratory number: a JSON number, or a string with a decimal comma or point and
+/// possibly a unit after it (`"7,8"`, `"7.8 g/dL"`). Returns the value and the unit.
+pub(crate) fn lab_number(v: &Value) -> Option<(f64, Option<String>)> {
+    match v {
+        Value::Number(n) => n.as_f64().filter(|x| x.is_finite()).map(|x| (x, None)),
+        Value::String(s) => {
+            let t = s.trim();
+            let end = t
+                .char_indices()
+                .find(|(i, c)| {
+                    !(c.is_ascii_digit()
+                        || *c == '.'
+                        || *c == ','
+                        || (*i == 0 && (*c == '-' || *c == '+')))
+                })
+                .map(|(i, _)| i)
+                .unwrap_or(t.len());
+            let value = parse_decimal(t[..end].trim_start_matches('+'))?;
+            let unit = json::non_empty(&t[end..]);
+            Some((value, unit))
+        }
+        _ => None,
+    }
+}
+
+fn optional_number(ctx: &mut Ctx<'_>, o: &Obj, k: &str, path: &str) -> Option<f64> {
+    let v = get(o, k)?;
+    if matches!(v, Value::String(s) if s.trim().is_empty()) {
+        return None;
+    }
+    match lab_number(v) {
+        Some((x, _)) => Some(x),
+        None => {
+            ctx.warn(
+                WarningKind::Unreadable,
+                &key(path, k),
+                format!("{} is not a number; left out", json::describe(v)),
+            );
+            None
+        }
+    }
+}
+
+/// A value that sorts by time: the timestamp as written when it starts with the year,
+/// otherwise the parsed date (`15/12/2025 08:00` would sort wrongly as text).
+fn sortable_timestamp(raw: &str, date: Option<Date>) -> Option<String> {
+    let starts_with_year = raw.len() >= 4 && raw.as_bytes()[..4].iter().all(u8::is_ascii_digit);
+    if starts_with_year {
+        Some(raw.to_string())
+    } else {
+        let time = raw.split_once([' ', 'T']).map(|(_, t)| t.trim());
+        match (date, time) {
+            (Some(d), Some(t)) => Some(format!("{d}T{t}")),
+            (Some(d), None) => Some(d.to_string()),
+            (None, _) => Some(raw.to_string()),
+        }
+    }
+}
+
+/// One value of a summary (`ingreso`, `ultimo`); `None` (with a warning) when its value
+/// cannot be read.
+fn lab_value(
+    ctx: &mut Ctx<'_>,
+    v: &Value,
+    path: &str,
+    unit: &mut Option<String>,
+) -> Result<Option<LabValue>, IngestError> {
+    let o = json::object(
+        ctx,
+        v,
+        path,
+        "an object {valor, fecha, rango_inferior, rango_superior, estado}",
+    )?;
+    let Some(raw_value) = get(&o, "valor") else {
+        ctx.warn(
+            WarningKind::Unreadable,
+            path,
+            "no \"valor\"; the test is left out of the summary",
+        );
+        return Ok(None);
+    };
+    let Some((value, value_unit)) = lab_number(raw_value) else {
+        ctx.warn(
+            WarningKind::Unreadable,
+            &key(path, "valor"),
+            format!(
+                "{} is not a number; the test is left out of the summary",
+                json::describe(raw_value)
+            ),
+        );
+        return Ok(None);
+    };
+    if unit.is_none() {
+        *unit = value_unit;
+    }
+    let fecha = json::text_or_number(ctx, &o, "fecha", path)?;
+    let date = fecha
+        .as_deref()
+        .and_then(|f| parse_date(ctx, f, &key(path, "fecha")));
+    let range_low = optional_number(ctx, &o, "rango_inferior", path);
+    let range_high = optional_number(ctx, &o, "rango_superior", path);
+    let flag = json::text(ctx, &o, "estado", path)?;
+    Ok(Some(LabValue {
+        value,
+        date,
+        timestamp: fecha.as_deref().and_then(|f| sortable_timestamp(f, date)),
+        range_low,
+        range_high,
+        status: status(flag.as_deref(), value, range_low, range_high),
+    }))
+}
+
+fn status(flag: Option<&str>, value: f64, low: Option<f64>, high: Option<f64>) -> LabStatus {
+    match flag.map(LabStatus::from_flag) {
+        Some(s) if s != LabStatus::Unclassified => s,
+        _ => LabStatus::from_range(value, low, high),
+    }
+}
+
+fn lab_summaries(ctx: &mut Ctx<'_>, v: &Value, path: &str) -> Result<Vec<LabSummary>, IngestError> {
+    let l = json::list(
+        ctx,
+        v,
+        path,
+        "a list of {prueba, unidad, ingreso, ultimo, periodo} objects",
+        false,
+    )?;
+    let mut out = Vec::new();
+    for (i, item) in l.iter().enumerate() {
+        let p = idx(path, i);
+        let o = json::object(
+            ctx,
+            item,
+            &p,
+            "a {prueba, unidad, ingreso, ultimo, periodo} object",
+        )?;
+        let Some(test) = json::text(ctx, &o, "prueba", &p)? else {
+            return Err(json::missing(
+                ctx,
+                &o,
+                &p,
+                "prueba",
+                "the test's name, e.g. \"Hemoglobina\"",
+            ));
+        };
+        let mut unit = json::text(ctx, &o, "unidad", &p)?;
+        let Some(first_v) = get(&o, "ingreso") else {
+            ctx.warn(
+                WarningKind::Unreadable,
+                &p,
+                format!("{test:?} has no \"ingreso\" value; left out"),
+            );
+            continue;
+        };
+        let Some(first) = lab_value(ctx, first_v, &key(&p, "ingreso"), &mut unit)? else {
+            continue;
+        };
+        let mut last = match get(&o, "ultimo") {
+            Some(v) => lab_value(ctx, v, &key(&p, "ultimo"), &mut unit)?,
+            None => None,
+        };
+        if last
+            .as_ref()
+            .is_some_and(|l| (l.value - first.value).abs() <= 0.001)
+        {
+            last = None;
+        }
+        let values: Vec<f64> = std::iter::once(first.value)
+            .chain(last.as_ref().map(|l| l.value))
+            .collect();
+        let mut min = values.iter().copied().fold(f64::INFINITY, f64::min);
+        let mut max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        if let Some(pv) = get(&o, "periodo") {
+            let pp = key(&p, "periodo");
+            let po = json::object(ctx, pv, &pp, "an object {min, max}")?;
+            if let Some(x) = optional_number(ctx, &po, "min", &pp) {
+                min = x;
+            }
+            if let Some(x) = optional_number(ctx, &po, "max", &pp) {
+                max = x;
+            }
+            if min > max {
+                ctx.warn(
+                    WarningKind::Inconsistent,
+                    &pp,
+                    format!("min {min} is greater than max {max}"),
+                );
+            }
+        }
+        out.push(LabSummary {
+            test,
+            unit,
+            first,
+            last,
+            min,
+            max,
+        });
+    }
+    Ok(out)
+}
+
+fn lab_results(ctx: &mut Ctx<'_>, v: &Value, path: &str) -> Result<Vec<LabResult>, IngestError> {
+    let l = json::list(
+        ctx,
+        v,
+        path,
+        "a list of {parametro, valor, fecha} objects",
+        false,
+    )?;
+    let mut out = Vec::new();
+    for (i, item) in l.iter().enumerate() {
+        let p = idx(path, i);
+        let o = json::object(ctx, item, &p, "a {parametro, valor, fecha} object")?;
+        let test = match json::get_any(&o, &["parametro", "prueba", "examen"]) {
+            Some((k, v)) => json::text_value(ctx, v, &key(&p, k))?,
+            None => None,
+        };
+        let Some(test) = test else {
+            return Err(json::missing(
+                ctx,
+                &o,
+                &p,
+                "parametro",
+                "the test's name, e.g. \"Hemoglobina\"",
+            ));
+        };
+        let Some(raw_value) = get(&o, "valor") else {
+            ctx.warn(
+                WarningKind::Unreadable,
+                &p,
+                format!("{test:?} has no \"valor\"; left out"),
+            );
+            continue;
+        };
+        let Some((value, value_unit)) = lab_number(raw_value) else {
+            ctx.warn(
+                WarningKind::Unreadable,
+                &key(&p, "valor"),
+                format!(
+                    "{} is not a number; {test:?} is left out of the laboratory summary",
+                    json::describe(raw_value)
+                ),
+            );
+            continue;
+        };
+        let unit = json::text(ctx, &o, "unidad", &p)?.or(value_unit);
+        let fecha = json::text_or_number(ctx, &o, "fecha", &p)?;
+        let date = fecha
+            .as_deref()
+            .and_then(|f| parse_date(ctx, f, &key(&p, "fecha")));
+        let flag = match json::get_any(&o, &["estado", "flag"]) {
+            Some((k, v)) => json::text_value(ctx, v, &key(&p, k))?,
+            None => None,
+        };
+        out.push(LabResult {
+            test,
+            unit,
+            value,
+            timestamp: fecha.as_deref().and_then(|f| sortable_timestamp(f, date)),
+            date,
+            range_low: optional_number(ctx, &o, "rango_inferior", &p),
+            range_high: optional_number(ctx, &o, "rango_superior", &p),
+            flag,
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_allergy_phrases() {
+        for s in [
+            "Sin alergias conocidas",
+            "No refiere",
+            "niega",
+            "no",
+            "Ninguna",
+            "NIEGA ALERGIAS",
+            "Sin alergias medicamentosas conocidas",
+            "No refiere alergias",
+        ] {
+            assert!(is_no_allergy(s), "{s}");
+        }
+        for s in [
+            "Penicilina",
+            "AINES",
+            "no tolera AINES",
+            "Alergia a penicilina",
+        ] {
+            assert!(!is_no_allergy(s), "{s}");
+        }
+    }
+
+    #[test]
+    fn lab_numbers_with_commas_and_units() {
+        assert_eq!(lab_number(&Value::from("7,8")), Some((7.8, None)));
+        assert_eq!(
+            lab_number(&Value::from("7.8 g/dL")),
+            Some((7.8, Some("g/dL".into())))
+        );
+        assert_eq!(lab_number(&Value::from("-2,5")), Some((-2.5, None)));
+        assert_eq!(lab_number(&Value::from(12.5)), Some((12.5, None)));
+        assert_eq!(lab_number(&Value::from("positivo")), None);
+        assert_eq!(lab_number(&Value::from("<0.5")), None);
+    }
+
+    #[test]
+    fn timestamps_sort_by_date() {
+        let d = Date::parse("15/12/2025").ok();
+        assert_eq!(
+            sortable_timestamp("15/12/2025 08:00", d).as_deref(),
+            Some("2025-12-15T08:00")
+        );
+        assert_eq!(
+            sortable_timestamp("2025-12-15T08:00", d).as_deref(),
+            Some("2025-12-15T08:00")
+        );
+    }
+}

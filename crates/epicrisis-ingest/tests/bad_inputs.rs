@@ -1,0 +1,433 @@
+//! Inputs that cannot become an episode: each error names the file, the JSON path where
+//! there is one, and what to do.
+
+mod common;
+
+use epicrisis_ingest::{
+    ErrorKind, IngestError, Limits, read_dataset, read_episode, read_episode_from,
+    read_episode_path, read_episode_with,
+};
+use std::io::Read;
+use std::path::PathBuf;
+
+fn bad_file(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/bad")
+        .join(name)
+}
+
+fn check(case: &str, err: &IngestError, kind: ErrorKind, needles: &[&str]) {
+    let msg = err.to_string();
+    assert_eq!(err.kind, kind, "case {case}: {msg}");
+    for n in needles {
+        assert!(msg.contains(n), "case {case}: {msg:?} lacks {n:?}");
+    }
+}
+
+/// Literal inputs read as `episode.json`; every message starts with the file name and,
+/// where a value is at fault, its JSON path.
+#[test]
+fn literal_bad_inputs() {
+    let cases: &[(&str, &str, ErrorKind, &[&str])] = &[
+        (
+            "not json",
+            "{\"dx\": [\"a\" \"b\"]}",
+            ErrorKind::NotJson,
+            &["episode.json: not valid JSON at line 1, column 13"],
+        ),
+        (
+            "trailing garbage",
+            "{\"dx\": [\"Neumonia (J18.9)\"]} x",
+            ErrorKind::NotJson,
+            &["episode.json: not valid JSON at line 1"],
+        ),
+        (
+            "two values on one line",
+            "{\"dx\": [\"Neumonia (J18.9)\"]} {}",
+            ErrorKind::NotJson,
+            &["another value follows the first one"],
+        ),
+        (
+            "xml",
+            "<?xml version=\"1.0\"?><episode/>",
+            ErrorKind::NotJson,
+            &["looks like XML or HTML"],
+        ),
+        (
+            "empty",
+            "",
+            ErrorKind::Empty,
+            &["episode.json: the file is empty"],
+        ),
+        (
+            "blank",
+            "  \n\t\n",
+            ErrorKind::Empty,
+            &["episode.json: the file is empty"],
+        ),
+        (
+            "wrong type of list",
+            r#"{"diagnostico_ingreso": 7}"#,
+            ErrorKind::WrongType,
+            &[
+                "episode.json: diagnostico_ingreso: expected a list of {codigo, nombre} objects, found a number",
+            ],
+        ),
+        (
+            "single object instead of a list",
+            r#"{"diagnostico_ingreso": {"codigo": "J18.9", "nombre": "Neumonia"}}"#,
+            ErrorKind::WrongType,
+            &[
+                "episode.json: diagnostico_ingreso: expected a list",
+                "wrap a single item in [ ]",
+            ],
+        ),
+        (
+            "compact item not a string",
+            r#"{"dx": ["Neumonia (J18.9)", 42]}"#,
+            ErrorKind::WrongType,
+            &["episode.json: dx[1]: expected a string, found a number (42)"],
+        ),
+        (
+            "code of the wrong type",
+            r#"{"diagnostico_ingreso": [{"codigo": "J18.9", "nombre": "Neumonia"}, {"codigo": ["J18.9"], "nombre": "X"}]}"#,
+            ErrorKind::WrongType,
+            &[
+                "episode.json: diagnostico_ingreso[1].codigo: expected a string, found a list of 1 item",
+            ],
+        ),
+        (
+            "broken JSON inside a string",
+            r#"{"diagnostico_ingreso": "[{\"codigo\": \"J18.9\""}"#,
+            ErrorKind::WrongType,
+            &[
+                "episode.json: diagnostico_ingreso: ",
+                "looks like JSON but does not parse",
+            ],
+        ),
+        (
+            "missing name",
+            r#"{"diagnostico_ingreso": [{"codigo": "J18.9"}]}"#,
+            ErrorKind::Missing,
+            &[
+                "episode.json: diagnostico_ingreso[0]: missing \"nombre\"",
+                "found keys codigo",
+            ],
+        ),
+        (
+            "no diagnosis (rich)",
+            r#"{"motivo_ingreso": "Dolor", "diagnostico_egreso": []}"#,
+            ErrorKind::Missing,
+            &[
+                "no diagnosis found",
+                "diagnostico_ingreso and diagnostico_egreso",
+            ],
+        ),
+        (
+            "no diagnosis (compact)",
+            r#"{"dx": [], "med": ["Paracetamol 1g VO c/8h (N02BE01)"]}"#,
+            ErrorKind::Missing,
+            &["no diagnosis found", "dx and dx_alta"],
+        ),
+        (
+            "patient is a list",
+            r#"{"paciente": ["F", 68], "diagnostico_ingreso": [{"codigo": "J18.9", "nombre": "N"}]}"#,
+            ErrorKind::WrongType,
+            &[
+                "episode.json: paciente: expected an object {sexo, edad, nombre, rut}, found a list of 2 items",
+            ],
+        ),
+        (
+            "age is an object",
+            r#"{"paciente": {"edad": {"anos": 68}}, "diagnostico_ingreso": [{"codigo": "J18.9", "nombre": "N"}]}"#,
+            ErrorKind::WrongType,
+            &["episode.json: paciente.edad: expected an age in years"],
+        ),
+        (
+            "treatment is a number",
+            r#"{"diagnostico_ingreso": [{"codigo": "J18.9", "nombre": "N"}], "tratamientos_intrahosp": [{"nombre": "Ceftriaxona"}, 3]}"#,
+            ErrorKind::WrongType,
+            &[
+                "episode.json: tratamientos_intrahosp[1]: expected a {codigo, nombre, dosis, via, frecuencia} object, found a number (3)",
+            ],
+        ),
+        (
+            "lab without a name",
+            r#"{"diagnostico_ingreso": [{"codigo": "J18.9", "nombre": "N"}], "laboratorios_resumen": [{"unidad": "g/dL", "ingreso": {"valor": 7}}]}"#,
+            ErrorKind::Missing,
+            &["episode.json: laboratorios_resumen[0]: missing \"prueba\""],
+        ),
+        (
+            "record input is a number",
+            r#"{"instruction": "Epicrisis:", "input": 5, "output": "x"}"#,
+            ErrorKind::WrongType,
+            &[
+                "episode.json: input: expected an object {dx, proc, tto, evo, dx_alta, med}, found a number",
+            ],
+        ),
+        (
+            "wrapper clinicalData is text",
+            r#"{"episodeId": "1", "clinicalData": "sin datos"}"#,
+            ErrorKind::WrongType,
+            &["episode.json: clinicalData: expected an object"],
+        ),
+        (
+            "unknown shape",
+            r#"{"patient": {"name": "x"}, "visits": []}"#,
+            ErrorKind::UnknownShape,
+            &[
+                "not an episode of a known shape: found keys patient, visits",
+                "accepted shapes",
+                "dx, proc, tto",
+            ],
+        ),
+        (
+            "empty object",
+            "{}",
+            ErrorKind::UnknownShape,
+            &["found an empty object", "accepted shapes"],
+        ),
+        (
+            "mixed shapes",
+            r#"{"dx": ["Neumonia (J18.9)"], "diagnostico_egreso": []}"#,
+            ErrorKind::UnknownShape,
+            &["mixes keys of the compact record (dx) and of the rich episode (diagnostico_egreso)"],
+        ),
+        (
+            "a list of episodes",
+            r#"[{"dx": ["Neumonia (J18.9)"]}, {"dx": ["Neumonia (J18.9)"]}]"#,
+            ErrorKind::UnknownShape,
+            &[
+                "expected one episode as a JSON object, found a list of 2 items",
+                "epicrisis eval",
+            ],
+        ),
+        (
+            "a bare string",
+            r#""Neumonia""#,
+            ErrorKind::UnknownShape,
+            &["expected one episode as a JSON object, found a string"],
+        ),
+        (
+            "fhir resource",
+            r#"{"resourceType": "Patient", "id": "1"}"#,
+            ErrorKind::Unsupported,
+            &["a FHIR Patient resource is not an episode"],
+        ),
+    ];
+    for (case, input, kind, needles) in cases {
+        match read_episode(input.as_bytes(), "episode.json") {
+            Ok(ep) => panic!("case {case}: read without error: {ep:?}"),
+            Err(e) => check(case, &e, *kind, needles),
+        }
+    }
+}
+
+/// Small files under `tests/bad/`, read by path: the message names the file.
+#[test]
+fn bad_files() {
+    let cases: &[(&str, ErrorKind, &[&str])] = &[
+        (
+            "latin1.json",
+            ErrorKind::InvalidUtf8,
+            &[
+                "latin1.json: not valid UTF-8 at byte 18 (line 2",
+                "Latin-1",
+                "re-export",
+            ],
+        ),
+        (
+            "utf16.json",
+            ErrorKind::InvalidUtf8,
+            &["utf16.json: the file is UTF-16"],
+        ),
+        (
+            "two_episodes.jsonl",
+            ErrorKind::Dataset,
+            &[
+                "two_episodes.jsonl: found 3 JSON values on separate lines",
+                "epicrisis eval",
+                "one line",
+            ],
+        ),
+        (
+            "fhir_bundle.json",
+            ErrorKind::Unsupported,
+            &[
+                "fhir_bundle.json: FHIR Bundle input is not supported yet; export the episode as JSON",
+            ],
+        ),
+        (
+            "wrong_type.json",
+            ErrorKind::WrongType,
+            &[
+                "wrong_type.json: diagnostico_ingreso: expected a list of {codigo, nombre} objects, found a number (42)",
+            ],
+        ),
+        (
+            "missing_nombre.json",
+            ErrorKind::Missing,
+            &[
+                "missing_nombre.json: diagnostico_egreso[1]: missing \"nombre\"",
+                "found keys codigo, nombres",
+            ],
+        ),
+        (
+            "no_diagnosis.json",
+            ErrorKind::Missing,
+            &["no_diagnosis.json: no diagnosis found"],
+        ),
+        (
+            "broken.json",
+            ErrorKind::NotJson,
+            &["broken.json: not valid JSON at line 4, column 1"],
+        ),
+        (
+            "bad_med_dose.json",
+            ErrorKind::WrongType,
+            &[
+                "bad_med_dose.json: indicaciones_alta.medicamentos[0].dosis: expected a string, found a boolean (true)",
+            ],
+        ),
+    ];
+    let listed: Vec<&str> = cases.iter().map(|c| c.0).collect();
+    for entry in std::fs::read_dir(bad_file("")).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(
+            listed.contains(&name.as_str()),
+            "tests/bad/{name} has no case"
+        );
+    }
+    for (file, kind, needles) in cases {
+        match read_episode_path(&bad_file(file)) {
+            Ok(ep) => panic!("case {file}: read without error: {ep:?}"),
+            Err(e) => check(file, &e, *kind, needles),
+        }
+    }
+}
+
+#[test]
+fn dataset_errors_name_the_line() {
+    let text = concat!(
+        r#"{"instruction": "Epicrisis:", "input": {"dx": ["Neumonia (J18.9)"]}, "output": "x"}"#,
+        "\n\n",
+        r#"{"instruction": "Epicrisis:", "input": {"dx": [17]}, "output": "x"}"#,
+        "\n"
+    );
+    let e = read_dataset(text.as_bytes(), "train.jsonl").unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "train.jsonl: line 3: dx[0]: expected a string, found a number (17)"
+    );
+    assert_eq!(e.line, Some(3));
+    assert_eq!(e.path.as_deref(), Some("dx[0]"));
+
+    let text = "{\"input\": {\"dx\": [\"a (J18.9)\"]}}\n{\"input\": {\"dx\": [\n";
+    let e = read_dataset(text.as_bytes(), "train.jsonl").unwrap_err();
+    check(
+        "broken line",
+        &e,
+        ErrorKind::NotJson,
+        &["train.jsonl: line 2: not valid JSON at column"],
+    );
+
+    let pretty = "{\n  \"dx\": [\"Neumonia (J18.9)\"]\n}\n";
+    let e = read_dataset(pretty.as_bytes(), "one.json").unwrap_err();
+    check(
+        "pretty document as dataset",
+        &e,
+        ErrorKind::NotJson,
+        &["one.json: line 1: ", "not a JSONL dataset"],
+    );
+
+    let e = read_dataset(b"\n\n", "train.jsonl").unwrap_err();
+    check(
+        "empty dataset",
+        &e,
+        ErrorKind::Empty,
+        &["train.jsonl: the dataset is empty"],
+    );
+
+    let e = read_dataset(b"{\"dx\": [\"x\"]}\n\xff\n", "train.jsonl").unwrap_err();
+    check(
+        "dataset not utf-8",
+        &e,
+        ErrorKind::InvalidUtf8,
+        &["train.jsonl: not valid UTF-8 at byte 14 (line 2"],
+    );
+}
+
+#[test]
+fn dataset_passed_as_one_episode() {
+    let bytes = common::read("dev/train.jsonl");
+    let e = read_episode(&bytes, "train.jsonl").unwrap_err();
+    check(
+        "train.jsonl",
+        &e,
+        ErrorKind::Dataset,
+        &[
+            "train.jsonl: found 321 JSON values on separate lines",
+            "epicrisis eval",
+        ],
+    );
+}
+
+#[test]
+fn fifty_megabytes_are_refused_before_reading() {
+    // A sparse file: refused from its size alone.
+    let path =
+        std::env::temp_dir().join(format!("epicrisis-ingest-big-{}.json", std::process::id()));
+    let f = std::fs::File::create(&path).unwrap();
+    f.set_len(50 * 1024 * 1024).unwrap();
+    drop(f);
+    let result = read_episode_path(&path);
+    std::fs::remove_file(&path).unwrap();
+    let e = result.unwrap_err();
+    let name = path.display().to_string();
+    check(
+        "50 MiB file",
+        &e,
+        ErrorKind::TooLarge,
+        &[
+            &format!("{name}: file is 52.4 MB; one episode may be at most 16 MiB"),
+            "split it into one file per episode",
+        ],
+    );
+
+    // The same from bytes and from a stream that never ends.
+    let limits = Limits { max_bytes: 1000 };
+    let e = read_episode_with(&[b' '; 1001], "big.json", &limits).unwrap_err();
+    check(
+        "bytes",
+        &e,
+        ErrorKind::TooLarge,
+        &["big.json: file is 0.0 MB"],
+    );
+    let endless = std::io::repeat(b' ');
+    let e = read_episode_from(endless, "<stdin>", &limits).unwrap_err();
+    check(
+        "stream",
+        &e,
+        ErrorKind::TooLarge,
+        &["<stdin>: input is larger than 0.0 MB"],
+    );
+    let small = std::io::repeat(b' ').take(10);
+    let e = read_episode_from(small, "<stdin>", &limits).unwrap_err();
+    check(
+        "small blank stream",
+        &e,
+        ErrorKind::Empty,
+        &["<stdin>: the file is empty"],
+    );
+}
+
+#[test]
+fn a_missing_file_is_an_io_error() {
+    let e = read_episode_path(&bad_file("does-not-exist.json")).unwrap_err();
+    check(
+        "missing file",
+        &e,
+        ErrorKind::Io,
+        &["does-not-exist.json: cannot open the file"],
+    );
+}
