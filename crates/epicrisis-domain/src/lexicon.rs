@@ -33,6 +33,8 @@ pub enum ConceptKind {
     Lab,
     /// A care setting (`UCI`, `UTI`).
     CareUnit,
+    /// A sign or finding (`colección`, `recién nacido`) rather than a diagnosis.
+    Finding,
 }
 
 /// Where a concept comes from.
@@ -54,6 +56,11 @@ pub struct Concept {
     /// Drugs: ATC codes. Classes: ATC prefixes. Diagnoses: CIE-10 categories (`J18`).
     pub codes: Vec<String>,
     pub source: ConceptSource,
+    /// For CIE-10 derived diagnoses: true when some title's whole leading noun phrase is
+    /// this term ("Colelitiasis", "Fibrilación y aleteo auricular"), false when it is only
+    /// the beginning of one ("ventrículo derecho" of "Ventrículo derecho con doble
+    /// salida"). Curated concepts and drugs are complete.
+    pub complete: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -89,8 +96,25 @@ pub struct TermMatch {
 /// Words dropped before matching.
 pub const STOPWORDS: &[&str] = &["de", "del", "la", "las", "el", "los", "al", "lo"];
 
-/// Token aliases applied before matching (`Ac.clavulánico` → `acido clavulanico`).
-const ALIASES: &[(&str, &str)] = &[("ac", "acido"), ("vit", "vitamina")];
+/// Token aliases applied before matching (`Ac.clavulánico` → `acido clavulanico`, the
+/// route synonyms of DOMAIN.md: `endovenoso` = `intravenoso` = `IV` = `EV`).
+const ALIASES: &[(&str, &str)] = &[
+    ("ac", "acido"),
+    ("vit", "vitamina"),
+    ("o2", "oxigeno"),
+    ("endovenoso", "ev"),
+    ("endovenosa", "ev"),
+    ("intravenoso", "ev"),
+    ("intravenosa", "ev"),
+    ("iv", "ev"),
+    ("subcutaneo", "sc"),
+    ("subcutanea", "sc"),
+    ("intramuscular", "im"),
+    ("oral", "vo"),
+    ("fierro", "hierro"),
+    ("kilo", "kg"),
+    ("tc", "tac"),
+];
 
 /// First words of CIE-10 titles too broad to be a diagnosis on their own.
 const GENERIC_HEADS: &[&str] = &[
@@ -227,6 +251,7 @@ pub struct Lexicon {
     accents: HashMap<String, String>,
     common: HashSet<String>,
     atc_index: HashMap<String, Vec<ConceptId>>,
+    synonyms: HashMap<ConceptId, Vec<String>>,
 }
 
 static LEXICON: OnceLock<Lexicon> = OnceLock::new();
@@ -236,12 +261,28 @@ pub fn lexicon() -> &'static Lexicon {
     LEXICON.get_or_init(Lexicon::load)
 }
 
-fn alias(stemmed: &str) -> &str {
-    ALIASES
-        .iter()
-        .find(|(k, _)| *k == stemmed)
-        .map(|(_, v)| *v)
-        .unwrap_or(stemmed)
+/// The matching key of a folded word: plural stemmed, aliases applied, and procedure
+/// adjectives reduced to their noun (`laparoscópica` → `laparoscopia`).
+pub fn word_key(folded: &str) -> String {
+    let stemmed = stem(folded);
+    if let Some((_, v)) = ALIASES.iter().find(|(k, _)| *k == stemmed) {
+        return (*v).to_string();
+    }
+    for (adj, noun) in [
+        ("scopica", "scopia"),
+        ("scopico", "scopia"),
+        ("grafica", "grafia"),
+        ("grafico", "grafia"),
+        ("tomica", "tomia"),
+        ("tomico", "tomia"),
+    ] {
+        if let Some(base) = stemmed.strip_suffix(adj)
+            && base.len() >= 3
+        {
+            return format!("{base}{noun}");
+        }
+    }
+    stemmed.to_string()
 }
 
 /// The content-token keys of a phrase, as the lexicon stores them.
@@ -249,7 +290,7 @@ pub fn term_keys(phrase: &str) -> Vec<String> {
     tokenize(phrase)
         .into_iter()
         .filter(|t| t.kind != TokenKind::Punct && !STOPWORDS.contains(&t.norm.as_str()))
-        .map(|t| alias(stem(&t.norm)).to_string())
+        .map(|t| word_key(&t.norm))
         .collect()
 }
 
@@ -285,7 +326,7 @@ pub fn content_tokens(chars: &[char], tokens: &[Token]) -> Vec<ContentToken> {
             .all(|c| c.is_uppercase());
         out.push(ContentToken {
             token: i,
-            key: alias(stem(&t.norm)).to_string(),
+            key: word_key(&t.norm),
             boundary_before: boundary,
             upper,
         });
@@ -331,6 +372,7 @@ impl Lexicon {
             accents: HashMap::new(),
             common,
             atc_index: HashMap::new(),
+            synonyms: HashMap::new(),
         };
         for line in ACCENTS_TSV.lines().filter(|l| !l.starts_with('#')) {
             if let Some((k, v)) = line.split_once('\t') {
@@ -352,6 +394,7 @@ impl Lexicon {
                 "lab" => ConceptKind::Lab,
                 "class" => ConceptKind::DrugClass,
                 "unit" => ConceptKind::CareUnit,
+                "finding" => ConceptKind::Finding,
                 _ => continue,
             };
             let syns: Vec<&str> = cols[1].split('|').map(str::trim).collect();
@@ -408,6 +451,7 @@ impl Lexicon {
 
     fn load_cie10(&mut self) {
         let mut by_key: HashMap<String, Vec<String>> = HashMap::new();
+        let mut complete_keys: HashSet<String> = HashSet::new();
         let mut order: Vec<(String, String)> = Vec::new();
         for line in CIE10_TSV
             .lines()
@@ -423,6 +467,7 @@ impl Lexicon {
                 continue;
             }
             let category = code.get(..3).unwrap_or(code).to_string();
+            let residual = crate::text::fold(name.trim_start()).starts_with("otr");
             for core in cie10_cores(name) {
                 let keys = term_keys(&core);
                 if keys.is_empty() || keys.iter().all(|k| k.len() < 4) {
@@ -438,6 +483,9 @@ impl Lexicon {
                         continue;
                     }
                     let key = keys[..n].join(" ");
+                    if n == keys.len() && keys.len() <= 5 && !residual {
+                        complete_keys.insert(key.clone());
+                    }
                     if n == 1
                         && (keys[0].len() < 5
                             || self.common.contains(&keys[0]) && !is_disease_word(&keys[0]))
@@ -467,6 +515,8 @@ impl Lexicon {
                 .collect::<Vec<_>>()
                 .join(" ");
             let id = self.add_concept(ConceptKind::Diagnosis, &display, cats, ConceptSource::Cie10);
+            self.concepts[id as usize].complete = complete_keys.contains(&key);
+            self.synonyms.insert(id, vec![key.clone()]);
             self.insert_key(key, id, false);
         }
     }
@@ -483,6 +533,7 @@ impl Lexicon {
             canonical: canonical.to_string(),
             codes,
             source,
+            complete: true,
         });
         (self.concepts.len() - 1) as ConceptId
     }
@@ -500,6 +551,10 @@ impl Lexicon {
         // Drugs from the dictionary never take a key a curated concept already has.
         if !curated && self.terms.contains_key(&key) {
             return;
+        }
+        let syns = self.synonyms.entry(id).or_default();
+        if !syns.contains(&key) {
+            syns.push(key.clone());
         }
         self.insert_key(key, id, short_common);
     }
@@ -519,6 +574,11 @@ impl Lexicon {
 
     pub fn concept(&self, id: ConceptId) -> &Concept {
         &self.concepts[id as usize]
+    }
+
+    /// The term keys (content tokens joined by spaces) that name a concept.
+    pub fn synonym_keys(&self, id: ConceptId) -> &[String] {
+        self.synonyms.get(&id).map(Vec::as_slice).unwrap_or(&[])
     }
 
     /// Looks up an exact term key (content-token keys joined by spaces).
@@ -618,11 +678,17 @@ impl Lexicon {
     }
 }
 
+/// True for first words of diagnoses too broad to stand alone (`fractura`,
+/// `insuficiencia`): the word after them says which one.
+pub fn is_generic_head(key: &str) -> bool {
+    GENERIC_HEADS.contains(&key)
+}
+
 /// True for words whose ending marks a disease (`-itis`, `-osis`, `-emia`, `-patía`...).
 pub fn is_disease_word(w: &str) -> bool {
     const ENDINGS: &[&str] = &[
         "itis", "osis", "emia", "patia", "algia", "plejia", "penia", "megalia", "rragia", "trofia",
-        "ectasia", "litiasis", "cele", "oma", "ismo",
+        "ectasia", "litiasis", "cele", "oma", "iasis",
     ];
     const NOT: &[&str] = &[
         "dosis",
@@ -668,6 +734,7 @@ pub fn is_disease_word(w: &str) -> bool {
         "metamorfosis",
         "apoteosis",
         "neurosis",
+        "anastomosis",
     ];
     w.len() >= 5 && ENDINGS.iter().any(|e| w.ends_with(e)) && !NOT.contains(&w)
 }

@@ -136,7 +136,7 @@ pub enum Per {
 impl Per {
     fn parse(word: &str) -> Option<Per> {
         Some(match word {
-            "kg" => Per::Kg,
+            "kg" | "kilo" => Per::Kg,
             "h" | "hr" | "hrs" | "hora" => Per::Hour,
             "min" | "minuto" => Per::Minute,
             "dia" | "d" => Per::Day,
@@ -729,8 +729,9 @@ fn dose_at(tokens: &[Token], i: usize) -> Option<PieceAt> {
     let unit = DoseUnit::parse(word_at(tokens, j)?)?;
     j += 1;
     let mut per = Vec::new();
-    while punct_at(tokens, j, "/") {
-        // "/kg", "/h", "/kg/h"; but not "/ 8" (frequency) nor "/noche".
+    // "/kg", "/h", "/kg/h", and in prose "por kg por hora"; but not "/ 8" (frequency),
+    // "/noche", nor "por 5 días" (duration).
+    while punct_at(tokens, j, "/") || word_at(tokens, j) == Some("por") {
         match word_at(tokens, j + 1).and_then(Per::parse) {
             Some(p) => {
                 per.push(p);
