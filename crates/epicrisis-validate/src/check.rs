@@ -1,0 +1,2156 @@
+//! The analysis of one text against one episode.
+//!
+//! Order matters: codes and dates are found first (their digits are not "numbers"), then
+//! lexicon terms (drugs, diagnoses, procedures, labs), then the posology that follows
+//! each drug, and only the numbers nobody claimed are checked on their own.
+
+use crate::index::{EpisodeIndex, MedRef};
+use crate::report::{Category, Finding, Kind, Report, Severity};
+use crate::scan::{CodeShape, CodeSpan, scan_codes, scan_dates};
+use epicrisis_domain::codes::code_key;
+use epicrisis_domain::lexicon::{
+    ConceptId, ConceptKind, ConceptSource, ContentToken, content_tokens, is_disease_word,
+    is_procedure_word, lexicon,
+};
+use epicrisis_domain::numbers::{format_es, interpretations};
+use epicrisis_domain::posology::{Piece, modifier_at, piece_at};
+use epicrisis_domain::text::{Token, TokenKind, fold, fold_words, stem, tokenize_chars};
+use epicrisis_domain::{Allergies, CodeRole, Episode, ItemKind, WarningKind};
+use std::collections::HashSet;
+
+/// Words that qualify a diagnosis without changing what it is; a draft may add or drop
+/// them freely ("neumonía lobar *resuelta*", "cáncer renal *derecho*").
+const QUALIFIERS: &[&str] = &[
+    "agudo",
+    "aguda",
+    "cronico",
+    "cronica",
+    "leve",
+    "moderado",
+    "moderada",
+    "severo",
+    "severa",
+    "grave",
+    "derecho",
+    "derecha",
+    "izquierdo",
+    "izquierda",
+    "bilateral",
+    "complicado",
+    "complicada",
+    "no",
+    "resuelto",
+    "resuelta",
+    "operado",
+    "operada",
+    "tratado",
+    "tratada",
+    "compensado",
+    "compensada",
+    "descompensado",
+    "descompensada",
+    "inicial",
+    "recidivante",
+    "recurrente",
+    "reciente",
+    "previo",
+    "previa",
+    "probable",
+    "posible",
+    "sospecha",
+    "secundario",
+    "secundaria",
+    "primario",
+    "primaria",
+    "simple",
+    "multiple",
+    "total",
+    "parcial",
+    "asociado",
+    "asociada",
+    "controlado",
+    "controlada",
+    "estable",
+    "en",
+    "resolucion",
+    "tratamiento",
+    "evolucion",
+    "mayor",
+    "menor",
+    "superior",
+    "inferior",
+    "lateral",
+    "medial",
+    "proximal",
+    "distal",
+    "anterior",
+    "posterior",
+    "masivo",
+    "masiva",
+    "extenso",
+    "extensa",
+    "pequeno",
+    "pequena",
+    "grande",
+    "avanzado",
+    "avanzada",
+    "cerrado",
+    "cerrada",
+    "abierto",
+    "abierta",
+    "actual",
+    "activo",
+    "activa",
+    "persistente",
+    "intermitente",
+    "paroxistico",
+    "paroxistica",
+    "postoperatorio",
+    "postoperatoria",
+    "post",
+    "pre",
+    "tipo",
+    "mixto",
+    "mixta",
+    "difuso",
+    "difusa",
+    "focal",
+    "localizado",
+    "localizada",
+    "generalizado",
+    "generalizada",
+    "conocido",
+    "conocida",
+    "nuevo",
+    "nueva",
+    "antiguo",
+    "antigua",
+    "tardio",
+    "tardia",
+    "precoz",
+    "inestable",
+    "refractario",
+    "refractaria",
+    "sintomatico",
+    "sintomatica",
+    "asintomatico",
+    "asintomatica",
+    "manejo",
+    "medico",
+    "medica",
+    "quirurgico",
+    "quirurgica",
+    "conservador",
+    "conservadora",
+    "con",
+    "sin",
+    "por",
+    "y",
+    "o",
+    "a",
+    "u",
+    "e",
+    "que",
+    "se",
+    "su",
+    "sus",
+    "un",
+    "una",
+    "uno",
+    "este",
+    "esta",
+    "dicho",
+    "dicha",
+];
+
+/// Cues that a mention is denied ("sin fiebre", "descarta TEP").
+const NEGATION_BEFORE: &[&str] = &[
+    "evitando",
+    "evita",
+    "evitar",
+    "evitandose",
+    "sin",
+    "no",
+    "niega",
+    "descarta",
+    "descartan",
+    "descartandose",
+    "descartado",
+    "descartada",
+    "ausencia",
+    "negativo",
+    "negativa",
+    "libre",
+    "ni",
+    "excluye",
+    "excluyendo",
+    "tampoco",
+];
+const NEGATION_AFTER: &[&str] = &[
+    "descartado",
+    "descartada",
+    "descartados",
+    "negativo",
+    "negativa",
+    "ausente",
+];
+
+/// Cues that a mention is a plan or pending, not something that happened.
+const PLAN_BEFORE: &[&str] = &[
+    "pendiente",
+    "programado",
+    "programada",
+    "programar",
+    "sugiere",
+    "sugerir",
+    "evaluar",
+    "considerar",
+    "control",
+    "controles",
+    "derivar",
+    "derivacion",
+    "interconsulta",
+    "solicitar",
+    "solicita",
+    "eventual",
+    "plan",
+    "futuro",
+    "espera",
+    "recomienda",
+    "recomendar",
+    "diferido",
+    "diferida",
+    "ambulatorio",
+    "ambulatoria",
+    "completar",
+    "realizar",
+    "debe",
+    "deberia",
+    "requerira",
+    "requiere",
+    "indicar",
+    "reevaluar",
+    "seguimiento",
+    "vigilar",
+    "consultar",
+    "sospecha",
+    "descartar",
+    "eventualmente",
+    "valoracion",
+    "evaluacion",
+    "candidato",
+    "candidata",
+    "posible",
+    "probable",
+    "desfavorable",
+    "deriva",
+    "adyuvante",
+];
+/// Cues that a procedure belongs to the past history ("cicatriz de laparotomía previa").
+const HISTORY_CUES: &[&str] = &[
+    "previa",
+    "previo",
+    "previas",
+    "previos",
+    "cicatriz",
+    "antecedente",
+    "antecedentes",
+    "antigua",
+    "antiguo",
+];
+const PLAN_AFTER: &[&str] = &[
+    "diferida",
+    "diferido",
+    "programada",
+    "programado",
+    "pendiente",
+    "ambulatoria",
+    "ambulatorio",
+    "electiva",
+    "electivo",
+];
+
+/// Words that put a drug in the discharge prescription ("al alta, indicándose …").
+const DISCHARGE_CUES: &[&str] = &[
+    "indica",
+    "indicandose",
+    "indicando",
+    "indicaciones",
+    "indicacion",
+    "indican",
+    "receta",
+    "recetan",
+    "prescribe",
+    "prescripcion",
+    "medicamentos",
+    "tratamiento",
+    "mantener",
+    "manteniendo",
+    "continuar",
+    "continuando",
+    "completar",
+    "completando",
+    "domicilio",
+    "ambulatorio",
+    "se",
+    "indicado",
+    "indicada",
+    "indicados",
+];
+/// Words that put a drug back in the stay even inside a discharge sentence.
+const STAY_CUES: &[&str] = &[
+    "recibio",
+    "recibe",
+    "recibiendo",
+    "hospitalizacion",
+    "intrahospitalario",
+    "intrahospitalaria",
+    "administro",
+    "requirio",
+];
+
+#[derive(Debug, Clone)]
+struct Mention {
+    concepts: Vec<ConceptId>,
+    kind: ConceptKind,
+    /// Token range `[tok_start, tok_end)`.
+    tok_start: usize,
+    tok_end: usize,
+    start: usize,
+    end: usize,
+    /// Content-token keys of the matched words.
+    keys: Vec<String>,
+    /// Qualifying words that follow a diagnosis (checked against the episode too).
+    extension: Vec<String>,
+    ext_end: usize,
+    negated: bool,
+    planned: bool,
+    history: bool,
+    discharge: bool,
+    /// Doses written right after a drug (filled by the posology check).
+    doses: Vec<epicrisis_domain::Dose>,
+}
+
+struct Analysis<'a> {
+    ix: &'a EpisodeIndex,
+    episode: &'a Episode,
+    chars: Vec<char>,
+    tokens: Vec<Token>,
+    content: Vec<ContentToken>,
+    consumed: Vec<bool>,
+    codes: Vec<CodeSpan>,
+    mentions: Vec<Mention>,
+    text_code_keys: HashSet<String>,
+    text_stems: HashSet<String>,
+    text_concepts: HashSet<ConceptId>,
+    date_values: Vec<(Option<epicrisis_domain::Date>, (u8, u8))>,
+    discharge_lines: Vec<(usize, usize)>,
+    all_caps: bool,
+    findings: Vec<Finding>,
+}
+
+/// Validates `text` against an indexed episode.
+pub fn validate_indexed(ix: &EpisodeIndex, episode: &Episode, text: &str) -> Report {
+    let chars: Vec<char> = text.chars().collect();
+    let tokens = tokenize_chars(&chars);
+    let letters = chars.iter().filter(|c| c.is_alphabetic()).count();
+    let uppers = chars.iter().filter(|c| c.is_uppercase()).count();
+    let all_caps = letters > 20 && uppers * 10 >= letters * 8;
+    let content = content_tokens(&chars, &tokens);
+    let n = tokens.len();
+    let mut a = Analysis {
+        ix,
+        episode,
+        chars,
+        tokens,
+        content,
+        consumed: vec![false; n],
+        codes: Vec::new(),
+        mentions: Vec::new(),
+        text_code_keys: HashSet::new(),
+        text_stems: HashSet::new(),
+        text_concepts: HashSet::new(),
+        date_values: Vec::new(),
+        discharge_lines: Vec::new(),
+        all_caps,
+        findings: Vec::new(),
+    };
+    a.run();
+    Report::new(a.findings)
+}
+
+impl<'a> Analysis<'a> {
+    fn run(&mut self) {
+        self.find_discharge_sections();
+        self.check_codes();
+        self.check_dates();
+        self.find_mentions();
+        self.check_mentions();
+        self.check_code_association();
+        self.check_posology();
+        self.check_numbers();
+        self.check_allergies();
+        self.check_omissions();
+        self.check_style();
+        self.source_warnings();
+    }
+
+    fn slice(&self, start: usize, end: usize) -> String {
+        self.chars[start..end].iter().collect()
+    }
+
+    fn consume_chars(&mut self, start: usize, end: usize) {
+        for (i, t) in self.tokens.iter().enumerate() {
+            if t.start < end && start < t.end {
+                self.consumed[i] = true;
+            }
+        }
+    }
+
+    fn push(
+        &mut self,
+        severity: Severity,
+        kind: Kind,
+        category: Category,
+        mention: String,
+        span: Option<[usize; 2]>,
+        message: String,
+    ) {
+        self.findings.push(Finding {
+            severity,
+            kind,
+            category,
+            mention,
+            span,
+            message,
+        });
+    }
+
+    fn in_discharge(&self, pos: usize) -> bool {
+        self.discharge_lines
+            .iter()
+            .any(|(s, e)| pos >= *s && pos < *e)
+    }
+
+    /// Where the text states the discharge prescription: the rest of a sentence after
+    /// "alta … indicándose" / "al alta", and lines under a heading such as "Indicaciones
+    /// al alta".
+    fn find_discharge_sections(&mut self) {
+        self.find_discharge_headings();
+        let mut sentence_start = 0usize;
+        let n = self.tokens.len();
+        let mut i = 0usize;
+        while i <= n {
+            let end_here = i == n
+                || (self.tokens[i].is_punct(".")
+                    && self
+                        .chars
+                        .get(self.tokens[i].end)
+                        .is_none_or(|c| c.is_whitespace()))
+                || self.tokens[i].is_punct(";")
+                || (i > 0
+                    && self.chars[self.tokens[i - 1].end..self.tokens[i].start].contains(&'\n'));
+            if end_here {
+                self.discharge_region_in(sentence_start, i);
+                sentence_start = i + 1;
+            }
+            i += 1;
+        }
+    }
+
+    fn discharge_region_in(&mut self, from: usize, to: usize) {
+        let words: Vec<(usize, &str)> = (from..to.min(self.tokens.len()))
+            .filter(|i| self.tokens[*i].kind == TokenKind::Word)
+            .map(|i| (i, self.tokens[i].norm.as_str()))
+            .collect();
+        let Some(p) = words
+            .iter()
+            .position(|(_, w)| *w == "alta" || *w == "egreso")
+        else {
+            return;
+        };
+        let start_tok = if p > 0 && words[p - 1].1 == "al" {
+            Some(words[p].0)
+        } else {
+            words[p + 1..]
+                .iter()
+                .find(|(_, w)| DISCHARGE_CUES.contains(w) && *w != "se")
+                .map(|(i, _)| *i)
+        };
+        let Some(start_tok) = start_tok else { return };
+        let mut end_tok = to.min(self.tokens.len());
+        if let Some((i, _)) = words
+            .iter()
+            .find(|(i, w)| *i > start_tok && STAY_CUES.contains(w))
+        {
+            end_tok = *i;
+        }
+        if end_tok > start_tok {
+            let start = self.tokens[start_tok].start;
+            let end = self.tokens[end_tok - 1].end;
+            self.discharge_lines.push((start, end));
+        }
+    }
+
+    /// Lines under a heading such as "Indicaciones al alta" are the discharge prescription.
+    fn find_discharge_headings(&mut self) {
+        let mut pos = 0usize;
+        let mut in_discharge = false;
+        let mut start = 0usize;
+        let text: String = self.chars.iter().collect();
+        for line in text.split('\n') {
+            let len = line.chars().count();
+            let f = fold_words(line);
+            let t = line.trim_start();
+            let list_item = t.starts_with("- ")
+                || t.starts_with("* ")
+                || t.starts_with('•')
+                || t.chars().next().is_some_and(|c| c.is_ascii_digit());
+            let heading = !list_item
+                && f.split(' ').count() <= 6
+                && (line.trim_end().ends_with(':')
+                    || line.trim_start().starts_with('#')
+                    || line.trim_start().starts_with("**")
+                    || f.split(' ').count() <= 4);
+            if heading {
+                let starts_discharge = f.contains("alta")
+                    && (f.contains("indicacion")
+                        || f.contains("medicament")
+                        || f.contains("tratamiento")
+                        || f.contains("receta"))
+                    || f.starts_with("medicamentos");
+                if starts_discharge {
+                    if !in_discharge {
+                        start = pos;
+                    }
+                    in_discharge = true;
+                } else if in_discharge && !f.is_empty() && !f.starts_with("medicamentos") {
+                    self.discharge_lines.push((start, pos));
+                    in_discharge = false;
+                }
+            }
+            pos += len + 1;
+        }
+        if in_discharge {
+            self.discharge_lines.push((start, pos));
+        }
+    }
+
+    // ---------------------------------------------------------------- codes
+    fn check_codes(&mut self) {
+        self.codes = scan_codes(&self.chars);
+        let codes = self.codes.clone();
+        for c in &codes {
+            let key = code_key(&c.text);
+            self.consume_chars(c.start, c.end);
+            let supported = self.ix.codes.contains_key(&key)
+                || (matches!(c.shape, CodeShape::Icd10Short | CodeShape::AtcGroup)
+                    && self.ix.codes.keys().any(|k| k.starts_with(&key)));
+            if supported {
+                self.text_code_keys.insert(key);
+                continue;
+            }
+            // "(1.5)" may be a number rather than a procedure code.
+            if c.shape == CodeShape::ProcedureLike {
+                let readings = interpretations(&c.text.replace('.', ","));
+                if self.ix.has_number(&readings) || self.ix.has_number(&interpretations(&c.text)) {
+                    continue;
+                }
+            }
+            let what = match c.shape {
+                CodeShape::AtcFull | CodeShape::AtcGroup => {
+                    let lx = lexicon();
+                    match lx.drugs_with_atc(&key).first() {
+                        Some(id) => format!(
+                            " (en la clasificación ATC corresponde a {})",
+                            lx.concept(*id).canonical
+                        ),
+                        None => " (código ATC)".to_string(),
+                    }
+                }
+                CodeShape::Icd10Dotted | CodeShape::Icd10Short | CodeShape::AlnumCode => {
+                    match lexicon().icd10_name(&c.text) {
+                        Some(name) => format!(" (en CIE-10: {name})"),
+                        None => String::new(),
+                    }
+                }
+                CodeShape::ProcedureLike => " (código de procedimiento)".to_string(),
+            };
+            self.push(
+                Severity::Error,
+                Kind::Unsupported,
+                Category::Code,
+                c.text.clone(),
+                Some([c.start, c.end]),
+                format!(
+                    "El código {}{} no figura en los datos del episodio.",
+                    c.text, what
+                ),
+            );
+        }
+    }
+
+    // ---------------------------------------------------------------- dates
+    fn check_dates(&mut self) {
+        let dates = scan_dates(&self.chars);
+        for d in dates {
+            if self
+                .codes
+                .iter()
+                .any(|c| c.start < d.end && d.start < c.end)
+            {
+                continue;
+            }
+            self.consume_chars(d.start, d.end);
+            self.date_values.push((d.date, d.day_month));
+            let supported = match d.date {
+                Some(date) => self.ix.dates.contains(&date),
+                None => self
+                    .ix
+                    .dates
+                    .iter()
+                    .any(|x| (x.day(), x.month()) == d.day_month),
+            };
+            if !supported {
+                let known: Vec<String> = {
+                    let mut v: Vec<_> = self.ix.dates.iter().copied().collect();
+                    v.sort();
+                    v.iter().take(4).map(|d| d.to_dmy()).collect()
+                };
+                let hint = if known.is_empty() {
+                    "el episodio no registra fechas".to_string()
+                } else {
+                    format!("fechas del episodio: {}", known.join(", "))
+                };
+                self.push(
+                    Severity::Error,
+                    Kind::Unsupported,
+                    Category::Date,
+                    d.text.clone(),
+                    Some([d.start, d.end]),
+                    format!("La fecha «{}» no figura en los datos ({hint}).", d.text),
+                );
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- mentions
+    fn find_mentions(&mut self) {
+        let lx = lexicon();
+        let content: Vec<ContentToken> = self
+            .content
+            .iter()
+            .filter(|c| !self.consumed[c.token])
+            .cloned()
+            .collect();
+        for c in &content {
+            self.text_stems.insert(c.key.clone());
+        }
+        let matches = lx.find_terms(&content, self.all_caps);
+        let mut covered = vec![false; content.len()];
+        for m in &matches {
+            let kinds: Vec<ConceptKind> = m.concepts.iter().map(|c| lx.concept(*c).kind).collect();
+            let kind = [
+                ConceptKind::Drug,
+                ConceptKind::DrugClass,
+                ConceptKind::Diagnosis,
+                ConceptKind::Procedure,
+                ConceptKind::Lab,
+                ConceptKind::CareUnit,
+                ConceptKind::Finding,
+            ]
+            .into_iter()
+            .find(|k| kinds.contains(k))
+            .unwrap_or(ConceptKind::Diagnosis);
+            for c in &m.concepts {
+                self.text_concepts.insert(*c);
+            }
+            for k in covered.iter_mut().take(m.end).skip(m.start) {
+                *k = true;
+            }
+            let tok_start = content[m.start].token;
+            let tok_end = content[m.end - 1].token + 1;
+            let keys: Vec<String> = content[m.start..m.end]
+                .iter()
+                .map(|c| c.key.clone())
+                .collect();
+            let extension: Vec<String> = Vec::new();
+            let ext_end = tok_end;
+            for t in tok_start..tok_end {
+                self.consumed[t] = true;
+            }
+            let start = self.tokens[tok_start].start;
+            let end = self.tokens[tok_end - 1].end;
+            self.mentions.push(Mention {
+                concepts: m.concepts.clone(),
+                kind,
+                tok_start,
+                tok_end,
+                start,
+                end,
+                keys,
+                extension,
+                ext_end,
+                negated: false,
+                planned: false,
+                history: false,
+                discharge: false,
+                doses: Vec::new(),
+            });
+        }
+        // Words that look like diagnoses or procedures but are not in the lexicon
+        // ("colangiocarcinoma", "hemicolectomía"): checked by their own letters.
+        for (i, c) in content.iter().enumerate() {
+            if covered[i]
+                || self.tokens[c.token].kind != TokenKind::Word
+                || lx.is_common_word(&c.key)
+            {
+                continue;
+            }
+            let kind = if is_procedure_word(&c.key) {
+                ConceptKind::Procedure
+            } else if is_disease_word(&c.key) {
+                ConceptKind::Diagnosis
+            } else {
+                continue;
+            };
+            let t = &self.tokens[c.token];
+            self.consumed[c.token] = true;
+            self.mentions.push(Mention {
+                concepts: Vec::new(),
+                kind,
+                tok_start: c.token,
+                tok_end: c.token + 1,
+                start: t.start,
+                end: t.end,
+                keys: vec![c.key.clone()],
+                extension: Vec::new(),
+                ext_end: c.token + 1,
+                negated: false,
+                planned: false,
+                history: false,
+                discharge: false,
+                doses: Vec::new(),
+            });
+        }
+        self.mentions.sort_by_key(|m| m.start);
+        for i in 0..self.mentions.len() {
+            let (neg, plan, hist, dis) = self.context_of(i);
+            let m = &mut self.mentions[i];
+            m.negated = neg;
+            m.planned = plan;
+            m.history = hist;
+            m.discharge = dis;
+        }
+    }
+
+    /// Negation, plan and discharge context of mention `i`, from the words of its clause
+    /// and sentence.
+    fn context_of(&self, i: usize) -> (bool, bool, bool, bool) {
+        let m = &self.mentions[i];
+        // Walk back to the start of the clause and of the sentence.
+        let mut words_back: Vec<&str> = Vec::new();
+        let mut sentence_back: Vec<&str> = Vec::new();
+        let mut clause_done = false;
+        let mut t = m.tok_start;
+        while t > 0 {
+            t -= 1;
+            let tok = &self.tokens[t];
+            if tok.kind == TokenKind::Punct {
+                let p = tok.norm.as_str();
+                let sentence_end = (p == "."
+                    && self.chars.get(tok.end).is_none_or(|c| c.is_whitespace()))
+                    || p == "\n"
+                    || p == ":" && false;
+                if sentence_end || self.chars[tok.start..tok.end].contains(&'\n') {
+                    break;
+                }
+                if matches!(p, "," | ";" | "(" | ":") {
+                    clause_done = true;
+                }
+                continue;
+            }
+            if self.chars[tok.end..self.tokens.get(t + 1).map_or(tok.end, |n| n.start)]
+                .contains(&'\n')
+            {
+                break;
+            }
+            if !clause_done && words_back.len() < 6 {
+                words_back.push(&tok.norm);
+            }
+            sentence_back.push(&tok.norm);
+            if sentence_back.len() > 60 {
+                break;
+            }
+        }
+        let mut after: Vec<&str> = Vec::new();
+        let mut k = m.ext_end;
+        while k < self.tokens.len() && after.len() < 3 {
+            let tok = &self.tokens[k];
+            if tok.kind == TokenKind::Punct {
+                if matches!(tok.norm.as_str(), "," | "." | ";" | "(") {
+                    break;
+                }
+            } else {
+                after.push(&tok.norm);
+            }
+            k += 1;
+        }
+        let negated = words_back.iter().any(|w| NEGATION_BEFORE.contains(w))
+            || after.iter().take(2).any(|w| NEGATION_AFTER.contains(w));
+        let planned = sentence_back
+            .iter()
+            .any(|w| PLAN_BEFORE.iter().any(|p| w.starts_with(p)))
+            || after.iter().take(2).any(|w| PLAN_AFTER.contains(w));
+        let discharge = self.in_discharge(m.start);
+        let history = words_back.iter().any(|w| HISTORY_CUES.contains(w))
+            || after.iter().take(3).any(|w| HISTORY_CUES.contains(w));
+        (negated, planned, history, discharge)
+    }
+
+    fn concept_supported(&self, m: &Mention, id: ConceptId) -> bool {
+        let lx = lexicon();
+        let c = lx.concept(id);
+        if self.ix.concepts.contains(&id) {
+            return true;
+        }
+        match c.kind {
+            ConceptKind::Drug => {
+                if c.codes
+                    .iter()
+                    .any(|code| self.ix.atc_codes.contains(&code_key(code)))
+                {
+                    return true;
+                }
+            }
+            ConceptKind::DrugClass => {
+                if self
+                    .ix
+                    .atc_codes
+                    .iter()
+                    .any(|a| c.codes.iter().any(|p| a.starts_with(p.as_str())))
+                {
+                    return true;
+                }
+                // Drugs named without codes: their official codes from the lexicon.
+                let episode_drugs = self
+                    .ix
+                    .concepts
+                    .iter()
+                    .filter(|x| lx.concept(**x).kind == ConceptKind::Drug);
+                for d in episode_drugs {
+                    if lx
+                        .concept(*d)
+                        .codes
+                        .iter()
+                        .any(|a| c.codes.iter().any(|p| a.starts_with(p.as_str())))
+                    {
+                        return true;
+                    }
+                }
+            }
+            ConceptKind::Diagnosis => {
+                if !c.codes.is_empty()
+                    && c.codes.len() <= 8
+                    && c.codes
+                        .iter()
+                        .any(|cat| self.ix.icd10_categories.contains(cat))
+                {
+                    return true;
+                }
+            }
+            _ => {}
+        }
+        // Any synonym (or the words as written) inside one field of the episode.
+        let mut keys: Vec<Vec<&str>> = lx
+            .synonym_keys(id)
+            .iter()
+            .map(|k| k.split(' ').collect())
+            .collect();
+        keys.push(m.keys.iter().map(String::as_str).collect());
+        if self.ix.units.iter().any(|u| {
+            keys.iter()
+                .any(|k| !k.is_empty() && k.iter().all(|w| u.stems.contains(*w)))
+        }) {
+            return true;
+        }
+        // One word inside a compound of the data: "acidosis" in "cetoacidosis",
+        // "hiperosmolaridad" for "hiperosmolar".
+        m.keys.len() == 1
+            && m.keys[0].len() >= 6
+            && self
+                .ix
+                .all_stems
+                .iter()
+                .any(|s| related_word(&m.keys[0], s))
+    }
+
+    fn mention_supported(&self, m: &Mention) -> bool {
+        let lx = lexicon();
+        let head = if m.concepts.is_empty() {
+            // Suffix-detected word: its letters must appear in the episode.
+            m.keys.iter().all(|k| {
+                self.ix.all_stems.contains(k)
+                    || self.ix.all_stems.iter().any(|s| related_word(k, s))
+            })
+        } else {
+            m.concepts
+                .iter()
+                .filter(|c| {
+                    let k = lx.concept(**c).kind;
+                    k == m.kind || (m.kind == ConceptKind::Drug && k == ConceptKind::DrugClass)
+                })
+                .any(|c| self.concept_supported(m, *c))
+        };
+        head && m
+            .extension
+            .iter()
+            .all(|e| self.ix.all_stems.contains(e) || QUALIFIERS.contains(&e.as_str()))
+    }
+
+    fn check_mentions(&mut self) {
+        let lx = lexicon();
+        let mut out = Vec::new();
+        for m in &self.mentions {
+            if matches!(m.kind, ConceptKind::Lab) {
+                continue;
+            }
+            let supported = self.mention_supported(m);
+            let end = if m.extension.is_empty() {
+                m.end
+            } else {
+                self.tokens[m.ext_end - 1].end
+            };
+            let words = self.slice(m.start, end);
+            if !supported {
+                let (category, what) = match m.kind {
+                    ConceptKind::Drug => (Category::Medication, "El medicamento"),
+                    ConceptKind::DrugClass => (Category::Medication, "El tratamiento"),
+                    ConceptKind::Diagnosis => (Category::Diagnosis, "El diagnóstico"),
+                    ConceptKind::Procedure => (Category::Procedure, "El procedimiento o examen"),
+                    ConceptKind::CareUnit => (Category::Other, "La unidad"),
+                    ConceptKind::Finding => (Category::Diagnosis, "El hallazgo"),
+                    ConceptKind::Lab => (Category::Lab, "El examen"),
+                };
+                let (severity, message) = match self.soft_reason(m) {
+                    Some(Soft::Negated) => (
+                        Severity::Warning,
+                        format!(
+                            "Se afirma la ausencia de «{words}», que los datos del episodio no consignan."
+                        ),
+                    ),
+                    Some(Soft::Planned) => (
+                        Severity::Warning,
+                        format!(
+                            "«{words}» aparece como plan o pendiente, pero no figura en los datos del episodio."
+                        ),
+                    ),
+                    Some(Soft::Minor) => (
+                        Severity::Warning,
+                        format!(
+                            "{what} «{words}» no figura en los datos del episodio; verifique que corresponda."
+                        ),
+                    ),
+                    None => (
+                        Severity::Error,
+                        format!("{what} «{words}» no figura en los datos del episodio."),
+                    ),
+                };
+                out.push(Finding {
+                    severity,
+                    kind: Kind::Unsupported,
+                    category,
+                    mention: words,
+                    span: Some([m.start, end]),
+                    message,
+                });
+                continue;
+            }
+            // A drug named in the discharge prescription must be in it.
+            if m.kind == ConceptKind::Drug && m.discharge && !m.negated {
+                let in_discharge = m
+                    .concepts
+                    .iter()
+                    .any(|c| self.ix.discharge_concepts.contains(c))
+                    || m.concepts.iter().any(|c| {
+                        lx.concept(*c).codes.iter().any(|code| {
+                            self.ix.meds.iter().any(|x| {
+                                x.discharge
+                                    && x.code_key.as_deref() == Some(code_key(code).as_str())
+                            })
+                        })
+                    })
+                    || self
+                        .ix
+                        .units
+                        .iter()
+                        .filter(|u| {
+                            matches!(
+                                u.source,
+                                epicrisis_domain::TextSource::DischargeMedication
+                                    | epicrisis_domain::TextSource::Instructions
+                                    | epicrisis_domain::TextSource::Control
+                            )
+                        })
+                        .any(|u| m.keys.iter().all(|k| u.stems.contains(k)));
+                if !in_discharge {
+                    out.push(Finding {
+                        severity: Severity::Error,
+                        kind: Kind::Unsupported,
+                        category: Category::Medication,
+                        mention: words.clone(),
+                        span: Some([m.start, m.end]),
+                        message: format!("«{words}» se presenta como indicación al alta, pero no figura entre los medicamentos de alta del episodio."),
+                    });
+                }
+            }
+        }
+        self.findings.extend(out);
+    }
+
+    // ---------------------------------------------------------------- code ↔ item
+    /// A real code attached to the wrong item: "ceftriaxona (J01XD01)" when J01XD01 is
+    /// metronidazol's code in the data.
+    fn check_code_association(&mut self) {
+        let lx = lexicon();
+        let mut out = Vec::new();
+        let mut prev_end = 0usize;
+        for c in &self.codes {
+            let key = code_key(&c.text);
+            let Some(refs) = self.ix.codes.get(&key) else {
+                prev_end = c.end;
+                continue;
+            };
+            let drug_code = refs.iter().all(|r| {
+                matches!(
+                    r.role,
+                    Some(CodeRole::Treatment | CodeRole::DischargeMedication)
+                )
+            });
+            // The nearest mention before the code, after the previous code, same sentence.
+            let m = self.mentions.iter().rev().find(|m| {
+                m.end <= c.start
+                    && m.start >= prev_end
+                    && !self.chars[m.end..c.start]
+                        .iter()
+                        .any(|ch| *ch == '.' || *ch == ';' || *ch == '\n')
+            });
+            prev_end = c.end;
+            let Some(m) = m else { continue };
+            let gap: Vec<&str> = self
+                .tokens
+                .iter()
+                .filter(|t| t.start >= m.end && t.end <= c.start)
+                .map(|t| t.norm.as_str())
+                .collect();
+            if gap.iter().any(|w| matches!(*w, "," | "y" | "e" | ";")) {
+                continue;
+            }
+            if drug_code && m.kind == ConceptKind::Drug {
+                let owners: Vec<&MedRef> = self
+                    .ix
+                    .meds
+                    .iter()
+                    .filter(|x| x.code_key.as_deref() == Some(key.as_str()))
+                    .collect();
+                let owner_match = owners.iter().any(|o| {
+                    o.concepts.iter().any(|oc| m.concepts.contains(oc))
+                        || m.keys.iter().all(|k| o.stems.contains(k))
+                });
+                // Also accept when the mention's own official codes include this one.
+                let official = m
+                    .concepts
+                    .iter()
+                    .any(|cid| lx.concept(*cid).codes.iter().any(|x| code_key(x) == key));
+                let mention_is_episode_drug = self.ix.meds_for(&m.concepts).next().is_some();
+                if !owner_match && !official && mention_is_episode_drug && !owners.is_empty() {
+                    let words = self.slice(m.start, m.end);
+                    out.push(Finding {
+                        severity: Severity::Error,
+                        kind: Kind::Unsupported,
+                        category: Category::Code,
+                        mention: c.text.clone(),
+                        span: Some([c.start, c.end]),
+                        message: format!(
+                            "El código {} corresponde a «{}» en los datos, no a «{}».",
+                            c.text, owners[0].name, words
+                        ),
+                    });
+                }
+            }
+        }
+        self.findings.extend(out);
+    }
+
+    // ---------------------------------------------------------------- posology
+    fn check_posology(&mut self) {
+        let mut out = Vec::new();
+        let mut consumed_ranges = Vec::new();
+        let mut mention_doses = Vec::new();
+        let drug_mentions: Vec<usize> = (0..self.mentions.len())
+            .filter(|i| self.mentions[*i].kind == ConceptKind::Drug)
+            .collect();
+        for (n, &mi) in drug_mentions.iter().enumerate() {
+            let m = &self.mentions[mi];
+            let mut concepts = m.concepts.clone();
+            let mut i = m.tok_end;
+            // Combinations: "amoxicilina/ácido clavulánico 875 mg" share one posology, also
+            // when the partner is written in a way the lexicon does not know
+            // ("amoxicilina/clavulánico").
+            while i < self.tokens.len()
+                && self.tokens[i].kind == TokenKind::Punct
+                && matches!(self.tokens[i].norm.as_str(), "/" | "+" | "-")
+            {
+                match drug_mentions.get(n + 1).map(|j| &self.mentions[*j]) {
+                    Some(next) if next.tok_start == i + 1 => {
+                        concepts.extend(next.concepts.iter().copied());
+                        i = next.tok_end;
+                    }
+                    _ => {
+                        let mut j = i + 1;
+                        while j < self.tokens.len()
+                            && j <= i + 2
+                            && self.tokens[j].kind == TokenKind::Word
+                            && piece_at(&self.tokens, j).is_none()
+                        {
+                            j += 1;
+                        }
+                        if j == i + 1 {
+                            break;
+                        }
+                        i = j;
+                    }
+                }
+            }
+            let limit = drug_mentions
+                .get(n + 1)
+                .map_or(self.tokens.len(), |j| self.mentions[*j].tok_start.max(i));
+            let mut pieces = Vec::new();
+            while i < limit {
+                if let Some(p) = piece_at(&self.tokens, i) {
+                    if p.end > limit {
+                        break;
+                    }
+                    pieces.push(p.clone());
+                    i = p.end;
+                    continue;
+                }
+                if let Some(p) = modifier_at(&self.tokens, i) {
+                    i = p.end;
+                    continue;
+                }
+                let t = &self.tokens[i];
+                if t.kind == TokenKind::Word
+                    && matches!(
+                        t.norm.as_str(),
+                        "de" | "en" | "via" | "bomba" | "infusion" | "mediante" | "a" | "con"
+                    )
+                {
+                    i += 1;
+                    continue;
+                }
+                break;
+            }
+            let items: Vec<&MedRef> = {
+                let all: Vec<&MedRef> = self
+                    .ix
+                    .meds
+                    .iter()
+                    .filter(|x| {
+                        x.kind == ItemKind::Drug && x.concepts.iter().any(|c| concepts.contains(c))
+                    })
+                    .collect();
+                let discharge: Vec<&MedRef> = all.iter().copied().filter(|x| x.discharge).collect();
+                if m.discharge && !discharge.is_empty() {
+                    discharge
+                } else {
+                    all
+                }
+            };
+            let name = self.slice(m.start, m.end);
+            let doses: Vec<epicrisis_domain::Dose> = pieces
+                .iter()
+                .filter_map(|p| {
+                    if let Piece::Dose(d) = &p.piece {
+                        Some(d.clone())
+                    } else {
+                        None
+                    }
+                })
+                .collect();
+            mention_doses.push((mi, doses));
+            for p in pieces {
+                let span = [self.tokens[p.start].start, self.tokens[p.end - 1].end];
+                let words = self.slice(span[0], span[1]);
+                consumed_ranges.push((p.start, p.end));
+                let readings: Vec<f64> = self.tokens[p.start..p.end]
+                    .iter()
+                    .filter(|t| t.kind == TokenKind::Number)
+                    .flat_map(|t| interpretations(&t.norm))
+                    .collect();
+                let fallback_ok = !readings.is_empty() && self.ix.has_number(&readings);
+                let bad = |what: &str, data: Vec<String>| -> Finding {
+                    let message = if data.is_empty() {
+                        format!("{what} «{words}» de {name} no figura en los datos del episodio.")
+                    } else {
+                        format!(
+                            "{what} «{words}» de {name} no coincide con los datos ({}).",
+                            data.join("; ")
+                        )
+                    };
+                    Finding {
+                        severity: Severity::Error,
+                        kind: Kind::Unsupported,
+                        category: Category::Dose,
+                        mention: words.clone(),
+                        span: Some(span),
+                        message,
+                    }
+                };
+                match &p.piece {
+                    Piece::Dose(d) => {
+                        let with: Vec<&&MedRef> = items
+                            .iter()
+                            .filter(|x| x.dose.is_some() || !x.extra_doses.is_empty())
+                            .collect();
+                        if with.is_empty() {
+                            if !fallback_ok {
+                                out.push(bad("La dosis", Vec::new()));
+                            }
+                        } else if !with
+                            .iter()
+                            .any(|x| x.dose.iter().chain(&x.extra_doses).any(|y| y.same_as(d)))
+                        {
+                            out.push(bad(
+                                "La dosis",
+                                with.iter()
+                                    .filter_map(|x| x.dose.as_ref().map(|d| d.to_string()))
+                                    .collect(),
+                            ));
+                        }
+                    }
+                    Piece::Route(r) => {
+                        let with: Vec<&&MedRef> =
+                            items.iter().filter(|x| x.route.is_some()).collect();
+                        if !with.is_empty()
+                            && !with
+                                .iter()
+                                .any(|x| x.route.as_ref().is_some_and(|y| y.same_as(r)))
+                        {
+                            out.push(bad(
+                                "La vía",
+                                with.iter()
+                                    .filter_map(|x| x.route.as_ref().map(|r| r.to_string()))
+                                    .collect(),
+                            ));
+                        }
+                    }
+                    Piece::Frequency(f) => {
+                        let with: Vec<&&MedRef> =
+                            items.iter().filter(|x| x.frequency.is_some()).collect();
+                        if with.is_empty() {
+                            if !readings.is_empty() && !fallback_ok {
+                                out.push(bad("La frecuencia", Vec::new()));
+                            }
+                        } else if !with
+                            .iter()
+                            .any(|x| x.frequency.as_ref().is_some_and(|y| y.same_as(f)))
+                        {
+                            out.push(bad(
+                                "La frecuencia",
+                                with.iter()
+                                    .filter_map(|x| x.frequency.as_ref().map(|f| f.to_string()))
+                                    .collect(),
+                            ));
+                        }
+                    }
+                    Piece::Duration(d) => {
+                        let with: Vec<&&MedRef> =
+                            items.iter().filter(|x| x.duration.is_some()).collect();
+                        let dated: Vec<f64> = items
+                            .iter()
+                            .flat_map(|x| x.dated_days.iter().copied())
+                            .collect();
+                        let days_match = match d {
+                            epicrisis_domain::Duration::Span {
+                                min,
+                                max: None,
+                                unit: epicrisis_domain::TimeUnit::Days,
+                            } => dated.iter().any(|x| (x - min).abs() < 1e-9),
+                            _ => false,
+                        };
+                        if with.is_empty() {
+                            if !days_match && !readings.is_empty() && !fallback_ok {
+                                out.push(bad("La duración", Vec::new()));
+                            }
+                        } else if !days_match
+                            && !with
+                                .iter()
+                                .any(|x| x.duration.as_ref().is_some_and(|y| y.same_as(d)))
+                        {
+                            out.push(bad(
+                                "La duración",
+                                with.iter()
+                                    .filter_map(|x| x.duration.as_ref().map(|d| d.to_string()))
+                                    .collect(),
+                            ));
+                        }
+                    }
+                    Piece::AsNeeded | Piece::Modifier(_) => {}
+                }
+            }
+        }
+        for (s, e) in consumed_ranges {
+            for t in s..e {
+                self.consumed[t] = true;
+            }
+        }
+        for (mi, doses) in mention_doses {
+            self.mentions[mi].doses = doses;
+        }
+        self.findings.extend(out);
+    }
+
+    // ---------------------------------------------------------------- numbers
+    fn check_numbers(&mut self) {
+        let mut out = Vec::new();
+        let lab_mentions: Vec<&Mention> = self
+            .mentions
+            .iter()
+            .filter(|m| m.kind == ConceptKind::Lab)
+            .collect();
+        let mut i = 0;
+        while i < self.tokens.len() {
+            let t = &self.tokens[i];
+            if t.kind != TokenKind::Number || self.consumed[i] {
+                i += 1;
+                continue;
+            }
+            let readings = interpretations(&t.norm);
+            if readings.is_empty() || readings.iter().all(|v| *v <= 1.0) {
+                i += 1;
+                continue;
+            }
+            // Ranges "3-6", "3 a 6": each number is checked on its own.
+            let mut end_tok = i + 1;
+            if let Some(u) = self.tokens.get(i + 1)
+                && u.kind == TokenKind::Word
+                && (u.glued || is_unit_word(&u.norm))
+                && is_unit_word(&u.norm)
+            {
+                end_tok = i + 2;
+            } else if self.tokens.get(i + 1).is_some_and(|u| u.is_punct("%")) {
+                end_tok = i + 2;
+            }
+            let span = [t.start, self.tokens[end_tok - 1].end];
+            let words = self.slice(span[0], span[1]);
+            // A laboratory value right after a lab test name is checked against that test.
+            let lab = lab_mentions.iter().rev().find(|m| {
+                m.tok_end <= i
+                    && i - m.tok_end <= 3
+                    && !self.tokens[m.tok_end..i].iter().any(|x| {
+                        x.kind == TokenKind::Punct && matches!(x.norm.as_str(), "." | ";" | "(")
+                    })
+            });
+            if let Some(lm) = lab {
+                let labs: Vec<_> = self
+                    .ix
+                    .labs
+                    .iter()
+                    .filter(|l| {
+                        l.concepts.iter().any(|c| lm.concepts.contains(c))
+                            || (!lm.keys.is_empty() && lm.keys.iter().all(|k| l.stems.contains(k)))
+                    })
+                    .collect();
+                if !labs.is_empty() {
+                    let ok = labs.iter().any(|l| {
+                        l.values.iter().any(|v| {
+                            readings
+                                .iter()
+                                .any(|r| epicrisis_domain::numbers::same_value(*r, *v))
+                        })
+                    });
+                    if !ok {
+                        let data: Vec<String> = labs
+                            .iter()
+                            .map(|l| {
+                                format!(
+                                    "{}: {}",
+                                    l.test,
+                                    l.values
+                                        .iter()
+                                        .take(4)
+                                        .map(|v| format_es(*v))
+                                        .collect::<Vec<_>>()
+                                        .join(", ")
+                                )
+                            })
+                            .collect();
+                        out.push(Finding {
+                            severity: Severity::Error,
+                            kind: Kind::Unsupported,
+                            category: Category::Lab,
+                            mention: words.clone(),
+                            span: Some(span),
+                            message: format!("El valor «{words}» no coincide con los resultados de laboratorio del episodio ({}).", data.join("; ")),
+                        });
+                    }
+                    i = end_tok;
+                    continue;
+                }
+            }
+            if !self.ix.has_number(&readings) {
+                // A number tied to no drug and no laboratory test of the episode (a size,
+                // a score, an age) cannot contradict the data, only lack support: the
+                // clinician is asked to verify it.
+                out.push(Finding {
+                    severity: Severity::Warning,
+                    kind: Kind::Unsupported,
+                    category: Category::Number,
+                    mention: words.clone(),
+                    span: Some(span),
+                    message: format!(
+                        "La cifra «{words}» no figura en los datos del episodio; verifíquela."
+                    ),
+                });
+            }
+            i = end_tok;
+        }
+        self.findings.extend(out);
+    }
+
+    // ---------------------------------------------------------------- allergies
+    fn check_allergies(&mut self) {
+        let mut out = Vec::new();
+        for (i, t) in self.tokens.iter().enumerate() {
+            if t.kind != TokenKind::Word
+                || !(t.norm.starts_with("alergi") || t.norm.starts_with("alergic"))
+            {
+                continue;
+            }
+            let before: Vec<&str> = self.tokens[i.saturating_sub(3)..i]
+                .iter()
+                .filter(|x| x.kind == TokenKind::Word)
+                .map(|x| x.norm.as_str())
+                .collect();
+            let after: Vec<&Token> = self.tokens[i + 1..self.tokens.len().min(i + 6)]
+                .iter()
+                .take_while(|x| {
+                    !(x.kind == TokenKind::Punct && matches!(x.norm.as_str(), "." | ";" | ","))
+                })
+                .collect();
+            let after_words: Vec<&str> = after
+                .iter()
+                .filter(|x| x.kind == TokenKind::Word)
+                .map(|x| x.norm.as_str())
+                .collect();
+            let span = Some([t.start, after.last().map_or(t.end, |x| x.end)]);
+            let words = self.slice(t.start, after.last().map_or(t.end, |x| x.end));
+            let not_recorded = after_words.first().is_some_and(|w| *w == "no")
+                && after_words
+                    .get(1)
+                    .is_some_and(|w| w.starts_with("consignad") || w.starts_with("registrad"));
+            let denies = before
+                .iter()
+                .any(|w| matches!(*w, "sin" | "no" | "niega" | "ninguna" | "refiere"))
+                && !before.contains(&"refiere")
+                || before.contains(&"niega")
+                || after_words
+                    .first()
+                    .is_some_and(|w| matches!(*w, "no" | "negativas" | "ninguna" | "desconocidas"))
+                    && !not_recorded;
+            let denies = denies || (before.contains(&"refiere") && before.contains(&"no"));
+            if not_recorded {
+                if let Allergies::Known(list) = &self.ix.allergies {
+                    out.push(Finding { severity: Severity::Error, kind: Kind::Unsupported, category: Category::Allergy, mention: words.clone(), span, message: format!("El texto dice que las alergias no están consignadas, pero el episodio registra: {}.", list.join(", ")) });
+                }
+                continue;
+            }
+            match (&self.ix.allergies, denies) {
+                (Allergies::Known(list), true) => out.push(Finding {
+                    severity: Severity::Error,
+                    kind: Kind::Unsupported,
+                    category: Category::Allergy,
+                    mention: words.clone(),
+                    span,
+                    message: format!(
+                        "El texto niega alergias, pero el episodio registra: {}.",
+                        list.join(", ")
+                    ),
+                }),
+                (Allergies::NoneKnown | Allergies::NotRecorded, false) => {
+                    // "alergia a X" / "alérgico a X" with no allergy recorded.
+                    if after_words.first().is_some_and(|w| *w == "a" || *w == "al") {
+                        out.push(Finding {
+                            severity: Severity::Error,
+                            kind: Kind::Unsupported,
+                            category: Category::Allergy,
+                            mention: words.clone(),
+                            span,
+                            message: "El episodio no registra esta alergia.".to_string(),
+                        });
+                    }
+                }
+                (Allergies::Known(list), false) => {
+                    if after_words.first().is_some_and(|w| *w == "a" || *w == "al") {
+                        let recorded: HashSet<String> = list
+                            .iter()
+                            .flat_map(|s| {
+                                fold_words(s)
+                                    .split(' ')
+                                    .map(|w| stem(w).to_string())
+                                    .collect::<Vec<_>>()
+                            })
+                            .collect();
+                        let named: Vec<String> = after_words
+                            .iter()
+                            .skip(1)
+                            .filter(|w| w.len() > 3)
+                            .map(|w| stem(w).to_string())
+                            .collect();
+                        if !named.is_empty() && !named.iter().any(|w| recorded.contains(w)) {
+                            out.push(Finding {
+                                severity: Severity::Error,
+                                kind: Kind::Unsupported,
+                                category: Category::Allergy,
+                                mention: words.clone(),
+                                span,
+                                message: format!(
+                                    "La alergia no coincide con la registrada: {}.",
+                                    list.join(", ")
+                                ),
+                            });
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.findings.extend(out);
+    }
+
+    // ---------------------------------------------------------------- omissions
+    fn names_item(&self, name: &str, code: Option<&str>) -> bool {
+        if let Some(c) = code {
+            let key = code_key(c);
+            if self.text_code_keys.contains(&key)
+                || (key.len() > 3 && self.text_code_keys.contains(&key[..3]))
+            {
+                return true;
+            }
+        }
+        let lx = lexicon();
+        let chars: Vec<char> = name.chars().collect();
+        let toks = tokenize_chars(&chars);
+        let ct = content_tokens(&chars, &toks);
+        let specific: Vec<ConceptId> = lx
+            .find_terms(&ct, true)
+            .into_iter()
+            .flat_map(|m| m.concepts)
+            .collect();
+        if specific
+            .iter()
+            .any(|c| self.text_concepts.contains(c) && lx.concept(*c).kind == ConceptKind::Drug)
+        {
+            return true;
+        }
+        let keys: Vec<&str> = ct
+            .iter()
+            .map(|c| c.key.as_str())
+            .filter(|k| {
+                !QUALIFIERS.contains(k) && k.len() > 1 && !k.chars().all(|c| c.is_ascii_digit())
+            })
+            .collect();
+        if keys.is_empty() {
+            return true;
+        }
+        let present = keys
+            .iter()
+            .filter(|k| self.text_stems.contains(**k))
+            .count();
+        present * 10 >= keys.len() * 6 && self.text_stems.contains(keys[0])
+            || specific.iter().any(|c| self.text_concepts.contains(c))
+    }
+
+    /// Does the discharge part of the text name this discharge medication? When several
+    /// discharge items are the same drug (rivaroxabán 15 mg, then 20 mg), the dose
+    /// written with the name must be this item's.
+    fn names_in_discharge(&self, med: &epicrisis_domain::Medication) -> bool {
+        let lx = lexicon();
+        let chars: Vec<char> = med.name.chars().collect();
+        let toks = tokenize_chars(&chars);
+        let ct = content_tokens(&chars, &toks);
+        let concepts: Vec<ConceptId> = lx
+            .find_terms(&ct, true)
+            .into_iter()
+            .flat_map(|m| m.concepts)
+            .collect();
+        let twins = self
+            .episode
+            .discharge
+            .medications
+            .iter()
+            .filter(|o| o.kind == ItemKind::Drug && !std::ptr::eq(*o, med))
+            .any(|o| {
+                o.name == med.name
+                    || self.ix.meds.iter().any(|x| {
+                        x.discharge
+                            && x.name == o.name
+                            && x.concepts.iter().any(|c| concepts.contains(c))
+                    })
+            });
+        if twins {
+            return self.mentions.iter().any(|m| {
+                m.discharge
+                    && m.concepts.iter().any(|c| concepts.contains(c))
+                    && match &med.dose {
+                        Some(d) => m.doses.iter().any(|x| x.same_as(d)),
+                        None => true,
+                    }
+            });
+        }
+        if let Some(c) = med.code.as_ref().map(|c| c.raw.as_str()) {
+            let key = code_key(c);
+            if self
+                .codes
+                .iter()
+                .any(|s| self.in_discharge(s.start) && code_key(&s.text) == key)
+            {
+                return true;
+            }
+        }
+        if self
+            .mentions
+            .iter()
+            .any(|m| m.discharge && m.concepts.iter().any(|c| concepts.contains(c)))
+        {
+            return true;
+        }
+        let region_stems: HashSet<&str> = self
+            .content
+            .iter()
+            .filter(|c| self.in_discharge(self.tokens[c.token].start))
+            .map(|c| c.key.as_str())
+            .collect();
+        let keys: Vec<&str> = ct.iter().map(|c| c.key.as_str()).collect();
+        !keys.is_empty() && keys.iter().all(|k| region_stems.contains(k))
+    }
+
+    fn check_omissions(&mut self) {
+        let mut out = Vec::new();
+        let ep = self.episode;
+        let mut omit =
+            |severity: Severity, category: Category, mention: String, message: String| {
+                out.push(Finding {
+                    severity,
+                    kind: Kind::Omission,
+                    category,
+                    mention,
+                    span: None,
+                    message,
+                });
+            };
+        for d in &ep.discharge_diagnoses {
+            if !self.names_item(&d.name, d.code.as_ref().map(|c| c.raw.as_str())) {
+                omit(
+                    Severity::Error,
+                    Category::Diagnosis,
+                    label(&d.name, d.code.as_ref().map(|c| c.display())),
+                    format!("Falta el diagnóstico de egreso «{}».", d.name),
+                );
+            }
+        }
+        let has_regions = !self.discharge_lines.is_empty();
+        for m in ep
+            .discharge
+            .medications
+            .iter()
+            .filter(|m| m.kind == ItemKind::Drug)
+        {
+            let code = m.code.as_ref().map(|c| c.raw.as_str());
+            let named = if has_regions {
+                self.names_in_discharge(m)
+            } else {
+                self.names_item(&m.name, code)
+            };
+            if !named {
+                omit(
+                    Severity::Error,
+                    Category::Medication,
+                    label(&m.name, m.code.as_ref().map(|c| c.display())),
+                    format!(
+                        "Falta el medicamento de alta «{}».",
+                        m.raw.as_deref().unwrap_or(&m.name)
+                    ),
+                );
+            }
+        }
+        for d in &ep.admission_diagnoses {
+            if !self.names_item(&d.name, d.code.as_ref().map(|c| c.raw.as_str())) {
+                omit(
+                    Severity::Warning,
+                    Category::Diagnosis,
+                    label(&d.name, d.code.as_ref().map(|c| c.display())),
+                    format!("No se menciona el diagnóstico de ingreso «{}».", d.name),
+                );
+            }
+        }
+        for p in &ep.procedures {
+            if !self.names_item(&p.name, p.code.as_ref().map(|c| c.raw.as_str())) {
+                omit(
+                    Severity::Warning,
+                    Category::Procedure,
+                    label(&p.name, p.code.as_ref().map(|c| c.display())),
+                    format!("No se menciona el procedimiento «{}».", p.name),
+                );
+            }
+        }
+        for m in ep.treatments.iter().filter(|m| m.kind == ItemKind::Drug) {
+            if !self.names_item(&m.name, m.code.as_ref().map(|c| c.raw.as_str())) {
+                omit(
+                    Severity::Warning,
+                    Category::Medication,
+                    label(&m.name, m.code.as_ref().map(|c| c.display())),
+                    format!(
+                        "No se menciona el tratamiento intrahospitalario «{}» (Ley 20.584, art. 11 d).",
+                        m.name
+                    ),
+                );
+            }
+        }
+        for c in &ep.discharge.controls {
+            if !self.names_item(c, None) {
+                omit(
+                    Severity::Warning,
+                    Category::Control,
+                    c.clone(),
+                    format!("No se menciona el control «{c}» (Ley 20.584, art. 11 e)."),
+                );
+            }
+        }
+        // Ley 20.584 art. 11: items the data has and the text leaves out.
+        for (date, what) in [(ep.admission_date, "ingreso"), (ep.discharge_date, "alta")] {
+            if let Some(d) = date
+                && !self.date_values.iter().any(|(full, dm)| {
+                    *full == Some(d) || (full.is_none() && *dm == (d.day(), d.month()))
+                })
+            {
+                omit(
+                    Severity::Warning,
+                    Category::Date,
+                    d.to_dmy(),
+                    format!(
+                        "No se consigna la fecha de {what} ({}) (Ley 20.584, art. 11 b).",
+                        d.to_dmy()
+                    ),
+                );
+            }
+        }
+        if !ep.labs.is_empty()
+            && !self.mentions.iter().any(|m| m.kind == ConceptKind::Lab)
+            && !ep.labs.iter().any(|l| self.names_item(&l.test, None))
+        {
+            omit(
+                Severity::Warning,
+                Category::Lab,
+                "exámenes".to_string(),
+                "No se mencionan los exámenes de laboratorio relevantes (Ley 20.584, art. 11 c)."
+                    .to_string(),
+            );
+        }
+        if let Some(name) = &ep.patient.name
+            && !self.names_item(name, None)
+        {
+            omit(
+                Severity::Warning,
+                Category::Other,
+                "identificación".to_string(),
+                "No se identifica al paciente (Ley 20.584, art. 11 a).".to_string(),
+            );
+        }
+        self.findings.extend(out);
+    }
+
+    // ---------------------------------------------------------------- style
+    fn check_style(&mut self) {
+        let text: String = self.chars.iter().collect();
+        let mut out = Vec::new();
+        // Shorthand frequencies in prose: "c/8h" should read "cada 8 horas".
+        for (i, t) in self.tokens.iter().enumerate() {
+            if t.norm == "c"
+                && self.tokens.get(i + 1).is_some_and(|x| x.is_punct("/"))
+                && self
+                    .tokens
+                    .get(i + 2)
+                    .is_some_and(|x| x.kind == TokenKind::Number)
+            {
+                let end = self
+                    .tokens
+                    .get(i + 3)
+                    .filter(|x| x.glued)
+                    .map_or(self.tokens[i + 2].end, |x| x.end);
+                let words = self.slice(t.start, end);
+                let n = &self.tokens[i + 2].norm;
+                out.push(Finding {
+                    severity: Severity::Warning,
+                    kind: Kind::Style,
+                    category: Category::Other,
+                    mention: words.clone(),
+                    span: Some([t.start, end]),
+                    message: format!(
+                        "Abreviatura en el texto: escriba «cada {n} horas» en vez de «{words}»."
+                    ),
+                });
+            }
+        }
+        for marker in [
+            "<|",
+            "|>",
+            "</s>",
+            "[INST]",
+            "[/INST]",
+            "<start_of_turn>",
+            "<end_of_turn>",
+            "###",
+            "como modelo de lenguaje",
+            "as an ai",
+        ] {
+            let f = fold(&text);
+            if let Some(pos) = f.find(&fold(marker)) {
+                let start = f[..pos].chars().count();
+                let end = start + marker.chars().count();
+                out.push(Finding {
+                    severity: Severity::Warning,
+                    kind: Kind::Style,
+                    category: Category::Other,
+                    mention: marker.to_string(),
+                    span: Some([start, end]),
+                    message: "Resto de formato del modelo de lenguaje; elimínelo.".to_string(),
+                });
+            }
+        }
+        // The same sentence twice.
+        let mut seen: HashSet<String> = HashSet::new();
+        let mut pos = 0usize;
+        for sentence in text.split_inclusive(['.', '\n']) {
+            let len = sentence.chars().count();
+            let key = fold_words(sentence);
+            if key.split(' ').count() >= 5 && !seen.insert(key) {
+                out.push(Finding {
+                    severity: Severity::Warning,
+                    kind: Kind::Style,
+                    category: Category::Other,
+                    mention: sentence.trim().to_string(),
+                    span: Some([pos, pos + len]),
+                    message: "Oración repetida.".to_string(),
+                });
+            }
+            pos += len;
+        }
+        if text.trim().is_empty() {
+            out.push(Finding {
+                severity: Severity::Error,
+                kind: Kind::Omission,
+                category: Category::Other,
+                mention: String::new(),
+                span: None,
+                message: "El texto está vacío.".to_string(),
+            });
+        }
+        self.findings.extend(out);
+    }
+
+    fn source_warnings(&mut self) {
+        for w in &self.episode.warnings {
+            if w.kind == WarningKind::Normalised {
+                continue;
+            }
+            let category = match w.kind {
+                WarningKind::MalformedCode | WarningKind::SuspiciousCode => Category::Code,
+                _ => Category::Other,
+            };
+            self.findings.push(Finding {
+                severity: Severity::Warning,
+                kind: Kind::SuspiciousSource,
+                category,
+                mention: w.path.clone(),
+                span: None,
+                message: w.message.clone(),
+            });
+        }
+    }
+}
+
+/// Single words that name a sign or a finding rather than a disease: a narrative uses
+/// them to describe the course ("disminución del edema"), so without support they are
+/// warnings.
+const FINDING_WORDS: &[&str] = &[
+    "vomito",
+    "nausea",
+    "edema",
+    "hematoma",
+    "hemorragia",
+    "sangrado",
+    "coleccion",
+    "dolor",
+    "fiebre",
+    "tos",
+    "disnea",
+    "taquipnea",
+    "taquicardia",
+    "bradicardia",
+    "hipotension",
+    "dilatacion",
+    "distension",
+    "oclusion",
+    "obstruccion",
+    "estenosis",
+    "isquemia",
+    "secrecion",
+    "retraccion",
+    "contusion",
+    "ictericia",
+    "hipoxemia",
+    "cianosis",
+    "cefalea",
+    "mareo",
+    "diarrea",
+    "convulsion",
+    "sincope",
+    "anemia",
+    "placenta",
+    "lobulo",
+    "ventriculo",
+    "herida",
+    "lesion",
+    "masa",
+    "nodulo",
+    "quiste",
+    "adenoma",
+    "polipo",
+    "absceso",
+    "fistula",
+    "trombo",
+    "trombosis",
+    "embolia",
+    "necrosis",
+    "perforacion",
+    "rotura",
+    "desgarro",
+    "complicacion",
+    "enzima",
+    "deshidratacion",
+    "agitacion",
+    "delirio",
+    "confusion",
+    "astenia",
+    "prurito",
+    "exantema",
+    "eritema",
+    "ulcera",
+    "infeccion",
+    "inflamacion",
+    "derrame",
+    "ascitis",
+    "neumoperitoneo",
+    "hemoperitoneo",
+    "hipertrofia",
+    "adenopatia",
+    "acidosis",
+    "alcalosis",
+    "leucocitosis",
+    "hiperglicemia",
+    "hipoglicemia",
+    "hipokalemia",
+];
+
+/// First words of multi-word findings ("dolor ocular", "hemorragia masiva").
+const FINDING_HEADS: &[&str] = &[
+    "dolor",
+    "sangrado",
+    "hemorragia",
+    "edema",
+    "distension",
+    "dilatacion",
+    "oclusion",
+    "estenosis",
+    "coleccion",
+    "hipoxemia",
+    "acidosis",
+    "alcalosis",
+    "lesion",
+    "masa",
+];
+
+/// Why an unsupported mention is only a warning.
+enum Soft {
+    Negated,
+    Planned,
+    /// Claims that matter less than a diagnosis, drug or surgery: diagnostic studies,
+    /// devices, care settings, microorganisms, and words recognised only by their ending.
+    Minor,
+}
+
+/// Procedures whose mention without data support is worth a warning, not an error:
+/// studies and devices a narrative names in passing.
+const MINOR_PROCEDURES: &[&str] = &[
+    "tomografía computada",
+    "radiografía",
+    "resonancia magnética",
+    "ecografía",
+    "ecocardiograma",
+    "electrocardiograma",
+    "electroencefalograma",
+    "biopsia",
+    "drenaje",
+    "sonda nasogástrica",
+    "sonda vesical",
+    "catéter venoso central",
+    "kinesioterapia",
+    "curación con presión negativa",
+    "laparoscopía",
+    "punción lumbar",
+    "endoscopía digestiva alta",
+    "coronariografía",
+];
+
+impl Analysis<'_> {
+    fn soft_reason(&self, m: &Mention) -> Option<Soft> {
+        let lx = lexicon();
+        let drug = matches!(m.kind, ConceptKind::Drug | ConceptKind::DrugClass);
+        if m.negated && m.kind != ConceptKind::Drug {
+            return Some(Soft::Negated);
+        }
+        if drug {
+            return None;
+        }
+        if m.planned {
+            return Some(Soft::Planned);
+        }
+        match m.kind {
+            ConceptKind::CareUnit | ConceptKind::Lab | ConceptKind::Finding => Some(Soft::Minor),
+            ConceptKind::Procedure => {
+                if m.history {
+                    return Some(Soft::Planned);
+                }
+                let minor = if m.concepts.is_empty() {
+                    m.keys.iter().any(|k| {
+                        k.ends_with("grafia") || k.ends_with("scopia") || k.ends_with("metria")
+                    })
+                } else {
+                    m.concepts
+                        .iter()
+                        .any(|c| MINOR_PROCEDURES.contains(&lx.concept(*c).canonical.as_str()))
+                };
+                minor.then_some(Soft::Minor)
+            }
+            ConceptKind::Diagnosis => {
+                let organism = !m.concepts.is_empty()
+                    && m.concepts.iter().all(|c| {
+                        let codes = &lx.concept(*c).codes;
+                        !codes.is_empty()
+                            && codes.iter().all(|x| ("B95".."B99").contains(&x.as_str()))
+                    });
+                // Named diseases are errors; a word that is only the start of a CIE-10 title
+                // ("ventrículo derecho"), or a single word naming a sign ("edema",
+                // "vómitos"), is a finding the clinician checks.
+                let curated = m
+                    .concepts
+                    .iter()
+                    .any(|c| lx.concept(*c).source == ConceptSource::Curated);
+                let first = m.keys.first().map(String::as_str).unwrap_or("");
+                // A word with a disease ending ("bronquiolitis", "linfoma") names a disease even
+                // when the lexicon only knows it as the start of a longer title; "-emia" words
+                // are mostly laboratory findings ("hiperbilirrubinemia").
+                let disease_head = is_disease_word(first)
+                    && !first.ends_with("emia")
+                    && !FINDING_WORDS.contains(&first);
+                if m.concepts.is_empty() {
+                    return (!disease_head).then_some(Soft::Minor);
+                }
+                let named = curated
+                    || m.concepts.iter().any(|c| {
+                        let k = lx.concept(*c);
+                        (k.complete || disease_head)
+                            && if m.keys.len() > 1 {
+                                // "hemorragia postparto" where the data says "hemorragia": a
+                                // detail added to a documented finding, not a new disease.
+                                !(FINDING_HEADS.contains(&first)
+                                    && self.ix.all_stems.contains(first))
+                            } else {
+                                !FINDING_WORDS.contains(&first)
+                            }
+                    });
+                (organism || !named).then_some(Soft::Minor)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Two words of one family: one ends the other (`acidosis`/`cetoacidosis`), or they
+/// share a long beginning (`hiperosmolar`/`hiperosmolaridad`).
+fn related_word(a: &str, b: &str) -> bool {
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    short.len() >= 6 && (long.ends_with(short) || (short.len() >= 8 && long.starts_with(short)))
+}
+
+fn label(name: &str, code: Option<String>) -> String {
+    match code {
+        Some(c) => format!("{name} ({c})"),
+        None => name.to_string(),
+    }
+}
+
+fn is_unit_word(w: &str) -> bool {
+    matches!(
+        w,
+        "mg" | "g"
+            | "gr"
+            | "mcg"
+            | "ug"
+            | "ml"
+            | "cc"
+            | "l"
+            | "lt"
+            | "kg"
+            | "cm"
+            | "mm"
+            | "m"
+            | "h"
+            | "hr"
+            | "hrs"
+            | "horas"
+            | "hora"
+            | "d"
+            | "dia"
+            | "dias"
+            | "semanas"
+            | "semana"
+            | "sem"
+            | "meses"
+            | "mes"
+            | "anos"
+            | "ano"
+            | "min"
+            | "minutos"
+            | "ui"
+            | "u"
+            | "meq"
+            | "mmol"
+            | "mmhg"
+            | "lpm"
+            | "rpm"
+            | "x"
+            | "veces"
+            | "unidades"
+            | "puff"
+            | "fr"
+            | "c"
+            | "mo"
+            | "er"
+            | "do"
+            | "ro"
+            | "to"
+    )
+}

@@ -1,0 +1,384 @@
+//! What an episode supports, indexed once so that a draft (and each repair of it) is
+//! checked in well under a millisecond.
+
+use epicrisis_domain::codes::code_key;
+use epicrisis_domain::lexicon::{ConceptId, ConceptKind, Lexicon, content_tokens, lexicon};
+use epicrisis_domain::numbers::{interpretations, value_key};
+use epicrisis_domain::posology::{Dose, DoseUnit, Duration, Frequency, Route, TimeUnit};
+use epicrisis_domain::text::{TokenKind, tokenize_chars};
+use epicrisis_domain::{Allergies, CodeRole, Date, Episode, ItemKind, TextSource};
+use std::collections::{HashMap, HashSet};
+
+/// One text field of the episode, reduced to what matching needs.
+#[derive(Debug, Clone)]
+pub struct Unit {
+    pub source: TextSource,
+    /// The original text, for messages.
+    pub text: String,
+    /// Content-token keys (folded, stemmed).
+    pub stems: HashSet<String>,
+    /// Lexicon concepts named in it.
+    pub concepts: HashSet<ConceptId>,
+}
+
+/// A code of the episode and what it labels.
+#[derive(Debug, Clone)]
+pub struct CodeRef {
+    pub display: String,
+    /// The structured list the code labels; `None` for a code written in free text
+    /// (a care item "Media elástica (Z29.8)", an evolution note).
+    pub role: Option<CodeRole>,
+    pub item: String,
+}
+
+/// A medication item with the concepts its name denotes.
+#[derive(Debug, Clone)]
+pub struct MedRef {
+    pub name: String,
+    pub kind: ItemKind,
+    pub discharge: bool,
+    pub concepts: Vec<ConceptId>,
+    pub stems: Vec<String>,
+    pub dose: Option<Dose>,
+    pub extra_doses: Vec<Dose>,
+    pub route: Option<Route>,
+    pub frequency: Option<Frequency>,
+    pub duration: Option<Duration>,
+    /// Days between start and end dates, when both are known (both ends counted and not).
+    pub dated_days: Vec<f64>,
+    pub code_key: Option<String>,
+}
+
+/// A laboratory test with every value the episode holds for it.
+#[derive(Debug, Clone)]
+pub struct LabRef {
+    pub test: String,
+    pub concepts: Vec<ConceptId>,
+    pub stems: Vec<String>,
+    pub values: Vec<f64>,
+}
+
+/// Everything the validator needs to know about an episode.
+#[derive(Debug, Clone)]
+pub struct EpisodeIndex {
+    pub codes: HashMap<String, Vec<CodeRef>>,
+    pub units: Vec<Unit>,
+    pub all_stems: HashSet<String>,
+    pub concepts: HashSet<ConceptId>,
+    pub discharge_concepts: HashSet<ConceptId>,
+    pub meds: Vec<MedRef>,
+    pub labs: Vec<LabRef>,
+    pub atc_codes: Vec<String>,
+    pub icd10_categories: HashSet<String>,
+    pub numbers: HashSet<i64>,
+    pub dates: HashSet<Date>,
+    pub allergies: Allergies,
+    pub has_procedures: bool,
+    pub has_patient_identity: bool,
+}
+
+fn dose_values(d: &Dose, out: &mut Vec<f64>) {
+    for a in &d.amounts {
+        out.push(*a);
+        match d.unit {
+            DoseUnit::G => out.push(a * 1000.0),
+            DoseUnit::Mg => {
+                out.push(a / 1000.0);
+                out.push(a * 1000.0);
+            }
+            DoseUnit::Mcg => out.push(a / 1000.0),
+            DoseUnit::L => out.push(a * 1000.0),
+            DoseUnit::Ml => out.push(a / 1000.0),
+            _ => {}
+        }
+    }
+}
+
+fn duration_values(d: &Duration, out: &mut Vec<f64>) {
+    if let Duration::Span { min, max, unit } = d {
+        for v in std::iter::once(*min).chain(*max) {
+            out.push(v);
+            match unit {
+                TimeUnit::Weeks => out.push(v * 7.0),
+                TimeUnit::Days => {
+                    if (v / 7.0).fract() == 0.0 {
+                        out.push(v / 7.0);
+                    }
+                    out.push(v * 24.0);
+                }
+                TimeUnit::Hours => {
+                    if (v / 24.0).fract() == 0.0 {
+                        out.push(v / 24.0);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+fn frequency_values(f: &Frequency, out: &mut Vec<f64>) {
+    match f {
+        Frequency::EveryHours(h) => {
+            out.push(*h);
+            if *h > 0.0 && (24.0 / h).fract() == 0.0 {
+                out.push(24.0 / h);
+            }
+        }
+        Frequency::EveryMinutes(m) => out.push(*m),
+        _ => {}
+    }
+}
+
+impl EpisodeIndex {
+    /// Indexes an episode.
+    pub fn new(episode: &Episode) -> EpisodeIndex {
+        let lx = lexicon();
+        let mut ix = EpisodeIndex {
+            codes: HashMap::new(),
+            units: Vec::new(),
+            all_stems: HashSet::new(),
+            concepts: HashSet::new(),
+            discharge_concepts: HashSet::new(),
+            meds: Vec::new(),
+            labs: Vec::new(),
+            atc_codes: Vec::new(),
+            icd10_categories: HashSet::new(),
+            numbers: HashSet::new(),
+            dates: HashSet::new(),
+            allergies: episode.history.allergies.clone(),
+            has_procedures: !episode.procedures.is_empty(),
+            has_patient_identity: episode.patient.name.is_some()
+                || episode.patient.identifier.is_some(),
+        };
+        for c in episode.codes() {
+            let key = code_key(&c.display);
+            if matches!(
+                c.role,
+                CodeRole::AdmissionDiagnosis | CodeRole::DischargeDiagnosis
+            ) && let Some(cat) = key.get(..3)
+            {
+                ix.icd10_categories.insert(cat.to_string());
+            }
+            if matches!(c.role, CodeRole::Treatment | CodeRole::DischargeMedication) {
+                ix.atc_codes.push(key.clone());
+            }
+            ix.codes.entry(key).or_default().push(CodeRef {
+                display: c.display.clone(),
+                role: Some(c.role),
+                item: c.item.to_string(),
+            });
+        }
+        // Raw spellings too (a malformed code is still "in the data" verbatim).
+        for d in episode
+            .admission_diagnoses
+            .iter()
+            .chain(&episode.discharge_diagnoses)
+        {
+            if let Some(c) = &d.code {
+                ix.codes.entry(code_key(&c.raw)).or_default().push(CodeRef {
+                    display: c.raw.clone(),
+                    role: Some(CodeRole::AdmissionDiagnosis),
+                    item: d.name.clone(),
+                });
+            }
+        }
+
+        let mut numbers: Vec<f64> = Vec::new();
+        for (_, text) in episode.texts() {
+            // Codes written inside free text ("Media elástica compresión (Z29.8)").
+            let chars: Vec<char> = text.chars().collect();
+            for c in crate::scan::scan_codes(&chars) {
+                let key = code_key(&c.text);
+                if !ix.codes.contains_key(&key) {
+                    ix.codes.entry(key).or_default().push(CodeRef {
+                        display: c.text.clone(),
+                        role: None,
+                        item: text.to_string(),
+                    });
+                }
+            }
+        }
+        for (source, text) in episode.texts() {
+            let unit = ix.unit_of(lx, source, text, &mut numbers);
+            if matches!(source, TextSource::DischargeMedication) {
+                ix.discharge_concepts.extend(unit.concepts.iter().copied());
+            }
+            ix.all_stems.extend(unit.stems.iter().cloned());
+            ix.concepts.extend(unit.concepts.iter().copied());
+            ix.units.push(unit);
+        }
+        for (list, discharge) in [
+            (&episode.treatments, false),
+            (&episode.discharge.medications, true),
+        ] {
+            for m in list {
+                let chars: Vec<char> = m.name.chars().collect();
+                let toks = tokenize_chars(&chars);
+                let ct = content_tokens(&chars, &toks);
+                let concepts: Vec<ConceptId> = lx
+                    .find_terms(&ct, true)
+                    .into_iter()
+                    .flat_map(|t| t.concepts)
+                    .collect();
+                let mut dated_days = Vec::new();
+                if let (Some(s), Some(e)) = (m.start, m.end) {
+                    let d = s.days_until(e) as f64;
+                    dated_days.push(d);
+                    dated_days.push(d + 1.0);
+                }
+                for d in m.dose.iter().chain(&m.extra_doses) {
+                    dose_values(d, &mut numbers);
+                }
+                if let Some(d) = &m.duration {
+                    duration_values(d, &mut numbers);
+                }
+                if let Some(f) = &m.frequency {
+                    frequency_values(f, &mut numbers);
+                }
+                numbers.extend(dated_days.iter().copied());
+                if discharge {
+                    ix.discharge_concepts.extend(concepts.iter().copied());
+                }
+                ix.meds.push(MedRef {
+                    name: m.name.clone(),
+                    kind: m.kind,
+                    discharge,
+                    concepts,
+                    stems: ct.iter().map(|c| c.key.clone()).collect(),
+                    dose: m.dose.clone(),
+                    extra_doses: m.extra_doses.clone(),
+                    route: m.route.clone(),
+                    frequency: m.frequency.clone(),
+                    duration: m.duration.clone(),
+                    dated_days,
+                    code_key: m.code.as_ref().map(|c| code_key(&c.display())),
+                });
+            }
+        }
+        for l in &episode.labs {
+            let chars: Vec<char> = l.test.chars().collect();
+            let toks = tokenize_chars(&chars);
+            let ct = content_tokens(&chars, &toks);
+            let concepts: Vec<ConceptId> = lx
+                .find_terms(&ct, true)
+                .into_iter()
+                .flat_map(|t| t.concepts)
+                .collect();
+            let mut values = vec![l.first.value, l.min, l.max];
+            if let Some(last) = &l.last {
+                values.push(last.value);
+            }
+            for v in [&l.first].into_iter().chain(l.last.as_ref()) {
+                values.extend(v.range_low);
+                values.extend(v.range_high);
+                if let Some(d) = v.date {
+                    ix.dates.insert(d);
+                }
+            }
+            numbers.extend(values.iter().copied());
+            ix.labs.push(LabRef {
+                test: l.test.clone(),
+                concepts,
+                stems: ct.iter().map(|c| c.key.clone()).collect(),
+                values,
+            });
+        }
+        for d in [episode.admission_date, episode.discharge_date]
+            .into_iter()
+            .flatten()
+            .chain(episode.procedures.iter().filter_map(|p| p.date))
+            .chain(
+                episode
+                    .treatments
+                    .iter()
+                    .flat_map(|t| [t.start, t.end])
+                    .flatten(),
+            )
+            .chain(episode.evolution.iter().filter_map(|n| n.date))
+        {
+            ix.dates.insert(d);
+        }
+        for d in ix.dates.clone() {
+            numbers.extend([
+                f64::from(d.day()),
+                f64::from(d.month()),
+                f64::from(d.year()),
+            ]);
+        }
+        if let Some(los) = episode.length_of_stay() {
+            numbers.extend([los as f64, (los + 1) as f64]);
+        }
+        if let Some(age) = episode.patient.age {
+            numbers.push(f64::from(age));
+        }
+        for n in &episode.evolution {
+            if let Some(d) = n.day {
+                numbers.push(f64::from(d));
+            }
+        }
+        // Counts a summary may state ("3 diagnósticos", "2 antibióticos").
+        for c in 1..=3 {
+            numbers.push(c as f64);
+        }
+        ix.numbers = numbers
+            .into_iter()
+            .filter(|v| v.is_finite())
+            .map(value_key)
+            .collect();
+        ix
+    }
+
+    fn unit_of(
+        &self,
+        lx: &Lexicon,
+        source: TextSource,
+        text: &str,
+        numbers: &mut Vec<f64>,
+    ) -> Unit {
+        let chars: Vec<char> = text.chars().collect();
+        let toks = tokenize_chars(&chars);
+        for t in &toks {
+            if t.kind == TokenKind::Number {
+                numbers.extend(interpretations(&t.norm));
+            }
+        }
+        let ct = content_tokens(&chars, &toks);
+        let mut stems: HashSet<String> = ct.iter().map(|c| c.key.clone()).collect();
+        let mut concepts = HashSet::new();
+        for m in lx.find_terms(&ct, true) {
+            for c in m.concepts {
+                concepts.insert(c);
+                // Synonyms of curated groups make "DM2" support "diabetes mellitus tipo 2".
+                if lx.concept(c).kind != ConceptKind::Drug {
+                    for k in lx.synonym_keys(c) {
+                        stems.extend(k.split(' ').map(str::to_string));
+                    }
+                }
+            }
+        }
+        Unit {
+            source,
+            text: text.to_string(),
+            stems,
+            concepts,
+        }
+    }
+
+    /// Is a number (any reading of it) somewhere in the episode?
+    pub fn has_number(&self, readings: &[f64]) -> bool {
+        readings
+            .iter()
+            .any(|v| self.numbers.contains(&value_key(*v)))
+    }
+
+    /// Medication items naming any of these drug concepts.
+    pub fn meds_for<'a>(
+        &'a self,
+        concepts: &'a [ConceptId],
+    ) -> impl Iterator<Item = &'a MedRef> + 'a {
+        self.meds
+            .iter()
+            .filter(move |m| m.concepts.iter().any(|c| concepts.contains(c)))
+    }
+}
