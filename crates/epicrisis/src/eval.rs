@@ -1,0 +1,339 @@
+//! `epicrisis eval`: quality figures over a JSONL dataset.
+
+use crate::Failure;
+use crate::cli::{EvalArgs, ReportFormat};
+use crate::generate::layout;
+use epicrisis_domain::posology::parse_item;
+use epicrisis_ingest::Record;
+use epicrisis_pipeline::metrics::{code_recall, ley_coverage, rouge_l, unsupported_errors};
+use epicrisis_pipeline::{TextFormat, writer};
+use epicrisis_validate::planted::{PlantKind, Planted, plant};
+use epicrisis_validate::{EpisodeIndex, Severity, validate, validate_indexed};
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Instant;
+
+fn read_dataset(path: &std::path::Path) -> Result<Vec<Record>, Failure> {
+    let name = path.display().to_string();
+    let bytes = std::fs::read(path)
+        .map_err(|e| Failure::Input(format!("{name}: cannot read the dataset: {e}")))?;
+    let records = epicrisis_ingest::read_dataset(&bytes, &name)?;
+    if records.is_empty() {
+        return Err(Failure::Input(format!(
+            "{name}: the dataset has no records"
+        )));
+    }
+    Ok(records)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let idx = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted[idx.min(sorted.len() - 1)]
+}
+
+fn open_report(
+    path: &Option<std::path::PathBuf>,
+) -> Result<Option<std::io::BufWriter<std::fs::File>>, Failure> {
+    match path {
+        None => Ok(None),
+        Some(p) => {
+            let f = std::fs::File::create(p).map_err(|e| {
+                Failure::Input(format!(
+                    "{}: cannot create the report file: {e}",
+                    p.display()
+                ))
+            })?;
+            Ok(Some(std::io::BufWriter::new(f)))
+        }
+    }
+}
+
+pub fn run(args: EvalArgs) -> Result<ExitCode, Failure> {
+    let records = read_dataset(&args.dataset)?;
+    if args.validator_only {
+        validator_only(&args, &records)
+    } else {
+        generation(&args, &records)
+    }
+}
+
+/// Items of the compact lists (`tto`, `med`) that parse fully.
+fn item_parse_rate(records: &[Record]) -> (usize, usize) {
+    let mut full = 0;
+    let mut total = 0;
+    for r in records {
+        for m in r
+            .episode
+            .treatments
+            .iter()
+            .chain(&r.episode.discharge.medications)
+        {
+            if let Some(raw) = &m.raw {
+                total += 1;
+                if parse_item(raw).fully_parsed() {
+                    full += 1;
+                }
+            }
+        }
+        for raw in r
+            .episode
+            .discharge
+            .controls
+            .iter()
+            .chain(&r.episode.discharge.care)
+        {
+            if r.episode.shape == epicrisis_domain::SourceShape::Compact {
+                total += 1;
+                if parse_item(raw).fully_parsed() {
+                    full += 1;
+                }
+            }
+        }
+    }
+    (full, total)
+}
+
+fn generation(args: &EvalArgs, records: &[Record]) -> Result<ExitCode, Failure> {
+    let mut report_file = open_report(&args.report)?;
+    let mut found = 0usize;
+    let mut total_codes = 0usize;
+    let mut unsupported = 0usize;
+    let mut errors = 0usize;
+    let mut rouge_sum = 0.0;
+    let mut rouge_n = 0usize;
+    let mut ley_sum = 0usize;
+    let mut ley_full = 0usize;
+    let mut times = Vec::with_capacity(records.len());
+    for r in records {
+        let t = Instant::now();
+        let draft = writer::write(&r.episode, layout(args.layout));
+        let text = draft.render(TextFormat::Plain);
+        let report = validate(&r.episode, &text);
+        let secs = t.elapsed().as_secs_f64();
+        times.push(secs);
+        let recall = code_recall(&r.episode, &text);
+        found += recall.found;
+        total_codes += recall.total;
+        let u = unsupported_errors(&report);
+        unsupported += u;
+        errors += report.error_count();
+        let rouge = r
+            .reference
+            .as_deref()
+            .map(|reference| rouge_l(&text, reference));
+        if let Some(x) = rouge {
+            rouge_sum += x;
+            rouge_n += 1;
+        }
+        let ley = ley_coverage(&r.episode, &text, &report);
+        ley_sum += ley.count();
+        if ley.count() == 5 {
+            ley_full += 1;
+        }
+        if let Some(f) = report_file.as_mut() {
+            let line = json!({
+                "line": r.line, "text": text, "code_recall": recall, "unsupported": u,
+                "errors": report.error_count(), "rouge_l": rouge, "ley_20584": ley,
+                "seconds": secs, "findings": report.findings,
+            });
+            writeln!(f, "{line}")?;
+        }
+    }
+    let n = records.len() as f64;
+    let mut sorted = times.clone();
+    sorted.sort_by(f64::total_cmp);
+    let (parsed, items) = item_parse_rate(records);
+    let summary = json!({
+        "dataset": args.dataset.display().to_string(),
+        "engine": args.engine.as_str(),
+        "layout": layout(args.layout).as_str(),
+        "records": records.len(),
+        "code_recall": {"found": found, "total": total_codes, "rate": found as f64 / total_codes.max(1) as f64},
+        "unsupported_per_document": unsupported as f64 / n,
+        "errors_per_document": errors as f64 / n,
+        "rouge_l": if rouge_n > 0 { Some(rouge_sum / rouge_n as f64) } else { None },
+        "ley_20584": {"mean_items": ley_sum as f64 / n, "complete_documents": ley_full},
+        "seconds_per_document": {"mean": times.iter().sum::<f64>() / n, "median": percentile(&sorted, 0.5)},
+        "items_fully_parsed": {"parsed": parsed, "total": items},
+    });
+    let mut out = std::io::stdout().lock();
+    match args.format {
+        ReportFormat::Json => writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&summary).map_err(anyhow::Error::from)?
+        )?,
+        ReportFormat::Text => {
+            writeln!(
+                out,
+                "dataset: {} ({} records), engine {}, layout {}",
+                args.dataset.display(),
+                records.len(),
+                args.engine.as_str(),
+                layout(args.layout).as_str()
+            )?;
+            writeln!(
+                out,
+                "code recall: {found}/{total_codes} ({:.1} %)",
+                100.0 * found as f64 / total_codes.max(1) as f64
+            )?;
+            writeln!(
+                out,
+                "unsupported findings per document: {:.3} (all errors per document: {:.3})",
+                unsupported as f64 / n,
+                errors as f64 / n
+            )?;
+            if rouge_n > 0 {
+                writeln!(
+                    out,
+                    "ROUGE-L F1 against the reference: {:.3} (mean of {rouge_n})",
+                    rouge_sum / rouge_n as f64
+                )?;
+            }
+            writeln!(
+                out,
+                "Ley 20.584 items a-e covered: {:.2}/5 on average; all five in {ley_full}/{}",
+                ley_sum as f64 / n,
+                records.len()
+            )?;
+            writeln!(
+                out,
+                "seconds per document: mean {:.5}, median {:.5}",
+                times.iter().sum::<f64>() / n,
+                percentile(&sorted, 0.5)
+            )?;
+            writeln!(
+                out,
+                "compact list items fully parsed: {parsed}/{items} ({:.1} %)",
+                100.0 * parsed as f64 / items.max(1) as f64
+            )?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn validator_only(args: &EvalArgs, records: &[Record]) -> Result<ExitCode, Failure> {
+    let mut report_file = open_report(&args.report)?;
+    let mut planted_file = open_report(&args.write_planted)?;
+    let mut ref_docs = 0usize;
+    let mut ref_errors = 0usize;
+    let mut docs_with_error = 0usize;
+    let mut error_kinds: BTreeMap<String, usize> = BTreeMap::new();
+    let mut times = Vec::new();
+    let mut planted: BTreeMap<PlantKind, (usize, usize)> = BTreeMap::new();
+    for r in records {
+        let Some(reference) = r.reference.as_deref() else {
+            continue;
+        };
+        ref_docs += 1;
+        let t = Instant::now();
+        let report = validate(&r.episode, reference);
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
+        let e = report.error_count();
+        ref_errors += e;
+        if e > 0 {
+            docs_with_error += 1;
+        }
+        for f in report.errors() {
+            *error_kinds
+                .entry(format!("{:?}/{:?}", f.kind, f.category).to_lowercase())
+                .or_default() += 1;
+        }
+        if let Some(file) = report_file.as_mut() {
+            writeln!(
+                file,
+                "{}",
+                json!({"line": r.line, "case": "reference", "ok": report.ok, "findings": report.findings})
+            )?;
+        }
+        let index = EpisodeIndex::new(&r.episode);
+        for kind in PlantKind::ALL {
+            let Some(p): Option<Planted> = plant(
+                &r.episode,
+                reference,
+                kind,
+                args.seed.wrapping_add(r.line as u64),
+            ) else {
+                continue;
+            };
+            let rep = validate_indexed(&index, &r.episode, &p.text);
+            let caught = p.caught_by(&rep);
+            let e = planted.entry(kind).or_default();
+            e.1 += 1;
+            if caught {
+                e.0 += 1;
+            }
+            if let Some(file) = report_file.as_mut() {
+                writeln!(
+                    file,
+                    "{}",
+                    json!({"line": r.line, "case": kind.as_str(), "caught": caught, "planted": p, "findings": rep.findings.iter().filter(|f| f.severity == Severity::Error).collect::<Vec<_>>()})
+                )?;
+            }
+            if let Some(file) = planted_file.as_mut() {
+                writeln!(
+                    file,
+                    "{}",
+                    json!({"line": r.line, "kind": kind, "text": p.text, "span": p.span, "mention": p.mention})
+                )?;
+            }
+        }
+    }
+    let mut sorted = times.clone();
+    sorted.sort_by(f64::total_cmp);
+    let per_doc = ref_errors as f64 / ref_docs.max(1) as f64;
+    let planted_json: BTreeMap<&str, serde_json::Value> = planted
+        .iter()
+        .map(|(k, (c, t))| {
+            (
+                k.as_str(),
+                json!({"caught": c, "total": t, "rate": *c as f64 / (*t).max(1) as f64}),
+            )
+        })
+        .collect();
+    let summary = json!({
+        "dataset": args.dataset.display().to_string(),
+        "references": {"documents": ref_docs, "error_findings": ref_errors, "errors_per_document": per_doc, "documents_with_errors": docs_with_error, "by_kind": error_kinds},
+        "planted": planted_json,
+        "validation_ms": {"median": percentile(&sorted, 0.5), "p90": percentile(&sorted, 0.9), "max": sorted.last().copied().unwrap_or(0.0)},
+        "seed": args.seed,
+    });
+    let mut out = std::io::stdout().lock();
+    match args.format {
+        ReportFormat::Json => writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&summary).map_err(anyhow::Error::from)?
+        )?,
+        ReportFormat::Text => {
+            writeln!(
+                out,
+                "references: {ref_docs} documents, {ref_errors} error findings ({per_doc:.3} per document), {docs_with_error} documents with any error"
+            )?;
+            for (k, v) in &error_kinds {
+                writeln!(out, "  {k}: {v}")?;
+            }
+            writeln!(out, "planted errors caught (seed {}):", args.seed)?;
+            for (k, (c, t)) in &planted {
+                writeln!(
+                    out,
+                    "  {:30} {c}/{t} ({:.1} %)",
+                    k.as_str(),
+                    100.0 * *c as f64 / (*t).max(1) as f64
+                )?;
+            }
+            writeln!(
+                out,
+                "validation time per document (index + check, one thread): median {:.3} ms, p90 {:.3} ms",
+                percentile(&sorted, 0.5),
+                percentile(&sorted, 0.9)
+            )?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,61 @@
+//! `epicrisis`: the command line. It is the only place that reads the environment, picks
+//! backends and decides exit codes; the libraries receive their settings as arguments.
+//!
+//! Exit codes: 0 success; 1 the validated text has errors (`validate`); 2 bad input or
+//! usage (the message names the file, the JSON path or the flag); 3 an unexpected failure.
+
+mod cli;
+mod eval;
+mod generate;
+mod input;
+mod validate;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+/// An error that decides the exit code.
+#[derive(Debug)]
+pub enum Failure {
+    /// Bad input or usage: exit 2.
+    Input(String),
+    /// Anything else: exit 3.
+    Internal(anyhow::Error),
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Failure {
+        Failure::Internal(e)
+    }
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(e: std::io::Error) -> Failure {
+        Failure::Internal(e.into())
+    }
+}
+
+impl From<epicrisis_ingest::IngestError> for Failure {
+    fn from(e: epicrisis_ingest::IngestError) -> Failure {
+        Failure::Input(e.to_string())
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    let result = match cli.command {
+        cli::Command::Generate(args) => generate::run(args),
+        cli::Command::Validate(args) => validate::run(args),
+        cli::Command::Eval(args) => eval::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(Failure::Input(msg)) => {
+            eprintln!("error: {msg}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Internal(e)) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(3)
+        }
+    }
+}
