@@ -26,6 +26,27 @@ pub enum CodeError {
     Procedure(String),
 }
 
+impl CodeError {
+    /// The same message in Spanish, for clinicians: names the value as written and the
+    /// expected shape, like the English [`Display`](fmt::Display).
+    pub fn to_spanish(&self) -> String {
+        match self {
+            CodeError::Icd10(raw) => format!(
+                "El código «{raw}» no tiene formato CIE-10 (una letra, dos dígitos y \
+                 opcionalmente un punto y uno o dos dígitos, p. ej. J18.9)"
+            ),
+            CodeError::Atc(raw) => format!(
+                "El código «{raw}» no tiene formato ATC (una letra, dos dígitos, dos letras y \
+                 dos dígitos, p. ej. J01DD04, o un prefijo válido como J01)"
+            ),
+            CodeError::Procedure(raw) => format!(
+                "El código «{raw}» no tiene formato de código de procedimiento (una sola \
+                 palabra de letras, dígitos, «.» o «-», p. ej. 48.52 o K492)"
+            ),
+        }
+    }
+}
+
 /// A parsed code plus whether the source spelled it differently (dot missing, prefix, case).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Parsed<T> {
@@ -313,6 +334,23 @@ mod tests {
             let e = Icd10Code::parse(raw).unwrap_err();
             assert!(e.to_string().contains("not a CIE-10 code"), "{raw}");
         }
+    }
+
+    #[test]
+    fn code_errors_have_a_spanish_message() {
+        let e = Icd10Code::parse("J18-9").unwrap_err();
+        assert_eq!(
+            e.to_spanish(),
+            "El código «J18-9» no tiene formato CIE-10 (una letra, dos dígitos y opcionalmente \
+             un punto y uno o dos dígitos, p. ej. J18.9)"
+        );
+        let e = AtcCode::parse("J01D04").unwrap_err();
+        assert!(
+            e.to_spanish()
+                .starts_with("El código «J01D04» no tiene formato ATC (")
+        );
+        let e = ProcedureCode::parse("48 52").unwrap_err();
+        assert!(e.to_spanish().contains("código de procedimiento"));
     }
 
     #[test]

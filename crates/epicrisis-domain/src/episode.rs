@@ -58,6 +58,9 @@ pub struct SourceWarning {
     pub path: String,
     /// What is wrong, in a sentence a person can act on.
     pub message: String,
+    /// The same warning in Spanish, for clinicians.
+    #[serde(default)]
+    pub message_es: String,
 }
 
 /// Patient sex as recorded.

@@ -29,6 +29,7 @@ where
                     WarningKind::Normalised,
                     path,
                     format!("{raw:?} read as {}", p.code),
+                    format!("El código «{raw}» se interpretó como {}.", p.code),
                 );
             }
             let code = p.code.clone();
@@ -41,7 +42,12 @@ where
             ))
         }
         Err(e) => {
-            ctx.warn(WarningKind::MalformedCode, path, e.to_string());
+            ctx.warn(
+                WarningKind::MalformedCode,
+                path,
+                e.to_string(),
+                format!("{}; se conservó tal como venía.", e.to_spanish()),
+            );
             Some((
                 SourceCode {
                     raw: raw.to_string(),
@@ -64,17 +70,30 @@ pub(crate) fn icd10(
         && !lexicon::lexicon().icd10_exists(c.as_str())
     {
         let category = c.category();
-        let msg = match lexicon::lexicon().icd10_name(category) {
-            Some(name) if category != c.as_str() => format!(
-                "{c} is not in the Spanish CIE-10 list (its category {category} \"{name}\" is; \
-                 the subcode may be wrong or come from a later WHO update); check the code"
+        let (en, es) = match lexicon::lexicon().icd10_name(category) {
+            Some(name) if category != c.as_str() => (
+                format!(
+                    "{c} is not in the Spanish CIE-10 list (its category {category} \"{name}\" \
+                     is; the subcode may be wrong or come from a later WHO update); check the code"
+                ),
+                format!(
+                    "El código {c} no figura en la CIE-10 en español (sí figura su categoría \
+                     {category} «{name}»; la subcategoría puede ser incorrecta o provenir de una \
+                     actualización posterior de la OMS). Verifique el código."
+                ),
             ),
-            _ => format!(
-                "{c} is not in the Spanish CIE-10 list (it may be wrong or come from a later \
-                 WHO update); check the code"
+            _ => (
+                format!(
+                    "{c} is not in the Spanish CIE-10 list (it may be wrong or come from a later \
+                     WHO update); check the code"
+                ),
+                format!(
+                    "El código {c} no figura en la CIE-10 en español (puede ser incorrecto o \
+                     provenir de una actualización posterior de la OMS). Verifique el código."
+                ),
             ),
         };
-        ctx.warn(WarningKind::SuspiciousCode, path, msg);
+        ctx.warn(WarningKind::SuspiciousCode, path, en, es);
     }
     Some(code)
 }
@@ -98,10 +117,11 @@ pub(crate) fn atc(
 ) -> Option<SourceCode<AtcCode>> {
     let (code, parsed) = read(ctx, raw, path, AtcCode::parse)?;
     if let Some(c) = parsed {
-        if let Some(msg) = atc_mismatch(name, &c) {
-            ctx.warn(WarningKind::SuspiciousCode, path, msg);
+        if let Some((en, es)) = atc_mismatch(name, &c) {
+            ctx.warn(WarningKind::SuspiciousCode, path, en, es);
         }
-        ctx.seen_atc.push((fold_words(name), c, path.to_string()));
+        ctx.seen_atc
+            .push((fold_words(name), c, path.to_string(), name.to_string()));
     }
     Some(code)
 }
@@ -124,12 +144,13 @@ pub(crate) fn drug_concepts(name: &str) -> Vec<ConceptId> {
     out
 }
 
-/// Why a 7-character ATC code does not fit `name`, if it does not.
+/// Why a 7-character ATC code does not fit `name`, if it does not: the reason in English
+/// and in Spanish.
 ///
 /// Only drugs whose official codes the lexicon knows are judged. A code shared by a
 /// combination (`J01CR05` piperacillin and tazobactam) fits when its owner's name shares
 /// a word with the item's name.
-fn atc_mismatch(name: &str, code: &AtcCode) -> Option<String> {
+fn atc_mismatch(name: &str, code: &AtcCode) -> Option<(String, String)> {
     if !code.is_substance() {
         return None;
     }
@@ -157,25 +178,56 @@ fn atc_mismatch(name: &str, code: &AtcCode) -> Option<String> {
         return None;
     }
     let mut described: Vec<String> = Vec::new();
+    let mut described_es: Vec<String> = Vec::new();
     for id in &drugs {
         let c = lx.concept(*id);
         if !c.codes.is_empty() {
             described.push(format!("{} is {}", c.canonical, c.codes.join(" or ")));
+            described_es.push(format!(
+                "el de {} es {}",
+                c.canonical,
+                join_es(&c.codes, "o")
+            ));
         }
     }
+    let owner_names: Vec<&str> = owners
+        .iter()
+        .map(|id| lx.concept(*id).canonical.as_str())
+        .collect();
     let belongs = if owners.is_empty() {
         String::new()
     } else {
-        let names: Vec<&str> = owners
-            .iter()
-            .map(|id| lx.concept(*id).canonical.as_str())
-            .collect();
-        format!(", which is the code of {}", names.join(" / "))
+        format!(", which is the code of {}", owner_names.join(" / "))
     };
-    Some(format!(
+    let en = format!(
         "ATC {code} does not fit \"{name}\"{belongs}; {} (check the code)",
         described.join(", ")
-    ))
+    );
+    let head = if owners.is_empty() {
+        format!("El código ATC {code} no corresponde a «{name}»")
+    } else {
+        format!(
+            "El código ATC {code} de «{name}» corresponde a {}",
+            owner_names.join(" / ")
+        )
+    };
+    let es = format!(
+        "{head}; {}. Verifique el código en la fuente.",
+        join_es(&described_es, "y")
+    );
+    Some((en, es))
+}
+
+/// A Spanish enumeration with `conj` ("y" or "o"): `a`, `a y b`, `a, b y c`.
+fn join_es<S: AsRef<str>>(items: &[S], conj: &str) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.as_ref().to_string(),
+        [init @ .., last] => {
+            let init: Vec<&str> = init.iter().map(AsRef::as_ref).collect();
+            format!("{} {conj} {}", init.join(", "), last.as_ref())
+        }
+    }
 }
 
 /// Codes that are compatible: equal, or one is a group prefix of the other.
@@ -199,10 +251,10 @@ fn both_official(name: &str, a: &AtcCode, b: &AtcCode) -> bool {
 pub(crate) fn same_name_different_codes(ctx: &mut Ctx<'_>) {
     let seen = std::mem::take(&mut ctx.seen_atc);
     let mut reported: HashSet<(String, String)> = HashSet::new();
-    for (j, (name, code, path)) in seen.iter().enumerate() {
-        if let Some((_, first, first_path)) = seen[..j]
+    for (j, (name, code, path, written)) in seen.iter().enumerate() {
+        if let Some((_, first, first_path, _)) = seen[..j]
             .iter()
-            .find(|(n, c, _)| n == name && !compatible(c, code) && !both_official(name, c, code))
+            .find(|(n, c, _, _)| n == name && !compatible(c, code) && !both_official(name, c, code))
         {
             let pair = (name.clone(), format!("{first}|{code}"));
             if reported.insert(pair) {
@@ -212,6 +264,11 @@ pub(crate) fn same_name_different_codes(ctx: &mut Ctx<'_>) {
                     format!(
                         "\"{name}\" is coded {code} here but {first} at {first_path}; \
                          one of the two codes is wrong"
+                    ),
+                    format!(
+                        "«{written}» figura aquí con el código {code}, pero con {first} en \
+                         {first_path}; uno de los dos códigos es incorrecto. Verifique cuál \
+                         corresponde en la fuente."
                     ),
                 );
             }
@@ -246,7 +303,58 @@ mod tests {
             "diagnostico_ingreso[2].codigo: \"J18-9\" is not a CIE-10 code (expected a letter, \
              two digits, optional . and one or two digits, e.g. J18.9)"
         );
+        assert_eq!(
+            w.message_es,
+            "diagnostico_ingreso[2].codigo: El código «J18-9» no tiene formato CIE-10 (una \
+             letra, dos dígitos y opcionalmente un punto y uno o dos dígitos, p. ej. J18.9); se \
+             conservó tal como venía."
+        );
         assert!(icd10(&mut ctx, Some("  "), "x").is_none());
+    }
+
+    #[test]
+    fn suspicious_codes_warn_in_spanish() {
+        let mut ctx = Ctx::new("e.json", None);
+        atc(&mut ctx, Some("J01XA01"), "tto[0].codigo", "Ceftriaxona");
+        assert_eq!(ctx.warnings.len(), 1, "{:?}", ctx.warnings);
+        let w = &ctx.warnings[0];
+        assert_eq!(w.kind, WarningKind::SuspiciousCode);
+        assert_eq!(
+            w.message,
+            "tto[0].codigo: ATC J01XA01 does not fit \"Ceftriaxona\", which is the code of \
+             vancomicina; ceftriaxona is J01DD04 (check the code)"
+        );
+        assert_eq!(
+            w.message_es,
+            "tto[0].codigo: El código ATC J01XA01 de «Ceftriaxona» corresponde a vancomicina; \
+             el de ceftriaxona es J01DD04. Verifique el código en la fuente."
+        );
+
+        // A drug with several official codes lists them all.
+        ctx.warnings.clear();
+        atc(&mut ctx, Some("B01AB01"), "med[0].codigo", "Metronidazol");
+        let es = &ctx.warnings[0].message_es;
+        assert!(
+            es.contains("el de metronidazol es J01XD01, P01AB01, G01AF01 o D06BX01."),
+            "{es}"
+        );
+
+        ctx.warnings.clear();
+        icd10(&mut ctx, Some("J18.7"), "diagnostico_egreso[0].codigo");
+        assert_eq!(
+            ctx.warnings[0].message_es,
+            "diagnostico_egreso[0].codigo: El código J18.7 no figura en la CIE-10 en español \
+             (sí figura su categoría J18 «Neumonía, organismo no especificado»; la subcategoría \
+             puede ser incorrecta o provenir de una actualización posterior de la OMS). \
+             Verifique el código."
+        );
+    }
+
+    #[test]
+    fn spanish_enumerations() {
+        assert_eq!(join_es(&["A"], "o"), "A");
+        assert_eq!(join_es(&["A", "B"], "y"), "A y B");
+        assert_eq!(join_es(&["A", "B", "C"], "o"), "A, B o C");
     }
 
     #[test]
@@ -264,5 +372,11 @@ mod tests {
         assert_eq!(ctx.warnings.len(), 1, "{:?}", ctx.warnings);
         assert_eq!(ctx.warnings[0].kind, WarningKind::Inconsistent);
         assert_eq!(ctx.warnings[0].path, "med[0]");
+        assert_eq!(
+            ctx.warnings[0].message_es,
+            "med[0]: «Enoxaparina» figura aquí con el código B01AB05, pero con B01AB01 en \
+             tto[0]; uno de los dos códigos es incorrecto. Verifique cuál corresponde en la \
+             fuente."
+        );
     }
 }

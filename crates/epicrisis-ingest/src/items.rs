@@ -153,6 +153,10 @@ pub(crate) fn apply_field(
                         "{text:?} could not be read as a dose (expected an amount and a unit, \
                          e.g. 1 g or 500 mg); kept as a note"
                     ),
+                    format!(
+                        "No se pudo interpretar «{text}» como dosis (se espera una cantidad y \
+                         una unidad, p. ej. 1 g o 500 mg); se conservó como nota."
+                    ),
                 );
             }
             Field::Route => {}
@@ -268,6 +272,10 @@ pub(crate) fn from_object(
             WarningKind::Inconsistent,
             &json::key(path, "fin"),
             format!("the treatment ends ({e}) before it starts ({s})"),
+            format!(
+                "La fecha de término del tratamiento ({e}) es anterior a la de inicio ({s}). \
+                 Verifique ambas fechas."
+            ),
         );
     }
     let name = med.name.clone();

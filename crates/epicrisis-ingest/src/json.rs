@@ -15,9 +15,9 @@ pub(crate) struct Ctx<'a> {
     pub file: &'a str,
     pub line: Option<usize>,
     pub warnings: Vec<SourceWarning>,
-    /// Every parsed ATC code with its folded item name and path, for the check that one
-    /// drug name carries one code per episode.
-    pub seen_atc: Vec<(String, AtcCode, String)>,
+    /// Every parsed ATC code with its folded item name, path and the name as written, for
+    /// the check that one drug name carries one code per episode.
+    pub seen_atc: Vec<(String, AtcCode, String, String)>,
 }
 
 impl<'a> Ctx<'a> {
@@ -44,17 +44,27 @@ impl<'a> Ctx<'a> {
         )
     }
 
-    /// Records a warning; the message is prefixed with the path so it reads alone.
-    pub fn warn(&mut self, kind: WarningKind, path: &str, message: impl AsRef<str>) {
-        let message = if path.is_empty() {
-            message.as_ref().to_string()
-        } else {
-            format!("{path}: {}", message.as_ref())
+    /// Records a warning, in English (`en`, for IT staff and logs) and in Spanish (`es`,
+    /// for clinicians); both messages are prefixed with the path so they read alone.
+    pub fn warn(
+        &mut self,
+        kind: WarningKind,
+        path: &str,
+        en: impl AsRef<str>,
+        es: impl AsRef<str>,
+    ) {
+        let with_path = |m: &str| {
+            if path.is_empty() {
+                m.to_string()
+            } else {
+                format!("{path}: {m}")
+            }
         };
         self.warnings.push(SourceWarning {
             kind,
             path: path.to_string(),
-            message,
+            message: with_path(en.as_ref()),
+            message_es: with_path(es.as_ref()),
         });
     }
 }
@@ -94,6 +104,32 @@ pub(crate) fn describe(v: &Value) -> String {
                 "an empty object".to_string()
             } else {
                 format!("an object with keys {}", key_list(m))
+            }
+        }
+    }
+}
+
+/// [`describe`] in Spanish, for the clinicians' messages (`un número (3)`).
+pub(crate) fn describe_es(v: &Value) -> String {
+    match v {
+        Value::Null => "un valor nulo".to_string(),
+        Value::Bool(b) => format!("un valor lógico ({b})"),
+        Value::Number(n) => format!("un número ({n})"),
+        Value::String(s) => {
+            let shown: String = s.chars().take(40).collect();
+            let ellipsis = if s.chars().count() > 40 { "…" } else { "" };
+            format!("un texto («{shown}{ellipsis}»)")
+        }
+        Value::Array(a) => match a.len() {
+            0 => "una lista vacía".to_string(),
+            1 => "una lista de 1 elemento".to_string(),
+            n => format!("una lista de {n} elementos"),
+        },
+        Value::Object(m) => {
+            if m.is_empty() {
+                "un objeto vacío".to_string()
+            } else {
+                format!("un objeto con las claves {}", key_list(m))
             }
         }
     }
@@ -331,5 +367,23 @@ mod tests {
             "an object with keys a, b"
         );
         assert_eq!(describe(&json!([])), "an empty list");
+        assert!(describe_es(&json!(long)).chars().count() < 60);
+        assert_eq!(describe_es(&json!("68 meses")), "un texto («68 meses»)");
+        assert_eq!(describe_es(&json!([1, 2])), "una lista de 2 elementos");
+    }
+
+    #[test]
+    fn warnings_carry_both_languages_with_the_path() {
+        let mut ctx = Ctx::new("e.json", None);
+        ctx.warn(
+            WarningKind::Unreadable,
+            "paciente.edad",
+            "bad age",
+            "Edad no válida.",
+        );
+        ctx.warn(WarningKind::Inconsistent, "", "root", "Raíz.");
+        assert_eq!(ctx.warnings[0].message, "paciente.edad: bad age");
+        assert_eq!(ctx.warnings[0].message_es, "paciente.edad: Edad no válida.");
+        assert_eq!(ctx.warnings[1].message_es, "Raíz.");
     }
 }

@@ -10,7 +10,7 @@ use crate::codes;
 use crate::error::{ErrorKind, IngestError};
 use crate::items;
 use crate::json::{self, Ctx, get, idx, key};
-use epicrisis_domain::numbers::parse_decimal;
+use epicrisis_domain::numbers::{format_es, parse_decimal};
 use epicrisis_domain::posology::split_trailing_code;
 use epicrisis_domain::text::fold_words;
 use epicrisis_domain::{
@@ -71,6 +71,10 @@ pub(crate) fn read(ctx: &mut Ctx<'_>, m: &Obj, predecessor: bool) -> Result<Epis
             WarningKind::Inconsistent,
             "atencion.id",
             format!("{b:?} differs from id_atencion {a:?}; id_atencion is used"),
+            format!(
+                "El identificador «{b}» no coincide con id_atencion «{a}»; se usó id_atencion. \
+                 Verifique que ambos correspondan a la misma atención."
+            ),
         );
     }
     ep.id = top_id.or(att_id);
@@ -94,6 +98,10 @@ pub(crate) fn read(ctx: &mut Ctx<'_>, m: &Obj, predecessor: bool) -> Result<Epis
             WarningKind::Inconsistent,
             &dis_path,
             format!("the discharge date {d} is before the admission date {a} ({adm_path})"),
+            format!(
+                "La fecha de alta ({d}) es anterior a la de ingreso ({a}, {adm_path}). \
+                 Verifique ambas fechas."
+            ),
         );
     }
     if let Some(v) = get(m, "paciente") {
@@ -234,7 +242,16 @@ fn parse_date(ctx: &mut Ctx<'_>, raw: &str, path: &str) -> Option<Date> {
     match Date::parse(raw) {
         Ok(d) => Some(d),
         Err(e) => {
-            ctx.warn(WarningKind::Unreadable, path, format!("{e}; left out"));
+            ctx.warn(
+                WarningKind::Unreadable,
+                path,
+                format!("{e}; left out"),
+                format!(
+                    "«{}» no es una fecha válida (se espera AAAA-MM-DD, opcionalmente seguida de \
+                     la hora, o DD/MM/AAAA); se omitió.",
+                    e.0
+                ),
+            );
             None
         }
     }
@@ -276,6 +293,10 @@ pub(crate) fn read_patient(
                     format!(
                         "{s:?} is not a sex (expected F, M, femenino, masculino or otro); left out"
                     ),
+                    format!(
+                        "«{s}» no es un valor de sexo reconocido (se espera F, M, femenino, \
+                         masculino u otro); se omitió."
+                    ),
                 );
             }
         }
@@ -306,6 +327,11 @@ pub(crate) fn read_patient(
                 format!(
                     "{} is not an age in years (expected a whole number such as 68); left out",
                     json::describe(v)
+                ),
+                format!(
+                    "Se recibió {}, que no es una edad válida en años (se espera un número \
+                     entero, p. ej. 68); se omitió.",
+                    json::describe_es(v)
                 ),
             ),
         }
@@ -475,6 +501,10 @@ fn note_numeric_code(ctx: &mut Ctx<'_>, o: &Obj, path: &str) {
                 "the code is a JSON number, read as \"{n}\" (a trailing zero may have been \
                  lost; export codes as strings)"
             ),
+            format!(
+                "El código viene como número y se leyó como «{n}»; pudo perderse un cero final. \
+                 Verifique el código en la fuente (los códigos deben exportarse como texto)."
+            ),
         );
     }
 }
@@ -633,6 +663,11 @@ fn read_evolution(
                         "{} is not a day number (1 = admission day); left out",
                         json::describe(d)
                     ),
+                    format!(
+                        "Se recibió {}, que no es un número de día de hospitalización \
+                         (1 = día de ingreso); se omitió.",
+                        json::describe_es(d)
+                    ),
                 );
             }
         }
@@ -690,6 +725,10 @@ fn optional_number(ctx: &mut Ctx<'_>, o: &Obj, k: &str, path: &str) -> Option<f6
                 WarningKind::Unreadable,
                 &key(path, k),
                 format!("{} is not a number; left out", json::describe(v)),
+                format!(
+                    "Se recibió {}, que no es un número; se omitió.",
+                    json::describe_es(v)
+                ),
             );
             None
         }
@@ -731,6 +770,7 @@ fn lab_value(
             WarningKind::Unreadable,
             path,
             "no \"valor\"; the test is left out of the summary",
+            "Falta el campo «valor»; el examen no se incluyó en el resumen.",
         );
         return Ok(None);
     };
@@ -741,6 +781,10 @@ fn lab_value(
             format!(
                 "{} is not a number; the test is left out of the summary",
                 json::describe(raw_value)
+            ),
+            format!(
+                "Se recibió {}, que no es un número; el examen no se incluyó en el resumen.",
+                json::describe_es(raw_value)
             ),
         );
         return Ok(None);
@@ -804,6 +848,7 @@ fn lab_summaries(ctx: &mut Ctx<'_>, v: &Value, path: &str) -> Result<Vec<LabSumm
                 WarningKind::Unreadable,
                 &p,
                 format!("{test:?} has no \"ingreso\" value; left out"),
+                format!("El examen «{test}» no tiene el campo «ingreso»; se omitió."),
             );
             continue;
         };
@@ -839,6 +884,11 @@ fn lab_summaries(ctx: &mut Ctx<'_>, v: &Value, path: &str) -> Result<Vec<LabSumm
                     WarningKind::Inconsistent,
                     &pp,
                     format!("min {min} is greater than max {max}"),
+                    format!(
+                        "El mínimo ({}) es mayor que el máximo ({}). Verifique ambos valores.",
+                        format_es(min),
+                        format_es(max)
+                    ),
                 );
             }
         }
@@ -884,6 +934,7 @@ fn lab_results(ctx: &mut Ctx<'_>, v: &Value, path: &str) -> Result<Vec<LabResult
                 WarningKind::Unreadable,
                 &p,
                 format!("{test:?} has no \"valor\"; left out"),
+                format!("El examen «{test}» no tiene el campo «valor»; se omitió."),
             );
             continue;
         };
@@ -894,6 +945,11 @@ fn lab_results(ctx: &mut Ctx<'_>, v: &Value, path: &str) -> Result<Vec<LabResult
                 format!(
                     "{} is not a number; {test:?} is left out of the laboratory summary",
                     json::describe(raw_value)
+                ),
+                format!(
+                    "Se recibió {}, que no es un número; el examen «{test}» no se incluyó en el \
+                     resumen de laboratorio.",
+                    json::describe_es(raw_value)
                 ),
             );
             continue;
@@ -960,6 +1016,60 @@ mod tests {
         assert_eq!(lab_number(&Value::from(12.5)), Some((12.5, None)));
         assert_eq!(lab_number(&Value::from("positivo")), None);
         assert_eq!(lab_number(&Value::from("<0.5")), None);
+    }
+
+    #[test]
+    fn inconsistent_and_unreadable_data_warn_in_spanish() {
+        let v = serde_json::json!({
+            "atencion": {"fecha_ingreso": "2025-12-15", "fecha_alta": "2025-12-10"},
+            "paciente": {"sexo": "desconocido", "edad": "68 meses"},
+            "diagnostico_ingreso": [{"codigo": "J18.9", "nombre": "Neumonía"}],
+            "laboratorios_resumen": [
+                {"prueba": "Hemoglobina", "ingreso": {"valor": 9.5},
+                 "periodo": {"min": 10.5, "max": 7.25}}
+            ]
+        });
+        let mut ctx = Ctx::new("e.json", None);
+        read(&mut ctx, v.as_object().unwrap(), false).unwrap();
+        let es = |path: &str| {
+            ctx.warnings
+                .iter()
+                .find(|w| w.path == path)
+                .map(|w| w.message_es.clone())
+                .unwrap_or_else(|| panic!("no warning at {path}: {:?}", ctx.warnings))
+        };
+        assert_eq!(
+            es("atencion.fecha_alta"),
+            "atencion.fecha_alta: La fecha de alta (2025-12-10) es anterior a la de ingreso \
+             (2025-12-15, atencion.fecha_ingreso). Verifique ambas fechas."
+        );
+        assert_eq!(
+            es("paciente.sexo"),
+            "paciente.sexo: «desconocido» no es un valor de sexo reconocido (se espera F, M, femenino, \
+             masculino u otro); se omitió."
+        );
+        assert_eq!(
+            es("paciente.edad"),
+            "paciente.edad: Se recibió un texto («68 meses»), que no es una edad válida en \
+             años (se espera un número entero, p. ej. 68); se omitió."
+        );
+        assert_eq!(
+            es("laboratorios_resumen[0].periodo"),
+            "laboratorios_resumen[0].periodo: El mínimo (10,5) es mayor que el máximo (7,25). \
+             Verifique ambos valores."
+        );
+        // The English messages are unchanged.
+        let en = &ctx
+            .warnings
+            .iter()
+            .find(|w| w.path == "atencion.fecha_alta")
+            .unwrap()
+            .message;
+        assert_eq!(
+            en,
+            "atencion.fecha_alta: the discharge date 2025-12-10 is before the admission date \
+             2025-12-15 (atencion.fecha_ingreso)"
+        );
     }
 
     #[test]

@@ -45,6 +45,19 @@ fn reads_every_dev_record() {
         })
         .collect();
     assert!(enox.len() > 10, "{}", enox.len());
+    // Clinicians read the same warnings in Spanish, with the same path in front.
+    for w in records.iter().flat_map(|r| &r.episode.warnings) {
+        assert!(
+            w.message_es.starts_with(&format!("{}: ", w.path))
+                && w.message_es.len() > w.path.len() + 10,
+            "{w:?}"
+        );
+    }
+    assert!(enox.iter().all(|w| {
+        w.message_es.contains("El código ATC B01AB01 de «")
+            && w.message_es.contains("corresponde a heparina")
+            && w.message_es.ends_with("Verifique el código en la fuente.")
+    }));
     let kept = records
         .iter()
         .flat_map(|r| &r.episode.treatments)
