@@ -117,6 +117,12 @@ fn keep_upper(word: &str) -> bool {
 /// Turns an all-capitals note into sentence case, keeping abbreviations in capitals and
 /// restoring accents: `SE INSTALA PLEUROSTOMIA 24 FR` → `Se instala pleurostomía 24 FR`.
 pub fn sentence_case(s: &str) -> String {
+    sentence_case_with(s, &std::collections::HashSet::new())
+}
+
+/// [`sentence_case`], keeping the capitals of proper names the episode writes in mixed
+/// case elsewhere (`Miles` of "Cirugía de Miles").
+pub fn sentence_case_with(s: &str, proper: &std::collections::HashSet<String>) -> String {
     let letters = s.chars().filter(|c| c.is_alphabetic()).count();
     let uppers = s.chars().filter(|c| c.is_uppercase()).count();
     if letters == 0 || uppers * 10 < letters * 7 {
@@ -129,8 +135,14 @@ pub fn sentence_case(s: &str) -> String {
         if word.is_empty() {
             return;
         }
+        let folded: String = word.chars().map(fold_char).collect();
         if keep_upper(word) {
             out.push_str(word);
+        } else if let Some(p) = proper
+            .iter()
+            .find(|p| p.chars().map(fold_char).collect::<String>() == folded)
+        {
+            out.push_str(p);
         } else {
             let lower = word.to_lowercase();
             if *sentence_start {
@@ -146,12 +158,17 @@ pub fn sentence_case(s: &str) -> String {
         *sentence_start = false;
         word.clear();
     };
+    let mut last_word_len = 0usize;
     for c in s.chars() {
         if c.is_alphanumeric() {
             word.push(c);
         } else {
+            if !word.is_empty() {
+                last_word_len = word.chars().count();
+            }
             flush(&mut word, &mut out, &mut sentence_start);
-            if matches!(c, '.' | '|' | '!' | '?' | ':') {
+            // "AMOXICILINA/AC. CLAVULANICO": a dot after a short abbreviation ends nothing.
+            if matches!(c, '|' | '!' | '?' | ':') || (c == '.' && last_word_len > 2) {
                 sentence_start = true;
             }
             out.push(c);
@@ -306,10 +323,40 @@ pub fn posology(m: &Medication) -> String {
     s
 }
 
+/// A drug name inside a sentence: every word lower case except abbreviations and single
+/// letters (`Piperacilina/Tazobactam` → `piperacilina/tazobactam`, `Insulina NPH` →
+/// `insulina NPH`, `Complejo B` → `complejo B`).
+pub fn drug_name(name: &str) -> String {
+    let expanded = expand_name_shorthand(name.trim());
+    let mut out = String::with_capacity(expanded.len());
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        let letters: Vec<char> = word.chars().filter(|c| c.is_alphabetic()).collect();
+        let acronym =
+            letters.len() <= 1 || (letters.iter().all(|c| c.is_uppercase()) && letters.len() <= 4);
+        if acronym {
+            out.push_str(word);
+        } else {
+            out.push_str(&word.to_lowercase());
+        }
+        word.clear();
+    };
+    for c in expanded.chars() {
+        if c.is_alphanumeric() {
+            word.push(c);
+        } else {
+            flush(&mut word, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    restore_accents(&out)
+}
+
 /// `ceftriaxona 1 g EV cada 24 horas por 3 días (J01DD04)`; non-drug items keep their
 /// source wording.
 pub fn medication_inline(m: &Medication) -> String {
-    let name = inline_name(&m.name);
+    let name = drug_name(&m.name);
     let pos = posology(m);
     let base = if pos.is_empty() {
         name
@@ -326,9 +373,39 @@ pub fn medication_item(m: &Medication) -> String {
 
 /// A whole source sentence, cleaned for quoting: sentence case if shouted, accents
 /// restored, spaces normalised.
-pub fn clean_note(s: &str) -> String {
+pub fn clean_note(s: &str, proper: &std::collections::HashSet<String>) -> String {
     let collapsed: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
-    sentence_case(&collapsed)
+    sentence_case_with(&collapsed, proper)
+}
+
+/// Words an episode writes capitalised inside mixed-case phrases ("Cirugia de Miles"):
+/// proper names to keep when shouted notes are put in sentence case.
+pub fn proper_words(ep: &epicrisis_domain::Episode) -> std::collections::HashSet<String> {
+    // A word capitalised mid-phrase in at least two fields is a name ("Miles"); once may
+    // be a stray capital ("- Post operatorio").
+    let mut counts: std::collections::HashMap<String, usize> = Default::default();
+    for (_, text) in ep.texts() {
+        let letters = text.chars().filter(|c| c.is_alphabetic()).count();
+        let uppers = text.chars().filter(|c| c.is_uppercase()).count();
+        if letters == 0 || uppers * 2 > letters {
+            continue;
+        }
+        let words = text
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty());
+        for (i, w) in words.enumerate() {
+            let mut cs = w.chars();
+            let first_upper = cs.next().is_some_and(|c| c.is_uppercase());
+            if i > 0 && first_upper && w.chars().count() > 3 && cs.all(|c| c.is_lowercase()) {
+                *counts.entry(w.to_string()).or_default() += 1;
+            }
+        }
+    }
+    counts
+        .into_iter()
+        .filter(|(_, n)| *n >= 2)
+        .map(|(w, _)| w)
+        .collect()
 }
 
 #[cfg(test)]

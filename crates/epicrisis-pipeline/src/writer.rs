@@ -129,9 +129,9 @@ fn strip_signatures(s: &str) -> String {
 }
 
 /// The first sentence(s) of a note, at most `budget` characters, cut at a word.
-fn excerpt(text: &str, budget: usize) -> String {
+fn excerpt(text: &str, budget: usize, proper: &std::collections::HashSet<String>) -> String {
     let first_segment = text.split(" | ").next().unwrap_or(text);
-    let cleaned = clean_note(&strip_signatures(first_segment));
+    let cleaned = clean_note(&strip_signatures(first_segment), proper);
     let chars: Vec<char> = cleaned.chars().collect();
     if chars.len() <= budget {
         return cleaned.trim().to_string();
@@ -152,6 +152,7 @@ fn excerpt(text: &str, budget: usize) -> String {
 
 fn evolution_items(ep: &Episode, budget: usize) -> Vec<String> {
     let n = ep.evolution.len();
+    let proper = crate::prose::proper_words(ep);
     ep.evolution
         .iter()
         .enumerate()
@@ -163,7 +164,7 @@ fn evolution_items(ep: &Episode, budget: usize) -> Vec<String> {
                 (None, Some(date)) => format!("{}: ", date.to_dmy()),
                 (None, None) => String::new(),
             };
-            format!("{label}«{}»", excerpt(&note.text, budget))
+            format!("{label}«{}»", excerpt(&note.text, budget, &proper))
         })
         .collect()
 }
@@ -201,29 +202,23 @@ fn paragraph(ep: &Episode) -> Draft {
     if let Some(age) = ep.patient.age {
         ident.push(format!("{age} años"));
     }
-    if !ident.is_empty() || ep.admission_date.is_some() {
-        let mut s = String::new();
-        if !ident.is_empty() {
-            s.push_str(&format!("Paciente de {}", join_es(&ident)));
-        }
-        if let (Some(a), Some(b)) = (ep.admission_date, ep.discharge_date) {
-            let los = a.days_until(b);
-            let prefix = if s.is_empty() {
-                "Hospitalizado"
-            } else {
-                ", hospitalizado"
-            };
-            s.push_str(&format!(
-                "{prefix} del {} al {} ({los} días)",
-                a.to_dmy(),
-                b.to_dmy()
-            ));
-        }
-        s.push('.');
+    let mut ident_sentences = Vec::new();
+    if !ident.is_empty() {
+        ident_sentences.push(format!("Paciente de {}.", ident.join(", ")));
+    }
+    if let (Some(a), Some(b)) = (ep.admission_date, ep.discharge_date) {
+        let los = a.days_until(b);
+        ident_sentences.push(format!(
+            "Hospitalización del {} al {} ({los} días).",
+            a.to_dmy(),
+            b.to_dmy()
+        ));
+    }
+    if !ident_sentences.is_empty() {
         parts.push(part(
             PartId::Identification,
             "Identificación",
-            Body::Text(s),
+            Body::Text(ident_sentences.join(" ")),
         ));
     }
     let dx: Vec<String> = ep
@@ -283,18 +278,19 @@ fn paragraph(ep: &Episode) -> Draft {
         ));
     }
     if !ep.evolution.is_empty() {
+        let proper = crate::prose::proper_words(ep);
         let items = if ep.evolution.len() > 2 {
             let first = &ep.evolution[0];
             let last = &ep.evolution[ep.evolution.len() - 1];
             let one = |n: &epicrisis_domain::EvolutionNote| {
                 let label = n.day.map(|d| format!("día {d}: ")).unwrap_or_default();
-                format!("{label}«{}»", excerpt(&n.text, 160))
+                format!("{label}«{}»", excerpt(&n.text, 160, &proper))
             };
             vec![one(first), one(last)]
         } else {
             ep.evolution
                 .iter()
-                .map(|n| format!("«{}»", excerpt(&n.text, 300)))
+                .map(|n| format!("«{}»", excerpt(&n.text, 300, &proper)))
                 .collect()
         };
         let text = format!(
