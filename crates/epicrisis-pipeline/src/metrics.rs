@@ -103,8 +103,9 @@ pub fn ley_coverage(episode: &Episode, text: &str, report: &Report) -> LeyCovera
     let period = !omitted(Category::Date, None)
         && (episode.admission_date.is_some() || declared(&["fecha"]))
         && (episode.discharge_date.is_some() || declared(&["fecha"]));
-    let diagnoses = !omitted(Category::Diagnosis, None)
-        && !(episode.admission_diagnoses.is_empty() && episode.discharge_diagnoses.is_empty());
+    let has_diagnoses =
+        !(episode.admission_diagnoses.is_empty() && episode.discharge_diagnoses.is_empty());
+    let diagnoses = has_diagnoses && !omitted(Category::Diagnosis, None);
     let has_discharge_meds = episode
         .discharge
         .medications

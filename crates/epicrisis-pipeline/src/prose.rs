@@ -18,7 +18,7 @@ pub fn restore_accents(s: &str) -> String {
         if word.is_empty() {
             return;
         }
-        let has_accent = word.chars().any(|c| !c.is_ascii());
+        let has_accent = !word.is_ascii();
         let folded: String = word.chars().map(fold_char).collect();
         let rule;
         let replacement = if has_accent {

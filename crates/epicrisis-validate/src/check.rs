@@ -760,8 +760,7 @@ impl<'a> Analysis<'a> {
                 let p = tok.norm.as_str();
                 let sentence_end = (p == "."
                     && self.chars.get(tok.end).is_none_or(|c| c.is_whitespace()))
-                    || p == "\n"
-                    || p == ":" && false;
+                    || p == "\n";
                 if sentence_end || self.chars[tok.start..tok.end].contains(&'\n') {
                     break;
                 }
@@ -814,52 +813,35 @@ impl<'a> Analysis<'a> {
         if self.ix.concepts.contains(&id) {
             return true;
         }
-        match c.kind {
-            ConceptKind::Drug => {
-                if c.codes
-                    .iter()
-                    .any(|code| self.ix.atc_codes.contains(&code_key(code)))
-                {
-                    return true;
-                }
-            }
+        // Support through codes: the drug's official ATC codes, a class's ATC prefixes
+        // (also through the official codes of drugs named without codes), a diagnosis's
+        // few CIE-10 categories.
+        let class_of = |a: &str| c.codes.iter().any(|p| a.starts_with(p.as_str()));
+        let by_code = match c.kind {
+            ConceptKind::Drug => c
+                .codes
+                .iter()
+                .any(|code| self.ix.atc_codes.contains(&code_key(code))),
             ConceptKind::DrugClass => {
-                if self
-                    .ix
-                    .atc_codes
-                    .iter()
-                    .any(|a| c.codes.iter().any(|p| a.starts_with(p.as_str())))
-                {
-                    return true;
-                }
-                // Drugs named without codes: their official codes from the lexicon.
-                let episode_drugs = self
-                    .ix
-                    .concepts
-                    .iter()
-                    .filter(|x| lx.concept(**x).kind == ConceptKind::Drug);
-                for d in episode_drugs {
-                    if lx
-                        .concept(*d)
-                        .codes
+                self.ix.atc_codes.iter().any(|a| class_of(a))
+                    || self
+                        .ix
+                        .concepts
                         .iter()
-                        .any(|a| c.codes.iter().any(|p| a.starts_with(p.as_str())))
-                    {
-                        return true;
-                    }
-                }
+                        .filter(|x| lx.concept(**x).kind == ConceptKind::Drug)
+                        .any(|d| lx.concept(*d).codes.iter().any(|a| class_of(a)))
             }
             ConceptKind::Diagnosis => {
-                if !c.codes.is_empty()
+                !c.codes.is_empty()
                     && c.codes.len() <= 8
                     && c.codes
                         .iter()
                         .any(|cat| self.ix.icd10_categories.contains(cat))
-                {
-                    return true;
-                }
             }
-            _ => {}
+            _ => false,
+        };
+        if by_code {
+            return true;
         }
         // Any synonym (or the words as written) inside one field of the episode.
         let mut keys: Vec<Vec<&str>> = lx
@@ -1466,6 +1448,8 @@ impl<'a> Analysis<'a> {
                 }
                 continue;
             }
+            // "alergia a X" / "alérgico a X" names an allergy.
+            let names_one = after_words.first().is_some_and(|w| *w == "a" || *w == "al");
             match (&self.ix.allergies, denies) {
                 (Allergies::Known(list), true) => out.push(Finding {
                     severity: Severity::Error,
@@ -1478,49 +1462,44 @@ impl<'a> Analysis<'a> {
                         list.join(", ")
                     ),
                 }),
-                (Allergies::NoneKnown | Allergies::NotRecorded, false) => {
-                    // "alergia a X" / "alérgico a X" with no allergy recorded.
-                    if after_words.first().is_some_and(|w| *w == "a" || *w == "al") {
+                (Allergies::NoneKnown | Allergies::NotRecorded, false) if names_one => {
+                    out.push(Finding {
+                        severity: Severity::Error,
+                        kind: Kind::Unsupported,
+                        category: Category::Allergy,
+                        mention: words.clone(),
+                        span,
+                        message: "El episodio no registra esta alergia.".to_string(),
+                    });
+                }
+                (Allergies::Known(list), false) if names_one => {
+                    let recorded: HashSet<String> = list
+                        .iter()
+                        .flat_map(|s| {
+                            fold_words(s)
+                                .split(' ')
+                                .map(|w| stem(w).to_string())
+                                .collect::<Vec<_>>()
+                        })
+                        .collect();
+                    let named: Vec<String> = after_words
+                        .iter()
+                        .skip(1)
+                        .filter(|w| w.len() > 3)
+                        .map(|w| stem(w).to_string())
+                        .collect();
+                    if !named.is_empty() && !named.iter().any(|w| recorded.contains(w)) {
                         out.push(Finding {
                             severity: Severity::Error,
                             kind: Kind::Unsupported,
                             category: Category::Allergy,
                             mention: words.clone(),
                             span,
-                            message: "El episodio no registra esta alergia.".to_string(),
+                            message: format!(
+                                "La alergia no coincide con la registrada: {}.",
+                                list.join(", ")
+                            ),
                         });
-                    }
-                }
-                (Allergies::Known(list), false) => {
-                    if after_words.first().is_some_and(|w| *w == "a" || *w == "al") {
-                        let recorded: HashSet<String> = list
-                            .iter()
-                            .flat_map(|s| {
-                                fold_words(s)
-                                    .split(' ')
-                                    .map(|w| stem(w).to_string())
-                                    .collect::<Vec<_>>()
-                            })
-                            .collect();
-                        let named: Vec<String> = after_words
-                            .iter()
-                            .skip(1)
-                            .filter(|w| w.len() > 3)
-                            .map(|w| stem(w).to_string())
-                            .collect();
-                        if !named.is_empty() && !named.iter().any(|w| recorded.contains(w)) {
-                            out.push(Finding {
-                                severity: Severity::Error,
-                                kind: Kind::Unsupported,
-                                category: Category::Allergy,
-                                mention: words.clone(),
-                                span,
-                                message: format!(
-                                    "La alergia no coincide con la registrada: {}.",
-                                    list.join(", ")
-                                ),
-                            });
-                        }
                     }
                 }
                 _ => {}
@@ -1875,7 +1854,17 @@ impl<'a> Analysis<'a> {
                 category,
                 mention: w.path.clone(),
                 span: None,
-                message: w.message.clone(),
+                // The mention is the path already; the message says what is wrong.
+                message: {
+                    let m = if w.message_es.is_empty() {
+                        &w.message
+                    } else {
+                        &w.message_es
+                    };
+                    m.strip_prefix(&format!("{}: ", w.path))
+                        .unwrap_or(m)
+                        .to_string()
+                },
             });
         }
     }

@@ -106,11 +106,7 @@ fn duration_values(d: &Duration, out: &mut Vec<f64>) {
                     }
                     out.push(v * 24.0);
                 }
-                TimeUnit::Hours => {
-                    if (v / 24.0).fract() == 0.0 {
-                        out.push(v / 24.0);
-                    }
-                }
+                TimeUnit::Hours if (v / 24.0).fract() == 0.0 => out.push(v / 24.0),
                 _ => {}
             }
         }

@@ -265,7 +265,7 @@ pub fn scan_dates(chars: &[char]) -> Vec<DateSpan> {
                             date = Date::from_ymd(yd.parse().unwrap_or(0), m, v1 as u8);
                         }
                     }
-                    if v1 >= 1 && v1 <= 31 {
+                    if (1..=31).contains(&v1) {
                         out.push(DateSpan {
                             start: i,
                             end,

@@ -96,13 +96,13 @@ fn check_case(name: &str, case: &Value) -> Result<(), String> {
     // Spans always point at the mention in the text.
     let chars: Vec<char> = text.chars().collect();
     for f in &report.findings {
-        if let Some([a, b]) = f.span {
-            if !(a <= b && b <= chars.len()) {
-                return Err(format!(
-                    "span {a}..{b} outside the text ({} chars)",
-                    chars.len()
-                ));
-            }
+        if let Some([a, b]) = f.span
+            && !(a <= b && b <= chars.len())
+        {
+            return Err(format!(
+                "span {a}..{b} outside the text ({} chars)",
+                chars.len()
+            ));
         }
     }
     Ok(())
