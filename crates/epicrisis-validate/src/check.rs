@@ -1802,29 +1802,55 @@ impl<'a> Analysis<'a> {
                     severity: Severity::Warning,
                     kind: Kind::Style,
                     category: Category::Other,
-                    mention: marker.to_string(),
+                    mention: self.slice(start, end),
                     span: Some([start, end]),
                     message: "Resto de formato del modelo de lenguaje; elimínelo.".to_string(),
                 });
             }
         }
-        // The same sentence twice.
+        // The same sentence twice. Sentences end at ". " or a line break (not at the dot
+        // of a code); list entries are not sentences (a diagnosis may be both an admission
+        // and a discharge item).
         let mut seen: HashSet<String> = HashSet::new();
-        let mut pos = 0usize;
-        for sentence in text.split_inclusive(['.', '\n']) {
-            let len = sentence.chars().count();
-            let key = fold_words(sentence);
-            if key.split(' ').count() >= 5 && !seen.insert(key) {
-                out.push(Finding {
-                    severity: Severity::Warning,
-                    kind: Kind::Style,
-                    category: Category::Other,
-                    mention: sentence.trim().to_string(),
-                    span: Some([pos, pos + len]),
-                    message: "Oración repetida.".to_string(),
-                });
+        let mut start = 0usize;
+        let n = self.chars.len();
+        let mut i = 0usize;
+        while i <= n {
+            let at_end = i == n
+                || self.chars[i] == '\n'
+                || (self.chars[i] == '.'
+                    && self.chars.get(i + 1).is_none_or(|c| c.is_whitespace()));
+            if at_end {
+                let end = if i < n && self.chars[i] == '.' {
+                    i + 1
+                } else {
+                    i
+                };
+                // Trim the sentence to its words.
+                let mut a = start;
+                while a < end && self.chars[a].is_whitespace() {
+                    a += 1;
+                }
+                let mut b = end;
+                while b > a && self.chars[b - 1].is_whitespace() {
+                    b -= 1;
+                }
+                let sentence = self.slice(a, b);
+                let list_item = sentence.starts_with("- ") || sentence.starts_with("* ");
+                let key = fold_words(&sentence);
+                if !list_item && key.split(' ').count() >= 5 && !seen.insert(key) {
+                    out.push(Finding {
+                        severity: Severity::Warning,
+                        kind: Kind::Style,
+                        category: Category::Other,
+                        mention: sentence,
+                        span: Some([a, b]),
+                        message: "Oración repetida.".to_string(),
+                    });
+                }
+                start = end;
             }
-            pos += len;
+            i += 1;
         }
         if text.trim().is_empty() {
             out.push(Finding {

@@ -305,6 +305,15 @@ impl EpisodeIndex {
         if let Some(los) = episode.length_of_stay() {
             numbers.extend([los as f64, (los + 1) as f64]);
         }
+        // Identifiers a document may print (RUT, record and episode numbers).
+        for id in [episode.patient.identifier.as_deref(), episode.id.as_deref()]
+            .into_iter()
+            .flatten()
+        {
+            for part in id.split(|c: char| !c.is_ascii_digit() && c != '.') {
+                numbers.extend(interpretations(part.trim_matches('.')));
+            }
+        }
         if let Some(age) = episode.patient.age {
             numbers.push(f64::from(age));
         }

@@ -92,13 +92,9 @@ fn check(report: &Report, text: &str) -> Result<(), TestCaseError> {
     Ok(())
 }
 
-/// A spanned finding names the words under its span. Style findings are left out here:
-/// two of them are known not to (see the ignored tests at the end of this file).
+/// A spanned finding names the words under its span.
 fn check_mentions(report: &Report, text: &str) -> Result<(), TestCaseError> {
     for f in &report.findings {
-        if f.kind == Kind::Style {
-            continue;
-        }
         if let Some([start, end]) = f.span {
             let under: String = text.chars().skip(start).take(end - start).collect();
             prop_assert_eq!(
@@ -462,7 +458,6 @@ fn mismatched_mentions(text: &str) -> Vec<(String, String)> {
 /// warning spans the untrimmed sentence (leading space, trailing newline) while its
 /// mention is trimmed.
 #[test]
-#[ignore = "bug in check.rs (repeated sentence): span covers the untrimmed sentence, mention is trimmed"]
 fn repeated_sentence_span_holds_its_mention() {
     for text in [
         "neumonia adquirida en la comunidad. neumonia adquirida en la comunidad",
@@ -479,7 +474,6 @@ fn repeated_sentence_span_holds_its_mention() {
 /// The model-artefact style warning reports the marker as written in the validator's
 /// list, not the words of the text (which differ in case).
 #[test]
-#[ignore = "bug in check.rs (model artefacts): mention is the marker literal, not the text's words"]
 fn model_artefact_mention_is_the_texts_words() {
     for text in [
         "Como modelo de lenguaje, no puedo redactar esto.",

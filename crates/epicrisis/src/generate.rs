@@ -45,17 +45,26 @@ pub fn run(args: GenerateArgs) -> Result<ExitCode, Failure> {
         OutputFormat::Text | OutputFormat::Markdown => {
             out.write_all(text.as_bytes())?;
             let errors = report.error_count();
-            if errors > 0 {
-                eprintln!(
-                    "advertencia: el borrador tiene {errors} error(es) de validación; use --format json para verlos"
-                );
-            }
+            let warnings = report.findings.len() - errors;
+            eprintln!(
+                "validación: {} — {errors} error(es), {warnings} advertencia(s){}",
+                if report.ok {
+                    "sin errores"
+                } else {
+                    "CON ERRORES"
+                },
+                if report.findings.is_empty() {
+                    ""
+                } else {
+                    "; detalle con --format json o `epicrisis validate`"
+                }
+            );
             for w in episode
                 .warnings
                 .iter()
                 .filter(|w| w.kind != epicrisis_domain::WarningKind::Normalised)
             {
-                eprintln!("aviso sobre los datos: {}", w.message);
+                eprintln!("aviso sobre los datos: {}", w.message_es);
             }
         }
         OutputFormat::Json => {
