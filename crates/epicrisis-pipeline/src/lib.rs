@@ -5,6 +5,7 @@
 //! part came from where, and the quality figures used by `epicrisis eval` ([`metrics`]).
 
 pub mod draft;
+pub mod grounded;
 pub mod metrics;
 pub mod prose;
 pub mod writer;

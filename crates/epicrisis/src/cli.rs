@@ -24,20 +24,85 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Run generation (or the validator alone) over a JSONL dataset and print quality figures.
     Eval(EvalArgs),
+    /// Measure a local model: prompt and generation speed (against a bare llama.cpp loop),
+    /// seconds per epicrisis, the saving of prefix reuse, and peak memory.
+    Bench(BenchArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Engine {
     /// The deterministic writer: every fact copied from the data, no model.
     Deterministic,
+    /// A local GGUF model through llama.cpp writes the narrative; facts come from the data.
+    Local,
 }
 
 impl Engine {
     pub fn as_str(self) -> &'static str {
         match self {
             Engine::Deterministic => "deterministic",
+            Engine::Local => "local",
         }
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum StrategyArg {
+    /// The model writes the evolution narrative; codes, drugs and doses come from the data.
+    #[default]
+    Narrative,
+    /// The model writes the whole paragraph (for comparison; repaired or replaced if wrong).
+    Full,
+}
+
+/// Local model settings (flags override the environment variables named in brackets).
+#[derive(Debug, Args, Clone, Default)]
+pub struct ModelArgs {
+    /// The GGUF model file [LOCAL_LLM_PATH].
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// CPU threads [EPICRISIS_THREADS] (default: physical cores).
+    #[arg(long)]
+    pub threads: Option<u32>,
+    /// Context window in tokens [EPICRISIS_CONTEXT_SIZE] (default 4096).
+    #[arg(long)]
+    pub context_size: Option<u32>,
+    /// Tokens per decode batch [EPICRISIS_BATCH_SIZE] (default 512).
+    #[arg(long)]
+    pub batch_size: Option<u32>,
+    /// Layers offloaded to the GPU, with a `cuda` build [EPICRISIS_GPU_LAYERS] (default 0).
+    #[arg(long)]
+    pub gpu_layers: Option<u32>,
+    /// Chat template: auto, chatml, llama3, mistral, zephyr, gemma, raw [EPICRISIS_CHAT_TEMPLATE].
+    #[arg(long)]
+    pub template: Option<String>,
+    /// Refuse models whose estimated memory use exceeds this many MB [EPICRISIS_MEMORY_LIMIT_MB].
+    #[arg(long)]
+    pub memory_limit_mb: Option<u64>,
+    /// Most tokens per generation [MAX_TOKENS] (default 2048).
+    #[arg(long)]
+    pub max_tokens: Option<u32>,
+    /// Sampling temperature, 0 = greedy [TEMPERATURE] (default 0.3).
+    #[arg(long)]
+    pub temperature: Option<f32>,
+    /// Nucleus sampling [TOP_P] (default 0.9).
+    #[arg(long)]
+    pub top_p: Option<f32>,
+    /// Top-k sampling, 0 = off [EPICRISIS_TOP_K] (default 40).
+    #[arg(long)]
+    pub top_k: Option<i32>,
+    /// Repetition penalty, 1.0 = off [EPICRISIS_REPEAT_PENALTY] (default 1.1).
+    #[arg(long)]
+    pub repeat_penalty: Option<f32>,
+    /// Random seed: same seed, model and input give the same text [EPICRISIS_SEED].
+    #[arg(long)]
+    pub seed: Option<u32>,
+    /// What the model writes.
+    #[arg(long, value_enum, default_value = "narrative")]
+    pub strategy: StrategyArg,
+    /// Repair rounds before a part falls back to the deterministic writer.
+    #[arg(long, default_value_t = 2)]
+    pub repair_rounds: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -71,9 +136,11 @@ pub struct GenerateArgs {
     /// Document layout.
     #[arg(long, value_enum, default_value = "sections")]
     pub layout: LayoutArg,
-    /// `text` prints the draft; `json` prints {text, layout, engine, validation, timings_ms}; `markdown` prints the draft with Markdown headings.
+    /// `text` prints the draft; `json` prints {text, layout, engine, validation, timings_ms} (plus provenance, attempts and parts for a model); `markdown` prints the draft with Markdown headings.
     #[arg(long, value_enum, default_value = "text")]
     pub format: OutputFormat,
+    #[command(flatten)]
+    pub model: ModelArgs,
 }
 
 #[derive(Debug, Args)]
@@ -111,5 +178,31 @@ pub struct EvalArgs {
     pub write_planted: Option<PathBuf>,
     /// Seed for planting errors (same seed, same corpus).
     #[arg(long, default_value_t = 20584)]
-    pub seed: u64,
+    pub plant_seed: u64,
+    /// Only the first N records.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    #[command(flatten)]
+    pub model: ModelArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Dev records to draft for seconds per epicrisis.
+    #[arg(long, default_value_t = 5)]
+    pub records: usize,
+    /// The JSONL dataset the records come from.
+    #[arg(long, default_value = "testdata/dev/train.jsonl")]
+    pub dataset: PathBuf,
+    /// Prompt length for the speed measurement, in tokens.
+    #[arg(long, default_value_t = 1000)]
+    pub prompt_tokens: usize,
+    /// Tokens to generate for the speed measurement.
+    #[arg(long, default_value_t = 128)]
+    pub gen_tokens: usize,
+    /// `text` or `json`.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: ReportFormat,
+    #[command(flatten)]
+    pub model: ModelArgs,
 }

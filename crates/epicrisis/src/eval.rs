@@ -6,7 +6,7 @@ use crate::generate::layout;
 use epicrisis_domain::posology::parse_item;
 use epicrisis_ingest::Record;
 use epicrisis_pipeline::metrics::{code_recall, ley_coverage, rouge_l, unsupported_errors};
-use epicrisis_pipeline::{TextFormat, writer};
+use epicrisis_pipeline::{Origin, TextFormat};
 use epicrisis_validate::planted::{PlantKind, Planted, plant};
 use epicrisis_validate::{EpisodeIndex, Severity, validate, validate_indexed};
 use serde_json::json;
@@ -54,7 +54,10 @@ fn open_report(
 }
 
 pub fn run(args: EvalArgs) -> Result<ExitCode, Failure> {
-    let records = read_dataset(&args.dataset)?;
+    let mut records = read_dataset(&args.dataset)?;
+    if let Some(n) = args.limit {
+        records.truncate(n);
+    }
     if args.validator_only {
         validator_only(&args, &records)
     } else {
@@ -109,12 +112,24 @@ fn generation(args: &EvalArgs, records: &[Record]) -> Result<ExitCode, Failure> 
     let mut ley_sum = 0usize;
     let mut ley_full = 0usize;
     let mut times = Vec::with_capacity(records.len());
+    let engine = crate::engine::open(args.engine, &args.model, layout(args.layout))?;
+    let mut repaired = 0usize;
+    let mut fallbacks = 0usize;
+    let mut model_parts = 0usize;
     for r in records {
         let t = Instant::now();
-        let draft = writer::write(&r.episode, layout(args.layout));
-        let text = draft.render(TextFormat::Plain);
-        let report = validate(&r.episode, &text);
+        let outcome = engine.draft(&r.episode, layout(args.layout), TextFormat::Plain, |_| {})?;
+        let text = outcome.text;
+        let report = outcome.report;
         let secs = t.elapsed().as_secs_f64();
+        for p in &outcome.draft.parts {
+            match p.origin {
+                Origin::Model => model_parts += 1,
+                Origin::Repaired => repaired += 1,
+                Origin::Fallback => fallbacks += 1,
+                Origin::Deterministic => {}
+            }
+        }
         times.push(secs);
         let recall = code_recall(&r.episode, &text);
         found += recall.found;
@@ -160,6 +175,8 @@ fn generation(args: &EvalArgs, records: &[Record]) -> Result<ExitCode, Failure> 
         "ley_20584": {"mean_items": ley_sum as f64 / n, "complete_documents": ley_full},
         "seconds_per_document": {"mean": times.iter().sum::<f64>() / n, "median": percentile(&sorted, 0.5)},
         "items_fully_parsed": {"parsed": parsed, "total": items},
+        "model_parts": {"accepted_first": model_parts, "repaired": repaired, "fallback": fallbacks},
+        "load_ms": engine.load_ms(),
     });
     let mut out = std::io::stdout().lock();
     match args.format {
@@ -212,6 +229,13 @@ fn generation(args: &EvalArgs, records: &[Record]) -> Result<ExitCode, Failure> 
                 "compact list items fully parsed: {parsed}/{items} ({:.1} %)",
                 100.0 * parsed as f64 / items.max(1) as f64
             )?;
+            if args.engine != crate::cli::Engine::Deterministic {
+                writeln!(
+                    out,
+                    "model-written parts: {model_parts} accepted as written, {repaired} after repair, {fallbacks} replaced by the deterministic writer (model load {:.1} s)",
+                    engine.load_ms() / 1e3
+                )?;
+            }
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -257,7 +281,7 @@ fn validator_only(args: &EvalArgs, records: &[Record]) -> Result<ExitCode, Failu
                 &r.episode,
                 reference,
                 kind,
-                args.seed.wrapping_add(r.line as u64),
+                args.plant_seed.wrapping_add(r.line as u64),
             ) else {
                 continue;
             };
@@ -301,7 +325,7 @@ fn validator_only(args: &EvalArgs, records: &[Record]) -> Result<ExitCode, Failu
         "references": {"documents": ref_docs, "error_findings": ref_errors, "errors_per_document": per_doc, "documents_with_errors": docs_with_error, "by_kind": error_kinds},
         "planted": planted_json,
         "validation_ms": {"median": percentile(&sorted, 0.5), "p90": percentile(&sorted, 0.9), "max": sorted.last().copied().unwrap_or(0.0)},
-        "seed": args.seed,
+        "seed": args.plant_seed,
     });
     let mut out = std::io::stdout().lock();
     match args.format {
@@ -318,7 +342,7 @@ fn validator_only(args: &EvalArgs, records: &[Record]) -> Result<ExitCode, Failu
             for (k, v) in &error_kinds {
                 writeln!(out, "  {k}: {v}")?;
             }
-            writeln!(out, "planted errors caught (seed {}):", args.seed)?;
+            writeln!(out, "planted errors caught (seed {}):", args.plant_seed)?;
             for (k, (c, t)) in &planted {
                 writeln!(
                     out,

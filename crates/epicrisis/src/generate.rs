@@ -2,9 +2,9 @@
 
 use crate::Failure;
 use crate::cli::{GenerateArgs, LayoutArg, OutputFormat};
-use epicrisis_pipeline::{Layout, TextFormat, writer};
+use epicrisis_pipeline::{Layout, TextFormat};
 use serde_json::json;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -19,31 +19,44 @@ fn ms(d: std::time::Duration) -> f64 {
     (d.as_secs_f64() * 1e6).round() / 1e3
 }
 
+fn round(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
 pub fn run(args: GenerateArgs) -> Result<ExitCode, Failure> {
     let t0 = Instant::now();
-    if args.episode == "-" && std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+    if args.episode == "-" && std::io::stdin().is_terminal() {
         return Err(Failure::Input(
             "waiting for an episode on standard input; pass a file path instead of `-`, or pipe the JSON in".into(),
         ));
     }
     let episode = crate::input::episode(&args.episode)?;
     let t_read = t0.elapsed();
-    let t1 = Instant::now();
-    let draft = writer::write(&episode, layout(args.layout));
+    let layout = layout(args.layout);
+    let engine = crate::engine::open(args.engine, &args.model, layout)?;
     let format = if args.format == OutputFormat::Markdown {
         TextFormat::Markdown
     } else {
         TextFormat::Plain
     };
-    let text = draft.render(format);
-    let t_gen = t1.elapsed();
-    let t2 = Instant::now();
-    let report = epicrisis_validate::validate(&episode, &text);
-    let t_val = t2.elapsed();
+    // Show the model's words on a terminal while it writes.
+    let live = args.engine != crate::cli::Engine::Deterministic && std::io::stderr().is_terminal();
+    if live {
+        eprint!("redactando: ");
+    }
+    let outcome = engine.draft(&episode, layout, format, |t| {
+        if live {
+            eprint!("{t}");
+        }
+    })?;
+    if live {
+        eprintln!();
+    }
+    let report = &outcome.report;
     let mut out = std::io::stdout().lock();
     match args.format {
         OutputFormat::Text | OutputFormat::Markdown => {
-            out.write_all(text.as_bytes())?;
+            out.write_all(outcome.text.as_bytes())?;
             let errors = report.error_count();
             let warnings = report.findings.len() - errors;
             eprintln!(
@@ -59,6 +72,20 @@ pub fn run(args: GenerateArgs) -> Result<ExitCode, Failure> {
                     "; detalle con --format json o `epicrisis validate`"
                 }
             );
+            if let Some(attempts) = &outcome.attempts {
+                let origins: Vec<String> = outcome
+                    .draft
+                    .parts
+                    .iter()
+                    .filter(|p| p.origin != epicrisis_pipeline::Origin::Deterministic)
+                    .map(|p| format!("{:?}: {:?}", p.id, p.origin).to_lowercase())
+                    .collect();
+                eprintln!(
+                    "modelo: {} intento(s); {}",
+                    attempts.len(),
+                    origins.join(", ")
+                );
+            }
             for w in episode
                 .warnings
                 .iter()
@@ -68,24 +95,42 @@ pub fn run(args: GenerateArgs) -> Result<ExitCode, Failure> {
             }
         }
         OutputFormat::Json => {
-            let parts: Vec<_> = draft
+            let parts: Vec<_> = outcome
+                .draft
                 .parts
                 .iter()
                 .map(|p| json!({"id": p.id, "title": p.title, "origin": p.origin}))
                 .collect();
-            let v = json!({
-                "text": text,
-                "layout": draft.layout.as_str(),
+            let mut timings = json!({
+                "read": ms(t_read),
+                "generate": round(outcome.generate_ms),
+                "validate": round(outcome.validate_ms),
+                "total": ms(t0.elapsed()),
+            });
+            if let Some(t) = &outcome.timings {
+                timings["load"] = json!(round(engine.load_ms()));
+                timings["prompt_tokens"] = json!(t.prompt_tokens);
+                timings["cached_prompt_tokens"] = json!(t.cached_prompt_tokens);
+                timings["prompt"] = json!(round(t.prompt_ms));
+                timings["generated_tokens"] = json!(t.generated_tokens);
+                timings["generation"] = json!(round(t.generation_ms));
+                timings["validate"] = json!(round(t.validation_ms));
+                timings["attempts"] = json!(t.attempts);
+            }
+            let mut v = json!({
+                "text": outcome.text,
+                "layout": outcome.draft.layout.as_str(),
                 "engine": args.engine.as_str(),
                 "validation": report,
-                "timings_ms": {
-                    "read": ms(t_read),
-                    "generate": ms(t_gen),
-                    "validate": ms(t_val),
-                    "total": ms(t0.elapsed()),
-                },
+                "timings_ms": timings,
                 "parts": parts,
             });
+            if let Some(p) = &outcome.provenance {
+                v["provenance"] = serde_json::to_value(p).map_err(anyhow::Error::from)?;
+            }
+            if let Some(a) = &outcome.attempts {
+                v["attempts"] = serde_json::to_value(a).map_err(anyhow::Error::from)?;
+            }
             serde_json::to_writer_pretty(&mut out, &v).map_err(anyhow::Error::from)?;
             out.write_all(b"\n")?;
         }

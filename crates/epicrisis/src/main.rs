@@ -4,7 +4,10 @@
 //! Exit codes: 0 success; 1 the validated text has errors (`validate`); 2 bad input or
 //! usage (the message names the file, the JSON path or the flag); 3 an unexpected failure.
 
+mod bench;
 mod cli;
+mod config;
+mod engine;
 mod eval;
 mod generate;
 mod input;
@@ -46,6 +49,7 @@ fn main() -> ExitCode {
         cli::Command::Generate(args) => generate::run(args),
         cli::Command::Validate(args) => validate::run(args),
         cli::Command::Eval(args) => eval::run(args),
+        cli::Command::Bench(args) => bench::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,857 @@
+//! The in-process llama.cpp backend (through `llama-cpp-2`).
+//!
+//! One thread owns the model and its context; [`LlamaGenerator`] is a cheap handle that
+//! queues jobs on a bounded channel (a full queue is a clear "busy", never a pile-up) and
+//! streams tokens back. Between jobs the thread keeps the KV cache: a new prompt that
+//! starts like the previous one (the fixed instructions) only pays for its new tokens.
+//! The stable prefix is always decoded as its own batches, so a draft computed with a
+//! warm cache is the same as one computed cold: same seed, same model, same text.
+
+use crate::generator::{
+    CancelToken, ChatMessage, Event, Generation, GenerationError, GenerationRequest,
+    GenerationStats, Generator, ModelInfo, StopMatcher, StopReason, Utf8Stream,
+};
+use crate::gguf::{GgufError, read_header};
+use crate::system::{available_memory, estimate, human_bytes, physical_cores};
+use crate::template::{Family, TemplateChoice};
+use llama_cpp_2::context::params::LlamaContextParams;
+use llama_cpp_2::llama_backend::LlamaBackend;
+use llama_cpp_2::llama_batch::LlamaBatch;
+use llama_cpp_2::model::LlamaModel;
+use llama_cpp_2::model::params::LlamaModelParams;
+use llama_cpp_2::sampling::LlamaSampler;
+use llama_cpp_2::token::LlamaToken;
+use std::num::NonZeroU32;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, channel, sync_channel};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
+
+/// How to run a local model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LlamaConfig {
+    pub model_path: PathBuf,
+    /// Context window in tokens (`EPICRISIS_CONTEXT_SIZE`).
+    pub context_size: u32,
+    /// Tokens per decode batch (`EPICRISIS_BATCH_SIZE`).
+    pub batch_size: u32,
+    /// CPU threads (`EPICRISIS_THREADS`); `None` = physical cores.
+    pub threads: Option<u32>,
+    /// Layers offloaded to the GPU (`EPICRISIS_GPU_LAYERS`); needs the `cuda` build.
+    pub gpu_layers: u32,
+    /// Chat template family; `None` = the file's own template, else guessed.
+    pub template: Option<Family>,
+    /// Refuse to load when the estimate exceeds this many bytes (besides free memory).
+    pub memory_limit: Option<u64>,
+    /// Jobs that may wait for the model before new ones are refused as busy.
+    pub queue_capacity: usize,
+}
+
+impl LlamaConfig {
+    pub fn new(model_path: impl Into<PathBuf>) -> Self {
+        LlamaConfig {
+            model_path: model_path.into(),
+            context_size: 4096,
+            batch_size: 512,
+            threads: None,
+            gpu_layers: 0,
+            template: None,
+            memory_limit: None,
+            queue_capacity: 8,
+        }
+    }
+}
+
+/// A model that does not fit in memory, with the estimate that says so.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error(
+    "{path} needs about {needed} of memory ({weights} of weights + {kv} of context for {n_ctx} tokens + {compute} of buffers) but {available} is available; use a smaller model (e.g. Qwen2.5-Coder-1.5B-Instruct Q4_K_M, 1.1 GB, or Llama 3.2 3B Q4_K_M, 1.9 GB), a lower quantization (Q4_K_M instead of Q8_0 or F16), a smaller EPICRISIS_CONTEXT_SIZE, or an external provider (MODEL_TYPE=openai)"
+)]
+pub struct TooBig {
+    pub path: String,
+    pub needed: String,
+    pub weights: String,
+    pub kv: String,
+    pub compute: String,
+    pub n_ctx: u32,
+    pub available: String,
+}
+
+/// Why a model could not be loaded, with what to do about it.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum LoadError {
+    #[error(
+        "model file not found: {path} — set LOCAL_LLM_PATH or pass --model with the .gguf file (`epicrisis models list` shows the installed ones, `epicrisis models download` fetches one)"
+    )]
+    NotFound { path: String },
+    #[error("{path} is a folder, not a model file; point to the .gguf file inside it")]
+    NotAFile { path: String },
+    #[error(
+        "{path}: cannot read the model file ({detail}); give the server's user read access, e.g. `chmod 644 {path}`"
+    )]
+    Unreadable { path: String, detail: String },
+    #[error(transparent)]
+    Gguf(#[from] GgufError),
+    #[error(transparent)]
+    TooBig(Box<TooBig>),
+    #[error(
+        "{path}: llama.cpp could not load the model ({detail}); the architecture may be newer than this build or the file damaged — `epicrisis models verify` checks it"
+    )]
+    Backend { path: String, detail: String },
+    #[error(
+        "could not create a context of {n_ctx} tokens for {path} ({detail}); try a smaller EPICRISIS_CONTEXT_SIZE"
+    )]
+    Context {
+        path: String,
+        n_ctx: u32,
+        detail: String,
+    },
+    #[error("invalid setting: {0}")]
+    Setting(String),
+}
+
+fn backend() -> Result<&'static LlamaBackend, String> {
+    static BACKEND: OnceLock<Result<LlamaBackend, String>> = OnceLock::new();
+    BACKEND
+        .get_or_init(|| {
+            // llama.cpp's own logging goes nowhere: it would print model metadata, and the
+            // program's logs never hold anything that could identify a patient.
+            llama_cpp_2::send_logs_to_tracing(
+                llama_cpp_2::LogOptions::default().with_logs_enabled(false),
+            );
+            LlamaBackend::init().map_err(|e| e.to_string())
+        })
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+/// Checks a model file before llama.cpp touches it: present, readable, a complete GGUF
+/// file, and small enough for the memory there is.
+pub fn preflight(config: &LlamaConfig) -> Result<crate::gguf::GgufHeader, LoadError> {
+    let path = &config.model_path;
+    let p = path.display().to_string();
+    let meta = std::fs::metadata(path).map_err(|e| io_error(&p, &e))?;
+    if meta.is_dir() {
+        return Err(LoadError::NotAFile { path: p });
+    }
+    if let Err(e) = std::fs::File::open(path) {
+        return Err(io_error(&p, &e));
+    }
+    let header = read_header(path)?;
+    let est = estimate(&header, config.context_size, config.batch_size);
+    let limit = match (available_memory(), config.memory_limit) {
+        (Some(a), Some(l)) => Some(a.min(l)),
+        (a, l) => a.or(l),
+    };
+    // Weights offloaded to a GPU do not count against host memory.
+    let weights = if config.gpu_layers > 0 {
+        est.weights / 8
+    } else {
+        est.weights
+    };
+    let needed = weights + est.kv_cache + est.compute;
+    if let Some(avail) = limit
+        && needed > avail
+    {
+        return Err(LoadError::TooBig(Box::new(TooBig {
+            path: p,
+            needed: human_bytes(needed),
+            weights: human_bytes(weights),
+            kv: human_bytes(est.kv_cache),
+            compute: human_bytes(est.compute),
+            n_ctx: config.context_size,
+            available: human_bytes(avail),
+        })));
+    }
+    Ok(header)
+}
+
+/// The load error for a failed file access.
+fn io_error(path: &str, e: &std::io::Error) -> LoadError {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => LoadError::NotFound {
+            path: path.to_string(),
+        },
+        _ => LoadError::Unreadable {
+            path: path.to_string(),
+            detail: e.to_string(),
+        },
+    }
+}
+
+fn sha_note_path(path: &Path) -> PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push(".sha256");
+    PathBuf::from(p)
+}
+
+fn file_stamp(path: &Path) -> Option<(u64, u64)> {
+    let m = std::fs::metadata(path).ok()?;
+    let mtime = m
+        .modified()
+        .ok()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_secs();
+    Some((m.len(), mtime))
+}
+
+/// The hash noted beside the file, if the note matches the file's size and time.
+pub fn cached_sha256(path: &Path) -> Option<String> {
+    let note = std::fs::read_to_string(sha_note_path(path)).ok()?;
+    let mut parts = note.split_whitespace();
+    let (hash, size, mtime) = (
+        parts.next()?,
+        parts.next()?.parse::<u64>().ok()?,
+        parts.next()?.parse::<u64>().ok()?,
+    );
+    let (s, m) = file_stamp(path)?;
+    (s == size && m == mtime && hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| hash.to_string())
+}
+
+/// Notes a file's hash beside it (ignored when the folder is read-only).
+pub fn note_sha256(path: &Path, hash: &str) {
+    if let Some((size, mtime)) = file_stamp(path) {
+        let _ = std::fs::write(sha_note_path(path), format!("{hash} {size} {mtime}\n"));
+    }
+}
+
+/// sha256 of a file, hex.
+pub fn sha256_file(path: &Path) -> std::io::Result<String> {
+    use sha2::Digest;
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    let mut h = sha2::Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Work for the model thread.
+enum Work {
+    Generate(Job),
+    /// The plain decode loop of `epicrisis bench`, on the same model, context and thread.
+    Bare {
+        prompt_tokens: usize,
+        gen_tokens: usize,
+        reply: std::sync::mpsc::Sender<Result<(f64, f64), String>>,
+    },
+}
+
+struct Job {
+    prompt: String,
+    /// Character length of the part of the prompt that repeats across requests.
+    stable_chars: usize,
+    request: GenerationRequest,
+    events: std::sync::mpsc::Sender<Event>,
+    cancel: CancelToken,
+    enqueued: Instant,
+}
+
+/// A handle to a model running on its own thread.
+pub struct LlamaGenerator {
+    jobs: Mutex<SyncSender<Work>>,
+    info: ModelInfo,
+    sha256: Arc<OnceLock<String>>,
+    template: TemplateChoice,
+    bos: String,
+    eos: String,
+    queued: Arc<AtomicUsize>,
+    capacity: usize,
+}
+
+struct Loaded {
+    bos: String,
+    eos: String,
+    n_ctx: u32,
+    gguf_template: Option<String>,
+}
+
+impl LlamaGenerator {
+    /// Loads a model (preflight checks first) and starts its thread.
+    pub fn load(config: LlamaConfig) -> Result<LlamaGenerator, LoadError> {
+        if config.context_size < 256 {
+            return Err(LoadError::Setting(format!(
+                "EPICRISIS_CONTEXT_SIZE = {} is too small (at least 256)",
+                config.context_size
+            )));
+        }
+        if config.batch_size == 0 {
+            return Err(LoadError::Setting(
+                "EPICRISIS_BATCH_SIZE must be at least 1".into(),
+            ));
+        }
+        let header = preflight(&config)?;
+        let threads = config.threads.unwrap_or_else(physical_cores).max(1);
+        let capacity = config.queue_capacity.max(1);
+        let (tx, rx) = sync_channel::<Work>(capacity);
+        let (ready_tx, ready_rx) = channel::<Result<Loaded, LoadError>>();
+        let queued = Arc::new(AtomicUsize::new(0));
+        let worker_config = config.clone();
+        let worker_queued = queued.clone();
+        std::thread::Builder::new()
+            .name("llama-model".into())
+            .spawn(move || worker(worker_config, threads, rx, ready_tx, worker_queued))
+            .map_err(|e| LoadError::Backend {
+                path: config.model_path.display().to_string(),
+                detail: e.to_string(),
+            })?;
+        // The file's hash: from the `<model>.sha256` note when it matches the file's size
+        // and time, else computed beside the load (provenance waits for it if needed) and
+        // noted for next time.
+        let sha256 = Arc::new(OnceLock::new());
+        match cached_sha256(&config.model_path) {
+            Some(h) => {
+                let _ = sha256.set(h);
+            }
+            None => {
+                let sha = sha256.clone();
+                let path = config.model_path.clone();
+                std::thread::spawn(move || {
+                    if let Ok(h) = sha256_file(&path) {
+                        note_sha256(&path, &h);
+                        let _ = sha.set(h);
+                    }
+                });
+            }
+        }
+        let loaded = ready_rx.recv().map_err(|_| LoadError::Backend {
+            path: config.model_path.display().to_string(),
+            detail: "the model thread stopped".into(),
+        })??;
+        let name = config
+            .model_path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        let model_name = header.name().unwrap_or(&name).to_string();
+        let template = TemplateChoice::choose(
+            config.template,
+            loaded.gguf_template.as_deref(),
+            &format!("{model_name} {name}"),
+        );
+        let info = ModelInfo {
+            backend: "llama.cpp".into(),
+            name,
+            path: Some(config.model_path.display().to_string()),
+            size_bytes: Some(header.file_size),
+            sha256: None,
+            quantization: Some(header.quantization()),
+            architecture: header.architecture().map(str::to_string),
+            template: template.label(),
+            context_size: loaded.n_ctx,
+            threads: Some(threads),
+            gpu_layers: Some(config.gpu_layers),
+        };
+        Ok(LlamaGenerator {
+            jobs: Mutex::new(tx),
+            info,
+            sha256,
+            template,
+            bos: loaded.bos,
+            eos: loaded.eos,
+            queued,
+            capacity,
+        })
+    }
+
+    /// Jobs waiting for the model (not counting the one running).
+    pub fn queued(&self) -> usize {
+        self.queued.load(Ordering::SeqCst)
+    }
+
+    /// The model file's sha256, waiting for the background hash if it is not done yet.
+    pub fn sha256(&self) -> Option<String> {
+        for _ in 0..600 {
+            if let Some(h) = self.sha256.get() {
+                return Some(h.clone());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        None
+    }
+
+    /// The template in use.
+    pub fn template(&self) -> &TemplateChoice {
+        &self.template
+    }
+
+    /// Prompt and generation tokens/s of a bare llama.cpp decode loop (no template, no
+    /// queue, no streaming, greedy sampling) on this generator's own model, context and
+    /// thread: the yardstick for the overhead of everything else.
+    pub fn bare_loop(&self, prompt_tokens: usize, gen_tokens: usize) -> Result<(f64, f64), String> {
+        let (reply, rx) = channel();
+        self.jobs
+            .lock()
+            .map_err(|_| "the model thread stopped".to_string())?
+            .send(Work::Bare {
+                prompt_tokens,
+                gen_tokens,
+                reply,
+            })
+            .map_err(|_| "the model thread stopped".to_string())?;
+        rx.recv()
+            .map_err(|_| "the model thread stopped".to_string())?
+    }
+}
+
+impl Generator for LlamaGenerator {
+    fn info(&self) -> ModelInfo {
+        let mut info = self.info.clone();
+        info.sha256 = self.sha256();
+        info
+    }
+
+    fn render_prompt(&self, messages: &[ChatMessage]) -> Result<String, GenerationError> {
+        self.template
+            .render(messages, &self.bos, &self.eos)
+            .map_err(GenerationError::Template)
+    }
+
+    fn start(&self, mut request: GenerationRequest) -> Result<Generation, GenerationError> {
+        request.settings.validate()?;
+        let prompt = self.render_prompt(&request.messages)?;
+        // The stable part ends where the prompt of "stable messages + any other user turn"
+        // stops agreeing with the real prompt.
+        let stable_chars = if request.stable_prefix_messages > 0
+            && request.stable_prefix_messages < request.messages.len()
+        {
+            let mut probe: Vec<ChatMessage> =
+                request.messages[..request.stable_prefix_messages].to_vec();
+            probe.push(ChatMessage::user("\u{1}"));
+            let other = self.render_prompt(&probe)?;
+            prompt
+                .chars()
+                .zip(other.chars())
+                .take_while(|(a, b)| a == b)
+                .map(|(a, _)| a.len_utf8())
+                .sum()
+        } else {
+            0
+        };
+        for s in self.template.stop_strings() {
+            if !request.settings.stop.contains(&s) {
+                request.settings.stop.push(s);
+            }
+        }
+        let (events_tx, events_rx) = channel();
+        let cancel = CancelToken::new();
+        let job = Job {
+            prompt,
+            stable_chars,
+            request,
+            events: events_tx,
+            cancel: cancel.clone(),
+            enqueued: Instant::now(),
+        };
+        if self.queued.load(Ordering::SeqCst) >= self.capacity {
+            return Err(GenerationError::Busy {
+                capacity: self.capacity,
+            });
+        }
+        self.queued.fetch_add(1, Ordering::SeqCst);
+        let sender = self.jobs.lock().map_err(|_| GenerationError::Stopped)?;
+        match sender.try_send(Work::Generate(job)) {
+            Ok(()) => Ok(Generation {
+                events: events_rx,
+                cancel,
+            }),
+            Err(TrySendError::Full(_)) => {
+                self.queued.fetch_sub(1, Ordering::SeqCst);
+                Err(GenerationError::Busy {
+                    capacity: self.capacity,
+                })
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                self.queued.fetch_sub(1, Ordering::SeqCst);
+                Err(GenerationError::Stopped)
+            }
+        }
+    }
+}
+
+fn token_text(model: &LlamaModel, t: LlamaToken) -> String {
+    String::from_utf8_lossy(&model.vocab().token_to_piece(t, true, None)).to_string()
+}
+
+fn worker(
+    config: LlamaConfig,
+    threads: u32,
+    jobs: Receiver<Work>,
+    ready: std::sync::mpsc::Sender<Result<Loaded, LoadError>>,
+    queued: Arc<AtomicUsize>,
+) {
+    let path = config.model_path.display().to_string();
+    let backend = match backend() {
+        Ok(b) => b,
+        Err(detail) => {
+            let _ = ready.send(Err(LoadError::Backend { path, detail }));
+            return;
+        }
+    };
+    let params = LlamaModelParams::default().with_n_gpu_layers(config.gpu_layers);
+    let model = match LlamaModel::load_from_file(backend, &config.model_path, &params) {
+        Ok(m) => m,
+        Err(e) => {
+            let _ = ready.send(Err(LoadError::Backend {
+                path,
+                detail: e.to_string(),
+            }));
+            return;
+        }
+    };
+    let n_ctx = config.context_size.min(model.n_ctx_train().max(256));
+    let ctx_params = LlamaContextParams::default()
+        .with_n_ctx(NonZeroU32::new(n_ctx))
+        .with_n_batch(config.batch_size)
+        .with_n_ubatch(config.batch_size)
+        .with_n_threads(threads as i32)
+        .with_n_threads_batch(threads as i32);
+    let mut ctx = match model.new_context(backend, ctx_params) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = ready.send(Err(LoadError::Context {
+                path,
+                n_ctx,
+                detail: e.to_string(),
+            }));
+            return;
+        }
+    };
+    let vocab = model.vocab();
+    let bos = if vocab.should_add_bos() {
+        token_text(&model, vocab.bos())
+    } else {
+        String::new()
+    };
+    let eos = token_text(&model, vocab.eos());
+    let gguf_template = model
+        .chat_template(None)
+        .ok()
+        .and_then(|t| t.to_string().ok());
+    if ready
+        .send(Ok(Loaded {
+            bos,
+            eos,
+            n_ctx,
+            gguf_template,
+        }))
+        .is_err()
+    {
+        return;
+    }
+    let mut cached: Vec<LlamaToken> = Vec::new();
+    let mut batch = LlamaBatch::new(config.batch_size as usize, 1);
+    for work in jobs {
+        let job = match work {
+            Work::Generate(job) => job,
+            Work::Bare {
+                prompt_tokens,
+                gen_tokens,
+                reply,
+            } => {
+                cached.clear();
+                ctx.clear_kv_cache();
+                let r = bare_loop(
+                    &model,
+                    &mut ctx,
+                    &mut batch,
+                    config.batch_size as usize,
+                    prompt_tokens,
+                    gen_tokens,
+                );
+                ctx.clear_kv_cache();
+                let _ = reply.send(r);
+                continue;
+            }
+        };
+        queued.fetch_sub(1, Ordering::SeqCst);
+        let events = job.events.clone();
+        // A bug in one job must not take the model down for everyone.
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            run_job(
+                &model,
+                &mut ctx,
+                &mut batch,
+                &mut cached,
+                config.batch_size as usize,
+                n_ctx,
+                job,
+            )
+        }))
+        .unwrap_or_else(|_| {
+            Err(GenerationError::Backend(
+                "internal error while generating (the job was stopped; the model stays available)"
+                    .into(),
+            ))
+        });
+        match result {
+            Ok(()) => {}
+            Err(e) => {
+                // The cache may hold half a batch: start clean next time.
+                ctx.clear_kv_cache();
+                cached.clear();
+                let _ = events.send(Event::Failed(e));
+            }
+        }
+    }
+}
+
+fn decode_range(
+    ctx: &mut llama_cpp_2::context::LlamaContext<'_>,
+    batch: &mut LlamaBatch,
+    tokens: &[LlamaToken],
+    from: usize,
+    to: usize,
+    n_batch: usize,
+    want_last_logits: bool,
+) -> Result<(), GenerationError> {
+    let mut start = from;
+    while start < to {
+        let end = (start + n_batch).min(to);
+        batch.clear();
+        for (i, t) in tokens.iter().enumerate().take(end).skip(start) {
+            let last = i + 1 == to && want_last_logits;
+            batch
+                .add(*t, i as i32, &[0], last)
+                .map_err(|e| GenerationError::Backend(e.to_string()))?;
+        }
+        ctx.decode(batch)
+            .map_err(|e| GenerationError::Backend(format!("decode failed: {e}")))?;
+        start = end;
+    }
+    Ok(())
+}
+
+fn run_job(
+    model: &LlamaModel,
+    ctx: &mut llama_cpp_2::context::LlamaContext<'_>,
+    batch: &mut LlamaBatch,
+    cached: &mut Vec<LlamaToken>,
+    n_batch: usize,
+    n_ctx: u32,
+    job: Job,
+) -> Result<(), GenerationError> {
+    let queue_ms = job.enqueued.elapsed().as_secs_f64() * 1e3;
+    if job.cancel.is_cancelled() {
+        let _ = job.events.send(Event::Done(GenerationStats {
+            queue_ms,
+            stop_reason: Some(StopReason::Cancelled),
+            ..Default::default()
+        }));
+        return Ok(());
+    }
+    if job.events.send(Event::Started).is_err() {
+        return Ok(()); // the caller went away while queued
+    }
+    let vocab = model.vocab();
+    let tokens = vocab.tokenize(job.prompt.as_bytes(), true, true);
+    let n = tokens.len();
+    if n + 8 >= n_ctx as usize {
+        return Err(GenerationError::PromptTooLong {
+            prompt_tokens: n,
+            n_ctx,
+        });
+    }
+    // Where the stable part ends, in tokens.
+    let split = if job.stable_chars > 0 {
+        let prefix = vocab.tokenize(&job.prompt.as_bytes()[..job.stable_chars], true, true);
+        prefix
+            .iter()
+            .zip(&tokens)
+            .take_while(|(a, b)| a == b)
+            .count()
+    } else {
+        0
+    };
+    // Reuse the cached prefix; at least one token is always decoded for fresh logits.
+    let mut reuse = if job.request.reuse_cache {
+        cached
+            .iter()
+            .zip(&tokens)
+            .take_while(|(a, b)| a == b)
+            .count()
+            .min(n - 1)
+    } else {
+        0
+    };
+    if split > 0 && reuse > split {
+        // Beyond the stable part the cold path decodes from `split`: do the same.
+        reuse = split;
+    }
+    if split > 0 && reuse < split {
+        reuse = 0;
+    }
+    ctx.clear_kv_cache_seq(Some(0), Some(reuse as u32), None)
+        .map_err(|e| GenerationError::Backend(e.to_string()))?;
+    cached.truncate(reuse);
+    let t0 = Instant::now();
+    if reuse < split {
+        decode_range(ctx, batch, &tokens, reuse, split, n_batch, false)?;
+    }
+    decode_range(ctx, batch, &tokens, reuse.max(split), n, n_batch, true)?;
+    cached.clear();
+    cached.extend_from_slice(&tokens);
+    let prompt_ms = t0.elapsed().as_secs_f64() * 1e3;
+
+    let s = &job.request.settings;
+    let mut chain = Vec::new();
+    if (s.repeat_penalty - 1.0).abs() > f32::EPSILON {
+        chain.push(LlamaSampler::penalties(
+            vocab.n_tokens(),
+            s.repeat_last_n,
+            s.repeat_penalty,
+            0.0,
+            0.0,
+        ));
+    }
+    if s.temperature <= 0.0 {
+        chain.push(LlamaSampler::greedy());
+    } else {
+        if s.top_k > 0 {
+            chain.push(LlamaSampler::top_k(s.top_k));
+        }
+        chain.push(LlamaSampler::top_p(s.top_p, 1));
+        chain.push(LlamaSampler::temp(s.temperature));
+        chain.push(LlamaSampler::dist(s.seed));
+    }
+    let mut sampler = LlamaSampler::chain_simple(chain);
+
+    let mut utf8 = Utf8Stream::default();
+    let mut stops = StopMatcher::new(&s.stop);
+    let mut generated = 0u32;
+    let mut pos = n;
+    let mut logits_idx = batch.n_tokens() - 1;
+    let t1 = Instant::now();
+    let mut reason = StopReason::MaxTokens;
+    let send = |t: String| -> bool { t.is_empty() || job.events.send(Event::Text(t)).is_ok() };
+    while generated < s.max_tokens {
+        if job.cancel.is_cancelled() {
+            reason = StopReason::Cancelled;
+            break;
+        }
+        if pos + 1 >= n_ctx as usize {
+            reason = StopReason::ContextFull;
+            break;
+        }
+        // `sample` also accepts the token into the chain; never accept it twice.
+        let token = sampler.sample(ctx, logits_idx);
+        if vocab.is_eog(token) {
+            reason = StopReason::EndOfText;
+            break;
+        }
+        generated += 1;
+        let piece = utf8.push(&vocab.token_to_piece(token, false, None));
+        let (out, stopped) = stops.push(&piece);
+        if !send(out) {
+            reason = StopReason::Cancelled;
+            break;
+        }
+        if stopped {
+            reason = StopReason::StopString;
+            break;
+        }
+        batch.clear();
+        batch
+            .add(token, pos as i32, &[0], true)
+            .map_err(|e| GenerationError::Backend(e.to_string()))?;
+        ctx.decode(batch)
+            .map_err(|e| GenerationError::Backend(format!("decode failed: {e}")))?;
+        cached.push(token);
+        pos += 1;
+        logits_idx = 0;
+    }
+    if reason != StopReason::StopString && reason != StopReason::Cancelled {
+        let rest = stops.finish();
+        send(rest);
+    }
+    let stats = GenerationStats {
+        prompt_tokens: n as u32,
+        cached_tokens: reuse as u32,
+        prompt_ms,
+        generated_tokens: generated,
+        generation_ms: t1.elapsed().as_secs_f64() * 1e3,
+        queue_ms,
+        stop_reason: Some(reason),
+    };
+    let _ = job.events.send(Event::Done(stats));
+    Ok(())
+}
+
+/// A plain decode loop: a prompt of ordinary tokens in batches, then greedy generation
+/// one token at a time. Returns (prompt tokens/s, generated tokens/s).
+fn bare_loop(
+    model: &LlamaModel,
+    ctx: &mut llama_cpp_2::context::LlamaContext<'_>,
+    batch: &mut LlamaBatch,
+    n_batch: usize,
+    prompt_tokens: usize,
+    gen_tokens: usize,
+) -> Result<(f64, f64), String> {
+    let vocab = model.vocab();
+    let unit = vocab.tokenize(
+        "Paciente con neumonía adquirida en la comunidad tratada con ceftriaxona. ".as_bytes(),
+        false,
+        false,
+    );
+    let mut tokens = vec![vocab.bos()];
+    while tokens.len() < prompt_tokens {
+        tokens.extend_from_slice(&unit);
+    }
+    tokens.truncate(prompt_tokens);
+    if tokens.len() + gen_tokens + 1 >= ctx.n_ctx() as usize {
+        return Err(format!(
+            "{} + {gen_tokens} tokens do not fit the context of {}",
+            tokens.len(),
+            ctx.n_ctx()
+        ));
+    }
+    let t0 = Instant::now();
+    decode_range(ctx, batch, &tokens, 0, tokens.len(), n_batch, true).map_err(|e| e.to_string())?;
+    let pp = tokens.len() as f64 / t0.elapsed().as_secs_f64();
+    let mut sampler = LlamaSampler::greedy();
+    let mut idx = batch.n_tokens() - 1;
+    let t1 = Instant::now();
+    for pos in tokens.len()..tokens.len() + gen_tokens {
+        let t = sampler.sample(ctx, idx);
+        batch.clear();
+        batch
+            .add(t, pos as i32, &[0], true)
+            .map_err(|e| e.to_string())?;
+        ctx.decode(batch).map_err(|e| e.to_string())?;
+        idx = 0;
+    }
+    Ok((pp, gen_tokens as f64 / t1.elapsed().as_secs_f64()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn permission_denied_suggests_chmod() {
+        let e = io_error(
+            "/models/m.gguf",
+            &std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+        );
+        assert!(matches!(e, LoadError::Unreadable { .. }));
+        assert!(e.to_string().contains("chmod 644 /models/m.gguf"), "{e}");
+        let e = io_error(
+            "/models/m.gguf",
+            &std::io::Error::from(std::io::ErrorKind::NotFound),
+        );
+        assert!(
+            e.to_string()
+                .contains("model file not found: /models/m.gguf"),
+            "{e}"
+        );
+    }
+}

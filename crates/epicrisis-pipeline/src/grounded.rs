@@ -1,0 +1,810 @@
+//! The grounded pipeline: a language model writes the narrative, the data writes the facts.
+//!
+//! Codes, drug names, doses, discharge prescriptions and controls come from the episode
+//! through the deterministic writer. The model writes only what needs a model — the
+//! evolution narrative — from a compact list of the episode's facts and its notes. Then
+//! the whole draft is validated; the model's part gets up to two repair rounds that name
+//! the unsupported words; if errors remain, that part is replaced by the writer's. The
+//! final draft has zero validator errors and says which parts came from where.
+//!
+//! (`Strategy::Full` lets the model write the whole paragraph instead; it exists to
+//! measure the choice, see ARCHITECTURE.md.)
+
+use crate::draft::{Body, Draft, Layout, Origin, Part, PartId, TextFormat};
+use crate::prose::{drug_name, inline_name};
+use crate::writer;
+use epicrisis_domain::{Episode, ItemKind};
+use epicrisis_llm::{
+    ChatMessage, GenerationError, GenerationRequest, GenerationStats, Generator, ModelInfo,
+    SamplingSettings,
+};
+use epicrisis_validate::{EpisodeIndex, Finding, Report, Severity, validate_indexed};
+use serde::Serialize;
+use std::time::Instant;
+
+/// Version of the prompts below; recorded in every draft's provenance.
+pub const PROMPT_VERSION: &str = "2026-11-24.1";
+
+/// What the model writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Strategy {
+    /// The model writes the evolution narrative; the writer the rest (the default).
+    Narrative,
+    /// The model writes the whole paragraph (for measurement).
+    Full,
+}
+
+/// Settings of one pipeline run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PipelineOptions {
+    pub layout: Layout,
+    pub strategy: Strategy,
+    pub sampling: SamplingSettings,
+    /// Repair rounds before falling back (the issue asks for one or two).
+    pub repair_rounds: u32,
+}
+
+impl Default for PipelineOptions {
+    fn default() -> Self {
+        PipelineOptions {
+            layout: Layout::Sections,
+            strategy: Strategy::Narrative,
+            sampling: SamplingSettings::default(),
+            repair_rounds: 2,
+        }
+    }
+}
+
+/// One call to the model.
+#[derive(Debug, Clone, Serialize)]
+pub struct Attempt {
+    pub part: PartId,
+    /// 1 = first draft, 2.. = repairs.
+    pub round: u32,
+    /// Validator errors inside the model's words.
+    pub errors: usize,
+    /// The unsupported words, as the repair prompt named them.
+    pub unsupported: Vec<String>,
+    /// What the model wrote (cleaned), for review and audit.
+    pub text: String,
+    pub stats: GenerationStats,
+}
+
+/// Where a draft came from.
+#[derive(Debug, Clone, Serialize)]
+pub struct Provenance {
+    pub model: ModelInfo,
+    pub sampling: SamplingSettings,
+    pub seed: u32,
+    pub strategy: Strategy,
+    pub prompt_version: &'static str,
+    pub program_version: &'static str,
+}
+
+/// Times of one draft.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Timings {
+    pub prompt_tokens: u32,
+    pub cached_prompt_tokens: u32,
+    pub prompt_ms: f64,
+    pub generated_tokens: u32,
+    pub generation_ms: f64,
+    pub validation_ms: f64,
+    pub total_ms: f64,
+    pub attempts: u32,
+}
+
+/// A finished draft.
+#[derive(Debug, Clone)]
+pub struct GroundedDraft {
+    pub draft: Draft,
+    pub text: String,
+    pub report: Report,
+    pub attempts: Vec<Attempt>,
+    pub provenance: Provenance,
+    pub timings: Timings,
+}
+
+/// The fixed instructions (the stable prefix whose KV cache is reused between drafts).
+const SYSTEM: &str = "Eres un médico chileno que redacta epicrisis (informes de alta hospitalaria). \
+Escribe en español de Chile, en registro clínico, con tildes y ortografía correctas. \
+Usa exclusivamente los datos entregados: no inventes diagnósticos, medicamentos, dosis, exámenes, cifras, fechas ni complicaciones. \
+Si un dato no está, no lo menciones. No escribas códigos entre paréntesis, listas, títulos ni comentarios: solo el texto pedido.";
+
+/// A worked example in the stable prefix: small models follow a shown style better than a
+/// described one. Its facts are invented; words of it that leak into a draft are caught
+/// by [`novel_words`] (they are not in the patient's data) and repaired.
+const EXAMPLE_FACTS: &str = "Diagnósticos de ingreso: colecistitis aguda litiásica.\n\
+Procedimientos: colecistectomía laparoscópica.\n\
+Medicamentos durante la hospitalización: ceftriaxona; metronidazol.\n\
+Notas de evolución:\n- Cirugía sin incidentes, afebril, tolera régimen liviano 2do día, dolor controlado\n\
+Diagnósticos de egreso: colecistitis aguda operada.";
+const EXAMPLE_ANSWER: &str = "Cirugía sin incidentes, evolucionando afebril, con dolor controlado y tolerancia a régimen liviano al segundo día postoperatorio.";
+
+/// The task for an episode: a short stay with one note gets one or two sentences (the
+/// reference style); a stay with many daily notes gets a chronological summary.
+fn task_for(ep: &Episode, strategy: Strategy) -> &'static str {
+    if strategy == Strategy::Narrative && ep.evolution.len() > 2 {
+        return "Resume la evolución clínica de esta hospitalización en 3 a 6 oraciones (máximo 120 palabras), en orden cronológico: procedimientos y sus resultados, complicaciones, respuesta al tratamiento y condición al alta, usando solo lo que dicen las notas. No repitas los medicamentos con sus dosis ni los diagnósticos de egreso, y no escribas códigos.";
+    }
+    task_text(strategy)
+}
+
+fn task_text(strategy: Strategy) -> &'static str {
+    match strategy {
+        Strategy::Narrative => {
+            "Resume la evolución de esta hospitalización en una o dos oraciones breves (máximo 50 palabras), en prosa, usando las palabras de las notas de evolución. No repitas el motivo de ingreso, los medicamentos con sus dosis ni los diagnósticos de egreso, y no escribas códigos."
+        }
+        Strategy::Full => {
+            "Redacta la epicrisis en un solo párrafo de unas 90 palabras, en este orden: motivo de ingreso y diagnósticos de ingreso, procedimientos y tratamientos, evolución, diagnósticos de egreso y medicamentos de alta con dosis, vía, frecuencia y duración. Escribe cada diagnóstico, procedimiento y medicamento con su código entre paréntesis, copiado de los datos."
+        }
+    }
+}
+
+/// The episode's facts, compactly, for the model (names without codes unless the strategy
+/// asks for them).
+pub fn facts_for_model(ep: &Episode, with_codes: bool, notes_budget: usize) -> String {
+    let code = |c: Option<String>| {
+        if with_codes {
+            c.map(|c| format!(" ({c})")).unwrap_or_default()
+        } else {
+            String::new()
+        }
+    };
+    let mut s = String::new();
+    if let Some(r) = &ep.reason {
+        s.push_str(&format!("Motivo de ingreso: {}.\n", inline_name(r)));
+    }
+    let list = |items: Vec<String>| items.join("; ");
+    if !ep.admission_diagnoses.is_empty() {
+        s.push_str(&format!(
+            "Diagnósticos de ingreso: {}.\n",
+            list(
+                ep.admission_diagnoses
+                    .iter()
+                    .map(|d| format!(
+                        "{}{}",
+                        inline_name(&d.name),
+                        code(d.code.as_ref().map(|c| c.display()))
+                    ))
+                    .collect()
+            )
+        ));
+    }
+    if !ep.history.medical.is_empty() {
+        s.push_str(&format!(
+            "Antecedentes: {}.\n",
+            list(ep.history.medical.iter().map(|x| inline_name(x)).collect())
+        ));
+    }
+    if !ep.procedures.is_empty() {
+        s.push_str(&format!(
+            "Procedimientos: {}.\n",
+            list(
+                ep.procedures
+                    .iter()
+                    .map(|p| format!(
+                        "{}{}",
+                        inline_name(&p.name),
+                        code(p.code.as_ref().map(|c| c.display()))
+                    ))
+                    .collect()
+            )
+        ));
+    }
+    let drugs: Vec<String> = ep
+        .treatments
+        .iter()
+        .map(|m| {
+            if with_codes {
+                crate::prose::medication_inline(m)
+            } else if m.kind == ItemKind::Drug {
+                drug_name(&m.name)
+            } else {
+                inline_name(m.raw.as_deref().unwrap_or(&m.name))
+            }
+        })
+        .collect();
+    if !drugs.is_empty() {
+        s.push_str(&format!(
+            "Medicamentos durante la hospitalización: {}.\n",
+            list(drugs)
+        ));
+    }
+    if !ep.evolution.is_empty() {
+        s.push_str("Notas de evolución:\n");
+        let per_note = (notes_budget / ep.evolution.len().max(1)).max(120);
+        let proper = crate::prose::proper_words(ep);
+        for n in &ep.evolution {
+            let label = n.day.map(|d| format!("día {d}: ")).unwrap_or_default();
+            // Shouted notes in sentence case, abbreviations kept (the model copies them).
+            let text = crate::prose::clean_note(&n.text, &proper);
+            let cut: String = text.chars().take(per_note).collect();
+            s.push_str(&format!("- {label}{cut}\n"));
+        }
+    }
+    let abnormal: Vec<String> = ep
+        .labs
+        .iter()
+        .filter(|l| {
+            matches!(
+                l.first.status,
+                epicrisis_domain::LabStatus::High | epicrisis_domain::LabStatus::Low
+            )
+        })
+        .map(|l| {
+            format!(
+                "{} {} {} ({})",
+                inline_name(&l.test),
+                epicrisis_domain::numbers::format_es(l.first.value),
+                l.unit.as_deref().unwrap_or(""),
+                l.first.status.as_es()
+            )
+        })
+        .collect();
+    if !abnormal.is_empty() {
+        s.push_str(&format!("Exámenes alterados: {}.\n", list(abnormal)));
+    }
+    if !ep.discharge_diagnoses.is_empty() {
+        s.push_str(&format!(
+            "Diagnósticos de egreso: {}.\n",
+            list(
+                ep.discharge_diagnoses
+                    .iter()
+                    .map(|d| format!(
+                        "{}{}",
+                        inline_name(&d.name),
+                        code(d.code.as_ref().map(|c| c.display()))
+                    ))
+                    .collect()
+            )
+        ));
+    }
+    if with_codes {
+        let meds: Vec<String> = ep
+            .discharge
+            .medications
+            .iter()
+            .filter(|m| m.kind == ItemKind::Drug)
+            .map(crate::prose::medication_inline)
+            .collect();
+        if !meds.is_empty() {
+            s.push_str(&format!("Medicamentos de alta: {}.\n", list(meds)));
+        }
+    }
+    s
+}
+
+/// The messages of a first draft (used by `epicrisis bench` to time prefix reuse).
+pub fn first_messages(ep: &Episode, strategy: Strategy) -> Vec<ChatMessage> {
+    messages(ep, strategy, None)
+}
+
+fn messages(
+    ep: &Episode,
+    strategy: Strategy,
+    repair: Option<(&str, &[String])>,
+) -> Vec<ChatMessage> {
+    let mut m = vec![
+        ChatMessage::system(SYSTEM),
+        ChatMessage::user(format!(
+            "{}\n\n{EXAMPLE_FACTS}",
+            task_text(Strategy::Narrative)
+        )),
+        ChatMessage::assistant(EXAMPLE_ANSWER),
+        ChatMessage::user(format!(
+            "{}\n\n{}",
+            task_for(ep, strategy),
+            facts_for_model(ep, strategy == Strategy::Full, 1600)
+        )),
+    ];
+    if let Some((_previous, unsupported)) = repair {
+        // The task again, with the unsupported words of the previous answer named (not the
+        // answer itself: small models copy what they are shown). The prompt keeps its
+        // cached prefix and the model starts afresh.
+        let words = unsupported
+            .iter()
+            .map(|w| format!("«{w}»"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        if let Some(last) = m.last_mut() {
+            last.content.push_str(&format!(
+                "\n\nImportante: estos datos no respaldan {words}; no escribas esas palabras. Escribe solo lo que dicen los datos."
+            ));
+        }
+    }
+    m
+}
+
+/// Cleans a model's answer: drops headings, list marks, quotes and a leading label, keeps
+/// whole sentences.
+pub fn clean_model_text(raw: &str) -> String {
+    let mut lines: Vec<&str> = raw
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    lines.retain(|l| !l.starts_with('#'));
+    let mut s = lines
+        .iter()
+        .map(|l| l.trim_start_matches(['-', '*', '•', ' ']))
+        .collect::<Vec<_>>()
+        .join(" ");
+    for label in [
+        "Evolución clínica:",
+        "Evolución:",
+        "Epicrisis:",
+        "Respuesta:",
+        "Resumen:",
+    ] {
+        if let Some(rest) = s.strip_prefix(label) {
+            s = rest.trim().to_string();
+        }
+    }
+    // The writer says these; a model that goes on to them has left its part.
+    for tail in [
+        "Diagnóstico de egreso",
+        "Diagnósticos de egreso",
+        "Indicaciones al alta",
+        "Medicamentos al alta",
+        "Medicamentos de alta",
+    ] {
+        if let Some(p) = s.find(tail)
+            && p > 0
+        {
+            s.truncate(p);
+        }
+    }
+    let s = s.trim().to_string();
+    let s = s
+        .replace("**", "")
+        .trim_matches(['"', '«', '»', ' '])
+        .to_string();
+    // Keep whole sentences only (a cut-off last sentence is dropped).
+    match s.rfind('.') {
+        Some(p) if p + 1 < s.len() && p > s.len() / 3 => s[..=p].to_string(),
+        _ => s,
+    }
+}
+
+/// The draft with the given part's text replaced, rendered.
+fn assemble(base: &Draft, part: PartId, text: &str, origin: Origin) -> Draft {
+    let mut d = base.clone();
+    if let Some(p) = d.parts.iter_mut().find(|p| p.id == part) {
+        p.body = Body::Text(text.to_string());
+        p.origin = origin;
+    } else {
+        // Insert before the discharge part (paragraph) or the labs (sections).
+        let at = d
+            .parts
+            .iter()
+            .position(|p| matches!(p.id, PartId::Labs | PartId::DischargeDiagnoses))
+            .unwrap_or(d.parts.len());
+        d.parts.insert(
+            at,
+            Part {
+                id: part,
+                title: "Evolución clínica".into(),
+                body: Body::Text(text.to_string()),
+                origin,
+            },
+        );
+    }
+    d
+}
+
+/// Words a narrative may use without the data containing them: the grammar of a clinical
+/// summary, not its facts.
+const NARRATIVE_WORDS: &[&str] = &[
+    "evoluciona",
+    "evolucion",
+    "evolucionando",
+    "evoluciono",
+    "favorable",
+    "favorablemente",
+    "presenta",
+    "presentando",
+    "presento",
+    "paciente",
+    "hospitalizacion",
+    "durante",
+    "manteniendo",
+    "mantiene",
+    "mantuvo",
+    "estable",
+    "posterior",
+    "posteriormente",
+    "inicial",
+    "inicialmente",
+    "logrando",
+    "logra",
+    "mejoria",
+    "progresiva",
+    "progresivamente",
+    "progresivo",
+    "respuesta",
+    "adecuada",
+    "adecuado",
+    "adecuadamente",
+    "tratamiento",
+    "manejo",
+    "realiza",
+    "realizo",
+    "realizado",
+    "realizada",
+    "requirio",
+    "requiere",
+    "requiriendo",
+    "alta",
+    "horas",
+    "tras",
+    "luego",
+    "ademas",
+    "buena",
+    "bueno",
+    "clinica",
+    "clinico",
+    "clinicamente",
+    "cuadro",
+    "resolucion",
+    "controlado",
+    "controlada",
+    "exito",
+    "exitoso",
+    "exitosa",
+    "exitosamente",
+    "complicacion",
+    "incidente",
+    "evento",
+    "ingreso",
+    "destaca",
+    "observa",
+    "objetiva",
+    "persiste",
+    "disminucion",
+    "aumento",
+    "normaliza",
+    "normal",
+    "satisfactoria",
+    "satisfactorio",
+    "favoreciendo",
+    "quedando",
+    "encontrandose",
+    "encuentra",
+    "indica",
+    "indicandose",
+    "inicia",
+    "iniciandose",
+    "completa",
+    "completando",
+    "completo",
+    "recibe",
+    "recibio",
+    "recibiendo",
+    "cursa",
+    "cursando",
+    "curso",
+    "condicion",
+    "condiciones",
+    "general",
+    "buenas",
+    "posible",
+    "permite",
+    "permitiendo",
+    "hasta",
+    "desde",
+    "entre",
+    "hacia",
+    "segun",
+    "mediante",
+    "luego",
+    "dias",
+    "dia",
+    "semana",
+    "semanas",
+    "primer",
+    "primero",
+    "segundo",
+    "tercer",
+    "tercero",
+    "cuarto",
+    "quinto",
+    "sexto",
+    "septimo",
+    "octavo",
+    "noveno",
+    "decimo",
+    "postoperatorio",
+    "postoperatoria",
+    "evidencia",
+    "evidenciando",
+    "muestra",
+    "mostrando",
+    "signos",
+    "sintomas",
+    "mejora",
+    "mejorando",
+    "resuelve",
+    "resuelto",
+    "resuelta",
+    "favorece",
+    "continua",
+    "continuando",
+    "sigue",
+    "siguiendo",
+    "retiro",
+    "retira",
+    "manejado",
+    "manejada",
+    "tolerancia",
+    "tolerando",
+    "tolera",
+    "actualmente",
+    "finalmente",
+    "posteriores",
+    "sucesivamente",
+    "diagnostico",
+    "diagnosticos",
+    "egreso",
+    "ingresa",
+    "ingresando",
+    "hospitalizado",
+    "hospitalizada",
+];
+
+/// Function words (articles, prepositions, pronouns, auxiliaries).
+const FUNCTION_WORDS: &[&str] = &[
+    "para", "como", "cual", "cuales", "esta", "este", "esto", "estos", "estas", "sobre", "pero",
+    "porque", "cuando", "donde", "tambien", "solo", "sola", "todo", "toda", "todos", "todas",
+    "otro", "otra", "otros", "otras", "mismo", "misma", "cada", "ambos", "ambas", "tiene",
+    "tienen", "tenia", "sido", "siendo", "esta", "estaba", "estado", "fueron", "habia", "hubo",
+    "puede", "debe", "debido", "aunque", "mientras", "segun", "dicho", "dicha", "ello", "ella",
+    "ellos", "ellas", "nuevo", "nueva", "mayor", "menor", "menos", "muy", "bien", "algun",
+    "alguna", "ningun", "ninguna", "presente", "parte", "forma", "lugar", "vez", "veces",
+];
+
+/// Content words of the model's text that neither the episode nor the grammar of a
+/// summary explains: a small model's borrowings (from its training, from an example)
+/// that the lexicon-based validator cannot name.
+pub fn novel_words(text: &str, index: &EpisodeIndex) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for raw in text.split(|c: char| !c.is_alphanumeric()) {
+        if raw.chars().count() < 4 || raw.chars().any(|c| c.is_ascii_digit()) {
+            continue;
+        }
+        let folded = epicrisis_domain::text::fold(raw);
+        let key = epicrisis_domain::lexicon::word_key(&folded);
+        if NARRATIVE_WORDS.contains(&key.as_str())
+            || NARRATIVE_WORDS.contains(&folded.as_str())
+            || FUNCTION_WORDS.contains(&folded.as_str())
+            || index.all_stems.contains(&key)
+            || index.all_stems.iter().any(|s| same_family(s, &key))
+        {
+            continue;
+        }
+        // Ordinary Spanish is the narrative's own; rare words, clinical terms and words of
+        // the worked example are claims about this patient.
+        let lx = epicrisis_domain::lexicon::lexicon();
+        let from_example = example_words().contains(&key);
+        let clinical = lx.lookup(&key).is_some();
+        if lx.is_common_word(&folded) && !from_example && !clinical {
+            continue;
+        }
+        if !out
+            .iter()
+            .any(|w| epicrisis_domain::text::fold(w) == folded)
+        {
+            out.push(raw.to_string());
+        }
+    }
+    out
+}
+
+fn example_words() -> &'static std::collections::HashSet<String> {
+    static WORDS: std::sync::OnceLock<std::collections::HashSet<String>> =
+        std::sync::OnceLock::new();
+    WORDS.get_or_init(|| {
+        format!("{EXAMPLE_FACTS} {EXAMPLE_ANSWER}")
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| w.chars().count() >= 4)
+            .map(|w| epicrisis_domain::lexicon::word_key(&epicrisis_domain::text::fold(w)))
+            .collect()
+    })
+}
+
+/// Words of one family: a shared beginning of at least six letters (`desciende` /
+/// `descenso`, `extracción` / `extraído`), or one containing the other.
+fn same_family(a: &str, b: &str) -> bool {
+    let common = a.chars().zip(b.chars()).take_while(|(x, y)| x == y).count();
+    (common >= 5 && a.len() >= 6 && b.len() >= 6)
+        || (a.len() >= 6 && b.contains(a))
+        || (b.len() >= 6 && a.contains(b))
+}
+
+/// Errors whose span lies inside `[start, end)`.
+fn errors_within(report: &Report, start: usize, end: usize) -> Vec<&Finding> {
+    report
+        .findings
+        .iter()
+        .filter(|f| {
+            f.severity == Severity::Error && f.span.is_some_and(|[a, b]| a >= start && b <= end)
+        })
+        .collect()
+}
+
+fn span_of(draft: &Draft, part: PartId, format: TextFormat) -> (usize, usize) {
+    draft
+        .part_spans(format)
+        .into_iter()
+        .find(|(id, _, _)| *id == part)
+        .map(|(_, a, b)| (a, b))
+        .unwrap_or((0, 0))
+}
+
+/// Drafts an epicrisis with a model, grounded in the data. Fails only when the model
+/// cannot run at all (then callers may fall back to the deterministic writer whole).
+pub fn draft_with_model(
+    generator: &dyn Generator,
+    ep: &Episode,
+    opts: &PipelineOptions,
+    mut on_text: impl FnMut(&str),
+) -> Result<GroundedDraft, GenerationError> {
+    let t0 = Instant::now();
+    let index = EpisodeIndex::new(ep);
+    let format = TextFormat::Plain;
+    let layout = if opts.strategy == Strategy::Full {
+        Layout::Paragraph
+    } else {
+        opts.layout
+    };
+    let base = writer::write(ep, layout);
+    let part = PartId::Evolution;
+    let mut attempts = Vec::new();
+    let mut timings = Timings::default();
+    let mut previous: Option<(String, Vec<String>)> = None;
+    let mut accepted: Option<(Draft, Origin)> = None;
+    for round in 1..=(1 + opts.repair_rounds) {
+        let msgs = messages(
+            ep,
+            opts.strategy,
+            previous.as_ref().map(|(t, w)| (t.as_str(), w.as_slice())),
+        );
+        // Each round its own seed (still reproducible): the same seed would replay the
+        // same choices.
+        let temperature = if round == 1 {
+            opts.sampling.temperature
+        } else {
+            opts.sampling.temperature.max(0.7)
+        };
+        let sampling = SamplingSettings {
+            seed: opts.sampling.seed.wrapping_add(round - 1),
+            temperature,
+            ..opts.sampling.clone()
+        };
+        let mut req = GenerationRequest::new(msgs, sampling);
+        req.stable_prefix_messages = 3;
+        let (raw, stats) = generator.start(req)?.collect_with(&mut on_text)?;
+        timings.prompt_tokens += stats.prompt_tokens;
+        timings.cached_prompt_tokens += stats.cached_tokens;
+        timings.prompt_ms += stats.prompt_ms;
+        timings.generated_tokens += stats.generated_tokens;
+        timings.generation_ms += stats.generation_ms;
+        let text = clean_model_text(&raw);
+        let origin = if round == 1 {
+            Origin::Model
+        } else {
+            Origin::Repaired
+        };
+        let candidate = match opts.strategy {
+            Strategy::Narrative => assemble(&base, part, &text, origin),
+            Strategy::Full => Draft {
+                layout: Layout::Paragraph,
+                parts: vec![Part {
+                    id: part,
+                    title: "Epicrisis".into(),
+                    body: Body::Text(text.clone()),
+                    origin,
+                }],
+            },
+        };
+        let rendered = candidate.render(format);
+        let tv = Instant::now();
+        let report = validate_indexed(&index, ep, &rendered);
+        timings.validation_ms += tv.elapsed().as_secs_f64() * 1e3;
+        let (a, b) = span_of(&candidate, part, format);
+        let mut bad: Vec<String> = if opts.strategy == Strategy::Full {
+            report.errors().map(|f| f.mention.clone()).collect()
+        } else {
+            errors_within(&report, a, b)
+                .iter()
+                .map(|f| f.mention.clone())
+                .collect()
+        };
+        if opts.strategy == Strategy::Narrative {
+            for w in novel_words(&text, &index) {
+                if !bad.iter().any(|b| b.contains(&w)) {
+                    bad.push(w);
+                }
+            }
+        }
+        let empty = text.split_whitespace().count() < 4;
+        attempts.push(Attempt {
+            part,
+            round,
+            errors: bad.len(),
+            unsupported: bad.clone(),
+            text: text.clone(),
+            stats,
+        });
+        if bad.is_empty() && !empty {
+            accepted = Some((candidate, origin));
+            break;
+        }
+        previous = Some((
+            text,
+            if empty {
+                vec!["(texto vacío)".to_string()]
+            } else {
+                bad
+            },
+        ));
+    }
+    let draft = match accepted {
+        Some((d, _)) => d,
+        None => {
+            // The writer's version of the part, marked as a fallback.
+            let mut d = writer::write(ep, layout);
+            for p in d.parts.iter_mut() {
+                if p.id == part || opts.strategy == Strategy::Full {
+                    p.origin = Origin::Fallback;
+                }
+            }
+            d
+        }
+    };
+    let text = draft.render(format);
+    let tv = Instant::now();
+    let report = validate_indexed(&index, ep, &text);
+    timings.validation_ms += tv.elapsed().as_secs_f64() * 1e3;
+    timings.attempts = attempts.len() as u32;
+    timings.total_ms = t0.elapsed().as_secs_f64() * 1e3;
+    let provenance = Provenance {
+        model: generator.info(),
+        sampling: opts.sampling.clone(),
+        seed: opts.sampling.seed,
+        strategy: opts.strategy,
+        prompt_version: PROMPT_VERSION,
+        program_version: env!("CARGO_PKG_VERSION"),
+    };
+    Ok(GroundedDraft {
+        draft,
+        text,
+        report,
+        attempts,
+        provenance,
+        timings,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cleans_model_answers() {
+        assert_eq!(
+            clean_model_text("Afebril. Diagnóstico de egreso: neumonía."),
+            "Afebril."
+        );
+        assert_eq!(
+            clean_model_text("Evolución: Evoluciona bien. Alta al tercer"),
+            "Evoluciona bien."
+        );
+        assert_eq!(
+            clean_model_text("## Evolución\n- Evoluciona bien.\n- Sin fiebre."),
+            "Evoluciona bien. Sin fiebre."
+        );
+        assert_eq!(clean_model_text("«Evoluciona bien.»"), "Evoluciona bien.");
+    }
+}

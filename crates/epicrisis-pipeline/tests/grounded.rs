@@ -1,0 +1,269 @@
+//! The grounded pipeline end to end: with the real SmolLM2 fixture through llama.cpp (an
+//! English-only model that often needs the fallback: the draft must still be valid), and
+//! with a scripted generator that replays chosen answers to pin down repair and fallback.
+
+use epicrisis_llm::llama::{LlamaConfig, LlamaGenerator};
+use epicrisis_llm::{
+    ChatMessage, Event, Generation, GenerationError, GenerationRequest, GenerationStats, Generator,
+    ModelInfo, SamplingSettings,
+};
+use epicrisis_pipeline::grounded::{PipelineOptions, Strategy, draft_with_model};
+use epicrisis_pipeline::metrics::code_recall;
+use epicrisis_pipeline::{Layout, Origin, PartId};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::mpsc::channel;
+
+fn testdata() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata")
+}
+
+fn episode(file: &str) -> epicrisis_domain::Episode {
+    let bytes = std::fs::read(testdata().join("episodes").join(file)).expect("example");
+    epicrisis_ingest::read_episode(&bytes, file).expect("reads")
+}
+
+fn fixture() -> PathBuf {
+    if let Ok(p) = std::env::var("EPICRISIS_TEST_MODEL") {
+        return PathBuf::from(p);
+    }
+    let home = std::env::var("HOME").unwrap_or_default();
+    let cache = std::env::var("XDG_CACHE_HOME").unwrap_or(format!("{home}/.cache"));
+    let p = PathBuf::from(cache).join("epicrisis/models/SmolLM2-135M-Instruct.Q4_1.gguf");
+    assert!(
+        p.exists(),
+        "the SmolLM2 fixture is missing at {}: run `python3 tools/models/fetch.py smollm2-135m`",
+        p.display()
+    );
+    p
+}
+
+#[test]
+fn smollm2_drafts_are_valid_whatever_the_model_writes() {
+    let mut c = LlamaConfig::new(fixture());
+    c.context_size = 4096;
+    let g = LlamaGenerator::load(c).expect("fixture loads");
+    let opts = PipelineOptions {
+        sampling: SamplingSettings {
+            max_tokens: 120,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    for (file, layout) in [
+        ("compact_hernia.json", Layout::Paragraph),
+        ("episodio_1416169.json", Layout::Sections),
+        ("predecessor_neumonia.json", Layout::Sections),
+    ] {
+        let ep = episode(file);
+        let mut streamed = String::new();
+        let d = draft_with_model(
+            &g,
+            &ep,
+            &PipelineOptions {
+                layout,
+                ..opts.clone()
+            },
+            |t| streamed.push_str(t),
+        )
+        .expect("the pipeline runs");
+        assert!(
+            d.report.ok,
+            "{file}: the final draft has errors:\n{}\n{}",
+            d.report.to_text(),
+            d.text
+        );
+        let recall = code_recall(&ep, &d.text);
+        assert_eq!(
+            recall.found, recall.total,
+            "{file}: every code is in the draft"
+        );
+        assert!(
+            !d.attempts.is_empty() && d.attempts.len() <= 3,
+            "{file}: one draft and at most two repairs"
+        );
+        assert!(!streamed.is_empty(), "{file}: tokens were streamed");
+        let evo = d.draft.part(PartId::Evolution).expect("an evolution part");
+        assert!(
+            matches!(
+                evo.origin,
+                Origin::Model | Origin::Repaired | Origin::Fallback
+            ),
+            "{file}: {:?}",
+            evo.origin
+        );
+        if evo.origin == Origin::Fallback {
+            assert_eq!(
+                d.attempts.len(),
+                3,
+                "{file}: fallback only after two repairs"
+            );
+        }
+        assert_eq!(
+            d.provenance.model.sha256.as_deref(),
+            Some("b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53")
+        );
+        assert_eq!(d.provenance.model.quantization.as_deref(), Some("Q4_1"));
+        assert_eq!(d.provenance.seed, opts.sampling.seed);
+        assert!(d.timings.prompt_tokens > 0 && d.timings.generated_tokens > 0);
+    }
+}
+
+/// Replays scripted answers, one per call, and records the prompts it was given.
+struct Scripted {
+    answers: Mutex<Vec<String>>,
+    prompts: Mutex<Vec<Vec<ChatMessage>>>,
+}
+
+impl Generator for Scripted {
+    fn info(&self) -> ModelInfo {
+        ModelInfo {
+            backend: "scripted".into(),
+            name: "scripted".into(),
+            path: None,
+            size_bytes: None,
+            sha256: None,
+            quantization: None,
+            architecture: None,
+            template: "builtin:chatml".into(),
+            context_size: 4096,
+            threads: None,
+            gpu_layers: None,
+        }
+    }
+    fn start(&self, request: GenerationRequest) -> Result<Generation, GenerationError> {
+        self.prompts.lock().unwrap().push(request.messages.clone());
+        let text = self.answers.lock().unwrap().remove(0);
+        let (tx, rx) = channel();
+        tx.send(Event::Started).unwrap();
+        tx.send(Event::Text(text)).unwrap();
+        tx.send(Event::Done(GenerationStats {
+            prompt_tokens: 100,
+            generated_tokens: 20,
+            ..Default::default()
+        }))
+        .unwrap();
+        Ok(Generation {
+            events: rx,
+            cancel: Default::default(),
+        })
+    }
+    fn render_prompt(&self, messages: &[ChatMessage]) -> Result<String, GenerationError> {
+        Ok(epicrisis_llm::template::render_builtin(
+            epicrisis_llm::Family::ChatMl,
+            messages,
+        ))
+    }
+}
+
+fn scripted(answers: &[&str]) -> Scripted {
+    Scripted {
+        answers: Mutex::new(answers.iter().map(|s| s.to_string()).collect()),
+        prompts: Mutex::new(Vec::new()),
+    }
+}
+
+#[test]
+fn a_faithful_answer_is_kept_as_written() {
+    let ep = episode("compact_hernia.json");
+    let g = scripted(&[
+        "Evoluciona favorablemente tras la cirugía, con contenido viable y tolerancia oral al primer día.",
+    ]);
+    let d = draft_with_model(
+        &g,
+        &ep,
+        &PipelineOptions {
+            layout: Layout::Paragraph,
+            ..Default::default()
+        },
+        |_| {},
+    )
+    .unwrap();
+    assert!(d.report.ok, "{}", d.report.to_text());
+    assert_eq!(
+        d.draft.part(PartId::Evolution).unwrap().origin,
+        Origin::Model
+    );
+    assert!(d.text.contains("tolerancia oral al primer día"));
+    assert_eq!(d.attempts.len(), 1);
+}
+
+#[test]
+fn an_invented_drug_is_repaired_with_the_words_named() {
+    let ep = episode("compact_hernia.json");
+    let g = scripted(&[
+        "Evoluciona bien con vancomicina y sin complicaciones.",
+        "Evoluciona bien, sin complicaciones, tolerando vía oral.",
+    ]);
+    let d = draft_with_model(
+        &g,
+        &ep,
+        &PipelineOptions {
+            layout: Layout::Paragraph,
+            ..Default::default()
+        },
+        |_| {},
+    )
+    .unwrap();
+    assert!(d.report.ok, "{}", d.report.to_text());
+    assert_eq!(
+        d.draft.part(PartId::Evolution).unwrap().origin,
+        Origin::Repaired
+    );
+    assert_eq!(d.attempts[0].unsupported, vec!["vancomicina".to_string()]);
+    let prompts = g.prompts.lock().unwrap();
+    let repair = &prompts[1].last().unwrap().content;
+    assert!(
+        repair.contains("«vancomicina»"),
+        "the repair prompt names the words: {repair}"
+    );
+    assert!(!d.text.contains("vancomicina"));
+}
+
+#[test]
+fn persistent_errors_fall_back_to_the_writer() {
+    let ep = episode("compact_hernia.json");
+    let g = scripted(&[
+        "Recibió vancomicina 1 g.",
+        "Recibió vancomicina.",
+        "Se diagnosticó diabetes mellitus tipo 2 (E11.9).",
+    ]);
+    let d = draft_with_model(
+        &g,
+        &ep,
+        &PipelineOptions {
+            layout: Layout::Paragraph,
+            ..Default::default()
+        },
+        |_| {},
+    )
+    .unwrap();
+    assert!(d.report.ok, "{}", d.report.to_text());
+    assert_eq!(
+        d.draft.part(PartId::Evolution).unwrap().origin,
+        Origin::Fallback
+    );
+    assert_eq!(d.attempts.len(), 3);
+    assert!(!d.text.contains("vancomicina") && !d.text.contains("E11.9"));
+    assert!(d.text.contains("extracto literal"), "{}", d.text);
+}
+
+#[test]
+fn the_full_strategy_is_checked_the_same_way() {
+    let ep = episode("compact_hernia.json");
+    let g = scripted(&[
+        "Ingresa por hernia (K42.0). Recibe ceftriaxona 2 g.",
+        "Ingresa por hernia.",
+        "Nada.",
+    ]);
+    let opts = PipelineOptions {
+        strategy: Strategy::Full,
+        ..Default::default()
+    };
+    let d = draft_with_model(&g, &ep, &opts, |_| {}).unwrap();
+    assert!(d.report.ok, "{}", d.report.to_text());
+    assert!(
+        d.draft.parts.iter().all(|p| p.origin == Origin::Fallback),
+        "the whole paragraph falls back"
+    );
+}
