@@ -1,0 +1,575 @@
+//! Bringing in a model fetched by hand (a machine without internet access, a file from a
+//! USB drive or a colleague).
+//!
+//! - A `.gguf` file: its header must be a whole GGUF (not an HTML error page, not a
+//!   truncated download). A catalogue file is recognised by its pinned sha256 or by its
+//!   file name (then a pinned hash must match); anything else needs a name, given or
+//!   derived from the file name (`My-Model-7B.Q4_K_M.gguf` → `my-model-7b`).
+//! - An embeddings folder: the files of [`EMBEDDING_FILES`] that it has are copied;
+//!   `config.json`, a weight file and `tokenizer.json` are required.
+//!
+//! Files are copied to a temporary name inside the models folder while being hashed, then
+//! renamed into place, then recorded in the manifest with source `import`. Importing the
+//! same file again is a no-op; importing a different file under a name and quantization
+//! already installed is refused.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use epicrisis_llm::gguf::{self, GgufError};
+use sha2::{Digest, Sha256};
+
+use crate::catalogue::{
+    self, EMBEDDING_FILES, EMBEDDING_WEIGHTS, ModelSpec, QuantFile, Role, normalise_quant,
+};
+use crate::error::{HashOrigin, ModelsError, Result};
+use crate::hash::{hex, sha256_file};
+use crate::progress::{Event, Meter, Progress};
+use crate::store::{
+    InstalledFile, InstalledModel, ManifestEntry, ModelsDir, Source, check_name, now_rfc3339,
+    sync_dir, temp_path,
+};
+
+/// What [`import`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Imported {
+    pub model: InstalledModel,
+    /// The same file (or folder) was already installed under this name; nothing changed.
+    pub already_installed: bool,
+    /// The catalogue model it was recognised as (by sha256, file name or given name).
+    pub recognised: Option<&'static ModelSpec>,
+}
+
+/// Imports a `.gguf` file or an embeddings folder into the models folder. `name`: the name
+/// to install it under (`--name`); optional for catalogue files and for folders, whose
+/// name is derived.
+pub fn import(
+    dir: &ModelsDir,
+    source: &Path,
+    name: Option<&str>,
+    progress: &mut dyn Progress,
+) -> Result<Imported> {
+    let meta = match std::fs::metadata(source) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(ModelsError::Invalid(format!(
+                "{}: no such file or folder; check the path (the model must be copied onto this machine first, e.g. from a USB drive)",
+                source.display()
+            )));
+        }
+        Err(e) => return Err(ModelsError::io(source, "read", e)),
+    };
+    if meta.is_dir() {
+        import_folder(dir, source, name, progress)
+    } else {
+        import_gguf(dir, source, meta.len(), name, progress)
+    }
+}
+
+/// The output dimension in an embeddings model's `config.json` (`hidden_size`).
+pub(crate) fn config_dimension(config: &Path) -> Option<u32> {
+    let text = std::fs::read_to_string(config).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    v.get("hidden_size")
+        .or_else(|| v.get("dim"))
+        .and_then(serde_json::Value::as_u64)
+        .and_then(|d| u32::try_from(d).ok())
+}
+
+/// Copies `src` to `dst` (created or truncated), hashing what is copied; synced.
+fn copy_hashing(
+    src: &Path,
+    dst: &Path,
+    progress: &mut dyn Progress,
+    label: &str,
+) -> Result<(u64, String)> {
+    let total = std::fs::metadata(src)
+        .map_err(|e| ModelsError::io(src, "read", e))?
+        .len();
+    let source_name = src.display().to_string();
+    progress.event(&Event::Start {
+        label,
+        url: &source_name,
+        total: Some(total),
+        resumed_from: 0,
+    });
+    let mut input = std::fs::File::open(src).map_err(|e| ModelsError::io(src, "read", e))?;
+    let mut out = std::fs::File::create(dst).map_err(|e| ModelsError::io(dst, "write", e))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut done = 0u64;
+    let mut meter = Meter::new(0);
+    loop {
+        let n = input
+            .read(&mut buf)
+            .map_err(|e| ModelsError::io(src, "read", e))?;
+        if n == 0 {
+            break;
+        }
+        out.write_all(&buf[..n])
+            .map_err(|e| ModelsError::io(dst, "write", e))?;
+        hasher.update(&buf[..n]);
+        done += n as u64;
+        meter.tick(progress, label, done, Some(total), false);
+    }
+    meter.tick(progress, label, done, Some(total), true);
+    out.sync_all()
+        .map_err(|e| ModelsError::io(dst, "write", e))?;
+    if done != total {
+        return Err(ModelsError::SizeMismatch {
+            what: format!("{} (copied to {})", src.display(), dst.display()),
+            expected: total,
+            actual: done,
+        });
+    }
+    Ok((done, hex(&hasher.finalize())))
+}
+
+/// Removes temporary files when dropped (an error part-way leaves nothing behind).
+struct TempFiles(Vec<PathBuf>);
+
+impl Drop for TempFiles {
+    fn drop(&mut self) {
+        for p in &self.0 {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
+}
+
+/// `My-Model-7B.Q4_K_M.gguf` (quantization `Q4_K_M`) → `my-model-7b`.
+fn derive_name(file_name: &str, quant: &str) -> String {
+    let stem = file_name
+        .strip_suffix(".gguf")
+        .or_else(|| file_name.strip_suffix(".GGUF"))
+        .unwrap_or(file_name)
+        .to_ascii_lowercase();
+    let q = quant.to_ascii_lowercase();
+    let stem = [".", "-", "_"]
+        .iter()
+        .find_map(|sep| stem.strip_suffix(&format!("{sep}{q}")))
+        .unwrap_or(&stem)
+        .to_string();
+    let mut out = String::new();
+    for c in stem.chars() {
+        let c = if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+            c
+        } else {
+            '-'
+        };
+        if !(c == '-' && out.ends_with('-')) {
+            out.push(c);
+        }
+    }
+    out.trim_matches(|c| c == '-' || c == '.').to_string()
+}
+
+/// The catalogue model a given name means, which must have `role`; `None` for a name of
+/// the user's own (checked as a folder name).
+fn named_spec(name: &str, role: Role) -> Result<(String, Option<&'static ModelSpec>)> {
+    match catalogue::find(name) {
+        Ok(spec) if spec.role == role => Ok((spec.name.to_string(), Some(spec))),
+        Ok(spec) => Err(ModelsError::WrongRole {
+            name: name.to_string(),
+            actual: spec.role.to_string(),
+            wanted: role.to_string(),
+        }),
+        Err(_) => {
+            let n = name.trim().to_ascii_lowercase();
+            check_name(&n)?;
+            Ok((n, None))
+        }
+    }
+}
+
+fn clash(name: &str, quant: Option<&str>, existing: &ManifestEntry) -> ModelsError {
+    let what = match quant {
+        Some(q) => format!("{name} {q}"),
+        None => name.to_string(),
+    };
+    let files = existing
+        .files
+        .iter()
+        .map(|f| format!("{} (sha256 {})", f.path, f.sha256))
+        .collect::<Vec<_>>()
+        .join(", ");
+    ModelsError::Invalid(format!(
+        "model {what} is already installed from a different file: {files}; remove it first with `epicrisis models remove {name}`, or import this one under another name with --name NAME"
+    ))
+}
+
+/// The answer for an import of what is already installed.
+fn already(
+    dir: &ModelsDir,
+    existing: &ManifestEntry,
+    label: &str,
+    recognised: Option<&'static ModelSpec>,
+    progress: &mut dyn Progress,
+) -> Imported {
+    progress.event(&Event::Skipped {
+        label,
+        reason: "already installed (the same files)",
+    });
+    Imported {
+        model: dir.to_installed(existing.clone()),
+        already_installed: true,
+        recognised,
+    }
+}
+
+fn import_gguf(
+    dir: &ModelsDir,
+    source: &Path,
+    source_len: u64,
+    name: Option<&str>,
+    progress: &mut dyn Progress,
+) -> Result<Imported> {
+    let file_name = source
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let is_gguf_name = file_name.to_ascii_lowercase().ends_with(".gguf");
+    let header = match gguf::read_header(source) {
+        Ok(h) => h,
+        Err(GgufError::NotGguf { .. }) if !is_gguf_name => {
+            return Err(ModelsError::NotImportable {
+                path: source.to_path_buf(),
+            });
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let label = format!("import {file_name}");
+
+    // Hash (copying into the models folder at the same time, unless it is already there).
+    let llm_root = dir.root().join(Role::Llm.folder());
+    std::fs::create_dir_all(&llm_root)
+        .map_err(|e| ModelsError::io(&llm_root, "create the folder", e))?;
+    let in_place = source.starts_with(dir.root())
+        || source
+            .canonicalize()
+            .ok()
+            .zip(dir.root().canonicalize().ok())
+            .is_some_and(|(s, r)| s.starts_with(r));
+    let tmp = temp_path(&llm_root.join("import.gguf"), "part");
+    let mut temps = TempFiles(Vec::new());
+    let (size, sha) = if in_place {
+        (source_len, sha256_file(source, progress, &label)?)
+    } else {
+        temps.0.push(tmp.clone());
+        copy_hashing(source, &tmp, progress, &label)?
+    };
+
+    // What is it?
+    let header_quant = normalise_quant(&header.quantization());
+    let by_hash = catalogue::find_by_sha256(&sha);
+    let by_file = catalogue::find_by_file_name(&file_name);
+    let given = name.map(|n| named_spec(n, Role::Llm)).transpose()?;
+    let pinned_mismatch = |q: &QuantFile| -> Result<()> {
+        match q.pin {
+            Some(p) if p.sha256 != sha => Err(ModelsError::ChecksumMismatch {
+                what: source.display().to_string(),
+                expected: p.sha256.to_string(),
+                actual: sha.clone(),
+                origin: HashOrigin::Pinned,
+            }),
+            _ => Ok(()),
+        }
+    };
+    let (model_name, quant, dest_file, recognised): (String, String, String, _) = match (
+        by_hash, by_file, &given,
+    ) {
+        (Some((s, q)), _, Some((n, Some(gs)))) if gs.name != s.name => {
+            return Err(ModelsError::Invalid(format!(
+                "{} is {} {} (recognised by its sha256), not {n}; leave --name out, or give a name of your own",
+                source.display(),
+                s.name,
+                q.quant
+            )));
+        }
+        (Some((s, q)), _, given) => (
+            given
+                .as_ref()
+                .map_or(s.name.to_string(), |(n, _)| n.clone()),
+            q.quant.to_string(),
+            q.file.to_string(),
+            Some(s),
+        ),
+        (None, Some((s, q)), given)
+            if given
+                .as_ref()
+                .is_none_or(|(_, gs)| gs.is_none_or(|g| g.name == s.name)) =>
+        {
+            pinned_mismatch(q)?;
+            (
+                given
+                    .as_ref()
+                    .map_or(s.name.to_string(), |(n, _)| n.clone()),
+                q.quant.to_string(),
+                q.file.to_string(),
+                Some(s),
+            )
+        }
+        (None, _, Some((n, spec))) => {
+            let known = spec.and_then(|s| s.quant(Some(&header_quant)).ok());
+            if let Some(q) = known {
+                pinned_mismatch(q)?;
+            }
+            (
+                n.clone(),
+                header_quant.clone(),
+                known.map_or(file_name.clone(), |q| q.file.to_string()),
+                *spec,
+            )
+        }
+        (None, _, None) => {
+            let n = derive_name(&file_name, &header_quant);
+            if check_name(&n).is_err() {
+                return Err(ModelsError::Invalid(format!(
+                    "{}: cannot make a model name from the file name; give one with --name NAME (letters, digits, '.', '_' and '-')",
+                    source.display()
+                )));
+            }
+            (n, header_quant.clone(), file_name.clone(), None)
+        }
+    };
+    let dest_file = if dest_file.to_ascii_lowercase().ends_with(".gguf") {
+        dest_file
+    } else {
+        format!("{dest_file}.gguf")
+    };
+    let dest = dir.model_dir(Role::Llm, &model_name).join(&dest_file);
+    let relative = dir.relative(&dest);
+    let record = InstalledFile {
+        path: relative.clone(),
+        size,
+        sha256: sha.clone(),
+    };
+
+    // Already there, or a clash?
+    let manifest = dir.load_manifest()?;
+    if let Some(existing) = manifest.find(&model_name, Some(&quant)) {
+        if existing.files == [record.clone()] && dest.is_file() {
+            return Ok(already(dir, existing, &label, recognised, progress));
+        }
+        if existing.files.iter().any(|f| f.sha256 != sha) {
+            return Err(clash(&model_name, Some(&quant), existing));
+        }
+    }
+    if in_place && !same_file(source, &dest) {
+        return Err(ModelsError::Invalid(format!(
+            "{} is inside the models folder but not where {model_name} {quant} belongs ({}); move it out of {} and import it from there",
+            source.display(),
+            dest.display(),
+            dir.root().display()
+        )));
+    }
+    if !in_place && dest.exists() {
+        let there = sha256_file(&dest, progress, &label)?;
+        if there != sha {
+            return Err(ModelsError::Invalid(format!(
+                "{} already exists and is a different file (not recorded in the manifest); move it away (or import it with `epicrisis models import {}`), then import again",
+                dest.display(),
+                dest.display()
+            )));
+        }
+    }
+
+    if !in_place {
+        std::fs::create_dir_all(dest.parent().unwrap_or(dir.root()))
+            .map_err(|e| ModelsError::io(&dest, "create the folder of", e))?;
+        std::fs::rename(&tmp, &dest)
+            .map_err(|e| ModelsError::io(&dest, "move the imported file into place", e))?;
+        temps.0.clear();
+        sync_dir(&dest);
+    }
+    progress.event(&Event::Finished {
+        label: &label,
+        bytes: size,
+        sha256: &sha,
+    });
+    let entry = ManifestEntry {
+        name: model_name,
+        role: Role::Llm,
+        quant: Some(quant),
+        files: vec![record],
+        source: Source::Import {
+            original: source.display().to_string(),
+        },
+        installed_at: now_rfc3339(),
+        dimension: None,
+    };
+    dir.record(entry.clone())?;
+    Ok(Imported {
+        model: dir.to_installed(entry),
+        already_installed: false,
+        recognised,
+    })
+}
+
+fn import_folder(
+    dir: &ModelsDir,
+    source: &Path,
+    name: Option<&str>,
+    progress: &mut dyn Progress,
+) -> Result<Imported> {
+    let present: Vec<&str> = EMBEDDING_FILES
+        .iter()
+        .copied()
+        .filter(|f| source.join(f).is_file())
+        .collect();
+    if present.is_empty() {
+        return Err(ModelsError::NotImportable {
+            path: source.to_path_buf(),
+        });
+    }
+    let mut missing = Vec::new();
+    if !present.contains(&"config.json") {
+        missing.push("config.json".to_string());
+    }
+    if !present.iter().any(|f| EMBEDDING_WEIGHTS.contains(f)) {
+        missing.push(EMBEDDING_WEIGHTS.join(" or "));
+    }
+    if !present.contains(&"tokenizer.json") {
+        missing.push("tokenizer.json".to_string());
+    }
+    if !missing.is_empty() {
+        return Err(ModelsError::IncompleteEmbeddings {
+            path: source.to_path_buf(),
+            missing,
+        });
+    }
+    let (model_name, spec) = match name {
+        Some(n) => named_spec(n, Role::Embeddings)?,
+        None => {
+            let folder = source
+                .canonicalize()
+                .ok()
+                .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+                .unwrap_or_default();
+            match catalogue::find_with_role(&folder, Role::Embeddings) {
+                Ok(s) => (s.name.to_string(), Some(s)),
+                Err(_) => {
+                    let n = derive_name(&folder, "");
+                    if check_name(&n).is_err() {
+                        return Err(ModelsError::Invalid(format!(
+                            "{}: cannot make a model name from the folder name; give one with --name NAME",
+                            source.display()
+                        )));
+                    }
+                    (n, None)
+                }
+            }
+        }
+    };
+    let dest_dir = dir.model_dir(Role::Embeddings, &model_name);
+    if same_file(source, &dest_dir) {
+        return Err(ModelsError::Invalid(format!(
+            "{} is already the installed folder of {model_name}; to record files placed there by hand, move the folder out of {} and import it from there",
+            source.display(),
+            dir.root().display()
+        )));
+    }
+
+    // Copy each file next to its final place, hashing it.
+    let mut temps = TempFiles(Vec::new());
+    let mut copied: Vec<(PathBuf, PathBuf, InstalledFile)> = Vec::new();
+    for f in &present {
+        let src = f.split('/').fold(source.to_path_buf(), |p, s| p.join(s));
+        let dest = f.split('/').fold(dest_dir.clone(), |p, s| p.join(s));
+        if let Some(parent) = dest.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| ModelsError::io(parent, "create the folder", e))?;
+        }
+        let tmp = temp_path(&dest, "import");
+        temps.0.push(tmp.clone());
+        let (size, sha) = copy_hashing(&src, &tmp, progress, &format!("{model_name} {f}"))?;
+        if let Some(pin) = spec
+            .and_then(|s| s.folder_files().iter().find(|r| r.path == *f))
+            .and_then(|r| r.pin)
+            && (pin.sha256 != sha || pin.size != size)
+        {
+            return Err(ModelsError::ChecksumMismatch {
+                what: src.display().to_string(),
+                expected: pin.sha256.to_string(),
+                actual: sha,
+                origin: HashOrigin::Pinned,
+            });
+        }
+        copied.push((
+            tmp,
+            dest.clone(),
+            InstalledFile {
+                path: dir.relative(&dest),
+                size,
+                sha256: sha,
+            },
+        ));
+    }
+    let files: Vec<InstalledFile> = copied.iter().map(|(_, _, f)| f.clone()).collect();
+    let label = format!("import {model_name}");
+    if let Some(existing) = dir.load_manifest()?.find(&model_name, None) {
+        if existing.files == files && files.iter().all(|f| dir.resolve(&f.path).is_file()) {
+            return Ok(already(dir, existing, &label, spec, progress));
+        }
+        let differs = existing.files.iter().any(|e| {
+            files
+                .iter()
+                .any(|f| f.path == e.path && f.sha256 != e.sha256)
+        });
+        if differs {
+            return Err(clash(&model_name, None, existing));
+        }
+    }
+    for (tmp, dest, f) in &copied {
+        std::fs::rename(tmp, dest)
+            .map_err(|e| ModelsError::io(dest, "move the imported file into place", e))?;
+        sync_dir(dest);
+        progress.event(&Event::Finished {
+            label: &f.path,
+            bytes: f.size,
+            sha256: &f.sha256,
+        });
+    }
+    temps.0.clear();
+    let entry = ManifestEntry {
+        name: model_name,
+        role: Role::Embeddings,
+        quant: None,
+        files,
+        source: Source::Import {
+            original: source.display().to_string(),
+        },
+        installed_at: now_rfc3339(),
+        dimension: config_dimension(&dest_dir.join("config.json"))
+            .or(spec.and_then(|s| s.dimension)),
+    };
+    dir.record(entry.clone())?;
+    Ok(Imported {
+        model: dir.to_installed(entry),
+        already_installed: false,
+        recognised: spec,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_derived_from_file_names() {
+        assert_eq!(
+            derive_name("My-Model-7B.Q4_K_M.gguf", "Q4_K_M"),
+            "my-model-7b"
+        );
+        assert_eq!(derive_name("phi-3-mini-q8_0.gguf", "Q8_0"), "phi-3-mini");
+        assert_eq!(derive_name("weird name (1).gguf", "F16"), "weird-name-1");
+        assert_eq!(derive_name("Mi Modelo", ""), "mi-modelo");
+        assert_eq!(derive_name("....gguf", "F16"), "");
+    }
+}
