@@ -57,8 +57,9 @@ fn ours(
     ))
 }
 
-pub fn run(args: BenchArgs) -> Result<ExitCode, Failure> {
-    let settings = crate::config::local(&args.model)?;
+pub fn run(args: BenchArgs, env_file: Option<&std::path::Path>) -> Result<ExitCode, Failure> {
+    let (_, config) = crate::config::load(env_file, Some(&args.model))?;
+    let settings = crate::config::local(&config)?;
     let t = Instant::now();
     let generator =
         LlamaGenerator::load(settings.llama.clone()).map_err(|e| Failure::Input(e.to_string()))?;

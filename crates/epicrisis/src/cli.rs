@@ -12,6 +12,9 @@ use std::path::PathBuf;
     long_about = "Redacta la epicrisis (informe de alta hospitalaria) de un episodio y verifica cada afirmación contra los datos del paciente.\n\nEntradas aceptadas (detectadas automáticamente): el episodio rico (episodio_*.json), el registro compacto ({\"input\": {dx, proc, tto, evo, dx_alta, med}}) y el JSON clínico del sistema anterior.\n\nCódigos de salida: 0 éxito; 1 el texto validado tiene errores; 2 entrada o uso incorrectos; 3 falla inesperada."
 )]
 pub struct Cli {
+    /// Read settings from this file instead of ./.env (flags > environment > .env > defaults).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub env_file: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -27,6 +30,87 @@ pub enum Command {
     /// Measure a local model: prompt and generation speed (against a bare llama.cpp loop),
     /// seconds per epicrisis, the saving of prefix reuse, and peak memory.
     Bench(BenchArgs),
+    /// Check the installation: settings, model files, memory, disk, CPU, GPU, database,
+    /// embeddings and external providers, each with a verdict and a fix.
+    Doctor(DoctorArgs),
+    /// The models folder: list the catalogue, download, import files fetched by hand,
+    /// verify what is installed.
+    #[command(subcommand)]
+    Models(ModelsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelsCommand {
+    /// The catalogue: name, role, size, quantization, memory, licence, installed or not,
+    /// and what the guide recommends it for; then anything installed outside the catalogue.
+    List {
+        /// `text` or `json`.
+        #[arg(long, value_enum, default_value = "text")]
+        format: ReportFormat,
+    },
+    /// Download models from the Hugging Face hub (or a mirror) into the models folder.
+    /// With no names and no flags on a terminal, asks model by model.
+    Download(DownloadArgs),
+    /// Bring in a GGUF file or an embeddings folder fetched by hand (a USB stick, an
+    /// offline hospital): it is checked, copied into the models folder and recorded.
+    Import {
+        /// The .gguf file or the embeddings model folder.
+        path: PathBuf,
+        /// The name to install it under (default: recognised from the catalogue, else the
+        /// file or folder name).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Re-check every installed model: files present, sizes, sha256, GGUF headers,
+    /// embeddings folders complete. Exit code 1 when something is wrong.
+    Verify {
+        /// `text` or `json`.
+        #[arg(long, value_enum, default_value = "text")]
+        format: ReportFormat,
+    },
+    /// Print the installed file (or folder) of a model, for scripts; exit code 1 when it
+    /// is not installed.
+    Path {
+        /// A catalogue name or alias, or the name a model was imported under.
+        name: String,
+        /// A quantization (Q4_K_M, Q5_K_M, Q8_0, F16…).
+        #[arg(long)]
+        quant: Option<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct DownloadArgs {
+    /// Catalogue names or aliases (`epicrisis models list`).
+    pub names: Vec<String>,
+    /// The guide's defaults: the default language model and the default embeddings model.
+    #[arg(long)]
+    pub all: bool,
+    /// The default language model (TinyLlama 1.1B Chat).
+    #[arg(long)]
+    pub llm: bool,
+    /// The default embeddings model (multilingual-e5-small).
+    #[arg(long)]
+    pub embeddings: bool,
+    /// Another language model by name, e.g. `mistral-7b`.
+    #[arg(long, value_name = "NAME")]
+    pub alternative_llm: Option<String>,
+    /// Quantization of the GGUF files (default Q4_K_M).
+    #[arg(long, value_name = "Q")]
+    pub quant: Option<String>,
+    /// Base URL of a Hugging Face mirror [HF_ENDPOINT].
+    #[arg(long, value_name = "URL")]
+    pub mirror: Option<String>,
+    /// Do not ask (the interactive mode needs a terminal; this is implied without one).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// `text` or `json`.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: ReportFormat,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -130,9 +214,10 @@ pub enum ReportFormat {
 pub struct GenerateArgs {
     /// The episode: a JSON file, or `-` for standard input.
     pub episode: String,
-    /// Who writes the draft.
-    #[arg(long, value_enum, default_value = "deterministic")]
-    pub engine: Engine,
+    /// Who writes the draft [MODEL_TYPE]; default: a local model when one is configured or
+    /// installed, else the deterministic writer.
+    #[arg(long, value_enum)]
+    pub engine: Option<Engine>,
     /// Document layout.
     #[arg(long, value_enum, default_value = "sections")]
     pub layout: LayoutArg,

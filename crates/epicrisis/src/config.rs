@@ -1,232 +1,735 @@
-//! Settings from flags and the environment, in two steps (ripgrep's way): raw strings
-//! with their origin, then a validated, typed configuration. Precedence: flags >
-//! environment. A wrong value names the variable (or flag), the value and what is allowed.
+//! Settings, in two steps (ripgrep's way): raw strings with their origin, then a validated,
+//! typed [`Config`]. Precedence: flags > environment > `.env` > defaults. Names follow the
+//! models guide (`MODEL_TYPE`, `LOCAL_LLM_PATH`, `EMBEDDINGS_MODEL`, `MAX_TOKENS`…) plus
+//! this program's own `EPICRISIS_…`. A wrong value names the variable, where it came from,
+//! the value and what is allowed. Secrets are never printed.
 
 use crate::Failure;
 use crate::cli::ModelArgs;
 use epicrisis_llm::llama::LlamaConfig;
 use epicrisis_llm::{Family, SamplingSettings};
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-/// Where a value came from, for messages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where a value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Origin {
-    Flag,
+    DotEnv { path: PathBuf, line: usize },
     Env,
+    Flag(&'static str),
 }
 
-/// Raw settings: name → (value, origin).
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::DotEnv { path, line } => write!(f, "{} line {line}", path.display()),
+            Origin::Env => f.write_str("environment"),
+            Origin::Flag(name) => write!(f, "flag {name}"),
+        }
+    }
+}
+
+/// Every setting this program reads: (name, what it is). Unknown `EPICRISIS_` names in a
+/// `.env` file are reported with the closest known one.
+pub const KNOWN: &[(&str, &str)] = &[
+    ("MODEL_TYPE", "local, deterministic, openai or anthropic"),
+    ("LOCAL_LLM_PATH", "the GGUF model file"),
+    (
+        "EMBEDDINGS_MODEL",
+        "an embeddings model folder or catalogue name",
+    ),
+    ("EMBEDDINGS_TYPE", "local or none"),
+    ("MAX_TOKENS", "most tokens per generation"),
+    ("TEMPERATURE", "sampling temperature"),
+    ("TOP_P", "nucleus sampling"),
+    ("OPENAI_API_KEY", "secret"),
+    ("OPENAI_MODEL", "OpenAI model name"),
+    ("OPENAI_BASE_URL", "OpenAI-compatible server URL"),
+    ("ANTHROPIC_API_KEY", "secret"),
+    ("ANTHROPIC_MODEL", "Anthropic model name"),
+    ("ANTHROPIC_BASE_URL", "Anthropic API URL"),
+    ("HF_ENDPOINT", "Hugging Face hub or mirror URL"),
+    ("HF_TOKEN", "secret"),
+    ("DATABASE_URL", "sqlite:PATH or postgres://…"),
+    ("EPICRISIS_MODELS_DIR", "the models folder"),
+    ("EPICRISIS_THREADS", "CPU threads"),
+    ("EPICRISIS_CONTEXT_SIZE", "context window in tokens"),
+    ("EPICRISIS_BATCH_SIZE", "tokens per decode batch"),
+    ("EPICRISIS_GPU_LAYERS", "layers offloaded to the GPU"),
+    ("EPICRISIS_CHAT_TEMPLATE", "auto or a template family"),
+    ("EPICRISIS_SEED", "sampling seed"),
+    ("EPICRISIS_TOP_K", "top-k sampling"),
+    ("EPICRISIS_REPEAT_PENALTY", "repetition penalty"),
+    ("EPICRISIS_MEMORY_LIMIT_MB", "memory the model may use"),
+    ("EPICRISIS_LISTEN", "address of `epicrisis serve`"),
+    (
+        "EPICRISIS_ALLOW_EXTERNAL",
+        "true to allow external providers",
+    ),
+];
+
+/// Settings whose values are never shown.
+pub const SECRETS: &[&str] = &["OPENAI_API_KEY", "ANTHROPIC_API_KEY", "HF_TOKEN"];
+
+/// A secret value: usable, never displayed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Secret(set, {} characters)", self.0.chars().count())
+    }
+}
+
+/// A parse error in a `.env` file.
+fn dotenv_error(path: &Path, line: usize, msg: &str) -> Failure {
+    Failure::Input(format!("{}: line {line}: {msg}", path.display()))
+}
+
+/// Parses `.env` text: `KEY=VALUE`, `export KEY=VALUE`, `#` comments, single or double
+/// quotes (double quotes understand `\n`, `\"`, `\\`), `#` after a space starts an inline
+/// comment in unquoted values.
+pub fn parse_dotenv(text: &str, path: &Path) -> Result<Vec<(String, String, usize)>, Failure> {
+    let mut out = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        let line_no = i + 1;
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let line = line.strip_prefix("export ").unwrap_or(line).trim_start();
+        let Some((key, value)) = line.split_once('=') else {
+            return Err(dotenv_error(
+                path,
+                line_no,
+                &format!("{line:?} is not KEY=VALUE"),
+            ));
+        };
+        let key = key.trim();
+        if key.is_empty()
+            || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            || key.starts_with(|c: char| c.is_ascii_digit())
+        {
+            return Err(dotenv_error(
+                path,
+                line_no,
+                &format!("{key:?} is not a variable name (letters, digits and _)"),
+            ));
+        }
+        let v = value.trim();
+        let value = if let Some(rest) = v.strip_prefix('"') {
+            let Some(end) = rest.rfind('"') else {
+                return Err(dotenv_error(
+                    path,
+                    line_no,
+                    "the value opens a double quote that is never closed",
+                ));
+            };
+            let mut s = String::new();
+            let mut chars = rest[..end].chars();
+            while let Some(c) = chars.next() {
+                if c == '\\' {
+                    match chars.next() {
+                        Some('n') => s.push('\n'),
+                        Some('t') => s.push('\t'),
+                        Some(o) => s.push(o),
+                        None => s.push('\\'),
+                    }
+                } else {
+                    s.push(c);
+                }
+            }
+            s
+        } else if let Some(rest) = v.strip_prefix('\'') {
+            let Some(end) = rest.rfind('\'') else {
+                return Err(dotenv_error(
+                    path,
+                    line_no,
+                    "the value opens a single quote that is never closed",
+                ));
+            };
+            rest[..end].to_string()
+        } else {
+            match v.find(" #") {
+                Some(p) => v[..p].trim_end().to_string(),
+                None => v.to_string(),
+            }
+        };
+        out.push((key.to_string(), value, line_no));
+    }
+    Ok(out)
+}
+
+/// Raw settings: name → (value, origin), with the `.env` warnings.
 #[derive(Debug, Default, Clone)]
 pub struct Raw {
-    values: std::collections::BTreeMap<&'static str, (String, Origin, &'static str)>,
+    values: BTreeMap<String, (String, Origin)>,
+    pub warnings: Vec<String>,
+    pub env_file: Option<PathBuf>,
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur.push(
+                (prev[j] + usize::from(ca != *cb))
+                    .min(prev[j + 1] + 1)
+                    .min(cur[j] + 1),
+            );
+        }
+        prev = cur;
+    }
+    prev[b.len()]
 }
 
 impl Raw {
-    fn set(
-        &mut self,
-        key: &'static str,
-        flag: &'static str,
-        value: Option<String>,
-        origin: Origin,
-    ) {
-        if let Some(v) = value {
-            self.values.insert(key, (v, origin, flag));
-        }
-    }
-
-    /// Environment first, then flags on top.
-    pub fn collect(args: &ModelArgs) -> Raw {
+    /// Reads `.env` (the given file, which must exist, or `./.env` when present), then the
+    /// environment on top.
+    pub fn load(env_file: Option<&Path>) -> Result<Raw, Failure> {
         let mut r = Raw::default();
-        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
-        let pairs: [(&'static str, &'static str, Option<String>); 13] = [
-            (
-                "LOCAL_LLM_PATH",
-                "--model",
-                args.model.as_ref().map(|p| p.display().to_string()),
-            ),
-            (
-                "MAX_TOKENS",
-                "--max-tokens",
-                args.max_tokens.map(|v| v.to_string()),
-            ),
-            (
-                "TEMPERATURE",
-                "--temperature",
-                args.temperature.map(|v| v.to_string()),
-            ),
-            ("TOP_P", "--top-p", args.top_p.map(|v| v.to_string())),
-            (
-                "EPICRISIS_TOP_K",
-                "--top-k",
-                args.top_k.map(|v| v.to_string()),
-            ),
-            (
-                "EPICRISIS_REPEAT_PENALTY",
-                "--repeat-penalty",
-                args.repeat_penalty.map(|v| v.to_string()),
-            ),
-            ("EPICRISIS_SEED", "--seed", args.seed.map(|v| v.to_string())),
-            (
-                "EPICRISIS_THREADS",
-                "--threads",
-                args.threads.map(|v| v.to_string()),
-            ),
-            (
-                "EPICRISIS_CONTEXT_SIZE",
-                "--context-size",
-                args.context_size.map(|v| v.to_string()),
-            ),
-            (
-                "EPICRISIS_BATCH_SIZE",
-                "--batch-size",
-                args.batch_size.map(|v| v.to_string()),
-            ),
-            (
-                "EPICRISIS_GPU_LAYERS",
-                "--gpu-layers",
-                args.gpu_layers.map(|v| v.to_string()),
-            ),
-            (
-                "EPICRISIS_CHAT_TEMPLATE",
-                "--template",
-                args.template.clone(),
-            ),
-            (
-                "EPICRISIS_MEMORY_LIMIT_MB",
-                "--memory-limit-mb",
-                args.memory_limit_mb.map(|v| v.to_string()),
-            ),
-        ];
-        for (key, flag, value) in pairs {
-            r.set(key, flag, env(key), Origin::Env);
-            r.set(key, flag, value, Origin::Flag);
+        let path = match env_file {
+            Some(p) => {
+                if !p.is_file() {
+                    return Err(Failure::Input(format!(
+                        "--env-file {}: no such file",
+                        p.display()
+                    )));
+                }
+                Some(p.to_path_buf())
+            }
+            None => Some(PathBuf::from(".env")).filter(|p| p.is_file()),
+        };
+        if let Some(p) = &path {
+            let bytes = std::fs::read(p)
+                .map_err(|e| Failure::Input(format!("{}: cannot read: {e}", p.display())))?;
+            let text = String::from_utf8(bytes)
+                .map_err(|_| Failure::Input(format!("{}: not UTF-8 text", p.display())))?;
+            for (k, v, line) in parse_dotenv(&text, p)? {
+                let near = KNOWN.iter().map(|(n, _)| (edit_distance(&k, n), *n)).min();
+                let known = near.is_some_and(|(d, _)| d == 0);
+                // Our own prefix, or a near miss of a known name (LOCAL_LLM_PAHT): a
+                // setting the user meant and that would otherwise be silently ignored.
+                if !known && (k.starts_with("EPICRISIS_") || near.is_some_and(|(d, _)| d <= 2)) {
+                    let hint = near
+                        .filter(|(d, _)| *d <= 4)
+                        .map(|(_, n)| format!(" (did you mean {n}?)"))
+                        .unwrap_or_default();
+                    r.warnings.push(format!(
+                        "{} line {line}: unknown setting {k}{hint}; it is ignored",
+                        p.display()
+                    ));
+                }
+                r.values.insert(
+                    k,
+                    (
+                        v,
+                        Origin::DotEnv {
+                            path: p.clone(),
+                            line,
+                        },
+                    ),
+                );
+            }
         }
-        r
+        r.env_file = path;
+        for (k, _) in KNOWN {
+            if let Ok(v) = std::env::var(k)
+                && !v.trim().is_empty()
+            {
+                r.values.insert((*k).to_string(), (v, Origin::Env));
+            }
+        }
+        Ok(r)
     }
 
-    fn get(&self, key: &str) -> Option<&(String, Origin, &'static str)> {
+    /// Applies a flag value (flags win).
+    pub fn flag(&mut self, key: &str, flag: &'static str, value: Option<String>) {
+        if let Some(v) = value {
+            self.values.insert(key.to_string(), (v, Origin::Flag(flag)));
+        }
+    }
+
+    /// Applies the local-model flags.
+    pub fn apply_model_args(&mut self, a: &ModelArgs) {
+        self.flag(
+            "LOCAL_LLM_PATH",
+            "--model",
+            a.model.as_ref().map(|p| p.display().to_string()),
+        );
+        self.flag(
+            "MAX_TOKENS",
+            "--max-tokens",
+            a.max_tokens.map(|v| v.to_string()),
+        );
+        self.flag(
+            "TEMPERATURE",
+            "--temperature",
+            a.temperature.map(|v| v.to_string()),
+        );
+        self.flag("TOP_P", "--top-p", a.top_p.map(|v| v.to_string()));
+        self.flag("EPICRISIS_TOP_K", "--top-k", a.top_k.map(|v| v.to_string()));
+        self.flag(
+            "EPICRISIS_REPEAT_PENALTY",
+            "--repeat-penalty",
+            a.repeat_penalty.map(|v| v.to_string()),
+        );
+        self.flag("EPICRISIS_SEED", "--seed", a.seed.map(|v| v.to_string()));
+        self.flag(
+            "EPICRISIS_THREADS",
+            "--threads",
+            a.threads.map(|v| v.to_string()),
+        );
+        self.flag(
+            "EPICRISIS_CONTEXT_SIZE",
+            "--context-size",
+            a.context_size.map(|v| v.to_string()),
+        );
+        self.flag(
+            "EPICRISIS_BATCH_SIZE",
+            "--batch-size",
+            a.batch_size.map(|v| v.to_string()),
+        );
+        self.flag(
+            "EPICRISIS_GPU_LAYERS",
+            "--gpu-layers",
+            a.gpu_layers.map(|v| v.to_string()),
+        );
+        self.flag("EPICRISIS_CHAT_TEMPLATE", "--template", a.template.clone());
+        self.flag(
+            "EPICRISIS_MEMORY_LIMIT_MB",
+            "--memory-limit-mb",
+            a.memory_limit_mb.map(|v| v.to_string()),
+        );
+    }
+
+    pub fn get(&self, key: &str) -> Option<&(String, Origin)> {
         self.values.get(key)
+    }
+
+    /// Every set value, secrets hidden, for `doctor`.
+    pub fn describe(&self) -> Vec<(String, String, String)> {
+        self.values
+            .iter()
+            .map(|(k, (v, o))| {
+                let shown = if SECRETS.contains(&k.as_str()) {
+                    format!("set ({} characters, hidden)", v.chars().count())
+                } else if k == "DATABASE_URL" {
+                    redact_url(v)
+                } else {
+                    v.clone()
+                };
+                (k.clone(), shown, o.to_string())
+            })
+            .collect()
+    }
+
+    fn name_of(&self, key: &str) -> String {
+        match self.get(key) {
+            Some((_, Origin::Flag(f))) => (*f).to_string(),
+            Some((_, Origin::DotEnv { path, line })) => {
+                format!("{key} ({} line {line})", path.display())
+            }
+            _ => key.to_string(),
+        }
+    }
+
+    fn bad(&self, key: &str, allowed: &str) -> Failure {
+        let v = self.get(key).map(|(v, _)| v.as_str()).unwrap_or("");
+        let shown = if SECRETS.contains(&key) {
+            "(hidden)".to_string()
+        } else {
+            format!("{v:?}")
+        };
+        Failure::Input(format!(
+            "{}={shown} is not valid: expected {allowed}",
+            self.name_of(key)
+        ))
     }
 
     fn parse<T: FromStr>(
         &self,
-        key: &'static str,
+        key: &str,
         allowed: &str,
         check: impl Fn(&T) -> bool,
     ) -> Result<Option<T>, Failure> {
-        let Some((v, origin, flag)) = self.get(key) else {
+        let Some((v, _)) = self.get(key) else {
             return Ok(None);
-        };
-        let name = match origin {
-            Origin::Flag => flag.to_string(),
-            Origin::Env => key.to_string(),
         };
         match v.trim().parse::<T>() {
             Ok(x) if check(&x) => Ok(Some(x)),
-            _ => Err(Failure::Input(format!(
-                "{name}={v:?} is not valid: expected {allowed}"
-            ))),
+            _ => Err(self.bad(key, allowed)),
+        }
+    }
+
+    fn string(&self, key: &str) -> Option<String> {
+        self.get(key)
+            .map(|(v, _)| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    }
+}
+
+/// Hides the password of a URL (`postgres://user:***@host/db`).
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Which engine drafts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelType {
+    Local,
+    Deterministic,
+    OpenAi,
+    Anthropic,
+}
+
+impl ModelType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ModelType::Local => "local",
+            ModelType::Deterministic => "deterministic",
+            ModelType::OpenAi => "openai",
+            ModelType::Anthropic => "anthropic",
         }
     }
 }
 
-/// Validated settings for a local model.
+/// An external provider's settings.
+#[derive(Debug, Clone)]
+pub struct Provider {
+    pub api_key: Option<Secret>,
+    pub model: Option<String>,
+    pub base_url: String,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `MODEL_TYPE`; `None` when not set (commands pick their own default).
+    pub model_type: Option<ModelType>,
+    pub models_dir: PathBuf,
+    /// `LOCAL_LLM_PATH`, when set.
+    pub local_llm_path: Option<PathBuf>,
+    pub llama: LlamaConfigTemplate,
+    pub sampling: SamplingSettings,
+    pub embeddings_model: Option<String>,
+    pub embeddings_type: String,
+    pub openai: Provider,
+    pub anthropic: Provider,
+    pub allow_external: bool,
+    pub database_url: String,
+    pub listen: SocketAddr,
+    pub hf_endpoint: String,
+    pub hf_token: Option<Secret>,
+}
+
+/// llama.cpp settings without the model path (resolved later).
+#[derive(Debug, Clone)]
+pub struct LlamaConfigTemplate {
+    pub context_size: u32,
+    pub batch_size: u32,
+    pub threads: Option<u32>,
+    pub gpu_layers: u32,
+    pub template: Option<Family>,
+    pub memory_limit: Option<u64>,
+}
+
+impl LlamaConfigTemplate {
+    pub fn with_path(&self, path: PathBuf) -> LlamaConfig {
+        let mut c = LlamaConfig::new(path);
+        c.context_size = self.context_size;
+        c.batch_size = self.batch_size;
+        c.threads = self.threads;
+        c.gpu_layers = self.gpu_layers;
+        c.template = self.template;
+        c.memory_limit = self.memory_limit;
+        c
+    }
+}
+
+fn bool_value(raw: &Raw, key: &str) -> Result<bool, Failure> {
+    match raw.string(key).map(|v| v.to_ascii_lowercase()) {
+        None => Ok(false),
+        Some(v) if matches!(v.as_str(), "1" | "true" | "yes" | "si" | "sí" | "on") => Ok(true),
+        Some(v) if matches!(v.as_str(), "0" | "false" | "no" | "off") => Ok(false),
+        Some(_) => Err(raw.bad(key, "true or false")),
+    }
+}
+
+fn url_value(raw: &Raw, key: &str, default: &str) -> Result<String, Failure> {
+    let v = raw.string(key).unwrap_or_else(|| default.to_string());
+    if !(v.starts_with("http://") || v.starts_with("https://")) {
+        return Err(raw.bad(key, "an http:// or https:// URL"));
+    }
+    Ok(v.trim_end_matches('/').to_string())
+}
+
+impl Config {
+    /// Builds the configuration from raw settings.
+    pub fn from_raw(raw: &Raw) -> Result<Config, Failure> {
+        let model_type = match raw.string("MODEL_TYPE").map(|v| v.to_ascii_lowercase()) {
+            None => None,
+            Some(v) => Some(match v.as_str() {
+                "local" | "llama" | "llamacpp" => ModelType::Local,
+                "deterministic" | "none" => ModelType::Deterministic,
+                "openai" => ModelType::OpenAi,
+                "anthropic" | "claude" => ModelType::Anthropic,
+                _ => return Err(raw.bad("MODEL_TYPE", "local, deterministic, openai or anthropic")),
+            }),
+        };
+        let mut llama = LlamaConfigTemplate {
+            context_size: 4096,
+            batch_size: 512,
+            threads: None,
+            gpu_layers: 0,
+            template: None,
+            memory_limit: None,
+        };
+        if let Some(v) = raw.parse::<u32>(
+            "EPICRISIS_CONTEXT_SIZE",
+            "a whole number of tokens from 512 to 131072",
+            |v| (512..=131072).contains(v),
+        )? {
+            llama.context_size = v;
+        }
+        if let Some(v) = raw.parse::<u32>(
+            "EPICRISIS_BATCH_SIZE",
+            "a whole number from 1 to 8192",
+            |v| (1..=8192).contains(v),
+        )? {
+            llama.batch_size = v;
+        }
+        llama.threads = raw.parse::<u32>(
+            "EPICRISIS_THREADS",
+            "a whole number of CPU threads from 1 to 1024",
+            |v| (1..=1024).contains(v),
+        )?;
+        if let Some(v) = raw.parse::<u32>(
+            "EPICRISIS_GPU_LAYERS",
+            "a whole number of layers (0 = CPU only)",
+            |v| *v <= 1000,
+        )? {
+            llama.gpu_layers = v;
+        }
+        if let Some(v) = raw.string("EPICRISIS_CHAT_TEMPLATE")
+            && v != "auto"
+        {
+            llama.template = Some(Family::parse(&v).ok_or_else(|| {
+                raw.bad(
+                    "EPICRISIS_CHAT_TEMPLATE",
+                    "auto, chatml, llama3, mistral, zephyr, gemma or raw",
+                )
+            })?);
+        }
+        llama.memory_limit = raw
+            .parse::<u64>(
+                "EPICRISIS_MEMORY_LIMIT_MB",
+                "a whole number of megabytes",
+                |v| *v > 0,
+            )?
+            .map(|mb| mb * 1_000_000);
+        let mut sampling = SamplingSettings::default();
+        if let Some(v) = raw.parse::<u32>("MAX_TOKENS", "a whole number from 1 to 32768", |v| {
+            (1..=32768).contains(v)
+        })? {
+            sampling.max_tokens = v;
+        }
+        if let Some(v) = raw.parse::<f32>("TEMPERATURE", "a number from 0.0 to 5.0", |v| {
+            (0.0..=5.0).contains(v)
+        })? {
+            sampling.temperature = v;
+        }
+        if let Some(v) =
+            raw.parse::<f32>("TOP_P", "a number greater than 0.0 and at most 1.0", |v| {
+                *v > 0.0 && *v <= 1.0
+            })?
+        {
+            sampling.top_p = v;
+        }
+        if let Some(v) =
+            raw.parse::<i32>("EPICRISIS_TOP_K", "a whole number, 0 to disable", |v| {
+                *v >= 0
+            })?
+        {
+            sampling.top_k = v;
+        }
+        if let Some(v) = raw.parse::<f32>(
+            "EPICRISIS_REPEAT_PENALTY",
+            "a number greater than 0.0 and at most 5.0 (1.0 = off)",
+            |v| *v > 0.0 && *v <= 5.0,
+        )? {
+            sampling.repeat_penalty = v;
+        }
+        if let Some(v) = raw.parse::<u32>(
+            "EPICRISIS_SEED",
+            "a whole number from 0 to 4294967295",
+            |_| true,
+        )? {
+            sampling.seed = v;
+        }
+        let embeddings_type = raw
+            .string("EMBEDDINGS_TYPE")
+            .unwrap_or_else(|| "local".into())
+            .to_ascii_lowercase();
+        if !matches!(embeddings_type.as_str(), "local" | "none") {
+            return Err(raw.bad("EMBEDDINGS_TYPE", "local or none"));
+        }
+        let listen = match raw.string("EPICRISIS_LISTEN") {
+            None => SocketAddr::from(([127, 0, 0, 1], 3000)),
+            Some(v) => v.parse().map_err(|_| {
+                raw.bad(
+                    "EPICRISIS_LISTEN",
+                    "an address and port such as 127.0.0.1:3000",
+                )
+            })?,
+        };
+        let database_url = raw
+            .string("DATABASE_URL")
+            .unwrap_or_else(|| "sqlite:epicrisis.db".into());
+        if !(database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://"))
+        {
+            return Err(raw.bad(
+                "DATABASE_URL",
+                "sqlite:PATH or postgres://user:password@host/database",
+            ));
+        }
+        let secret = |k: &str| raw.string(k).map(Secret);
+        Ok(Config {
+            model_type,
+            models_dir: PathBuf::from(
+                raw.string("EPICRISIS_MODELS_DIR")
+                    .unwrap_or_else(|| "models".into()),
+            ),
+            local_llm_path: raw.string("LOCAL_LLM_PATH").map(PathBuf::from),
+            llama,
+            sampling,
+            embeddings_model: raw.string("EMBEDDINGS_MODEL"),
+            embeddings_type,
+            openai: Provider {
+                api_key: secret("OPENAI_API_KEY"),
+                model: raw.string("OPENAI_MODEL"),
+                base_url: url_value(raw, "OPENAI_BASE_URL", "https://api.openai.com/v1")?,
+            },
+            anthropic: Provider {
+                api_key: secret("ANTHROPIC_API_KEY"),
+                model: raw.string("ANTHROPIC_MODEL"),
+                base_url: url_value(raw, "ANTHROPIC_BASE_URL", "https://api.anthropic.com")?,
+            },
+            allow_external: bool_value(raw, "EPICRISIS_ALLOW_EXTERNAL")?,
+            database_url,
+            listen,
+            hf_endpoint: url_value(raw, "HF_ENDPOINT", "https://huggingface.co")?,
+            hf_token: secret("HF_TOKEN"),
+        })
+    }
+
+    /// The GGUF model to run: `LOCAL_LLM_PATH`, else the default installed model.
+    pub fn resolve_llm_path(&self) -> Option<PathBuf> {
+        if let Some(p) = &self.local_llm_path {
+            return Some(p.clone());
+        }
+        crate::models_cmd::default_installed_llm(&self.models_dir)
+    }
+}
+
+/// Loads everything (the global `--env-file`, then the command's model flags).
+pub fn load(
+    env_file: Option<&Path>,
+    model_args: Option<&ModelArgs>,
+) -> Result<(Raw, Config), Failure> {
+    let mut raw = Raw::load(env_file)?;
+    if let Some(a) = model_args {
+        raw.apply_model_args(a);
+    }
+    for w in &raw.warnings {
+        eprintln!("aviso: {w}");
+    }
+    let config = Config::from_raw(&raw)?;
+    Ok((raw, config))
+}
+
+/// Local-model settings for `generate`/`eval`/`bench`.
 #[derive(Debug, Clone)]
 pub struct LocalSettings {
     pub llama: LlamaConfig,
     pub sampling: SamplingSettings,
 }
 
-/// Builds the local-model configuration.
-pub fn local(args: &ModelArgs) -> Result<LocalSettings, Failure> {
-    let raw = Raw::collect(args);
-    let path: PathBuf = match raw.get("LOCAL_LLM_PATH") {
-        Some((p, _, _)) => PathBuf::from(p),
-        None => {
-            return Err(Failure::Input(
-                "no local model configured: pass --model PATH.gguf or set LOCAL_LLM_PATH (on these machines: `python3 tools/models/fetch.py qwen2.5-coder-1.5b` prints the path of a Spanish-capable model; for real users `epicrisis models download` fetches one)".into(),
-            ));
-        }
-    };
-    let mut llama = LlamaConfig::new(path);
-    if let Some(v) = raw.parse::<u32>(
-        "EPICRISIS_CONTEXT_SIZE",
-        "a whole number of tokens from 512 to 131072",
-        |v| (512..=131072).contains(v),
-    )? {
-        llama.context_size = v;
+/// Builds the local-model configuration, resolving the model file.
+pub fn local(config: &Config) -> Result<LocalSettings, Failure> {
+    let path = config.resolve_llm_path().ok_or_else(|| {
+        Failure::Input(format!(
+            "no local model configured: pass --model PATH.gguf, set LOCAL_LLM_PATH, or install one into {} (`epicrisis models download`, or `epicrisis models import FILE.gguf` for a file you already have)",
+            config.models_dir.display()
+        ))
+    })?;
+    Ok(LocalSettings {
+        llama: config.llama.with_path(path),
+        sampling: config.sampling.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dotenv_syntax() {
+        let text = "# comment\nMODEL_TYPE=local\nexport TEMPERATURE=0.5  # inline\nOPENAI_API_KEY=\"sk-a\\\"b\"\nLOCAL_LLM_PATH='./models/llm/x y.gguf'\n\nEMPTY=\n";
+        let v = parse_dotenv(text, Path::new(".env")).unwrap();
+        let m: BTreeMap<_, _> = v
+            .iter()
+            .map(|(k, v, l)| (k.as_str(), (v.as_str(), *l)))
+            .collect();
+        assert_eq!(m["MODEL_TYPE"], ("local", 2));
+        assert_eq!(m["TEMPERATURE"], ("0.5", 3));
+        assert_eq!(m["OPENAI_API_KEY"].0, "sk-a\"b");
+        assert_eq!(m["LOCAL_LLM_PATH"].0, "./models/llm/x y.gguf");
+        assert_eq!(m["EMPTY"].0, "");
+        assert!(parse_dotenv("NOEQUALS\n", Path::new(".env")).is_err());
+        assert!(parse_dotenv("A=\"open\n", Path::new(".env")).is_err());
+        assert!(parse_dotenv("1A=x\n", Path::new(".env")).is_err());
     }
-    if let Some(v) = raw.parse::<u32>(
-        "EPICRISIS_BATCH_SIZE",
-        "a whole number from 1 to 8192",
-        |v| (1..=8192).contains(v),
-    )? {
-        llama.batch_size = v;
+
+    #[test]
+    fn urls_hide_passwords() {
+        assert_eq!(
+            redact_url("postgres://app:s3cret@db:5432/epi"),
+            "postgres://app:***@db:5432/epi"
+        );
+        assert_eq!(redact_url("sqlite:epicrisis.db"), "sqlite:epicrisis.db");
     }
-    llama.threads = raw.parse::<u32>(
-        "EPICRISIS_THREADS",
-        "a whole number of CPU threads from 1 to 1024",
-        |v| (1..=1024).contains(v),
-    )?;
-    if let Some(v) = raw.parse::<u32>(
-        "EPICRISIS_GPU_LAYERS",
-        "a whole number of layers (0 = CPU only)",
-        |_| true,
-    )? {
-        llama.gpu_layers = v;
+
+    #[test]
+    fn secrets_never_print() {
+        let s = Secret("sk-verysecret".into());
+        assert!(!format!("{s:?}").contains("verysecret"));
     }
-    if let Some((v, origin, flag)) = raw.get("EPICRISIS_CHAT_TEMPLATE")
-        && v != "auto"
-    {
-        llama.template = Some(Family::parse(v).ok_or_else(|| {
-            let name = if *origin == Origin::Flag { *flag } else { "EPICRISIS_CHAT_TEMPLATE" };
-            Failure::Input(format!("{name}={v:?} is not a template: use auto, chatml, llama3, mistral, zephyr, gemma or raw"))
-        })?);
+
+    #[test]
+    fn near_names_are_suggested() {
+        assert_eq!(edit_distance("EPICRISIS_THREAD", "EPICRISIS_THREADS"), 1);
     }
-    llama.memory_limit = raw
-        .parse::<u64>(
-            "EPICRISIS_MEMORY_LIMIT_MB",
-            "a whole number of megabytes",
-            |v| *v > 0,
-        )?
-        .map(|mb| mb * 1_000_000);
-    let mut sampling = SamplingSettings::default();
-    if let Some(v) = raw.parse::<u32>("MAX_TOKENS", "a whole number from 1 to 32768", |v| {
-        (1..=32768).contains(v)
-    })? {
-        sampling.max_tokens = v;
-    }
-    if let Some(v) = raw.parse::<f32>("TEMPERATURE", "a number from 0.0 to 5.0", |v| {
-        (0.0..=5.0).contains(v)
-    })? {
-        sampling.temperature = v;
-    }
-    if let Some(v) =
-        raw.parse::<f32>("TOP_P", "a number greater than 0.0 and at most 1.0", |v| {
-            *v > 0.0 && *v <= 1.0
-        })?
-    {
-        sampling.top_p = v;
-    }
-    if let Some(v) = raw.parse::<i32>("EPICRISIS_TOP_K", "a whole number, 0 to disable", |v| {
-        *v >= 0
-    })? {
-        sampling.top_k = v;
-    }
-    if let Some(v) = raw.parse::<f32>(
-        "EPICRISIS_REPEAT_PENALTY",
-        "a number greater than 0.0 and at most 5.0 (1.0 = off)",
-        |v| *v > 0.0 && *v <= 5.0,
-    )? {
-        sampling.repeat_penalty = v;
-    }
-    if let Some(v) = raw.parse::<u32>(
-        "EPICRISIS_SEED",
-        "a whole number from 0 to 4294967295",
-        |_| true,
-    )? {
-        sampling.seed = v;
-    }
-    Ok(LocalSettings { llama, sampling })
 }

@@ -3,6 +3,7 @@
 
 use crate::Failure;
 use crate::cli::{Engine, ModelArgs, StrategyArg};
+use crate::config::{Config, ModelType};
 use epicrisis_domain::Episode;
 use epicrisis_llm::llama::LlamaGenerator;
 use epicrisis_pipeline::grounded::{
@@ -34,12 +35,44 @@ pub struct Outcome {
     pub validate_ms: f64,
 }
 
+/// The engine to use: the flag, else `MODEL_TYPE`, else a local model when one resolves,
+/// else the deterministic writer (said on standard error).
+pub fn choose(flag: Option<Engine>, config: &Config) -> Result<Engine, Failure> {
+    if let Some(e) = flag {
+        return Ok(e);
+    }
+    match config.model_type {
+        Some(ModelType::Local) => Ok(Engine::Local),
+        Some(ModelType::Deterministic) => Ok(Engine::Deterministic),
+        Some(t @ (ModelType::OpenAi | ModelType::Anthropic)) => Err(Failure::Input(format!(
+            "MODEL_TYPE={} (external provider) is not available in this version; use MODEL_TYPE=local or deterministic",
+            t.as_str()
+        ))),
+        None => {
+            if config.resolve_llm_path().is_some() {
+                Ok(Engine::Local)
+            } else {
+                eprintln!(
+                    "aviso: no hay un modelo local configurado ni instalado en {}; se usa la redacción determinista (vea `epicrisis models download`)",
+                    config.models_dir.display()
+                );
+                Ok(Engine::Deterministic)
+            }
+        }
+    }
+}
+
 /// Loads the engine.
-pub fn open(engine: Engine, args: &ModelArgs, layout: Layout) -> Result<Ready, Failure> {
+pub fn open(
+    engine: Engine,
+    args: &ModelArgs,
+    config: &Config,
+    layout: Layout,
+) -> Result<Ready, Failure> {
     match engine {
         Engine::Deterministic => Ok(Ready::Deterministic),
         Engine::Local => {
-            let settings = crate::config::local(args)?;
+            let settings = crate::config::local(config)?;
             let t = Instant::now();
             let generator =
                 LlamaGenerator::load(settings.llama).map_err(|e| Failure::Input(e.to_string()))?;

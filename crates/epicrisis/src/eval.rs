@@ -53,7 +53,7 @@ fn open_report(
     }
 }
 
-pub fn run(args: EvalArgs) -> Result<ExitCode, Failure> {
+pub fn run(args: EvalArgs, env_file: Option<&std::path::Path>) -> Result<ExitCode, Failure> {
     let mut records = read_dataset(&args.dataset)?;
     if let Some(n) = args.limit {
         records.truncate(n);
@@ -61,7 +61,8 @@ pub fn run(args: EvalArgs) -> Result<ExitCode, Failure> {
     if args.validator_only {
         validator_only(&args, &records)
     } else {
-        generation(&args, &records)
+        let (_, config) = crate::config::load(env_file, Some(&args.model))?;
+        generation(&args, &records, &config)
     }
 }
 
@@ -101,7 +102,11 @@ fn item_parse_rate(records: &[Record]) -> (usize, usize) {
     (full, total)
 }
 
-fn generation(args: &EvalArgs, records: &[Record]) -> Result<ExitCode, Failure> {
+fn generation(
+    args: &EvalArgs,
+    records: &[Record],
+    config: &crate::config::Config,
+) -> Result<ExitCode, Failure> {
     let mut report_file = open_report(&args.report)?;
     let mut found = 0usize;
     let mut total_codes = 0usize;
@@ -112,7 +117,7 @@ fn generation(args: &EvalArgs, records: &[Record]) -> Result<ExitCode, Failure> 
     let mut ley_sum = 0usize;
     let mut ley_full = 0usize;
     let mut times = Vec::with_capacity(records.len());
-    let engine = crate::engine::open(args.engine, &args.model, layout(args.layout))?;
+    let engine = crate::engine::open(args.engine, &args.model, config, layout(args.layout))?;
     let mut repaired = 0usize;
     let mut fallbacks = 0usize;
     let mut model_parts = 0usize;

@@ -23,7 +23,7 @@ fn round(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 
-pub fn run(args: GenerateArgs) -> Result<ExitCode, Failure> {
+pub fn run(args: GenerateArgs, env_file: Option<&std::path::Path>) -> Result<ExitCode, Failure> {
     let t0 = Instant::now();
     if args.episode == "-" && std::io::stdin().is_terminal() {
         return Err(Failure::Input(
@@ -33,14 +33,16 @@ pub fn run(args: GenerateArgs) -> Result<ExitCode, Failure> {
     let episode = crate::input::episode(&args.episode)?;
     let t_read = t0.elapsed();
     let layout = layout(args.layout);
-    let engine = crate::engine::open(args.engine, &args.model, layout)?;
+    let (_, config) = crate::config::load(env_file, Some(&args.model))?;
+    let engine_kind = crate::engine::choose(args.engine, &config)?;
+    let engine = crate::engine::open(engine_kind, &args.model, &config, layout)?;
     let format = if args.format == OutputFormat::Markdown {
         TextFormat::Markdown
     } else {
         TextFormat::Plain
     };
     // Show the model's words on a terminal while it writes.
-    let live = args.engine != crate::cli::Engine::Deterministic && std::io::stderr().is_terminal();
+    let live = engine_kind != crate::cli::Engine::Deterministic && std::io::stderr().is_terminal();
     if live {
         eprint!("redactando: ");
     }
@@ -120,7 +122,7 @@ pub fn run(args: GenerateArgs) -> Result<ExitCode, Failure> {
             let mut v = json!({
                 "text": outcome.text,
                 "layout": outcome.draft.layout.as_str(),
-                "engine": args.engine.as_str(),
+                "engine": engine_kind.as_str(),
                 "validation": report,
                 "timings_ms": timings,
                 "parts": parts,

@@ -7,10 +7,12 @@
 mod bench;
 mod cli;
 mod config;
+mod doctor;
 mod engine;
 mod eval;
 mod generate;
 mod input;
+mod models_cmd;
 mod validate;
 
 use clap::Parser;
@@ -45,11 +47,14 @@ impl From<epicrisis_ingest::IngestError> for Failure {
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
+    let env_file = cli.env_file.as_deref();
     let result = match cli.command {
-        cli::Command::Generate(args) => generate::run(args),
+        cli::Command::Generate(args) => generate::run(args, env_file),
         cli::Command::Validate(args) => validate::run(args),
-        cli::Command::Eval(args) => eval::run(args),
-        cli::Command::Bench(args) => bench::run(args),
+        cli::Command::Eval(args) => eval::run(args, env_file),
+        cli::Command::Bench(args) => bench::run(args, env_file),
+        cli::Command::Doctor(args) => doctor::run(args, env_file),
+        cli::Command::Models(cmd) => models_cmd::run(cmd, env_file),
     };
     match result {
         Ok(code) => code,

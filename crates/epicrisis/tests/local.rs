@@ -158,7 +158,14 @@ fn wrong_settings_name_the_variable_and_what_is_allowed() {
     let ep = testdata("episodes/compact_hernia.json")
         .display()
         .to_string();
-    let cases: &[(&str, &[(&str, &str)], &[&str], &[&str])] = &[
+    /// (case name, environment, extra arguments, what stderr must mention)
+    type Case<'a> = (
+        &'a str,
+        &'a [(&'a str, &'a str)],
+        &'a [&'a str],
+        &'a [&'a str],
+    );
+    let cases: &[Case] = &[
         (
             "no model configured",
             &[],

