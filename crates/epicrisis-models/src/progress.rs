@@ -107,7 +107,13 @@ impl<W: std::io::Write> Progress for LineProgress<W> {
                         human(*resumed_from)
                     )
                 } else {
-                    format!("{label}: downloading {url}{size}")
+                    // Imports report their source path where downloads report a URL.
+                    let verb = if url.starts_with("http://") || url.starts_with("https://") {
+                        "downloading"
+                    } else {
+                        "copying"
+                    };
+                    format!("{label}: {verb} {url}{size}")
                 }
             }
             Event::Retry {
