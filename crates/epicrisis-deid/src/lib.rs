@@ -18,6 +18,7 @@
 
 mod names;
 mod patterns;
+pub mod testset;
 
 use epicrisis_domain::Episode;
 use epicrisis_domain::date::Date;

@@ -207,7 +207,10 @@ const NOT_NAMES: &[&str] = &[
 ];
 
 /// Words skipped between a trigger and the name ("hija de Carmen", "Dr. Juan").
-const BRIDGES: &[&str] = &["de", "sr", "sra", "srta", "don", "dona", "dr", "dra", "a"];
+const BRIDGES: &[&str] = &[
+    "de", "del", "la", "el", "paciente", "pcte", "pte", "sr", "sra", "srta", "don", "dona", "dr",
+    "dra", "a",
+];
 
 const PARTICLES: &[&str] = &["de", "del", "la", "las", "los", "y", "san", "van", "von"];
 
@@ -301,11 +304,19 @@ fn candidate(raw: &str, first: bool, strong: bool, shouted: bool) -> bool {
     if first && strong {
         return w.chars().count() >= 3 && (capitalised || !shouted);
     }
+    if first {
+        // After a family word ("Hija Yasna"): a rare word, capitalised in ordinary text.
+        return w.chars().count() >= 3 && !lexicon().is_common_word(&w) && (capitalised || shouted);
+    }
+    // A later word of a name: capitalised in ordinary text (surnames are often common
+    // words too: "Cifuentes"), or a rare word in a text written in capitals.
     w.chars().count() >= 3
-        && capitalised
-        && !shouted
-        && !lexicon().is_common_word(&w)
         && !PARTICLES.contains(&w.as_str())
+        && if shouted {
+            !lexicon().is_common_word(&w)
+        } else {
+            capitalised
+        }
 }
 
 /// Whether a text is written in capitals (then capitals say nothing about names).
@@ -322,7 +333,7 @@ fn light_gap(gap: &str, inside_name: bool) -> bool {
         return false;
     }
     if inside_name {
-        gap.chars().all(|c| c == ' ' || c == '.' || c == '-')
+        !gap.is_empty() && gap.chars().all(|c| c == ' ' || c == '-')
     } else {
         gap.chars()
             .all(|c| matches!(c, ' ' | '.' | ':' | '(' | ')' | '|' | ',' | '-' | '/'))

@@ -51,7 +51,7 @@ fn patterns() -> &'static Patterns {
                 re(r"\b\d{7,8}[kK]\b"),
             ],
             rut_labelled: re(
-                r"(?i)\b(?:rut|r\.u\.t\.?|run)\s*(?:n[°º]|:)?\s*:?\s*(\d[\d.]{5,11}(?:\s?-?\s?[\dkK])?)\b",
+                r"(?i)\b(?:rut|r\.u\.t\.?|run)(?:\s+(?:del?|la|pcte|pte|paciente|familiar|madre|padre|hij[oa]))*\s*(?:n[°º]|:)?\s*:?\s*(\d[\d.]{5,11}(?:\s?-?\s?[\dkK])?)\b",
             ),
             rut_plain9: re(r"\b\d{8}[\dkK]\b"),
             phone: vec![
