@@ -289,7 +289,7 @@ fn tokens(text: &str) -> Vec<(usize, usize)> {
 /// trigger may be any word that is neither clinical nor a usual non-name; later words
 /// (and words after weak triggers) must be in the name lists or look like a name
 /// (capitalised in a text that is not all capitals, and not a common word).
-fn candidate(raw: &str, first: bool, strong: bool, shouted: bool) -> bool {
+fn candidate(raw: &str, first: bool, strong: bool, signature: bool, shouted: bool) -> bool {
     let w = fold(raw);
     if w.chars().count() < 2 || NOT_NAMES.contains(&w.as_str()) || TRIGGERS.contains(&w.as_str()) {
         return false;
@@ -301,8 +301,14 @@ fn candidate(raw: &str, first: bool, strong: bool, shouted: bool) -> bool {
         return true;
     }
     let capitalised = raw.chars().next().is_some_and(char::is_uppercase);
+    if first && signature {
+        // "atte CIFUENTES": what follows a signature word is a name, common word or not.
+        return w.chars().count() >= 3;
+    }
     if first && strong {
-        return w.chars().count() >= 3 && (capitalised || !shouted);
+        // "Dr. Vidal", "DR. LETELIER"; not "KINE PLAN" (a common word in capitals).
+        return w.chars().count() >= 3
+            && (!lexicon().is_common_word(&w) || capitalised && !shouted);
     }
     if first {
         // After a family word ("Hija Yasna"): a rare word, capitalised in ordinary text.
@@ -357,6 +363,10 @@ pub fn by_context(text: &str) -> Vec<(usize, usize)> {
         // list word ("paciente Juan Pérez"), never "paciente evoluciona".
         let weak = w == "paciente" || w == "nombre";
         let strong = STRONG.contains(&w.as_str());
+        let signature = matches!(
+            w.as_str(),
+            "atte" | "att" | "atentamente" | "firma" | "firmado"
+        );
         let mut j = i + 1;
         let mut prev_end = b;
         while j < toks.len() {
@@ -377,12 +387,18 @@ pub fn by_context(text: &str) -> Vec<(usize, usize)> {
             let (c, d) = toks[k];
             let gap_ok = light_gap(&text[prev_end..c], !first);
             let raw = &text[c..d];
-            let ok = if weak {
+            let ok = if weak && first {
+                // "Paciente Yasna …" in ordinary text; in capitals only listed names.
                 let wk = fold(raw);
-                (is_given(&wk) || is_surname(&wk))
-                    && raw.chars().next().is_some_and(char::is_uppercase)
+                let capitalised = raw.chars().next().is_some_and(char::is_uppercase);
+                capitalised
+                    && !is_clinical(&wk)
+                    && !NOT_NAMES.contains(&wk.as_str())
+                    && (is_given(&wk)
+                        || is_surname(&wk)
+                        || !shouted && !lexicon().is_common_word(&wk) && wk.chars().count() >= 3)
             } else {
-                candidate(raw, first, strong, shouted)
+                candidate(raw, first, strong, signature, shouted)
             };
             if !gap_ok || !ok {
                 break;
