@@ -10,6 +10,8 @@
 
 pub mod generator;
 pub mod gguf;
+#[cfg(feature = "http")]
+pub mod http;
 #[cfg(feature = "llama")]
 pub mod llama;
 pub mod system;

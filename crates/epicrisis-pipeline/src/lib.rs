@@ -2,9 +2,12 @@
 //!
 //! Today: the deterministic writer ([`writer`]), which needs no model and is also the
 //! fallback of the model pipeline, the draft structure ([`draft`]) that records which
-//! part came from where, and the quality figures used by `epicrisis eval` ([`metrics`]).
+//! part came from where, the quality figures used by `epicrisis eval` ([`metrics`]), the
+//! grounded model pipeline ([`grounded`]) and its de-identifying wrapper for generators
+//! outside the machine ([`external`]).
 
 pub mod draft;
+pub mod external;
 pub mod grounded;
 pub mod metrics;
 pub mod prose;

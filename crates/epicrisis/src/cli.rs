@@ -30,6 +30,9 @@ pub enum Command {
     /// Measure a local model: prompt and generation speed (against a bare llama.cpp loop),
     /// seconds per epicrisis, the saving of prefix reuse, and peak memory.
     Bench(BenchArgs),
+    /// Measure de-identification on the Spanish clinical test set (recall and precision per
+    /// identifier type, clinical words kept), or write the test set.
+    EvalDeid(EvalDeidArgs),
     /// Check the installation: settings, model files, memory, disk, CPU, GPU, database,
     /// embeddings and external providers, each with a verdict and a fix.
     Doctor(DoctorArgs),
@@ -119,6 +122,13 @@ pub enum Engine {
     Deterministic,
     /// A local GGUF model through llama.cpp writes the narrative; facts come from the data.
     Local,
+    /// An OpenAI-compatible server (OpenAI, or the hospital's own llama.cpp server, vLLM,
+    /// Ollama) writes the narrative from de-identified data; needs EPICRISIS_ALLOW_EXTERNAL=true.
+    #[value(name = "openai")]
+    OpenAi,
+    /// The Anthropic Messages API writes the narrative from de-identified data; needs
+    /// EPICRISIS_ALLOW_EXTERNAL=true.
+    Anthropic,
 }
 
 impl Engine {
@@ -126,6 +136,8 @@ impl Engine {
         match self {
             Engine::Deterministic => "deterministic",
             Engine::Local => "local",
+            Engine::OpenAi => "openai",
+            Engine::Anthropic => "anthropic",
         }
     }
 }
@@ -290,4 +302,27 @@ pub struct BenchArgs {
     pub format: ReportFormat,
     #[command(flatten)]
     pub model: ModelArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalDeidArgs {
+    /// The test set (JSON lines of {id, patient, episode_id, text, planted}).
+    #[arg(default_value = "testdata/deid/cases.jsonl")]
+    pub cases: PathBuf,
+    /// Write the test set to CASES instead of measuring, planting identifiers into the dev
+    /// records' notes and the example episode's daily notes.
+    #[arg(long)]
+    pub write: bool,
+    /// With --write: the dev dataset whose notes are used.
+    #[arg(long, default_value = "testdata/dev/train.jsonl")]
+    pub dataset: PathBuf,
+    /// With --write: the rich example episode whose daily notes are used.
+    #[arg(long, default_value = "testdata/episodes/episodio_1416169.json")]
+    pub episode: PathBuf,
+    /// With --write: seed for planting (same seed, same set).
+    #[arg(long, default_value_t = 20584)]
+    pub seed: u64,
+    /// Output format of the figures.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: ReportFormat,
 }

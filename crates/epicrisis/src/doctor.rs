@@ -359,11 +359,18 @@ fn provider_checks(config: &Config, out: &mut Vec<Check>) {
             } else {
                 ("Anthropic", &config.anthropic, "ANTHROPIC_API_KEY")
             };
+            let place = if epicrisis_llm::http::is_loopback(&p.base_url) {
+                "this same machine"
+            } else if epicrisis_llm::http::is_private_network(&p.base_url) {
+                "the hospital's internal network"
+            } else {
+                "outside the hospital"
+            };
             out.push(check(
                 "engine",
                 Verdict::Warn,
                 format!(
-                    "MODEL_TYPE={engine}: de-identified episode text is sent to {name} at {}",
+                    "MODEL_TYPE={engine}: de-identified episode text (names, RUT, phones, e-mails, addresses, episode numbers replaced; dates shifted) is sent to {name} at {} ({place})",
                     p.base_url
                 ),
                 "use MODEL_TYPE=local to keep all data on this server",
@@ -376,7 +383,10 @@ fn provider_checks(config: &Config, out: &mut Vec<Check>) {
                     "an administrator must set EPICRISIS_ALLOW_EXTERNAL=true deliberately",
                 ));
             }
-            if p.api_key.is_none() {
+            // A hospital's own OpenAI-compatible server may run without a key.
+            let key_optional = config.model_type == Some(ModelType::OpenAi)
+                && epicrisis_llm::http::is_private_network(&p.base_url);
+            if p.api_key.is_none() && !key_optional {
                 out.push(check(
                     "external provider",
                     Verdict::Fail,
@@ -387,12 +397,12 @@ fn provider_checks(config: &Config, out: &mut Vec<Check>) {
             if p.model.is_none() {
                 out.push(check(
                     "external provider",
-                    Verdict::Warn,
+                    Verdict::Fail,
                     format!(
-                        "{}_MODEL is not set; the provider's default is used",
+                        "{}_MODEL is not set; `generate` refuses to guess the provider's model",
                         key.trim_end_matches("_API_KEY")
                     ),
-                    "",
+                    "name the model in .env (e.g. OPENAI_MODEL=gpt-4o-mini, or the model your own server loaded)",
                 ));
             }
         }

@@ -1,11 +1,15 @@
-//! Picks and runs the drafting engine: the deterministic writer, or a local model through
-//! the grounded pipeline.
+//! Picks and runs the drafting engine: the deterministic writer, a local model through the
+//! grounded pipeline, or an external provider through the same pipeline on de-identified
+//! text.
 
 use crate::Failure;
 use crate::cli::{Engine, ModelArgs, StrategyArg};
 use crate::config::{Config, ModelType};
 use epicrisis_domain::Episode;
+use epicrisis_llm::Generator;
+use epicrisis_llm::http::{self, ApiKey, HttpSettings};
 use epicrisis_llm::llama::LlamaGenerator;
+use epicrisis_pipeline::external::{ExternalUse, draft_deidentified};
 use epicrisis_pipeline::grounded::{
     Attempt, PipelineOptions, Provenance, Strategy, Timings, draft_with_model,
 };
@@ -21,6 +25,11 @@ pub enum Ready {
         options: PipelineOptions,
         load_ms: f64,
     },
+    /// A provider over HTTP; only de-identified text is sent to it.
+    External {
+        generator: Box<dyn Generator>,
+        options: PipelineOptions,
+    },
 }
 
 /// One draft and everything known about how it was made.
@@ -30,6 +39,8 @@ pub struct Outcome {
     pub report: Report,
     pub attempts: Option<Vec<Attempt>>,
     pub provenance: Option<Provenance>,
+    /// Set when a provider outside the machine wrote part of the draft.
+    pub external: Option<ExternalUse>,
     pub timings: Option<Timings>,
     pub generate_ms: f64,
     pub validate_ms: f64,
@@ -44,10 +55,8 @@ pub fn choose(flag: Option<Engine>, config: &Config) -> Result<Engine, Failure> 
     match config.model_type {
         Some(ModelType::Local) => Ok(Engine::Local),
         Some(ModelType::Deterministic) => Ok(Engine::Deterministic),
-        Some(t @ (ModelType::OpenAi | ModelType::Anthropic)) => Err(Failure::Input(format!(
-            "MODEL_TYPE={} (external provider) is not available in this version; use MODEL_TYPE=local or deterministic",
-            t.as_str()
-        ))),
+        Some(ModelType::OpenAi) => Ok(Engine::OpenAi),
+        Some(ModelType::Anthropic) => Ok(Engine::Anthropic),
         None => {
             if config.resolve_llm_path().is_some() {
                 Ok(Engine::Local)
@@ -69,29 +78,102 @@ pub fn open(
     config: &Config,
     layout: Layout,
 ) -> Result<Ready, Failure> {
+    let options = |sampling| PipelineOptions {
+        layout,
+        strategy: match args.strategy {
+            StrategyArg::Narrative => Strategy::Narrative,
+            StrategyArg::Full => Strategy::Full,
+        },
+        sampling,
+        repair_rounds: args.repair_rounds,
+    };
     match engine {
         Engine::Deterministic => Ok(Ready::Deterministic),
+        Engine::OpenAi | Engine::Anthropic => {
+            let generator = open_external(engine, config)?;
+            Ok(Ready::External {
+                generator,
+                options: options(config.sampling.clone()),
+            })
+        }
         Engine::Local => {
             let settings = crate::config::local(config)?;
             let t = Instant::now();
             let generator =
                 LlamaGenerator::load(settings.llama).map_err(|e| Failure::Input(e.to_string()))?;
-            let options = PipelineOptions {
-                layout,
-                strategy: match args.strategy {
-                    StrategyArg::Narrative => Strategy::Narrative,
-                    StrategyArg::Full => Strategy::Full,
-                },
-                sampling: settings.sampling,
-                repair_rounds: args.repair_rounds,
-            };
             Ok(Ready::Local {
                 generator: Box::new(generator),
-                options,
+                options: options(settings.sampling),
                 load_ms: t.elapsed().as_secs_f64() * 1e3,
             })
         }
     }
+}
+
+/// Opens an external provider: refused unless `EPICRISIS_ALLOW_EXTERNAL=true`; says on
+/// standard error where the de-identified text goes.
+fn open_external(engine: Engine, config: &Config) -> Result<Box<dyn Generator>, Failure> {
+    let (provider, key_name, model_name, url_name) = match engine {
+        Engine::OpenAi => (
+            &config.openai,
+            "OPENAI_API_KEY",
+            "OPENAI_MODEL",
+            "OPENAI_BASE_URL",
+        ),
+        _ => (
+            &config.anthropic,
+            "ANTHROPIC_API_KEY",
+            "ANTHROPIC_MODEL",
+            "ANTHROPIC_BASE_URL",
+        ),
+    };
+    let name = engine.as_str();
+    if !config.allow_external {
+        return Err(Failure::Input(format!(
+            "the {name} provider sends (de-identified) clinical text to {}, outside this program; an administrator must enable it with EPICRISIS_ALLOW_EXTERNAL=true (in .env or the environment)",
+            provider.base_url
+        )));
+    }
+    let model = provider.model.clone().ok_or_else(|| {
+        Failure::Input(format!(
+            "{model_name} is not set: name the model the {name} provider should run (e.g. {})",
+            if engine == Engine::OpenAi {
+                "gpt-4o-mini, or the model name your own server loaded"
+            } else {
+                "claude-sonnet-4-5"
+            }
+        ))
+    })?;
+    let in_hospital = http::is_private_network(&provider.base_url);
+    if provider.api_key.is_none() && (engine == Engine::Anthropic || !in_hospital) {
+        return Err(Failure::Input(format!(
+            "{key_name} is not set; the {name} provider at {} needs an API key ({url_name} points there)",
+            provider.base_url
+        )));
+    }
+    let mut settings = HttpSettings::new(provider.base_url.clone(), model);
+    settings.api_key = provider.api_key.as_ref().map(|k| ApiKey::new(k.expose()));
+    let generator: Box<dyn Generator> = match engine {
+        Engine::OpenAi => Box::new(
+            http::openai::open(settings).map_err(|e| Failure::Internal(anyhow::anyhow!("{e}")))?,
+        ),
+        _ => Box::new(
+            http::anthropic::open(settings)
+                .map_err(|e| Failure::Internal(anyhow::anyhow!("{e}")))?,
+        ),
+    };
+    let place = if http::is_loopback(&provider.base_url) {
+        "este mismo servidor"
+    } else if in_hospital {
+        "la red interna"
+    } else {
+        "fuera del hospital"
+    };
+    eprintln!(
+        "aviso: proveedor {name} en {} ({place}); solo sale texto desidentificado (nombres, RUT, teléfonos, correos, direcciones, números de episodio y fechas reemplazados)",
+        provider.base_url
+    );
+    Ok(generator)
 }
 
 impl Ready {
@@ -118,9 +200,40 @@ impl Ready {
                     report,
                     attempts: None,
                     provenance: None,
+                    external: None,
                     timings: None,
                     generate_ms,
                     validate_ms,
+                })
+            }
+            Ready::External { generator, options } => {
+                let mut opts = options.clone();
+                opts.layout = layout;
+                let (g, external) = draft_deidentified(generator.as_ref(), ep, &opts, on_text)
+                    .map_err(|e| {
+                        let name = generator.info().backend;
+                        Failure::Internal(anyhow::anyhow!("the {name} provider failed: {e}"))
+                    })?;
+                let text = if format == TextFormat::Plain {
+                    g.text.clone()
+                } else {
+                    g.draft.render(format)
+                };
+                let report = if format == TextFormat::Plain {
+                    g.report.clone()
+                } else {
+                    epicrisis_validate::validate(ep, &text)
+                };
+                Ok(Outcome {
+                    draft: g.draft,
+                    text,
+                    report,
+                    attempts: Some(g.attempts),
+                    provenance: Some(g.provenance),
+                    external: Some(external),
+                    validate_ms: g.timings.validation_ms,
+                    timings: Some(g.timings),
+                    generate_ms: t.elapsed().as_secs_f64() * 1e3,
                 })
             }
             Ready::Local {
@@ -148,6 +261,7 @@ impl Ready {
                     report,
                     attempts: Some(g.attempts),
                     provenance: Some(g.provenance),
+                    external: None,
                     validate_ms: g.timings.validation_ms,
                     timings: Some(g.timings),
                     generate_ms: t.elapsed().as_secs_f64() * 1e3,
@@ -158,7 +272,7 @@ impl Ready {
 
     pub fn load_ms(&self) -> f64 {
         match self {
-            Ready::Deterministic => 0.0,
+            Ready::Deterministic | Ready::External { .. } => 0.0,
             Ready::Local { load_ms, .. } => *load_ms,
         }
     }

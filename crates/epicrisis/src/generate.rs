@@ -129,6 +129,10 @@ pub fn run(args: GenerateArgs, env_file: Option<&std::path::Path>) -> Result<Exi
             });
             if let Some(p) = &outcome.provenance {
                 v["provenance"] = serde_json::to_value(p).map_err(anyhow::Error::from)?;
+                if let Some(x) = &outcome.external {
+                    v["provenance"]["external"] =
+                        serde_json::to_value(x).map_err(anyhow::Error::from)?;
+                }
             }
             if let Some(a) = &outcome.attempts {
                 v["attempts"] = serde_json::to_value(a).map_err(anyhow::Error::from)?;

@@ -10,6 +10,7 @@ mod config;
 mod doctor;
 mod engine;
 mod eval;
+mod eval_deid;
 mod generate;
 mod input;
 mod models_cmd;
@@ -53,6 +54,7 @@ fn main() -> ExitCode {
         cli::Command::Validate(args) => validate::run(args),
         cli::Command::Eval(args) => eval::run(args, env_file),
         cli::Command::Bench(args) => bench::run(args, env_file),
+        cli::Command::EvalDeid(args) => eval_deid::run(args),
         cli::Command::Doctor(args) => doctor::run(args, env_file),
         cli::Command::Models(cmd) => models_cmd::run(cmd, env_file),
     };

@@ -1,0 +1,136 @@
+//! Drafting with a generator outside the machine: nothing identifying leaves.
+//!
+//! [`Deidentified`] wraps any [`Generator`]: every message is de-identified (for this
+//! episode's [`Deidentifier`]) before the inner generator sees it, and the streamed answer
+//! is re-identified before the caller sees it, one sentence at a time (a placeholder or a
+//! date is never split). The grounded pipeline therefore validates the answer with the
+//! real values, against the real episode. The mapping stays inside the `Deidentifier`, in
+//! memory, for the length of one draft.
+
+use crate::grounded::{GroundedDraft, PipelineOptions, draft_with_model};
+use epicrisis_deid::Deidentifier;
+use epicrisis_domain::Episode;
+use epicrisis_llm::{
+    ChatMessage, Event, Generation, GenerationError, GenerationRequest, Generator, ModelInfo,
+};
+use serde::Serialize;
+use std::sync::mpsc;
+
+/// A generator whose inputs are de-identified and whose outputs are re-identified.
+pub struct Deidentified<'a> {
+    inner: &'a dyn Generator,
+    deid: Deidentifier,
+}
+
+impl<'a> Deidentified<'a> {
+    pub fn new(inner: &'a dyn Generator, deid: Deidentifier) -> Self {
+        Deidentified { inner, deid }
+    }
+
+    fn messages(&self, messages: &[ChatMessage]) -> Vec<ChatMessage> {
+        messages
+            .iter()
+            .map(|m| ChatMessage {
+                role: m.role,
+                content: self.deid.deidentify(&m.content),
+            })
+            .collect()
+    }
+}
+
+impl Generator for Deidentified<'_> {
+    fn info(&self) -> ModelInfo {
+        self.inner.info()
+    }
+
+    fn start(&self, mut request: GenerationRequest) -> Result<Generation, GenerationError> {
+        request.messages = self.messages(&request.messages);
+        let inner = self.inner.start(request)?;
+        let cancel = inner.cancel.clone();
+        let deid = self.deid.clone();
+        let (tx, rx) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("reidentify".into())
+            .spawn(move || {
+                let mut pending = String::new();
+                for ev in inner.events.iter() {
+                    match ev {
+                        Event::Text(t) => {
+                            pending.push_str(&t);
+                            // Up to the last sentence end: placeholders and dates never
+                            // contain ". " or a line break.
+                            let cut = pending
+                                .rfind(". ")
+                                .map(|p| p + 2)
+                                .into_iter()
+                                .chain(pending.rfind('\n').map(|p| p + 1))
+                                .max();
+                            if let Some(c) = cut {
+                                let ready: String = pending.drain(..c).collect();
+                                if tx.send(Event::Text(deid.reidentify(&ready))).is_err() {
+                                    inner.cancel.cancel();
+                                    return;
+                                }
+                            }
+                        }
+                        Event::Done(stats) => {
+                            if !pending.is_empty() {
+                                let _ = tx.send(Event::Text(deid.reidentify(&pending)));
+                            }
+                            let _ = tx.send(Event::Done(stats));
+                            return;
+                        }
+                        other => {
+                            if tx.send(other).is_err() {
+                                inner.cancel.cancel();
+                                return;
+                            }
+                        }
+                    }
+                }
+            })
+            .map_err(|e| GenerationError::Backend(format!("cannot start a thread: {e}")))?;
+        Ok(Generation { events: rx, cancel })
+    }
+
+    fn render_prompt(&self, messages: &[ChatMessage]) -> Result<String, GenerationError> {
+        self.inner.render_prompt(&self.messages(messages))
+    }
+}
+
+/// What the provenance of a draft says about a provider outside the machine.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExternalUse {
+    /// `openai`, `anthropic`.
+    pub provider: String,
+    pub base_url: String,
+    /// Always true: only de-identified text was sent.
+    pub deidentified: bool,
+    /// How many distinct values of each kind were replaced (never the values).
+    pub replaced: Vec<(String, usize)>,
+}
+
+/// Drafts with a generator outside the machine: the grounded pipeline on de-identified
+/// prompts, answers re-identified before validation.
+pub fn draft_deidentified(
+    generator: &dyn Generator,
+    ep: &Episode,
+    opts: &PipelineOptions,
+    on_text: impl FnMut(&str),
+) -> Result<(GroundedDraft, ExternalUse), GenerationError> {
+    let deid = Deidentifier::new(ep);
+    let wrapped = Deidentified::new(generator, deid.clone());
+    let g = draft_with_model(&wrapped, ep, opts, on_text)?;
+    let info = generator.info();
+    let external = ExternalUse {
+        provider: info.backend,
+        base_url: info.path.unwrap_or_default(),
+        deidentified: true,
+        replaced: deid
+            .counts()
+            .into_iter()
+            .map(|(k, n)| (k.as_str().to_string(), n))
+            .collect(),
+    };
+    Ok((g, external))
+}
