@@ -27,6 +27,8 @@ pub enum Command {
     /// Measure a local model: prompt and generation speed (against a bare llama.cpp loop),
     /// seconds per epicrisis, the saving of prefix reuse, and peak memory.
     Bench(BenchArgs),
+    /// Export an episode or a saved draft as PDF, DOCX, HL7 FHIR R4, Markdown or text.
+    Export(crate::export_cmd::ExportArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

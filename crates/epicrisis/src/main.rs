@@ -9,6 +9,7 @@ mod cli;
 mod config;
 mod engine;
 mod eval;
+mod export_cmd;
 mod generate;
 mod input;
 mod validate;
@@ -50,6 +51,7 @@ fn main() -> ExitCode {
         cli::Command::Validate(args) => validate::run(args),
         cli::Command::Eval(args) => eval::run(args),
         cli::Command::Bench(args) => bench::run(args),
+        cli::Command::Export(args) => export_cmd::run(args),
     };
     match result {
         Ok(code) => code,
