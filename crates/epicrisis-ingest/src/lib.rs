@@ -2,7 +2,8 @@
 //!
 //! Hospital data reaches the program in several real shapes — the rich canonical episode,
 //! the compact records of the dev dataset, the predecessor backend's clinical JSON (bare
-//! or inside its API wrapper) — and is written by exports that deliver nested lists as
+//! or inside its API wrapper), an HL7 FHIR R4 Bundle — and is written by exports that
+//! deliver nested lists as
 //! strings, decimal commas, prefixed codes and the odd wrong type. So this crate is
 //! shaped as one door that *detects* the shape and hands back the domain's one
 //! [`Episode`]: nothing downstream ever sees a wire format. It walks `serde_json::Value`
@@ -23,6 +24,7 @@
 mod codes;
 mod compact;
 mod error;
+mod fhir;
 mod items;
 mod json;
 mod rich;
@@ -345,7 +347,8 @@ const SHAPES: &str = "accepted shapes: (1) the rich episode {id_atencion, pacien
     compact record {\"instruction\", \"input\": {dx, proc, tto, evo, dx_alta, med}, \"output\"} or \
     its bare input; (3) the predecessor's clinical JSON (evolucion, laboratorios_relevantes \
     instead of evolucion_resumen, laboratorios_resumen), bare or as {\"episodeId\", \
-    \"clinicalData\", \"patientInfo\"}";
+    \"clinicalData\", \"patientInfo\"}; (4) an HL7 FHIR R4 Bundle (Patient, Encounter, Condition, \
+    Procedure, MedicationStatement/MedicationRequest, Observation)";
 
 /// Detects the shape of a document and reads it.
 fn read_document(ctx: &mut Ctx<'_>, v: &Value) -> Result<Document, IngestError> {
@@ -378,23 +381,12 @@ fn read_document(ctx: &mut Ctx<'_>, v: &Value) -> Result<Document, IngestError> 
             ));
         }
     };
-    let mut doc = if let Some(rt) = get(m, "resourceType") {
-        let what = match rt.as_str() {
-            Some("Bundle") => "FHIR Bundle input is not supported yet".to_string(),
-            Some(other) => format!(
-                "a FHIR {other} resource is not an episode, and FHIR input is not supported yet"
-            ),
-            None => "FHIR input is not supported yet".to_string(),
-        };
-        return Err(ctx.err(
-            ErrorKind::Unsupported,
-            "",
-            format!(
-                "{what}; export the episode as JSON in the rich shape (diagnostico_ingreso, \
-                 diagnostico_egreso, tratamientos_intrahosp, ...) or the compact shape (dx, \
-                 tto, med, ...)"
-            ),
-        ));
+    let mut doc = if get(m, "resourceType").is_some() {
+        Document {
+            episode: fhir::read(ctx, v)?,
+            instruction: None,
+            reference: None,
+        }
     } else if let Some(cd) = get(m, "clinicalData") {
         let inner = json::object(
             ctx,

@@ -252,9 +252,10 @@ fn bad_files() {
         ),
         (
             "fhir_bundle.json",
-            ErrorKind::Unsupported,
+            ErrorKind::Missing,
             &[
-                "fhir_bundle.json: FHIR Bundle input is not supported yet; export the episode as JSON",
+                "fhir_bundle.json: entry: the Bundle has no Condition resources (diagnoses)",
+                "at least one",
             ],
         ),
         (

@@ -40,6 +40,8 @@ pub enum Command {
     /// verify what is installed.
     #[command(subcommand)]
     Models(ModelsCommand),
+    /// Export an episode or a saved draft as PDF, DOCX, HL7 FHIR R4, Markdown or text.
+    Export(crate::export_cmd::ExportArgs),
 }
 
 #[derive(Debug, Subcommand)]

@@ -11,6 +11,7 @@ mod doctor;
 mod engine;
 mod eval;
 mod eval_deid;
+mod export_cmd;
 mod generate;
 mod input;
 mod models_cmd;
@@ -57,6 +58,7 @@ fn main() -> ExitCode {
         cli::Command::EvalDeid(args) => eval_deid::run(args),
         cli::Command::Doctor(args) => doctor::run(args, env_file),
         cli::Command::Models(cmd) => models_cmd::run(cmd, env_file),
+        cli::Command::Export(args) => export_cmd::run(args),
     };
     match result {
         Ok(code) => code,

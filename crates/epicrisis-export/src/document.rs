@@ -1,0 +1,418 @@
+//! The one intermediate document every format is rendered from.
+
+use crate::{DocumentMeta, DocumentState, Logo, content_hash};
+use epicrisis_domain::numbers::format_es;
+use epicrisis_domain::text::capitalize_first;
+use epicrisis_domain::{Date, Episode, ItemKind, LabStatus, LabSummary, Medication, Sex};
+use epicrisis_pipeline::prose::{list_name, restore_accents};
+use epicrisis_pipeline::writer::{self, NOT_RECORDED};
+use epicrisis_pipeline::{Body, Draft, Layout, Origin, PartId, draft::TITLE};
+use serde::Serialize;
+
+/// A block of a section.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Block {
+    /// Running text, one entry per paragraph.
+    Text { paragraphs: Vec<String> },
+    /// A bulleted list.
+    List { items: Vec<String> },
+    /// The discharge prescription, one entry per drug.
+    Medications { items: Vec<MedicationEntry> },
+    /// The laboratory table.
+    Labs {
+        columns: Vec<String>,
+        rows: Vec<LabRow>,
+    },
+}
+
+/// One drug of the discharge prescription, field by field.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MedicationEntry {
+    pub name: String,
+    pub code: Option<String>,
+    pub dose: String,
+    pub route: String,
+    pub frequency: String,
+    pub duration: String,
+    pub notes: Option<String>,
+}
+
+impl MedicationEntry {
+    /// `Dosis: 1 g · Vía: EV · Frecuencia: cada 8 horas · Duración: 7 días`
+    pub fn detail(&self) -> String {
+        let mut s = format!(
+            "Dosis: {} · Vía: {} · Frecuencia: {} · Duración: {}",
+            self.dose, self.route, self.frequency, self.duration
+        );
+        if let Some(n) = &self.notes {
+            s.push_str(&format!(" · {n}"));
+        }
+        s
+    }
+    /// `Meropenem (J01DH02)`
+    pub fn heading(&self) -> String {
+        match &self.code {
+            Some(c) => format!("{} ({c})", self.name),
+            None => self.name.clone(),
+        }
+    }
+}
+
+/// One row of the laboratory table.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LabRow {
+    pub test: String,
+    pub first: String,
+    pub status: String,
+    pub range: String,
+    pub last: String,
+    pub min_max: String,
+}
+
+impl LabRow {
+    pub fn cells(&self) -> [&str; 6] {
+        [
+            &self.test,
+            &self.first,
+            &self.status,
+            &self.range,
+            &self.last,
+            &self.min_max,
+        ]
+    }
+}
+
+/// Column titles of the laboratory table.
+pub const LAB_COLUMNS: [&str; 6] = [
+    "Examen",
+    "Ingreso",
+    "Estado",
+    "Rango de referencia",
+    "Último",
+    "Mínimo – máximo",
+];
+
+/// A section: a heading and its blocks.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Section {
+    pub title: String,
+    /// LOINC-less identity of the part (`discharge_diagnoses`), for FHIR and tests.
+    pub part: Option<PartId>,
+    pub blocks: Vec<Block>,
+}
+
+/// Everything a rendered document shows.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Document {
+    pub title: String,
+    pub hospital: String,
+    pub service: String,
+    /// Label–value pairs of the identification block.
+    pub ident: Vec<(String, String)>,
+    pub sections: Vec<Section>,
+    /// Title of the signature block.
+    pub signature_title: String,
+    /// Label–value pairs of the signature block.
+    pub signature: Vec<(String, String)>,
+    /// Whether the document is signed.
+    pub signed: bool,
+    /// "BORRADOR — no firmado" on unsigned drafts.
+    pub draft_mark: Option<String>,
+    /// The discreet footer line.
+    pub footer: String,
+    pub author: String,
+    pub content_hash: String,
+    #[serde(skip)]
+    pub logo: Option<Logo>,
+}
+
+/// The mark printed on drafts that are not signed.
+pub const DRAFT_MARK: &str = "BORRADOR — no firmado";
+
+fn sex_es(s: Sex) -> &'static str {
+    match s {
+        Sex::Female => "femenino",
+        Sex::Male => "masculino",
+        Sex::Other => "otro",
+    }
+}
+
+fn or_missing(s: Option<String>) -> String {
+    s.filter(|x| !x.trim().is_empty())
+        .unwrap_or_else(|| NOT_RECORDED.to_string())
+}
+
+fn dmy(d: Option<Date>) -> String {
+    or_missing(d.map(Date::to_dmy))
+}
+
+/// `2025-12-26T18:30:00-03:00` → `26/12/2025 18:30`; anything else as written.
+pub(crate) fn show_datetime(s: &str) -> String {
+    match Date::parse(s) {
+        Ok(d) => {
+            let time = s
+                .split_once('T')
+                .map(|(_, t)| t.get(..5).unwrap_or(t).to_string());
+            match time {
+                Some(t) => format!("{} {t}", d.to_dmy()),
+                None => d.to_dmy(),
+            }
+        }
+        Err(_) => s.to_string(),
+    }
+}
+
+fn value_with_unit(v: f64, unit: Option<&str>) -> String {
+    match unit {
+        Some(u) => format!("{} {u}", format_es(v)),
+        None => format_es(v),
+    }
+}
+
+fn lab_row(l: &LabSummary) -> LabRow {
+    let unit = l.unit.as_deref();
+    let with_date = |v: f64, d: Option<Date>| match d {
+        Some(d) => format!("{} ({})", value_with_unit(v, unit), d.to_dmy()),
+        None => value_with_unit(v, unit),
+    };
+    let range = match (l.first.range_low, l.first.range_high) {
+        (Some(lo), Some(hi)) => format!("{}–{}", format_es(lo), format_es(hi)),
+        (Some(lo), None) => format!("≥ {}", format_es(lo)),
+        (None, Some(hi)) => format!("≤ {}", format_es(hi)),
+        (None, None) => "—".into(),
+    };
+    let mut status = l.first.status.as_es().to_string();
+    if let Some(last) = &l.last
+        && last.status != l.first.status
+        && last.status != LabStatus::Unclassified
+    {
+        status = format!("{status} → {}", last.status.as_es());
+    }
+    LabRow {
+        test: restore_accents(&l.test),
+        first: with_date(l.first.value, l.first.date),
+        status,
+        range,
+        last: l
+            .last
+            .as_ref()
+            .map(|v| with_date(v.value, v.date))
+            .unwrap_or_else(|| "—".into()),
+        min_max: format!("{} – {}", format_es(l.min), format_es(l.max)),
+    }
+}
+
+fn medication_entry(m: &Medication) -> MedicationEntry {
+    let mut dose: Vec<String> = m.dose.iter().map(|d| d.to_string()).collect();
+    dose.extend(m.extra_doses.iter().map(|d| d.to_string()));
+    let mut frequency = m.frequency.as_ref().map(|f| f.to_string());
+    if m.as_needed {
+        frequency = Some(match frequency {
+            Some(f) => format!("{f}, si es necesario (SOS)"),
+            None => "si es necesario (SOS)".into(),
+        });
+    }
+    let duration = m.duration.as_ref().map(|d| {
+        let s = d.to_string();
+        capitalize_first(s.strip_prefix("por ").unwrap_or(&s))
+    });
+    MedicationEntry {
+        name: list_name(&m.name),
+        code: m.code.as_ref().map(|c| c.display()),
+        dose: or_missing((!dose.is_empty()).then(|| dose.join(" + "))),
+        route: or_missing(m.route.as_ref().map(|r| r.to_string())),
+        frequency: or_missing(frequency),
+        duration: or_missing(duration),
+        notes: (!m.notes.is_empty()).then(|| m.notes.join(", ")),
+    }
+}
+
+fn body_blocks(body: &Body) -> Vec<Block> {
+    match body {
+        Body::Text(t) => vec![Block::Text {
+            paragraphs: t
+                .split('\n')
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(str::to_string)
+                .collect(),
+        }],
+        Body::Items(items) => vec![Block::List {
+            items: items.clone(),
+        }],
+    }
+}
+
+/// The blocks of a part: the draft's text, except that the deterministic writer's lab
+/// lines become a table and its prescription lines become field-by-field entries.
+fn part_blocks(ep: &Episode, id: PartId, body: &Body, origin: Origin) -> Vec<Block> {
+    let drugs: Vec<&Medication> = ep
+        .discharge
+        .medications
+        .iter()
+        .filter(|m| m.kind == ItemKind::Drug)
+        .collect();
+    match id {
+        PartId::Labs if origin == Origin::Deterministic && !ep.labs.is_empty() => {
+            vec![Block::Labs {
+                columns: LAB_COLUMNS.iter().map(|c| c.to_string()).collect(),
+                rows: ep.labs.iter().map(lab_row).collect(),
+            }]
+        }
+        PartId::DischargeMedications if origin == Origin::Deterministic && !drugs.is_empty() => {
+            vec![Block::Medications {
+                items: drugs.into_iter().map(medication_entry).collect(),
+            }]
+        }
+        _ => body_blocks(body),
+    }
+}
+
+/// Builds the document of an episode's draft.
+pub fn build_document(ep: &Episode, draft: &Draft, meta: &DocumentMeta) -> Document {
+    let service = meta
+        .service
+        .clone()
+        .or_else(|| ep.service.as_deref().map(list_name));
+    let physician = meta
+        .treating_physician
+        .clone()
+        .or_else(|| ep.physician.clone());
+    let p = &ep.patient;
+    let age_sex = match (p.age, p.sex) {
+        (Some(a), Some(s)) => format!("{a} años, {}", sex_es(s)),
+        (Some(a), None) => format!("{a} años, sexo {}", NOT_RECORDED.to_lowercase()),
+        (None, Some(s)) => format!("edad {}, {}", NOT_RECORDED.to_lowercase(), sex_es(s)),
+        (None, None) => NOT_RECORDED.into(),
+    };
+    let mut discharge = dmy(ep.discharge_date);
+    if let Some(los) = ep.length_of_stay() {
+        discharge.push_str(&format!(
+            " ({los} {} de hospitalización)",
+            if los == 1 { "día" } else { "días" }
+        ));
+    }
+    let ident = vec![
+        ("Paciente".into(), or_missing(p.name.clone())),
+        (
+            "Identificador".into(),
+            or_missing(
+                p.identifier
+                    .clone()
+                    .or_else(|| ep.id.as_ref().map(|id| format!("episodio {id}"))),
+            ),
+        ),
+        ("Edad y sexo".into(), age_sex),
+        ("Servicio".into(), or_missing(service.clone())),
+        ("Fecha de ingreso".into(), dmy(ep.admission_date)),
+        ("Fecha de alta".into(), discharge),
+        ("Médico tratante".into(), or_missing(physician.clone())),
+    ];
+
+    let mut sections = Vec::new();
+    match draft.layout {
+        Layout::Sections => {
+            for part in &draft.parts {
+                if matches!(part.id, PartId::Identification | PartId::Period) {
+                    continue;
+                }
+                sections.push(Section {
+                    title: part.title.clone(),
+                    part: Some(part.id),
+                    blocks: part_blocks(ep, part.id, &part.body, part.origin),
+                });
+            }
+        }
+        Layout::Paragraph => {
+            let text = draft.render(epicrisis_pipeline::TextFormat::Plain);
+            sections.push(Section {
+                title: "Resumen de la hospitalización".into(),
+                part: None,
+                blocks: vec![Block::Text {
+                    paragraphs: vec![text.trim().to_string()],
+                }],
+            });
+            let structured = writer::write(ep, Layout::Sections);
+            for part in structured.parts.iter().filter(|p| {
+                matches!(
+                    p.id,
+                    PartId::Labs
+                        | PartId::DischargeMedications
+                        | PartId::Controls
+                        | PartId::Care
+                        | PartId::WarningSigns
+                )
+            }) {
+                sections.push(Section {
+                    title: part.title.clone(),
+                    part: Some(part.id),
+                    blocks: part_blocks(ep, part.id, &part.body, part.origin),
+                });
+            }
+        }
+    }
+
+    let hash = content_hash(draft);
+    let short = hash.get(..16).unwrap_or(&hash).to_string();
+    let signed = meta.state == DocumentState::Signed && meta.signature.is_some();
+    let (signature_title, signature) = match (&meta.signature, signed) {
+        (Some(s), true) => (
+            "Firma".to_string(),
+            vec![
+                ("Firmado por".into(), s.signer.clone()),
+                ("Fecha y hora".into(), show_datetime(&s.signed_at)),
+                ("Versión".into(), s.version.to_string()),
+                (
+                    "Huella SHA-256".into(),
+                    format!("{}…", s.content_hash.get(..16).unwrap_or(&s.content_hash)),
+                ),
+            ],
+        ),
+        _ => {
+            let mut lines = vec![(
+                "Estado".to_string(),
+                match meta.state {
+                    DocumentState::Approved => "Aprobado, sin firma electrónica".to_string(),
+                    _ => "Borrador no firmado: no válido como informe de alta".to_string(),
+                },
+            )];
+            if let Some(r) = &meta.reviewed_by {
+                lines.push(("Revisado por".into(), r.clone()));
+            }
+            lines.push(("Versión".into(), meta.version.to_string()));
+            lines.push(("Huella SHA-256".into(), format!("{short}…")));
+            ("Firma".to_string(), lines)
+        }
+    };
+    let reviewer = meta
+        .reviewed_by
+        .clone()
+        .or_else(|| meta.signature.as_ref().map(|s| s.signer.clone()));
+    let footer = match &reviewer {
+        Some(r) => format!(
+            "Borrador redactado con asistencia automática (epicrisis) a partir de los datos del \
+             episodio; revisado por {r}."
+        ),
+        None => "Borrador redactado con asistencia automática (epicrisis) a partir de los datos \
+                 del episodio; pendiente de revisión médica."
+            .to_string(),
+    };
+    Document {
+        title: TITLE.to_string(),
+        hospital: meta.hospital_name.clone(),
+        service: service.unwrap_or_default(),
+        ident,
+        sections,
+        signature_title,
+        signature,
+        signed,
+        draft_mark: (!signed).then(|| DRAFT_MARK.to_string()),
+        footer,
+        author: reviewer
+            .or(physician)
+            .unwrap_or_else(|| "epicrisis (redacción automática)".into()),
+        content_hash: hash,
+        logo: meta.logo.clone(),
+    }
+}

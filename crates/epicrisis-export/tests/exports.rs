@@ -1,0 +1,350 @@
+//! Every export of the example episode and of a long synthetic one: golden Markdown,
+//! text and FHIR; the PDF read back with pdftotext and rendered to PNG with pdftoppm;
+//! the DOCX converted by LibreOffice; the FHIR Bundle validated by fhir.resources.
+
+mod common;
+
+use common::*;
+use epicrisis_domain::Episode;
+use epicrisis_export::{DocumentMeta, Format, build_document, export, to_pdf};
+use epicrisis_pipeline::Draft;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+/// Everything a document must show, whatever its format: section titles, every code,
+/// every discharge medication.
+fn must_contain(ep: &Episode, draft: &Draft) -> Vec<String> {
+    let mut v: Vec<String> = draft
+        .parts
+        .iter()
+        .filter(|p| {
+            !matches!(
+                p.id,
+                epicrisis_pipeline::PartId::Identification | epicrisis_pipeline::PartId::Period
+            )
+        })
+        .map(|p| p.title.clone())
+        .collect();
+    v.extend(ep.codes().into_iter().map(|c| c.display));
+    v.extend(
+        ep.discharge
+            .medications
+            .iter()
+            .map(|m| epicrisis_pipeline::prose::list_name(&m.name)),
+    );
+    v.push("Epicrisis — Informe de alta hospitalaria".into());
+    v
+}
+
+fn check_text(case: &str, text: &str, needles: &[String]) {
+    let hay = collapse(text);
+    let missing: Vec<&String> = needles
+        .iter()
+        .filter(|n| !hay.contains(n.as_str()))
+        .collect();
+    assert!(missing.is_empty(), "{case}: missing {missing:?}");
+}
+
+#[test]
+fn golden_markdown_and_text() {
+    let ep = example();
+    let draft = sections_draft(&ep);
+    let md =
+        String::from_utf8(export(Format::Markdown, &ep, &draft, &draft_meta()).unwrap()).unwrap();
+    let txt = String::from_utf8(export(Format::Text, &ep, &draft, &draft_meta()).unwrap()).unwrap();
+    check_text(
+        "markdown",
+        &md.replace('\\', ""),
+        &must_contain(&ep, &draft),
+    );
+    let lower: Vec<String> = must_contain(&ep, &draft)
+        .iter()
+        .map(|n| n.to_lowercase())
+        .collect();
+    check_text("text", &txt.to_lowercase(), &lower);
+    insta::assert_snapshot!("example_markdown", md);
+    insta::assert_snapshot!("example_text", txt);
+    let signed =
+        String::from_utf8(export(Format::Text, &ep, &draft, &signed_meta(&draft)).unwrap())
+            .unwrap();
+    assert!(
+        !signed.contains("BORRADOR"),
+        "signed text has no draft mark"
+    );
+    assert!(signed.contains("Firmado por: Dra. Carolina Muñoz Peña"));
+}
+
+#[test]
+fn golden_fhir() {
+    let ep = example();
+    let draft = sections_draft(&ep);
+    let json =
+        String::from_utf8(export(Format::Fhir, &ep, &draft, &draft_meta()).unwrap()).unwrap();
+    insta::assert_snapshot!("example_fhir", json);
+}
+
+#[test]
+fn markdown_escapes_user_text() {
+    let mut ep = example();
+    ep.reason = Some("a*b* _c_ #tag $x$ @ref <b>[l](u)</b> \\ `code`".into());
+    let draft = sections_draft(&ep);
+    let md =
+        String::from_utf8(export(Format::Markdown, &ep, &draft, &draft_meta()).unwrap()).unwrap();
+    assert!(
+        md.contains(
+            "\\*b\\* \\_c\\_ \\#tag \\$x\\$ @ref \\<b\\>\\[l\\](u)\\</b\\> \\\\ \\`code\\`"
+        ),
+        "{md}"
+    );
+}
+
+fn fhir_python() -> Option<PathBuf> {
+    if let Ok(p) = std::env::var("EPICRISIS_FHIR_PYTHON") {
+        return Some(PathBuf::from(p));
+    }
+    let venv = std::env::var("HOME")
+        .map(|h| PathBuf::from(h).join(".cache/epicrisis/fhir-venv/bin/python"))
+        .ok()?;
+    if venv.exists() {
+        return Some(venv);
+    }
+    if std::env::var("EPICRISIS_REQUIRE_TOOLS").as_deref() == Ok("1") {
+        panic!(
+            "the FHIR validator is required (EPICRISIS_REQUIRE_TOOLS=1): run scripts/test.sh, \
+             which installs fhir.resources 6.5 (FHIR R4) into ~/.cache/epicrisis/fhir-venv"
+        );
+    }
+    eprintln!(
+        "skipped: install fhir.resources==6.5.0 and pydantic<2 into ~/.cache/epicrisis/fhir-venv \
+         (scripts/test.sh does), or set EPICRISIS_FHIR_PYTHON"
+    );
+    None
+}
+
+#[test]
+fn fhir_bundles_validate_with_fhir_resources() {
+    let Some(python) = fhir_python() else {
+        return;
+    };
+    let dir = artefacts("fhir");
+    let ex = example();
+    let long = long_episode();
+    let compact =
+        epicrisis_ingest::read_episode_path(&testdata("episodes/compact_hernia.json")).unwrap();
+    let mut files = Vec::new();
+    for (name, ep, signed) in [
+        ("example_draft", &ex, false),
+        ("example_signed", &ex, true),
+        ("long", &long, false),
+        ("compact", &compact, false),
+    ] {
+        let draft = sections_draft(ep);
+        let meta = if signed {
+            signed_meta(&draft)
+        } else {
+            draft_meta()
+        };
+        let bytes = export(Format::Fhir, ep, &draft, &meta).unwrap();
+        let path = dir.join(format!("{name}.json"));
+        std::fs::write(&path, bytes).unwrap();
+        files.push(path);
+    }
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/validate_fhir.py");
+    let out = run(Command::new(python).arg(script).args(&files));
+    eprintln!("{out}");
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("ok ")).count(),
+        files.len()
+    );
+}
+
+#[test]
+fn fhir_round_trip_through_ingest() {
+    let ep = example();
+    let draft = sections_draft(&ep);
+    let bytes = export(Format::Fhir, &ep, &draft, &signed_meta(&draft)).unwrap();
+    let back = epicrisis_ingest::read_episode(&bytes, "bundle.json").expect("reads its own bundle");
+    let codes = |e: &Episode| {
+        e.codes()
+            .into_iter()
+            .map(|c| (c.display, c.role))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(codes(&ep), codes(&back));
+    assert_eq!(ep.admission_date, back.admission_date);
+    assert_eq!(ep.discharge_date, back.discharge_date);
+    let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    let comp = &v["entry"][0]["resource"];
+    assert_eq!(comp["status"], "amended", "version 2 of a signed draft");
+    assert_eq!(
+        comp["attester"][0]["party"]["display"],
+        "Dra. Carolina Muñoz Peña"
+    );
+}
+
+fn render_pdf(name: &str, ep: &Episode, draft: &Draft, meta: &DocumentMeta) -> (PathBuf, usize) {
+    let t = Instant::now();
+    let out = to_pdf(&build_document(ep, draft, meta)).expect("pdf");
+    eprintln!(
+        "{name}: {} pages, {} bytes, rendered in {:.0} ms",
+        out.pages,
+        out.bytes.len(),
+        t.elapsed().as_secs_f64() * 1000.0
+    );
+    let path = artefacts("pdf").join(format!("{name}.pdf"));
+    std::fs::write(&path, &out.bytes).unwrap();
+    (path, out.pages)
+}
+
+fn png_pages(pdf: &Path) {
+    if !tool("pdftoppm", "poppler-utils (apt-get install poppler-utils)") {
+        return;
+    }
+    let stem = pdf.with_extension("");
+    run(Command::new("pdftoppm")
+        .args(["-r", "70", "-png"])
+        .arg(pdf)
+        .arg(&stem));
+    eprintln!("PNG pages: {}-*.png", stem.display());
+}
+
+#[test]
+fn pdf_of_the_example_episode() {
+    let ep = example();
+    let draft = sections_draft(&ep);
+    let (pdf, pages) = render_pdf("example_draft", &ep, &draft, &draft_meta());
+    let bytes = std::fs::read(&pdf).unwrap();
+    assert!(bytes.starts_with(b"%PDF-"));
+    assert!(
+        bytes.windows(9).any(|w| w == b"/FontFile"),
+        "fonts are embedded"
+    );
+    let (signed_pdf, _) = render_pdf("example_signed", &ep, &draft, &signed_meta(&draft));
+    png_pages(&pdf);
+    png_pages(&signed_pdf);
+    if !tool("pdftotext", "poppler-utils (apt-get install poppler-utils)") {
+        return;
+    }
+    let words = pdf_words(&pdf);
+    check_text("example pdf", &words, &must_contain(&ep, &draft));
+    for needle in [
+        "Hospital Clínico de Prueba",
+        "BORRADOR — no firmado",
+        &format!("Página 1 de {pages}"),
+        "Paciente",
+        "Fecha de ingreso",
+        "15/12/2025",
+        "26/12/2025",
+        "Hemoglobina en sangre total",
+        "Rango de referencia",
+        "Dosis: 1 g",
+        "Vía: EV",
+        "Frecuencia: cada 8 horas",
+        "pendiente de revisión médica",
+        "Huella SHA-256",
+    ] {
+        assert!(words.contains(needle), "example pdf: missing {needle:?}");
+    }
+    let signed = pdf_words(&signed_pdf);
+    assert!(!signed.contains("BORRADOR"), "signed pdf has no draft mark");
+    for needle in [
+        "Firmado por",
+        "Dra. Carolina Muñoz Peña",
+        "26/12/2025 19:05",
+        "Versión",
+        "Dr. Íñigo Ñúñez",
+        "Cirugía Digestiva",
+        "revisado por Dra. Carolina Muñoz Peña",
+    ] {
+        assert!(signed.contains(needle), "signed pdf: missing {needle:?}");
+    }
+}
+
+#[test]
+fn pdf_of_a_long_episode_paginates() {
+    let ep = long_episode();
+    let draft = sections_draft(&ep);
+    let (pdf, pages) = render_pdf("long_draft", &ep, &draft, &draft_meta());
+    assert!(pages >= 4, "a long stay takes several pages, got {pages}");
+    png_pages(&pdf);
+    if !tool("pdftotext", "poppler-utils (apt-get install poppler-utils)") {
+        return;
+    }
+    let words = pdf_words(&pdf);
+    check_text("long pdf", &words, &must_contain(&ep, &draft));
+    assert!(words.contains(&format!("Página {pages} de {pages}")));
+    // The laboratory table crosses a page and its header is repeated.
+    let layout = pdftotext(&pdf);
+    let pages_text: Vec<&str> = layout.split('\u{c}').collect();
+    let with_header = pages_text
+        .iter()
+        .filter(|p| p.contains("Estado") && p.contains("Último") && p.contains("Examen sintético"))
+        .count();
+    assert!(
+        with_header >= 2,
+        "lab table header repeated on each page it spans ({with_header})"
+    );
+    for i in [1, 23, 45] {
+        assert!(
+            words.contains(&format!("Examen sintético número {i} de química sanguínea")),
+            "lab row {i}"
+        );
+    }
+    // User text with markup characters prints as itself.
+    assert!(
+        words.contains("# $ * _ @ < > [ ] \\ ~ ` = + / ' \" :"),
+        "special characters verbatim"
+    );
+}
+
+#[test]
+fn docx_opens_and_converts_in_libreoffice() {
+    let ep = example();
+    let draft = sections_draft(&ep);
+    let bytes = export(Format::Docx, &ep, &draft, &draft_meta()).unwrap();
+    assert!(bytes.starts_with(b"PK"), "a DOCX is a zip package");
+    let dir = artefacts("docx");
+    let path = dir.join("example_draft.docx");
+    std::fs::write(&path, &bytes).unwrap();
+    let long = long_episode();
+    let long_draft = sections_draft(&long);
+    std::fs::write(
+        dir.join("long_draft.docx"),
+        export(Format::Docx, &long, &long_draft, &draft_meta()).unwrap(),
+    )
+    .unwrap();
+    if !tool(
+        "soffice",
+        "LibreOffice (apt-get install libreoffice-writer-nogui)",
+    ) || !tool("pdftotext", "poppler-utils (apt-get install poppler-utils)")
+    {
+        return;
+    }
+    let profile = dir.join("lo-profile");
+    run(Command::new("soffice")
+        .arg(format!(
+            "-env:UserInstallation=file://{}",
+            profile.display()
+        ))
+        .args(["--headless", "--convert-to", "pdf", "--outdir"])
+        .arg(&dir)
+        .arg(&path)
+        .arg(dir.join("long_draft.docx")));
+    let words = pdf_words(&dir.join("example_draft.pdf"));
+    check_text("docx via libreoffice", &words, &must_contain(&ep, &draft));
+    for needle in [
+        "Hemoglobina en sangre total",
+        "BORRADOR — no firmado",
+        "Dosis: 1 g",
+    ] {
+        assert!(words.contains(needle), "docx: missing {needle:?}");
+    }
+    let long_words = pdf_words(&dir.join("long_draft.pdf"));
+    check_text(
+        "long docx via libreoffice",
+        &long_words,
+        &must_contain(&long, &long_draft),
+    );
+    png_pages(&dir.join("example_draft.pdf"));
+}

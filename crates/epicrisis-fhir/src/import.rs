@@ -1,0 +1,875 @@
+//! FHIR R4 `Bundle` → [`Episode`]: the same kinds of resources [`crate::to_bundle`]
+//! writes, as a hospital's FHIR server would send them (any Bundle type; references by
+//! `urn:uuid:` full URLs or `Type/id`).
+
+use crate::*;
+use epicrisis_domain::codes::Parsed;
+use epicrisis_domain::posology::parse_item;
+use epicrisis_domain::text::fold_words;
+use epicrisis_domain::{
+    Allergies, AtcCode, CodeError, Date, Diagnosis, Dose, DoseUnit, Duration, Episode,
+    EvolutionNote, Frequency, Icd10Code, ItemKind, LabResult, Medication, Procedure, ProcedureCode,
+    Route, Sex, SourceCode, SourceShape, SourceWarning, TimeUnit, WarningKind, summarize_labs,
+};
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+
+/// A Bundle that cannot become an episode: where (JSON path from the Bundle) and what.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct FhirError {
+    pub path: String,
+    pub message: String,
+}
+
+fn err(path: impl Into<String>, message: impl Into<String>) -> FhirError {
+    FhirError {
+        path: path.into(),
+        message: message.into(),
+    }
+}
+
+/// How codes are read. `epicrisis-ingest` plugs in its own readers so that a code from a
+/// FHIR server gets the same warnings (not in the CIE-10 list, ATC that does not fit the
+/// drug) as one from any other shape; [`PlainCodes`] only parses.
+pub trait CodeReader {
+    fn icd10(&mut self, raw: &str, path: &str) -> Option<SourceCode<Icd10Code>>;
+    fn procedure(&mut self, raw: &str, path: &str) -> Option<SourceCode<ProcedureCode>>;
+    fn atc(&mut self, raw: &str, path: &str, name: &str) -> Option<SourceCode<AtcCode>>;
+    fn warn(&mut self, kind: WarningKind, path: &str, message: String, message_es: String);
+    /// The warnings gathered so far (moved into the episode at the end).
+    fn take_warnings(&mut self) -> Vec<SourceWarning>;
+}
+
+/// Parses codes, warning only when one is normalised or malformed.
+#[derive(Debug, Default)]
+pub struct PlainCodes {
+    warnings: Vec<SourceWarning>,
+}
+
+impl PlainCodes {
+    fn read<T: std::fmt::Display>(
+        &mut self,
+        raw: &str,
+        path: &str,
+        parse: fn(&str) -> Result<Parsed<T>, CodeError>,
+    ) -> Option<SourceCode<T>> {
+        let raw = raw.trim();
+        if raw.is_empty() {
+            return None;
+        }
+        Some(match parse(raw) {
+            Ok(p) => {
+                if p.normalised {
+                    self.warn(
+                        WarningKind::Normalised,
+                        path,
+                        format!("{raw:?} read as {}", p.code),
+                        format!("El código «{raw}» se interpretó como {}.", p.code),
+                    );
+                }
+                SourceCode {
+                    raw: raw.into(),
+                    parsed: Some(p.code),
+                }
+            }
+            Err(e) => {
+                self.warn(
+                    WarningKind::MalformedCode,
+                    path,
+                    e.to_string(),
+                    format!("{}; se conservó tal como venía.", e.to_spanish()),
+                );
+                SourceCode {
+                    raw: raw.into(),
+                    parsed: None,
+                }
+            }
+        })
+    }
+}
+
+impl CodeReader for PlainCodes {
+    fn icd10(&mut self, raw: &str, path: &str) -> Option<SourceCode<Icd10Code>> {
+        self.read(raw, path, Icd10Code::parse)
+    }
+    fn procedure(&mut self, raw: &str, path: &str) -> Option<SourceCode<ProcedureCode>> {
+        self.read(raw, path, ProcedureCode::parse)
+    }
+    fn atc(&mut self, raw: &str, path: &str, _name: &str) -> Option<SourceCode<AtcCode>> {
+        self.read(raw, path, AtcCode::parse)
+    }
+    fn warn(&mut self, kind: WarningKind, path: &str, message: String, message_es: String) {
+        self.warnings.push(SourceWarning {
+            kind,
+            path: path.into(),
+            message,
+            message_es,
+        });
+    }
+    fn take_warnings(&mut self) -> Vec<SourceWarning> {
+        std::mem::take(&mut self.warnings)
+    }
+}
+
+/// One resource of the Bundle with its path.
+struct Res<'a> {
+    path: String,
+    r: &'a Map<String, Value>,
+}
+
+fn s<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
+    v.get(key)?
+        .as_str()
+        .map(str::trim)
+        .filter(|x| !x.is_empty())
+}
+
+fn first<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
+    match v.get(key)? {
+        Value::Array(a) => a.first(),
+        other => Some(other),
+    }
+}
+
+fn arr<'a>(v: &'a Value, key: &str) -> &'a [Value] {
+    v.get(key)
+        .and_then(Value::as_array)
+        .map_or(&[], Vec::as_slice)
+}
+
+fn date_of(v: Option<&str>) -> Option<Date> {
+    Date::parse(v?).ok()
+}
+
+/// The text of a CodeableConcept: `text`, else the first coding's display, else its code.
+fn concept_text(c: &Value) -> Option<String> {
+    s(c, "text")
+        .or_else(|| arr(c, "coding").iter().find_map(|x| s(x, "display")))
+        .or_else(|| arr(c, "coding").iter().find_map(|x| s(x, "code")))
+        .map(str::to_string)
+}
+
+/// The coding of a concept in a system (matched loosely: `icd-10` anywhere in the URI),
+/// with its index.
+fn coding_in<'a>(c: &'a Value, systems: &[&str]) -> Option<(usize, &'a str)> {
+    arr(c, "coding").iter().enumerate().find_map(|(i, x)| {
+        let sys = s(x, "system").unwrap_or("").to_ascii_lowercase();
+        systems
+            .iter()
+            .any(|want| sys.contains(want))
+            .then(|| s(x, "code"))
+            .flatten()
+            .map(|code| (i, code))
+    })
+}
+
+fn has_code(c: &Value, code: &str) -> bool {
+    arr(c, "coding")
+        .iter()
+        .any(|x| s(x, "code").is_some_and(|k| k.eq_ignore_ascii_case(code)))
+}
+
+fn html_to_text(div: &str) -> Vec<String> {
+    // Block elements end a line; other tags vanish; the five XML entities are decoded.
+    let mut out = String::new();
+    let mut in_tag = false;
+    let mut tag = String::new();
+    for c in div.chars() {
+        match (in_tag, c) {
+            (false, '<') => {
+                in_tag = true;
+                tag.clear();
+            }
+            (true, '>') => {
+                in_tag = false;
+                let t = tag.trim_start_matches('/').to_ascii_lowercase();
+                let name = t.split([' ', '/']).next().unwrap_or("");
+                if matches!(name, "p" | "li" | "br" | "div" | "tr" | "h1" | "h2" | "h3") {
+                    out.push('\n');
+                }
+            }
+            (true, c) => tag.push(c),
+            (false, c) => out.push(c),
+        }
+    }
+    out.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&apos;", "'")
+        .replace("&amp;", "&")
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn dose_unit(unit: &str) -> Option<DoseUnit> {
+    let u = fold_words(unit);
+    match u.as_str() {
+        "%" => Some(DoseUnit::Percent),
+        "[iu]" | "[iu]/ml" => Some(DoseUnit::Ui),
+        _ => DoseUnit::parse(u.trim_end_matches('.')),
+    }
+}
+
+fn time_unit(code: &str) -> Option<TimeUnit> {
+    Some(match code {
+        "min" => TimeUnit::Minutes,
+        "h" => TimeUnit::Hours,
+        "d" => TimeUnit::Days,
+        "wk" => TimeUnit::Weeks,
+        "mo" => TimeUnit::Months,
+        "a" => TimeUnit::Years,
+        _ => return None,
+    })
+}
+
+fn quantity_time(q: &Value) -> Option<(f64, TimeUnit)> {
+    let v = q.get("value")?.as_f64()?;
+    let u = s(q, "code").or_else(|| s(q, "unit"))?;
+    let unit = time_unit(u).or_else(|| {
+        let f = fold_words(u);
+        Some(match f.trim_end_matches('s') {
+            "minuto" => TimeUnit::Minutes,
+            "hora" => TimeUnit::Hours,
+            "dia" => TimeUnit::Days,
+            "semana" => TimeUnit::Weeks,
+            "mes" | "mese" => TimeUnit::Months,
+            "ano" => TimeUnit::Years,
+            _ => return None,
+        })
+    })?;
+    Some((v, unit))
+}
+
+/// Reads a Dosage into the medication: structured fields first, then whatever the
+/// Spanish `text` adds (several quantities, a duration in words).
+fn read_dosage(d: &Value, m: &mut Medication) {
+    if let Some(dr) = first(d, "doseAndRate")
+        && let Some(q) = dr.get("doseQuantity")
+        && let Some(v) = q.get("value").and_then(Value::as_f64)
+        && let Some(unit) = s(q, "unit").or_else(|| s(q, "code")).and_then(dose_unit)
+    {
+        m.dose = Some(Dose {
+            amounts: vec![v],
+            unit,
+            per: Vec::new(),
+        });
+    }
+    if let Some(r) = d.get("route") {
+        m.route = s(r, "text")
+            .map(|t| Route::parse(t).unwrap_or_else(|| Route::Other(t.to_string())))
+            .or_else(|| {
+                let (_, code) = coding_in(r, &["snomed"])?;
+                Some(match code {
+                    "26643006" => Route::Oral,
+                    "47625008" => Route::Intravenous,
+                    "78421000" => Route::Intramuscular,
+                    "34206005" => Route::Subcutaneous,
+                    "37839007" => Route::Sublingual,
+                    "6064005" => Route::Topical,
+                    "37161004" => Route::Rectal,
+                    "46713006" => Route::Nasal,
+                    "54485002" => Route::Ophthalmic,
+                    "45890007" => Route::Transdermal,
+                    "72607000" => Route::Intrathecal,
+                    "16857009" => Route::Vaginal,
+                    _ => return None,
+                })
+            })
+            .or_else(|| concept_text(r).map(Route::Other));
+    }
+    if let Some(t) = d.get("timing") {
+        let rep = t.get("repeat");
+        if let Some(rep) = rep {
+            let freq = rep.get("frequency").and_then(Value::as_f64).unwrap_or(1.0);
+            let per = rep.get("period").and_then(Value::as_f64);
+            let unit = s(rep, "periodUnit");
+            let when: Vec<&str> = arr(rep, "when").iter().filter_map(Value::as_str).collect();
+            m.frequency = if when.contains(&"NIGHT") || when.contains(&"HS") {
+                Some(Frequency::Nightly)
+            } else if when.contains(&"MORN") {
+                Some(Frequency::Morning)
+            } else {
+                match (per, unit) {
+                    (Some(p), Some("h")) if freq > 0.0 => Some(Frequency::EveryHours(p / freq)),
+                    (Some(p), Some("min")) if freq > 0.0 => Some(Frequency::EveryMinutes(p / freq)),
+                    (Some(p), Some("d")) if freq > 0.0 => {
+                        Some(Frequency::EveryHours(24.0 * p / freq))
+                    }
+                    (Some(p), Some("wk")) if freq == 1.0 && p == 1.0 => Some(Frequency::Weekly),
+                    (Some(p), Some("mo")) if freq == 1.0 && p == 1.0 => Some(Frequency::Monthly),
+                    _ if rep.get("count").and_then(Value::as_u64) == Some(1) => {
+                        Some(Frequency::Once)
+                    }
+                    _ => None,
+                }
+            };
+            if let Some((v, u)) = rep.get("boundsDuration").and_then(quantity_time) {
+                m.duration = Some(Duration::Span {
+                    min: v,
+                    max: None,
+                    unit: u,
+                });
+            } else if let Some(r) = rep.get("boundsRange")
+                && let Some((lo, u)) = r.get("low").and_then(quantity_time)
+            {
+                let hi = r.get("high").and_then(quantity_time).map(|(h, _)| h);
+                m.duration = Some(Duration::Span {
+                    min: lo,
+                    max: hi,
+                    unit: u,
+                });
+            }
+        }
+        if m.frequency.is_none()
+            && let Some(c) = t.get("code").and_then(concept_text)
+        {
+            m.frequency = Some(if fold_words(&c).contains("infusion continua") {
+                Frequency::Continuous
+            } else {
+                Frequency::Text(c)
+            });
+        }
+    }
+    if m.duration.is_none()
+        && let Some(text) = arr(d, "additionalInstruction")
+            .iter()
+            .find_map(concept_text)
+    {
+        m.duration = Some(Duration::Text { text });
+    }
+    if d.get("asNeededBoolean").and_then(Value::as_bool) == Some(true)
+        || d.get("asNeededCodeableConcept").is_some()
+    {
+        m.as_needed = true;
+    }
+    // The text fills what the structure lacks (it is what `to_bundle` writes, and what
+    // many servers send alone).
+    if let Some(text) = s(d, "text") {
+        let p = parse_item(&format!("X {text}"));
+        if m.dose.is_none() {
+            m.dose = p.dose;
+        }
+        if m.extra_doses.is_empty() {
+            m.extra_doses = p.extra_doses;
+        }
+        if m.route.is_none() {
+            m.route = p.route;
+        }
+        if m.frequency.is_none() {
+            m.frequency = p.frequency;
+        }
+        if m.duration.is_none() {
+            m.duration = p.duration;
+        }
+        m.as_needed |= p.as_needed;
+    }
+}
+
+struct Reader<'a> {
+    resources: Vec<Res<'a>>,
+    by_ref: HashMap<String, usize>,
+}
+
+impl<'a> Reader<'a> {
+    fn resolve(&self, reference: &Value) -> Option<&Res<'a>> {
+        let r = s(reference, "reference")?;
+        let i = self.by_ref.get(r).or_else(|| {
+            // `http://server/fhir/Condition/1` → `Condition/1`
+            let mut parts = r.rsplit('/');
+            let id = parts.next()?;
+            let ty = parts.next()?;
+            self.by_ref.get(&format!("{ty}/{id}"))
+        })?;
+        self.resources.get(*i)
+    }
+
+    fn of_type(&self, ty: &str) -> impl Iterator<Item = &Res<'a>> {
+        self.resources
+            .iter()
+            .filter(move |x| x.r.get("resourceType").and_then(Value::as_str) == Some(ty))
+    }
+
+    fn key_of(&self, res: &Res<'a>) -> usize {
+        self.resources
+            .iter()
+            .position(|x| std::ptr::eq(x.r, res.r))
+            .unwrap_or(usize::MAX)
+    }
+}
+
+fn medication(
+    rd: &Reader<'_>,
+    res: &Res<'_>,
+    codes: &mut dyn CodeReader,
+    dosage_key: &str,
+) -> Medication {
+    let v = Value::Object(res.r.clone());
+    let (concept, cpath) = match v.get("medicationCodeableConcept") {
+        Some(c) => (
+            Some(c.clone()),
+            format!("{}.medicationCodeableConcept", res.path),
+        ),
+        None => match v.get("medicationReference").and_then(|r| rd.resolve(r)) {
+            Some(m) => (m.r.get("code").cloned(), format!("{}.code", m.path)),
+            None => (None, res.path.clone()),
+        },
+    };
+    let name = concept
+        .as_ref()
+        .and_then(concept_text)
+        .or_else(|| {
+            v.get("medicationReference")
+                .and_then(|r| s(r, "display"))
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| "Medicamento sin nombre".to_string());
+    let mut m = Medication::named(name.clone(), ItemKind::Drug);
+    if let Some(c) = &concept
+        && let Some((i, code)) = coding_in(c, &["whocc", "atc"])
+    {
+        m.code = codes.atc(code, &format!("{cpath}.coding[{i}].code"), &name);
+    }
+    for e in arr(&v, "extension") {
+        if s(e, "url") == Some(EXT_ITEM_KIND) {
+            m.kind = match s(e, "valueCode") {
+                Some("therapy") => ItemKind::Therapy,
+                Some("control") => ItemKind::Control,
+                _ => ItemKind::Drug,
+            };
+        }
+    }
+    if let Some(d) = first(&v, dosage_key) {
+        read_dosage(d, &mut m);
+    }
+    let p = v.get("effectivePeriod").or_else(|| {
+        v.get("dispenseRequest")
+            .and_then(|d| d.get("validityPeriod"))
+    });
+    if let Some(p) = p {
+        m.start = date_of(s(p, "start"));
+        m.end = date_of(s(p, "end"));
+    } else if let Some(d) = date_of(s(&v, "effectiveDateTime")) {
+        m.start = Some(d);
+    }
+    m.notes = arr(&v, "note")
+        .iter()
+        .filter_map(|n| s(n, "text").map(str::to_string))
+        .collect();
+    m
+}
+
+/// Reads a FHIR R4 Bundle (`document`, `collection`, `searchset`, `transaction`…) into an
+/// episode. Codes are read through `codes`; its warnings end up on the episode.
+pub fn from_bundle(bundle: &Value, codes: &mut dyn CodeReader) -> Result<Episode, FhirError> {
+    let root = bundle
+        .as_object()
+        .ok_or_else(|| err("", "expected a FHIR Bundle (a JSON object)"))?;
+    match root.get("resourceType").and_then(Value::as_str) {
+        Some("Bundle") => {}
+        Some(other) => {
+            return Err(err(
+                "resourceType",
+                format!(
+                    "a FHIR {other} resource is not an episode; send a Bundle (type document or \
+                     collection) with the Patient, Encounter, Condition, Procedure, \
+                     MedicationStatement/MedicationRequest and Observation resources of the stay"
+                ),
+            ));
+        }
+        None => return Err(err("resourceType", "expected \"Bundle\"")),
+    }
+    let entries = match root.get("entry") {
+        Some(Value::Array(a)) if !a.is_empty() => a,
+        Some(Value::Array(_)) | None => {
+            return Err(err(
+                "entry",
+                "the Bundle has no entries; it must hold at least the Patient, the Encounter \
+                 and the Conditions (diagnoses) of the stay",
+            ));
+        }
+        Some(_) => return Err(err("entry", "expected an array of entries")),
+    };
+    let mut rd = Reader {
+        resources: Vec::new(),
+        by_ref: HashMap::new(),
+    };
+    for (i, e) in entries.iter().enumerate() {
+        let path = format!("entry[{i}].resource");
+        let r = match e.get("resource") {
+            Some(Value::Object(r)) => r,
+            Some(_) => return Err(err(path, "expected a resource (a JSON object)")),
+            None => continue,
+        };
+        let Some(ty) = r.get("resourceType").and_then(Value::as_str) else {
+            return Err(err(
+                format!("{path}.resourceType"),
+                "missing: every resource names its resourceType",
+            ));
+        };
+        let idx = rd.resources.len();
+        if let Some(u) = e.get("fullUrl").and_then(Value::as_str) {
+            rd.by_ref.insert(u.to_string(), idx);
+        }
+        if let Some(id) = r.get("id").and_then(Value::as_str) {
+            rd.by_ref.insert(format!("{ty}/{id}"), idx);
+        }
+        rd.resources.push(Res { path, r });
+    }
+
+    let mut ep = Episode::empty(SourceShape::Fhir);
+    if let Some(p) = rd.of_type("Patient").next() {
+        let v = Value::Object(p.r.clone());
+        ep.patient.identifier = first(&v, "identifier")
+            .and_then(|i| s(i, "value"))
+            .map(str::to_string);
+        ep.patient.name = first(&v, "name").and_then(|n| {
+            s(n, "text").map(str::to_string).or_else(|| {
+                let mut words: Vec<&str> =
+                    arr(n, "given").iter().filter_map(Value::as_str).collect();
+                words.extend(s(n, "family"));
+                (!words.is_empty()).then(|| words.join(" "))
+            })
+        });
+        ep.patient.sex = match s(&v, "gender") {
+            Some("female") => Some(Sex::Female),
+            Some("male") => Some(Sex::Male),
+            Some("other") => Some(Sex::Other),
+            _ => None,
+        };
+        ep.patient.age = arr(&v, "extension")
+            .iter()
+            .find(|e| s(e, "url") == Some(EXT_AGE))
+            .and_then(|e| e.get("valueAge")?.get("value")?.as_f64())
+            .map(|a| a as u32);
+    }
+    let birth = rd
+        .of_type("Patient")
+        .next()
+        .and_then(|p| date_of(p.r.get("birthDate").and_then(Value::as_str)));
+
+    let mut roles: HashMap<usize, bool> = HashMap::new();
+    if let Some(e) = rd.of_type("Encounter").next() {
+        let v = Value::Object(e.r.clone());
+        ep.id = first(&v, "identifier")
+            .and_then(|i| s(i, "value"))
+            .map(str::to_string);
+        if let Some(p) = v.get("period") {
+            ep.admission_date = date_of(s(p, "start"));
+            ep.discharge_date = date_of(s(p, "end"));
+        }
+        ep.service = first(&v, "serviceType").and_then(concept_text);
+        ep.physician = arr(&v, "participant")
+            .iter()
+            .find_map(|p| s(p.get("individual")?, "display").map(str::to_string));
+        ep.reason = first(&v, "reasonCode").and_then(concept_text);
+        for d in arr(&v, "diagnosis") {
+            if let Some(c) = d.get("condition").and_then(|c| rd.resolve(c)) {
+                let key = rd.key_of(c);
+                let discharge = match d.get("use") {
+                    Some(u) if has_code(u, "AD") => false,
+                    Some(u) if has_code(u, "DD") => true,
+                    _ => continue,
+                };
+                roles.insert(key, discharge);
+            }
+        }
+    }
+    if let (Some(b), Some(end)) = (birth, ep.discharge_date.or(ep.admission_date))
+        && ep.patient.age.is_none()
+    {
+        let mut age = end.year() - b.year();
+        if (end.month(), end.day()) < (b.month(), b.day()) {
+            age -= 1;
+        }
+        ep.patient.age = u32::try_from(age).ok();
+    }
+
+    // Section roles of the Composition (admission / discharge diagnoses, notes).
+    let composition = rd.of_type("Composition").next();
+    if let Some(c) = composition {
+        let v = Value::Object(c.r.clone());
+        for sec in arr(&v, "section") {
+            let code = sec.get("code");
+            let discharge = match code {
+                Some(k) if has_code(k, "11535-2") => Some(true),
+                Some(k) if has_code(k, "46241-6") => Some(false),
+                _ => None,
+            };
+            if let Some(d) = discharge {
+                for e in arr(sec, "entry") {
+                    if let Some(r) = rd.resolve(e) {
+                        roles.entry(rd.key_of(r)).or_insert(d);
+                    }
+                }
+            }
+        }
+    }
+
+    for c in rd.of_type("Condition") {
+        let v = Value::Object(c.r.clone());
+        let concept = v.get("code").cloned().unwrap_or(Value::Null);
+        let name = concept_text(&concept).unwrap_or_else(|| "Diagnóstico sin nombre".into());
+        let problem_list = arr(&v, "category")
+            .iter()
+            .any(|k| has_code(k, "problem-list-item"));
+        let role = roles.get(&rd.key_of(c)).copied().or_else(|| {
+            let cat: String = arr(&v, "category")
+                .iter()
+                .filter_map(concept_text)
+                .collect::<Vec<_>>()
+                .join(" ");
+            let f = fold_words(&cat);
+            if f.contains("egreso") || f.contains("alta") {
+                Some(true)
+            } else if f.contains("ingreso") {
+                Some(false)
+            } else {
+                None
+            }
+        });
+        let role = match role {
+            Some(r) => r,
+            None if problem_list => {
+                ep.history.medical.push(name);
+                continue;
+            }
+            None => {
+                codes.warn(
+                    WarningKind::Inconsistent,
+                    &c.path,
+                    format!(
+                        "Condition \"{name}\" is not marked as an admission or discharge diagnosis \
+                         (Encounter.diagnosis.use AD/DD); read as a discharge diagnosis"
+                    ),
+                    format!(
+                        "El diagnóstico «{name}» no indica si es de ingreso o de egreso \
+                         (Encounter.diagnosis.use AD/DD); se leyó como diagnóstico de egreso."
+                    ),
+                );
+                true
+            }
+        };
+        let code = coding_in(&concept, &["icd-10", "icd10", "cie-10", "cie10"])
+            .and_then(|(i, raw)| codes.icd10(raw, &format!("{}.code.coding[{i}].code", c.path)));
+        let d = Diagnosis { name, code };
+        if role {
+            ep.discharge_diagnoses.push(d);
+        } else {
+            ep.admission_diagnoses.push(d);
+        }
+    }
+    if ep.admission_diagnoses.is_empty() && ep.discharge_diagnoses.is_empty() {
+        return Err(err(
+            "entry",
+            "the Bundle has no Condition resources (diagnoses); an epicrisis needs at least one \
+             admission or discharge diagnosis",
+        ));
+    }
+
+    for p in rd.of_type("Procedure") {
+        let v = Value::Object(p.r.clone());
+        let concept = v.get("code").cloned().unwrap_or(Value::Null);
+        let name = concept_text(&concept).unwrap_or_else(|| "Procedimiento sin nombre".into());
+        let code = arr(&concept, "coding")
+            .iter()
+            .enumerate()
+            .find_map(|(i, x)| {
+                let raw = s(x, "code")?;
+                codes.procedure(raw, &format!("{}.code.coding[{i}].code", p.path))
+            });
+        let date = date_of(s(&v, "performedDateTime")).or_else(|| {
+            v.get("performedPeriod")
+                .and_then(|x| date_of(s(x, "start")))
+        });
+        ep.procedures.push(Procedure { name, code, date });
+    }
+
+    for m in rd.of_type("MedicationStatement") {
+        ep.treatments.push(medication(&rd, m, codes, "dosage"));
+    }
+    for m in rd.of_type("MedicationAdministration") {
+        let mut med = medication(&rd, m, codes, "dosage");
+        if let Some(d) = Value::Object(m.r.clone()).get("dosage") {
+            read_dosage(d, &mut med);
+        }
+        ep.treatments.push(med);
+    }
+    for m in rd.of_type("MedicationRequest") {
+        let v = Value::Object(m.r.clone());
+        let inpatient = arr(&v, "category").iter().any(|k| has_code(k, "inpatient"));
+        let med = medication(&rd, m, codes, "dosageInstruction");
+        if inpatient {
+            ep.treatments.push(med);
+        } else {
+            ep.discharge.medications.push(med);
+        }
+    }
+
+    let mut results = Vec::new();
+    let mut periods: HashMap<String, (f64, f64)> = HashMap::new();
+    for o in rd.of_type("Observation") {
+        let v = Value::Object(o.r.clone());
+        let lab = arr(&v, "category")
+            .iter()
+            .any(|k| has_code(k, "laboratory"))
+            || v.get("category").is_none();
+        let Some(q) = v.get("valueQuantity") else {
+            continue;
+        };
+        let Some(value) = q.get("value").and_then(Value::as_f64) else {
+            continue;
+        };
+        if !lab {
+            continue;
+        }
+        let test = v
+            .get("code")
+            .and_then(concept_text)
+            .unwrap_or_else(|| "Examen sin nombre".into());
+        let unit = s(q, "unit").or_else(|| s(q, "code")).map(str::to_string);
+        let when = s(&v, "effectiveDateTime")
+            .or_else(|| v.get("effectivePeriod").and_then(|p| s(p, "start")))
+            .or_else(|| s(&v, "issued"));
+        let range = first(&v, "referenceRange");
+        let bound = |k: &str| {
+            range
+                .and_then(|r| r.get(k))
+                .and_then(|x| x.get("value"))
+                .and_then(Value::as_f64)
+        };
+        let flag = first(&v, "interpretation")
+            .and_then(|i| arr(i, "coding").iter().find_map(|c| s(c, "code")))
+            .map(str::to_string);
+        for e in arr(&v, "extension") {
+            if s(e, "url") == Some(EXT_LAB_PERIOD)
+                && let Some(r) = e.get("valueRange")
+                && let (Some(lo), Some(hi)) = (
+                    r.get("low")
+                        .and_then(|x| x.get("value"))
+                        .and_then(Value::as_f64),
+                    r.get("high")
+                        .and_then(|x| x.get("value"))
+                        .and_then(Value::as_f64),
+                )
+            {
+                periods.insert(fold_words(&test), (lo, hi));
+            }
+        }
+        results.push(LabResult {
+            test,
+            unit,
+            value,
+            timestamp: when.map(str::to_string),
+            date: date_of(when),
+            range_low: bound("low"),
+            range_high: bound("high"),
+            flag,
+        });
+    }
+    ep.labs = summarize_labs(&results);
+    for l in &mut ep.labs {
+        if let Some((lo, hi)) = periods.get(&fold_words(&l.test)) {
+            l.min = l.min.min(*lo);
+            l.max = l.max.max(*hi);
+        }
+    }
+
+    for d in rd.of_type("DocumentReference") {
+        let v = Value::Object(d.r.clone());
+        let text: Vec<String> = arr(&v, "content")
+            .iter()
+            .filter_map(|c| {
+                let a = c.get("attachment")?;
+                let data = s(a, "data")?;
+                let bytes = base64::decode(data)?;
+                String::from_utf8(bytes).ok()
+            })
+            .collect();
+        if text.is_empty() {
+            codes.warn(
+                WarningKind::Unreadable,
+                &d.path,
+                "DocumentReference without a readable text attachment (base64 data); skipped"
+                    .into(),
+                "Nota sin texto legible (adjunto en base64); se omitió.".into(),
+            );
+            continue;
+        }
+        let day = s(&v, "description").and_then(|t| {
+            let f = fold_words(t);
+            f.strip_prefix("dia ")?.trim().parse::<u32>().ok()
+        });
+        let date = v
+            .get("context")
+            .and_then(|c| c.get("period"))
+            .and_then(|p| date_of(s(p, "start")))
+            .or_else(|| date_of(s(&v, "date")));
+        let author = first(&v, "author")
+            .and_then(|a| s(a, "display"))
+            .map(str::to_string);
+        ep.evolution.push(EvolutionNote {
+            day,
+            date,
+            text: text.join("\n"),
+            author,
+        });
+    }
+
+    for a in rd.of_type("AllergyIntolerance") {
+        let v = Value::Object(a.r.clone());
+        if let Some(name) = v.get("code").and_then(concept_text) {
+            match &mut ep.history.allergies {
+                Allergies::Known(list) => list.push(name),
+                other => *other = Allergies::Known(vec![name]),
+            }
+        }
+    }
+
+    // Notes and instructions that only the Composition's narrative carries.
+    if let Some(c) = composition {
+        let v = Value::Object(c.r.clone());
+        for sec in arr(&v, "section") {
+            let title = fold_words(s(sec, "title").unwrap_or(""));
+            let Some(code) = sec.get("code") else {
+                continue;
+            };
+            let lines = sec
+                .get("text")
+                .and_then(|t| s(t, "div"))
+                .map(html_to_text)
+                .unwrap_or_default();
+            let lines: Vec<String> = lines
+                .into_iter()
+                .filter(|l| fold_words(l) != "no consignado")
+                .collect();
+            if has_code(code, "8648-8") && ep.evolution.is_empty() && !lines.is_empty() {
+                ep.evolution.push(EvolutionNote {
+                    day: None,
+                    date: None,
+                    text: lines.join("\n"),
+                    author: None,
+                });
+            } else if has_code(code, "8653-8") {
+                let target = if title.contains("control") {
+                    &mut ep.discharge.controls
+                } else if title.contains("alarma") {
+                    &mut ep.discharge.warning_signs
+                } else if title.contains("recomendac") {
+                    &mut ep.discharge.recommendations
+                } else {
+                    &mut ep.discharge.care
+                };
+                if target.is_empty() {
+                    *target = lines;
+                }
+            }
+        }
+    }
+    ep.warnings.extend(codes.take_warnings());
+    Ok(ep)
+}

@@ -1,0 +1,210 @@
+//! `epicrisis export INPUT --format pdf|docx|fhir|markdown|text -o FILE`.
+//!
+//! INPUT is an episode of any shape `epicrisis-ingest` reads (the draft is then written
+//! by the deterministic writer) or a saved draft `{"episode", "draft", "meta"}`
+//! (`epicrisis_export::DraftFile`). Kept in its own file, with its own flags, so that the
+//! rest of the binary only names it.
+
+use crate::Failure;
+use crate::cli::LayoutArg;
+use clap::{Args, ValueEnum};
+use epicrisis_domain::Date;
+use epicrisis_export::{DocumentState, DraftFile, Format, Logo, Signature};
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Export formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// A4 PDF with the hospital's header, page numbers and signature block.
+    Pdf,
+    /// Word document (headings, lists and a table), editable.
+    Docx,
+    /// HL7 FHIR R4 Bundle of type document (JSON).
+    Fhir,
+    /// Markdown, for copying into other systems.
+    Markdown,
+    /// Plain text.
+    Text,
+}
+
+/// Flags of `epicrisis export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// An episode (any accepted shape, FHIR Bundle included) or a saved draft
+    /// {"episode", "draft", "meta"}; `-` reads standard input.
+    pub input: String,
+    /// Output format.
+    #[arg(long, value_enum)]
+    pub format: ExportFormat,
+    /// Output file; `-` writes to standard output (fhir, markdown and text only).
+    #[arg(short = 'o', long = "output")]
+    pub output: String,
+    /// Layout of the draft written from an episode (ignored for a saved draft).
+    #[arg(long, value_enum, default_value = "sections")]
+    pub layout: LayoutArg,
+    /// Hospital name in the header [HOSPITAL_NAME].
+    #[arg(long)]
+    pub hospital: Option<String>,
+    /// Hospital logo, PNG, JPEG or SVG [HOSPITAL_LOGO].
+    #[arg(long)]
+    pub logo: Option<PathBuf>,
+    /// Signs the document in this name (no "BORRADOR" mark; signature block filled).
+    #[arg(long)]
+    pub signed_by: Option<String>,
+    /// Time of the signature (RFC 3339, e.g. 2025-12-26T18:30:00-03:00; default now).
+    #[arg(long, requires = "signed_by")]
+    pub signed_at: Option<String>,
+    /// Physician who reviewed the draft (shown in the footer).
+    #[arg(long)]
+    pub reviewed_by: Option<String>,
+    /// Version number of the document.
+    #[arg(long)]
+    pub doc_version: Option<u32>,
+}
+
+const MAX_INPUT: u64 = 16 * 1024 * 1024;
+
+/// Now, as an RFC 3339 instant in UTC.
+fn now_utc() -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let date = Date::from_ymd(1970, 1, 1).map(|d| d.add_days(days));
+    match date {
+        Some(d) => format!(
+            "{d}T{:02}:{:02}:{:02}Z",
+            rem / 3600,
+            (rem % 3600) / 60,
+            rem % 60
+        ),
+        None => "1970-01-01T00:00:00Z".into(),
+    }
+}
+
+fn read_input(arg: &str) -> Result<(String, Vec<u8>), Failure> {
+    let name = if arg == "-" { "<stdin>" } else { arg }.to_string();
+    let mut bytes = Vec::new();
+    let read = if arg == "-" {
+        std::io::stdin()
+            .lock()
+            .take(MAX_INPUT + 1)
+            .read_to_end(&mut bytes)
+    } else {
+        std::fs::File::open(arg).and_then(|f| f.take(MAX_INPUT + 1).read_to_end(&mut bytes))
+    };
+    read.map_err(|e| Failure::Input(format!("{name}: cannot read the file: {e}")))?;
+    Ok((name, bytes))
+}
+
+/// A saved draft has top-level `episode` and `draft` keys; anything else is an episode.
+fn is_draft_file(bytes: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(bytes)
+        .ok()
+        .and_then(|v| {
+            let m = v.as_object()?;
+            Some(m.contains_key("episode") && m.contains_key("draft"))
+        })
+        .unwrap_or(false)
+}
+
+pub fn run(args: ExportArgs) -> Result<ExitCode, Failure> {
+    let format = match args.format {
+        ExportFormat::Pdf => Format::Pdf,
+        ExportFormat::Docx => Format::Docx,
+        ExportFormat::Fhir => Format::Fhir,
+        ExportFormat::Markdown => Format::Markdown,
+        ExportFormat::Text => Format::Text,
+    };
+    if args.output == "-" && !format.is_text() {
+        return Err(Failure::Input(format!(
+            "--format {} is binary and cannot go to standard output; give a file name with -o, \
+             e.g. -o epicrisis.{}",
+            format.as_str(),
+            format.as_str()
+        )));
+    }
+    let (name, bytes) = read_input(&args.input)?;
+    let (episode, draft, saved_meta) = if is_draft_file(&bytes) {
+        let f: DraftFile = serde_json::from_slice(&bytes).map_err(|e| {
+            Failure::Input(format!(
+                "{name}: not a valid saved draft ({{\"episode\", \"draft\", \"meta\"}}): {e}; \
+                 save it again with the program, or export the episode itself"
+            ))
+        })?;
+        (f.episode, f.draft, f.meta)
+    } else {
+        let episode = epicrisis_ingest::read_episode(&bytes, &name)?;
+        let draft =
+            epicrisis_pipeline::writer::write(&episode, crate::generate::layout(args.layout));
+        (episode, draft, None)
+    };
+
+    let mut meta = saved_meta.unwrap_or_default();
+    if let Some(h) = args.hospital.clone().or_else(|| {
+        std::env::var("HOSPITAL_NAME")
+            .ok()
+            .filter(|s| !s.trim().is_empty())
+    }) {
+        meta.hospital_name = h;
+    }
+    let logo = args.logo.clone().or_else(|| {
+        std::env::var("HOSPITAL_LOGO")
+            .ok()
+            .filter(|s| !s.trim().is_empty())
+            .map(PathBuf::from)
+    });
+    if let Some(path) = logo {
+        let bytes = std::fs::read(&path).map_err(|e| {
+            Failure::Input(format!(
+                "{}: cannot read the logo: {e}; check --logo / HOSPITAL_LOGO",
+                path.display()
+            ))
+        })?;
+        meta.logo = Some(Logo::from_bytes(bytes).map_err(|e| {
+            Failure::Input(format!(
+                "{}: {e}; use a PNG, JPEG or SVG file",
+                path.display()
+            ))
+        })?);
+    }
+    if let Some(v) = args.doc_version {
+        meta.version = v;
+    }
+    if let Some(r) = args.reviewed_by {
+        meta.reviewed_by = Some(r);
+    }
+    let now = now_utc();
+    if let Some(signer) = args.signed_by {
+        meta.state = DocumentState::Signed;
+        meta.signature = Some(Signature {
+            signer,
+            signed_at: args.signed_at.unwrap_or_else(|| now.clone()),
+            version: meta.version,
+            content_hash: epicrisis_export::content_hash(&draft),
+        });
+    }
+    if meta.generated_at.is_none() {
+        meta.generated_at = Some(now);
+    }
+    let out = epicrisis_export::export(format, &episode, &draft, &meta)
+        .map_err(|e| Failure::Internal(anyhow::anyhow!(e)))?;
+    if args.output == "-" {
+        std::io::stdout().lock().write_all(&out)?;
+    } else {
+        std::fs::write(&args.output, &out).map_err(|e| {
+            Failure::Input(format!(
+                "{}: cannot write the {} file: {e}",
+                args.output,
+                format.as_str()
+            ))
+        })?;
+        eprintln!("{}: {} ({} bytes)", args.output, format.as_str(), out.len());
+    }
+    Ok(ExitCode::SUCCESS)
+}
