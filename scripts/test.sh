@@ -25,7 +25,9 @@ cargo clippy --workspace --all-targets --locked -q -- -D warnings
 say "cargo test"
 INSTA_UPDATE=no cargo test --workspace --locked -q
 say "quality figures on the dev set (not assertions: the tests above hold the bars)"
-cargo build --release --locked -q -p epicrisis
-BIN="$CARGO_TARGET_DIR/release/epicrisis"
+# The test build's binary (dev profile, dependencies optimised): a release build would
+# compile llama.cpp and Typst a second time for figures that do not depend on it.
+cargo build --locked -q -p epicrisis
+BIN="$CARGO_TARGET_DIR/debug/epicrisis"
 "$BIN" eval testdata/dev/train.jsonl
 "$BIN" eval testdata/dev/train.jsonl --validator-only

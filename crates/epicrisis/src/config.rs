@@ -69,6 +69,11 @@ pub const KNOWN: &[(&str, &str)] = &[
         "EPICRISIS_ALLOW_EXTERNAL",
         "true to allow external providers",
     ),
+    (
+        "HOSPITAL_NAME",
+        "hospital name printed on exported documents",
+    ),
+    ("HOSPITAL_LOGO", "logo file for exported documents"),
 ];
 
 /// Settings whose values are never shown.
@@ -441,6 +446,10 @@ pub struct Config {
     pub listen: SocketAddr,
     pub hf_endpoint: String,
     pub hf_token: Option<Secret>,
+    /// `HOSPITAL_NAME`, for exported documents.
+    pub hospital_name: Option<String>,
+    /// `HOSPITAL_LOGO`, a file for exported documents.
+    pub hospital_logo: Option<PathBuf>,
 }
 
 /// llama.cpp settings without the model path (resolved later).
@@ -642,6 +651,8 @@ impl Config {
             listen,
             hf_endpoint: url_value(raw, "HF_ENDPOINT", "https://huggingface.co")?,
             hf_token: secret("HF_TOKEN"),
+            hospital_name: raw.string("HOSPITAL_NAME"),
+            hospital_logo: raw.string("HOSPITAL_LOGO").map(PathBuf::from),
         })
     }
 

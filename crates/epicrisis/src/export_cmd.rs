@@ -113,7 +113,9 @@ fn is_draft_file(bytes: &[u8]) -> bool {
         .unwrap_or(false)
 }
 
-pub fn run(args: ExportArgs) -> Result<ExitCode, Failure> {
+pub fn run(args: ExportArgs, env_file: Option<&std::path::Path>) -> Result<ExitCode, Failure> {
+    // HOSPITAL_NAME / HOSPITAL_LOGO come from .env or the environment like every setting.
+    let (_, config) = crate::config::load(env_file, None)?;
     let format = match args.format {
         ExportFormat::Pdf => Format::Pdf,
         ExportFormat::Docx => Format::Docx,
@@ -146,19 +148,10 @@ pub fn run(args: ExportArgs) -> Result<ExitCode, Failure> {
     };
 
     let mut meta = saved_meta.unwrap_or_default();
-    if let Some(h) = args.hospital.clone().or_else(|| {
-        std::env::var("HOSPITAL_NAME")
-            .ok()
-            .filter(|s| !s.trim().is_empty())
-    }) {
+    if let Some(h) = args.hospital.clone().or(config.hospital_name.clone()) {
         meta.hospital_name = h;
     }
-    let logo = args.logo.clone().or_else(|| {
-        std::env::var("HOSPITAL_LOGO")
-            .ok()
-            .filter(|s| !s.trim().is_empty())
-            .map(PathBuf::from)
-    });
+    let logo = args.logo.clone().or(config.hospital_logo.clone());
     if let Some(path) = logo {
         let bytes = std::fs::read(&path).map_err(|e| {
             Failure::Input(format!(

@@ -58,7 +58,7 @@ fn main() -> ExitCode {
         cli::Command::EvalDeid(args) => eval_deid::run(args),
         cli::Command::Doctor(args) => doctor::run(args, env_file),
         cli::Command::Models(cmd) => models_cmd::run(cmd, env_file),
-        cli::Command::Export(args) => export_cmd::run(args),
+        cli::Command::Export(args) => export_cmd::run(args, env_file),
     };
     match result {
         Ok(code) => code,
