@@ -58,6 +58,8 @@ pub enum Origin {
     Repaired,
     /// The deterministic writer, replacing a model's part the validator rejected.
     Fallback,
+    /// A person changed it (in the review screen).
+    Edited,
 }
 
 /// The body of a part.
@@ -151,6 +153,104 @@ impl Draft {
         }
     }
 
+    /// The draft that a person's edit of this draft's plain rendering stands for, so that
+    /// documents keep their structure after an edit. A section whose heading line is still
+    /// there keeps its id and title; its body is what the person wrote (when every line is
+    /// "- …", a list); a part whose body changed is [`Origin::Edited`]. Text before the
+    /// first heading joins the first section. A paragraph draft (or text with none of the
+    /// headings) becomes one part.
+    pub fn from_edited_text(&self, text: &str) -> Draft {
+        let one_part = |origin: Origin| Draft {
+            layout: Layout::Paragraph,
+            parts: vec![Part {
+                id: PartId::Evolution,
+                title: "Epicrisis".into(),
+                body: Body::Text(text.trim().to_string()),
+                origin,
+            }],
+        };
+        if self.render(TextFormat::Plain).trim() == text.trim() {
+            return self.clone();
+        }
+        if self.layout == Layout::Paragraph {
+            return one_part(Origin::Edited);
+        }
+        let title_line = TITLE.to_uppercase();
+        let mut sections: Vec<(usize, Vec<&str>)> = Vec::new();
+        let mut leading: Vec<&str> = Vec::new();
+        let mut next = 0usize;
+        for line in text.lines() {
+            let trimmed = line.trim();
+            if sections.is_empty() && leading.is_empty() && trimmed == title_line {
+                continue;
+            }
+            let heading = self.parts[next.min(self.parts.len())..]
+                .iter()
+                .position(|p| !trimmed.is_empty() && p.title.trim() == trimmed)
+                .map(|i| i + next);
+            match heading {
+                Some(i) => {
+                    sections.push((i, Vec::new()));
+                    next = i + 1;
+                }
+                None => match sections.last_mut() {
+                    Some((_, body)) => body.push(line),
+                    None => leading.push(line),
+                },
+            }
+        }
+        if sections.is_empty() {
+            return one_part(Origin::Edited);
+        }
+        if let Some((_, body)) = sections.first_mut() {
+            let mut all = leading;
+            all.append(body);
+            *body = all;
+        }
+        let parts = sections
+            .into_iter()
+            .map(|(i, lines)| {
+                let template = &self.parts[i];
+                let lines: Vec<&str> = lines
+                    .into_iter()
+                    .skip_while(|l| l.trim().is_empty())
+                    .collect();
+                let content: Vec<&str> = lines
+                    .iter()
+                    .copied()
+                    .filter(|l| !l.trim().is_empty())
+                    .collect();
+                let body = if !content.is_empty()
+                    && content.iter().all(|l| l.trim_start().starts_with("- "))
+                {
+                    Body::Items(
+                        content
+                            .iter()
+                            .map(|l| l.trim_start()[2..].trim().to_string())
+                            .collect(),
+                    )
+                } else {
+                    Body::Text(lines.join("\n").trim().to_string())
+                };
+                let origin = if body == template.body {
+                    template.origin
+                } else {
+                    Origin::Edited
+                };
+                Part {
+                    id: template.id,
+                    title: template.title.clone(),
+                    body,
+                    origin,
+                }
+            })
+            .collect();
+        Draft {
+            layout: Layout::Sections,
+            parts,
+        }
+    }
+
     /// The character range `[start, end)` of each part in [`Draft::render`]'s output, so
     /// that a finding's span can be traced back to the part that holds it.
     pub fn part_spans(&self, format: TextFormat) -> Vec<(PartId, usize, usize)> {
@@ -182,5 +282,66 @@ impl Draft {
             }
         }
         spans
+    }
+}
+
+#[cfg(test)]
+mod edit_tests {
+    use super::*;
+
+    fn sample() -> Draft {
+        Draft {
+            layout: Layout::Sections,
+            parts: vec![
+                Part {
+                    id: PartId::Reason,
+                    title: "Motivo de ingreso".into(),
+                    body: Body::Text("Dolor abdominal.".into()),
+                    origin: Origin::Deterministic,
+                },
+                Part {
+                    id: PartId::DischargeMedications,
+                    title: "Medicamentos al alta".into(),
+                    body: Body::Items(vec!["Paracetamol 1 g cada 8 horas".into()]),
+                    origin: Origin::Deterministic,
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn unchanged_text_gives_the_same_draft() {
+        let d = sample();
+        assert_eq!(d.from_edited_text(&d.render(TextFormat::Plain)), d);
+    }
+
+    #[test]
+    fn an_edited_section_is_marked_and_others_keep_their_origin() {
+        let d = sample();
+        let text = d
+            .render(TextFormat::Plain)
+            .replace("cada 8 horas", "cada 6 horas")
+            .replace("- Paracetamol", "- Paracetamol")
+            + "- Omeprazol 20 mg al día\n";
+        let e = d.from_edited_text(&text);
+        assert_eq!(e.parts.len(), 2);
+        assert_eq!(e.parts[0].origin, Origin::Deterministic);
+        assert_eq!(e.parts[1].origin, Origin::Edited);
+        assert_eq!(
+            e.parts[1].body,
+            Body::Items(vec![
+                "Paracetamol 1 g cada 6 horas".into(),
+                "Omeprazol 20 mg al día".into()
+            ])
+        );
+        assert_eq!(e.render(TextFormat::Plain), text);
+    }
+
+    #[test]
+    fn text_without_headings_is_one_edited_part() {
+        let e = sample().from_edited_text("Paciente dado de alta en buenas condiciones.");
+        assert_eq!(e.layout, Layout::Paragraph);
+        assert_eq!(e.parts.len(), 1);
+        assert_eq!(e.parts[0].origin, Origin::Edited);
     }
 }

@@ -4,9 +4,11 @@
 //! fallback of the model pipeline, the draft structure ([`draft`]) that records which
 //! part came from where, the quality figures used by `epicrisis eval` ([`metrics`]), the
 //! grounded model pipeline ([`grounded`]) and its de-identifying wrapper for generators
-//! outside the machine ([`external`]).
+//! outside the machine ([`external`]), and the ready engine that the command line and the
+//! server draft through ([`engine`]).
 
 pub mod draft;
+pub mod engine;
 pub mod external;
 pub mod grounded;
 pub mod metrics;

@@ -1,1 +1,204 @@
-pub fn _x(){}
+//! `epicrisis serve`: the clinician's workplace over HTTP.
+//!
+//! - [`api`]: the predecessor's REST paths (same JSON field names) and our versioned
+//!   `/api/v1`;
+//! - [`openai`]: an OpenAI-compatible `/v1/chat/completions` and `/v1/models` with the
+//!   local model, behind the same authentication;
+//! - [`web`]: the Spanish web interface, server-rendered, its assets embedded;
+//! - [`jobs`]: the bounded generation queue and its worker;
+//! - [`auth`]: passwords, sessions, API tokens, CSRF and login rate limiting.
+//!
+//! Nothing here logs clinical text, patient identifiers or secrets: the request log line
+//! carries the method, the route pattern (never the episode id), the status and the time.
+
+pub mod api;
+pub mod auth;
+pub mod error;
+pub mod jobs;
+pub mod openai;
+pub mod web;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::HeaderValue;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use epicrisis_pipeline::Layout;
+use epicrisis_pipeline::engine::Engine;
+use epicrisis_store::Store;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Settings of the server (the command line fills them from the configuration).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Jobs that may wait behind the running one before new ones get 429.
+    pub queue_capacity: usize,
+    /// `Secure` on cookies (set it when the server is behind HTTPS).
+    pub secure_cookies: bool,
+    pub session_hours: i64,
+    /// Largest request body accepted.
+    pub max_body_bytes: usize,
+    pub hospital_name: String,
+    pub logo: Option<epicrisis_export::Logo>,
+    pub layout: Layout,
+    /// How long a shutdown waits for the running job.
+    pub shutdown_grace: Duration,
+    /// Where external providers send text, for the interface's notice (None: local).
+    pub external_notice: Option<String>,
+    /// Request log lines on standard error.
+    pub log_requests: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            queue_capacity: 8,
+            secure_cookies: false,
+            session_hours: 12,
+            max_body_bytes: 10 * 1024 * 1024,
+            hospital_name: "Hospital".into(),
+            logo: None,
+            layout: Layout::Sections,
+            shutdown_grace: Duration::from_secs(120),
+            external_notice: None,
+            log_requests: true,
+        }
+    }
+}
+
+pub struct Inner {
+    pub store: Store,
+    pub engine: Engine,
+    pub queue: Arc<jobs::Queue>,
+    pub settings: Settings,
+    pub limiter: auth::LoginLimiter,
+    pub templates: minijinja::Environment<'static>,
+    pub started: Instant,
+}
+
+/// Shared state of all handlers.
+#[derive(Clone)]
+pub struct AppState(pub Arc<Inner>);
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+/// Unix milliseconds now.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// A running server's pieces (for `serve` and the tests).
+pub struct Server {
+    pub state: AppState,
+    worker: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Server {
+    /// Starts the queue's worker and builds the state.
+    pub fn new(store: Store, engine: Engine, settings: Settings) -> std::io::Result<Server> {
+        let (queue, worker) = jobs::Queue::start(settings.queue_capacity, engine.clone())?;
+        let state = AppState(Arc::new(Inner {
+            store,
+            engine,
+            queue,
+            templates: web::templates(),
+            limiter: auth::LoginLimiter::default(),
+            started: Instant::now(),
+            settings,
+        }));
+        Ok(Server {
+            state,
+            worker: Some(worker),
+        })
+    }
+
+    pub fn router(&self) -> Router {
+        router(self.state.clone())
+    }
+
+    /// Serves until `shutdown` resolves, then stops taking requests, finishes (and
+    /// saves) the running job within the grace period and returns.
+    pub async fn run(
+        mut self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let app = self.router();
+        let queue = self.state.queue.clone();
+        let grace = self.state.settings.shutdown_grace;
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            shutdown.await;
+            let _ = stop_tx.send(());
+        });
+        let (drained_tx, drained_rx) = tokio::sync::oneshot::channel::<()>();
+        let result = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = stop_rx.await;
+            // Let the running job finish and be saved; streams then end on their own.
+            let q = queue.clone();
+            let _ = tokio::task::spawn_blocking(move || q.shutdown(grace)).await;
+            let _ = drained_tx.send(());
+        })
+        .await;
+        let _ = drained_rx.await;
+        if let Some(w) = self.worker.take() {
+            let _ = tokio::task::spawn_blocking(move || w.join()).await;
+        }
+        result
+    }
+}
+
+/// All routes.
+pub fn router(state: AppState) -> Router {
+    let limit = state.settings.max_body_bytes;
+    Router::new()
+        .merge(api::routes())
+        .merge(openai::routes())
+        .merge(web::routes())
+        .layer(middleware::from_fn_with_state(state.clone(), log_request))
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+/// One line per request: method, route pattern, status, milliseconds. Never the URI
+/// (it can hold an episode id) and never bodies.
+async fn log_request(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let t = Instant::now();
+    let method = req.method().clone();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_else(|| "(sin ruta)".into());
+    let mut resp = next.run(req).await;
+    let h = resp.headers_mut();
+    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    if state.settings.log_requests {
+        eprintln!(
+            "{method} {route} {} {:.1} ms",
+            resp.status().as_u16(),
+            t.elapsed().as_secs_f64() * 1e3
+        );
+    }
+    resp
+}

@@ -42,6 +42,18 @@ pub enum Command {
     Models(ModelsCommand),
     /// Export an episode or a saved draft as PDF, DOCX, HL7 FHIR R4, Markdown or text.
     Export(crate::export_cmd::ExportArgs),
+    /// Run the web interface and the HTTP API (the predecessor's paths, /api/v1 and an
+    /// OpenAI-compatible /v1) with one shared model and a bounded generation queue.
+    Serve(crate::serve_cmd::ServeArgs),
+    /// Accounts of the web interface and the API.
+    #[command(subcommand)]
+    Users(crate::serve_cmd::UsersCommand),
+    /// API tokens for integrations.
+    #[command(subcommand)]
+    Tokens(crate::serve_cmd::TokensCommand),
+    /// The audit trail.
+    #[command(subcommand)]
+    Audit(crate::serve_cmd::AuditCommand),
 }
 
 #[derive(Debug, Subcommand)]

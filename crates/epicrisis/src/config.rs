@@ -65,6 +65,12 @@ pub const KNOWN: &[(&str, &str)] = &[
     ("EPICRISIS_REPEAT_PENALTY", "repetition penalty"),
     ("EPICRISIS_MEMORY_LIMIT_MB", "memory the model may use"),
     ("EPICRISIS_LISTEN", "address of `epicrisis serve`"),
+    ("EPICRISIS_QUEUE_SIZE", "generation jobs that may wait"),
+    (
+        "EPICRISIS_SECURE_COOKIES",
+        "true behind HTTPS (Secure cookies)",
+    ),
+    ("EPICRISIS_SESSION_HOURS", "hours a login lasts"),
     (
         "EPICRISIS_ALLOW_EXTERNAL",
         "true to allow external providers",
@@ -450,6 +456,12 @@ pub struct Config {
     pub hospital_name: Option<String>,
     /// `HOSPITAL_LOGO`, a file for exported documents.
     pub hospital_logo: Option<PathBuf>,
+    /// `EPICRISIS_QUEUE_SIZE`: generation jobs that may wait behind the running one.
+    pub queue_size: usize,
+    /// `EPICRISIS_SECURE_COOKIES`: mark session cookies `Secure` (behind HTTPS).
+    pub secure_cookies: bool,
+    /// `EPICRISIS_SESSION_HOURS`.
+    pub session_hours: u32,
 }
 
 /// llama.cpp settings without the model path (resolved later).
@@ -624,8 +636,25 @@ impl Config {
                 "sqlite:PATH or postgres://user:password@host/database",
             ));
         }
+        let queue_size = raw
+            .parse::<u32>(
+                "EPICRISIS_QUEUE_SIZE",
+                "a whole number of jobs from 1 to 1000",
+                |v| (1..=1000).contains(v),
+            )?
+            .unwrap_or(8) as usize;
+        let session_hours = raw
+            .parse::<u32>(
+                "EPICRISIS_SESSION_HOURS",
+                "a whole number of hours from 1 to 168",
+                |v| (1..=168).contains(v),
+            )?
+            .unwrap_or(12);
         let secret = |k: &str| raw.string(k).map(Secret);
         Ok(Config {
+            queue_size,
+            session_hours,
+            secure_cookies: bool_value(raw, "EPICRISIS_SECURE_COOKIES")?,
             model_type,
             models_dir: PathBuf::from(
                 raw.string("EPICRISIS_MODELS_DIR")

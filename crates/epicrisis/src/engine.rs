@@ -9,41 +9,17 @@ use epicrisis_domain::Episode;
 use epicrisis_llm::Generator;
 use epicrisis_llm::http::{self, ApiKey, HttpSettings};
 use epicrisis_llm::llama::LlamaGenerator;
-use epicrisis_pipeline::external::{ExternalUse, draft_deidentified};
-use epicrisis_pipeline::grounded::{
-    Attempt, PipelineOptions, Provenance, Strategy, Timings, draft_with_model,
-};
-use epicrisis_pipeline::{Draft, Layout, TextFormat, writer};
-use epicrisis_validate::Report;
+use epicrisis_pipeline::engine::Engine as Drafter;
+pub use epicrisis_pipeline::engine::Outcome;
+use epicrisis_pipeline::grounded::{PipelineOptions, Strategy};
+use epicrisis_pipeline::{Layout, TextFormat};
+use std::sync::Arc;
 use std::time::Instant;
 
 /// A ready engine (a local model is loaded once and reused).
-pub enum Ready {
-    Deterministic,
-    Local {
-        generator: Box<LlamaGenerator>,
-        options: PipelineOptions,
-        load_ms: f64,
-    },
-    /// A provider over HTTP; only de-identified text is sent to it.
-    External {
-        generator: Box<dyn Generator>,
-        options: PipelineOptions,
-    },
-}
-
-/// One draft and everything known about how it was made.
-pub struct Outcome {
-    pub draft: Draft,
-    pub text: String,
-    pub report: Report,
-    pub attempts: Option<Vec<Attempt>>,
-    pub provenance: Option<Provenance>,
-    /// Set when a provider outside the machine wrote part of the draft.
-    pub external: Option<ExternalUse>,
-    pub timings: Option<Timings>,
-    pub generate_ms: f64,
-    pub validate_ms: f64,
+pub struct Ready {
+    pub drafter: Drafter,
+    load_ms: f64,
 }
 
 /// The engine to use: the flag, else `MODEL_TYPE`, else a local model when one resolves,
@@ -88,12 +64,19 @@ pub fn open(
         repair_rounds: args.repair_rounds,
     };
     match engine {
-        Engine::Deterministic => Ok(Ready::Deterministic),
+        Engine::Deterministic => Ok(Ready {
+            drafter: Drafter::Deterministic,
+            load_ms: 0.0,
+        }),
         Engine::OpenAi | Engine::Anthropic => {
             let generator = open_external(engine, config)?;
-            Ok(Ready::External {
-                generator,
-                options: options(config.sampling.clone()),
+            Ok(Ready {
+                drafter: Drafter::Model {
+                    generator: Arc::from(generator),
+                    options: options(config.sampling.clone()),
+                    external: true,
+                },
+                load_ms: 0.0,
             })
         }
         Engine::Local => {
@@ -101,9 +84,12 @@ pub fn open(
             let t = Instant::now();
             let generator =
                 LlamaGenerator::load(settings.llama).map_err(|e| Failure::Input(e.to_string()))?;
-            Ok(Ready::Local {
-                generator: Box::new(generator),
-                options: options(settings.sampling),
+            Ok(Ready {
+                drafter: Drafter::Model {
+                    generator: Arc::new(generator),
+                    options: options(settings.sampling),
+                    external: false,
+                },
                 load_ms: t.elapsed().as_secs_f64() * 1e3,
             })
         }
@@ -185,95 +171,22 @@ impl Ready {
         format: TextFormat,
         on_text: impl FnMut(&str),
     ) -> Result<Outcome, Failure> {
-        let t = Instant::now();
-        match self {
-            Ready::Deterministic => {
-                let draft = writer::write(ep, layout);
-                let text = draft.render(format);
-                let generate_ms = t.elapsed().as_secs_f64() * 1e3;
-                let tv = Instant::now();
-                let report = epicrisis_validate::validate(ep, &text);
-                let validate_ms = tv.elapsed().as_secs_f64() * 1e3;
-                Ok(Outcome {
-                    draft,
-                    text,
-                    report,
-                    attempts: None,
-                    provenance: None,
-                    external: None,
-                    timings: None,
-                    generate_ms,
-                    validate_ms,
-                })
-            }
-            Ready::External { generator, options } => {
-                let mut opts = options.clone();
-                opts.layout = layout;
-                let (g, external) = draft_deidentified(generator.as_ref(), ep, &opts, on_text)
-                    .map_err(|e| {
-                        let name = generator.info().backend;
-                        Failure::Internal(anyhow::anyhow!("the {name} provider failed: {e}"))
-                    })?;
-                let text = if format == TextFormat::Plain {
-                    g.text.clone()
-                } else {
-                    g.draft.render(format)
-                };
-                let report = if format == TextFormat::Plain {
-                    g.report.clone()
-                } else {
-                    epicrisis_validate::validate(ep, &text)
-                };
-                Ok(Outcome {
-                    draft: g.draft,
-                    text,
-                    report,
-                    attempts: Some(g.attempts),
-                    provenance: Some(g.provenance),
-                    external: Some(external),
-                    validate_ms: g.timings.validation_ms,
-                    timings: Some(g.timings),
-                    generate_ms: t.elapsed().as_secs_f64() * 1e3,
-                })
-            }
-            Ready::Local {
-                generator, options, ..
-            } => {
-                let mut opts = options.clone();
-                opts.layout = layout;
-                let g = draft_with_model(generator.as_ref(), ep, &opts, on_text).map_err(|e| {
-                    Failure::Internal(anyhow::anyhow!("the local model failed: {e}"))
-                })?;
-                // Markdown is rendered from the same parts.
-                let text = if format == TextFormat::Plain {
-                    g.text.clone()
-                } else {
-                    g.draft.render(format)
-                };
-                let report = if format == TextFormat::Plain {
-                    g.report.clone()
-                } else {
-                    epicrisis_validate::validate(ep, &text)
-                };
-                Ok(Outcome {
-                    draft: g.draft,
-                    text,
-                    report,
-                    attempts: Some(g.attempts),
-                    provenance: Some(g.provenance),
-                    external: None,
-                    validate_ms: g.timings.validation_ms,
-                    timings: Some(g.timings),
-                    generate_ms: t.elapsed().as_secs_f64() * 1e3,
-                })
-            }
-        }
+        self.drafter
+            .draft(ep, layout, format, on_text)
+            .map_err(|e| match &self.drafter {
+                Drafter::Model {
+                    generator,
+                    external: true,
+                    ..
+                } => {
+                    let name = generator.info().backend;
+                    Failure::Internal(anyhow::anyhow!("the {name} provider failed: {e}"))
+                }
+                _ => Failure::Internal(anyhow::anyhow!("the local model failed: {e}")),
+            })
     }
 
     pub fn load_ms(&self) -> f64 {
-        match self {
-            Ready::Deterministic | Ready::External { .. } => 0.0,
-            Ready::Local { load_ms, .. } => *load_ms,
-        }
+        self.load_ms
     }
 }

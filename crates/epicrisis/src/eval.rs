@@ -132,7 +132,7 @@ fn generation(
                 Origin::Model => model_parts += 1,
                 Origin::Repaired => repaired += 1,
                 Origin::Fallback => fallbacks += 1,
-                Origin::Deterministic => {}
+                Origin::Deterministic | Origin::Edited => {}
             }
         }
         times.push(secs);

@@ -15,6 +15,7 @@ mod export_cmd;
 mod generate;
 mod input;
 mod models_cmd;
+mod serve_cmd;
 mod validate;
 
 use clap::Parser;
@@ -59,6 +60,10 @@ fn main() -> ExitCode {
         cli::Command::Doctor(args) => doctor::run(args, env_file),
         cli::Command::Models(cmd) => models_cmd::run(cmd, env_file),
         cli::Command::Export(args) => export_cmd::run(args, env_file),
+        cli::Command::Serve(args) => serve_cmd::serve(args, env_file),
+        cli::Command::Users(cmd) => serve_cmd::users(cmd, env_file),
+        cli::Command::Tokens(cmd) => serve_cmd::tokens(cmd, env_file),
+        cli::Command::Audit(cmd) => serve_cmd::audit(cmd, env_file),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,1050 @@
+//! The JSON API: the predecessor's paths (its frontend and scripts keep working) and our
+//! versioned `/api/v1`. Bodies are parsed into domain types before any work; every route
+//! but `/api/health` needs a session or an API token; every read or change of a patient's
+//! episode is written to the audit trail.
+
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiResult};
+use crate::jobs::{Job, JobEvent, Refused, SaveFn, Status};
+use crate::{AppState, now_ms};
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use epicrisis_domain::Episode;
+use epicrisis_pipeline::engine::Outcome;
+use epicrisis_pipeline::{Draft, writer};
+use epicrisis_store::{
+    AuditEntry, EpisodeQuery, EpisodeRow, NewEpisode, NewVersion, Role, VersionKind, VersionRow,
+    VersionStatus,
+};
+use epicrisis_validate::{Category, Finding, Kind, Report, Severity};
+use futures_util::Stream;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        // The predecessor's surface.
+        .route("/api/health", get(health))
+        .route("/api/episodes/{id}", get(legacy_episode))
+        .route("/api/generate-epicrisis", post(legacy_generate))
+        .route("/api/regenerate-epicrisis", post(legacy_generate))
+        .route("/api/validate-epicrisis", post(legacy_validate))
+        .route("/api/export/pdf", post(legacy_export_pdf))
+        .route("/api/export/word", post(legacy_export_word))
+        // Ours.
+        .route("/api/v1/me", get(me))
+        .route("/api/v1/episodes", get(list_episodes).post(import_episode))
+        .route("/api/v1/episodes/{id}", get(get_episode))
+        .route("/api/v1/episodes/{id}/drafts", post(start_draft))
+        .route("/api/v1/episodes/{id}/versions", get(list_versions).post(save_version))
+        .route("/api/v1/episodes/{id}/validate", post(validate_text))
+        .route("/api/v1/episodes/{id}/export", get(export_episode))
+        .route("/api/v1/episodes/{id}/audit", get(episode_audit))
+        .route("/api/v1/versions/{id}", get(get_version))
+        .route("/api/v1/versions/{id}/sign", post(sign_version))
+        .route("/api/v1/jobs/{id}", get(get_job).delete(cancel_job))
+        .route("/api/v1/jobs/{id}/cancel", post(cancel_job))
+        .route("/api/v1/jobs/{id}/events", get(job_events))
+        .route("/api/v1/audit", get(full_audit))
+        .route("/api/v1/audit/verify", get(verify_audit))
+        .route("/api/v1/tokens", post(create_token))
+}
+
+// ---------------------------------------------------------------- shared helpers
+
+/// Writes one audit row; a failure to audit fails the request (nothing unaudited).
+pub async fn audit(
+    state: &AppState,
+    p: Option<&Principal>,
+    action: &str,
+    episode_id: Option<&str>,
+    version_id: Option<i64>,
+    detail: Value,
+) -> ApiResult<()> {
+    state
+        .store
+        .audit(&AuditEntry {
+            user_id: p.map(|p| p.user.id),
+            username: p.map(|p| p.user.username.clone()),
+            action: action.into(),
+            episode_id: episode_id.map(str::to_string),
+            version_id,
+            detail: detail.to_string(),
+        })
+        .await?;
+    Ok(())
+}
+
+/// Reads an episode of any shape the readers accept.
+pub fn read_episode(bytes: &[u8], name: &str) -> ApiResult<Episode> {
+    Ok(epicrisis_ingest::read_episode(bytes, name)?)
+}
+
+/// The stored episode, parsed.
+pub async fn load_episode(state: &AppState, id: &str) -> ApiResult<(EpisodeRow, Episode)> {
+    let row = state.store.episode(id).await?.ok_or_else(|| {
+        ApiError::not_found(format!(
+            "no existe el episodio {id:?}; impórtelo primero (POST /api/v1/episodes) / unknown episode"
+        ))
+    })?;
+    let ep: Episode = serde_json::from_str(&row.episode_json)
+        .map_err(|e| ApiError::internal(format!("stored episode {id:?} cannot be read: {e}")))?;
+    Ok((row, ep))
+}
+
+/// Stores an episode read from `bytes`; `id` overrides (or supplies) its id.
+pub async fn store_episode(
+    state: &AppState,
+    bytes: &[u8],
+    id: Option<String>,
+) -> ApiResult<(EpisodeRow, Episode)> {
+    let mut ep = read_episode(bytes, "episode")?;
+    if let Some(id) = id {
+        ep.id = Some(id);
+    }
+    let Some(episode_id) = ep.id.clone().filter(|s| !s.trim().is_empty()) else {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "el episodio no trae identificador (id_atencion, episodeId o Encounter.id); indíquelo con ?id=… / the episode has no id: pass ?id=…",
+        ));
+    };
+    if episode_id.len() > 128 || episode_id.contains(['/', '?', '#']) {
+        return Err(ApiError::bad_request(
+            "el identificador del episodio debe tener hasta 128 caracteres, sin / ? # / the episode id must be short and without / ? #",
+        ));
+    }
+    let row = state
+        .store
+        .put_episode(&NewEpisode {
+            episode_id,
+            service: ep.service.clone(),
+            admission_date: ep.admission_date.map(|d| d.to_string()),
+            discharge_date: ep.discharge_date.map(|d| d.to_string()),
+            episode_json: serde_json::to_string(&ep).map_err(ApiError::internal)?,
+            source: String::from_utf8_lossy(bytes).into_owned(),
+            source_kind: ep.shape.as_str().to_string(),
+        })
+        .await?;
+    Ok((row, ep))
+}
+
+fn report_of(v: &VersionRow) -> Report {
+    serde_json::from_str(&v.report_json).unwrap_or_default()
+}
+
+/// The draft structure of a version (its parts), for documents.
+fn draft_of(v: &VersionRow, ep: &Episode, layout: epicrisis_pipeline::Layout) -> Draft {
+    let stored: Option<Draft> = serde_json::from_str::<Value>(&v.provenance_json)
+        .ok()
+        .and_then(|p| p.get("draft").cloned())
+        .and_then(|d| serde_json::from_value(d).ok());
+    let template = stored.unwrap_or_else(|| writer::write(ep, layout));
+    template.from_edited_text(&v.text)
+}
+
+fn counts(r: &Report) -> (usize, usize) {
+    let e = r.error_count();
+    (e, r.findings.len() - e)
+}
+
+pub fn version_summary(v: &VersionRow) -> Value {
+    let (errors, warnings) = counts(&report_of(v));
+    json!({
+        "id": v.id, "number": v.number, "kind": v.kind, "status": v.status,
+        "engine": v.engine, "author": v.author_name, "parentId": v.parent_id,
+        "amends": v.amends, "contentHash": v.content_hash, "createdAt": v.created_at,
+        "errors": errors, "warnings": warnings,
+    })
+}
+
+fn version_full(v: &VersionRow) -> Value {
+    let mut s = version_summary(v);
+    s["text"] = json!(v.text);
+    s["report"] = serde_json::from_str(&v.report_json).unwrap_or(Value::Null);
+    s["provenance"] = serde_json::from_str(&v.provenance_json).unwrap_or(Value::Null);
+    s
+}
+
+/// What is saved with a generated version: the parts (with their origin) and the
+/// provenance, attempts and timings.
+fn provenance_json(o: &Outcome) -> String {
+    json!({
+        "draft": o.draft,
+        "provenance": o.provenance,
+        "external": o.external,
+        "attempts": o.attempts,
+        "timings": o.timings,
+        "generateMs": o.generate_ms,
+    })
+    .to_string()
+}
+
+fn rfc3339(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+fn busy(r: Refused) -> ApiError {
+    match r {
+        Refused::Full {
+            retry_after_s,
+            capacity,
+        } => ApiError::busy(
+            format!(
+                "la cola de generación está llena ({capacity} en espera); intente de nuevo en {retry_after_s} s / the generation queue is full, try again"
+            ),
+            retry_after_s,
+        ),
+        Refused::Stopping => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "el servidor se está deteniendo; intente en un momento / the server is stopping",
+        ),
+    }
+}
+
+/// Queues a draft of a stored episode; the result becomes a new version.
+pub async fn queue_draft(
+    state: &AppState,
+    p: &Principal,
+    episode_id: &str,
+) -> ApiResult<Arc<Job>> {
+    p.require(&[Role::Medico], "generar borradores")?;
+    let (_, ep) = load_episode(state, episode_id).await?;
+    let parent = state.store.latest_version(episode_id).await?;
+    if let Some(v) = &parent
+        && v.status == VersionStatus::Signed
+    {
+        return Err(ApiError::conflict(format!(
+            "la versión {} está firmada; para cambiarla use una enmienda / version {} is signed: amend it instead",
+            v.number, v.number
+        )));
+    }
+    let store = state.store.clone();
+    let handle = tokio::runtime::Handle::current();
+    let eid = episode_id.to_string();
+    let user_id = p.user.id;
+    let engine_name = state.engine.name();
+    let parent_id = parent.map(|v| v.id);
+    let save: SaveFn = Box::new(move |o: &Outcome| {
+        let v = NewVersion {
+            episode_id: eid,
+            kind: VersionKind::Generated,
+            text: o.text.clone(),
+            report_json: serde_json::to_string(&o.report).map_err(|e| e.to_string())?,
+            provenance_json: provenance_json(o),
+            engine: Some(engine_name),
+            author_id: Some(user_id),
+            parent_id,
+        };
+        handle
+            .block_on(store.add_version(&v))
+            .map(|row| Some(row.id))
+            .map_err(|e| e.to_string())
+    });
+    let job = state
+        .queue
+        .submit(ep, Some(episode_id.to_string()), p.user.id, state.settings.layout, save)
+        .map_err(busy)?;
+    audit(
+        state,
+        Some(p),
+        "generate",
+        Some(episode_id),
+        None,
+        json!({"engine": state.engine.name(), "job": job.id}),
+    )
+    .await?;
+    Ok(job)
+}
+
+/// Waits for a job to finish.
+async fn wait(job: &Job) {
+    let mut rx = job.events.subscribe();
+    loop {
+        if job.status().finished() {
+            return;
+        }
+        match tokio::time::timeout(Duration::from_millis(500), rx.recv()).await {
+            Ok(Err(tokio::sync::broadcast::error::RecvError::Closed)) => return,
+            _ => continue,
+        }
+    }
+}
+
+// ---------------------------------------------------------------- predecessor
+
+async fn health(State(state): State<AppState>) -> Json<Value> {
+    let (waiting, running) = state.queue.load();
+    Json(json!({
+        "status": "ok",
+        "version": env!("CARGO_PKG_VERSION"),
+        "engine": state.engine.name(),
+        "external": state.engine.is_external(),
+        "database": state.store.backend(),
+        "queue": {"waiting": waiting, "running": running, "capacity": state.queue.capacity()},
+        "uptimeS": state.started.elapsed().as_secs(),
+    }))
+}
+
+async fn legacy_episode(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let (row, ep) = load_episode(&state, &id).await?;
+    audit(&state, Some(&p), "view", Some(&id), None, json!({"api": "legacy"})).await?;
+    let source: Value = serde_json::from_str(&row.source).unwrap_or(Value::Null);
+    let (clinical, patient) = if let Some(cd) = source.get("clinicalData") {
+        (cd.clone(), source.get("patientInfo").cloned())
+    } else if source.get("resourceType").is_some() || source.is_null() {
+        (serde_json::to_value(&ep).unwrap_or(Value::Null), None)
+    } else if let Some(input) = source.get("input").filter(|v| v.is_object()) {
+        (input.clone(), None)
+    } else {
+        (source, None)
+    };
+    let mut out = json!({"episodeId": id, "clinicalData": clinical});
+    if let Some(pi) = patient {
+        out["patientInfo"] = pi;
+    }
+    Ok(Json(out))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LegacyRequest {
+    episode_id: Option<Value>,
+    clinical_data: Option<Value>,
+    patient_info: Option<Value>,
+    text: Option<String>,
+}
+
+fn id_string(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn parse_legacy(body: &Bytes) -> ApiResult<LegacyRequest> {
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::bad_request(format!(
+            "el cuerpo debe ser JSON {{episodeId?, clinicalData?}}: {e} / the body must be JSON"
+        ))
+    })
+}
+
+/// The episode a predecessor request names: inline `clinicalData` (not stored) or a
+/// stored `episodeId`.
+async fn legacy_episode_of(
+    state: &AppState,
+    req: &LegacyRequest,
+) -> ApiResult<(Episode, Option<String>)> {
+    if let Some(cd) = &req.clinical_data {
+        let mut wrapper = json!({"clinicalData": cd});
+        if let Some(id) = &req.episode_id {
+            wrapper["episodeId"] = id.clone();
+        }
+        if let Some(pi) = &req.patient_info {
+            wrapper["patientInfo"] = pi.clone();
+        }
+        let bytes = serde_json::to_vec(&wrapper).map_err(ApiError::internal)?;
+        return Ok((read_episode(&bytes, "clinicalData")?, None));
+    }
+    let Some(id) = req.episode_id.as_ref().and_then(id_string) else {
+        return Err(ApiError::bad_request(
+            "falta episodeId o clinicalData / send episodeId or clinicalData",
+        ));
+    };
+    let (_, ep) = load_episode(state, &id).await?;
+    Ok((ep, Some(id)))
+}
+
+fn legacy_type(c: Category) -> &'static str {
+    match c {
+        Category::Diagnosis | Category::Code => "dx",
+        Category::Procedure => "proc",
+        Category::Medication | Category::Dose | Category::Allergy => "med",
+        Category::Number => "number",
+        Category::Lab => "lab",
+        Category::Date => "date",
+        Category::Control => "control",
+        Category::Other => "other",
+    }
+}
+
+fn legacy_item(f: &Finding) -> Value {
+    json!({"type": legacy_type(f.category), "mention": f.mention, "reason": f.message})
+}
+
+fn legacy_validation(r: &Report) -> Value {
+    let violations: Vec<Value> = r
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .map(legacy_item)
+        .collect();
+    let warnings: Vec<Value> = r
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Warning)
+        .map(legacy_item)
+        .collect();
+    json!({"ok": r.ok, "violations": violations, "warnings": warnings})
+}
+
+async fn legacy_generate(
+    State(state): State<AppState>,
+    p: Principal,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    let t = Instant::now();
+    let req = parse_legacy(&body)?;
+    let (ep, stored) = legacy_episode_of(&state, &req).await?;
+    let job = match &stored {
+        Some(id) => queue_draft(&state, &p, id).await?,
+        None => {
+            p.require(&[Role::Medico], "generar borradores")?;
+            let job = state
+                .queue
+                .submit(ep, None, p.user.id, state.settings.layout, Box::new(|_| Ok(None)))
+                .map_err(busy)?;
+            audit(&state, Some(&p), "generate", None, None, json!({"inline": true})).await?;
+            job
+        }
+    };
+    wait(&job).await;
+    let st = job
+        .state
+        .lock()
+        .map_err(|_| ApiError::internal("job state poisoned"))?;
+    match (&st.status, &st.result) {
+        (Status::Done, Some(f)) => Ok(Json(json!({
+            "text": f.outcome.text,
+            "validation": legacy_validation(&f.outcome.report),
+            "generatedAt": rfc3339(now_ms()),
+            "processingTimeMs": t.elapsed().as_millis() as u64,
+            "versionId": f.version_id,
+            "engine": state.engine.name(),
+        }))),
+        (Status::Cancelled, _) => Err(ApiError::conflict("la generación fue cancelada / generation cancelled")),
+        _ => Err(ApiError::internal(
+            st.message.clone().unwrap_or_else(|| "generation failed".into()),
+        )),
+    }
+}
+
+async fn legacy_validate(
+    State(state): State<AppState>,
+    p: Principal,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    let req = parse_legacy(&body)?;
+    let text = req
+        .text
+        .clone()
+        .ok_or_else(|| ApiError::bad_request("falta text / send the text to validate"))?;
+    let (ep, stored) = legacy_episode_of(&state, &req).await?;
+    let report = epicrisis_validate::validate(&ep, &text);
+    audit(&state, Some(&p), "validate", stored.as_deref(), None, json!({})).await?;
+    let mut out = legacy_validation(&report);
+    out["findings"] = serde_json::to_value(&report.findings).unwrap_or(Value::Null);
+    Ok(Json(out))
+}
+
+async fn legacy_export_pdf(state: State<AppState>, p: Principal, body: Bytes) -> ApiResult<Response> {
+    legacy_export(state, p, body, epicrisis_export::Format::Pdf).await
+}
+
+async fn legacy_export_word(state: State<AppState>, p: Principal, body: Bytes) -> ApiResult<Response> {
+    legacy_export(state, p, body, epicrisis_export::Format::Docx).await
+}
+
+async fn legacy_export(
+    State(state): State<AppState>,
+    p: Principal,
+    body: Bytes,
+    format: epicrisis_export::Format,
+) -> ApiResult<Response> {
+    let req = parse_legacy(&body)?;
+    let (ep, stored) = legacy_episode_of(&state, &req).await?;
+    let template = writer::write(&ep, state.settings.layout);
+    let draft = match &req.text {
+        Some(t) => template.from_edited_text(t),
+        None => template,
+    };
+    let meta = meta(&state, None, None);
+    let bytes = render(format, ep, draft, meta).await?;
+    audit(&state, Some(&p), "export", stored.as_deref(), None, json!({"format": format.as_str()})).await?;
+    Ok(file_response(format, stored.as_deref().unwrap_or("epicrisis"), bytes))
+}
+
+// ---------------------------------------------------------------- documents
+
+fn meta(
+    state: &AppState,
+    v: Option<&VersionRow>,
+    signer: Option<String>,
+) -> epicrisis_export::DocumentMeta {
+    use epicrisis_export::{DocumentMeta, DocumentState, Signature};
+    let mut m = DocumentMeta {
+        hospital_name: state.settings.hospital_name.clone(),
+        logo: state.settings.logo.clone(),
+        generated_at: Some(rfc3339(now_ms())),
+        ..DocumentMeta::default()
+    };
+    if let Some(v) = v {
+        m.version = u32::try_from(v.number).unwrap_or(1);
+        if v.status == VersionStatus::Signed {
+            m.state = DocumentState::Signed;
+            m.signature = Some(Signature {
+                signer: signer.or_else(|| v.author_name.clone()).unwrap_or_default(),
+                signed_at: rfc3339(v.created_at),
+                version: m.version,
+                content_hash: v.content_hash.clone(),
+            });
+        }
+    }
+    m
+}
+
+async fn render(
+    format: epicrisis_export::Format,
+    ep: Episode,
+    draft: Draft,
+    meta: epicrisis_export::DocumentMeta,
+) -> ApiResult<Vec<u8>> {
+    // Typesetting takes tens of milliseconds of CPU: off the async threads.
+    tokio::task::spawn_blocking(move || epicrisis_export::export(format, &ep, &draft, &meta))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)
+}
+
+fn file_response(format: epicrisis_export::Format, name: &str, bytes: Vec<u8>) -> Response {
+    use epicrisis_export::Format;
+    let (mime, ext) = match format {
+        Format::Pdf => ("application/pdf", "pdf"),
+        Format::Docx => (
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+            "docx",
+        ),
+        Format::Fhir => ("application/fhir+json", "json"),
+        Format::Markdown => ("text/markdown; charset=utf-8", "md"),
+        Format::Text => ("text/plain; charset=utf-8", "txt"),
+    };
+    let safe: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+        .collect();
+    let mut r = bytes.into_response();
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"epicrisis-{safe}.{ext}\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+#[derive(Deserialize)]
+struct ExportQuery {
+    format: Option<String>,
+    version: Option<i64>,
+}
+
+async fn export_episode(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    Query(q): Query<ExportQuery>,
+) -> ApiResult<Response> {
+    use epicrisis_export::Format;
+    let format = match q.format.as_deref().unwrap_or("pdf") {
+        "pdf" => Format::Pdf,
+        "docx" | "word" => Format::Docx,
+        "fhir" => Format::Fhir,
+        "markdown" | "md" => Format::Markdown,
+        "text" | "txt" => Format::Text,
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "format {other:?} no existe; use pdf, docx, fhir, markdown o text"
+            )));
+        }
+    };
+    let (_, ep) = load_episode(&state, &id).await?;
+    let v = match q.version {
+        Some(vid) => state
+            .store
+            .version(vid)
+            .await?
+            .filter(|v| v.episode_id == id)
+            .ok_or_else(|| ApiError::not_found(format!("no existe la versión {vid} de este episodio")))?,
+        None => state.store.latest_version(&id).await?.ok_or_else(|| {
+            ApiError::not_found("el episodio aún no tiene borrador; genere uno primero / no draft yet")
+        })?,
+    };
+    let draft = draft_of(&v, &ep, state.settings.layout);
+    let m = meta(&state, Some(&v), None);
+    let bytes = render(format, ep, draft, m).await?;
+    audit(&state, Some(&p), "export", Some(&id), Some(v.id), json!({"format": format.as_str()})).await?;
+    Ok(file_response(format, &id, bytes))
+}
+
+// ---------------------------------------------------------------- /api/v1
+
+async fn me(p: Principal) -> Json<Value> {
+    Json(json!({
+        "id": p.user.id, "username": p.user.username, "displayName": p.user.display_name,
+        "role": p.user.role, "csrf": p.csrf(),
+    }))
+}
+
+#[derive(Deserialize)]
+struct ImportQuery {
+    id: Option<String>,
+}
+
+async fn import_episode(
+    State(state): State<AppState>,
+    p: Principal,
+    Query(q): Query<ImportQuery>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    p.require(&[Role::Medico, Role::Administrativo], "importar episodios")?;
+    let (row, ep) = store_episode(&state, &body, q.id).await?;
+    audit(&state, Some(&p), "import", Some(&row.episode_id), None, json!({"shape": row.source_kind})).await?;
+    let warnings: Vec<&str> = ep.warnings.iter().map(|w| w.message_es.as_str()).collect();
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"episodeId": row.episode_id, "shape": row.source_kind, "warnings": warnings})),
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    q: Option<String>,
+    service: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    limit: Option<i64>,
+    offset: Option<i64>,
+}
+
+fn check_date(field: &str, v: &Option<String>) -> ApiResult<()> {
+    if let Some(d) = v
+        && !d.is_empty()
+        && (d.len() != 10 || epicrisis_domain::Date::parse(d).is_err())
+    {
+        return Err(ApiError::bad_request(format!(
+            "{field}={d:?} no es una fecha AAAA-MM-DD / is not a YYYY-MM-DD date"
+        )));
+    }
+    Ok(())
+}
+
+pub fn episode_query(
+    q: Option<String>,
+    service: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    limit: Option<i64>,
+    offset: Option<i64>,
+) -> ApiResult<EpisodeQuery> {
+    check_date("from", &from)?;
+    check_date("to", &to)?;
+    let nonempty = |s: Option<String>| s.filter(|s| !s.trim().is_empty());
+    Ok(EpisodeQuery {
+        text: nonempty(q),
+        service: nonempty(service),
+        discharged_from: nonempty(from),
+        discharged_to: nonempty(to),
+        limit,
+        offset,
+    })
+}
+
+async fn list_episodes(
+    State(state): State<AppState>,
+    _p: Principal,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Json<Value>> {
+    let query = episode_query(q.q, q.service, q.from, q.to, q.limit, q.offset)?;
+    let rows = state.store.list_episodes(&query).await?;
+    Ok(Json(json!({"episodes": rows})))
+}
+
+async fn get_episode(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let (row, ep) = load_episode(&state, &id).await?;
+    let latest = state.store.latest_version(&id).await?;
+    audit(&state, Some(&p), "view", Some(&id), None, json!({})).await?;
+    Ok(Json(json!({
+        "episodeId": row.episode_id, "shape": row.source_kind, "importedAt": row.imported_at,
+        "episode": ep, "latestVersion": latest.as_ref().map(version_full),
+    })))
+}
+
+fn job_json(state: &AppState, job: &Job) -> Value {
+    let position = state.queue.position(job);
+    let st = job.state.lock();
+    let (status, text, message, version) = match &st {
+        Ok(s) => (
+            s.status,
+            s.text.clone(),
+            s.message.clone(),
+            s.result.as_ref().and_then(|r| r.version_id),
+        ),
+        Err(_) => (Status::Failed, String::new(), None, None),
+    };
+    json!({
+        "jobId": job.id, "episodeId": job.episode_id, "status": status, "position": position,
+        "text": text, "message": message, "versionId": version,
+        "eventsUrl": format!("/api/v1/jobs/{}/events", job.id),
+    })
+}
+
+async fn start_draft(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let job = queue_draft(&state, &p, &id).await?;
+    Ok((StatusCode::ACCEPTED, Json(job_json(&state, &job))).into_response())
+}
+
+fn find_job(state: &AppState, id: &str) -> ApiResult<Arc<Job>> {
+    state
+        .queue
+        .job(id)
+        .ok_or_else(|| ApiError::not_found("ese trabajo de generación no existe (o terminó hace más de una hora)"))
+}
+
+async fn get_job(State(state): State<AppState>, _p: Principal, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let job = find_job(&state, &id)?;
+    Ok(Json(job_json(&state, &job)))
+}
+
+async fn cancel_job(State(state): State<AppState>, p: Principal, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let job = find_job(&state, &id)?;
+    if job.user_id != p.user.id && p.user.role != Role::Admin {
+        return Err(ApiError::forbidden("solo quien inició la generación puede cancelarla"));
+    }
+    let cancelled = state.queue.cancel(&job);
+    audit(&state, Some(&p), "cancel", job.episode_id.as_deref(), None, json!({"job": job.id})).await?;
+    Ok(Json(json!({"cancelled": cancelled, "job": job_json(&state, &job)})))
+}
+
+fn sse_event(ev: &JobEvent) -> Event {
+    let name = match ev {
+        JobEvent::Queued { .. } => "queued",
+        JobEvent::Started => "started",
+        JobEvent::Token { .. } => "token",
+        JobEvent::Done { .. } => "done",
+        JobEvent::Failed { .. } => "failed",
+        JobEvent::Cancelled => "cancelled",
+    };
+    Event::default()
+        .event(name)
+        .json_data(ev)
+        .unwrap_or_else(|_| Event::default().event(name))
+}
+
+/// Server-Sent Events of a job: a `snapshot` (status and the text so far), then
+/// `queued` (position), `started`, `token`, and one of `done`, `failed`, `cancelled`.
+/// A client that goes away only drops its stream; the job goes on and is saved.
+async fn job_events(
+    State(state): State<AppState>,
+    _p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+    let job = find_job(&state, &id)?;
+    let rx = job.events.subscribe();
+    let snapshot = Event::default()
+        .event("snapshot")
+        .json_data(job_json(&state, &job))
+        .map_err(ApiError::internal)?;
+    let finished = job.status().finished();
+    let stream = futures_util::stream::unfold(
+        (Some(snapshot), rx, finished, job, state),
+        |(first, mut rx, finished, job, state)| async move {
+            if let Some(ev) = first {
+                return Some((Ok(ev), (None, rx, finished, job, state)));
+            }
+            if finished {
+                return None;
+            }
+            loop {
+                match tokio::time::timeout(Duration::from_secs(2), rx.recv()).await {
+                    Ok(Ok(ev)) => {
+                        let end = matches!(ev, JobEvent::Done { .. } | JobEvent::Failed { .. } | JobEvent::Cancelled);
+                        return Some((Ok(sse_event(&ev)), (None, rx, end, job, state)));
+                    }
+                    Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {
+                        // Too slow a reader: send the whole state again.
+                        let snap = Event::default()
+                            .event("snapshot")
+                            .json_data(job_json(&state, &job))
+                            .unwrap_or_default();
+                        let end = job.status().finished();
+                        return Some((Ok(snap), (None, rx, end, job, state)));
+                    }
+                    Ok(Err(_)) => return None,
+                    Err(_) => {
+                        if job.status().finished() {
+                            let snap = Event::default()
+                                .event("snapshot")
+                                .json_data(job_json(&state, &job))
+                                .unwrap_or_default();
+                            return Some((Ok(snap), (None, rx, true, job, state)));
+                        }
+                        continue;
+                    }
+                }
+            }
+        },
+    );
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+async fn list_versions(
+    State(state): State<AppState>,
+    _p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    load_episode(&state, &id).await?;
+    let versions = state.store.versions(&id).await?;
+    let list: Vec<Value> = versions.iter().map(version_summary).collect();
+    Ok(Json(json!({"episodeId": id, "versions": list})))
+}
+
+async fn get_version(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Value>> {
+    let v = state
+        .store
+        .version(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no existe la versión {id}")))?;
+    audit(&state, Some(&p), "view", Some(&v.episode_id), Some(v.id), json!({})).await?;
+    Ok(Json(version_full(&v)))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct SaveBody {
+    text: String,
+    parent_id: Option<i64>,
+    #[serde(default)]
+    amend: bool,
+}
+
+async fn save_version(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    p.require(&[Role::Medico], "editar borradores")?;
+    let b: SaveBody = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_request(format!("el cuerpo debe ser {{text, parentId, amend?}}: {e}"))
+    })?;
+    if b.text.trim().is_empty() {
+        return Err(ApiError::bad_request("el texto está vacío / the text is empty"));
+    }
+    let (_, ep) = load_episode(&state, &id).await?;
+    let report = epicrisis_validate::validate(&ep, &b.text);
+    let kind = if b.amend {
+        VersionKind::Amendment
+    } else {
+        VersionKind::Edited
+    };
+    // Keep the parts' structure (and origins) of the version this edit starts from.
+    let template = match b.parent_id {
+        Some(pid) => state.store.version(pid).await?.map(|v| draft_of(&v, &ep, state.settings.layout)),
+        None => None,
+    }
+    .unwrap_or_else(|| writer::write(&ep, state.settings.layout));
+    let draft = template.from_edited_text(&b.text);
+    let row = state
+        .store
+        .add_version(&NewVersion {
+            episode_id: id.clone(),
+            kind,
+            text: b.text,
+            report_json: serde_json::to_string(&report).map_err(ApiError::internal)?,
+            provenance_json: json!({"draft": draft, "editedBy": p.user.username}).to_string(),
+            engine: None,
+            author_id: Some(p.user.id),
+            parent_id: b.parent_id,
+        })
+        .await?;
+    let (errors, warnings) = counts(&report);
+    audit(
+        &state,
+        Some(&p),
+        if b.amend { "amend" } else { "edit" },
+        Some(&id),
+        Some(row.id),
+        json!({"errors": errors, "warnings": warnings}),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(version_full(&row))).into_response())
+}
+
+#[derive(Deserialize)]
+struct ValidateBody {
+    text: String,
+}
+
+async fn validate_text(
+    State(state): State<AppState>,
+    _p: Principal,
+    Path(id): Path<String>,
+    Json(b): Json<ValidateBody>,
+) -> ApiResult<Json<Report>> {
+    let (_, ep) = load_episode(&state, &id).await?;
+    // Live validation while typing: not audited row by row (saving is).
+    Ok(Json(epicrisis_validate::validate(&ep, &b.text)))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct SignBody {
+    #[serde(default)]
+    acknowledge_findings: bool,
+}
+
+async fn sign_version(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    p.require(&[Role::Medico], "aprobar y firmar")?;
+    let b: SignBody = if body.is_empty() {
+        SignBody::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("{e}")))?
+    };
+    let v = state
+        .store
+        .version(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no existe la versión {id}")))?;
+    let report = report_of(&v);
+    let (errors, _) = counts(&report);
+    if errors > 0 && !b.acknowledge_findings {
+        return Err(ApiError::conflict(format!(
+            "la versión tiene {errors} afirmación(es) que los datos no respaldan; corríjalas o confirme con acknowledgeFindings=true / the text has unsupported claims"
+        )));
+    }
+    let signed = state.store.sign(id, p.user.id).await?;
+    audit(
+        &state,
+        Some(&p),
+        "approve",
+        Some(&signed.episode_id),
+        Some(signed.id),
+        json!({"signs": id, "contentHash": signed.content_hash, "acknowledgedFindings": errors}),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(version_full(&signed))).into_response())
+}
+
+#[derive(Deserialize)]
+struct AuditQuery {
+    limit: Option<i64>,
+}
+
+fn audit_json(rows: Vec<epicrisis_store::AuditRow>) -> Value {
+    let list: Vec<Value> = rows
+        .into_iter()
+        .map(|r| {
+            json!({"id": r.id, "at": rfc3339(r.at), "user": r.username, "action": r.action,
+                   "episodeId": r.episode_id, "versionId": r.version_id,
+                   "detail": serde_json::from_str::<Value>(&r.detail).unwrap_or(Value::Null),
+                   "hash": r.hash})
+        })
+        .collect();
+    json!({"audit": list})
+}
+
+async fn episode_audit(
+    State(state): State<AppState>,
+    _p: Principal,
+    Path(id): Path<String>,
+    Query(q): Query<AuditQuery>,
+) -> ApiResult<Json<Value>> {
+    let rows = state.store.audit_trail(Some(&id), q.limit.unwrap_or(200).clamp(1, 5000)).await?;
+    Ok(Json(audit_json(rows)))
+}
+
+async fn full_audit(
+    State(state): State<AppState>,
+    p: Principal,
+    Query(q): Query<AuditQuery>,
+) -> ApiResult<Json<Value>> {
+    p.require(&[], "leer toda la bitácora")?;
+    let rows = state.store.audit_trail(None, q.limit.unwrap_or(200).clamp(1, 5000)).await?;
+    Ok(Json(audit_json(rows)))
+}
+
+async fn verify_audit(State(state): State<AppState>, p: Principal) -> ApiResult<Json<Value>> {
+    p.require(&[], "verificar la bitácora")?;
+    let check = state.store.verify_audit().await?;
+    Ok(Json(json!({"ok": check.problems.is_empty(), "rows": check.rows, "problems": check.problems})))
+}
+
+#[derive(Deserialize)]
+struct TokenBody {
+    name: String,
+}
+
+async fn create_token(
+    State(state): State<AppState>,
+    p: Principal,
+    Json(b): Json<TokenBody>,
+) -> ApiResult<Response> {
+    if b.name.trim().is_empty() || b.name.len() > 100 {
+        return Err(ApiError::bad_request("name: un nombre de 1 a 100 caracteres para el token"));
+    }
+    let token = crate::auth::random_token()?;
+    let id = state
+        .store
+        .add_api_token(p.user.id, b.name.trim(), &crate::auth::token_hash(&token))
+        .await?;
+    audit(&state, Some(&p), "token_add", None, None, json!({"tokenId": id})).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"id": id, "token": token, "note": "guárdelo ahora: no se vuelve a mostrar / shown once"})),
+    )
+        .into_response())
+}
+
+/// Used by the web pages: a version's findings with the kind of highlight.
+pub fn finding_class(f: &Finding) -> &'static str {
+    match (f.severity, f.kind) {
+        (Severity::Error, _) => "error",
+        (_, Kind::Omission) => "omission",
+        _ => "warning",
+    }
+}

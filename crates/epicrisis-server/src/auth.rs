@@ -1,0 +1,292 @@
+//! Passwords (argon2id), session and API tokens (random, stored as SHA-256), CSRF, login
+//! rate limiting, and the extractor that turns a request into a [`Principal`].
+
+use crate::AppState;
+use crate::error::ApiError;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Argon2, Algorithm, Params, Version};
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method, header};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use epicrisis_store::{Role, User};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "epicrisis_session";
+/// The cookie that carries the login form's CSRF token before there is a session.
+pub const LOGIN_CSRF_COOKIE: &str = "epicrisis_login_csrf";
+
+fn argon() -> Argon2<'static> {
+    // OWASP's argon2id minimum (19 MiB, 2 passes, 1 lane).
+    let params = Params::new(19 * 1024, 2, 1, None).unwrap_or_default();
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+/// An argon2id hash (PHC string) of a password.
+pub fn hash_password(password: &str) -> Result<String, String> {
+    let mut salt = [0u8; 16];
+    getrandom::getrandom(&mut salt).map_err(|e| format!("no randomness: {e}"))?;
+    let salt = SaltString::encode_b64(&salt).map_err(|e| e.to_string())?;
+    argon()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| e.to_string())
+}
+
+/// Whether `password` matches the stored hash (false for a malformed hash).
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    match PasswordHash::new(hash) {
+        Ok(h) => argon().verify_password(password.as_bytes(), &h).is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// Refuses passwords a clinician's account should not have.
+pub fn check_password_strength(password: &str) -> Result<(), String> {
+    if password.chars().count() < 10 {
+        return Err("la contraseña debe tener al menos 10 caracteres / the password must have at least 10 characters".into());
+    }
+    Ok(())
+}
+
+/// A random secret, URL-safe (32 bytes of entropy).
+pub fn random_token() -> Result<String, ApiError> {
+    let mut b = [0u8; 32];
+    getrandom::getrandom(&mut b)
+        .map_err(|e| ApiError::internal(format!("the operating system gives no random numbers: {e}")))?;
+    Ok(URL_SAFE_NO_PAD.encode(b))
+}
+
+/// What the store keeps of a secret.
+pub fn token_hash(token: &str) -> String {
+    let d = Sha256::digest(token.as_bytes());
+    d.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Constant-time comparison of two strings.
+pub fn same(a: &str, b: &str) -> bool {
+    use subtle_eq::ct_eq;
+    ct_eq(a.as_bytes(), b.as_bytes())
+}
+
+mod subtle_eq {
+    pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+        if a.len() != b.len() {
+            return false;
+        }
+        a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    }
+}
+
+/// A cookie's value from the request headers.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// A `Set-Cookie` value.
+pub fn set_cookie(name: &str, value: &str, max_age_s: i64, secure: bool) -> String {
+    format!(
+        "{name}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age_s}{}",
+        if secure { "; Secure" } else { "" }
+    )
+}
+
+/// How the request proved who it is.
+#[derive(Debug, Clone)]
+pub enum Via {
+    /// The browser session; state-changing requests must carry its CSRF token.
+    Session { csrf: String, token_hash: String },
+    /// An API token (integrations); no CSRF (no ambient credential).
+    Token,
+}
+
+/// The authenticated user of a request.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub user: User,
+    pub via: Via,
+}
+
+impl Principal {
+    /// Refuses unless the user has one of the roles (admin may do everything).
+    pub fn require(&self, roles: &[Role], what: &str) -> Result<(), ApiError> {
+        if self.user.role == Role::Admin || roles.contains(&self.user.role) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(format!(
+                "su rol ({}) no permite {what} / your role may not do this",
+                self.user.role.as_str()
+            )))
+        }
+    }
+
+    pub fn csrf(&self) -> &str {
+        match &self.via {
+            Via::Session { csrf, .. } => csrf,
+            Via::Token => "",
+        }
+    }
+}
+
+/// Looks up the session cookie or the bearer token.
+pub async fn principal(state: &AppState, headers: &HeaderMap) -> Result<Option<Principal>, ApiError> {
+    if let Some(auth) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok())
+        && let Some(token) = auth.strip_prefix("Bearer ")
+    {
+        let user = state.store.api_token_user(&token_hash(token.trim())).await?;
+        return match user {
+            Some(user) => Ok(Some(Principal {
+                user,
+                via: Via::Token,
+            })),
+            // A wrong token is an error, not an anonymous request.
+            None => Err(ApiError::new(
+                axum::http::StatusCode::UNAUTHORIZED,
+                "el token de API no es válido o fue revocado / the API token is not valid or was revoked",
+            )),
+        };
+    }
+    if let Some(token) = cookie(headers, SESSION_COOKIE) {
+        let hash = token_hash(token);
+        if let Some((session, user)) = state.store.session(&hash, crate::now_ms()).await? {
+            return Ok(Some(Principal {
+                user,
+                via: Via::Session {
+                    csrf: session.csrf,
+                    token_hash: hash,
+                },
+            }));
+        }
+    }
+    Ok(None)
+}
+
+/// Extractor: an authenticated user, with the CSRF check done for state-changing
+/// requests made with the session cookie.
+impl FromRequestParts<AppState> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let p = principal(state, &parts.headers)
+            .await?
+            .ok_or_else(ApiError::unauthorized)?;
+        if let Via::Session { csrf, .. } = &p.via
+            && !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS)
+        {
+            let sent = parts
+                .headers
+                .get("x-csrf-token")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            if !same(sent, csrf) {
+                return Err(ApiError::forbidden(
+                    "falta el token CSRF o no coincide; recargue la página / missing or wrong CSRF token (header X-CSRF-Token)",
+                ));
+            }
+        }
+        Ok(p)
+    }
+}
+
+/// Failed logins per user name and per client address: 5 in 5 minutes lock that key
+/// for the rest of the window.
+#[derive(Default)]
+pub struct LoginLimiter {
+    failures: Mutex<HashMap<String, Vec<Instant>>>,
+}
+
+const WINDOW: Duration = Duration::from_secs(300);
+const MAX_FAILURES: usize = 5;
+
+impl LoginLimiter {
+    /// Seconds to wait, when locked.
+    pub fn locked(&self, keys: &[String]) -> Option<u64> {
+        let mut map = self.failures.lock().ok()?;
+        let now = Instant::now();
+        let mut wait = None;
+        for k in keys {
+            if let Some(v) = map.get_mut(k) {
+                v.retain(|t| now.duration_since(*t) < WINDOW);
+                if v.len() >= MAX_FAILURES {
+                    let oldest = v[0];
+                    let left = WINDOW.saturating_sub(now.duration_since(oldest)).as_secs() + 1;
+                    wait = Some(wait.map_or(left, |w: u64| w.max(left)));
+                }
+            }
+        }
+        wait
+    }
+
+    pub fn failed(&self, keys: &[String]) {
+        if let Ok(mut map) = self.failures.lock() {
+            if map.len() > 100_000 {
+                map.clear();
+            }
+            for k in keys {
+                map.entry(k.clone()).or_default().push(Instant::now());
+            }
+        }
+    }
+
+    pub fn succeeded(&self, username_key: &str) {
+        if let Ok(mut map) = self.failures.lock() {
+            map.remove(username_key);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_hash_and_verify() {
+        let h = hash_password("correcto caballo batería").unwrap();
+        assert!(h.starts_with("$argon2id$"));
+        assert!(verify_password("correcto caballo batería", &h));
+        assert!(!verify_password("correcto caballo bateria", &h));
+        assert!(!verify_password("x", "not a hash"));
+    }
+
+    #[test]
+    fn tokens_are_random_and_hashed() {
+        let a = random_token().unwrap();
+        assert_ne!(a, random_token().unwrap());
+        assert_eq!(token_hash(&a).len(), 64);
+        assert!(same(&a, &a.clone()));
+        assert!(!same(&a, "x"));
+    }
+
+    #[test]
+    fn limiter_locks_after_five_failures() {
+        let l = LoginLimiter::default();
+        let keys = vec!["u:ana".to_string(), "ip:127.0.0.1".to_string()];
+        for _ in 0..4 {
+            l.failed(&keys);
+        }
+        assert!(l.locked(&keys).is_none());
+        l.failed(&keys);
+        assert!(l.locked(&keys).unwrap() > 0);
+        assert!(l.locked(&["u:otro".to_string()]).is_none());
+    }
+
+    #[test]
+    fn cookies_are_read() {
+        let mut h = HeaderMap::new();
+        h.insert(header::COOKIE, "a=1; epicrisis_session=xyz; b=2".parse().unwrap());
+        assert_eq!(cookie(&h, SESSION_COOKIE), Some("xyz"));
+        assert_eq!(cookie(&h, "c"), None);
+    }
+}

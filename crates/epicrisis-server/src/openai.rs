@@ -1,0 +1,293 @@
+//! An OpenAI-compatible endpoint with the local model: `GET /v1/models` and
+//! `POST /v1/chat/completions` (streaming and not), behind the same authentication as
+//! everything else (an API token as `Authorization: Bearer …`, or a session). Other
+//! hospital systems, and other epicrisis servers (`MODEL_TYPE=openai` with
+//! `OPENAI_BASE_URL=http://this-host:3000/v1`), can so share one generation machine.
+//! Prompts and answers are never logged or stored; the audit trail records who called.
+
+use crate::AppState;
+use crate::api::audit;
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiResult};
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::sse::{Event, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use epicrisis_llm::{
+    ChatMessage, Event as GenEvent, GenerationError, GenerationRequest, GenerationStats,
+    Generator, SamplingSettings, StopReason,
+};
+use epicrisis_pipeline::engine::Engine;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::convert::Infallible;
+use std::sync::Arc;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/models", get(models))
+        .route("/v1/chat/completions", post(chat))
+}
+
+fn generator(state: &AppState) -> ApiResult<(Arc<dyn Generator>, SamplingSettings)> {
+    match &state.engine {
+        Engine::Model {
+            generator,
+            options,
+            external: false,
+        } => Ok((generator.clone(), options.sampling.clone())),
+        Engine::Model { external: true, .. } => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "este servidor usa un proveedor externo; /v1 solo sirve un modelo local / this server drafts with an external provider: /v1 serves only a local model",
+        )),
+        Engine::Deterministic => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no hay un modelo local cargado (MODEL_TYPE=local y LOCAL_LLM_PATH, o `epicrisis models download`) / no local model is loaded",
+        )),
+    }
+}
+
+fn openai_error(e: ApiError) -> Response {
+    // The OpenAI error shape, so OpenAI clients show the message.
+    let kind = match e.status.as_u16() {
+        401 => "invalid_api_key",
+        404 => "model_not_found",
+        429 => "rate_limit_exceeded",
+        400 | 422 => "invalid_request_error",
+        _ => "server_error",
+    };
+    let mut r = (
+        e.status,
+        Json(json!({"error": {"message": e.message, "type": kind, "code": kind}})),
+    )
+        .into_response();
+    if let Some(s) = e.retry_after
+        && let Ok(v) = s.to_string().parse()
+    {
+        r.headers_mut().insert("retry-after", v);
+    }
+    r
+}
+
+async fn models(State(state): State<AppState>, _p: Principal) -> Response {
+    match generator(&state) {
+        Ok((g, _)) => {
+            let info = g.info();
+            Json(json!({"object": "list", "data": [{
+                "id": info.name, "object": "model", "created": 0, "owned_by": "epicrisis",
+                "context_length": info.context_size,
+            }]}))
+            .into_response()
+        }
+        Err(e) => openai_error(e),
+    }
+}
+
+#[derive(Deserialize)]
+struct Message {
+    role: String,
+    content: Value,
+}
+
+#[derive(Deserialize)]
+struct ChatRequest {
+    model: Option<String>,
+    messages: Vec<Message>,
+    #[serde(default)]
+    stream: bool,
+    max_tokens: Option<u32>,
+    max_completion_tokens: Option<u32>,
+    temperature: Option<f32>,
+    top_p: Option<f32>,
+    stop: Option<Value>,
+    seed: Option<u32>,
+}
+
+fn content_text(v: &Value) -> ApiResult<String> {
+    match v {
+        Value::String(s) => Ok(s.clone()),
+        // [{"type":"text","text":…}, …]
+        Value::Array(parts) => Ok(parts
+            .iter()
+            .filter_map(|p| p.get("text").and_then(Value::as_str))
+            .collect::<Vec<_>>()
+            .join("")),
+        Value::Null => Ok(String::new()),
+        _ => Err(ApiError::bad_request("messages[].content must be a string or a list of text parts")),
+    }
+}
+
+fn request(body: &[u8], defaults: SamplingSettings) -> ApiResult<(ChatRequest, GenerationRequest)> {
+    let req: ChatRequest = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("the body is not a chat completion request: {e}")))?;
+    if req.messages.is_empty() {
+        return Err(ApiError::bad_request("messages: at least one message is needed"));
+    }
+    let mut messages = Vec::new();
+    for (i, m) in req.messages.iter().enumerate() {
+        let text = content_text(&m.content)?;
+        messages.push(match m.role.as_str() {
+            "system" | "developer" => ChatMessage::system(text),
+            "user" => ChatMessage::user(text),
+            "assistant" => ChatMessage::assistant(text),
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "messages[{i}].role {other:?}: use system, user or assistant"
+                )));
+            }
+        });
+    }
+    let mut s = defaults;
+    if let Some(n) = req.max_completion_tokens.or(req.max_tokens) {
+        s.max_tokens = n;
+    }
+    if let Some(t) = req.temperature {
+        s.temperature = t;
+    }
+    if let Some(p) = req.top_p {
+        s.top_p = p;
+    }
+    if let Some(seed) = req.seed {
+        s.seed = seed;
+    }
+    match &req.stop {
+        None | Some(Value::Null) => {}
+        Some(Value::String(x)) => s.stop = vec![x.clone()],
+        Some(Value::Array(xs)) => {
+            s.stop = xs.iter().filter_map(|x| x.as_str().map(str::to_string)).collect();
+        }
+        Some(_) => return Err(ApiError::bad_request("stop must be a string or a list of strings")),
+    }
+    s.validate()
+        .map_err(|e| ApiError::bad_request(format!("invalid sampling setting: {e}")))?;
+    Ok((req, GenerationRequest::new(messages, s)))
+}
+
+fn start_error(e: GenerationError) -> ApiError {
+    match e {
+        GenerationError::Busy { .. } => ApiError::busy(e.to_string(), 5),
+        GenerationError::PromptTooLong { .. } | GenerationError::Settings(_) => {
+            ApiError::bad_request(e.to_string())
+        }
+        other => ApiError::internal(other),
+    }
+}
+
+fn finish_reason(stats: &GenerationStats) -> &'static str {
+    match stats.stop_reason {
+        Some(StopReason::MaxTokens) | Some(StopReason::ContextFull) => "length",
+        _ => "stop",
+    }
+}
+
+fn completion_id() -> String {
+    crate::auth::random_token()
+        .map(|t| format!("chatcmpl-{}", &t[..20]))
+        .unwrap_or_else(|_| "chatcmpl-epicrisis".into())
+}
+
+async fn chat(State(state): State<AppState>, p: Principal, body: Bytes) -> Response {
+    match chat_inner(state, p, body).await {
+        Ok(r) => r,
+        Err(e) => openai_error(e),
+    }
+}
+
+async fn chat_inner(state: AppState, p: Principal, body: Bytes) -> ApiResult<Response> {
+    let (g, defaults) = generator(&state)?;
+    let (req, gen_req) = request(&body, defaults)?;
+    let name = g.info().name;
+    if let Some(m) = &req.model
+        && !m.is_empty()
+        && m != &name
+        && m != "default"
+    {
+        return Err(ApiError::not_found(format!(
+            "the model {m:?} is not served here; GET /v1/models lists {name:?}"
+        )));
+    }
+    audit(&state, Some(&p), "llm_completion", None, None, json!({"stream": req.stream})).await?;
+    let generation = g.start(gen_req).map_err(start_error)?;
+    let id = completion_id();
+    let created = crate::now_ms() / 1000;
+    // Forward the backend's (blocking) channel to the async side.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<GenEvent>(256);
+    let cancel = generation.cancel.clone();
+    tokio::task::spawn_blocking(move || {
+        for ev in generation.events.iter() {
+            let end = matches!(ev, GenEvent::Done(_) | GenEvent::Failed(_));
+            if tx.blocking_send(ev).is_err() {
+                // The client went away: stop generating.
+                generation.cancel.cancel();
+                return;
+            }
+            if end {
+                return;
+            }
+        }
+    });
+    if !req.stream {
+        let mut text = String::new();
+        let stats = loop {
+            match rx.recv().await {
+                Some(GenEvent::Text(t)) => text.push_str(&t),
+                Some(GenEvent::Done(s)) => break s,
+                Some(GenEvent::Failed(e)) => return Err(start_error(e)),
+                Some(GenEvent::Started) => {}
+                None => {
+                    cancel.cancel();
+                    return Err(ApiError::internal("the model stopped before finishing"));
+                }
+            }
+        };
+        return Ok(Json(json!({
+            "id": id, "object": "chat.completion", "created": created, "model": name,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
+                         "finish_reason": finish_reason(&stats)}],
+            "usage": {"prompt_tokens": stats.prompt_tokens, "completion_tokens": stats.generated_tokens,
+                      "total_tokens": stats.prompt_tokens + stats.generated_tokens},
+        }))
+        .into_response());
+    }
+    let chunk = move |delta: Value, finish: Option<&str>| {
+        json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": name,
+               "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+        .to_string()
+    };
+    let first = chunk(json!({"role": "assistant", "content": ""}), None);
+    let stream = futures_util::stream::unfold(
+        (Some(first), rx, false, chunk),
+        |(first, mut rx, done, chunk)| async move {
+            if let Some(f) = first {
+                return Some((Ok::<Event, Infallible>(Event::default().data(f)), (None, rx, false, chunk)));
+            }
+            if done {
+                return None;
+            }
+            loop {
+                match rx.recv().await {
+                    Some(GenEvent::Text(t)) => {
+                        let data = chunk(json!({"content": t}), None);
+                        return Some((Ok(Event::default().data(data)), (None, rx, false, chunk)));
+                    }
+                    Some(GenEvent::Started) => continue,
+                    Some(GenEvent::Done(s)) => {
+                        let data = chunk(json!({}), Some(finish_reason(&s)));
+                        // The final `[DONE]` follows as its own event.
+                        return Some((Ok(Event::default().data(data)), (Some("[DONE]".into()), rx, true, chunk)));
+                    }
+                    Some(GenEvent::Failed(e)) => {
+                        let data = json!({"error": {"message": e.to_string(), "type": "server_error"}}).to_string();
+                        return Some((Ok(Event::default().data(data)), (None, rx, true, chunk)));
+                    }
+                    None => return None,
+                }
+            }
+        },
+    );
+    Ok(Sse::new(stream).into_response())
+}

@@ -1,0 +1,372 @@
+//! The Spanish web interface: server-rendered pages (minijinja templates compiled into
+//! the binary), one small script and one style sheet, also embedded — no CDN, works
+//! offline. The script streams drafts (Server-Sent Events), re-validates while the
+//! clinician types and highlights every finding in place.
+
+use crate::api::{audit, finding_class, load_episode, version_summary};
+use crate::auth::{self, LOGIN_CSRF_COOKIE, Principal, SESSION_COOKIE, Via};
+use crate::error::ApiError;
+use crate::{AppState, now_ms};
+use axum::Router;
+use axum::extract::{ConnectInfo, Form, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use epicrisis_domain::Episode;
+use epicrisis_store::{Role, VersionRow};
+use epicrisis_validate::Report;
+use minijinja::{Environment, context};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+
+const TEMPLATES: &[(&str, &str)] = &[
+    ("base.html", include_str!("../templates/base.html")),
+    ("login.html", include_str!("../templates/login.html")),
+    ("episodes.html", include_str!("../templates/episodes.html")),
+    ("episode.html", include_str!("../templates/episode.html")),
+    ("error.html", include_str!("../templates/error.html")),
+];
+const APP_JS: &str = include_str!("../assets/app.js");
+const APP_CSS: &str = include_str!("../assets/app.css");
+
+/// The compiled templates (a template error is a bug caught by the tests).
+pub fn templates() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_auto_escape_callback(|_| minijinja::AutoEscape::Html);
+    for (name, src) in TEMPLATES {
+        if let Err(e) = env.add_template(name, src) {
+            eprintln!("error en la plantilla {name}: {e}");
+        }
+    }
+    env
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/episodios") }))
+        .route("/login", get(login_page).post(login))
+        .route("/logout", post(logout))
+        .route("/episodios", get(episodes_page))
+        .route("/episodios/{id}", get(episode_page))
+        .route("/assets/app.js", get(js))
+        .route("/assets/app.css", get(css))
+}
+
+fn page(state: &AppState, name: &str, ctx: minijinja::Value) -> Response {
+    let rendered = state
+        .templates
+        .get_template(name)
+        .and_then(|t| t.render(ctx));
+    match rendered {
+        Ok(html) => {
+            let mut r = Html(html).into_response();
+            let h = r.headers_mut();
+            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            h.insert(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(
+                    "default-src 'self'; style-src 'self'; script-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'",
+                ),
+            );
+            r
+        }
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("error de plantilla: {e}")).into_response(),
+    }
+}
+
+fn error_page(state: &AppState, e: ApiError) -> Response {
+    let mut r = page(state, "error.html", context! { status => e.status.as_u16(), message => e.message });
+    *r.status_mut() = e.status;
+    r
+}
+
+async fn js() -> Response {
+    ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], APP_JS).into_response()
+}
+
+async fn css() -> Response {
+    ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], APP_CSS).into_response()
+}
+
+/// The signed-in user of a page, or the way to the login page.
+async fn viewer(state: &AppState, headers: &HeaderMap) -> Result<Principal, Response> {
+    match auth::principal(state, headers).await {
+        Ok(Some(p)) => Ok(p),
+        Ok(None) => Err(Redirect::to("/login").into_response()),
+        Err(e) => Err(error_page(state, e)),
+    }
+}
+
+fn user_ctx(p: &Principal) -> Value {
+    json!({"name": p.user.display_name, "username": p.user.username, "role": p.user.role.as_str(),
+           "can_edit": matches!(p.user.role, Role::Medico | Role::Admin)})
+}
+
+fn engine_ctx(state: &AppState) -> Value {
+    json!({"name": state.engine.name(), "external": state.settings.external_notice})
+}
+
+// ------------------------------------------------------------------ login
+
+async fn login_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Ok(Some(_)) = auth::principal(&state, &headers).await {
+        return Redirect::to("/episodios").into_response();
+    }
+    login_form(&state, None, StatusCode::OK)
+}
+
+fn login_form(state: &AppState, error: Option<&str>, status: StatusCode) -> Response {
+    let csrf = match auth::random_token() {
+        Ok(t) => t,
+        Err(e) => return error_page(state, e),
+    };
+    let mut r = page(state, "login.html", context! { csrf => csrf, error => error, hospital => state.settings.hospital_name });
+    *r.status_mut() = status;
+    if let Ok(v) = HeaderValue::from_str(&auth::set_cookie(LOGIN_CSRF_COOKIE, &csrf, 3600, state.settings.secure_cookies)) {
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
+    r
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    username: String,
+    password: String,
+    csrf: String,
+}
+
+async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(f): Form<LoginForm>,
+) -> Response {
+    // Double-submit check: the form's token must match the cookie set with the form.
+    let cookie_csrf = auth::cookie(&headers, LOGIN_CSRF_COOKIE).unwrap_or("");
+    if cookie_csrf.is_empty() || !auth::same(cookie_csrf, &f.csrf) {
+        return login_form(&state, Some("El formulario expiró; intente de nuevo."), StatusCode::FORBIDDEN);
+    }
+    let username = f.username.trim().to_lowercase();
+    let keys = vec![format!("u:{username}"), format!("ip:{}", addr.ip())];
+    if let Some(wait) = state.limiter.locked(&keys) {
+        let mut r = login_form(
+            &state,
+            Some(&format!("Demasiados intentos fallidos. Espere {wait} segundos.")),
+            StatusCode::TOO_MANY_REQUESTS,
+        );
+        if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
+            r.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        return r;
+    }
+    let user = match state.store.user_by_name(&username).await {
+        Ok(u) => u,
+        Err(e) => return error_page(&state, e.into()),
+    };
+    // Verify even for an unknown user, so timing does not tell which names exist.
+    let hash = user.as_ref().map(|u| u.password_hash.clone()).unwrap_or_else(|| {
+        "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$3Tq0T3sVSLQbAx0AiiQ0fMBVWjvgVS9NWuJaBlJXZhU".into()
+    });
+    let password = f.password.clone();
+    let ok = tokio::task::spawn_blocking(move || auth::verify_password(&password, &hash))
+        .await
+        .unwrap_or(false);
+    let user = match user {
+        Some(u) if ok && !u.disabled => u,
+        _ => {
+            state.limiter.failed(&keys);
+            let _ = audit(&state, None, "login_failed", None, None, json!({"username": username})).await;
+            return login_form(&state, Some("Usuario o contraseña incorrectos."), StatusCode::UNAUTHORIZED);
+        }
+    };
+    state.limiter.succeeded(&keys[0]);
+    let (token, csrf) = match (auth::random_token(), auth::random_token()) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(e), _) | (_, Err(e)) => return error_page(&state, e),
+    };
+    let hours = state.settings.session_hours;
+    if let Err(e) = state
+        .store
+        .create_session(&auth::token_hash(&token), user.id, &csrf, now_ms() + hours * 3_600_000)
+        .await
+    {
+        return error_page(&state, e.into());
+    }
+    let p = Principal { user, via: Via::Token };
+    let _ = audit(&state, Some(&p), "login", None, None, json!({})).await;
+    let mut r = Redirect::to("/episodios").into_response();
+    for c in [
+        auth::set_cookie(SESSION_COOKIE, &token, hours * 3600, state.settings.secure_cookies),
+        auth::set_cookie(LOGIN_CSRF_COOKIE, "", 0, state.settings.secure_cookies),
+    ] {
+        if let Ok(v) = HeaderValue::from_str(&c) {
+            r.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    r
+}
+
+#[derive(Deserialize)]
+struct LogoutForm {
+    csrf: String,
+}
+
+async fn logout(State(state): State<AppState>, headers: HeaderMap, Form(f): Form<LogoutForm>) -> Response {
+    if let Ok(Some(p)) = auth::principal(&state, &headers).await
+        && let Via::Session { csrf, token_hash } = &p.via
+    {
+        if !auth::same(csrf, &f.csrf) {
+            return error_page(&state, ApiError::forbidden("token CSRF incorrecto; recargue la página"));
+        }
+        let _ = state.store.delete_session(token_hash).await;
+        let _ = audit(&state, Some(&p), "logout", None, None, json!({})).await;
+    }
+    let mut r = Redirect::to("/login").into_response();
+    if let Ok(v) = HeaderValue::from_str(&auth::set_cookie(SESSION_COOKIE, "", 0, state.settings.secure_cookies)) {
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
+    r
+}
+
+// ------------------------------------------------------------------ pages
+
+#[derive(Deserialize)]
+struct ListParams {
+    q: Option<String>,
+    servicio: Option<String>,
+    desde: Option<String>,
+    hasta: Option<String>,
+}
+
+async fn episodes_page(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<ListParams>) -> Response {
+    let p = match viewer(&state, &headers).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let query = match crate::api::episode_query(q.q.clone(), q.servicio.clone(), q.desde.clone(), q.hasta.clone(), Some(200), None) {
+        Ok(q) => q,
+        Err(e) => return error_page(&state, e),
+    };
+    let rows = match state.store.list_episodes(&query).await {
+        Ok(r) => r,
+        Err(e) => return error_page(&state, e.into()),
+    };
+    page(
+        &state,
+        "episodes.html",
+        context! {
+            user => user_ctx(&p), csrf => p.csrf(), engine => engine_ctx(&state),
+            hospital => state.settings.hospital_name,
+            episodes => rows, q => q.q, servicio => q.servicio, desde => q.desde, hasta => q.hasta,
+        },
+    )
+}
+
+fn num(x: f64) -> String {
+    let s = format!("{x:.2}");
+    s.trim_end_matches('0').trim_end_matches('.').replace('.', ",")
+}
+
+fn lab_value(v: &epicrisis_domain::LabValue) -> Value {
+    let range = match (v.range_low, v.range_high) {
+        (Some(l), Some(h)) => format!("{}–{}", num(l), num(h)),
+        (Some(l), None) => format!("≥ {}", num(l)),
+        (None, Some(h)) => format!("≤ {}", num(h)),
+        (None, None) => String::new(),
+    };
+    json!({"value": num(v.value), "date": v.date.map(|d| d.to_dmy()), "status": v.status,
+           "status_es": v.status.as_es(), "range": range,
+           "out": matches!(v.status, epicrisis_domain::LabStatus::High | epicrisis_domain::LabStatus::Low)})
+}
+
+/// What the episode page shows, already worded.
+fn episode_view(ep: &Episode) -> Value {
+    use epicrisis_pipeline::prose;
+    let dx = |ds: &[epicrisis_domain::Diagnosis]| -> Vec<Value> {
+        ds.iter()
+            .map(|d| json!({"name": prose::list_name(&d.name), "code": d.code.as_ref().map(|c| c.display())}))
+            .collect()
+    };
+    // Notes by day, in order.
+    let mut days: Vec<(String, Vec<String>)> = Vec::new();
+    for n in &ep.evolution {
+        let label = match (n.day, n.date) {
+            (Some(d), Some(date)) => format!("Día {d} · {}", date.to_dmy()),
+            (None, Some(date)) => date.to_dmy(),
+            (Some(d), None) => format!("Día {d}"),
+            (None, None) => "Sin fecha".into(),
+        };
+        match days.last_mut() {
+            Some((l, notes)) if *l == label => notes.push(n.text.clone()),
+            _ => days.push((label, vec![n.text.clone()])),
+        }
+    }
+    json!({
+        "patient": {
+            "name": ep.patient.name, "identifier": ep.patient.identifier,
+            "sex": ep.patient.sex, "age": ep.patient.age,
+        },
+        "admission": ep.admission_date.map(|d| d.to_dmy()),
+        "discharge": ep.discharge_date.map(|d| d.to_dmy()),
+        "service": ep.service, "physician": ep.physician, "reason": ep.reason,
+        "admission_dx": dx(&ep.admission_diagnoses),
+        "discharge_dx": dx(&ep.discharge_diagnoses),
+        "procedures": ep.procedures.iter().map(|p| prose::procedure_inline(p, true)).collect::<Vec<_>>(),
+        "treatments": ep.treatments.iter().map(prose::medication_item).collect::<Vec<_>>(),
+        "timeline": days.into_iter().map(|(l, n)| json!({"label": l, "notes": n})).collect::<Vec<_>>(),
+        "labs": ep.labs.iter().map(|l| json!({
+            "test": l.test, "unit": l.unit, "first": lab_value(&l.first),
+            "last": l.last.as_ref().map(lab_value), "min": num(l.min), "max": num(l.max),
+        })).collect::<Vec<_>>(),
+        "discharge_meds": ep.discharge.medications.iter().map(prose::medication_item).collect::<Vec<_>>(),
+        "controls": ep.discharge.controls, "care": ep.discharge.care,
+        "warning_signs": ep.discharge.warning_signs, "recommendations": ep.discharge.recommendations,
+    })
+}
+
+fn findings_ctx(report: &Report) -> Value {
+    let list: Vec<Value> = report
+        .findings
+        .iter()
+        .map(|f| json!({"class": finding_class(f), "mention": f.mention, "message": f.message,
+                        "span": f.span, "category": f.category, "kind": f.kind}))
+        .collect();
+    json!(list)
+}
+
+async fn episode_page(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    let p = match viewer(&state, &headers).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let (row, ep) = match load_episode(&state, &id).await {
+        Ok(x) => x,
+        Err(e) => return error_page(&state, e),
+    };
+    let versions: Vec<VersionRow> = match state.store.versions(&id).await {
+        Ok(v) => v,
+        Err(e) => return error_page(&state, e.into()),
+    };
+    if let Err(e) = audit(&state, Some(&p), "view", Some(&id), None, json!({"page": true})).await {
+        return error_page(&state, e);
+    }
+    let latest = versions.last();
+    let report: Report = latest
+        .and_then(|v| serde_json::from_str(&v.report_json).ok())
+        .unwrap_or_default();
+    let summaries: Vec<Value> = versions.iter().rev().map(version_summary).collect();
+    page(
+        &state,
+        "episode.html",
+        context! {
+            user => user_ctx(&p), csrf => p.csrf(), engine => engine_ctx(&state),
+            hospital => state.settings.hospital_name,
+            id => row.episode_id, shape => row.source_kind, ep => episode_view(&ep),
+            latest => latest.map(|v| json!({"id": v.id, "number": v.number, "status": v.status, "text": v.text, "kind": v.kind})),
+            findings => findings_ctx(&report),
+            versions => summaries,
+            warnings => ep.warnings.iter().map(|w| w.message_es.clone()).collect::<Vec<_>>(),
+        },
+    )
+}

@@ -1,0 +1,350 @@
+//! `epicrisis serve`, `epicrisis users …`, `epicrisis tokens add` and
+//! `epicrisis audit verify`: the server and the administration of its store.
+
+use crate::Failure;
+use crate::cli::{Engine, LayoutArg, ModelArgs};
+use clap::{Args, Subcommand};
+use epicrisis_server::{Server, Settings, auth};
+use epicrisis_store::{AuditEntry, Role, Store};
+use std::io::{BufRead, IsTerminal, Write};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address and port [EPICRISIS_LISTEN] (default 127.0.0.1:3000).
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+    /// Who writes drafts [MODEL_TYPE]; default as in `generate`.
+    #[arg(long, value_enum)]
+    pub engine: Option<Engine>,
+    /// Document layout of drafts.
+    #[arg(long, value_enum, default_value = "sections")]
+    pub layout: LayoutArg,
+    /// Seconds a shutdown waits for the running generation before cancelling it.
+    #[arg(long, default_value_t = 120)]
+    pub shutdown_grace: u64,
+    /// No request log lines on standard error.
+    #[arg(long)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub model: ModelArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Create an account. The password is read from standard input (hidden on a terminal).
+    Add {
+        username: String,
+        /// medico (generates, edits, approves, signs), administrativo (views, exports) or admin.
+        #[arg(long)]
+        role: String,
+        /// Name shown in the interface and on signatures (default: the user name).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Disable an account: its sessions end and its API tokens stop working.
+    Disable { username: String },
+    /// Enable a disabled account.
+    Enable { username: String },
+    /// Set a new password (read from standard input).
+    Passwd { username: String },
+    /// List the accounts.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokensCommand {
+    /// Create an API token for an account (printed once; only its hash is kept).
+    Add {
+        username: String,
+        /// What the token is for (e.g. "HIS integración").
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Recompute the audit trail's hash chain; exit 1 when a row was changed or deleted.
+    Verify,
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::Internal(anyhow::anyhow!("cannot start the async runtime: {e}")))
+}
+
+fn database_url(env_file: Option<&Path>) -> Result<String, Failure> {
+    let (_, config) = crate::config::load(env_file, None)?;
+    Ok(config.database_url)
+}
+
+async fn open_store(url: &str) -> Result<Store, Failure> {
+    Store::open(url)
+        .await
+        .map_err(|e| Failure::Input(format!("{e} (DATABASE_URL)")))
+}
+
+fn store_err(e: epicrisis_store::StoreError) -> Failure {
+    match e {
+        epicrisis_store::StoreError::NotFound(m) | epicrisis_store::StoreError::Conflict(m) => {
+            Failure::Input(m)
+        }
+        other => Failure::Internal(anyhow::anyhow!("{other}")),
+    }
+}
+
+/// Reads a password: hidden on a terminal (asked twice), else one line of standard input.
+fn read_password() -> Result<String, Failure> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        let ask = |prompt: &str| -> Result<String, Failure> {
+            eprint!("{prompt}");
+            std::io::stderr().flush()?;
+            let _ = std::process::Command::new("stty").arg("-echo").status();
+            let mut line = String::new();
+            let r = stdin.lock().read_line(&mut line);
+            let _ = std::process::Command::new("stty").arg("echo").status();
+            eprintln!();
+            r?;
+            Ok(line.trim_end_matches(['\r', '\n']).to_string())
+        };
+        let a = ask("contraseña: ")?;
+        let b = ask("repita la contraseña: ")?;
+        if a != b {
+            return Err(Failure::Input("las contraseñas no coinciden / the passwords differ".into()));
+        }
+        Ok(a)
+    } else {
+        let mut line = String::new();
+        stdin.lock().read_line(&mut line)?;
+        Ok(line.trim_end_matches(['\r', '\n']).to_string())
+    }
+}
+
+fn new_hash() -> Result<String, Failure> {
+    let pw = read_password()?;
+    auth::check_password_strength(&pw).map_err(Failure::Input)?;
+    auth::hash_password(&pw).map_err(|e| Failure::Internal(anyhow::anyhow!(e)))
+}
+
+async fn audit_admin(store: &Store, action: &str, detail: serde_json::Value) -> Result<(), Failure> {
+    let who = std::env::var("USER").unwrap_or_else(|_| "?".into());
+    store
+        .audit(&AuditEntry {
+            user_id: None,
+            username: Some(format!("cli:{who}")),
+            action: action.into(),
+            episode_id: None,
+            version_id: None,
+            detail: detail.to_string(),
+        })
+        .await
+        .map_err(store_err)?;
+    Ok(())
+}
+
+pub fn users(cmd: UsersCommand, env_file: Option<&Path>) -> Result<ExitCode, Failure> {
+    let url = database_url(env_file)?;
+    runtime()?.block_on(async move {
+        let store = open_store(&url).await?;
+        match cmd {
+            UsersCommand::Add { username, role, name } => {
+                let role = Role::parse(&role).ok_or_else(|| {
+                    Failure::Input(format!(
+                        "--role {role:?}: use medico, administrativo or admin"
+                    ))
+                })?;
+                let username = username.trim().to_lowercase();
+                if username.is_empty()
+                    || username.len() > 64
+                    || !username.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+                {
+                    return Err(Failure::Input(
+                        "the user name must be 1 to 64 letters, digits, '.', '_' or '-'".into(),
+                    ));
+                }
+                let hash = new_hash()?;
+                let display = name.unwrap_or_else(|| username.clone());
+                let u = store
+                    .add_user(&username, &display, role, &hash)
+                    .await
+                    .map_err(store_err)?;
+                audit_admin(&store, "user_add", serde_json::json!({"user": u.username, "role": role})).await?;
+                println!("usuario {} creado ({})", u.username, role.as_str());
+            }
+            UsersCommand::Disable { username } => {
+                store.set_disabled(&username, true).await.map_err(store_err)?;
+                audit_admin(&store, "user_disable", serde_json::json!({"user": username})).await?;
+                println!("usuario {username} deshabilitado; sus sesiones y tokens ya no sirven");
+            }
+            UsersCommand::Enable { username } => {
+                store.set_disabled(&username, false).await.map_err(store_err)?;
+                audit_admin(&store, "user_enable", serde_json::json!({"user": username})).await?;
+                println!("usuario {username} habilitado");
+            }
+            UsersCommand::Passwd { username } => {
+                if store.user_by_name(&username).await.map_err(store_err)?.is_none() {
+                    return Err(Failure::Input(format!("no existe el usuario {username:?}")));
+                }
+                let hash = new_hash()?;
+                store.set_password(&username, &hash).await.map_err(store_err)?;
+                audit_admin(&store, "user_passwd", serde_json::json!({"user": username})).await?;
+                println!("contraseña de {username} cambiada");
+            }
+            UsersCommand::List => {
+                for u in store.users().await.map_err(store_err)? {
+                    println!(
+                        "{}\t{}\t{}\t{}",
+                        u.username,
+                        u.role.as_str(),
+                        if u.disabled { "deshabilitado" } else { "activo" },
+                        u.display_name
+                    );
+                }
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+pub fn tokens(cmd: TokensCommand, env_file: Option<&Path>) -> Result<ExitCode, Failure> {
+    let url = database_url(env_file)?;
+    runtime()?.block_on(async move {
+        let store = open_store(&url).await?;
+        match cmd {
+            TokensCommand::Add { username, name } => {
+                let u = store
+                    .user_by_name(&username)
+                    .await
+                    .map_err(store_err)?
+                    .ok_or_else(|| Failure::Input(format!("no existe el usuario {username:?}")))?;
+                let token = auth::random_token().map_err(|e| Failure::Internal(anyhow::anyhow!(e.message)))?;
+                let id = store
+                    .add_api_token(u.id, &name, &auth::token_hash(&token))
+                    .await
+                    .map_err(store_err)?;
+                audit_admin(&store, "token_add", serde_json::json!({"user": u.username, "tokenId": id})).await?;
+                eprintln!("token {id} para {} (guárdelo: no se vuelve a mostrar):", u.username);
+                println!("{token}");
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+pub fn audit(cmd: AuditCommand, env_file: Option<&Path>) -> Result<ExitCode, Failure> {
+    let url = database_url(env_file)?;
+    runtime()?.block_on(async move {
+        let store = open_store(&url).await?;
+        match cmd {
+            AuditCommand::Verify => {
+                let check = store.verify_audit().await.map_err(store_err)?;
+                if check.problems.is_empty() {
+                    println!("bitácora íntegra: {} fila(s), cadena de hashes verificada", check.rows);
+                    Ok(ExitCode::SUCCESS)
+                } else {
+                    println!("bitácora ALTERADA ({} fila(s) revisadas):", check.rows);
+                    for p in &check.problems {
+                        println!("- {p}");
+                    }
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
+    })
+}
+
+pub fn serve(args: ServeArgs, env_file: Option<&Path>) -> Result<ExitCode, Failure> {
+    let (_, config) = crate::config::load(env_file, Some(&args.model))?;
+    let layout = crate::generate::layout(args.layout);
+    let engine_kind = crate::engine::choose(args.engine, &config)?;
+    let ready = crate::engine::open(engine_kind, &args.model, &config, layout)?;
+    let logo = match &config.hospital_logo {
+        Some(p) => Some(
+            std::fs::read(p)
+                .map_err(|e| Failure::Input(format!("HOSPITAL_LOGO {}: {e}", p.display())))
+                .and_then(|b| {
+                    epicrisis_export::Logo::from_bytes(b)
+                        .map_err(|e| Failure::Input(format!("HOSPITAL_LOGO {}: {e}", p.display())))
+                })?,
+        ),
+        None => None,
+    };
+    let external_notice = if ready.drafter.is_external() {
+        Some(match engine_kind {
+            Engine::OpenAi => config.openai.base_url.clone(),
+            _ => config.anthropic.base_url.clone(),
+        })
+    } else {
+        None
+    };
+    let settings = Settings {
+        queue_capacity: config.queue_size,
+        secure_cookies: config.secure_cookies,
+        session_hours: i64::from(config.session_hours),
+        hospital_name: config.hospital_name.clone().unwrap_or_else(|| "Hospital".into()),
+        logo,
+        layout,
+        shutdown_grace: Duration::from_secs(args.shutdown_grace),
+        external_notice,
+        log_requests: !args.quiet,
+        ..Settings::default()
+    };
+    let listen = args.listen.unwrap_or(config.listen);
+    let url = config.database_url.clone();
+    runtime()?.block_on(async move {
+        let store = open_store(&url).await?;
+        let backend = store.backend();
+        let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
+            Failure::Input(format!(
+                "cannot listen on {listen}: {e} (EPICRISIS_LISTEN or --listen; is another server running there?)"
+            ))
+        })?;
+        let local = listener.local_addr()?;
+        let server = Server::new(store, ready.drafter, settings)?;
+        eprintln!(
+            "epicrisis {} escuchando en http://{local} (motor: {}, base de datos: {:?}); Ctrl-C para detener",
+            env!("CARGO_PKG_VERSION"),
+            engine_kind.as_str(),
+            backend
+        );
+        if server.state.store.users().await.map_err(store_err)?.is_empty() {
+            eprintln!("aviso: no hay usuarios; cree el primero con `epicrisis users add NOMBRE --role admin`");
+        }
+        server
+            .run(listener, shutdown_signal())
+            .await
+            .map_err(|e| Failure::Internal(anyhow::anyhow!("the server stopped: {e}")))?;
+        eprintln!("epicrisis detenido");
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(t) => t,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+    eprintln!("deteniendo: se termina (y guarda) la generación en curso…");
+}
