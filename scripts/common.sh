@@ -80,12 +80,14 @@ start_test_postgres() {
       || { echo "error: initdb failed; see $log" >&2; return 1; }
   fi
   export EPICRISIS_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres"
-  if "${run[@]}" "$bindir/pg_ctl" -D "$PG_DATA" status >/dev/null 2>&1; then
-    say "PostgreSQL: reusing the test cluster running in $PG_DATA"
+  if "$bindir/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" -t 5; then
+    say "PostgreSQL: reusing the test server already answering on 127.0.0.1:$PG_PORT"
     return 0
   fi
-  # Not running: a postmaster.pid left by a killed server is stale.
-  rm -f "$PG_DATA/postmaster.pid"
+  # Not answering: stop what may be left of a hung server, then its lock files (left by a
+  # killed server) are stale.
+  "${run[@]}" "$bindir/pg_ctl" -D "$PG_DATA" -m immediate -w -t 5 stop >/dev/null 2>&1 || true
+  rm -f "$PG_DATA/postmaster.pid" "$sock/.s.PGSQL.$PG_PORT.lock"
   say "PostgreSQL: starting the test cluster on 127.0.0.1:$PG_PORT (log: $log)"
   "${run[@]}" "$bindir/pg_ctl" -D "$PG_DATA" -l "$log" -w -t 60 \
     -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $sock -c fsync=off -c max_connections=200" start >/dev/null \
