@@ -47,3 +47,51 @@ fetch_model() {
   python3 -m pip --version >/dev/null 2>&1 || need_packages python3-pip
   python3 "$ROOT/tools/models/fetch.py" "$1"
 }
+
+# Starts a private PostgreSQL cluster for the store's conformance tests (or reuses the one
+# already running) on 127.0.0.1:54329, trust authentication, loopback only, and exports
+# EPICRISIS_TEST_DATABASE_URL. A cluster started here is stopped when the script exits.
+# PostgreSQL refuses to run as root: as root the cluster belongs to the postgres user and,
+# when that user cannot reach $CACHE (e.g. /root is private), lives in its home instead.
+PG_PORT=54329
+start_test_postgres() {
+  local bindir
+  bindir="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)"
+  if [ -z "$bindir" ] || [ ! -x "$bindir/pg_ctl" ]; then
+    need_packages postgresql
+    bindir="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)"
+  fi
+  local base="$CACHE" run=()
+  if [ "$(id -u)" -eq 0 ]; then
+    run=(runuser -u postgres --)
+    if ! runuser -u postgres -- test -x "$CACHE"; then
+      base="$(getent passwd postgres | cut -d: -f6)/epicrisis"
+    fi
+  fi
+  PG_DATA="$base/pg"
+  local log="$base/pg.log" sock="/tmp/epicrisis-pg-$(id -u)"
+  mkdir -p "$PG_DATA" "$sock"
+  touch "$log"
+  if [ "$(id -u)" -eq 0 ]; then chown postgres:postgres "$PG_DATA" "$sock" "$log"; fi
+  chmod 700 "$PG_DATA"
+  if [ ! -s "$PG_DATA/PG_VERSION" ]; then
+    say "PostgreSQL: creating a test cluster in $PG_DATA"
+    "${run[@]}" "$bindir/initdb" -D "$PG_DATA" -U postgres -A trust -E UTF8 --no-instructions >>"$log" 2>&1 \
+      || { echo "error: initdb failed; see $log" >&2; return 1; }
+  fi
+  export EPICRISIS_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres"
+  if "$bindir/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" -t 5; then
+    say "PostgreSQL: reusing the test server already answering on 127.0.0.1:$PG_PORT"
+    return 0
+  fi
+  # Not answering: stop what may be left of a hung server, then its lock files (left by a
+  # killed server) are stale.
+  "${run[@]}" "$bindir/pg_ctl" -D "$PG_DATA" -m immediate -w -t 5 stop >/dev/null 2>&1 || true
+  rm -f "$PG_DATA/postmaster.pid" "$sock/.s.PGSQL.$PG_PORT.lock"
+  say "PostgreSQL: starting the test cluster on 127.0.0.1:$PG_PORT (log: $log)"
+  "${run[@]}" "$bindir/pg_ctl" -D "$PG_DATA" -l "$log" -w -t 60 \
+    -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $sock -c fsync=off -c max_connections=200" start >/dev/null \
+    || { echo "error: PostgreSQL did not start; see $log" >&2; tail -n 20 "$log" >&2; return 1; }
+  PG_STOP=("${run[@]}" "$bindir/pg_ctl" -D "$PG_DATA" -m fast -w stop)
+  trap 'say "PostgreSQL: stopping the test cluster"; "${PG_STOP[@]}" >/dev/null 2>&1 || true' EXIT
+}

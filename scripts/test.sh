@@ -16,6 +16,8 @@ if ! "$FHIR_VENV/bin/python" -c "import fhir.resources.bundle" >/dev/null 2>&1; 
   "$FHIR_VENV/bin/pip" install --quiet "fhir.resources==6.5.0" "pydantic>=1.10,<2"
 fi
 export EPICRISIS_FHIR_PYTHON="$FHIR_VENV/bin/python"
+say "store test database: a private PostgreSQL cluster on 127.0.0.1:$PG_PORT (SQLite needs nothing)"
+start_test_postgres
 # Tests that need an external tool fail (instead of skipping) when it is missing.
 export EPICRISIS_REQUIRE_TOOLS=1
 say "cargo fmt --check"

@@ -1,0 +1,900 @@
+//! The store's conformance suite: every test runs the same checks on SQLite (a temporary
+//! file) and on PostgreSQL (a fresh database per test, created through
+//! `EPICRISIS_TEST_DATABASE_URL`, e.g. `postgres://postgres@127.0.0.1:54329/postgres`;
+//! `scripts/test.sh` starts such a server). Without that variable the PostgreSQL half is
+//! skipped, unless `EPICRISIS_REQUIRE_TOOLS=1`, which makes it a failure.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use epicrisis_store::*;
+use sqlx::AnyPool;
+
+struct Db {
+    label: &'static str,
+    url: String,
+    _dir: Option<tempfile::TempDir>,
+    /// PostgreSQL: the admin URL and the database to drop at the end.
+    pg: Option<(String, String)>,
+}
+
+impl Db {
+    /// A second connection, outside the store, for what only an attacker would do.
+    async fn raw(&self) -> AnyPool {
+        sqlx::any::install_default_drivers();
+        AnyPool::connect(&self.url).await.expect("raw connection")
+    }
+
+    async fn finish(self) {
+        let Some((admin, name)) = &self.pg else {
+            return;
+        };
+        if let Ok(pool) = AnyPool::connect(admin).await {
+            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&pool)
+                .await;
+            pool.close().await;
+        }
+    }
+}
+
+fn unique_name() -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!(
+        "t_{}_{}_{}",
+        std::process::id(),
+        nanos,
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// `postgres://u@h:p/db?x` with another database name.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, format!("?{q}")),
+        None => (url, String::new()),
+    };
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let host_part = match base[scheme_end..].find('/') {
+        Some(i) => &base[..scheme_end + i],
+        None => base,
+    };
+    format!("{host_part}/{name}{query}")
+}
+
+/// SQLite always; PostgreSQL when `EPICRISIS_TEST_DATABASE_URL` is set.
+async fn databases() -> Vec<Db> {
+    let dir = tempfile::tempdir().unwrap();
+    // A folder that does not exist yet: opening creates it.
+    let path = dir.path().join("sub").join("epicrisis.db");
+    let mut dbs = vec![Db {
+        label: "sqlite",
+        url: format!("sqlite:{}", path.display()),
+        _dir: Some(dir),
+        pg: None,
+    }];
+    match std::env::var("EPICRISIS_TEST_DATABASE_URL") {
+        Ok(admin) if !admin.trim().is_empty() => {
+            sqlx::any::install_default_drivers();
+            let name = unique_name();
+            let pool = AnyPool::connect(&admin).await.unwrap_or_else(|e| {
+                panic!("cannot reach PostgreSQL at EPICRISIS_TEST_DATABASE_URL: {e}")
+            });
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&pool)
+                .await
+                .expect("CREATE DATABASE (the test user needs CREATEDB)");
+            pool.close().await;
+            dbs.push(Db {
+                label: "postgres",
+                url: with_database(&admin, &name),
+                _dir: None,
+                pg: Some((admin, name)),
+            });
+        }
+        _ if std::env::var("EPICRISIS_REQUIRE_TOOLS").as_deref() == Ok("1") => panic!(
+            "EPICRISIS_TEST_DATABASE_URL is not set and EPICRISIS_REQUIRE_TOOLS=1: run \
+             scripts/test.sh (it starts a private PostgreSQL on 127.0.0.1:54329), or point \
+             EPICRISIS_TEST_DATABASE_URL at a PostgreSQL admin URL whose user may CREATE \
+             DATABASE, e.g. postgres://postgres@127.0.0.1:54329/postgres"
+        ),
+        _ => eprintln!("skipping PostgreSQL: EPICRISIS_TEST_DATABASE_URL not set"),
+    }
+    dbs
+}
+
+/// Runs `check` on every database.
+macro_rules! on_every_database {
+    ($check:ident) => {
+        for db in databases().await {
+            eprintln!("== {} on {}", stringify!($check), db.label);
+            $check(&db).await;
+            db.finish().await;
+        }
+    };
+}
+
+fn episode(id: &str, service: Option<&str>, discharge: Option<&str>) -> NewEpisode {
+    NewEpisode {
+        episode_id: id.to_string(),
+        service: service.map(str::to_string),
+        admission_date: Some("2024-01-01".to_string()),
+        discharge_date: discharge.map(str::to_string),
+        episode_json: format!("{{\"id\":\"{id}\"}}"),
+        source: format!("source of {id}"),
+        source_kind: "rich".to_string(),
+    }
+}
+
+fn version(ep: &str, kind: VersionKind, text: &str, parent: Option<i64>) -> NewVersion {
+    NewVersion {
+        episode_id: ep.to_string(),
+        kind,
+        text: text.to_string(),
+        report_json: "{\"ok\":true}".to_string(),
+        provenance_json: "null".to_string(),
+        engine: Some("deterministic".to_string()),
+        author_id: None,
+        parent_id: parent,
+    }
+}
+
+fn is_conflict<T: std::fmt::Debug>(r: Result<T>) -> String {
+    match r {
+        Err(StoreError::Conflict(m)) => m,
+        other => panic!("expected Conflict, got {other:?}"),
+    }
+}
+
+// --- migrations
+
+async fn check_migrations(db: &Db) {
+    let store = Store::open(&db.url).await.expect("first open");
+    drop(store);
+    let store = Store::open(&db.url)
+        .await
+        .expect("second open (migrations are idempotent)");
+    assert_eq!(
+        store.backend(),
+        if db.label == "sqlite" {
+            Backend::Sqlite
+        } else {
+            Backend::Postgres
+        }
+    );
+    store.put_episode(&episode("E1", None, None)).await.unwrap();
+    let raw = db.raw().await;
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM schema_migrations")
+        .fetch_one(&raw)
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+    // A database written by a newer program.
+    sqlx::query(
+        "INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', 0)",
+    )
+    .execute(&raw)
+    .await
+    .unwrap();
+    raw.close().await;
+    match Store::open(&db.url).await {
+        Err(StoreError::Open { reason, .. }) => {
+            assert!(
+                reason.contains("999") && reason.contains("newer"),
+                "{reason}"
+            )
+        }
+        Err(e) => panic!("wrong error: {e}"),
+        Ok(_) => panic!("a newer schema was accepted"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrations_are_idempotent_and_refuse_a_newer_database() {
+    on_every_database!(check_migrations);
+}
+
+#[tokio::test]
+async fn bad_urls_and_unwritable_places_are_explained() {
+    match Store::open("mysql://u@h/d").await {
+        Err(StoreError::BadUrl(_)) => {}
+        other => panic!("{:?}", other.err()),
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("not-a-folder");
+    std::fs::write(&file, "x").unwrap();
+    let url = format!("sqlite:{}/epicrisis.db", file.display());
+    match Store::open(&url).await {
+        Err(e @ StoreError::Open { .. }) => {
+            let m = e.to_string();
+            assert!(m.contains("not-a-folder") && m.contains("folder"), "{m}");
+        }
+        other => panic!("{:?}", other.err()),
+    }
+    match Store::open("postgres://app:hunter2@127.0.0.1:1/nothing").await {
+        Err(e @ StoreError::Open { .. }) => {
+            let m = e.to_string();
+            assert!(
+                !m.contains("hunter2") && m.contains("app:***@127.0.0.1:1"),
+                "{m}"
+            );
+        }
+        other => panic!("{:?}", other.err()),
+    }
+    let mem = Store::open("sqlite::memory:").await.unwrap();
+    mem.put_episode(&episode("M", None, None)).await.unwrap();
+    assert!(mem.episode("M").await.unwrap().is_some());
+}
+
+// --- episodes
+
+async fn check_episodes(db: &Db) {
+    let store = Store::open(&db.url).await.unwrap();
+    let first = store
+        .put_episode(&episode(
+            "EP-1",
+            Some("Medicina Interna"),
+            Some("2024-03-10"),
+        ))
+        .await
+        .unwrap();
+    store
+        .put_episode(&episode("EP-2", Some("Cirugía"), Some("2024-05-01")))
+        .await
+        .unwrap();
+    store
+        .put_episode(&episode("EP-3", Some("Medicina Interna"), None))
+        .await
+        .unwrap();
+    store
+        .put_episode(&episode("X_100%", Some("Pediatría"), Some("2024-04-01")))
+        .await
+        .unwrap();
+    assert!(store.episode("nope").await.unwrap().is_none());
+
+    // Replace keeps imported_at and changes the content.
+    let mut changed = episode("EP-1", Some("Medicina Interna"), Some("2024-03-11"));
+    changed.source = "new source".to_string();
+    let replaced = store.put_episode(&changed).await.unwrap();
+    assert_eq!(replaced.imported_at, first.imported_at);
+    assert!(replaced.updated_at >= first.updated_at);
+    let got = store.episode("EP-1").await.unwrap().unwrap();
+    assert_eq!(got.source, "new source");
+    assert_eq!(got.discharge_date.as_deref(), Some("2024-03-11"));
+    assert_eq!(got.episode_json, "{\"id\":\"EP-1\"}");
+
+    let ids = |v: Vec<EpisodeSummary>| v.into_iter().map(|e| e.episode_id).collect::<Vec<_>>();
+    let all = store.list_episodes(&EpisodeQuery::default()).await.unwrap();
+    assert_eq!(
+        ids(all),
+        ["EP-2", "X_100%", "EP-1", "EP-3"],
+        "newest discharge first, none last"
+    );
+
+    let q = |text: Option<&str>, service: Option<&str>, from: Option<&str>, to: Option<&str>| {
+        EpisodeQuery {
+            text: text.map(str::to_string),
+            service: service.map(str::to_string),
+            discharged_from: from.map(str::to_string),
+            discharged_to: to.map(str::to_string),
+            limit: None,
+            offset: None,
+        }
+    };
+    assert_eq!(
+        ids(store
+            .list_episodes(&q(Some("medicina"), None, None, None))
+            .await
+            .unwrap()),
+        ["EP-1", "EP-3"]
+    );
+    assert_eq!(
+        ids(store
+            .list_episodes(&q(Some("ep-2"), None, None, None))
+            .await
+            .unwrap()),
+        ["EP-2"]
+    );
+    // % and _ are literal.
+    assert_eq!(
+        ids(store
+            .list_episodes(&q(Some("0%"), None, None, None))
+            .await
+            .unwrap()),
+        ["X_100%"]
+    );
+    assert!(
+        store
+            .list_episodes(&q(Some("%"), None, None, None))
+            .await
+            .unwrap()
+            .len()
+            == 1
+    );
+    assert!(
+        store
+            .list_episodes(&q(Some("E_"), None, None, None))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        ids(store
+            .list_episodes(&q(None, Some("medicina interna"), None, None))
+            .await
+            .unwrap()),
+        ["EP-1", "EP-3"]
+    );
+    assert_eq!(
+        ids(store
+            .list_episodes(&q(None, None, Some("2024-03-11"), Some("2024-04-01")))
+            .await
+            .unwrap()),
+        ["X_100%", "EP-1"],
+        "bounds are inclusive"
+    );
+    let page = EpisodeQuery {
+        limit: Some(2),
+        offset: Some(1),
+        ..Default::default()
+    };
+    assert_eq!(
+        ids(store.list_episodes(&page).await.unwrap()),
+        ["X_100%", "EP-1"]
+    );
+
+    // latest_status follows the newest version.
+    let v1 = store
+        .add_version(&version("EP-2", VersionKind::Generated, "a", None))
+        .await
+        .unwrap();
+    let list = store
+        .list_episodes(&q(Some("EP-2"), None, None, None))
+        .await
+        .unwrap();
+    assert_eq!(list[0].latest_status, Some(VersionStatus::Draft));
+    store
+        .sign(
+            v1.id,
+            store
+                .add_user("ana", "Ana", Role::Medico, "h")
+                .await
+                .unwrap()
+                .id,
+        )
+        .await
+        .unwrap();
+    let list = store.list_episodes(&EpisodeQuery::default()).await.unwrap();
+    assert_eq!(list[0].latest_status, Some(VersionStatus::Signed));
+    assert_eq!(list[1].latest_status, None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn episodes_put_replace_get_list_search() {
+    on_every_database!(check_episodes);
+}
+
+// --- versions
+
+async fn check_version_chain(db: &Db) {
+    let store = Store::open(&db.url).await.unwrap();
+    store
+        .put_episode(&episode("E", Some("UCI"), Some("2024-01-02")))
+        .await
+        .unwrap();
+    let ana = store
+        .add_user("ana", "Dra. Ana Pérez", Role::Medico, "h")
+        .await
+        .unwrap();
+
+    match store
+        .add_version(&version("missing", VersionKind::Generated, "x", None))
+        .await
+    {
+        Err(StoreError::NotFound(_)) => {}
+        other => panic!("{other:?}"),
+    }
+    assert!(store.latest_version("E").await.unwrap().is_none());
+    let v1 = store
+        .add_version(&version("E", VersionKind::Generated, "uno", None))
+        .await
+        .unwrap();
+    assert_eq!(
+        (v1.number, v1.kind, v1.status),
+        (1, VersionKind::Generated, VersionStatus::Draft)
+    );
+    // sha256("uno")
+    assert_eq!(
+        v1.content_hash,
+        "bf0ec3694e122e067d9964a38ec7d8415781df4b24f442ad767b4621fb98f8c5"
+    );
+    let mut edit = version("E", VersionKind::Edited, "dos", Some(v1.id));
+    edit.author_id = Some(ana.id);
+    edit.engine = None;
+    let v2 = store.add_version(&edit).await.unwrap();
+    assert_eq!((v2.number, v2.parent_id), (2, Some(v1.id)));
+    assert_eq!(v2.author_name.as_deref(), Some("Dra. Ana Pérez"));
+    assert_ne!(v1.content_hash, v2.content_hash);
+
+    // A save based on an old version, or on none.
+    let m = is_conflict(
+        store
+            .add_version(&version("E", VersionKind::Edited, "x", Some(v1.id)))
+            .await,
+    );
+    assert!(m.contains("version 2 is newer"), "{m}");
+    is_conflict(
+        store
+            .add_version(&version("E", VersionKind::Edited, "x", None))
+            .await,
+    );
+    // An amendment needs something signed.
+    is_conflict(
+        store
+            .add_version(&version("E", VersionKind::Amendment, "x", Some(v2.id)))
+            .await,
+    );
+    // Only the latest is signed.
+    is_conflict(store.sign(v1.id, ana.id).await);
+    match store.sign(987_654, ana.id).await {
+        Err(StoreError::NotFound(_)) => {}
+        other => panic!("{other:?}"),
+    }
+
+    let s3 = store.sign(v2.id, ana.id).await.unwrap();
+    assert_eq!(
+        (s3.number, s3.kind, s3.status),
+        (3, VersionKind::Signed, VersionStatus::Signed)
+    );
+    assert_eq!(
+        (s3.text.as_str(), s3.parent_id, s3.author_id),
+        ("dos", Some(v2.id), Some(ana.id))
+    );
+    assert_eq!(s3.content_hash, v2.content_hash);
+    assert_eq!(s3.report_json, v2.report_json);
+
+    // Nothing but an amendment after a signature.
+    let m = is_conflict(
+        store
+            .add_version(&version("E", VersionKind::Edited, "x", Some(s3.id)))
+            .await,
+    );
+    assert!(m.contains("version 3 is signed"), "{m}");
+    is_conflict(
+        store
+            .add_version(&version("E", VersionKind::Generated, "x", Some(s3.id)))
+            .await,
+    );
+    is_conflict(store.sign(s3.id, ana.id).await);
+
+    let a4 = store
+        .add_version(&version("E", VersionKind::Amendment, "tres", Some(s3.id)))
+        .await
+        .unwrap();
+    assert_eq!(
+        (a4.number, a4.status, a4.amends),
+        (4, VersionStatus::Draft, Some(s3.id))
+    );
+    // A draft amendment may be edited, amended again, and signed.
+    let e5 = store
+        .add_version(&version("E", VersionKind::Edited, "tres bis", Some(a4.id)))
+        .await
+        .unwrap();
+    assert_eq!(e5.amends, None);
+    let a6 = store
+        .add_version(&version("E", VersionKind::Amendment, "cuatro", Some(e5.id)))
+        .await
+        .unwrap();
+    assert_eq!(a6.amends, Some(s3.id));
+    let s7 = store.sign(a6.id, ana.id).await.unwrap();
+    let a8 = store
+        .add_version(&version("E", VersionKind::Amendment, "cinco", Some(s7.id)))
+        .await
+        .unwrap();
+    assert_eq!(a8.amends, Some(s7.id));
+
+    let all = store.versions("E").await.unwrap();
+    assert_eq!(
+        all.iter().map(|v| v.number).collect::<Vec<_>>(),
+        [1, 2, 3, 4, 5, 6, 7, 8]
+    );
+    assert_eq!(all[2].text, "dos", "a signed version's text never changes");
+    assert_eq!(store.latest_version("E").await.unwrap().unwrap().id, a8.id);
+    assert_eq!(
+        store.version(s3.id).await.unwrap().unwrap().status,
+        VersionStatus::Signed
+    );
+    assert!(store.version(123_456).await.unwrap().is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn version_chain_signatures_and_amendments() {
+    on_every_database!(check_version_chain);
+}
+
+async fn check_concurrent_saves(db: &Db) {
+    let store = Store::open(&db.url).await.unwrap();
+    store.put_episode(&episode("C", None, None)).await.unwrap();
+    let v1 = store
+        .add_version(&version("C", VersionKind::Generated, "base", None))
+        .await
+        .unwrap();
+    for round in 0..3 {
+        let parent = store.latest_version("C").await.unwrap().unwrap();
+        let mut tasks = Vec::new();
+        for i in 0..8 {
+            let store = store.clone();
+            let v = version(
+                "C",
+                VersionKind::Edited,
+                &format!("r{round} t{i}"),
+                Some(parent.id),
+            );
+            tasks.push(tokio::spawn(async move { store.add_version(&v).await }));
+        }
+        let mut ok = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(_) => ok += 1,
+                Err(StoreError::Conflict(_)) => {}
+                Err(e) => panic!("round {round}: {e}"),
+            }
+        }
+        assert_eq!(ok, 1, "round {round}: exactly one concurrent save wins");
+    }
+    let numbers: Vec<i64> = store
+        .versions("C")
+        .await
+        .unwrap()
+        .iter()
+        .map(|v| v.number)
+        .collect();
+    assert_eq!(numbers, [1, 2, 3, 4]);
+    assert_eq!(v1.number, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_saves_only_one_wins() {
+    on_every_database!(check_concurrent_saves);
+}
+
+// --- users, sessions, tokens
+
+async fn check_users(db: &Db) {
+    let store = Store::open(&db.url).await.unwrap();
+    let ana = store
+        .add_user("ana", "Ana", Role::Medico, "hash1")
+        .await
+        .unwrap();
+    assert_eq!((ana.role, ana.disabled), (Role::Medico, false));
+    let m = is_conflict(store.add_user("ana", "Otra", Role::Admin, "h").await);
+    assert!(m.contains("ana"), "{m}");
+    let bob = store
+        .add_user("bob", "Bob", Role::Administrativo, "h")
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .users()
+            .await
+            .unwrap()
+            .iter()
+            .map(|u| u.username.as_str())
+            .collect::<Vec<_>>(),
+        ["ana", "bob"]
+    );
+    assert_eq!(
+        store.user(bob.id).await.unwrap().unwrap().role,
+        Role::Administrativo
+    );
+    assert!(store.user(99_999).await.unwrap().is_none());
+    store.set_password("ana", "hash2").await.unwrap();
+    assert_eq!(
+        store
+            .user_by_name("ana")
+            .await
+            .unwrap()
+            .unwrap()
+            .password_hash,
+        "hash2"
+    );
+    assert!(matches!(
+        store.set_password("zoe", "h").await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.set_disabled("zoe", true).await,
+        Err(StoreError::NotFound(_))
+    ));
+
+    // Sessions expire.
+    store
+        .create_session("s-live", ana.id, "csrf1", 2_000)
+        .await
+        .unwrap();
+    store
+        .create_session("s-old", ana.id, "csrf2", 1_000)
+        .await
+        .unwrap();
+    store
+        .create_session("s-bob", bob.id, "csrf3", 2_000)
+        .await
+        .unwrap();
+    let (s, u) = store.session("s-live", 1_500).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            s.user_id,
+            s.csrf.as_str(),
+            s.expires_at,
+            u.username.as_str()
+        ),
+        (ana.id, "csrf1", 2_000, "ana")
+    );
+    assert!(store.session("s-old", 1_500).await.unwrap().is_none());
+    assert!(
+        store.session("s-live", 2_000).await.unwrap().is_none(),
+        "expired at expires_at"
+    );
+    assert!(store.session("nope", 0).await.unwrap().is_none());
+    store.delete_session("s-bob").await.unwrap();
+    assert!(store.session("s-bob", 1_500).await.unwrap().is_none());
+
+    // API tokens.
+    let t = store.add_api_token(ana.id, "ci", "tok-hash").await.unwrap();
+    assert!(t > 0);
+    assert_eq!(
+        store.api_token_user("tok-hash").await.unwrap().unwrap().id,
+        ana.id
+    );
+    assert!(store.api_token_user("other").await.unwrap().is_none());
+    is_conflict(store.add_api_token(bob.id, "dup", "tok-hash").await);
+
+    // Disabling ends sessions and revokes tokens, for good.
+    store.set_disabled("ana", true).await.unwrap();
+    assert!(store.user(ana.id).await.unwrap().unwrap().disabled);
+    assert!(store.session("s-live", 1_500).await.unwrap().is_none());
+    assert!(store.api_token_user("tok-hash").await.unwrap().is_none());
+    store.set_disabled("ana", false).await.unwrap();
+    assert!(!store.user(ana.id).await.unwrap().unwrap().disabled);
+    assert!(store.session("s-live", 1_500).await.unwrap().is_none());
+    assert!(store.api_token_user("tok-hash").await.unwrap().is_none());
+    // A disabled user's fresh session is refused too.
+    store
+        .create_session("s-bob2", bob.id, "c", 5_000)
+        .await
+        .unwrap();
+    store.set_disabled("bob", true).await.unwrap();
+    store
+        .create_session("s-bob3", bob.id, "c", 5_000)
+        .await
+        .unwrap();
+    assert!(store.session("s-bob3", 1).await.unwrap().is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_sessions_and_tokens() {
+    on_every_database!(check_users);
+}
+
+// --- audit
+
+fn entry(action: &str, ep: Option<&str>, detail: &str) -> AuditEntry {
+    AuditEntry {
+        user_id: Some(1),
+        username: Some("ana".to_string()),
+        action: action.to_string(),
+        episode_id: ep.map(str::to_string),
+        version_id: None,
+        detail: detail.to_string(),
+    }
+}
+
+async fn check_audit(db: &Db) {
+    let store = Store::open(&db.url).await.unwrap();
+    let empty = store.verify_audit().await.unwrap();
+    assert_eq!((empty.rows, empty.problems.len()), (0, 0));
+    for i in 1..=5 {
+        let ep = if i % 2 == 0 { Some("E2") } else { Some("E1") };
+        let row = store
+            .audit(&entry("view", ep, &format!("{{\"n\":{i}}}")))
+            .await
+            .unwrap();
+        assert_eq!(row.id, i);
+    }
+    // Concurrent appends keep one chain.
+    let mut tasks = Vec::new();
+    for i in 0..10 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            store
+                .audit(&entry("export", None, &format!("{{\"c\":{i}}}")))
+                .await
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    let ok = store.verify_audit().await.unwrap();
+    assert_eq!(ok.rows, 15);
+    assert!(ok.problems.is_empty(), "{:?}", ok.problems);
+
+    let trail = store.audit_trail(None, 100).await.unwrap();
+    assert_eq!(trail.len(), 15);
+    assert_eq!(trail[0].id, 15, "newest first");
+    assert_eq!(trail[14].prev_hash, "0".repeat(64));
+    assert_eq!(trail[13].prev_hash, trail[14].hash);
+    let e2 = store.audit_trail(Some("E2"), 100).await.unwrap();
+    assert_eq!(e2.iter().map(|r| r.id).collect::<Vec<_>>(), [4, 2]);
+    assert_eq!(store.audit_trail(None, 3).await.unwrap().len(), 3);
+
+    let raw = db.raw().await;
+    // A changed row.
+    sqlx::query("UPDATE audit SET detail = '{\"n\":99}' WHERE id = 3")
+        .execute(&raw)
+        .await
+        .unwrap();
+    let bad = store.verify_audit().await.unwrap();
+    assert!(
+        bad.problems.iter().any(|p| p.contains("row 3 was changed")),
+        "{:?}",
+        bad.problems
+    );
+    assert_eq!(bad.problems.len(), 1, "{:?}", bad.problems);
+    sqlx::query("UPDATE audit SET detail = '{\"n\":3}' WHERE id = 3")
+        .execute(&raw)
+        .await
+        .unwrap();
+    assert!(store.verify_audit().await.unwrap().problems.is_empty());
+    // A deleted row in the middle.
+    sqlx::query("DELETE FROM audit WHERE id = 7")
+        .execute(&raw)
+        .await
+        .unwrap();
+    let bad = store.verify_audit().await.unwrap();
+    assert_eq!(bad.rows, 14);
+    assert!(
+        bad.problems.iter().any(|p| p.contains("row 7 was deleted")),
+        "{:?}",
+        bad.problems
+    );
+    // The last row deleted.
+    sqlx::query("DELETE FROM audit WHERE id = 15")
+        .execute(&raw)
+        .await
+        .unwrap();
+    let bad = store.verify_audit().await.unwrap();
+    assert!(
+        bad.problems
+            .iter()
+            .any(|p| p.contains("end was cut") && p.contains("row 15")),
+        "{:?}",
+        bad.problems
+    );
+    raw.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn audit_chain_appends_and_finds_tampering() {
+    on_every_database!(check_audit);
+}
+
+// --- crash safety (SQLite: the file is ours to keep consistent)
+
+const CRASH_ENV: &str = "EPICRISIS_STORE_CRASH_CHILD_DB";
+
+/// Not a test on its own: the child process of `sqlite_survives_sigkill` (does nothing
+/// unless its environment variable names a database).
+#[test]
+fn crash_child_writer() {
+    let Ok(url) = std::env::var(CRASH_ENV) else {
+        return;
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let store = Store::open(&url).await.unwrap();
+        loop {
+            let latest = store.latest_version("K").await.unwrap();
+            let number = latest.as_ref().map_or(1, |l| l.number + 1);
+            let v = version(
+                "K",
+                VersionKind::Edited,
+                &format!("text {number}"),
+                latest.map(|l| l.id),
+            );
+            let row = store.add_version(&v).await.unwrap();
+            let mut e = entry("edit", Some("K"), "{}");
+            e.version_id = Some(row.id);
+            store.audit(&e).await.unwrap();
+        }
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_survives_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("crash.db").display());
+    let store = Store::open(&url).await.unwrap();
+    store.put_episode(&episode("K", None, None)).await.unwrap();
+
+    for round in 0..3 {
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "crash_child_writer",
+                "--exact",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(CRASH_ENV, &url)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let before = store
+            .latest_version("K")
+            .await
+            .unwrap()
+            .map_or(0, |v| v.number);
+        let started = Instant::now();
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                panic!("the writer stopped by itself: {status}");
+            }
+            let n = store
+                .latest_version("K")
+                .await
+                .unwrap()
+                .map_or(0, |v| v.number);
+            if n >= before + 25 {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "the writer is too slow"
+            );
+            tokio::time::sleep(Duration::from_millis(5 + round * 7)).await;
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+    }
+    drop(store);
+
+    let store = Store::open(&url).await.unwrap();
+    let check = store.verify_audit().await.unwrap();
+    assert!(check.problems.is_empty(), "{:?}", check.problems);
+    let versions = store.versions("K").await.unwrap();
+    assert!(versions.len() >= 75);
+    for (i, v) in versions.iter().enumerate() {
+        assert_eq!(v.number, i as i64 + 1, "numbers are contiguous");
+        assert_eq!(v.text, format!("text {}", v.number));
+        if i > 0 {
+            assert_eq!(v.parent_id, Some(versions[i - 1].id));
+        }
+    }
+    // Every audited version exists (an audit row never outlives its version).
+    for row in store.audit_trail(Some("K"), 100_000).await.unwrap() {
+        assert!(
+            store
+                .version(row.version_id.unwrap())
+                .await
+                .unwrap()
+                .is_some()
+        );
+    }
+    let latest = store.latest_version("K").await.unwrap().unwrap();
+    let next = store
+        .add_version(&version(
+            "K",
+            VersionKind::Edited,
+            "after the crash",
+            Some(latest.id),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(next.number, latest.number + 1);
+}
