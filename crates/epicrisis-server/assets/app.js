@@ -130,7 +130,7 @@
       const b = document.createElement("button");
       b.type = "button";
       b.className = "link";
-      b.textContent = (f.span ? "«" + f.mention + "» " : "Omisión: " + f.mention + " ") + "— " + f.message;
+      b.textContent = (f.span ? "«" + f.mention + "» " : (KIND[f.kind] || f.kind) + ": ") + "— " + f.message;
       b.addEventListener("click", () => showDetail(i));
       li.append(b);
       findingsList.append(li);

@@ -45,7 +45,10 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/episodes", get(list_episodes).post(import_episode))
         .route("/api/v1/episodes/{id}", get(get_episode))
         .route("/api/v1/episodes/{id}/drafts", post(start_draft))
-        .route("/api/v1/episodes/{id}/versions", get(list_versions).post(save_version))
+        .route(
+            "/api/v1/episodes/{id}/versions",
+            get(list_versions).post(save_version),
+        )
         .route("/api/v1/episodes/{id}/validate", post(validate_text))
         .route("/api/v1/episodes/{id}/export", get(export_episode))
         .route("/api/v1/episodes/{id}/audit", get(episode_audit))
@@ -191,7 +194,10 @@ fn provenance_json(o: &Outcome) -> String {
 fn rfc3339(ms: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_default()
 }
 
@@ -214,11 +220,7 @@ fn busy(r: Refused) -> ApiError {
 }
 
 /// Queues a draft of a stored episode; the result becomes a new version.
-pub async fn queue_draft(
-    state: &AppState,
-    p: &Principal,
-    episode_id: &str,
-) -> ApiResult<Arc<Job>> {
+pub async fn queue_draft(state: &AppState, p: &Principal, episode_id: &str) -> ApiResult<Arc<Job>> {
     p.require(&[Role::Medico], "generar borradores")?;
     let (_, ep) = load_episode(state, episode_id).await?;
     let parent = state.store.latest_version(episode_id).await?;
@@ -254,7 +256,13 @@ pub async fn queue_draft(
     });
     let job = state
         .queue
-        .submit(ep, Some(episode_id.to_string()), p.user.id, state.settings.layout, save)
+        .submit(
+            ep,
+            Some(episode_id.to_string()),
+            p.user.id,
+            state.settings.layout,
+            save,
+        )
         .map_err(busy)?;
     audit(
         state,
@@ -303,7 +311,15 @@ async fn legacy_episode(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let (row, ep) = load_episode(&state, &id).await?;
-    audit(&state, Some(&p), "view", Some(&id), None, json!({"api": "legacy"})).await?;
+    audit(
+        &state,
+        Some(&p),
+        "view",
+        Some(&id),
+        None,
+        json!({"api": "legacy"}),
+    )
+    .await?;
     let source: Value = serde_json::from_str(&row.source).unwrap_or(Value::Null);
     let (clinical, patient) = if let Some(cd) = source.get("clinicalData") {
         (cd.clone(), source.get("patientInfo").cloned())
@@ -419,9 +435,23 @@ async fn legacy_generate(
             p.require(&[Role::Medico], "generar borradores")?;
             let job = state
                 .queue
-                .submit(ep, None, p.user.id, state.settings.layout, Box::new(|_| Ok(None)))
+                .submit(
+                    ep,
+                    None,
+                    p.user.id,
+                    state.settings.layout,
+                    Box::new(|_| Ok(None)),
+                )
                 .map_err(busy)?;
-            audit(&state, Some(&p), "generate", None, None, json!({"inline": true})).await?;
+            audit(
+                &state,
+                Some(&p),
+                "generate",
+                None,
+                None,
+                json!({"inline": true}),
+            )
+            .await?;
             job
         }
     };
@@ -439,9 +469,13 @@ async fn legacy_generate(
             "versionId": f.version_id,
             "engine": state.engine.name(),
         }))),
-        (Status::Cancelled, _) => Err(ApiError::conflict("la generación fue cancelada / generation cancelled")),
+        (Status::Cancelled, _) => Err(ApiError::conflict(
+            "la generación fue cancelada / generation cancelled",
+        )),
         _ => Err(ApiError::internal(
-            st.message.clone().unwrap_or_else(|| "generation failed".into()),
+            st.message
+                .clone()
+                .unwrap_or_else(|| "generation failed".into()),
         )),
     }
 }
@@ -458,17 +492,33 @@ async fn legacy_validate(
         .ok_or_else(|| ApiError::bad_request("falta text / send the text to validate"))?;
     let (ep, stored) = legacy_episode_of(&state, &req).await?;
     let report = epicrisis_validate::validate(&ep, &text);
-    audit(&state, Some(&p), "validate", stored.as_deref(), None, json!({})).await?;
+    audit(
+        &state,
+        Some(&p),
+        "validate",
+        stored.as_deref(),
+        None,
+        json!({}),
+    )
+    .await?;
     let mut out = legacy_validation(&report);
     out["findings"] = serde_json::to_value(&report.findings).unwrap_or(Value::Null);
     Ok(Json(out))
 }
 
-async fn legacy_export_pdf(state: State<AppState>, p: Principal, body: Bytes) -> ApiResult<Response> {
+async fn legacy_export_pdf(
+    state: State<AppState>,
+    p: Principal,
+    body: Bytes,
+) -> ApiResult<Response> {
     legacy_export(state, p, body, epicrisis_export::Format::Pdf).await
 }
 
-async fn legacy_export_word(state: State<AppState>, p: Principal, body: Bytes) -> ApiResult<Response> {
+async fn legacy_export_word(
+    state: State<AppState>,
+    p: Principal,
+    body: Bytes,
+) -> ApiResult<Response> {
     legacy_export(state, p, body, epicrisis_export::Format::Docx).await
 }
 
@@ -487,8 +537,20 @@ async fn legacy_export(
     };
     let meta = meta(&state, None, None);
     let bytes = render(format, ep, draft, meta).await?;
-    audit(&state, Some(&p), "export", stored.as_deref(), None, json!({"format": format.as_str()})).await?;
-    Ok(file_response(format, stored.as_deref().unwrap_or("epicrisis"), bytes))
+    audit(
+        &state,
+        Some(&p),
+        "export",
+        stored.as_deref(),
+        None,
+        json!({"format": format.as_str()}),
+    )
+    .await?;
+    Ok(file_response(
+        format,
+        stored.as_deref().unwrap_or("epicrisis"),
+        bytes,
+    ))
 }
 
 // ---------------------------------------------------------------- documents
@@ -547,12 +609,20 @@ fn file_response(format: epicrisis_export::Format, name: &str, bytes: Vec<u8>) -
     };
     let safe: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     let mut r = bytes.into_response();
     let h = r.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"epicrisis-{safe}.{ext}\"")) {
+    if let Ok(v) =
+        HeaderValue::from_str(&format!("attachment; filename=\"epicrisis-{safe}.{ext}\""))
+    {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -591,15 +661,27 @@ async fn export_episode(
             .version(vid)
             .await?
             .filter(|v| v.episode_id == id)
-            .ok_or_else(|| ApiError::not_found(format!("no existe la versión {vid} de este episodio")))?,
+            .ok_or_else(|| {
+                ApiError::not_found(format!("no existe la versión {vid} de este episodio"))
+            })?,
         None => state.store.latest_version(&id).await?.ok_or_else(|| {
-            ApiError::not_found("el episodio aún no tiene borrador; genere uno primero / no draft yet")
+            ApiError::not_found(
+                "el episodio aún no tiene borrador; genere uno primero / no draft yet",
+            )
         })?,
     };
     let draft = draft_of(&v, &ep, state.settings.layout);
     let m = meta(&state, Some(&v), None);
     let bytes = render(format, ep, draft, m).await?;
-    audit(&state, Some(&p), "export", Some(&id), Some(v.id), json!({"format": format.as_str()})).await?;
+    audit(
+        &state,
+        Some(&p),
+        "export",
+        Some(&id),
+        Some(v.id),
+        json!({"format": format.as_str()}),
+    )
+    .await?;
     Ok(file_response(format, &id, bytes))
 }
 
@@ -625,7 +707,15 @@ async fn import_episode(
 ) -> ApiResult<Response> {
     p.require(&[Role::Medico, Role::Administrativo], "importar episodios")?;
     let (row, ep) = store_episode(&state, &body, q.id).await?;
-    audit(&state, Some(&p), "import", Some(&row.episode_id), None, json!({"shape": row.source_kind})).await?;
+    audit(
+        &state,
+        Some(&p),
+        "import",
+        Some(&row.episode_id),
+        None,
+        json!({"shape": row.source_kind}),
+    )
+    .await?;
     let warnings: Vec<&str> = ep.warnings.iter().map(|w| w.message_es.as_str()).collect();
     Ok((
         StatusCode::CREATED,
@@ -730,25 +820,44 @@ async fn start_draft(
 }
 
 fn find_job(state: &AppState, id: &str) -> ApiResult<Arc<Job>> {
-    state
-        .queue
-        .job(id)
-        .ok_or_else(|| ApiError::not_found("ese trabajo de generación no existe (o terminó hace más de una hora)"))
+    state.queue.job(id).ok_or_else(|| {
+        ApiError::not_found("ese trabajo de generación no existe (o terminó hace más de una hora)")
+    })
 }
 
-async fn get_job(State(state): State<AppState>, _p: Principal, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn get_job(
+    State(state): State<AppState>,
+    _p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     let job = find_job(&state, &id)?;
     Ok(Json(job_json(&state, &job)))
 }
 
-async fn cancel_job(State(state): State<AppState>, p: Principal, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn cancel_job(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     let job = find_job(&state, &id)?;
     if job.user_id != p.user.id && p.user.role != Role::Admin {
-        return Err(ApiError::forbidden("solo quien inició la generación puede cancelarla"));
+        return Err(ApiError::forbidden(
+            "solo quien inició la generación puede cancelarla",
+        ));
     }
     let cancelled = state.queue.cancel(&job);
-    audit(&state, Some(&p), "cancel", job.episode_id.as_deref(), None, json!({"job": job.id})).await?;
-    Ok(Json(json!({"cancelled": cancelled, "job": job_json(&state, &job)})))
+    audit(
+        &state,
+        Some(&p),
+        "cancel",
+        job.episode_id.as_deref(),
+        None,
+        json!({"job": job.id}),
+    )
+    .await?;
+    Ok(Json(
+        json!({"cancelled": cancelled, "job": job_json(&state, &job)}),
+    ))
 }
 
 fn sse_event(ev: &JobEvent) -> Event {
@@ -793,7 +902,10 @@ async fn job_events(
             loop {
                 match tokio::time::timeout(Duration::from_secs(2), rx.recv()).await {
                     Ok(Ok(ev)) => {
-                        let end = matches!(ev, JobEvent::Done { .. } | JobEvent::Failed { .. } | JobEvent::Cancelled);
+                        let end = matches!(
+                            ev,
+                            JobEvent::Done { .. } | JobEvent::Failed { .. } | JobEvent::Cancelled
+                        );
                         return Some((Ok(sse_event(&ev)), (None, rx, end, job, state)));
                     }
                     Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {
@@ -844,7 +956,15 @@ async fn get_version(
         .version(id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no existe la versión {id}")))?;
-    audit(&state, Some(&p), "view", Some(&v.episode_id), Some(v.id), json!({})).await?;
+    audit(
+        &state,
+        Some(&p),
+        "view",
+        Some(&v.episode_id),
+        Some(v.id),
+        json!({}),
+    )
+    .await?;
     Ok(Json(version_full(&v)))
 }
 
@@ -865,10 +985,14 @@ async fn save_version(
 ) -> ApiResult<Response> {
     p.require(&[Role::Medico], "editar borradores")?;
     let b: SaveBody = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::bad_request(format!("el cuerpo debe ser {{text, parentId, amend?}}: {e}"))
+        ApiError::bad_request(format!(
+            "el cuerpo debe ser {{text, parentId, amend?}}: {e}"
+        ))
     })?;
     if b.text.trim().is_empty() {
-        return Err(ApiError::bad_request("el texto está vacío / the text is empty"));
+        return Err(ApiError::bad_request(
+            "el texto está vacío / the text is empty",
+        ));
     }
     let (_, ep) = load_episode(&state, &id).await?;
     let report = epicrisis_validate::validate(&ep, &b.text);
@@ -879,7 +1003,11 @@ async fn save_version(
     };
     // Keep the parts' structure (and origins) of the version this edit starts from.
     let template = match b.parent_id {
-        Some(pid) => state.store.version(pid).await?.map(|v| draft_of(&v, &ep, state.settings.layout)),
+        Some(pid) => state
+            .store
+            .version(pid)
+            .await?
+            .map(|v| draft_of(&v, &ep, state.settings.layout)),
         None => None,
     }
     .unwrap_or_else(|| writer::write(&ep, state.settings.layout));
@@ -994,7 +1122,10 @@ async fn episode_audit(
     Path(id): Path<String>,
     Query(q): Query<AuditQuery>,
 ) -> ApiResult<Json<Value>> {
-    let rows = state.store.audit_trail(Some(&id), q.limit.unwrap_or(200).clamp(1, 5000)).await?;
+    let rows = state
+        .store
+        .audit_trail(Some(&id), q.limit.unwrap_or(200).clamp(1, 5000))
+        .await?;
     Ok(Json(audit_json(rows)))
 }
 
@@ -1004,14 +1135,19 @@ async fn full_audit(
     Query(q): Query<AuditQuery>,
 ) -> ApiResult<Json<Value>> {
     p.require(&[], "leer toda la bitácora")?;
-    let rows = state.store.audit_trail(None, q.limit.unwrap_or(200).clamp(1, 5000)).await?;
+    let rows = state
+        .store
+        .audit_trail(None, q.limit.unwrap_or(200).clamp(1, 5000))
+        .await?;
     Ok(Json(audit_json(rows)))
 }
 
 async fn verify_audit(State(state): State<AppState>, p: Principal) -> ApiResult<Json<Value>> {
     p.require(&[], "verificar la bitácora")?;
     let check = state.store.verify_audit().await?;
-    Ok(Json(json!({"ok": check.problems.is_empty(), "rows": check.rows, "problems": check.problems})))
+    Ok(Json(
+        json!({"ok": check.problems.is_empty(), "rows": check.rows, "problems": check.problems}),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -1025,14 +1161,24 @@ async fn create_token(
     Json(b): Json<TokenBody>,
 ) -> ApiResult<Response> {
     if b.name.trim().is_empty() || b.name.len() > 100 {
-        return Err(ApiError::bad_request("name: un nombre de 1 a 100 caracteres para el token"));
+        return Err(ApiError::bad_request(
+            "name: un nombre de 1 a 100 caracteres para el token",
+        ));
     }
     let token = crate::auth::random_token()?;
     let id = state
         .store
         .add_api_token(p.user.id, b.name.trim(), &crate::auth::token_hash(&token))
         .await?;
-    audit(&state, Some(&p), "token_add", None, None, json!({"tokenId": id})).await?;
+    audit(
+        &state,
+        Some(&p),
+        "token_add",
+        None,
+        None,
+        json!({"tokenId": id}),
+    )
+    .await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({"id": id, "token": token, "note": "guárdelo ahora: no se vuelve a mostrar / shown once"})),

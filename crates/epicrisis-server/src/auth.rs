@@ -4,7 +4,7 @@
 use crate::AppState;
 use crate::error::ApiError;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Argon2, Algorithm, Params, Version};
+use argon2::{Algorithm, Argon2, Params, Version};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, header};
@@ -57,8 +57,9 @@ pub fn check_password_strength(password: &str) -> Result<(), String> {
 /// A random secret, URL-safe (32 bytes of entropy).
 pub fn random_token() -> Result<String, ApiError> {
     let mut b = [0u8; 32];
-    getrandom::getrandom(&mut b)
-        .map_err(|e| ApiError::internal(format!("the operating system gives no random numbers: {e}")))?;
+    getrandom::getrandom(&mut b).map_err(|e| {
+        ApiError::internal(format!("the operating system gives no random numbers: {e}"))
+    })?;
     Ok(URL_SAFE_NO_PAD.encode(b))
 }
 
@@ -141,11 +142,19 @@ impl Principal {
 }
 
 /// Looks up the session cookie or the bearer token.
-pub async fn principal(state: &AppState, headers: &HeaderMap) -> Result<Option<Principal>, ApiError> {
-    if let Some(auth) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok())
+pub async fn principal(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<Principal>, ApiError> {
+    if let Some(auth) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
         && let Some(token) = auth.strip_prefix("Bearer ")
     {
-        let user = state.store.api_token_user(&token_hash(token.trim())).await?;
+        let user = state
+            .store
+            .api_token_user(&token_hash(token.trim()))
+            .await?;
         return match user {
             Some(user) => Ok(Some(Principal {
                 user,
@@ -285,7 +294,10 @@ mod tests {
     #[test]
     fn cookies_are_read() {
         let mut h = HeaderMap::new();
-        h.insert(header::COOKIE, "a=1; epicrisis_session=xyz; b=2".parse().unwrap());
+        h.insert(
+            header::COOKIE,
+            "a=1; epicrisis_session=xyz; b=2".parse().unwrap(),
+        );
         assert_eq!(cookie(&h, SESSION_COOKIE), Some("xyz"));
         assert_eq!(cookie(&h, "c"), None);
     }

@@ -78,7 +78,10 @@ pub struct Job {
 
 impl Job {
     pub fn status(&self) -> Status {
-        self.state.lock().map(|s| s.status).unwrap_or(Status::Failed)
+        self.state
+            .lock()
+            .map(|s| s.status)
+            .unwrap_or(Status::Failed)
     }
 
     fn set(&self, f: impl FnOnce(&mut JobState)) {
@@ -345,7 +348,9 @@ impl Queue {
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             engine.draft_cancellable(&episode, job.layout, TextFormat::Plain, &job.cancel, |t| {
                 job.set(|s| s.text.push_str(t));
-                job.emit(JobEvent::Token { text: t.to_string() });
+                job.emit(JobEvent::Token {
+                    text: t.to_string(),
+                });
             })
         }));
         match result {

@@ -18,8 +18,8 @@ use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use epicrisis_llm::{
-    ChatMessage, Event as GenEvent, GenerationError, GenerationRequest, GenerationStats,
-    Generator, SamplingSettings, StopReason,
+    ChatMessage, Event as GenEvent, GenerationError, GenerationRequest, GenerationStats, Generator,
+    SamplingSettings, StopReason,
 };
 use epicrisis_pipeline::engine::Engine;
 use serde::Deserialize;
@@ -117,15 +117,20 @@ fn content_text(v: &Value) -> ApiResult<String> {
             .collect::<Vec<_>>()
             .join("")),
         Value::Null => Ok(String::new()),
-        _ => Err(ApiError::bad_request("messages[].content must be a string or a list of text parts")),
+        _ => Err(ApiError::bad_request(
+            "messages[].content must be a string or a list of text parts",
+        )),
     }
 }
 
 fn request(body: &[u8], defaults: SamplingSettings) -> ApiResult<(ChatRequest, GenerationRequest)> {
-    let req: ChatRequest = serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request(format!("the body is not a chat completion request: {e}")))?;
+    let req: ChatRequest = serde_json::from_slice(body).map_err(|e| {
+        ApiError::bad_request(format!("the body is not a chat completion request: {e}"))
+    })?;
     if req.messages.is_empty() {
-        return Err(ApiError::bad_request("messages: at least one message is needed"));
+        return Err(ApiError::bad_request(
+            "messages: at least one message is needed",
+        ));
     }
     let mut messages = Vec::new();
     for (i, m) in req.messages.iter().enumerate() {
@@ -158,9 +163,16 @@ fn request(body: &[u8], defaults: SamplingSettings) -> ApiResult<(ChatRequest, G
         None | Some(Value::Null) => {}
         Some(Value::String(x)) => s.stop = vec![x.clone()],
         Some(Value::Array(xs)) => {
-            s.stop = xs.iter().filter_map(|x| x.as_str().map(str::to_string)).collect();
+            s.stop = xs
+                .iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect();
         }
-        Some(_) => return Err(ApiError::bad_request("stop must be a string or a list of strings")),
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "stop must be a string or a list of strings",
+            ));
+        }
     }
     s.validate()
         .map_err(|e| ApiError::bad_request(format!("invalid sampling setting: {e}")))?;
@@ -210,7 +222,15 @@ async fn chat_inner(state: AppState, p: Principal, body: Bytes) -> ApiResult<Res
             "the model {m:?} is not served here; GET /v1/models lists {name:?}"
         )));
     }
-    audit(&state, Some(&p), "llm_completion", None, None, json!({"stream": req.stream})).await?;
+    audit(
+        &state,
+        Some(&p),
+        "llm_completion",
+        None,
+        None,
+        json!({"stream": req.stream}),
+    )
+    .await?;
     let generation = g.start(gen_req).map_err(start_error)?;
     let id = completion_id();
     let created = crate::now_ms() / 1000;
@@ -263,7 +283,10 @@ async fn chat_inner(state: AppState, p: Principal, body: Bytes) -> ApiResult<Res
         (Some(first), rx, false, chunk),
         |(first, mut rx, done, chunk)| async move {
             if let Some(f) = first {
-                return Some((Ok::<Event, Infallible>(Event::default().data(f)), (None, rx, false, chunk)));
+                return Some((
+                    Ok::<Event, Infallible>(Event::default().data(f)),
+                    (None, rx, false, chunk),
+                ));
             }
             if done {
                 return None;
@@ -278,10 +301,15 @@ async fn chat_inner(state: AppState, p: Principal, body: Bytes) -> ApiResult<Res
                     Some(GenEvent::Done(s)) => {
                         let data = chunk(json!({}), Some(finish_reason(&s)));
                         // The final `[DONE]` follows as its own event.
-                        return Some((Ok(Event::default().data(data)), (Some("[DONE]".into()), rx, true, chunk)));
+                        return Some((
+                            Ok(Event::default().data(data)),
+                            (Some("[DONE]".into()), rx, true, chunk),
+                        ));
                     }
                     Some(GenEvent::Failed(e)) => {
-                        let data = json!({"error": {"message": e.to_string(), "type": "server_error"}}).to_string();
+                        let data =
+                            json!({"error": {"message": e.to_string(), "type": "server_error"}})
+                                .to_string();
                         return Some((Ok(Event::default().data(data)), (None, rx, true, chunk)));
                     }
                     None => return None,

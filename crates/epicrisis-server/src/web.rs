@@ -71,18 +71,30 @@ fn page(state: &AppState, name: &str, ctx: minijinja::Value) -> Response {
             );
             r
         }
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("error de plantilla: {e}")).into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("error de plantilla: {e}"),
+        )
+            .into_response(),
     }
 }
 
 fn error_page(state: &AppState, e: ApiError) -> Response {
-    let mut r = page(state, "error.html", context! { status => e.status.as_u16(), message => e.message });
+    let mut r = page(
+        state,
+        "error.html",
+        context! { status => e.status.as_u16(), message => e.message },
+    );
     *r.status_mut() = e.status;
     r
 }
 
 async fn js() -> Response {
-    ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], APP_JS).into_response()
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        APP_JS,
+    )
+        .into_response()
 }
 
 async fn css() -> Response {
@@ -121,9 +133,18 @@ fn login_form(state: &AppState, error: Option<&str>, status: StatusCode) -> Resp
         Ok(t) => t,
         Err(e) => return error_page(state, e),
     };
-    let mut r = page(state, "login.html", context! { csrf => csrf, error => error, hospital => state.settings.hospital_name });
+    let mut r = page(
+        state,
+        "login.html",
+        context! { csrf => csrf, error => error, hospital => state.settings.hospital_name },
+    );
     *r.status_mut() = status;
-    if let Ok(v) = HeaderValue::from_str(&auth::set_cookie(LOGIN_CSRF_COOKIE, &csrf, 3600, state.settings.secure_cookies)) {
+    if let Ok(v) = HeaderValue::from_str(&auth::set_cookie(
+        LOGIN_CSRF_COOKIE,
+        &csrf,
+        3600,
+        state.settings.secure_cookies,
+    )) {
         r.headers_mut().append(header::SET_COOKIE, v);
     }
     r
@@ -145,14 +166,20 @@ async fn login(
     // Double-submit check: the form's token must match the cookie set with the form.
     let cookie_csrf = auth::cookie(&headers, LOGIN_CSRF_COOKIE).unwrap_or("");
     if cookie_csrf.is_empty() || !auth::same(cookie_csrf, &f.csrf) {
-        return login_form(&state, Some("El formulario expiró; intente de nuevo."), StatusCode::FORBIDDEN);
+        return login_form(
+            &state,
+            Some("El formulario expiró; intente de nuevo."),
+            StatusCode::FORBIDDEN,
+        );
     }
     let username = f.username.trim().to_lowercase();
     let keys = vec![format!("u:{username}"), format!("ip:{}", addr.ip())];
     if let Some(wait) = state.limiter.locked(&keys) {
         let mut r = login_form(
             &state,
-            Some(&format!("Demasiados intentos fallidos. Espere {wait} segundos.")),
+            Some(&format!(
+                "Demasiados intentos fallidos. Espere {wait} segundos."
+            )),
             StatusCode::TOO_MANY_REQUESTS,
         );
         if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
@@ -176,8 +203,20 @@ async fn login(
         Some(u) if ok && !u.disabled => u,
         _ => {
             state.limiter.failed(&keys);
-            let _ = audit(&state, None, "login_failed", None, None, json!({"username": username})).await;
-            return login_form(&state, Some("Usuario o contraseña incorrectos."), StatusCode::UNAUTHORIZED);
+            let _ = audit(
+                &state,
+                None,
+                "login_failed",
+                None,
+                None,
+                json!({"username": username}),
+            )
+            .await;
+            return login_form(
+                &state,
+                Some("Usuario o contraseña incorrectos."),
+                StatusCode::UNAUTHORIZED,
+            );
         }
     };
     state.limiter.succeeded(&keys[0]);
@@ -188,16 +227,29 @@ async fn login(
     let hours = state.settings.session_hours;
     if let Err(e) = state
         .store
-        .create_session(&auth::token_hash(&token), user.id, &csrf, now_ms() + hours * 3_600_000)
+        .create_session(
+            &auth::token_hash(&token),
+            user.id,
+            &csrf,
+            now_ms() + hours * 3_600_000,
+        )
         .await
     {
         return error_page(&state, e.into());
     }
-    let p = Principal { user, via: Via::Token };
+    let p = Principal {
+        user,
+        via: Via::Token,
+    };
     let _ = audit(&state, Some(&p), "login", None, None, json!({})).await;
     let mut r = Redirect::to("/episodios").into_response();
     for c in [
-        auth::set_cookie(SESSION_COOKIE, &token, hours * 3600, state.settings.secure_cookies),
+        auth::set_cookie(
+            SESSION_COOKIE,
+            &token,
+            hours * 3600,
+            state.settings.secure_cookies,
+        ),
         auth::set_cookie(LOGIN_CSRF_COOKIE, "", 0, state.settings.secure_cookies),
     ] {
         if let Ok(v) = HeaderValue::from_str(&c) {
@@ -212,18 +264,30 @@ struct LogoutForm {
     csrf: String,
 }
 
-async fn logout(State(state): State<AppState>, headers: HeaderMap, Form(f): Form<LogoutForm>) -> Response {
+async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(f): Form<LogoutForm>,
+) -> Response {
     if let Ok(Some(p)) = auth::principal(&state, &headers).await
         && let Via::Session { csrf, token_hash } = &p.via
     {
         if !auth::same(csrf, &f.csrf) {
-            return error_page(&state, ApiError::forbidden("token CSRF incorrecto; recargue la página"));
+            return error_page(
+                &state,
+                ApiError::forbidden("token CSRF incorrecto; recargue la página"),
+            );
         }
         let _ = state.store.delete_session(token_hash).await;
         let _ = audit(&state, Some(&p), "logout", None, None, json!({})).await;
     }
     let mut r = Redirect::to("/login").into_response();
-    if let Ok(v) = HeaderValue::from_str(&auth::set_cookie(SESSION_COOKIE, "", 0, state.settings.secure_cookies)) {
+    if let Ok(v) = HeaderValue::from_str(&auth::set_cookie(
+        SESSION_COOKIE,
+        "",
+        0,
+        state.settings.secure_cookies,
+    )) {
         r.headers_mut().append(header::SET_COOKIE, v);
     }
     r
@@ -239,12 +303,23 @@ struct ListParams {
     hasta: Option<String>,
 }
 
-async fn episodes_page(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<ListParams>) -> Response {
+async fn episodes_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<ListParams>,
+) -> Response {
     let p = match viewer(&state, &headers).await {
         Ok(p) => p,
         Err(r) => return r,
     };
-    let query = match crate::api::episode_query(q.q.clone(), q.servicio.clone(), q.desde.clone(), q.hasta.clone(), Some(200), None) {
+    let query = match crate::api::episode_query(
+        q.q.clone(),
+        q.servicio.clone(),
+        q.desde.clone(),
+        q.hasta.clone(),
+        Some(200),
+        None,
+    ) {
         Ok(q) => q,
         Err(e) => return error_page(&state, e),
     };
@@ -265,7 +340,9 @@ async fn episodes_page(State(state): State<AppState>, headers: HeaderMap, Query(
 
 fn num(x: f64) -> String {
     let s = format!("{x:.2}");
-    s.trim_end_matches('0').trim_end_matches('.').replace('.', ",")
+    s.trim_end_matches('0')
+        .trim_end_matches('.')
+        .replace('.', ",")
 }
 
 fn lab_value(v: &epicrisis_domain::LabValue) -> Value {
@@ -305,7 +382,12 @@ fn episode_view(ep: &Episode) -> Value {
     json!({
         "patient": {
             "name": ep.patient.name, "identifier": ep.patient.identifier,
-            "sex": ep.patient.sex, "age": ep.patient.age,
+            "sex": ep.patient.sex.and_then(|x| serde_json::to_value(x).ok()).and_then(|v| v.as_str().map(|s| match s {
+                "female" => "femenino".to_string(),
+                "male" => "masculino".to_string(),
+                other => other.to_string(),
+            })),
+            "age": ep.patient.age,
         },
         "admission": ep.admission_date.map(|d| d.to_dmy()),
         "discharge": ep.discharge_date.map(|d| d.to_dmy()),
@@ -329,13 +411,19 @@ fn findings_ctx(report: &Report) -> Value {
     let list: Vec<Value> = report
         .findings
         .iter()
-        .map(|f| json!({"class": finding_class(f), "mention": f.mention, "message": f.message,
-                        "span": f.span, "category": f.category, "kind": f.kind}))
+        .map(|f| {
+            json!({"class": finding_class(f), "mention": f.mention, "message": f.message,
+                        "span": f.span, "category": f.category, "kind": f.kind})
+        })
         .collect();
     json!(list)
 }
 
-async fn episode_page(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+async fn episode_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
     let p = match viewer(&state, &headers).await {
         Ok(p) => p,
         Err(r) => return r,
@@ -348,7 +436,16 @@ async fn episode_page(State(state): State<AppState>, headers: HeaderMap, Path(id
         Ok(v) => v,
         Err(e) => return error_page(&state, e.into()),
     };
-    if let Err(e) = audit(&state, Some(&p), "view", Some(&id), None, json!({"page": true})).await {
+    if let Err(e) = audit(
+        &state,
+        Some(&p),
+        "view",
+        Some(&id),
+        None,
+        json!({"page": true}),
+    )
+    .await
+    {
         return error_page(&state, e);
     }
     let latest = versions.last();

@@ -117,7 +117,9 @@ fn read_password() -> Result<String, Failure> {
         let a = ask("contraseña: ")?;
         let b = ask("repita la contraseña: ")?;
         if a != b {
-            return Err(Failure::Input("las contraseñas no coinciden / the passwords differ".into()));
+            return Err(Failure::Input(
+                "las contraseñas no coinciden / the passwords differ".into(),
+            ));
         }
         Ok(a)
     } else {
@@ -133,7 +135,11 @@ fn new_hash() -> Result<String, Failure> {
     auth::hash_password(&pw).map_err(|e| Failure::Internal(anyhow::anyhow!(e)))
 }
 
-async fn audit_admin(store: &Store, action: &str, detail: serde_json::Value) -> Result<(), Failure> {
+async fn audit_admin(
+    store: &Store,
+    action: &str,
+    detail: serde_json::Value,
+) -> Result<(), Failure> {
     let who = std::env::var("USER").unwrap_or_else(|_| "?".into());
     store
         .audit(&AuditEntry {
@@ -154,7 +160,11 @@ pub fn users(cmd: UsersCommand, env_file: Option<&Path>) -> Result<ExitCode, Fai
     runtime()?.block_on(async move {
         let store = open_store(&url).await?;
         match cmd {
-            UsersCommand::Add { username, role, name } => {
+            UsersCommand::Add {
+                username,
+                role,
+                name,
+            } => {
                 let role = Role::parse(&role).ok_or_else(|| {
                     Failure::Input(format!(
                         "--role {role:?}: use medico, administrativo or admin"
@@ -163,7 +173,9 @@ pub fn users(cmd: UsersCommand, env_file: Option<&Path>) -> Result<ExitCode, Fai
                 let username = username.trim().to_lowercase();
                 if username.is_empty()
                     || username.len() > 64
-                    || !username.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+                    || !username
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
                 {
                     return Err(Failure::Input(
                         "the user name must be 1 to 64 letters, digits, '.', '_' or '-'".into(),
@@ -175,25 +187,49 @@ pub fn users(cmd: UsersCommand, env_file: Option<&Path>) -> Result<ExitCode, Fai
                     .add_user(&username, &display, role, &hash)
                     .await
                     .map_err(store_err)?;
-                audit_admin(&store, "user_add", serde_json::json!({"user": u.username, "role": role})).await?;
+                audit_admin(
+                    &store,
+                    "user_add",
+                    serde_json::json!({"user": u.username, "role": role}),
+                )
+                .await?;
                 println!("usuario {} creado ({})", u.username, role.as_str());
             }
             UsersCommand::Disable { username } => {
-                store.set_disabled(&username, true).await.map_err(store_err)?;
-                audit_admin(&store, "user_disable", serde_json::json!({"user": username})).await?;
+                store
+                    .set_disabled(&username, true)
+                    .await
+                    .map_err(store_err)?;
+                audit_admin(
+                    &store,
+                    "user_disable",
+                    serde_json::json!({"user": username}),
+                )
+                .await?;
                 println!("usuario {username} deshabilitado; sus sesiones y tokens ya no sirven");
             }
             UsersCommand::Enable { username } => {
-                store.set_disabled(&username, false).await.map_err(store_err)?;
+                store
+                    .set_disabled(&username, false)
+                    .await
+                    .map_err(store_err)?;
                 audit_admin(&store, "user_enable", serde_json::json!({"user": username})).await?;
                 println!("usuario {username} habilitado");
             }
             UsersCommand::Passwd { username } => {
-                if store.user_by_name(&username).await.map_err(store_err)?.is_none() {
+                if store
+                    .user_by_name(&username)
+                    .await
+                    .map_err(store_err)?
+                    .is_none()
+                {
                     return Err(Failure::Input(format!("no existe el usuario {username:?}")));
                 }
                 let hash = new_hash()?;
-                store.set_password(&username, &hash).await.map_err(store_err)?;
+                store
+                    .set_password(&username, &hash)
+                    .await
+                    .map_err(store_err)?;
                 audit_admin(&store, "user_passwd", serde_json::json!({"user": username})).await?;
                 println!("contraseña de {username} cambiada");
             }
@@ -203,7 +239,11 @@ pub fn users(cmd: UsersCommand, env_file: Option<&Path>) -> Result<ExitCode, Fai
                         "{}\t{}\t{}\t{}",
                         u.username,
                         u.role.as_str(),
-                        if u.disabled { "deshabilitado" } else { "activo" },
+                        if u.disabled {
+                            "deshabilitado"
+                        } else {
+                            "activo"
+                        },
                         u.display_name
                     );
                 }
@@ -224,13 +264,22 @@ pub fn tokens(cmd: TokensCommand, env_file: Option<&Path>) -> Result<ExitCode, F
                     .await
                     .map_err(store_err)?
                     .ok_or_else(|| Failure::Input(format!("no existe el usuario {username:?}")))?;
-                let token = auth::random_token().map_err(|e| Failure::Internal(anyhow::anyhow!(e.message)))?;
+                let token = auth::random_token()
+                    .map_err(|e| Failure::Internal(anyhow::anyhow!(e.message)))?;
                 let id = store
                     .add_api_token(u.id, &name, &auth::token_hash(&token))
                     .await
                     .map_err(store_err)?;
-                audit_admin(&store, "token_add", serde_json::json!({"user": u.username, "tokenId": id})).await?;
-                eprintln!("token {id} para {} (guárdelo: no se vuelve a mostrar):", u.username);
+                audit_admin(
+                    &store,
+                    "token_add",
+                    serde_json::json!({"user": u.username, "tokenId": id}),
+                )
+                .await?;
+                eprintln!(
+                    "token {id} para {} (guárdelo: no se vuelve a mostrar):",
+                    u.username
+                );
                 println!("{token}");
             }
         }
@@ -246,7 +295,10 @@ pub fn audit(cmd: AuditCommand, env_file: Option<&Path>) -> Result<ExitCode, Fai
             AuditCommand::Verify => {
                 let check = store.verify_audit().await.map_err(store_err)?;
                 if check.problems.is_empty() {
-                    println!("bitácora íntegra: {} fila(s), cadena de hashes verificada", check.rows);
+                    println!(
+                        "bitácora íntegra: {} fila(s), cadena de hashes verificada",
+                        check.rows
+                    );
                     Ok(ExitCode::SUCCESS)
                 } else {
                     println!("bitácora ALTERADA ({} fila(s) revisadas):", check.rows);
@@ -288,7 +340,10 @@ pub fn serve(args: ServeArgs, env_file: Option<&Path>) -> Result<ExitCode, Failu
         queue_capacity: config.queue_size,
         secure_cookies: config.secure_cookies,
         session_hours: i64::from(config.session_hours),
-        hospital_name: config.hospital_name.clone().unwrap_or_else(|| "Hospital".into()),
+        hospital_name: config
+            .hospital_name
+            .clone()
+            .unwrap_or_else(|| "Hospital".into()),
         logo,
         layout,
         shutdown_grace: Duration::from_secs(args.shutdown_grace),
@@ -330,13 +385,14 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(t) => t,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(t) => t,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {},
             _ = term.recv() => {},

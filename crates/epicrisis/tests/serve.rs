@@ -1,0 +1,814 @@
+//! `epicrisis serve` end to end: the real binary on loopback with a SQLite store, driven
+//! over real HTTP (and, for the interface, by headless Chromium through WebDriver).
+
+use reqwest::blocking::{Client, Response};
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const PASSWORD: &str = "clave-secreta-123";
+const EPISODE: &str = "1416169";
+
+fn testdata(p: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata")
+        .join(p)
+}
+
+fn bin(dir: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_epicrisis"));
+    c.current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", std::env::var("HOME").unwrap_or_default())
+        .env(
+            "DATABASE_URL",
+            format!("sqlite:{}/db/epicrisis.db", dir.display()),
+        );
+    c
+}
+
+fn add_user(dir: &Path, name: &str, role: &str, display: &str) {
+    let mut c = bin(dir)
+        .args(["users", "add", name, "--role", role, "--name", display])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(c.stdin.take().unwrap(), "{PASSWORD}").unwrap();
+    let out = c.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+struct Served {
+    child: Child,
+    url: String,
+    log: Arc<Mutex<String>>,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(dir: &Path, extra: &[&str]) -> Served {
+    let mut child = bin(dir)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let log = Arc::new(Mutex::new(String::new()));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    let l = log.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(rest) = line.split("escuchando en ").nth(1) {
+                let _ = tx.send(rest.split_whitespace().next().unwrap_or("").to_string());
+            }
+            l.lock().unwrap().push_str(&line);
+            l.lock().unwrap().push('\n');
+        }
+    });
+    let url = rx
+        .recv_timeout(Duration::from_secs(120))
+        .unwrap_or_else(|_| panic!("server did not start: {}", log.lock().unwrap()));
+    Served { child, url, log }
+}
+
+/// A browser-like client: logs in through the form, keeps the cookie, sends the CSRF
+/// header.
+struct Session {
+    client: Client,
+    base: String,
+    csrf: String,
+}
+
+fn login(base: &str, user: &str) -> Session {
+    let client = Client::builder().cookie_store(true).build().unwrap();
+    let page = client
+        .get(format!("{base}/login"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_string();
+    let r = client
+        .post(format!("{base}/login"))
+        .form(&[("username", user), ("password", PASSWORD), ("csrf", &csrf)])
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200, "login failed");
+    assert!(r.url().path().starts_with("/episodios"));
+    let me: Value = client
+        .get(format!("{base}/api/v1/me"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    Session {
+        client,
+        base: base.into(),
+        csrf: me["csrf"].as_str().unwrap().into(),
+    }
+}
+
+impl Session {
+    fn get(&self, path: &str) -> Response {
+        self.client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .unwrap()
+    }
+    fn post(&self, path: &str, body: &Value) -> Response {
+        self.client
+            .post(format!("{}{path}", self.base))
+            .header("X-CSRF-Token", &self.csrf)
+            .json(body)
+            .send()
+            .unwrap()
+    }
+    fn post_bytes(&self, path: &str, body: Vec<u8>) -> Response {
+        self.client
+            .post(format!("{}{path}", self.base))
+            .header("X-CSRF-Token", &self.csrf)
+            .body(body)
+            .send()
+            .unwrap()
+    }
+}
+
+fn setup() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    add_user(dir.path(), "ana", "medico", "Dra. Ana Pérez");
+    add_user(dir.path(), "caja", "administrativo", "Caja Uno");
+    dir
+}
+
+fn import(s: &Session) {
+    let bytes = std::fs::read(testdata("episodes/episodio_1416169.json")).unwrap();
+    let r = s.post_bytes("/api/v1/episodes", bytes);
+    assert_eq!(r.status(), 201);
+}
+
+#[test]
+fn every_route_refuses_anonymous_requests() {
+    let dir = setup();
+    let srv = serve(dir.path(), &["--engine", "deterministic"]);
+    let s = login(&srv.url, "ana");
+    import(&s);
+    let anon = Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let routes: &[(&str, &str)] = &[
+        ("GET", "/api/episodes/1416169"),
+        ("POST", "/api/generate-epicrisis"),
+        ("POST", "/api/regenerate-epicrisis"),
+        ("POST", "/api/validate-epicrisis"),
+        ("POST", "/api/export/pdf"),
+        ("POST", "/api/export/word"),
+        ("GET", "/api/v1/me"),
+        ("GET", "/api/v1/episodes"),
+        ("POST", "/api/v1/episodes"),
+        ("GET", "/api/v1/episodes/1416169"),
+        ("POST", "/api/v1/episodes/1416169/drafts"),
+        ("GET", "/api/v1/episodes/1416169/versions"),
+        ("POST", "/api/v1/episodes/1416169/versions"),
+        ("POST", "/api/v1/episodes/1416169/validate"),
+        ("GET", "/api/v1/episodes/1416169/export"),
+        ("GET", "/api/v1/episodes/1416169/audit"),
+        ("GET", "/api/v1/versions/1"),
+        ("POST", "/api/v1/versions/1/sign"),
+        ("GET", "/api/v1/jobs/x"),
+        ("POST", "/api/v1/jobs/x/cancel"),
+        ("GET", "/api/v1/jobs/x/events"),
+        ("GET", "/api/v1/audit"),
+        ("GET", "/api/v1/audit/verify"),
+        ("POST", "/api/v1/tokens"),
+        ("GET", "/v1/models"),
+        ("POST", "/v1/chat/completions"),
+    ];
+    for (m, p) in routes {
+        let r = anon
+            .request(m.parse().unwrap(), format!("{}{p}", srv.url))
+            .header("content-type", "application/json")
+            .body("{}")
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 401, "{m} {p} answered {}", r.status());
+        let body = r.text().unwrap();
+        assert!(
+            !body.contains("PLEUROSTOMIA") && !body.contains("Meropenem"),
+            "{m} {p}"
+        );
+    }
+    for p in ["/episodios", "/episodios/1416169", "/"] {
+        let r = anon.get(format!("{}{p}", srv.url)).send().unwrap();
+        assert!(r.status().is_redirection(), "{p}");
+        let loc = r.headers()["location"].to_str().unwrap().to_string();
+        assert!(loc == "/login" || loc == "/episodios", "{p} → {loc}");
+    }
+    // A wrong token is refused, not treated as anonymous.
+    let r = anon
+        .get(format!("{}/api/v1/episodes", srv.url))
+        .bearer_auth("nope")
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    // Health is public and carries no clinical data.
+    let h: Value = anon
+        .get(format!("{}/api/health", srv.url))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(h["status"], "ok");
+    assert!(!h.to_string().contains(EPISODE));
+    // A state-changing request with the cookie but without the CSRF header is refused.
+    let r = s
+        .client
+        .post(format!("{}/api/v1/episodes/{EPISODE}/drafts", srv.url))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 403);
+}
+
+#[test]
+fn generate_edit_approve_amend_export_and_no_clinical_text_in_logs() {
+    let dir = setup();
+    let srv = serve(dir.path(), &["--engine", "deterministic"]);
+    let s = login(&srv.url, "ana");
+    import(&s);
+    // Predecessor surface.
+    let legacy: Value = s.get(&format!("/api/episodes/{EPISODE}")).json().unwrap();
+    assert_eq!(legacy["episodeId"], EPISODE);
+    assert!(legacy["clinicalData"].is_object());
+    // Start a draft job and follow its event stream to the end.
+    let r = s.post(&format!("/api/v1/episodes/{EPISODE}/drafts"), &json!({}));
+    assert_eq!(r.status(), 202);
+    let job: Value = r.json().unwrap();
+    let events = s.get(job["eventsUrl"].as_str().unwrap()).text().unwrap();
+    assert!(events.contains("event: snapshot"), "{events}");
+    assert!(events.contains("\"done\""), "{events}");
+    let versions: Value = s
+        .get(&format!("/api/v1/episodes/{EPISODE}/versions"))
+        .json()
+        .unwrap();
+    let v1 = &versions["versions"][0];
+    assert_eq!(v1["kind"], "generated");
+    assert_eq!(v1["errors"], 0);
+    let full: Value = s
+        .get(&format!("/api/v1/versions/{}", v1["id"]))
+        .json()
+        .unwrap();
+    let text = full["text"].as_str().unwrap().to_string();
+    assert!(full["provenance"]["draft"]["parts"].is_array());
+    // Typing an invented drug: live validation marks it, with its place.
+    let bad = format!("{text}\nSe indica warfarina 5 mg cada 24 horas.\n");
+    let report: Value = s
+        .post(
+            &format!("/api/v1/episodes/{EPISODE}/validate"),
+            &json!({"text": bad}),
+        )
+        .json()
+        .unwrap();
+    assert_eq!(report["ok"], false);
+    let f = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["severity"] == "error")
+        .unwrap()
+        .clone();
+    let span = f["span"].as_array().unwrap();
+    let chars: Vec<char> = bad.chars().collect();
+    let marked: String = chars
+        [span[0].as_u64().unwrap() as usize..span[1].as_u64().unwrap() as usize]
+        .iter()
+        .collect();
+    assert!(marked.to_lowercase().contains("warfarina"), "{marked}");
+    // Predecessor validation says the same, in its shape.
+    let lv: Value = s
+        .post(
+            "/api/validate-epicrisis",
+            &json!({"text": bad, "episodeId": EPISODE}),
+        )
+        .json()
+        .unwrap();
+    assert_eq!(lv["ok"], false);
+    assert!(
+        lv["violations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v["type"] == "med")
+    );
+    // Saving against a stale parent is refused; against the latest it works.
+    let r = s.post(
+        &format!("/api/v1/episodes/{EPISODE}/versions"),
+        &json!({"text": bad, "parentId": 999}),
+    );
+    assert_eq!(r.status(), 409);
+    let fixed = text.clone();
+    let r = s.post(
+        &format!("/api/v1/episodes/{EPISODE}/versions"),
+        &json!({"text": format!("{fixed}\nPaciente se va de alta en buenas condiciones.\n"), "parentId": v1["id"]}),
+    );
+    assert_eq!(r.status(), 201);
+    let v2: Value = r.json().unwrap();
+    assert_eq!(v2["kind"], "edited");
+    // The administrative role may not sign.
+    let caja = login(&srv.url, "caja");
+    let r = caja.post(&format!("/api/v1/versions/{}/sign", v2["id"]), &json!({}));
+    assert_eq!(r.status(), 403);
+    let r = s.post(&format!("/api/v1/versions/{}/sign", v2["id"]), &json!({}));
+    assert_eq!(r.status(), 201, "{}", r.text().unwrap_or_default());
+    let signed: Value = s
+        .get(&format!("/api/v1/episodes/{EPISODE}/versions"))
+        .json()
+        .unwrap();
+    let v3 = signed["versions"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(v3["status"], "signed");
+    // A signed epicrisis never changes: an edit is refused, an amendment is linked.
+    let r = s.post(
+        &format!("/api/v1/episodes/{EPISODE}/versions"),
+        &json!({"text": "otro texto", "parentId": v3["id"]}),
+    );
+    assert_eq!(r.status(), 409);
+    let r = s.post(
+        &format!("/api/v1/episodes/{EPISODE}/versions"),
+        &json!({"text": format!("{fixed}\nEnmienda: control en 7 días.\n"), "parentId": v3["id"], "amend": true}),
+    );
+    assert_eq!(r.status(), 201);
+    let v4: Value = r.json().unwrap();
+    assert_eq!(v4["amends"], v3["id"]);
+    // Export of the signed version.
+    let r = caja.get(&format!(
+        "/api/v1/episodes/{EPISODE}/export?format=pdf&version={}",
+        v3["id"]
+    ));
+    assert_eq!(r.status(), 200);
+    assert!(r.bytes().unwrap().starts_with(b"%PDF"));
+    let r = s.post(
+        "/api/export/word",
+        &json!({"episodeId": EPISODE, "text": fixed}),
+    );
+    assert_eq!(r.status(), 200);
+    assert!(r.bytes().unwrap().starts_with(b"PK"));
+    // The audit trail has it all and its chain holds.
+    let audit: Value = s
+        .get(&format!("/api/v1/episodes/{EPISODE}/audit"))
+        .json()
+        .unwrap();
+    let actions: Vec<&str> = audit["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["action"].as_str().unwrap())
+        .collect();
+    for a in [
+        "import", "view", "generate", "edit", "approve", "amend", "export",
+    ] {
+        assert!(actions.contains(&a), "{a} missing from {actions:?}");
+    }
+    // An API token works without CSRF and is shown once.
+    let t: Value = s
+        .post("/api/v1/tokens", &json!({"name": "HIS"}))
+        .json()
+        .unwrap();
+    let token = t["token"].as_str().unwrap().to_string();
+    let r = Client::new()
+        .get(format!("{}/api/v1/episodes?q=1416", srv.url))
+        .bearer_auth(&token)
+        .send()
+        .unwrap();
+    let list: Value = r.json().unwrap();
+    assert_eq!(list["episodes"][0]["episode_id"], EPISODE);
+    // Pages render.
+    let page = s.get(&format!("/episodios/{EPISODE}")).text().unwrap();
+    assert!(
+        page.contains("Generar epicrisis") && page.contains("Evolución"),
+        "{}",
+        &page[..page.len().min(600)]
+    );
+    // The server's log: no clinical text, identifiers, tokens or passwords.
+    std::thread::sleep(Duration::from_millis(200));
+    let log = srv.log.lock().unwrap().clone();
+    assert!(
+        log.contains("POST /api/v1/episodes/{id}/versions 201"),
+        "{log}"
+    );
+    for secret in [
+        EPISODE,
+        "PLEUROSTOMIA",
+        "Meropenem",
+        "warfarina",
+        "Miles",
+        &token,
+        PASSWORD,
+        &s.csrf,
+    ] {
+        assert!(!log.contains(secret), "the log contains {secret:?}:\n{log}");
+    }
+    let out = bin(dir.path()).args(["audit", "verify"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn a_killed_server_keeps_the_saved_versions() {
+    let dir = setup();
+    let mut srv = serve(dir.path(), &["--engine", "deterministic"]);
+    let s = login(&srv.url, "ana");
+    import(&s);
+    for _ in 0..3 {
+        let job: Value = s
+            .post(&format!("/api/v1/episodes/{EPISODE}/drafts"), &json!({}))
+            .json()
+            .unwrap();
+        let _ = s.get(job["eventsUrl"].as_str().unwrap()).text().unwrap();
+    }
+    // Jobs in flight when the process dies.
+    for _ in 0..3 {
+        let _ = s.post(&format!("/api/v1/episodes/{EPISODE}/drafts"), &json!({}));
+    }
+    srv.child.kill().unwrap();
+    srv.child.wait().unwrap();
+    let srv2 = serve(dir.path(), &["--engine", "deterministic"]);
+    let s2 = login(&srv2.url, "ana");
+    let v: Value = s2
+        .get(&format!("/api/v1/episodes/{EPISODE}/versions"))
+        .json()
+        .unwrap();
+    let list = v["versions"].as_array().unwrap();
+    assert!(list.len() >= 3);
+    for (i, x) in list.iter().enumerate() {
+        assert_eq!(x["number"], i as u64 + 1);
+        let full: Value = s2
+            .get(&format!("/api/v1/versions/{}", x["id"]))
+            .json()
+            .unwrap();
+        assert!(full["text"].as_str().unwrap().contains("EPICRISIS"));
+    }
+    let out = bin(dir.path()).args(["audit", "verify"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+fn model_fixture() -> Option<PathBuf> {
+    if let Ok(p) = std::env::var("EPICRISIS_TEST_MODEL") {
+        return Some(PathBuf::from(p));
+    }
+    let home = std::env::var("HOME").unwrap_or_default();
+    let p = PathBuf::from(std::env::var("XDG_CACHE_HOME").unwrap_or(format!("{home}/.cache")))
+        .join("epicrisis/models/SmolLM2-135M-Instruct.Q4_1.gguf");
+    if p.exists() {
+        Some(p)
+    } else {
+        assert!(
+            std::env::var("EPICRISIS_REQUIRE_TOOLS").is_err(),
+            "fixture missing: run `python3 tools/models/fetch.py smollm2-135m`"
+        );
+        eprintln!("skipping: SmolLM2 fixture missing");
+        None
+    }
+}
+
+#[test]
+fn openai_compatible_endpoint_serves_the_local_model_to_our_openai_backend() {
+    use epicrisis_llm::{ChatMessage, GenerationRequest, Generator, SamplingSettings};
+    let Some(model) = model_fixture() else { return };
+    let dir = setup();
+    let srv = serve(
+        dir.path(),
+        &[
+            "--engine",
+            "local",
+            "--model",
+            &model.display().to_string(),
+            "--context-size",
+            "1024",
+        ],
+    );
+    let s = login(&srv.url, "ana");
+    let token = s
+        .post("/api/v1/tokens", &json!({"name": "other server"}))
+        .json::<Value>()
+        .unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let c = Client::new();
+    let models: Value = c
+        .get(format!("{}/v1/models", srv.url))
+        .bearer_auth(&token)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let name = models["data"][0]["id"].as_str().unwrap().to_string();
+    assert!(name.contains("SmolLM2"), "{models}");
+    // Not streamed.
+    let r: Value = c
+        .post(format!("{}/v1/chat/completions", srv.url))
+        .bearer_auth(&token)
+        .json(&json!({"model": name, "messages": [{"role": "user", "content": "Di hola."}], "max_tokens": 8, "temperature": 0}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(r["object"], "chat.completion");
+    assert!(r["usage"]["completion_tokens"].as_u64().unwrap() >= 1);
+    let plain = r["choices"][0]["message"]["content"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Streamed, through our own OpenAI backend (real HTTP, real server).
+    let mut settings =
+        epicrisis_llm::http::HttpSettings::new(format!("{}/v1", srv.url), name.clone());
+    settings.api_key = Some(epicrisis_llm::http::ApiKey::new(&token));
+    let g = epicrisis_llm::http::openai::open(settings).unwrap();
+    let sampling = SamplingSettings {
+        max_tokens: 8,
+        temperature: 0.0,
+        ..SamplingSettings::default()
+    };
+    let (text, stats) = g
+        .start(GenerationRequest::new(
+            vec![ChatMessage::user("Di hola.")],
+            sampling,
+        ))
+        .unwrap()
+        .collect()
+        .unwrap();
+    assert_eq!(
+        text, plain,
+        "greedy decoding gives the same text streamed or not"
+    );
+    assert!(stats.generated_tokens >= 1 || !text.is_empty());
+    // A wrong token gets the OpenAI error shape.
+    let r = c
+        .post(format!("{}/v1/chat/completions", srv.url))
+        .bearer_auth("wrong")
+        .json(&json!({"messages": [{"role": "user", "content": "x"}]}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    // An unknown model is named.
+    let r: Value = c
+        .post(format!("{}/v1/chat/completions", srv.url))
+        .bearer_auth(&token)
+        .json(&json!({"model": "gpt-9", "messages": [{"role": "user", "content": "x"}]}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert!(r["error"]["message"].as_str().unwrap().contains("gpt-9"));
+}
+
+// ------------------------------------------------------------------ browser
+
+struct Driver {
+    child: Child,
+    base: String,
+    session: String,
+    http: Client,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self
+            .http
+            .delete(format!("{}/session/{}", self.base, self.session))
+            .send();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Driver {
+    fn start() -> Option<Driver> {
+        let (Some(driver), Some(browser)) = (which("chromedriver"), which("chromium")) else {
+            assert!(
+                std::env::var("EPICRISIS_REQUIRE_TOOLS").is_err(),
+                "chromium and chromium-driver are needed (apt-get install chromium chromium-driver)"
+            );
+            eprintln!("skipping: chromium or chromedriver missing");
+            return None;
+        };
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(driver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let base = format!("http://127.0.0.1:{port}");
+        let http = Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .unwrap();
+        let t = Instant::now();
+        let session = loop {
+            let caps = json!({"capabilities": {"alwaysMatch": {"goog:chromeOptions": {
+                "binary": browser, "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1280,1000"]}}}});
+            match http.post(format!("{base}/session")).json(&caps).send() {
+                Ok(r) => {
+                    let v: Value = r.json().unwrap();
+                    break v["value"]["sessionId"]
+                        .as_str()
+                        .unwrap_or_else(|| panic!("{v}"))
+                        .to_string();
+                }
+                Err(_) if t.elapsed() < Duration::from_secs(20) => {
+                    std::thread::sleep(Duration::from_millis(200))
+                }
+                Err(e) => panic!("chromedriver did not answer: {e}"),
+            }
+        };
+        Some(Driver {
+            child,
+            base,
+            session,
+            http,
+        })
+    }
+
+    fn call(&self, method: &str, path: &str, body: Value) -> Value {
+        let url = format!("{}/session/{}{path}", self.base, self.session);
+        let r = match method {
+            "GET" => self.http.get(url).send(),
+            _ => self.http.post(url).json(&body).send(),
+        }
+        .unwrap();
+        let v: Value = r.json().unwrap();
+        v["value"].clone()
+    }
+
+    fn go(&self, url: &str) {
+        self.call("POST", "/url", json!({"url": url}));
+    }
+
+    fn find(&self, css: &str) -> String {
+        let v = self.call(
+            "POST",
+            "/element",
+            json!({"using": "css selector", "value": css}),
+        );
+        v.as_object()
+            .and_then(|o| o.values().next())
+            .and_then(Value::as_str)
+            .unwrap_or_else(|| panic!("no element {css}: {v}"))
+            .to_string()
+    }
+
+    fn type_into(&self, css: &str, text: &str) {
+        let id = self.find(css);
+        self.call(
+            "POST",
+            &format!("/element/{id}/value"),
+            json!({"text": text}),
+        );
+    }
+
+    fn click(&self, css: &str) {
+        let id = self.find(css);
+        self.call("POST", &format!("/element/{id}/click"), json!({}));
+    }
+
+    fn script(&self, js: &str) -> Value {
+        self.call("POST", "/execute/sync", json!({"script": js, "args": []}))
+    }
+
+    fn wait_for(&self, what: &str, js: &str) {
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(30) {
+            if self.script(js) == Value::Bool(true) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(150));
+        }
+        panic!("timed out waiting for {what}");
+    }
+
+    fn screenshot(&self, name: &str) -> PathBuf {
+        use base64::Engine as _;
+        let v = self.call("GET", "/screenshot", Value::Null);
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(v.as_str().unwrap())
+            .unwrap();
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join(format!("{name}.png"));
+        std::fs::write(&p, bytes).unwrap();
+        eprintln!("screenshot: {}", p.display());
+        p
+    }
+}
+
+fn which(name: &str) -> Option<String> {
+    std::env::var("PATH")
+        .ok()?
+        .split(':')
+        .map(|d| format!("{d}/{name}"))
+        .find(|p| Path::new(p).is_file())
+}
+
+#[test]
+fn browser_login_generate_flag_fix_approve_and_history() {
+    let Some(d) = Driver::start() else { return };
+    let dir = setup();
+    let srv = serve(dir.path(), &["--engine", "deterministic"]);
+    import(&login(&srv.url, "ana"));
+    d.go(&format!("{}/login", srv.url));
+    d.type_into("#username", "ana");
+    d.type_into("#password", PASSWORD);
+    d.click("form button[type=submit]");
+    d.wait_for(
+        "the episode list",
+        "return location.pathname === '/episodios'",
+    );
+    d.screenshot("1-lista");
+    d.go(&format!("{}/episodios/{EPISODE}", srv.url));
+    d.click("#generate");
+    d.wait_for("the first version", "return (document.getElementById('version-badge')||{}).textContent?.includes('versión 1') === true");
+    d.wait_for(
+        "the findings",
+        "return document.getElementById('finding-count').textContent.length > 0",
+    );
+    d.screenshot("2-borrador");
+    // Type an invented drug at the end: it is highlighted in red.
+    d.script("const e=document.getElementById('editor'); e.focus(); e.setSelectionRange(e.value.length, e.value.length);");
+    d.type_into("#editor", "\nSe indica warfarina 5 mg cada 24 horas.");
+    d.wait_for("the red mark", "return [...document.querySelectorAll('#highlighted mark.error')].some(m => m.textContent.toLowerCase().includes('warfarina'))");
+    d.click("#highlighted mark.error");
+    d.wait_for(
+        "the explanation",
+        "return !document.getElementById('finding-detail').hidden",
+    );
+    d.screenshot("3-hallazgo");
+    // Fix it: remove the sentence, save, approve and sign.
+    d.script("const e=document.getElementById('editor'); e.value = e.value.replace(/\\nSe indica warfarina[^\\n]*/, '\\nPaciente se va de alta en buenas condiciones.'); e.dispatchEvent(new Event('input'));");
+    d.wait_for(
+        "no red marks",
+        "return document.querySelectorAll('#highlighted mark.error').length === 0",
+    );
+    d.click("#save");
+    d.wait_for("version 2", "return (document.getElementById('version-badge')||{}).textContent?.includes('versión 2') === true");
+    d.click("#sign");
+    std::thread::sleep(Duration::from_millis(300));
+    d.call("POST", "/alert/accept", json!({}));
+    d.wait_for("the signature", "return (document.getElementById('version-badge')||{}).textContent?.includes('firmada') === true");
+    d.screenshot("4-firmada");
+    // History: three versions; the differences of the edit are shown.
+    d.wait_for(
+        "three versions",
+        "return document.querySelectorAll('#versions button.version').length === 3",
+    );
+    d.script("[...document.querySelectorAll('#versions button.version')].find(b => b.textContent.includes('Versión 2')).click()");
+    d.wait_for(
+        "the differences",
+        "return document.querySelectorAll('#diff ins').length > 0",
+    );
+    let inserted = d.script(
+        "return [...document.querySelectorAll('#diff ins')].map(x => x.textContent).join(' ')",
+    );
+    assert!(
+        inserted.as_str().unwrap().contains("buenas condiciones"),
+        "{inserted}"
+    );
+    d.screenshot("5-historial");
+}
