@@ -237,7 +237,6 @@ pub async fn queue_draft(state: &AppState, p: &Principal, episode_id: &str) -> A
     let eid = episode_id.to_string();
     let user_id = p.user.id;
     let engine_name = state.engine.name();
-    let parent_id = parent.map(|v| v.id);
     let save: SaveFn = Box::new(move |o: &Outcome| {
         let v = NewVersion {
             episode_id: eid,
@@ -247,10 +246,19 @@ pub async fn queue_draft(state: &AppState, p: &Principal, episode_id: &str) -> A
             provenance_json: provenance_json(o),
             engine: Some(engine_name),
             author_id: Some(user_id),
-            parent_id,
+            // The newest version when the draft is saved (others may have been saved
+            // while this job waited): a generated draft follows whatever is latest.
+            parent_id: None,
         };
         handle
-            .block_on(store.add_version(&v))
+            .block_on(async {
+                let latest = store.latest_version(&v.episode_id).await?;
+                let v = NewVersion {
+                    parent_id: latest.map(|l| l.id),
+                    ..v
+                };
+                store.add_version(&v).await
+            })
             .map(|row| Some(row.id))
             .map_err(|e| e.to_string())
     });
