@@ -154,6 +154,10 @@ pub struct GenerationRequest {
     pub stable_prefix_messages: usize,
     /// Reuse the KV cache of an earlier request's prefix (true unless measuring).
     pub reuse_cache: bool,
+    /// The switch that stops this generation (it becomes [`Generation::cancel`]). A new
+    /// one by default; give several requests the same one to stop them all at once (a
+    /// draft's rounds, a server job).
+    pub cancel: CancelToken,
 }
 
 impl GenerationRequest {
@@ -163,6 +167,7 @@ impl GenerationRequest {
             settings,
             stable_prefix_messages: 0,
             reuse_cache: true,
+            cancel: CancelToken::new(),
         }
     }
 }
@@ -256,6 +261,13 @@ pub enum GenerationError {
 /// A cancellation flag shared between a caller and a backend.
 #[derive(Debug, Clone, Default)]
 pub struct CancelToken(Arc<AtomicBool>);
+
+/// Two tokens are equal when they are the same switch.
+impl PartialEq for CancelToken {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
 
 impl CancelToken {
     pub fn new() -> Self {

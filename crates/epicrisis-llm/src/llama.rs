@@ -443,7 +443,7 @@ impl Generator for LlamaGenerator {
             }
         }
         let (events_tx, events_rx) = channel();
-        let cancel = CancelToken::new();
+        let cancel = request.cancel.clone();
         let job = Job {
             prompt,
             stable_chars,

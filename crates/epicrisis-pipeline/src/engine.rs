@@ -7,13 +7,11 @@ use crate::grounded::{Attempt, PipelineOptions, Provenance, Timings, draft_with_
 use crate::{Draft, Layout, TextFormat, writer};
 use epicrisis_domain::Episode;
 use epicrisis_llm::{
-    CancelToken, ChatMessage, Event, Generation, GenerationError, GenerationRequest, Generator,
-    ModelInfo,
+    CancelToken, ChatMessage, Generation, GenerationError, GenerationRequest, Generator, ModelInfo,
 };
 use epicrisis_validate::Report;
 use std::sync::Arc;
-use std::sync::mpsc::{self, RecvTimeoutError};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Which engine, and what it holds.
 #[derive(Clone)]
@@ -49,14 +47,6 @@ impl Engine {
         match self {
             Engine::Deterministic => "deterministic".into(),
             Engine::Model { generator, .. } => generator.info().backend,
-        }
-    }
-
-    /// The model behind the engine, if any.
-    pub fn generator(&self) -> Option<&Arc<dyn Generator>> {
-        match self {
-            Engine::Deterministic => None,
-            Engine::Model { generator, .. } => Some(generator),
         }
     }
 
@@ -154,9 +144,8 @@ impl Engine {
     }
 }
 
-/// A generator that refuses new work once `cancel` is set and passes the cancellation on
-/// to the generation under way (a thread between the backend and the pipeline watches the
-/// flag while it forwards the events).
+/// A generator whose requests all carry the job's cancel switch, so that cancelling the
+/// job stops the generation under way and refuses the next round.
 struct Cancellable<'a> {
     inner: &'a dyn Generator,
     cancel: CancelToken,
@@ -167,45 +156,12 @@ impl Generator for Cancellable<'_> {
         self.inner.info()
     }
 
-    fn start(&self, request: GenerationRequest) -> Result<Generation, GenerationError> {
+    fn start(&self, mut request: GenerationRequest) -> Result<Generation, GenerationError> {
         if self.cancel.is_cancelled() {
             return Err(GenerationError::Cancelled);
         }
-        let generation = self.inner.start(request)?;
-        let job = self.cancel.clone();
-        let own = generation.cancel.clone();
-        let (tx, rx) = mpsc::channel();
-        let events = generation.events;
-        std::thread::Builder::new()
-            .name("cancel-watch".into())
-            .spawn(move || {
-                loop {
-                    match events.recv_timeout(Duration::from_millis(50)) {
-                        Ok(ev) => {
-                            let end = matches!(ev, Event::Done(_) | Event::Failed(_));
-                            if tx.send(ev).is_err() {
-                                own.cancel();
-                                return;
-                            }
-                            if end {
-                                return;
-                            }
-                        }
-                        // The backend answers a cancellation with `Done` (cancelled).
-                        Err(RecvTimeoutError::Timeout) => {
-                            if job.is_cancelled() {
-                                own.cancel();
-                            }
-                        }
-                        Err(RecvTimeoutError::Disconnected) => return,
-                    }
-                }
-            })
-            .map_err(|e| GenerationError::Backend(format!("cannot start a thread: {e}")))?;
-        Ok(Generation {
-            events: rx,
-            cancel: generation.cancel,
-        })
+        request.cancel = self.cancel.clone();
+        self.inner.start(request)
     }
 
     fn render_prompt(&self, messages: &[ChatMessage]) -> Result<String, GenerationError> {

@@ -361,7 +361,7 @@ impl<D: Dialect> crate::Generator for HttpGenerator<D> {
     fn start(&self, request: GenerationRequest) -> Result<Generation, GenerationError> {
         request.settings.validate()?;
         let (tx, rx) = mpsc::channel();
-        let cancel = CancelToken::new();
+        let cancel = request.cancel.clone();
         let job = Job {
             dialect: self.dialect.clone(),
             settings: self.settings.clone(),
