@@ -71,9 +71,14 @@ pub struct Job {
     pub cancel: CancelToken,
     pub state: Mutex<JobState>,
     pub events: broadcast::Sender<JobEvent>,
-    episode: Mutex<Option<Episode>>,
-    save: Mutex<Option<SaveFn>>,
+}
+
+/// A job waiting for the worker, with what only the worker needs.
+struct Pending {
+    job: Arc<Job>,
+    episode: Episode,
     layout: Layout,
+    save: SaveFn,
 }
 
 impl Job {
@@ -97,7 +102,7 @@ impl Job {
 }
 
 struct Inner {
-    waiting: VecDeque<Arc<Job>>,
+    waiting: VecDeque<Pending>,
     running: Option<Arc<Job>>,
     jobs: HashMap<String, Arc<Job>>,
     stopping: bool,
@@ -202,11 +207,13 @@ impl Queue {
                 finished: None,
             }),
             events: tx,
-            episode: Mutex::new(Some(episode)),
-            save: Mutex::new(Some(save)),
-            layout,
         });
-        inner.waiting.push_back(job.clone());
+        inner.waiting.push_back(Pending {
+            job: job.clone(),
+            episode,
+            layout,
+            save,
+        });
         inner.jobs.insert(id, job.clone());
         let position = inner.waiting.len() + usize::from(inner.running.is_some());
         job.emit(JobEvent::Queued { position });
@@ -228,7 +235,7 @@ impl Queue {
         inner
             .waiting
             .iter()
-            .position(|j| j.id == job.id)
+            .position(|p| p.job.id == job.id)
             .map(|i| i + 1 + usize::from(inner.running.is_some()))
     }
 
@@ -245,7 +252,7 @@ impl Queue {
         let Ok(mut inner) = self.inner.lock() else {
             return false;
         };
-        if let Some(i) = inner.waiting.iter().position(|j| j.id == job.id) {
+        if let Some(i) = inner.waiting.iter().position(|p| p.job.id == job.id) {
             inner.waiting.remove(i);
             drop(inner);
             job.set(|s| {
@@ -266,14 +273,14 @@ impl Queue {
     /// be saved) for up to `grace`; after that it is cancelled (nothing half-written is
     /// saved). Returns once the worker is idle.
     pub fn shutdown(&self, grace: Duration) {
-        let waiting: Vec<Arc<Job>> = match self.inner.lock() {
+        let waiting: Vec<Pending> = match self.inner.lock() {
             Ok(mut inner) => {
                 inner.stopping = true;
                 inner.waiting.drain(..).collect()
             }
             Err(_) => return,
         };
-        for job in waiting {
+        for Pending { job, .. } in waiting {
             job.set(|s| {
                 s.status = Status::Cancelled;
                 s.message = Some("el servidor se detuvo / the server stopped".into());
@@ -297,14 +304,14 @@ impl Queue {
 
     fn work(&self, engine: Engine) {
         loop {
-            let job = {
+            let pending = {
                 let Ok(mut inner) = self.inner.lock() else {
                     return;
                 };
                 loop {
-                    if let Some(j) = inner.waiting.pop_front() {
-                        inner.running = Some(j.clone());
-                        break j;
+                    if let Some(p) = inner.waiting.pop_front() {
+                        inner.running = Some(p.job.clone());
+                        break p;
                     }
                     if inner.stopping {
                         return;
@@ -317,12 +324,12 @@ impl Queue {
             };
             // Everyone behind moved up one place.
             if let Ok(inner) = self.inner.lock() {
-                for (i, j) in inner.waiting.iter().enumerate() {
-                    j.emit(JobEvent::Queued { position: i + 2 });
+                for (i, p) in inner.waiting.iter().enumerate() {
+                    p.job.emit(JobEvent::Queued { position: i + 2 });
                 }
             }
             let t = Instant::now();
-            self.run(&engine, &job);
+            self.run(&engine, pending);
             if let Ok(mut inner) = self.inner.lock() {
                 inner.running = None;
                 inner.recent_seconds.push_back(t.elapsed().as_secs_f64());
@@ -333,12 +340,14 @@ impl Queue {
         }
     }
 
-    fn run(&self, engine: &Engine, job: &Arc<Job>) {
-        let episode = job.episode.lock().ok().and_then(|mut e| e.take());
-        let save = job.save.lock().ok().and_then(|mut s| s.take());
-        let (Some(episode), Some(save)) = (episode, save) else {
-            return;
-        };
+    fn run(&self, engine: &Engine, pending: Pending) {
+        let Pending {
+            job,
+            episode,
+            layout,
+            save,
+        } = pending;
+        let job = &job;
         job.set(|s| {
             s.status = Status::Running;
             s.started = Some(Instant::now());
@@ -346,7 +355,7 @@ impl Queue {
         job.emit(JobEvent::Started);
         // A panic inside a backend must not take the server (or the queue) down.
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            engine.draft_cancellable(&episode, job.layout, TextFormat::Plain, &job.cancel, |t| {
+            engine.draft_cancellable(&episode, layout, TextFormat::Plain, &job.cancel, |t| {
                 job.set(|s| s.text.push_str(t));
                 job.emit(JobEvent::Token {
                     text: t.to_string(),
