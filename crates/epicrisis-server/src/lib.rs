@@ -136,25 +136,16 @@ impl Server {
         let app = self.router();
         let queue = self.state.queue.clone();
         let grace = self.state.settings.shutdown_grace;
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(async move {
-            shutdown.await;
-            let _ = stop_tx.send(());
-        });
-        let (drained_tx, drained_rx) = tokio::sync::oneshot::channel::<()>();
         let result = axum::serve(
             listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(async move {
-            let _ = stop_rx.await;
+            shutdown.await;
             // Let the running job finish and be saved; streams then end on their own.
-            let q = queue.clone();
-            let _ = tokio::task::spawn_blocking(move || q.shutdown(grace)).await;
-            let _ = drained_tx.send(());
+            let _ = tokio::task::spawn_blocking(move || queue.shutdown(grace)).await;
         })
         .await;
-        let _ = drained_rx.await;
         if let Some(w) = self.worker.take() {
             let _ = tokio::task::spawn_blocking(move || w.join()).await;
         }
