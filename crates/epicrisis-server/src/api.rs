@@ -362,12 +362,27 @@ fn id_string(v: &Value) -> Option<String> {
     }
 }
 
-fn parse_legacy(body: &Bytes) -> ApiResult<LegacyRequest> {
+/// A JSON body parsed into `T`; one that does not fit is a 400 naming the expected
+/// `shape` (every JSON route answers bad bodies the same way, as JSON).
+fn json_body<T: serde::de::DeserializeOwned>(body: &[u8], shape: &str) -> ApiResult<T> {
     serde_json::from_slice(body).map_err(|e| {
         ApiError::bad_request(format!(
-            "el cuerpo debe ser JSON {{episodeId?, clinicalData?}}: {e} / the body must be JSON"
+            "el cuerpo debe ser JSON {shape}: {e} / the body must be JSON {shape}"
         ))
     })
+}
+
+fn parse_legacy(body: &Bytes) -> ApiResult<LegacyRequest> {
+    json_body(body, "{episodeId?, clinicalData?, text?}")
+}
+
+/// A stored version, or 404.
+async fn load_version(state: &AppState, id: i64) -> ApiResult<VersionRow> {
+    state
+        .store
+        .version(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no existe la versión {id}")))
 }
 
 /// The episode a predecessor request names: inline `clinicalData` (not stored) or a
@@ -664,10 +679,7 @@ async fn export_episode(
     };
     let (_, ep) = load_episode(&state, &id).await?;
     let v = match q.version {
-        Some(vid) => state
-            .store
-            .version(vid)
-            .await?
+        Some(vid) => Some(load_version(&state, vid).await?)
             .filter(|v| v.episode_id == id)
             .ok_or_else(|| {
                 ApiError::not_found(format!("no existe la versión {vid} de este episodio"))
@@ -959,11 +971,7 @@ async fn get_version(
     p: Principal,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<Value>> {
-    let v = state
-        .store
-        .version(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no existe la versión {id}")))?;
+    let v = load_version(&state, id).await?;
     audit(
         &state,
         Some(&p),
@@ -992,11 +1000,7 @@ async fn save_version(
     body: Bytes,
 ) -> ApiResult<Response> {
     p.require(&[Role::Medico], "editar borradores")?;
-    let b: SaveBody = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::bad_request(format!(
-            "el cuerpo debe ser {{text, parentId, amend?}}: {e}"
-        ))
-    })?;
+    let b: SaveBody = json_body(&body, "{text, parentId, amend?}")?;
     if b.text.trim().is_empty() {
         return Err(ApiError::bad_request(
             "el texto está vacío / the text is empty",
@@ -1055,8 +1059,9 @@ async fn validate_text(
     State(state): State<AppState>,
     _p: Principal,
     Path(id): Path<String>,
-    Json(b): Json<ValidateBody>,
+    body: Bytes,
 ) -> ApiResult<Json<Report>> {
+    let b: ValidateBody = json_body(&body, "{text}")?;
     let (_, ep) = load_episode(&state, &id).await?;
     // Live validation while typing: not audited row by row (saving is).
     Ok(Json(epicrisis_validate::validate(&ep, &b.text)))
@@ -1079,13 +1084,9 @@ async fn sign_version(
     let b: SignBody = if body.is_empty() {
         SignBody::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("{e}")))?
+        json_body(&body, "{acknowledgeFindings?}")?
     };
-    let v = state
-        .store
-        .version(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no existe la versión {id}")))?;
+    let v = load_version(&state, id).await?;
     let report = report_of(&v);
     let (errors, _) = counts(&report);
     if errors > 0 && !b.acknowledge_findings {
@@ -1166,8 +1167,9 @@ struct TokenBody {
 async fn create_token(
     State(state): State<AppState>,
     p: Principal,
-    Json(b): Json<TokenBody>,
+    body: Bytes,
 ) -> ApiResult<Response> {
+    let b: TokenBody = json_body(&body, "{name}")?;
     if b.name.trim().is_empty() || b.name.len() > 100 {
         return Err(ApiError::bad_request(
             "name: un nombre de 1 a 100 caracteres para el token",
