@@ -3,6 +3,7 @@
 
 use crate::{Found, Kind, rut_check_digit_ok};
 use epicrisis_domain::date::Date;
+use epicrisis_domain::date::MONTHS_ES as MONTHS;
 use regex::Regex;
 use std::sync::OnceLock;
 
@@ -22,21 +23,6 @@ struct Patterns {
     date_long: Regex,
     placeholder: Regex,
 }
-
-const MONTHS: [&str; 12] = [
-    "enero",
-    "febrero",
-    "marzo",
-    "abril",
-    "mayo",
-    "junio",
-    "julio",
-    "agosto",
-    "septiembre",
-    "octubre",
-    "noviembre",
-    "diciembre",
-];
 
 fn patterns() -> &'static Patterns {
     static P: OnceLock<Patterns> = OnceLock::new();

@@ -10,6 +10,7 @@
 
 use crate::{Deidentifier, Kind, names};
 use epicrisis_domain::Episode;
+use epicrisis_domain::date::MONTHS_ES as MONTHS;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -93,20 +94,6 @@ const STREETS: &[&str] = &[
     "Manuel Montt",
     "Las Camelias",
     "Pedro de Valdivia",
-];
-const MONTHS: &[&str] = &[
-    "enero",
-    "febrero",
-    "marzo",
-    "abril",
-    "mayo",
-    "junio",
-    "julio",
-    "agosto",
-    "septiembre",
-    "octubre",
-    "noviembre",
-    "diciembre",
 ];
 
 /// A text being assembled, recording where planted values land.

@@ -18,7 +18,8 @@ pub struct Date {
 #[error("{0:?} is not a date (expected YYYY-MM-DD, optionally followed by a time, or DD/MM/YYYY)")]
 pub struct DateError(pub String);
 
-const MONTHS_ES: [&str; 12] = [
+/// Spanish month names, January first, lower case.
+pub const MONTHS_ES: [&str; 12] = [
     "enero",
     "febrero",
     "marzo",
