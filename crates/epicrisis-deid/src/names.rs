@@ -10,65 +10,7 @@ use std::sync::OnceLock;
 const GIVEN: &str = include_str!("../data/given_names.txt");
 const SURNAMES: &str = include_str!("../data/surnames.txt");
 
-/// Words that introduce a person's name.
-const TRIGGERS: &[&str] = &[
-    "dr",
-    "dra",
-    "doctor",
-    "doctora",
-    "atte",
-    "att",
-    "atentamente",
-    "firma",
-    "firmado",
-    "sr",
-    "sra",
-    "srta",
-    "don",
-    "dona",
-    "enf",
-    "eu",
-    "enfermera",
-    "enfermero",
-    "kine",
-    "klgo",
-    "klga",
-    "kinesiologo",
-    "kinesiologa",
-    "tens",
-    "matrona",
-    "tratante",
-    "becado",
-    "becada",
-    "hijo",
-    "hija",
-    "esposa",
-    "esposo",
-    "madre",
-    "padre",
-    "hermano",
-    "hermana",
-    "nieto",
-    "nieta",
-    "pareja",
-    "conyuge",
-    "cuidador",
-    "cuidadora",
-    "tutor",
-    "tutora",
-    "familiar",
-    "sobrino",
-    "sobrina",
-    "yerno",
-    "nuera",
-    "apoderado",
-    "apoderada",
-    "paciente",
-    "nombre",
-];
-
-/// Triggers after which any non-clinical word is a name ("Dr. Vidal", "atte SOTO");
-/// after the others (family, "paciente") the word must look like a name.
+/// Words after which any non-clinical word is a name ("Dr. Vidal", "atte SOTO").
 const STRONG: &[&str] = &[
     "dr",
     "dra",
@@ -98,6 +40,42 @@ const STRONG: &[&str] = &[
     "becado",
     "becada",
 ];
+
+/// Words after which the next word is a name only when it looks like one (family,
+/// "paciente", "tratante").
+const WEAK: &[&str] = &[
+    "tratante",
+    "hijo",
+    "hija",
+    "esposa",
+    "esposo",
+    "madre",
+    "padre",
+    "hermano",
+    "hermana",
+    "nieto",
+    "nieta",
+    "pareja",
+    "conyuge",
+    "cuidador",
+    "cuidadora",
+    "tutor",
+    "tutora",
+    "familiar",
+    "sobrino",
+    "sobrina",
+    "yerno",
+    "nuera",
+    "apoderado",
+    "apoderada",
+    "paciente",
+    "nombre",
+];
+
+/// Whether a (folded) word introduces a person's name.
+fn is_trigger(w: &str) -> bool {
+    STRONG.contains(&w) || WEAK.contains(&w)
+}
 
 /// Words that follow a trigger without being a name ("Dr. de turno", "hija refiere").
 const NOT_NAMES: &[&str] = &[
@@ -291,7 +269,7 @@ fn tokens(text: &str) -> Vec<(usize, usize)> {
 /// (capitalised in a text that is not all capitals, and not a common word).
 fn candidate(raw: &str, first: bool, strong: bool, signature: bool, shouted: bool) -> bool {
     let w = fold(raw);
-    if w.chars().count() < 2 || NOT_NAMES.contains(&w.as_str()) || TRIGGERS.contains(&w.as_str()) {
+    if w.chars().count() < 2 || NOT_NAMES.contains(&w.as_str()) || is_trigger(&w) {
         return false;
     }
     if is_clinical(&w) && !is_surname(&w) && !is_given(&w) {
@@ -355,7 +333,7 @@ pub fn by_context(text: &str) -> Vec<(usize, usize)> {
     while i < toks.len() {
         let (a, b) = toks[i];
         let w = fold(&text[a..b]);
-        if !TRIGGERS.contains(&w.as_str()) {
+        if !is_trigger(&w) {
             i += 1;
             continue;
         }
