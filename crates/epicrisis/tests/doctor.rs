@@ -2,8 +2,11 @@
 //! its own `.env`. Secrets must never appear in the output.
 
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
+
+mod common;
+use common::fixture;
 
 /// Every setting the program reads, removed from the child's environment so the
 /// developer's own settings cannot leak into a case.
@@ -37,20 +40,6 @@ const SETTINGS: &[&str] = &[
     "EPICRISIS_LISTEN",
     "EPICRISIS_ALLOW_EXTERNAL",
 ];
-
-fn fixture() -> PathBuf {
-    if let Ok(p) = std::env::var("EPICRISIS_TEST_MODEL") {
-        return PathBuf::from(p);
-    }
-    let home = std::env::var("HOME").unwrap_or_default();
-    let p = PathBuf::from(std::env::var("XDG_CACHE_HOME").unwrap_or(format!("{home}/.cache")))
-        .join("epicrisis/models/SmolLM2-135M-Instruct.Q4_1.gguf");
-    assert!(
-        p.exists(),
-        "fixture missing: run `python3 tools/models/fetch.py smollm2-135m`"
-    );
-    p
-}
 
 /// A scratch folder with a `.env` holding `lines` (plus a writable SQLite location and
 /// embeddings off unless the case sets them).

@@ -1,14 +1,10 @@
 //! `epicrisis export`: every format from an episode, a saved draft and a FHIR Bundle;
 //! binary formats refuse standard output; errors name the file.
 
-use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn testdata(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../testdata")
-        .join(rel)
-}
+mod common;
+use common::testdata;
 
 fn run(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_epicrisis"))

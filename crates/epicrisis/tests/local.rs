@@ -1,7 +1,9 @@
 //! `epicrisis generate --engine local` on the SmolLM2 fixture, and the settings' errors.
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
+
+mod common;
+use common::{fixture, testdata};
 
 fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_epicrisis"));
@@ -18,26 +20,6 @@ fn bin() -> Command {
         c.env_remove(k);
     }
     c
-}
-
-fn testdata(p: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../testdata")
-        .join(p)
-}
-
-fn fixture() -> PathBuf {
-    if let Ok(p) = std::env::var("EPICRISIS_TEST_MODEL") {
-        return PathBuf::from(p);
-    }
-    let home = std::env::var("HOME").unwrap_or_default();
-    let p = PathBuf::from(std::env::var("XDG_CACHE_HOME").unwrap_or(format!("{home}/.cache")))
-        .join("epicrisis/models/SmolLM2-135M-Instruct.Q4_1.gguf");
-    assert!(
-        p.exists(),
-        "fixture missing: run `python3 tools/models/fetch.py smollm2-135m`"
-    );
-    p
 }
 
 #[test]

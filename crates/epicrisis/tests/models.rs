@@ -5,23 +5,12 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 
-fn fixture() -> PathBuf {
-    if let Ok(p) = std::env::var("EPICRISIS_TEST_MODEL") {
-        return PathBuf::from(p);
-    }
-    let home = std::env::var("HOME").unwrap_or_default();
-    let p = PathBuf::from(std::env::var("XDG_CACHE_HOME").unwrap_or(format!("{home}/.cache")))
-        .join("epicrisis/models/SmolLM2-135M-Instruct.Q4_1.gguf");
-    assert!(
-        p.exists(),
-        "fixture missing: run `python3 tools/models/fetch.py smollm2-135m`"
-    );
-    p
-}
+mod common;
+use common::fixture;
 
 fn bin(dir: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_epicrisis"));

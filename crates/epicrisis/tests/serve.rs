@@ -9,14 +9,11 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+mod common;
+use common::{fixture_path, testdata};
+
 const PASSWORD: &str = "clave-secreta-123";
 const EPISODE: &str = "1416169";
-
-fn testdata(p: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../testdata")
-        .join(p)
-}
 
 fn bin(dir: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_epicrisis"));
@@ -485,12 +482,7 @@ fn a_killed_server_keeps_the_saved_versions() {
 }
 
 fn model_fixture() -> Option<PathBuf> {
-    if let Ok(p) = std::env::var("EPICRISIS_TEST_MODEL") {
-        return Some(PathBuf::from(p));
-    }
-    let home = std::env::var("HOME").unwrap_or_default();
-    let p = PathBuf::from(std::env::var("XDG_CACHE_HOME").unwrap_or(format!("{home}/.cache")))
-        .join("epicrisis/models/SmolLM2-135M-Instruct.Q4_1.gguf");
+    let p = fixture_path();
     if p.exists() {
         Some(p)
     } else {

@@ -1,0 +1,33 @@
+//! What several integration tests of the binary share. Each test file uses only part of
+//! it, hence the `dead_code` allowance.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+/// A file under the project's `testdata/`.
+pub fn testdata(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata")
+        .join(rel)
+}
+
+/// Where the SmolLM2-135M test model is (`EPICRISIS_TEST_MODEL`, else the cache that
+/// `tools/models/fetch.py smollm2-135m` fills); it may not exist.
+pub fn fixture_path() -> PathBuf {
+    if let Ok(p) = std::env::var("EPICRISIS_TEST_MODEL") {
+        return PathBuf::from(p);
+    }
+    let home = std::env::var("HOME").unwrap_or_default();
+    PathBuf::from(std::env::var("XDG_CACHE_HOME").unwrap_or(format!("{home}/.cache")))
+        .join("epicrisis/models/SmolLM2-135M-Instruct.Q4_1.gguf")
+}
+
+/// The SmolLM2-135M test model; fails the test when it is missing.
+pub fn fixture() -> PathBuf {
+    let p = fixture_path();
+    assert!(
+        p.exists(),
+        "fixture missing: run `python3 tools/models/fetch.py smollm2-135m`"
+    );
+    p
+}
