@@ -15,16 +15,18 @@ use common::{fixture_path, testdata};
 const PASSWORD: &str = "clave-secreta-123";
 const EPISODE: &str = "1416169";
 
+/// The binary, run in a site's folder. The site's database is SQLite in the folder,
+/// unless the folder's `database_url` file names another (PostgreSQL).
 fn bin(dir: &Path) -> Command {
+    let db = std::fs::read_to_string(dir.join("database_url"))
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| format!("sqlite:{}/db/epicrisis.db", dir.display()));
     let mut c = Command::new(env!("CARGO_BIN_EXE_epicrisis"));
     c.current_dir(dir)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("HOME", std::env::var("HOME").unwrap_or_default())
-        .env(
-            "DATABASE_URL",
-            format!("sqlite:{}/db/epicrisis.db", dir.display()),
-        );
+        .env("DATABASE_URL", db);
     c
 }
 
@@ -154,9 +156,65 @@ impl Session {
 
 fn setup() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    add_user(dir.path(), "ana", "medico", "Dra. Ana Pérez");
-    add_user(dir.path(), "caja", "administrativo", "Caja Uno");
+    add_users(dir.path());
     dir
+}
+
+fn add_users(dir: &Path) {
+    add_user(dir, "ana", "medico", "Dra. Ana Pérez");
+    add_user(dir, "caja", "administrativo", "Caja Uno");
+}
+
+/// A database of its own on the test PostgreSQL server (`EPICRISIS_TEST_DATABASE_URL`,
+/// started by scripts/test.sh), dropped at the end.
+struct PgDatabase {
+    admin: String,
+    name: String,
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let _ = Command::new("psql")
+            .args([
+                &self.admin,
+                "-qc",
+                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+            ])
+            .output();
+    }
+}
+
+fn setup_postgres() -> Option<(tempfile::TempDir, PgDatabase)> {
+    let Ok(admin) = std::env::var("EPICRISIS_TEST_DATABASE_URL") else {
+        assert!(
+            std::env::var("EPICRISIS_REQUIRE_TOOLS").is_err(),
+            "EPICRISIS_TEST_DATABASE_URL is not set: scripts/test.sh starts a PostgreSQL for this test"
+        );
+        eprintln!("skipping PostgreSQL: EPICRISIS_TEST_DATABASE_URL not set");
+        return None;
+    };
+    let name = format!("serve_e2e_{}_{}", std::process::id(), common::unique());
+    let out = Command::new("psql")
+        .args([&admin, "-qc", &format!("CREATE DATABASE {name}")])
+        .output()
+        .expect("psql (postgresql-client) is installed");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let db = PgDatabase {
+        admin: admin.clone(),
+        name: name.clone(),
+    };
+    let url = match admin.rsplit_once('/') {
+        Some((server, _)) => format!("{server}/{name}"),
+        None => panic!("EPICRISIS_TEST_DATABASE_URL {admin:?} has no database part"),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("database_url"), url).unwrap();
+    add_users(dir.path());
+    Some((dir, db))
 }
 
 fn import(s: &Session) {
@@ -251,7 +309,21 @@ fn every_route_refuses_anonymous_requests() {
 #[test]
 fn generate_edit_approve_amend_export_and_no_clinical_text_in_logs() {
     let dir = setup();
-    let srv = serve(dir.path(), &["--engine", "deterministic"]);
+    full_flow(dir.path());
+}
+
+/// The same run with the store on PostgreSQL.
+#[test]
+fn the_whole_flow_on_postgresql() {
+    let Some((dir, _db)) = setup_postgres() else {
+        return;
+    };
+    full_flow(dir.path());
+}
+
+/// Generate, flag, edit, sign, amend, export, audit — and search the log.
+fn full_flow(dir: &Path) {
+    let srv = serve(dir, &["--engine", "deterministic"]);
     let s = login(&srv.url, "ana");
     import(&s);
     // Predecessor surface.
@@ -430,7 +502,7 @@ fn generate_edit_approve_amend_export_and_no_clinical_text_in_logs() {
     ] {
         assert!(!log.contains(secret), "the log contains {secret:?}:\n{log}");
     }
-    let out = bin(dir.path()).args(["audit", "verify"]).output().unwrap();
+    let out = bin(dir).args(["audit", "verify"]).output().unwrap();
     assert!(
         out.status.success(),
         "{}",
@@ -587,6 +659,119 @@ fn openai_compatible_endpoint_serves_the_local_model_to_our_openai_backend() {
     assert!(r["error"]["message"].as_str().unwrap().contains("gpt-9"));
 }
 
+/// Reads a Server-Sent Events stream until an event of one of `names`; returns its name.
+fn wait_event(events: &mut BufReader<Response>, names: &[&str]) -> String {
+    let mut line = String::new();
+    loop {
+        line.clear();
+        let n = events.read_line(&mut line).unwrap();
+        assert!(n > 0, "the event stream ended before any of {names:?}");
+        if let Some(name) = line.trim().strip_prefix("event: ")
+            && names.contains(&name)
+        {
+            return name.to_string();
+        }
+    }
+}
+
+fn version_count(s: &Session, episode: &str) -> usize {
+    let v: Value = s
+        .get(&format!("/api/v1/episodes/{episode}/versions"))
+        .json()
+        .unwrap();
+    v["versions"].as_array().unwrap().len()
+}
+
+/// With a real model: a job is cancelled mid-answer; a server killed mid-answer loses
+/// nothing saved and saves nothing half-written; a server stopped with SIGTERM
+/// mid-answer finishes the job, saves it and exits cleanly.
+#[test]
+fn model_jobs_cancel_survive_sigkill_and_finish_on_sigterm() {
+    let Some(model) = model_fixture() else { return };
+    let model = model.display().to_string();
+    let args = [
+        "--engine",
+        "local",
+        "--model",
+        &model,
+        "--context-size",
+        "2048",
+        "--max-tokens",
+        "200",
+    ];
+    let dir = setup();
+    let mut srv = serve(dir.path(), &args);
+    let s = login(&srv.url, "ana");
+    let bytes = std::fs::read(testdata("episodes/compact_hernia.json")).unwrap();
+    assert_eq!(
+        s.post_bytes("/api/v1/episodes?id=hernia", bytes).status(),
+        201
+    );
+    let start = |s: &Session| -> (String, BufReader<Response>) {
+        let job: Value = s
+            .post("/api/v1/episodes/hernia/drafts", &json!({}))
+            .json()
+            .unwrap();
+        let events = BufReader::new(s.get(job["eventsUrl"].as_str().unwrap()));
+        (job["jobId"].as_str().unwrap().to_string(), events)
+    };
+    // Cancelled while the model writes: no version.
+    let (id, mut ev) = start(&s);
+    wait_event(&mut ev, &["token"]);
+    let r: Value = s
+        .post(&format!("/api/v1/jobs/{id}/cancel"), &json!({}))
+        .json()
+        .unwrap();
+    assert_eq!(r["cancelled"], true);
+    assert_eq!(
+        wait_event(&mut ev, &["cancelled", "done", "failed"]),
+        "cancelled"
+    );
+    assert_eq!(version_count(&s, "hernia"), 0);
+    // One finished draft, then SIGKILL in the middle of the next.
+    let (_, mut ev) = start(&s);
+    assert_eq!(
+        wait_event(&mut ev, &["done", "failed", "cancelled"]),
+        "done"
+    );
+    assert_eq!(version_count(&s, "hernia"), 1);
+    let (_, mut ev) = start(&s);
+    wait_event(&mut ev, &["token"]);
+    srv.child.kill().unwrap();
+    srv.child.wait().unwrap();
+    let mut srv = serve(dir.path(), &args);
+    let s = login(&srv.url, "ana");
+    assert_eq!(
+        version_count(&s, "hernia"),
+        1,
+        "a half-written draft was saved"
+    );
+    // SIGTERM in the middle of a draft: it is finished and saved, then the server exits.
+    let (_, mut ev) = start(&s);
+    wait_event(&mut ev, &["token"]);
+    let term = Command::new("kill")
+        .args(["-TERM", &srv.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    assert_eq!(
+        wait_event(&mut ev, &["done", "failed", "cancelled"]),
+        "done"
+    );
+    let status = srv.child.wait().unwrap();
+    assert!(status.success(), "exit status {status:?}");
+    assert!(srv.log.lock().unwrap().contains("deteniendo"));
+    let srv = serve(dir.path(), &args);
+    let s = login(&srv.url, "ana");
+    assert_eq!(version_count(&s, "hernia"), 2);
+    let out = bin(dir.path()).args(["audit", "verify"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
 // ------------------------------------------------------------------ browser
 
 struct Driver {
@@ -701,6 +886,16 @@ impl Driver {
         self.call("POST", &format!("/element/{id}/click"), json!({}));
     }
 
+    /// Presses and releases one key (a WebDriver key code such as Tab, U+E004).
+    fn key(&self, code: &str) {
+        self.call(
+            "POST",
+            "/actions",
+            json!({"actions": [{"type": "key", "id": "keyboard", "actions": [
+                {"type": "keyDown", "value": code}, {"type": "keyUp", "value": code}]}]}),
+        );
+    }
+
     fn script(&self, js: &str) -> Value {
         self.call("POST", "/execute/sync", json!({"script": js, "args": []}))
     }
@@ -803,4 +998,35 @@ fn browser_login_generate_flag_fix_approve_and_history() {
         "{inserted}"
     );
     d.screenshot("5-historial");
+    // Keyboard only: Tab reaches "Generar epicrisis" and Enter presses it (the signed
+    // version then answers that a change must be an amendment).
+    d.go(&format!("{}/episodios/{EPISODE}", srv.url));
+    let mut reached = false;
+    for _ in 0..60 {
+        d.key("\u{E004}");
+        if d.script("return document.activeElement && document.activeElement.id === 'generate'")
+            == Value::Bool(true)
+        {
+            reached = true;
+            break;
+        }
+    }
+    assert!(reached, "Tab never reached the generate button");
+    d.key("\u{E007}");
+    d.wait_for(
+        "an answer to the keyboard",
+        "return document.getElementById('job-status').textContent.includes('enmienda')",
+    );
+    // A tablet (820 px wide): one column, nothing wider than the screen.
+    d.call(
+        "POST",
+        "/window/rect",
+        json!({"width": 820, "height": 1180}),
+    );
+    d.go(&format!("{}/episodios/{EPISODE}", srv.url));
+    d.wait_for(
+        "the page at tablet width",
+        "return document.documentElement.scrollWidth <= window.innerWidth + 1",
+    );
+    d.screenshot("6-tableta");
 }

@@ -31,3 +31,14 @@ pub fn fixture() -> PathBuf {
     );
     p
 }
+
+/// A number unlikely to repeat between calls (nanoseconds now plus a counter).
+pub fn unique() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos() as u64)
+        .unwrap_or(0);
+    t * 1000 + N.fetch_add(1, Ordering::SeqCst)
+}
