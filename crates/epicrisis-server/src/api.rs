@@ -60,6 +60,10 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/audit", get(full_audit))
         .route("/api/v1/audit/verify", get(verify_audit))
         .route("/api/v1/tokens", post(create_token))
+        .route("/api/v1/users", get(list_users).post(add_user))
+        .route("/api/v1/users/{name}/disable", post(disable_user))
+        .route("/api/v1/users/{name}/enable", post(enable_user))
+        .route("/api/v1/users/{name}/password", post(set_user_password))
 }
 
 // ---------------------------------------------------------------- shared helpers
@@ -1203,4 +1207,142 @@ pub fn finding_class(f: &Finding) -> &'static str {
         (_, Kind::Omission) => "omission",
         _ => "warning",
     }
+}
+
+// ---------------------------------------------------------------- users (admin)
+
+fn user_json(u: &epicrisis_store::User) -> Value {
+    json!({"username": u.username, "displayName": u.display_name, "role": u.role,
+           "disabled": u.disabled, "createdAt": u.created_at})
+}
+
+async fn list_users(State(state): State<AppState>, p: Principal) -> ApiResult<Json<Value>> {
+    p.require(&[], "administrar usuarios")?;
+    let users = state.store.users().await?;
+    Ok(Json(
+        json!({"users": users.iter().map(user_json).collect::<Vec<_>>()}),
+    ))
+}
+
+/// An argon2id hash of an acceptable password, computed off the async threads.
+async fn new_password_hash(password: String) -> ApiResult<String> {
+    crate::auth::check_password_strength(&password).map_err(ApiError::bad_request)?;
+    tokio::task::spawn_blocking(move || crate::auth::hash_password(&password))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct NewUserBody {
+    username: String,
+    display_name: Option<String>,
+    role: String,
+    password: String,
+}
+
+async fn add_user(State(state): State<AppState>, p: Principal, body: Bytes) -> ApiResult<Response> {
+    p.require(&[], "administrar usuarios")?;
+    let b: NewUserBody = json_body(&body, "{username, displayName?, role, password}")?;
+    let username = crate::auth::check_username(&b.username).map_err(ApiError::bad_request)?;
+    let role = Role::parse(&b.role).ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "role {:?}: use medico, administrativo or admin",
+            b.role
+        ))
+    })?;
+    let hash = new_password_hash(b.password).await?;
+    let display = b.display_name.unwrap_or_else(|| username.clone());
+    let u = state
+        .store
+        .add_user(&username, &display, role, &hash)
+        .await?;
+    audit(
+        &state,
+        Some(&p),
+        "user_add",
+        None,
+        None,
+        json!({"user": u.username, "role": role}),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(user_json(&u))).into_response())
+}
+
+async fn set_disabled(
+    state: &AppState,
+    p: &Principal,
+    name: &str,
+    disabled: bool,
+) -> ApiResult<()> {
+    p.require(&[], "administrar usuarios")?;
+    if disabled && name == p.user.username {
+        return Err(ApiError::conflict(
+            "no puede deshabilitar su propia cuenta / you cannot disable your own account",
+        ));
+    }
+    state.store.set_disabled(name, disabled).await?;
+    audit(
+        state,
+        Some(p),
+        if disabled {
+            "user_disable"
+        } else {
+            "user_enable"
+        },
+        None,
+        None,
+        json!({"user": name}),
+    )
+    .await
+}
+
+async fn disable_user(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(name): Path<String>,
+) -> ApiResult<Json<Value>> {
+    set_disabled(&state, &p, &name, true).await?;
+    Ok(Json(json!({"username": name, "disabled": true})))
+}
+
+async fn enable_user(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(name): Path<String>,
+) -> ApiResult<Json<Value>> {
+    set_disabled(&state, &p, &name, false).await?;
+    Ok(Json(json!({"username": name, "disabled": false})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PasswordBody {
+    password: String,
+}
+
+async fn set_user_password(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    // Anyone may change their own password; an admin anyone's.
+    if name != p.user.username {
+        p.require(&[], "cambiar la contraseña de otra persona")?;
+    }
+    let b: PasswordBody = json_body(&body, "{password}")?;
+    let hash = new_password_hash(b.password).await?;
+    state.store.set_password(&name, &hash).await?;
+    audit(
+        &state,
+        Some(&p),
+        "user_passwd",
+        None,
+        None,
+        json!({"user": name}),
+    )
+    .await?;
+    Ok(Json(json!({"username": name, "changed": true})))
 }

@@ -54,6 +54,20 @@ pub fn check_password_strength(password: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A user name as stored (lower case), or why it cannot be one.
+pub fn check_username(name: &str) -> Result<String, String> {
+    let name = name.trim().to_lowercase();
+    if name.is_empty()
+        || name.len() > 64
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+    {
+        return Err("the user name must be 1 to 64 letters, digits, '.', '_' or '-'".into());
+    }
+    Ok(name)
+}
+
 /// A random secret, URL-safe (32 bytes of entropy).
 pub fn random_token() -> Result<String, ApiError> {
     let mut b = [0u8; 32];

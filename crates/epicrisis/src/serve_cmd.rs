@@ -170,17 +170,7 @@ pub fn users(cmd: UsersCommand, env_file: Option<&Path>) -> Result<ExitCode, Fai
                         "--role {role:?}: use medico, administrativo or admin"
                     ))
                 })?;
-                let username = username.trim().to_lowercase();
-                if username.is_empty()
-                    || username.len() > 64
-                    || !username
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
-                {
-                    return Err(Failure::Input(
-                        "the user name must be 1 to 64 letters, digits, '.', '_' or '-'".into(),
-                    ));
-                }
+                let username = auth::check_username(&username).map_err(Failure::Input)?;
                 let hash = new_hash()?;
                 let display = name.unwrap_or_else(|| username.clone());
                 let u = store

@@ -258,6 +258,11 @@ fn every_route_refuses_anonymous_requests() {
         ("GET", "/api/v1/audit"),
         ("GET", "/api/v1/audit/verify"),
         ("POST", "/api/v1/tokens"),
+        ("GET", "/api/v1/users"),
+        ("POST", "/api/v1/users"),
+        ("POST", "/api/v1/users/ana/disable"),
+        ("POST", "/api/v1/users/ana/enable"),
+        ("POST", "/api/v1/users/ana/password"),
         ("GET", "/v1/models"),
         ("POST", "/v1/chat/completions"),
     ];
@@ -657,6 +662,88 @@ fn openai_compatible_endpoint_serves_the_local_model_to_our_openai_backend() {
         .json()
         .unwrap();
     assert!(r["error"]["message"].as_str().unwrap().contains("gpt-9"));
+}
+
+#[test]
+fn an_admin_manages_accounts_over_the_api() {
+    let dir = setup();
+    add_user(dir.path(), "jefa", "admin", "Jefa TI");
+    let srv = serve(dir.path(), &["--engine", "deterministic"]);
+    let admin = login(&srv.url, "jefa");
+    let caja = login(&srv.url, "caja");
+    // Only an admin lists or creates accounts.
+    assert_eq!(caja.get("/api/v1/users").status(), 403);
+    let r = caja.post(
+        "/api/v1/users",
+        &json!({"username": "x", "role": "admin", "password": PASSWORD}),
+    );
+    assert_eq!(r.status(), 403);
+    // Bad input is named.
+    let r = admin.post(
+        "/api/v1/users",
+        &json!({"username": "bo", "role": "cirujano", "password": PASSWORD}),
+    );
+    assert_eq!(r.status(), 400);
+    assert!(r.text().unwrap().contains("cirujano"));
+    let r = admin.post(
+        "/api/v1/users",
+        &json!({"username": "bo", "role": "medico", "password": "corta"}),
+    );
+    assert_eq!(r.status(), 400);
+    let r = admin.post(
+        "/api/v1/users",
+        &json!({"username": "Bo.Rojas", "displayName": "Dr. Bo Rojas", "role": "medico", "password": PASSWORD}),
+    );
+    assert_eq!(r.status(), 201);
+    let r = admin.post(
+        "/api/v1/users",
+        &json!({"username": "bo.rojas", "role": "medico", "password": PASSWORD}),
+    );
+    assert_eq!(r.status(), 409, "duplicate user names are refused");
+    let list: Value = admin.get("/api/v1/users").json().unwrap();
+    assert!(
+        list["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|u| u["username"] == "bo.rojas" && u["role"] == "medico")
+    );
+    // The new account works; disabling it ends its session at once.
+    let bo = login(&srv.url, "bo.rojas");
+    assert_eq!(bo.get("/api/v1/me").status(), 200);
+    assert_eq!(
+        admin
+            .post("/api/v1/users/bo.rojas/disable", &json!({}))
+            .status(),
+        200
+    );
+    assert_eq!(bo.get("/api/v1/me").status(), 401);
+    assert_eq!(
+        admin
+            .post("/api/v1/users/jefa/disable", &json!({}))
+            .status(),
+        409,
+        "an admin cannot lock themselves out"
+    );
+    // A user changes their own password, not someone else's.
+    assert_eq!(
+        caja.post(
+            "/api/v1/users/ana/password",
+            &json!({"password": "otra-clave-larga"})
+        )
+        .status(),
+        403
+    );
+    assert_eq!(
+        caja.post(
+            "/api/v1/users/caja/password",
+            &json!({"password": "otra-clave-larga"})
+        )
+        .status(),
+        200
+    );
+    let out = bin(dir.path()).args(["audit", "verify"]).output().unwrap();
+    assert!(out.status.success());
 }
 
 /// Reads a Server-Sent Events stream until an event of one of `names`; returns its name.
