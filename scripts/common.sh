@@ -48,6 +48,25 @@ fetch_model() {
   python3 "$ROOT/tools/models/fetch.py" "$1"
 }
 
+# The reference sentence embedder: sentence-transformers on torch (CPU) in a venv under the
+# cache, every package pinned by tools/models/st-requirements.txt (~6 GB: torch from PyPI
+# brings its CUDA libraries; downloaded once, without a pip cache). It also converts the
+# multilingual-e5-small container (fetch.py). Exports EPICRISIS_ST_PYTHON, the venv's python,
+# for tools/models/embed_reference.py.
+ST_VENV="$CACHE/st-venv"
+need_reference_embedder() {
+  local req="$ROOT/tools/models/st-requirements.txt" stamp="$ST_VENV/.epicrisis-requirements"
+  if [ ! -x "$ST_VENV/bin/python" ] || ! cmp -s "$req" "$stamp"; then
+    command -v python3 >/dev/null 2>&1 || need_packages python3
+    python3 -c "import ensurepip, venv" >/dev/null 2>&1 || need_packages python3-venv
+    say "reference embedder: sentence-transformers and torch (pinned) in $ST_VENV (~6 GB, first run only)"
+    [ -x "$ST_VENV/bin/python" ] || python3 -m venv "$ST_VENV"
+    "$ST_VENV/bin/python" -m pip install --quiet --no-cache-dir --disable-pip-version-check -r "$req"
+    cp "$req" "$stamp"
+  fi
+  export EPICRISIS_ST_PYTHON="$ST_VENV/bin/python"
+}
+
 # Starts a private PostgreSQL cluster for the store's conformance tests (or reuses the one
 # already running) on 127.0.0.1:54329, trust authentication, loopback only, and exports
 # EPICRISIS_TEST_DATABASE_URL. A cluster started here is stopped when the script exits.

@@ -16,6 +16,11 @@ if ! "$FHIR_VENV/bin/python" -c "import fhir.resources.bundle" >/dev/null 2>&1; 
   "$FHIR_VENV/bin/pip" install --quiet "fhir.resources==6.5.0" "pydantic>=1.10,<2"
 fi
 export EPICRISIS_FHIR_PYTHON="$FHIR_VENV/bin/python"
+say "embedding fixtures: all-MiniLM-L6-v2, multilingual-e5-small (Q4_0, dequantized), sentence-transformers reference"
+need_reference_embedder
+EPICRISIS_TEST_EMBED_MINILM="$(fetch_model all-minilm-l6-v2)"
+EPICRISIS_TEST_EMBED_E5="$(fetch_model multilingual-e5-small-q4)"
+export EPICRISIS_TEST_EMBED_MINILM EPICRISIS_TEST_EMBED_E5
 say "store test database: a private PostgreSQL cluster on 127.0.0.1:$PG_PORT (SQLite needs nothing)"
 start_test_postgres
 # Tests that need an external tool fail (instead of skipping) when it is missing.
