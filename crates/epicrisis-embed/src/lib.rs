@@ -12,8 +12,12 @@
 //!
 //! Nothing here logs text: callers pass patient notes through it.
 
+#[cfg(feature = "candle")]
+pub mod bert;
 pub mod error;
 
+#[cfg(feature = "candle")]
+pub use bert::{BertEmbedder, BertOptions, Pooling};
 pub use error::EmbedError;
 
 /// What a text is to the model: e5-family models were trained with `query: ` and
