@@ -10,6 +10,9 @@
 //! is a new row; a signed version's text never changes and nothing but an amendment may
 //! follow it. Audit rows are never updated; each carries the SHA-256 of the previous one so
 //! that [`Store::verify_audit`] finds a changed or deleted row. Nothing here logs.
+//!
+//! Sentence embeddings live here too ([`vectors`]): passage vectors of an episode's
+//! evolution notes and the archive of signed epicrisis texts, both per model.
 
 use std::path::{Path, PathBuf};
 use std::sync::Once;
@@ -20,6 +23,10 @@ use sha2::{Digest, Sha256};
 use sqlx::any::{Any, AnyPoolOptions, AnyRow};
 use sqlx::{AnyConnection, AnyPool, Transaction};
 use sqlx::{Connection, Row};
+
+pub mod vectors;
+
+pub use vectors::{ArchiveHit, PassageVector};
 
 /// Which database the URL named.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -45,6 +52,10 @@ pub enum StoreError {
     /// The operation would break an invariant (e.g. editing after a signature).
     #[error("{0}")]
     Conflict(String),
+    /// The arguments cannot be stored or compared as given (e.g. an empty or non-finite
+    /// vector, or one whose dimension differs from the model's vectors already stored).
+    #[error("{0}")]
+    Invalid(String),
     #[error("database error: {0}")]
     Db(String),
 }
@@ -121,6 +132,14 @@ pub struct EpisodeRow {
     pub source_kind: String,
     pub imported_at: i64,
     pub updated_at: i64,
+}
+
+impl EpisodeRow {
+    /// SHA-256 (hex) of `episode_json`: what passage vectors are cut from, and what
+    /// [`Store::put_passage_vectors`] wants to be told (see [`vectors`]).
+    pub fn content_sha256(&self) -> String {
+        sha256_hex(self.episode_json.as_bytes())
+    }
 }
 
 /// One line of the episode list.
@@ -1401,12 +1420,20 @@ mod migrate {
         pub postgres: &'static str,
     }
 
-    pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-        version: 1,
-        name: "initial",
-        sqlite: include_str!("../migrations/sqlite/0001_initial.sql"),
-        postgres: include_str!("../migrations/postgres/0001_initial.sql"),
-    }];
+    pub(crate) const MIGRATIONS: &[Migration] = &[
+        Migration {
+            version: 1,
+            name: "initial",
+            sqlite: include_str!("../migrations/sqlite/0001_initial.sql"),
+            postgres: include_str!("../migrations/postgres/0001_initial.sql"),
+        },
+        Migration {
+            version: 2,
+            name: "vectors",
+            sqlite: include_str!("../migrations/sqlite/0002_vectors.sql"),
+            postgres: include_str!("../migrations/postgres/0002_vectors.sql"),
+        },
+    ];
 
     /// The statements of a migration file: comment lines dropped, split at semicolons.
     pub(crate) fn statements(sql: &str) -> Vec<String> {

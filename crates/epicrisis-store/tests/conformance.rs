@@ -172,7 +172,7 @@ async fn check_migrations(db: &Db) {
         .fetch_one(&raw)
         .await
         .unwrap();
-    assert_eq!(n, 1);
+    assert_eq!(n, 2);
     // A database written by a newer program.
     sqlx::query(
         "INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', 0)",
@@ -228,6 +228,411 @@ async fn bad_urls_and_unwritable_places_are_explained() {
     let mem = Store::open("sqlite::memory:").await.unwrap();
     mem.put_episode(&episode("M", None, None)).await.unwrap();
     assert!(mem.episode("M").await.unwrap().is_some());
+}
+
+// --- vectors
+
+fn bits(v: &[f32]) -> Vec<u32> {
+    v.iter().map(|x| x.to_bits()).collect()
+}
+
+fn passage(note: u32, day: Option<u32>, start: u32, end: u32, vector: Vec<f32>) -> PassageVector {
+    PassageVector {
+        note_index: note,
+        day,
+        char_start: start,
+        char_end: end,
+        vector,
+    }
+}
+
+fn is_invalid<T: std::fmt::Debug>(r: Result<T>) -> String {
+    match r {
+        Err(StoreError::Invalid(m)) => m,
+        other => panic!("expected Invalid, got {other:?}"),
+    }
+}
+
+async fn check_passage_vectors(db: &Db) {
+    let store = Store::open(&db.url).await.unwrap();
+    let ep = "VEC-P-1";
+    let row = store.put_episode(&episode(ep, None, None)).await.unwrap();
+    let sha = row.content_sha256();
+    assert_eq!(sha.len(), 64);
+    assert!(store.passage_vectors(ep, "e5").await.unwrap().is_none());
+
+    // Bit for bit: signed zero, a subnormal, extremes, values with no short decimal form.
+    let tricky = vec![
+        0.1f32,
+        -0.0,
+        1.0e-45,
+        f32::MIN_POSITIVE,
+        f32::MAX,
+        -f32::MAX,
+        1.0 / 3.0,
+        std::f32::consts::PI,
+    ];
+    let first = vec![
+        passage(0, Some(1), 0, 120, tricky.clone()),
+        passage(0, Some(1), 100, 250, vec![0.5; 8]),
+        passage(3, None, 7, 7, (0..8).map(|i| i as f32 * -0.25).collect()),
+    ];
+    store
+        .put_passage_vectors(ep, "e5", &sha, &first)
+        .await
+        .unwrap();
+    let back = store.passage_vectors(ep, "e5").await.unwrap().unwrap();
+    assert_eq!(back.len(), 3);
+    for (a, b) in back.iter().zip(&first) {
+        assert_eq!(
+            (a.note_index, a.day, a.char_start, a.char_end),
+            (b.note_index, b.day, b.char_start, b.char_end)
+        );
+        assert_eq!(bits(&a.vector), bits(&b.vector));
+    }
+
+    // Another model keeps its own set, of another length.
+    let other = vec![passage(1, Some(2), 0, 10, vec![1.0, 0.0])];
+    store
+        .put_passage_vectors(ep, "minilm", &sha, &other)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.passage_vectors(ep, "minilm").await.unwrap().unwrap(),
+        other
+    );
+    assert_eq!(
+        store
+            .passage_vectors(ep, "e5")
+            .await
+            .unwrap()
+            .unwrap()
+            .len(),
+        3
+    );
+    assert!(store.passage_vectors(ep, "bge").await.unwrap().is_none());
+
+    // Replace: the new set, nothing of the old one.
+    let second = vec![passage(2, Some(4), 5, 9, vec![0.25; 8])];
+    store
+        .put_passage_vectors(ep, "e5", &sha, &second)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.passage_vectors(ep, "e5").await.unwrap().unwrap(),
+        second
+    );
+    // An empty set is a set (no passages), not a missing one.
+    store
+        .put_passage_vectors(ep, "e5", &sha, &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.passage_vectors(ep, "e5").await.unwrap(),
+        Some(Vec::new())
+    );
+    store
+        .put_passage_vectors(ep, "e5", &sha, &second)
+        .await
+        .unwrap();
+
+    // Bad input changes nothing.
+    let mixed = vec![
+        passage(0, None, 0, 1, vec![1.0; 8]),
+        passage(0, None, 1, 2, vec![1.0; 4]),
+    ];
+    let m = is_invalid(store.put_passage_vectors(ep, "e5", &sha, &mixed).await);
+    assert!(
+        m.contains("e5") && m.contains('4') && m.contains('8'),
+        "{m}"
+    );
+    is_invalid(
+        store
+            .put_passage_vectors(ep, "e5", &sha, &[passage(0, None, 0, 1, vec![f32::NAN])])
+            .await,
+    );
+    is_invalid(
+        store
+            .put_passage_vectors(ep, "e5", &sha, &[passage(0, None, 0, 1, vec![])])
+            .await,
+    );
+    is_invalid(
+        store
+            .put_passage_vectors(ep, "e5", &sha, &[passage(0, None, 9, 1, vec![1.0])])
+            .await,
+    );
+    is_invalid(store.put_passage_vectors(ep, "", &sha, &second).await);
+    assert_eq!(
+        store.passage_vectors(ep, "e5").await.unwrap().unwrap(),
+        second
+    );
+    match store
+        .put_passage_vectors("VEC-nope", "e5", &sha, &second)
+        .await
+    {
+        Err(StoreError::NotFound(_)) => {}
+        other => panic!("{other:?}"),
+    }
+
+    // The same document imported again: the vectors stay.
+    let again = store.put_episode(&episode(ep, None, None)).await.unwrap();
+    assert_eq!(again.content_sha256(), sha);
+    assert!(store.passage_vectors(ep, "e5").await.unwrap().is_some());
+    // Other content: every model's set is stale, and vectors cut from the old content
+    // are refused.
+    let mut changed = episode(ep, None, None);
+    changed.episode_json = format!("{{\"id\":\"{ep}\",\"notes\":[\"otra\"]}}");
+    let new_row = store.put_episode(&changed).await.unwrap();
+    assert_ne!(new_row.content_sha256(), sha);
+    assert!(store.passage_vectors(ep, "e5").await.unwrap().is_none());
+    assert!(store.passage_vectors(ep, "minilm").await.unwrap().is_none());
+    let m = is_conflict(store.put_passage_vectors(ep, "e5", &sha, &second).await);
+    assert!(m.contains("again"), "{m}");
+    assert!(store.passage_vectors(ep, "e5").await.unwrap().is_none());
+    store
+        .put_passage_vectors(ep, "e5", &new_row.content_sha256(), &first)
+        .await
+        .unwrap();
+    let fresh = store.passage_vectors(ep, "e5").await.unwrap().unwrap();
+    assert_eq!(bits(&fresh[0].vector), bits(&tricky));
+    assert!(store.passage_vectors(ep, "minilm").await.unwrap().is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passage_vectors_round_trip_replace_and_go_stale() {
+    on_every_database!(check_passage_vectors);
+}
+
+/// Imports `ep` with one signed version and returns that version's id.
+async fn signed_episode(store: &Store, ep: &str, signer: i64) -> i64 {
+    store.put_episode(&episode(ep, None, None)).await.unwrap();
+    let latest = store.latest_version(ep).await.unwrap();
+    let v = store
+        .add_version(&version(
+            ep,
+            VersionKind::Generated,
+            &format!("epicrisis de {ep}"),
+            latest.map(|l| l.id),
+        ))
+        .await
+        .unwrap();
+    store.sign(v.id, signer).await.unwrap().id
+}
+
+fn ids(hits: &[ArchiveHit]) -> Vec<&str> {
+    hits.iter().map(|h| h.episode_id.as_str()).collect()
+}
+
+async fn check_archive(db: &Db) {
+    let store = Store::open(&db.url).await.unwrap();
+    let ana = store
+        .add_user("vec-ana", "Ana", Role::Medico, "h")
+        .await
+        .unwrap();
+    assert!(store.archive_missing("e5").await.unwrap().is_empty());
+    assert!(
+        store
+            .search_archive("e5", &[1.0, 0.0, 0.0], 5, None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let mut signed = Vec::new();
+    for ep in ["VEC-A", "VEC-B", "VEC-C", "VEC-D"] {
+        signed.push((ep.to_string(), signed_episode(&store, ep, ana.id).await));
+    }
+    // An episode with only a draft is not in the archive.
+    store
+        .put_episode(&episode("VEC-DRAFT", None, None))
+        .await
+        .unwrap();
+    let draft = store
+        .add_version(&version("VEC-DRAFT", VersionKind::Generated, "x", None))
+        .await
+        .unwrap();
+    assert_eq!(store.archive_missing("e5").await.unwrap(), signed);
+
+    let vectors: [(&str, [f32; 3]); 4] = [
+        ("VEC-A", [1.0, 0.0, 0.0]),
+        ("VEC-B", [0.6, 0.8, 0.0]),
+        ("VEC-C", [0.0, 1.0, 0.0]),
+        ("VEC-D", [-1.0, 0.0, 0.0]),
+    ];
+    for ((ep, v), (_, version_id)) in vectors.iter().zip(&signed) {
+        store
+            .put_archive_vector(ep, *version_id, "e5", v)
+            .await
+            .unwrap();
+    }
+    assert!(store.archive_missing("e5").await.unwrap().is_empty());
+    assert_eq!(store.archive_missing("minilm").await.unwrap(), signed);
+
+    // Highest dot product first; k; the episode being written left out.
+    let q = [1.0f32, 0.0, 0.0];
+    let all = store.search_archive("e5", &q, 10, None).await.unwrap();
+    assert_eq!(ids(&all), ["VEC-A", "VEC-B", "VEC-C", "VEC-D"]);
+    let scores: Vec<f32> = all.iter().map(|h| h.score).collect();
+    for (got, want) in scores.iter().zip([1.0f32, 0.6, 0.0, -1.0]) {
+        assert!((got - want).abs() < 1e-6, "{scores:?}");
+    }
+    assert_eq!(all[0].version_id, signed[0].1);
+    let two = store.search_archive("e5", &q, 2, None).await.unwrap();
+    assert_eq!(ids(&two), ["VEC-A", "VEC-B"]);
+    let without = store
+        .search_archive("e5", &q, 2, Some("VEC-A"))
+        .await
+        .unwrap();
+    assert_eq!(ids(&without), ["VEC-B", "VEC-C"]);
+    assert!(
+        store
+            .search_archive("e5", &q, 0, None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let q2 = [0.0f32, 1.0, 0.0];
+    let near_c = store.search_archive("e5", &q2, 3, None).await.unwrap();
+    assert_eq!(ids(&near_c), ["VEC-C", "VEC-B", "VEC-A"]);
+
+    // Dimension mismatch: a clear error naming the model, on search and on store.
+    let m = is_invalid(store.search_archive("e5", &[1.0; 4], 3, None).await);
+    assert!(
+        m.contains("\"e5\"") && m.contains('3') && m.contains('4'),
+        "{m}"
+    );
+    let m = is_invalid(
+        store
+            .put_archive_vector("VEC-A", signed[0].1, "e5", &[1.0; 4])
+            .await,
+    );
+    assert!(m.contains("\"e5\""), "{m}");
+    is_invalid(store.search_archive("e5", &[], 3, None).await);
+    is_invalid(
+        store
+            .search_archive("e5", &[f32::NAN, 0.0, 0.0], 3, None)
+            .await,
+    );
+
+    // Another model: its own vectors, of its own length; the first model's stay.
+    store
+        .put_archive_vector("VEC-C", signed[2].1, "minilm", &[0.0, 1.0])
+        .await
+        .unwrap();
+    let other = store
+        .search_archive("minilm", &[0.0, 1.0], 5, None)
+        .await
+        .unwrap();
+    assert_eq!(ids(&other), ["VEC-C"]);
+    assert_eq!(
+        store.archive_missing("minilm").await.unwrap(),
+        [signed[0].clone(), signed[1].clone(), signed[3].clone()]
+    );
+    assert_eq!(store.search_archive("e5", &q, 10, None).await.unwrap(), all);
+
+    // Only signed versions of the named episode.
+    is_conflict(
+        store
+            .put_archive_vector("VEC-DRAFT", draft.id, "e5", &q)
+            .await,
+    );
+    is_invalid(
+        store
+            .put_archive_vector("VEC-B", signed[0].1, "e5", &q)
+            .await,
+    );
+    match store.put_archive_vector("VEC-A", 987_654, "e5", &q).await {
+        Err(StoreError::NotFound(_)) => {}
+        other => panic!("{other:?}"),
+    }
+
+    // Amended and signed again: the new version is missing until its vector comes; an
+    // older version's vector arriving late does not replace the newer one.
+    let signed_a = store.latest_version("VEC-A").await.unwrap().unwrap();
+    let amendment = store
+        .add_version(&version(
+            "VEC-A",
+            VersionKind::Amendment,
+            "epicrisis corregida",
+            Some(signed_a.id),
+        ))
+        .await
+        .unwrap();
+    assert!(store.archive_missing("e5").await.unwrap().is_empty());
+    let resigned = store.sign(amendment.id, ana.id).await.unwrap();
+    assert_eq!(
+        store.archive_missing("e5").await.unwrap(),
+        [("VEC-A".to_string(), resigned.id)]
+    );
+    store
+        .put_archive_vector("VEC-A", resigned.id, "e5", &[0.0, 0.0, 1.0])
+        .await
+        .unwrap();
+    store
+        .put_archive_vector("VEC-A", signed_a.id, "e5", &[1.0, 0.0, 0.0])
+        .await
+        .unwrap();
+    assert!(store.archive_missing("e5").await.unwrap().is_empty());
+    let hits = store
+        .search_archive("e5", &[0.0, 0.0, 1.0], 1, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        (hits[0].episode_id.as_str(), hits[0].version_id),
+        ("VEC-A", resigned.id)
+    );
+    assert!((hits[0].score - 1.0).abs() < 1e-6);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn archive_vectors_search_and_missing() {
+    on_every_database!(check_archive);
+}
+
+/// More archived episodes than one round trip of the scan reads (500), with ties: the
+/// same hits, in the same order, as sorting all of them here.
+async fn check_archive_scan(db: &Db) {
+    let store = Store::open(&db.url).await.unwrap();
+    let ana = store
+        .add_user("vec-bea", "Bea", Role::Medico, "h")
+        .await
+        .unwrap();
+    let n = 620;
+    let mut expected = Vec::new();
+    for i in 0..n {
+        let ep = format!("VEC-S-{i:04}");
+        let version_id = signed_episode(&store, &ep, ana.id).await;
+        // Scores repeat every 7 episodes: ties are broken by the episode id.
+        let a = (i % 7) as f32 / 7.0;
+        let v = [a, (1.0 - a * a).sqrt()];
+        store
+            .put_archive_vector(&ep, version_id, "e5", &v)
+            .await
+            .unwrap();
+        expected.push((ep, a));
+    }
+    expected.sort_by(|x, y| y.1.total_cmp(&x.1).then_with(|| x.0.cmp(&y.0)));
+    let hits = store
+        .search_archive("e5", &[1.0, 0.0], 200, Some("VEC-S-0006"))
+        .await
+        .unwrap();
+    let want: Vec<&str> = expected
+        .iter()
+        .map(|(e, _)| e.as_str())
+        .filter(|e| *e != "VEC-S-0006")
+        .take(200)
+        .collect();
+    assert_eq!(ids(&hits), want);
+    let every = store
+        .search_archive("e5", &[1.0, 0.0], 5000, None)
+        .await
+        .unwrap();
+    assert_eq!(every.len(), n);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn archive_search_scans_past_one_page() {
+    on_every_database!(check_archive_scan);
 }
 
 // --- episodes
