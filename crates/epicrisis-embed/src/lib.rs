@@ -12,9 +12,13 @@
 //!
 //! Nothing here logs text: callers pass patient notes through it.
 
+pub mod bm25;
 pub mod error;
+pub mod search;
 
+pub use bm25::Bm25;
 pub use error::EmbedError;
+pub use search::{Fusion, Hit};
 
 /// What a text is to the model: e5-family models were trained with `query: ` and
 /// `passage: ` prefixes, and asymmetric retrieval needs the right one on each side.
