@@ -145,12 +145,22 @@ impl Bm25 {
         self.docs.is_empty()
     }
 
+    /// Number of documents that contain `term`.
+    pub fn df(&self, term: &str) -> usize {
+        self.df.get(term).copied().unwrap_or(0) as usize
+    }
+
     /// Inverse document frequency of a term, in the always-positive form
     /// `ln(1 + (N − df + 0.5) / (df + 0.5))` so that a term present in most documents
     /// still counts a little instead of subtracting (short notes repeat words a lot).
     pub fn idf(&self, term: &str) -> f32 {
+        self.idf_of_df(self.df(term))
+    }
+
+    /// The idf a term would have if `df` documents contained it.
+    pub fn idf_of_df(&self, df: usize) -> f32 {
         let n = self.docs.len() as f32;
-        let df = self.df.get(term).copied().unwrap_or(0) as f32;
+        let df = df as f32;
         (1.0 + (n - df + 0.5) / (df + 0.5)).ln()
     }
 
@@ -269,6 +279,8 @@ mod tests {
         assert_eq!(top.iter().map(|t| t.0).collect::<Vec<_>>(), vec![2, 0]);
         assert!(bm.top_k("nada que ver", 3).is_empty());
         assert!(bm.contains(1, "colecistectomia"));
+        assert_eq!(bm.df("ceftriaxona"), 2);
+        assert_eq!(bm.df("nada"), 0);
         assert!(!bm.contains(9, "colecistectomia"));
     }
 
