@@ -14,11 +14,15 @@
 
 #[cfg(feature = "candle")]
 pub mod bert;
+pub mod bm25;
 pub mod error;
+pub mod search;
 
 #[cfg(feature = "candle")]
 pub use bert::{BertEmbedder, BertOptions, Pooling};
+pub use bm25::Bm25;
 pub use error::EmbedError;
+pub use search::{Fusion, Hit};
 
 /// What a text is to the model: e5-family models were trained with `query: ` and
 /// `passage: ` prefixes, and asymmetric retrieval needs the right one on each side.
