@@ -9,10 +9,12 @@
 
 pub mod draft;
 pub mod engine;
+pub mod evidence;
 pub mod external;
 pub mod grounded;
 pub mod metrics;
 pub mod prose;
+pub mod retrieve;
 pub mod writer;
 
 pub use draft::{Body, Draft, Layout, Origin, Part, PartId, TextFormat};
