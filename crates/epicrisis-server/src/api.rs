@@ -4,6 +4,7 @@
 //! episode is written to the audit trail.
 
 use crate::auth::Principal;
+use crate::cache::{Parsed, StoredEpisode, StoredMeta};
 use crate::error::{ApiError, ApiResult};
 use crate::jobs::{Job, JobEvent, Refused, SaveFn, Status};
 use crate::{AppState, now_ms};
@@ -96,16 +97,54 @@ pub fn read_episode(bytes: &[u8], name: &str) -> ApiResult<Episode> {
     Ok(epicrisis_ingest::read_episode(bytes, name)?)
 }
 
-/// The stored episode, parsed.
+fn unknown_episode(id: &str) -> ApiError {
+    ApiError::not_found(format!(
+        "no existe el episodio {id:?}; impórtelo primero (POST /api/v1/episodes) / unknown episode"
+    ))
+}
+
+/// The stored episode, parsed (with its source document, which the cache does not keep).
 pub async fn load_episode(state: &AppState, id: &str) -> ApiResult<(EpisodeRow, Episode)> {
-    let row = state.store.episode(id).await?.ok_or_else(|| {
-        ApiError::not_found(format!(
-            "no existe el episodio {id:?}; impórtelo primero (POST /api/v1/episodes) / unknown episode"
-        ))
-    })?;
+    let row = state
+        .store
+        .episode(id)
+        .await?
+        .ok_or_else(|| unknown_episode(id))?;
     let ep: Episode = serde_json::from_str(&row.episode_json)
         .map_err(|e| ApiError::internal(format!("stored episode {id:?} cannot be read: {e}")))?;
     Ok((row, ep))
+}
+
+/// The stored episode, parsed and indexed for validation: from the cache while the
+/// store's row is unchanged (one small query), else read, parsed, indexed and cached.
+pub async fn parsed_episode(state: &AppState, id: &str) -> ApiResult<Arc<StoredEpisode>> {
+    let stamp = state
+        .store
+        .episode_stamp(id)
+        .await?
+        .ok_or_else(|| unknown_episode(id))?;
+    if let Some(hit) = state.episodes.get(id, stamp) {
+        return Ok(hit);
+    }
+    let (row, ep) = load_episode(state, id).await?;
+    let meta = StoredMeta {
+        episode_id: row.episode_id,
+        source_kind: row.source_kind,
+        imported_at: row.imported_at,
+        updated_at: row.updated_at,
+    };
+    // Indexing takes a few milliseconds of CPU: off the async threads.
+    let stored = tokio::task::spawn_blocking(move || StoredEpisode {
+        meta,
+        parsed: Parsed::new(ep),
+    })
+    .await
+    .map_err(ApiError::internal)?;
+    let stored = Arc::new(stored);
+    state
+        .episodes
+        .put(id, stored.meta.updated_at, stored.clone());
+    Ok(stored)
 }
 
 /// Stores an episode read from `bytes`; `id` overrides (or supplies) its id.
@@ -141,6 +180,8 @@ pub async fn store_episode(
             source_kind: ep.shape.as_str().to_string(),
         })
         .await?;
+    // The stamp moved on anyway; forgetting the old copy frees its memory now.
+    state.episodes.invalidate(&row.episode_id);
     Ok((row, ep))
 }
 
@@ -226,7 +267,11 @@ fn busy(r: Refused) -> ApiError {
 /// Queues a draft of a stored episode; the result becomes a new version.
 pub async fn queue_draft(state: &AppState, p: &Principal, episode_id: &str) -> ApiResult<Arc<Job>> {
     p.require(&[Role::Medico], "generar borradores")?;
-    let (_, ep) = load_episode(state, episode_id).await?;
+    let ep = parsed_episode(state, episode_id)
+        .await?
+        .parsed
+        .episode
+        .clone();
     let parent = state.store.latest_version(episode_id).await?;
     if let Some(v) = &parent
         && v.status == VersionStatus::Signed
@@ -389,12 +434,32 @@ async fn load_version(state: &AppState, id: i64) -> ApiResult<VersionRow> {
         .ok_or_else(|| ApiError::not_found(format!("no existe la versión {id}")))
 }
 
+/// The episode of a predecessor request: sent inline, or stored (and cached).
+enum Named {
+    Inline(Box<Parsed>),
+    Stored(Arc<StoredEpisode>),
+}
+
+impl Named {
+    fn parsed(&self) -> &Parsed {
+        match self {
+            Named::Inline(p) => p,
+            Named::Stored(s) => &s.parsed,
+        }
+    }
+
+    /// The stored episode's id.
+    fn id(&self) -> Option<&str> {
+        match self {
+            Named::Inline(_) => None,
+            Named::Stored(s) => Some(&s.meta.episode_id),
+        }
+    }
+}
+
 /// The episode a predecessor request names: inline `clinicalData` (not stored) or a
 /// stored `episodeId`.
-async fn legacy_episode_of(
-    state: &AppState,
-    req: &LegacyRequest,
-) -> ApiResult<(Episode, Option<String>)> {
+async fn legacy_episode_of(state: &AppState, req: &LegacyRequest) -> ApiResult<Named> {
     if let Some(cd) = &req.clinical_data {
         let mut wrapper = json!({"clinicalData": cd});
         if let Some(id) = &req.episode_id {
@@ -404,15 +469,15 @@ async fn legacy_episode_of(
             wrapper["patientInfo"] = pi.clone();
         }
         let bytes = serde_json::to_vec(&wrapper).map_err(ApiError::internal)?;
-        return Ok((read_episode(&bytes, "clinicalData")?, None));
+        let ep = read_episode(&bytes, "clinicalData")?;
+        return Ok(Named::Inline(Box::new(Parsed::new(ep))));
     }
     let Some(id) = req.episode_id.as_ref().and_then(id_string) else {
         return Err(ApiError::bad_request(
             "falta episodeId o clinicalData / send episodeId or clinicalData",
         ));
     };
-    let (_, ep) = load_episode(state, &id).await?;
-    Ok((ep, Some(id)))
+    Ok(Named::Stored(parsed_episode(state, &id).await?))
 }
 
 fn legacy_type(c: Category) -> &'static str {
@@ -455,15 +520,15 @@ async fn legacy_generate(
 ) -> ApiResult<Json<Value>> {
     let t = Instant::now();
     let req = parse_legacy(&body)?;
-    let (ep, stored) = legacy_episode_of(&state, &req).await?;
-    let job = match &stored {
-        Some(id) => queue_draft(&state, &p, id).await?,
-        None => {
+    let named = legacy_episode_of(&state, &req).await?;
+    let job = match &named {
+        Named::Stored(s) => queue_draft(&state, &p, &s.meta.episode_id).await?,
+        Named::Inline(parsed) => {
             p.require(&[Role::Medico], "generar borradores")?;
             let job = state
                 .queue
                 .submit(
-                    ep,
+                    parsed.episode.clone(),
                     None,
                     p.user.id,
                     state.settings.layout,
@@ -517,17 +582,9 @@ async fn legacy_validate(
         .text
         .clone()
         .ok_or_else(|| ApiError::bad_request("falta text / send the text to validate"))?;
-    let (ep, stored) = legacy_episode_of(&state, &req).await?;
-    let report = epicrisis_validate::validate(&ep, &text);
-    audit(
-        &state,
-        Some(&p),
-        "validate",
-        stored.as_deref(),
-        None,
-        json!({}),
-    )
-    .await?;
+    let named = legacy_episode_of(&state, &req).await?;
+    let report = named.parsed().validate(&text);
+    audit(&state, Some(&p), "validate", named.id(), None, json!({})).await?;
     let mut out = legacy_validation(&report);
     out["findings"] = serde_json::to_value(&report.findings).unwrap_or(Value::Null);
     Ok(Json(out))
@@ -556,7 +613,9 @@ async fn legacy_export(
     format: epicrisis_export::Format,
 ) -> ApiResult<Response> {
     let req = parse_legacy(&body)?;
-    let (ep, stored) = legacy_episode_of(&state, &req).await?;
+    let named = legacy_episode_of(&state, &req).await?;
+    let ep = named.parsed().episode.clone();
+    let stored = named.id().map(str::to_string);
     let template = writer::write(&ep, state.settings.layout);
     let draft = match &req.text {
         Some(t) => template.from_edited_text(t),
@@ -681,7 +740,7 @@ async fn export_episode(
             )));
         }
     };
-    let (_, ep) = load_episode(&state, &id).await?;
+    let ep = parsed_episode(&state, &id).await?.parsed.episode.clone();
     let v = match q.version {
         Some(vid) => Some(load_version(&state, vid).await?)
             .filter(|v| v.episode_id == id)
@@ -806,12 +865,13 @@ async fn get_episode(
     p: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let (row, ep) = load_episode(&state, &id).await?;
+    let stored = parsed_episode(&state, &id).await?;
     let latest = state.store.latest_version(&id).await?;
     audit(&state, Some(&p), "view", Some(&id), None, json!({})).await?;
+    let m = &stored.meta;
     Ok(Json(json!({
-        "episodeId": row.episode_id, "shape": row.source_kind, "importedAt": row.imported_at,
-        "episode": ep, "latestVersion": latest.as_ref().map(version_full),
+        "episodeId": m.episode_id, "shape": m.source_kind, "importedAt": m.imported_at,
+        "episode": stored.parsed.episode, "latestVersion": latest.as_ref().map(version_full),
     })))
 }
 
@@ -964,7 +1024,11 @@ async fn list_versions(
     _p: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    load_episode(&state, &id).await?;
+    state
+        .store
+        .episode_stamp(&id)
+        .await?
+        .ok_or_else(|| unknown_episode(&id))?;
     let versions = state.store.versions(&id).await?;
     let list: Vec<Value> = versions.iter().map(version_summary).collect();
     Ok(Json(json!({"episodeId": id, "versions": list})))
@@ -1010,8 +1074,9 @@ async fn save_version(
             "el texto está vacío / the text is empty",
         ));
     }
-    let (_, ep) = load_episode(&state, &id).await?;
-    let report = epicrisis_validate::validate(&ep, &b.text);
+    let stored = parsed_episode(&state, &id).await?;
+    let report = stored.parsed.validate(&b.text);
+    let ep = &stored.parsed.episode;
     let kind = if b.amend {
         VersionKind::Amendment
     } else {
@@ -1023,10 +1088,10 @@ async fn save_version(
             .store
             .version(pid)
             .await?
-            .map(|v| draft_of(&v, &ep, state.settings.layout)),
+            .map(|v| draft_of(&v, ep, state.settings.layout)),
         None => None,
     }
-    .unwrap_or_else(|| writer::write(&ep, state.settings.layout));
+    .unwrap_or_else(|| writer::write(ep, state.settings.layout));
     let draft = template.from_edited_text(&b.text);
     let row = state
         .store
@@ -1066,9 +1131,9 @@ async fn validate_text(
     body: Bytes,
 ) -> ApiResult<Json<Report>> {
     let b: ValidateBody = json_body(&body, "{text}")?;
-    let (_, ep) = load_episode(&state, &id).await?;
+    let stored = parsed_episode(&state, &id).await?;
     // Live validation while typing: not audited row by row (saving is).
-    Ok(Json(epicrisis_validate::validate(&ep, &b.text)))
+    Ok(Json(stored.parsed.validate(&b.text)))
 }
 
 #[derive(Deserialize, Default)]

@@ -3,7 +3,7 @@
 //! offline. The script streams drafts (Server-Sent Events), re-validates while the
 //! clinician types and highlights every finding in place.
 
-use crate::api::{audit, finding_class, load_episode, version_summary};
+use crate::api::{audit, finding_class, parsed_episode, version_summary};
 use crate::auth::{self, LOGIN_CSRF_COOKIE, Principal, SESSION_COOKIE, Via};
 use crate::error::ApiError;
 use crate::{AppState, now_ms};
@@ -428,10 +428,11 @@ async fn episode_page(
         Ok(p) => p,
         Err(r) => return r,
     };
-    let (row, ep) = match load_episode(&state, &id).await {
+    let stored = match parsed_episode(&state, &id).await {
         Ok(x) => x,
         Err(e) => return error_page(&state, e),
     };
+    let ep = &stored.parsed.episode;
     let versions: Vec<VersionRow> = match state.store.versions(&id).await {
         Ok(v) => v,
         Err(e) => return error_page(&state, e.into()),
@@ -459,7 +460,7 @@ async fn episode_page(
         context! {
             user => user_ctx(&p), csrf => p.csrf(), engine => engine_ctx(&state),
             hospital => state.settings.hospital_name,
-            id => row.episode_id, shape => row.source_kind, ep => episode_view(&ep),
+            id => stored.meta.episode_id, shape => stored.meta.source_kind, ep => episode_view(ep),
             latest => latest.map(|v| json!({"id": v.id, "number": v.number, "status": v.status, "text": v.text, "kind": v.kind})),
             findings => findings_ctx(&report),
             versions => summaries,

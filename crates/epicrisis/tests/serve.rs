@@ -311,6 +311,55 @@ fn every_route_refuses_anonymous_requests() {
     assert_eq!(r.status(), 403);
 }
 
+/// Validation and pages use a cached parse of the episode; a re-import under the same id
+/// must be seen at once (the store's `updated_at` moves on every import).
+#[test]
+fn a_reimported_episode_is_validated_against_its_new_data() {
+    let dir = setup();
+    let srv = serve(dir.path(), &["--engine", "deterministic"]);
+    let s = login(&srv.url, "ana");
+    import(&s);
+    let path = format!("/api/v1/episodes/{EPISODE}/validate");
+    let unsupported = |s: &Session| -> Vec<String> {
+        let r: Value = s
+            .post(&path, &json!({"text": "Recibió meropenem por 7 días."}))
+            .json()
+            .unwrap();
+        r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["severity"] == "error")
+            .map(|f| f["mention"].as_str().unwrap_or("").to_lowercase())
+            .collect()
+    };
+    // Twice (the second from the cache): meropenem is in this episode's data.
+    for _ in 0..2 {
+        assert!(
+            !unsupported(&s).iter().any(|m| m.contains("meropenem")),
+            "meropenem is supported by episode {EPISODE}"
+        );
+    }
+    assert_eq!(s.get(&format!("/episodios/{EPISODE}")).status(), 200);
+    // Another stay imported under the same id: meropenem is no longer supported, and the
+    // page shows the new data.
+    let hernia = std::fs::read(testdata("episodes/compact_hernia.json")).unwrap();
+    let r = s.post_bytes(&format!("/api/v1/episodes?id={EPISODE}"), hernia);
+    assert_eq!(r.status(), 201);
+    assert!(
+        unsupported(&s).iter().any(|m| m.contains("meropenem")),
+        "the re-imported data is used at once"
+    );
+    let page = s.get(&format!("/episodios/{EPISODE}")).text().unwrap();
+    assert!(
+        page.contains("Hernia umbilical"),
+        "the page shows the new data"
+    );
+    let unknown = s.post("/api/v1/episodes/no-existe/validate", &json!({"text": "x"}));
+    assert_eq!(unknown.status(), 404);
+    assert!(unknown.text().unwrap().contains("no-existe"));
+}
+
 #[test]
 fn generate_edit_approve_amend_export_and_no_clinical_text_in_logs() {
     let dir = setup();
