@@ -17,7 +17,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use epicrisis_domain::Episode;
-use epicrisis_pipeline::engine::Outcome;
+use epicrisis_pipeline::engine::{Engine, Outcome};
 use epicrisis_pipeline::{Draft, writer};
 use epicrisis_store::{
     AuditEntry, EpisodeQuery, EpisodeRow, NewEpisode, NewVersion, Role, VersionKind, VersionRow,
@@ -37,7 +37,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/health", get(health))
         .route("/api/episodes/{id}", get(legacy_episode))
         .route("/api/generate-epicrisis", post(legacy_generate))
-        .route("/api/regenerate-epicrisis", post(legacy_generate))
+        .route("/api/regenerate-epicrisis", post(legacy_regenerate))
         .route("/api/validate-epicrisis", post(legacy_validate))
         .route("/api/export/pdf", post(legacy_export_pdf))
         .route("/api/export/word", post(legacy_export_word))
@@ -264,8 +264,14 @@ fn busy(r: Refused) -> ApiError {
     }
 }
 
-/// Queues a draft of a stored episode; the result becomes a new version.
-pub async fn queue_draft(state: &AppState, p: &Principal, episode_id: &str) -> ApiResult<Arc<Job>> {
+/// Queues a draft of a stored episode; the result becomes a new version. `avoid`: the
+/// words an earlier draft was faulted for (a regeneration), empty for a first draft.
+pub async fn queue_draft(
+    state: &AppState,
+    p: &Principal,
+    episode_id: &str,
+    avoid: Vec<String>,
+) -> ApiResult<Arc<Job>> {
     p.require(&[Role::Medico], "generar borradores")?;
     let ep = parsed_episode(state, episode_id)
         .await?
@@ -286,6 +292,7 @@ pub async fn queue_draft(state: &AppState, p: &Principal, episode_id: &str) -> A
     let eid = episode_id.to_string();
     let user_id = p.user.id;
     let engine_name = state.engine.name();
+    let regenerate = !avoid.is_empty();
     let save: SaveFn = Box::new(move |o: &Outcome| {
         let v = NewVersion {
             episode_id: eid,
@@ -318,6 +325,7 @@ pub async fn queue_draft(state: &AppState, p: &Principal, episode_id: &str) -> A
             Some(episode_id.to_string()),
             p.user.id,
             state.settings.layout,
+            avoid,
             save,
         )
         .map_err(busy)?;
@@ -327,7 +335,7 @@ pub async fn queue_draft(state: &AppState, p: &Principal, episode_id: &str) -> A
         "generate",
         Some(episode_id),
         None,
-        json!({"engine": state.engine.name(), "job": job.id}),
+        json!({"engine": state.engine.name(), "job": job.id, "regenerate": regenerate}),
     )
     .await?;
     Ok(job)
@@ -520,9 +528,122 @@ async fn legacy_generate(
 ) -> ApiResult<Json<Value>> {
     let t = Instant::now();
     let req = parse_legacy(&body)?;
-    let named = legacy_episode_of(&state, &req).await?;
+    Ok(Json(legacy_draft(&state, &p, &req, Vec::new(), t).await?))
+}
+
+const REGENERATE_SHAPE: &str =
+    "{episodeId|clinicalData, previousEpicrisis?, violations: [{type, mention, reason}]}";
+
+fn regenerate_error(m: impl std::fmt::Display) -> ApiError {
+    ApiError::bad_request(format!("{m} / the body must be JSON {REGENERATE_SHAPE}"))
+}
+
+/// The mentions of a regeneration's `violations` (the predecessor's
+/// `[{type, mention, reason}]`, as `/api/generate-epicrisis` answered them). Absent or
+/// null: none. Anything else malformed is refused, naming the item and field.
+fn previous_violations(body: &Value) -> ApiResult<Vec<String>> {
+    let items = match body.get("violations") {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Array(items)) => items,
+        Some(_) => {
+            return Err(regenerate_error(
+                "violations: debe ser una lista [{type, mention, reason}]",
+            ));
+        }
+    };
+    if items.len() > 500 {
+        return Err(regenerate_error(
+            "violations: a lo sumo 500 elementos / at most 500",
+        ));
+    }
+    let mut mentions = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let Some(o) = item.as_object() else {
+            return Err(regenerate_error(format!(
+                "violations[{i}]: debe ser un objeto {{type, mention, reason}}"
+            )));
+        };
+        let mention = match o.get("mention") {
+            Some(Value::String(m)) if !m.trim().is_empty() => m.trim(),
+            Some(Value::String(_)) => {
+                return Err(regenerate_error(format!(
+                    "violations[{i}].mention: está vacío / is empty"
+                )));
+            }
+            Some(_) => {
+                return Err(regenerate_error(format!(
+                    "violations[{i}].mention: debe ser texto / must be a string"
+                )));
+            }
+            None => {
+                return Err(regenerate_error(format!(
+                    "violations[{i}].mention: falta / is missing"
+                )));
+            }
+        };
+        if mention.chars().count() > 200 {
+            return Err(regenerate_error(format!(
+                "violations[{i}].mention: a lo sumo 200 caracteres / at most 200 characters"
+            )));
+        }
+        for field in ["type", "reason"] {
+            if o.get(field).is_some_and(|v| !v.is_string() && !v.is_null()) {
+                return Err(regenerate_error(format!(
+                    "violations[{i}].{field}: debe ser texto / must be a string"
+                )));
+            }
+        }
+        mentions.push(mention.to_string());
+    }
+    Ok(mentions)
+}
+
+/// `POST /api/regenerate-epicrisis`: a new draft, with the previous draft's violations
+/// passed to the engine, so that a model is told from its first round which words the
+/// data did not support. The deterministic writer only writes what the data says: with
+/// it the violations change nothing and the answer is a fresh validated draft.
+/// `previousEpicrisis` is accepted (the predecessor's clients send it) but not shown to
+/// the model: small models copy what they are shown, so only the faulted words are named.
+async fn legacy_regenerate(
+    State(state): State<AppState>,
+    p: Principal,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    let t = Instant::now();
+    let raw: Value = json_body(&body, REGENERATE_SHAPE)?;
+    if !raw.is_object() {
+        return Err(regenerate_error("el cuerpo debe ser un objeto JSON"));
+    }
+    let avoid = previous_violations(&raw)?;
+    if raw
+        .get("previousEpicrisis")
+        .is_some_and(|v| !v.is_string() && !v.is_null())
+    {
+        return Err(regenerate_error(
+            "previousEpicrisis: debe ser texto / must be a string",
+        ));
+    }
+    let req: LegacyRequest = serde_json::from_value(raw)
+        .map_err(|e| regenerate_error(format!("el cuerpo no se pudo leer: {e}")))?;
+    let received = avoid.len();
+    let told = received > 0 && matches!(state.engine, Engine::Model { .. });
+    let mut out = legacy_draft(&state, &p, &req, avoid, t).await?;
+    out["regeneration"] = json!({"violations": received, "toldTheModel": told});
+    Ok(Json(out))
+}
+
+/// Drafts the episode of a predecessor request and waits for the result.
+async fn legacy_draft(
+    state: &AppState,
+    p: &Principal,
+    req: &LegacyRequest,
+    avoid: Vec<String>,
+    t: Instant,
+) -> ApiResult<Value> {
+    let named = legacy_episode_of(state, req).await?;
+    let regenerate = !avoid.is_empty();
     let job = match &named {
-        Named::Stored(s) => queue_draft(&state, &p, &s.meta.episode_id).await?,
+        Named::Stored(s) => queue_draft(state, p, &s.meta.episode_id, avoid).await?,
         Named::Inline(parsed) => {
             p.require(&[Role::Medico], "generar borradores")?;
             let job = state
@@ -532,16 +653,17 @@ async fn legacy_generate(
                     None,
                     p.user.id,
                     state.settings.layout,
+                    avoid,
                     Box::new(|_| Ok(None)),
                 )
                 .map_err(busy)?;
             audit(
-                &state,
-                Some(&p),
+                state,
+                Some(p),
                 "generate",
                 None,
                 None,
-                json!({"inline": true}),
+                json!({"inline": true, "regenerate": regenerate}),
             )
             .await?;
             job
@@ -553,14 +675,14 @@ async fn legacy_generate(
         .lock()
         .map_err(|_| ApiError::internal("job state poisoned"))?;
     match (&st.status, &st.result) {
-        (Status::Done, Some(f)) => Ok(Json(json!({
+        (Status::Done, Some(f)) => Ok(json!({
             "text": f.outcome.text,
             "validation": legacy_validation(&f.outcome.report),
             "generatedAt": rfc3339(now_ms()),
             "processingTimeMs": t.elapsed().as_millis() as u64,
             "versionId": f.version_id,
             "engine": state.engine.name(),
-        }))),
+        })),
         (Status::Cancelled, _) => Err(ApiError::conflict(
             "la generación fue cancelada / generation cancelled",
         )),
@@ -899,7 +1021,7 @@ async fn start_draft(
     p: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let job = queue_draft(&state, &p, &id).await?;
+    let job = queue_draft(&state, &p, &id, Vec::new()).await?;
     Ok((StatusCode::ACCEPTED, Json(job_json(&state, &job))).into_response())
 }
 

@@ -360,6 +360,80 @@ fn a_reimported_episode_is_validated_against_its_new_data() {
     assert!(unknown.text().unwrap().contains("no-existe"));
 }
 
+/// `POST /api/regenerate-epicrisis` takes the predecessor's body (the previous
+/// violations, and the previous text) and answers a fresh validated draft; malformed
+/// violations are refused with a JSON 400 naming the field.
+#[test]
+fn regenerate_takes_the_previous_violations() {
+    let dir = setup();
+    let srv = serve(dir.path(), &["--engine", "deterministic"]);
+    let s = login(&srv.url, "ana");
+    import(&s);
+    let violations =
+        json!([{"type": "med", "mention": "warfarina", "reason": "no está en los datos"}]);
+    let r = s.post(
+        "/api/regenerate-epicrisis",
+        &json!({"episodeId": EPISODE, "previousEpicrisis": "Se indica warfarina.", "violations": violations}),
+    );
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().unwrap();
+    assert_eq!(v["validation"]["ok"], true, "{v}");
+    assert!(!v["text"].as_str().unwrap().contains("warfarina"));
+    assert_eq!(v["regeneration"]["violations"], 1);
+    // The deterministic writer cannot use them; it answers a fresh validated draft.
+    assert_eq!(v["regeneration"]["toldTheModel"], false);
+    assert!(v["versionId"].as_i64().is_some());
+    // The predecessor's own shape: inline clinicalData, violations possibly empty.
+    let inline = std::fs::read(testdata("episodes/predecessor_neumonia.json")).unwrap();
+    let mut body: Value = serde_json::from_slice(&inline).unwrap();
+    if body.get("clinicalData").is_none() {
+        body = json!({"clinicalData": body});
+    }
+    body["violations"] = json!([]);
+    let r = s.post("/api/regenerate-epicrisis", &body);
+    assert_eq!(r.status(), 200, "{}", r.text().unwrap_or_default());
+    for (bad, field) in [
+        (
+            json!({"episodeId": EPISODE, "violations": "warfarina"}),
+            "violations",
+        ),
+        (
+            json!({"episodeId": EPISODE, "violations": [{"type": "med"}]}),
+            "violations[0].mention",
+        ),
+        (
+            json!({"episodeId": EPISODE, "violations": [{"mention": 5}]}),
+            "violations[0].mention",
+        ),
+        (
+            json!({"episodeId": EPISODE, "violations": [{"mention": "x", "reason": 1}]}),
+            "violations[0].reason",
+        ),
+        (
+            json!({"episodeId": EPISODE, "violations": ["x"]}),
+            "violations[0]",
+        ),
+        (
+            json!({"episodeId": EPISODE, "previousEpicrisis": 7}),
+            "previousEpicrisis",
+        ),
+        (json!([1, 2]), "objeto"),
+        (json!({"violations": []}), "episodeId"),
+    ] {
+        let r = s.post("/api/regenerate-epicrisis", &bad);
+        assert_eq!(r.status(), 400, "{bad}");
+        let e: Value = r.json().unwrap();
+        assert!(e["error"].as_str().unwrap().contains(field), "{bad} → {e}");
+    }
+    // The administrative role may not generate.
+    let caja = login(&srv.url, "caja");
+    let r = caja.post(
+        "/api/regenerate-epicrisis",
+        &json!({"episodeId": EPISODE, "violations": []}),
+    );
+    assert_eq!(r.status(), 403);
+}
+
 #[test]
 fn generate_edit_approve_amend_export_and_no_clinical_text_in_logs() {
     let dir = setup();
