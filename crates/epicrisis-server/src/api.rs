@@ -1403,9 +1403,14 @@ fn user_json(u: &epicrisis_store::User) -> Value {
            "disabled": u.disabled, "createdAt": u.created_at})
 }
 
-async fn list_users(State(state): State<AppState>, p: Principal) -> ApiResult<Json<Value>> {
+/// The accounts (admins only); `GET /api/v1/users` and the administration page.
+pub async fn users(state: &AppState, p: &Principal) -> ApiResult<Vec<epicrisis_store::User>> {
     p.require(&[], "administrar usuarios")?;
-    let users = state.store.users().await?;
+    Ok(state.store.users().await?)
+}
+
+async fn list_users(State(state): State<AppState>, p: Principal) -> ApiResult<Json<Value>> {
+    let users = users(&state, &p).await?;
     Ok(Json(
         json!({"users": users.iter().map(user_json).collect::<Vec<_>>()}),
     ))
@@ -1429,35 +1434,53 @@ struct NewUserBody {
     password: String,
 }
 
-async fn add_user(State(state): State<AppState>, p: Principal, body: Bytes) -> ApiResult<Response> {
+/// Adds an account (admins only): the rules of `POST /api/v1/users` and of the
+/// administration page's form.
+pub async fn create_user(
+    state: &AppState,
+    p: &Principal,
+    username: &str,
+    display_name: Option<String>,
+    role: &str,
+    password: String,
+) -> ApiResult<epicrisis_store::User> {
     p.require(&[], "administrar usuarios")?;
-    let b: NewUserBody = json_body(&body, "{username, displayName?, role, password}")?;
-    let username = crate::auth::check_username(&b.username).map_err(ApiError::bad_request)?;
-    let role = Role::parse(&b.role).ok_or_else(|| {
+    let username = crate::auth::check_username(username).map_err(ApiError::bad_request)?;
+    let role = Role::parse(role).ok_or_else(|| {
         ApiError::bad_request(format!(
-            "role {:?}: use medico, administrativo or admin",
-            b.role
+            "role {role:?}: use medico, administrativo or admin"
         ))
     })?;
-    let hash = new_password_hash(b.password).await?;
-    let display = b.display_name.unwrap_or_else(|| username.clone());
+    let hash = new_password_hash(password).await?;
+    let display = display_name
+        .map(|d| d.trim().to_string())
+        .filter(|d| !d.is_empty())
+        .unwrap_or_else(|| username.clone());
     let u = state
         .store
         .add_user(&username, &display, role, &hash)
         .await?;
     audit(
-        &state,
-        Some(&p),
+        state,
+        Some(p),
         "user_add",
         None,
         None,
         json!({"user": u.username, "role": role}),
     )
     .await?;
+    Ok(u)
+}
+
+async fn add_user(State(state): State<AppState>, p: Principal, body: Bytes) -> ApiResult<Response> {
+    p.require(&[], "administrar usuarios")?;
+    let b: NewUserBody = json_body(&body, "{username, displayName?, role, password}")?;
+    let u = create_user(&state, &p, &b.username, b.display_name, &b.role, b.password).await?;
     Ok((StatusCode::CREATED, Json(user_json(&u))).into_response())
 }
 
-async fn set_disabled(
+/// Disables or enables an account (admins only; never one's own).
+pub async fn set_disabled(
     state: &AppState,
     p: &Principal,
     name: &str,
@@ -1515,21 +1538,30 @@ async fn set_user_password(
     Path(name): Path<String>,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
-    // Anyone may change their own password; an admin anyone's.
+    let b: PasswordBody = json_body(&body, "{password}")?;
+    change_password(&state, &p, &name, b.password).await?;
+    Ok(Json(json!({"username": name, "changed": true})))
+}
+
+/// Sets a password: anyone their own, an admin anyone's.
+pub async fn change_password(
+    state: &AppState,
+    p: &Principal,
+    name: &str,
+    password: String,
+) -> ApiResult<()> {
     if name != p.user.username {
         p.require(&[], "cambiar la contraseña de otra persona")?;
     }
-    let b: PasswordBody = json_body(&body, "{password}")?;
-    let hash = new_password_hash(b.password).await?;
-    state.store.set_password(&name, &hash).await?;
+    let hash = new_password_hash(password).await?;
+    state.store.set_password(name, &hash).await?;
     audit(
-        &state,
-        Some(&p),
+        state,
+        Some(p),
         "user_passwd",
         None,
         None,
         json!({"user": name}),
     )
-    .await?;
-    Ok(Json(json!({"username": name, "changed": true})))
+    .await
 }
