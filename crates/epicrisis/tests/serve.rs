@@ -1375,6 +1375,7 @@ fn which(name: &str) -> Option<String> {
 fn browser_login_generate_flag_fix_approve_and_history() {
     let Some(d) = Driver::start() else { return };
     let dir = setup();
+    add_user(dir.path(), "jefa", "admin", "Jefa TI");
     let srv = serve(dir.path(), &["--engine", "deterministic"]);
     import(&login(&srv.url, "ana"));
     d.go(&format!("{}/login", srv.url));
@@ -1466,4 +1467,44 @@ fn browser_login_generate_flag_fix_approve_and_history() {
         "return document.documentElement.scrollWidth <= window.innerWidth + 1",
     );
     d.screenshot("6-tableta");
+    // A medico has no administration link, and the page refuses them.
+    assert_eq!(
+        d.script("return document.getElementById('admin-link') === null"),
+        Value::Bool(true)
+    );
+    d.go(&format!("{}/administracion", srv.url));
+    d.wait_for(
+        "the refusal",
+        "return document.body.textContent.includes('(403)')",
+    );
+    // An admin sees the link and the page, and adds an account from the keyboard.
+    d.call(
+        "POST",
+        "/window/rect",
+        json!({"width": 1280, "height": 1000}),
+    );
+    d.go(&format!("{}/episodios", srv.url));
+    d.click("header form button[type=submit]");
+    d.wait_for("the login page", "return location.pathname === '/login'");
+    d.type_into("#username", "jefa");
+    d.type_into("#password", PASSWORD);
+    d.click("form button[type=submit]");
+    d.wait_for(
+        "the episode list",
+        "return location.pathname === '/episodios'",
+    );
+    d.click("#admin-link");
+    d.wait_for(
+        "the administration page",
+        "return location.pathname === '/administracion' && document.querySelectorAll('#users tbody tr').length === 3",
+    );
+    d.type_into("#new-username", "bo.rojas");
+    d.type_into("#new-display", "Dr. Bo Rojas");
+    d.type_into("#new-password", "otra-clave-larga");
+    d.key("\u{E007}");
+    d.wait_for(
+        "the new account",
+        "return document.body.textContent.includes('Se agregó la cuenta bo.rojas') && document.querySelectorAll('#users tbody tr').length === 4",
+    );
+    d.screenshot("7-administracion");
 }
