@@ -76,6 +76,23 @@ impl Engine {
         cancel: &CancelToken,
         on_text: impl FnMut(&str),
     ) -> Result<Outcome, GenerationError> {
+        self.redraft_cancellable(ep, layout, format, &[], cancel, on_text)
+    }
+
+    /// As [`Engine::draft_cancellable`], for a new draft after one that was faulted:
+    /// `avoid` holds the words the data did not support there (the previous
+    /// violations' mentions), and a model is told of them from its first round on
+    /// ([`PipelineOptions::avoid`]). The deterministic writer only writes what the data
+    /// says, so for it `avoid` changes nothing: the answer is a fresh validated draft.
+    pub fn redraft_cancellable(
+        &self,
+        ep: &Episode,
+        layout: Layout,
+        format: TextFormat,
+        avoid: &[String],
+        cancel: &CancelToken,
+        on_text: impl FnMut(&str),
+    ) -> Result<Outcome, GenerationError> {
         let t = Instant::now();
         if cancel.is_cancelled() {
             return Err(GenerationError::Cancelled);
@@ -107,6 +124,7 @@ impl Engine {
             } => {
                 let mut opts = options.clone();
                 opts.layout = layout;
+                opts.avoid = avoid.to_vec();
                 let guarded = Cancellable {
                     inner: generator.as_ref(),
                     cancel: cancel.clone(),

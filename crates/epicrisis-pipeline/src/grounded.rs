@@ -5,7 +5,9 @@
 //! evolution narrative — from a compact list of the episode's facts and its notes. Then
 //! the whole draft is validated; the model's part gets up to two repair rounds that name
 //! the unsupported words; if errors remain, that part is replaced by the writer's. The
-//! final draft has zero validator errors and says which parts came from where.
+//! final draft has zero validator errors and says which parts came from where. A
+//! regeneration passes the words an earlier draft was faulted for
+//! ([`PipelineOptions::avoid`]); they seed the first round's instructions.
 //!
 //! (`Strategy::Full` lets the model write the whole paragraph instead; it exists to
 //! measure the choice, see ARCHITECTURE.md.)
@@ -43,6 +45,10 @@ pub struct PipelineOptions {
     pub sampling: SamplingSettings,
     /// Repair rounds before falling back (the issue asks for one or two).
     pub repair_rounds: u32,
+    /// Words an earlier draft of this episode said without support in the data (the
+    /// violations a client sends back when it asks to regenerate): the first round's
+    /// instructions name them, as a repair round names its own. Empty: a plain draft.
+    pub avoid: Vec<String>,
 }
 
 impl Default for PipelineOptions {
@@ -52,8 +58,38 @@ impl Default for PipelineOptions {
             strategy: Strategy::Narrative,
             sampling: SamplingSettings::default(),
             repair_rounds: 2,
+            avoid: Vec::new(),
         }
     }
+}
+
+/// At most this many words from [`PipelineOptions::avoid`] reach the prompt.
+pub const MAX_AVOID: usize = 20;
+
+/// The words of [`PipelineOptions::avoid`] that go into a prompt: trimmed, without
+/// quotes or line breaks, short, once each, at most [`MAX_AVOID`].
+pub fn words_to_avoid(avoid: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for w in avoid {
+        let w: String = w
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .filter(|c| !matches!(c, '«' | '»' | '"'))
+            .collect::<String>()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        if w.is_empty() || w.chars().count() > 80 {
+            continue;
+        }
+        if !out.iter().any(|o| o.to_lowercase() == w.to_lowercase()) {
+            out.push(w);
+        }
+        if out.len() == MAX_AVOID {
+            break;
+        }
+    }
+    out
 }
 
 /// One call to the model.
@@ -662,7 +698,10 @@ pub fn draft_with_model(
     let part = PartId::Evolution;
     let mut attempts = Vec::new();
     let mut timings = Timings::default();
-    let mut previous: Option<(String, Vec<String>)> = None;
+    // A regeneration starts as a repair would: told which words the data did not support.
+    let avoid = words_to_avoid(&opts.avoid);
+    let mut previous: Option<(String, Vec<String>)> =
+        (!avoid.is_empty()).then(|| (String::new(), avoid));
     let mut accepted: Option<(Draft, Origin)> = None;
     for round in 1..=(1 + opts.repair_rounds) {
         let msgs = messages(

@@ -221,6 +221,45 @@ fn an_invented_drug_is_repaired_with_the_words_named() {
 }
 
 #[test]
+fn a_regeneration_names_the_previous_violations_in_the_first_round() {
+    let ep = episode("compact_hernia.json");
+    let g = scripted(&["Evoluciona bien, sin complicaciones, tolerando vía oral."]);
+    let d = draft_with_model(
+        &g,
+        &ep,
+        &PipelineOptions {
+            layout: Layout::Paragraph,
+            avoid: vec![
+                " vancomicina ".into(),
+                "Vancomicina".into(),
+                "warfarina\n5 mg".into(),
+                String::new(),
+            ],
+            ..Default::default()
+        },
+        |_| {},
+    )
+    .unwrap();
+    assert!(d.report.ok, "{}", d.report.to_text());
+    assert_eq!(d.attempts.len(), 1, "a faithful first answer is kept");
+    assert_eq!(
+        d.draft.part(PartId::Evolution).unwrap().origin,
+        Origin::Model
+    );
+    let prompts = g.prompts.lock().unwrap();
+    let first = &prompts[0].last().unwrap().content;
+    assert!(
+        first.contains("no respaldan «vancomicina», «warfarina 5 mg»;"),
+        "the first round names the previous violations, once each: {first}"
+    );
+    // Without them the first round is a plain draft.
+    let g = scripted(&["Evoluciona bien, sin complicaciones, tolerando vía oral."]);
+    draft_with_model(&g, &ep, &PipelineOptions::default(), |_| {}).unwrap();
+    let first = g.prompts.lock().unwrap()[0].last().unwrap().content.clone();
+    assert!(!first.contains("no respaldan"), "{first}");
+}
+
+#[test]
 fn persistent_errors_fall_back_to_the_writer() {
     let ep = episode("compact_hernia.json");
     let g = scripted(&[

@@ -4,6 +4,7 @@
 //! episode is written to the audit trail.
 
 use crate::auth::Principal;
+use crate::cache::{Parsed, StoredEpisode, StoredMeta};
 use crate::error::{ApiError, ApiResult};
 use crate::jobs::{Job, JobEvent, Refused, SaveFn, Status};
 use crate::{AppState, now_ms};
@@ -16,7 +17,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use epicrisis_domain::Episode;
-use epicrisis_pipeline::engine::Outcome;
+use epicrisis_pipeline::engine::{Engine, Outcome};
 use epicrisis_pipeline::{Draft, writer};
 use epicrisis_store::{
     AuditEntry, EpisodeQuery, EpisodeRow, NewEpisode, NewVersion, Role, VersionKind, VersionRow,
@@ -36,7 +37,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/health", get(health))
         .route("/api/episodes/{id}", get(legacy_episode))
         .route("/api/generate-epicrisis", post(legacy_generate))
-        .route("/api/regenerate-epicrisis", post(legacy_generate))
+        .route("/api/regenerate-epicrisis", post(legacy_regenerate))
         .route("/api/validate-epicrisis", post(legacy_validate))
         .route("/api/export/pdf", post(legacy_export_pdf))
         .route("/api/export/word", post(legacy_export_word))
@@ -96,16 +97,54 @@ pub fn read_episode(bytes: &[u8], name: &str) -> ApiResult<Episode> {
     Ok(epicrisis_ingest::read_episode(bytes, name)?)
 }
 
-/// The stored episode, parsed.
+fn unknown_episode(id: &str) -> ApiError {
+    ApiError::not_found(format!(
+        "no existe el episodio {id:?}; impórtelo primero (POST /api/v1/episodes) / unknown episode"
+    ))
+}
+
+/// The stored episode, parsed (with its source document, which the cache does not keep).
 pub async fn load_episode(state: &AppState, id: &str) -> ApiResult<(EpisodeRow, Episode)> {
-    let row = state.store.episode(id).await?.ok_or_else(|| {
-        ApiError::not_found(format!(
-            "no existe el episodio {id:?}; impórtelo primero (POST /api/v1/episodes) / unknown episode"
-        ))
-    })?;
+    let row = state
+        .store
+        .episode(id)
+        .await?
+        .ok_or_else(|| unknown_episode(id))?;
     let ep: Episode = serde_json::from_str(&row.episode_json)
         .map_err(|e| ApiError::internal(format!("stored episode {id:?} cannot be read: {e}")))?;
     Ok((row, ep))
+}
+
+/// The stored episode, parsed and indexed for validation: from the cache while the
+/// store's row is unchanged (one small query), else read, parsed, indexed and cached.
+pub async fn parsed_episode(state: &AppState, id: &str) -> ApiResult<Arc<StoredEpisode>> {
+    let stamp = state
+        .store
+        .episode_stamp(id)
+        .await?
+        .ok_or_else(|| unknown_episode(id))?;
+    if let Some(hit) = state.episodes.get(id, stamp) {
+        return Ok(hit);
+    }
+    let (row, ep) = load_episode(state, id).await?;
+    let meta = StoredMeta {
+        episode_id: row.episode_id,
+        source_kind: row.source_kind,
+        imported_at: row.imported_at,
+        updated_at: row.updated_at,
+    };
+    // Indexing takes a few milliseconds of CPU: off the async threads.
+    let stored = tokio::task::spawn_blocking(move || StoredEpisode {
+        meta,
+        parsed: Parsed::new(ep),
+    })
+    .await
+    .map_err(ApiError::internal)?;
+    let stored = Arc::new(stored);
+    state
+        .episodes
+        .put(id, stored.meta.updated_at, stored.clone());
+    Ok(stored)
 }
 
 /// Stores an episode read from `bytes`; `id` overrides (or supplies) its id.
@@ -141,6 +180,8 @@ pub async fn store_episode(
             source_kind: ep.shape.as_str().to_string(),
         })
         .await?;
+    // The stamp moved on anyway; forgetting the old copy frees its memory now.
+    state.episodes.invalidate(&row.episode_id);
     Ok((row, ep))
 }
 
@@ -223,10 +264,20 @@ fn busy(r: Refused) -> ApiError {
     }
 }
 
-/// Queues a draft of a stored episode; the result becomes a new version.
-pub async fn queue_draft(state: &AppState, p: &Principal, episode_id: &str) -> ApiResult<Arc<Job>> {
+/// Queues a draft of a stored episode; the result becomes a new version. `avoid`: the
+/// words an earlier draft was faulted for (a regeneration), empty for a first draft.
+pub async fn queue_draft(
+    state: &AppState,
+    p: &Principal,
+    episode_id: &str,
+    avoid: Vec<String>,
+) -> ApiResult<Arc<Job>> {
     p.require(&[Role::Medico], "generar borradores")?;
-    let (_, ep) = load_episode(state, episode_id).await?;
+    let ep = parsed_episode(state, episode_id)
+        .await?
+        .parsed
+        .episode
+        .clone();
     let parent = state.store.latest_version(episode_id).await?;
     if let Some(v) = &parent
         && v.status == VersionStatus::Signed
@@ -241,6 +292,7 @@ pub async fn queue_draft(state: &AppState, p: &Principal, episode_id: &str) -> A
     let eid = episode_id.to_string();
     let user_id = p.user.id;
     let engine_name = state.engine.name();
+    let regenerate = !avoid.is_empty();
     let save: SaveFn = Box::new(move |o: &Outcome| {
         let v = NewVersion {
             episode_id: eid,
@@ -273,6 +325,7 @@ pub async fn queue_draft(state: &AppState, p: &Principal, episode_id: &str) -> A
             Some(episode_id.to_string()),
             p.user.id,
             state.settings.layout,
+            avoid,
             save,
         )
         .map_err(busy)?;
@@ -282,7 +335,7 @@ pub async fn queue_draft(state: &AppState, p: &Principal, episode_id: &str) -> A
         "generate",
         Some(episode_id),
         None,
-        json!({"engine": state.engine.name(), "job": job.id}),
+        json!({"engine": state.engine.name(), "job": job.id, "regenerate": regenerate}),
     )
     .await?;
     Ok(job)
@@ -389,12 +442,32 @@ async fn load_version(state: &AppState, id: i64) -> ApiResult<VersionRow> {
         .ok_or_else(|| ApiError::not_found(format!("no existe la versión {id}")))
 }
 
+/// The episode of a predecessor request: sent inline, or stored (and cached).
+enum Named {
+    Inline(Box<Parsed>),
+    Stored(Arc<StoredEpisode>),
+}
+
+impl Named {
+    fn parsed(&self) -> &Parsed {
+        match self {
+            Named::Inline(p) => p,
+            Named::Stored(s) => &s.parsed,
+        }
+    }
+
+    /// The stored episode's id.
+    fn id(&self) -> Option<&str> {
+        match self {
+            Named::Inline(_) => None,
+            Named::Stored(s) => Some(&s.meta.episode_id),
+        }
+    }
+}
+
 /// The episode a predecessor request names: inline `clinicalData` (not stored) or a
 /// stored `episodeId`.
-async fn legacy_episode_of(
-    state: &AppState,
-    req: &LegacyRequest,
-) -> ApiResult<(Episode, Option<String>)> {
+async fn legacy_episode_of(state: &AppState, req: &LegacyRequest) -> ApiResult<Named> {
     if let Some(cd) = &req.clinical_data {
         let mut wrapper = json!({"clinicalData": cd});
         if let Some(id) = &req.episode_id {
@@ -404,15 +477,15 @@ async fn legacy_episode_of(
             wrapper["patientInfo"] = pi.clone();
         }
         let bytes = serde_json::to_vec(&wrapper).map_err(ApiError::internal)?;
-        return Ok((read_episode(&bytes, "clinicalData")?, None));
+        let ep = read_episode(&bytes, "clinicalData")?;
+        return Ok(Named::Inline(Box::new(Parsed::new(ep))));
     }
     let Some(id) = req.episode_id.as_ref().and_then(id_string) else {
         return Err(ApiError::bad_request(
             "falta episodeId o clinicalData / send episodeId or clinicalData",
         ));
     };
-    let (_, ep) = load_episode(state, &id).await?;
-    Ok((ep, Some(id)))
+    Ok(Named::Stored(parsed_episode(state, &id).await?))
 }
 
 fn legacy_type(c: Category) -> &'static str {
@@ -455,28 +528,142 @@ async fn legacy_generate(
 ) -> ApiResult<Json<Value>> {
     let t = Instant::now();
     let req = parse_legacy(&body)?;
-    let (ep, stored) = legacy_episode_of(&state, &req).await?;
-    let job = match &stored {
-        Some(id) => queue_draft(&state, &p, id).await?,
-        None => {
+    Ok(Json(legacy_draft(&state, &p, &req, Vec::new(), t).await?))
+}
+
+const REGENERATE_SHAPE: &str =
+    "{episodeId|clinicalData, previousEpicrisis?, violations: [{type, mention, reason}]}";
+
+fn regenerate_error(m: impl std::fmt::Display) -> ApiError {
+    ApiError::bad_request(format!("{m} / the body must be JSON {REGENERATE_SHAPE}"))
+}
+
+/// The mentions of a regeneration's `violations` (the predecessor's
+/// `[{type, mention, reason}]`, as `/api/generate-epicrisis` answered them). Absent or
+/// null: none. Anything else malformed is refused, naming the item and field.
+fn previous_violations(body: &Value) -> ApiResult<Vec<String>> {
+    let items = match body.get("violations") {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Array(items)) => items,
+        Some(_) => {
+            return Err(regenerate_error(
+                "violations: debe ser una lista [{type, mention, reason}]",
+            ));
+        }
+    };
+    if items.len() > 500 {
+        return Err(regenerate_error(
+            "violations: a lo sumo 500 elementos / at most 500",
+        ));
+    }
+    let mut mentions = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let Some(o) = item.as_object() else {
+            return Err(regenerate_error(format!(
+                "violations[{i}]: debe ser un objeto {{type, mention, reason}}"
+            )));
+        };
+        let mention = match o.get("mention") {
+            Some(Value::String(m)) if !m.trim().is_empty() => m.trim(),
+            Some(Value::String(_)) => {
+                return Err(regenerate_error(format!(
+                    "violations[{i}].mention: está vacío / is empty"
+                )));
+            }
+            Some(_) => {
+                return Err(regenerate_error(format!(
+                    "violations[{i}].mention: debe ser texto / must be a string"
+                )));
+            }
+            None => {
+                return Err(regenerate_error(format!(
+                    "violations[{i}].mention: falta / is missing"
+                )));
+            }
+        };
+        if mention.chars().count() > 200 {
+            return Err(regenerate_error(format!(
+                "violations[{i}].mention: a lo sumo 200 caracteres / at most 200 characters"
+            )));
+        }
+        for field in ["type", "reason"] {
+            if o.get(field).is_some_and(|v| !v.is_string() && !v.is_null()) {
+                return Err(regenerate_error(format!(
+                    "violations[{i}].{field}: debe ser texto / must be a string"
+                )));
+            }
+        }
+        mentions.push(mention.to_string());
+    }
+    Ok(mentions)
+}
+
+/// `POST /api/regenerate-epicrisis`: a new draft, with the previous draft's violations
+/// passed to the engine, so that a model is told from its first round which words the
+/// data did not support. The deterministic writer only writes what the data says: with
+/// it the violations change nothing and the answer is a fresh validated draft.
+/// `previousEpicrisis` is accepted (the predecessor's clients send it) but not shown to
+/// the model: small models copy what they are shown, so only the faulted words are named.
+async fn legacy_regenerate(
+    State(state): State<AppState>,
+    p: Principal,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    let t = Instant::now();
+    let raw: Value = json_body(&body, REGENERATE_SHAPE)?;
+    if !raw.is_object() {
+        return Err(regenerate_error("el cuerpo debe ser un objeto JSON"));
+    }
+    let avoid = previous_violations(&raw)?;
+    if raw
+        .get("previousEpicrisis")
+        .is_some_and(|v| !v.is_string() && !v.is_null())
+    {
+        return Err(regenerate_error(
+            "previousEpicrisis: debe ser texto / must be a string",
+        ));
+    }
+    let req: LegacyRequest = serde_json::from_value(raw)
+        .map_err(|e| regenerate_error(format!("el cuerpo no se pudo leer: {e}")))?;
+    let received = avoid.len();
+    let told = received > 0 && matches!(state.engine, Engine::Model { .. });
+    let mut out = legacy_draft(&state, &p, &req, avoid, t).await?;
+    out["regeneration"] = json!({"violations": received, "toldTheModel": told});
+    Ok(Json(out))
+}
+
+/// Drafts the episode of a predecessor request and waits for the result.
+async fn legacy_draft(
+    state: &AppState,
+    p: &Principal,
+    req: &LegacyRequest,
+    avoid: Vec<String>,
+    t: Instant,
+) -> ApiResult<Value> {
+    let named = legacy_episode_of(state, req).await?;
+    let regenerate = !avoid.is_empty();
+    let job = match &named {
+        Named::Stored(s) => queue_draft(state, p, &s.meta.episode_id, avoid).await?,
+        Named::Inline(parsed) => {
             p.require(&[Role::Medico], "generar borradores")?;
             let job = state
                 .queue
                 .submit(
-                    ep,
+                    parsed.episode.clone(),
                     None,
                     p.user.id,
                     state.settings.layout,
+                    avoid,
                     Box::new(|_| Ok(None)),
                 )
                 .map_err(busy)?;
             audit(
-                &state,
-                Some(&p),
+                state,
+                Some(p),
                 "generate",
                 None,
                 None,
-                json!({"inline": true}),
+                json!({"inline": true, "regenerate": regenerate}),
             )
             .await?;
             job
@@ -488,14 +675,14 @@ async fn legacy_generate(
         .lock()
         .map_err(|_| ApiError::internal("job state poisoned"))?;
     match (&st.status, &st.result) {
-        (Status::Done, Some(f)) => Ok(Json(json!({
+        (Status::Done, Some(f)) => Ok(json!({
             "text": f.outcome.text,
             "validation": legacy_validation(&f.outcome.report),
             "generatedAt": rfc3339(now_ms()),
             "processingTimeMs": t.elapsed().as_millis() as u64,
             "versionId": f.version_id,
             "engine": state.engine.name(),
-        }))),
+        })),
         (Status::Cancelled, _) => Err(ApiError::conflict(
             "la generación fue cancelada / generation cancelled",
         )),
@@ -517,17 +704,9 @@ async fn legacy_validate(
         .text
         .clone()
         .ok_or_else(|| ApiError::bad_request("falta text / send the text to validate"))?;
-    let (ep, stored) = legacy_episode_of(&state, &req).await?;
-    let report = epicrisis_validate::validate(&ep, &text);
-    audit(
-        &state,
-        Some(&p),
-        "validate",
-        stored.as_deref(),
-        None,
-        json!({}),
-    )
-    .await?;
+    let named = legacy_episode_of(&state, &req).await?;
+    let report = named.parsed().validate(&text);
+    audit(&state, Some(&p), "validate", named.id(), None, json!({})).await?;
     let mut out = legacy_validation(&report);
     out["findings"] = serde_json::to_value(&report.findings).unwrap_or(Value::Null);
     Ok(Json(out))
@@ -556,7 +735,9 @@ async fn legacy_export(
     format: epicrisis_export::Format,
 ) -> ApiResult<Response> {
     let req = parse_legacy(&body)?;
-    let (ep, stored) = legacy_episode_of(&state, &req).await?;
+    let named = legacy_episode_of(&state, &req).await?;
+    let ep = named.parsed().episode.clone();
+    let stored = named.id().map(str::to_string);
     let template = writer::write(&ep, state.settings.layout);
     let draft = match &req.text {
         Some(t) => template.from_edited_text(t),
@@ -681,7 +862,7 @@ async fn export_episode(
             )));
         }
     };
-    let (_, ep) = load_episode(&state, &id).await?;
+    let ep = parsed_episode(&state, &id).await?.parsed.episode.clone();
     let v = match q.version {
         Some(vid) => Some(load_version(&state, vid).await?)
             .filter(|v| v.episode_id == id)
@@ -806,12 +987,13 @@ async fn get_episode(
     p: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let (row, ep) = load_episode(&state, &id).await?;
+    let stored = parsed_episode(&state, &id).await?;
     let latest = state.store.latest_version(&id).await?;
     audit(&state, Some(&p), "view", Some(&id), None, json!({})).await?;
+    let m = &stored.meta;
     Ok(Json(json!({
-        "episodeId": row.episode_id, "shape": row.source_kind, "importedAt": row.imported_at,
-        "episode": ep, "latestVersion": latest.as_ref().map(version_full),
+        "episodeId": m.episode_id, "shape": m.source_kind, "importedAt": m.imported_at,
+        "episode": stored.parsed.episode, "latestVersion": latest.as_ref().map(version_full),
     })))
 }
 
@@ -839,7 +1021,7 @@ async fn start_draft(
     p: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let job = queue_draft(&state, &p, &id).await?;
+    let job = queue_draft(&state, &p, &id, Vec::new()).await?;
     Ok((StatusCode::ACCEPTED, Json(job_json(&state, &job))).into_response())
 }
 
@@ -964,7 +1146,11 @@ async fn list_versions(
     _p: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    load_episode(&state, &id).await?;
+    state
+        .store
+        .episode_stamp(&id)
+        .await?
+        .ok_or_else(|| unknown_episode(&id))?;
     let versions = state.store.versions(&id).await?;
     let list: Vec<Value> = versions.iter().map(version_summary).collect();
     Ok(Json(json!({"episodeId": id, "versions": list})))
@@ -1010,8 +1196,9 @@ async fn save_version(
             "el texto está vacío / the text is empty",
         ));
     }
-    let (_, ep) = load_episode(&state, &id).await?;
-    let report = epicrisis_validate::validate(&ep, &b.text);
+    let stored = parsed_episode(&state, &id).await?;
+    let report = stored.parsed.validate(&b.text);
+    let ep = &stored.parsed.episode;
     let kind = if b.amend {
         VersionKind::Amendment
     } else {
@@ -1023,10 +1210,10 @@ async fn save_version(
             .store
             .version(pid)
             .await?
-            .map(|v| draft_of(&v, &ep, state.settings.layout)),
+            .map(|v| draft_of(&v, ep, state.settings.layout)),
         None => None,
     }
-    .unwrap_or_else(|| writer::write(&ep, state.settings.layout));
+    .unwrap_or_else(|| writer::write(ep, state.settings.layout));
     let draft = template.from_edited_text(&b.text);
     let row = state
         .store
@@ -1066,9 +1253,9 @@ async fn validate_text(
     body: Bytes,
 ) -> ApiResult<Json<Report>> {
     let b: ValidateBody = json_body(&body, "{text}")?;
-    let (_, ep) = load_episode(&state, &id).await?;
+    let stored = parsed_episode(&state, &id).await?;
     // Live validation while typing: not audited row by row (saving is).
-    Ok(Json(epicrisis_validate::validate(&ep, &b.text)))
+    Ok(Json(stored.parsed.validate(&b.text)))
 }
 
 #[derive(Deserialize, Default)]
@@ -1216,9 +1403,14 @@ fn user_json(u: &epicrisis_store::User) -> Value {
            "disabled": u.disabled, "createdAt": u.created_at})
 }
 
-async fn list_users(State(state): State<AppState>, p: Principal) -> ApiResult<Json<Value>> {
+/// The accounts (admins only); `GET /api/v1/users` and the administration page.
+pub async fn users(state: &AppState, p: &Principal) -> ApiResult<Vec<epicrisis_store::User>> {
     p.require(&[], "administrar usuarios")?;
-    let users = state.store.users().await?;
+    Ok(state.store.users().await?)
+}
+
+async fn list_users(State(state): State<AppState>, p: Principal) -> ApiResult<Json<Value>> {
+    let users = users(&state, &p).await?;
     Ok(Json(
         json!({"users": users.iter().map(user_json).collect::<Vec<_>>()}),
     ))
@@ -1242,35 +1434,53 @@ struct NewUserBody {
     password: String,
 }
 
-async fn add_user(State(state): State<AppState>, p: Principal, body: Bytes) -> ApiResult<Response> {
+/// Adds an account (admins only): the rules of `POST /api/v1/users` and of the
+/// administration page's form.
+pub async fn create_user(
+    state: &AppState,
+    p: &Principal,
+    username: &str,
+    display_name: Option<String>,
+    role: &str,
+    password: String,
+) -> ApiResult<epicrisis_store::User> {
     p.require(&[], "administrar usuarios")?;
-    let b: NewUserBody = json_body(&body, "{username, displayName?, role, password}")?;
-    let username = crate::auth::check_username(&b.username).map_err(ApiError::bad_request)?;
-    let role = Role::parse(&b.role).ok_or_else(|| {
+    let username = crate::auth::check_username(username).map_err(ApiError::bad_request)?;
+    let role = Role::parse(role).ok_or_else(|| {
         ApiError::bad_request(format!(
-            "role {:?}: use medico, administrativo or admin",
-            b.role
+            "role {role:?}: use medico, administrativo or admin"
         ))
     })?;
-    let hash = new_password_hash(b.password).await?;
-    let display = b.display_name.unwrap_or_else(|| username.clone());
+    let hash = new_password_hash(password).await?;
+    let display = display_name
+        .map(|d| d.trim().to_string())
+        .filter(|d| !d.is_empty())
+        .unwrap_or_else(|| username.clone());
     let u = state
         .store
         .add_user(&username, &display, role, &hash)
         .await?;
     audit(
-        &state,
-        Some(&p),
+        state,
+        Some(p),
         "user_add",
         None,
         None,
         json!({"user": u.username, "role": role}),
     )
     .await?;
+    Ok(u)
+}
+
+async fn add_user(State(state): State<AppState>, p: Principal, body: Bytes) -> ApiResult<Response> {
+    p.require(&[], "administrar usuarios")?;
+    let b: NewUserBody = json_body(&body, "{username, displayName?, role, password}")?;
+    let u = create_user(&state, &p, &b.username, b.display_name, &b.role, b.password).await?;
     Ok((StatusCode::CREATED, Json(user_json(&u))).into_response())
 }
 
-async fn set_disabled(
+/// Disables or enables an account (admins only; never one's own).
+pub async fn set_disabled(
     state: &AppState,
     p: &Principal,
     name: &str,
@@ -1328,21 +1538,30 @@ async fn set_user_password(
     Path(name): Path<String>,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
-    // Anyone may change their own password; an admin anyone's.
+    let b: PasswordBody = json_body(&body, "{password}")?;
+    change_password(&state, &p, &name, b.password).await?;
+    Ok(Json(json!({"username": name, "changed": true})))
+}
+
+/// Sets a password: anyone their own, an admin anyone's.
+pub async fn change_password(
+    state: &AppState,
+    p: &Principal,
+    name: &str,
+    password: String,
+) -> ApiResult<()> {
     if name != p.user.username {
         p.require(&[], "cambiar la contraseña de otra persona")?;
     }
-    let b: PasswordBody = json_body(&body, "{password}")?;
-    let hash = new_password_hash(b.password).await?;
-    state.store.set_password(&name, &hash).await?;
+    let hash = new_password_hash(password).await?;
+    state.store.set_password(name, &hash).await?;
     audit(
-        &state,
-        Some(&p),
+        state,
+        Some(p),
         "user_passwd",
         None,
         None,
         json!({"user": name}),
     )
-    .await?;
-    Ok(Json(json!({"username": name, "changed": true})))
+    .await
 }

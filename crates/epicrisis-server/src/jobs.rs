@@ -78,6 +78,9 @@ struct Pending {
     job: Arc<Job>,
     episode: Episode,
     layout: Layout,
+    /// Words an earlier draft was faulted for (a regeneration); see
+    /// [`Engine::redraft_cancellable`].
+    avoid: Vec<String>,
     save: SaveFn,
 }
 
@@ -159,6 +162,7 @@ impl Queue {
         episode_id: Option<String>,
         user_id: i64,
         layout: Layout,
+        avoid: Vec<String>,
         save: SaveFn,
     ) -> Result<Arc<Job>, Refused> {
         let mut inner = self.inner.lock().map_err(|_| Refused::Stopping)?;
@@ -212,6 +216,7 @@ impl Queue {
             job: job.clone(),
             episode,
             layout,
+            avoid,
             save,
         });
         inner.jobs.insert(id, job.clone());
@@ -345,6 +350,7 @@ impl Queue {
             job,
             episode,
             layout,
+            avoid,
             save,
         } = pending;
         let job = &job;
@@ -355,12 +361,19 @@ impl Queue {
         job.emit(JobEvent::Started);
         // A panic inside a backend must not take the server (or the queue) down.
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            engine.draft_cancellable(&episode, layout, TextFormat::Plain, &job.cancel, |t| {
-                job.set(|s| s.text.push_str(t));
-                job.emit(JobEvent::Token {
-                    text: t.to_string(),
-                });
-            })
+            engine.redraft_cancellable(
+                &episode,
+                layout,
+                TextFormat::Plain,
+                &avoid,
+                &job.cancel,
+                |t| {
+                    job.set(|s| s.text.push_str(t));
+                    job.emit(JobEvent::Token {
+                        text: t.to_string(),
+                    });
+                },
+            )
         }));
         match result {
             Ok(Ok(outcome)) => {

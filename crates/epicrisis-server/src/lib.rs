@@ -6,13 +6,15 @@
 //!   local model, behind the same authentication;
 //! - [`web`]: the Spanish web interface, server-rendered, its assets embedded;
 //! - [`jobs`]: the bounded generation queue and its worker;
-//! - [`auth`]: passwords, sessions, API tokens, CSRF and login rate limiting.
+//! - [`auth`]: passwords, sessions, API tokens, CSRF and login rate limiting;
+//! - [`cache`]: parsed episodes and their validation index, shared between requests.
 //!
 //! Nothing here logs clinical text, patient identifiers or secrets: the request log line
 //! carries the method, the route pattern (never the episode id), the status and the time.
 
 pub mod api;
 pub mod auth;
+pub mod cache;
 pub mod error;
 pub mod jobs;
 pub mod openai;
@@ -49,6 +51,8 @@ pub struct Settings {
     pub external_notice: Option<String>,
     /// Request log lines on standard error.
     pub log_requests: bool,
+    /// Parsed and indexed episodes kept in memory for validation and pages.
+    pub episode_cache: usize,
 }
 
 impl Default for Settings {
@@ -64,6 +68,7 @@ impl Default for Settings {
             shutdown_grace: Duration::from_secs(120),
             external_notice: None,
             log_requests: true,
+            episode_cache: 256,
         }
     }
 }
@@ -76,6 +81,8 @@ pub struct Inner {
     pub limiter: auth::LoginLimiter,
     pub templates: minijinja::Environment<'static>,
     pub started: Instant,
+    /// Parsed episodes with their validation index, by id and row version.
+    pub episodes: cache::EpisodeCache,
 }
 
 /// Shared state of all handlers.
@@ -114,6 +121,7 @@ impl Server {
             templates: web::templates(),
             limiter: auth::LoginLimiter::default(),
             started: Instant::now(),
+            episodes: cache::EpisodeCache::new(settings.episode_cache),
             settings,
         }));
         Ok(Server {

@@ -1,13 +1,15 @@
 //! The Spanish web interface: server-rendered pages (minijinja templates compiled into
 //! the binary), one small script and one style sheet, also embedded — no CDN, works
 //! offline. The script streams drafts (Server-Sent Events), re-validates while the
-//! clinician types and highlights every finding in place.
+//! clinician types and highlights every finding in place. Admins manage accounts on the
+//! «Administración» page (plain forms with the session's CSRF token, the API's rules).
 
-use crate::api::{audit, finding_class, load_episode, version_summary};
+use crate::api::{audit, finding_class, parsed_episode, version_summary};
 use crate::auth::{self, LOGIN_CSRF_COOKIE, Principal, SESSION_COOKIE, Via};
 use crate::error::ApiError;
 use crate::{AppState, now_ms};
 use axum::Router;
+use axum::extract::rejection::FormRejection;
 use axum::extract::{ConnectInfo, Form, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -26,6 +28,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("episodes.html", include_str!("../templates/episodes.html")),
     ("episode.html", include_str!("../templates/episode.html")),
     ("error.html", include_str!("../templates/error.html")),
+    ("admin.html", include_str!("../templates/admin.html")),
 ];
 const APP_JS: &str = include_str!("../assets/app.js");
 const APP_CSS: &str = include_str!("../assets/app.css");
@@ -49,6 +52,20 @@ pub fn routes() -> Router<AppState> {
         .route("/logout", post(logout))
         .route("/episodios", get(episodes_page))
         .route("/episodios/{id}", get(episode_page))
+        .route("/administracion", get(admin_page))
+        .route("/administracion/usuarios", post(admin_add))
+        .route(
+            "/administracion/usuarios/{name}/deshabilitar",
+            post(admin_disable),
+        )
+        .route(
+            "/administracion/usuarios/{name}/habilitar",
+            post(admin_enable),
+        )
+        .route(
+            "/administracion/usuarios/{name}/contrasena",
+            post(admin_password),
+        )
         .route("/assets/app.js", get(js))
         .route("/assets/app.css", get(css))
 }
@@ -428,10 +445,11 @@ async fn episode_page(
         Ok(p) => p,
         Err(r) => return r,
     };
-    let (row, ep) = match load_episode(&state, &id).await {
+    let stored = match parsed_episode(&state, &id).await {
         Ok(x) => x,
         Err(e) => return error_page(&state, e),
     };
+    let ep = &stored.parsed.episode;
     let versions: Vec<VersionRow> = match state.store.versions(&id).await {
         Ok(v) => v,
         Err(e) => return error_page(&state, e.into()),
@@ -459,11 +477,283 @@ async fn episode_page(
         context! {
             user => user_ctx(&p), csrf => p.csrf(), engine => engine_ctx(&state),
             hospital => state.settings.hospital_name,
-            id => row.episode_id, shape => row.source_kind, ep => episode_view(&ep),
+            id => stored.meta.episode_id, shape => stored.meta.source_kind, ep => episode_view(ep),
             latest => latest.map(|v| json!({"id": v.id, "number": v.number, "status": v.status, "text": v.text, "kind": v.kind})),
             findings => findings_ctx(&report),
             versions => summaries,
             warnings => ep.warnings.iter().map(|w| w.message_es.clone()).collect::<Vec<_>>(),
         },
     )
+}
+
+// ------------------------------------------------------------------ administration
+
+/// The signed-in user of a form post, with the form's CSRF token checked (the session's
+/// token must come back in the `csrf` field). Anonymous: 401.
+async fn form_poster(
+    state: &AppState,
+    headers: &HeaderMap,
+    csrf: Option<&str>,
+) -> Result<Principal, Response> {
+    match auth::principal(state, headers).await {
+        Ok(Some(p)) => {
+            if let Via::Session { csrf: expected, .. } = &p.via
+                && !auth::same(expected, csrf.unwrap_or(""))
+            {
+                return Err(error_page(
+                    state,
+                    ApiError::forbidden(
+                        "csrf: el token del formulario falta o no coincide; recargue la página / missing or wrong form token",
+                    ),
+                ));
+            }
+            Ok(p)
+        }
+        Ok(None) => Err(error_page(state, ApiError::unauthorized())),
+        Err(e) => Err(error_page(state, e)),
+    }
+}
+
+fn role_es(r: Role) -> &'static str {
+    match r {
+        Role::Medico => "Médico",
+        Role::Administrativo => "Administrativo",
+        Role::Admin => "Administrador",
+    }
+}
+
+/// Unix milliseconds as `AAAA-MM-DD HH:MM` (UTC).
+fn date_time(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| {
+            t.format(time::macros::format_description!(
+                "[year]-[month]-[day] [hour]:[minute] UTC"
+            ))
+            .ok()
+        })
+        .unwrap_or_default()
+}
+
+/// A user name for a query string (stored names are letters, digits, `.`, `_`, `-`).
+fn query_value(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"._-".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+#[derive(Deserialize)]
+struct AdminQuery {
+    aviso: Option<String>,
+    usuario: Option<String>,
+}
+
+/// The administration page; `error` re-shows it after a refused form (with its status
+/// and the values typed, never the password).
+async fn admin_view(
+    state: &AppState,
+    p: &Principal,
+    notice: Option<String>,
+    error: Option<ApiError>,
+    form: Value,
+) -> Response {
+    let users = match crate::api::users(state, p).await {
+        Ok(u) => u,
+        Err(e) => return error_page(state, e),
+    };
+    let list: Vec<Value> = users
+        .iter()
+        .map(|u| {
+            json!({"username": u.username, "display_name": u.display_name,
+                   "role": u.role.as_str(), "role_es": role_es(u.role),
+                   "disabled": u.disabled, "created": date_time(u.created_at)})
+        })
+        .collect();
+    let roles: Vec<Value> = [Role::Medico, Role::Administrativo, Role::Admin]
+        .into_iter()
+        .map(|r| json!({"value": r.as_str(), "label": role_es(r)}))
+        .collect();
+    let status = error.as_ref().map_or(StatusCode::OK, |e| e.status);
+    let mut r = page(
+        state,
+        "admin.html",
+        context! {
+            user => user_ctx(p), csrf => p.csrf(), engine => engine_ctx(state),
+            hospital => state.settings.hospital_name,
+            users => list, roles => roles, notice => notice,
+            error => error.map(|e| e.message), form => form,
+        },
+    );
+    *r.status_mut() = status;
+    r
+}
+
+async fn admin_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<AdminQuery>,
+) -> Response {
+    let p = match viewer(&state, &headers).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    if let Err(e) = p.require(&[], "administrar usuarios") {
+        return error_page(&state, e);
+    }
+    let who = q.usuario.unwrap_or_default();
+    let notice = match q.aviso.as_deref() {
+        Some("agregado") => Some(format!("Se agregó la cuenta {who}.")),
+        Some("deshabilitado") => Some(format!(
+            "Se deshabilitó la cuenta {who}; sus sesiones abiertas terminaron."
+        )),
+        Some("habilitado") => Some(format!("Se habilitó la cuenta {who}.")),
+        Some("contrasena") => Some(format!("Se cambió la contraseña de {who}.")),
+        _ => None,
+    };
+    admin_view(&state, &p, notice, None, json!({})).await
+}
+
+fn done(what: &str, who: &str) -> Response {
+    Redirect::to(&format!(
+        "/administracion?aviso={what}&usuario={}",
+        query_value(who)
+    ))
+    .into_response()
+}
+
+/// A form body that could not be read: 400, naming the fields expected.
+fn bad_form(state: &AppState, fields: &str, e: FormRejection) -> Response {
+    error_page(
+        state,
+        ApiError::bad_request(format!(
+            "el formulario debe traer {fields} (application/x-www-form-urlencoded): {e}"
+        )),
+    )
+}
+
+#[derive(Deserialize)]
+struct AddUserForm {
+    csrf: Option<String>,
+    username: Option<String>,
+    display_name: Option<String>,
+    role: Option<String>,
+    password: Option<String>,
+}
+
+async fn admin_add(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<AddUserForm>, FormRejection>,
+) -> Response {
+    let csrf = form.as_ref().ok().and_then(|f| f.csrf.clone());
+    let p = match form_poster(&state, &headers, csrf.as_deref()).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let Form(f) = match form {
+        Ok(f) => f,
+        Err(e) => return bad_form(&state, "csrf, username, display_name, role y password", e),
+    };
+    let typed = json!({"username": f.username, "display_name": f.display_name, "role": f.role});
+    match crate::api::create_user(
+        &state,
+        &p,
+        f.username.as_deref().unwrap_or(""),
+        f.display_name,
+        f.role.as_deref().unwrap_or(""),
+        f.password.unwrap_or_default(),
+    )
+    .await
+    {
+        Ok(u) => done("agregado", &u.username),
+        Err(e) => admin_view(&state, &p, None, Some(e), typed).await,
+    }
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    csrf: Option<String>,
+}
+
+async fn admin_switch(
+    state: AppState,
+    headers: HeaderMap,
+    name: String,
+    form: Result<Form<CsrfForm>, FormRejection>,
+    disabled: bool,
+) -> Response {
+    let csrf = form.as_ref().ok().and_then(|f| f.csrf.clone());
+    let p = match form_poster(&state, &headers, csrf.as_deref()).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    if let Err(e) = form {
+        return bad_form(&state, "csrf", e);
+    }
+    match crate::api::set_disabled(&state, &p, &name, disabled).await {
+        Ok(()) => done(
+            if disabled {
+                "deshabilitado"
+            } else {
+                "habilitado"
+            },
+            &name,
+        ),
+        Err(e) => admin_view(&state, &p, None, Some(e), json!({})).await,
+    }
+}
+
+async fn admin_disable(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    form: Result<Form<CsrfForm>, FormRejection>,
+) -> Response {
+    admin_switch(state, headers, name, form, true).await
+}
+
+async fn admin_enable(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    form: Result<Form<CsrfForm>, FormRejection>,
+) -> Response {
+    admin_switch(state, headers, name, form, false).await
+}
+
+#[derive(Deserialize)]
+struct PasswordForm {
+    csrf: Option<String>,
+    password: Option<String>,
+}
+
+async fn admin_password(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    form: Result<Form<PasswordForm>, FormRejection>,
+) -> Response {
+    let csrf = form.as_ref().ok().and_then(|f| f.csrf.clone());
+    let p = match form_poster(&state, &headers, csrf.as_deref()).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let Form(f) = match form {
+        Ok(f) => f,
+        Err(e) => return bad_form(&state, "csrf y password", e),
+    };
+    // The page is for admins (one's own password included); the rule is the API's.
+    if let Err(e) = p.require(&[], "administrar usuarios") {
+        return error_page(&state, e);
+    }
+    match crate::api::change_password(&state, &p, &name, f.password.unwrap_or_default()).await {
+        Ok(()) => done("contrasena", &name),
+        Err(e) => admin_view(&state, &p, None, Some(e), json!({})).await,
+    }
 }

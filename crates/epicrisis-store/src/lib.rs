@@ -369,7 +369,8 @@ impl Store {
     }
 
     // --- episodes
-    /// Inserts or replaces an episode (its versions are kept).
+    /// Inserts or replaces an episode (its versions are kept); `updated_at` always moves
+    /// forward, so a re-import is seen as a change even within one millisecond.
     pub async fn put_episode(&self, e: &NewEpisode) -> Result<EpisodeRow> {
         let now = now_ms();
         sqlx::query(
@@ -379,7 +380,9 @@ impl Store {
              ON CONFLICT (episode_id) DO UPDATE SET service = excluded.service, \
              admission_date = excluded.admission_date, discharge_date = excluded.discharge_date, \
              episode_json = excluded.episode_json, source = excluded.source, \
-             source_kind = excluded.source_kind, updated_at = excluded.updated_at",
+             source_kind = excluded.source_kind, \
+             updated_at = CASE WHEN excluded.updated_at > episodes.updated_at \
+             THEN excluded.updated_at ELSE episodes.updated_at + 1 END",
         )
         .bind(&e.episode_id)
         .bind(&e.service)
@@ -394,6 +397,16 @@ impl Store {
         self.episode(&e.episode_id).await?.ok_or_else(|| {
             StoreError::Db(format!("episode {} vanished after saving", e.episode_id))
         })
+    }
+
+    /// The episode's `updated_at` alone (a cheap check of whether a parsed copy is
+    /// still current: every re-import moves it forward, even within one millisecond).
+    pub async fn episode_stamp(&self, episode_id: &str) -> Result<Option<i64>> {
+        let row = sqlx::query("SELECT updated_at FROM episodes WHERE episode_id = $1")
+            .bind(episode_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| Ok(r.try_get("updated_at")?)).transpose()
     }
 
     pub async fn episode(&self, episode_id: &str) -> Result<Option<EpisodeRow>> {

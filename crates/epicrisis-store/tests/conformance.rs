@@ -666,7 +666,20 @@ async fn check_episodes(db: &Db) {
     changed.source = "new source".to_string();
     let replaced = store.put_episode(&changed).await.unwrap();
     assert_eq!(replaced.imported_at, first.imported_at);
-    assert!(replaced.updated_at >= first.updated_at);
+    assert!(replaced.updated_at > first.updated_at);
+    // Every re-import moves the stamp forward, even several within one millisecond (the
+    // server's cache of parsed episodes relies on it).
+    let mut stamp = replaced.updated_at;
+    for _ in 0..3 {
+        let again = store.put_episode(&changed).await.unwrap();
+        assert!(again.updated_at > stamp);
+        assert_eq!(
+            store.episode_stamp("EP-1").await.unwrap(),
+            Some(again.updated_at)
+        );
+        stamp = again.updated_at;
+    }
+    assert_eq!(store.episode_stamp("nope").await.unwrap(), None);
     let got = store.episode("EP-1").await.unwrap().unwrap();
     assert_eq!(got.source, "new source");
     assert_eq!(got.discharge_date.as_deref(), Some("2024-03-11"));

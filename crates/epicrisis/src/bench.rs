@@ -91,6 +91,7 @@ pub fn run(args: BenchArgs, env_file: Option<&std::path::Path>) -> Result<ExitCo
         strategy: Strategy::Narrative,
         sampling: settings.sampling.clone(),
         repair_rounds: 2,
+        avoid: Vec::new(),
     };
     let mut secs = Vec::new();
     let mut prompt_tokens = 0u32;

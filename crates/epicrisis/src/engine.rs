@@ -62,6 +62,7 @@ pub fn open(
         },
         sampling,
         repair_rounds: args.repair_rounds,
+        avoid: Vec::new(),
     };
     match engine {
         Engine::Deterministic => Ok(Ready {

@@ -263,6 +263,10 @@ fn every_route_refuses_anonymous_requests() {
         ("POST", "/api/v1/users/ana/disable"),
         ("POST", "/api/v1/users/ana/enable"),
         ("POST", "/api/v1/users/ana/password"),
+        ("POST", "/administracion/usuarios"),
+        ("POST", "/administracion/usuarios/ana/deshabilitar"),
+        ("POST", "/administracion/usuarios/ana/habilitar"),
+        ("POST", "/administracion/usuarios/ana/contrasena"),
         ("GET", "/v1/models"),
         ("POST", "/v1/chat/completions"),
     ];
@@ -280,7 +284,7 @@ fn every_route_refuses_anonymous_requests() {
             "{m} {p}"
         );
     }
-    for p in ["/episodios", "/episodios/1416169", "/"] {
+    for p in ["/episodios", "/episodios/1416169", "/", "/administracion"] {
         let r = anon.get(format!("{}{p}", srv.url)).send().unwrap();
         assert!(r.status().is_redirection(), "{p}");
         let loc = r.headers()["location"].to_str().unwrap().to_string();
@@ -308,6 +312,129 @@ fn every_route_refuses_anonymous_requests() {
         .post(format!("{}/api/v1/episodes/{EPISODE}/drafts", srv.url))
         .send()
         .unwrap();
+    assert_eq!(r.status(), 403);
+}
+
+/// Validation and pages use a cached parse of the episode; a re-import under the same id
+/// must be seen at once (the store's `updated_at` moves on every import).
+#[test]
+fn a_reimported_episode_is_validated_against_its_new_data() {
+    let dir = setup();
+    let srv = serve(dir.path(), &["--engine", "deterministic"]);
+    let s = login(&srv.url, "ana");
+    import(&s);
+    let path = format!("/api/v1/episodes/{EPISODE}/validate");
+    let unsupported = |s: &Session| -> Vec<String> {
+        let r: Value = s
+            .post(&path, &json!({"text": "Recibió meropenem por 7 días."}))
+            .json()
+            .unwrap();
+        r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["severity"] == "error")
+            .map(|f| f["mention"].as_str().unwrap_or("").to_lowercase())
+            .collect()
+    };
+    // Twice (the second from the cache): meropenem is in this episode's data.
+    for _ in 0..2 {
+        assert!(
+            !unsupported(&s).iter().any(|m| m.contains("meropenem")),
+            "meropenem is supported by episode {EPISODE}"
+        );
+    }
+    assert_eq!(s.get(&format!("/episodios/{EPISODE}")).status(), 200);
+    // Another stay imported under the same id: meropenem is no longer supported, and the
+    // page shows the new data.
+    let hernia = std::fs::read(testdata("episodes/compact_hernia.json")).unwrap();
+    let r = s.post_bytes(&format!("/api/v1/episodes?id={EPISODE}"), hernia);
+    assert_eq!(r.status(), 201);
+    assert!(
+        unsupported(&s).iter().any(|m| m.contains("meropenem")),
+        "the re-imported data is used at once"
+    );
+    let page = s.get(&format!("/episodios/{EPISODE}")).text().unwrap();
+    assert!(
+        page.contains("Hernia umbilical"),
+        "the page shows the new data"
+    );
+    let unknown = s.post("/api/v1/episodes/no-existe/validate", &json!({"text": "x"}));
+    assert_eq!(unknown.status(), 404);
+    assert!(unknown.text().unwrap().contains("no-existe"));
+}
+
+/// `POST /api/regenerate-epicrisis` takes the predecessor's body (the previous
+/// violations, and the previous text) and answers a fresh validated draft; malformed
+/// violations are refused with a JSON 400 naming the field.
+#[test]
+fn regenerate_takes_the_previous_violations() {
+    let dir = setup();
+    let srv = serve(dir.path(), &["--engine", "deterministic"]);
+    let s = login(&srv.url, "ana");
+    import(&s);
+    let violations =
+        json!([{"type": "med", "mention": "warfarina", "reason": "no está en los datos"}]);
+    let r = s.post(
+        "/api/regenerate-epicrisis",
+        &json!({"episodeId": EPISODE, "previousEpicrisis": "Se indica warfarina.", "violations": violations}),
+    );
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().unwrap();
+    assert_eq!(v["validation"]["ok"], true, "{v}");
+    assert!(!v["text"].as_str().unwrap().contains("warfarina"));
+    assert_eq!(v["regeneration"]["violations"], 1);
+    // The deterministic writer cannot use them; it answers a fresh validated draft.
+    assert_eq!(v["regeneration"]["toldTheModel"], false);
+    assert!(v["versionId"].as_i64().is_some());
+    // The predecessor's own shape: inline clinicalData, violations possibly empty.
+    let inline = std::fs::read(testdata("episodes/predecessor_neumonia.json")).unwrap();
+    let mut body: Value = serde_json::from_slice(&inline).unwrap();
+    if body.get("clinicalData").is_none() {
+        body = json!({"clinicalData": body});
+    }
+    body["violations"] = json!([]);
+    let r = s.post("/api/regenerate-epicrisis", &body);
+    assert_eq!(r.status(), 200, "{}", r.text().unwrap_or_default());
+    for (bad, field) in [
+        (
+            json!({"episodeId": EPISODE, "violations": "warfarina"}),
+            "violations",
+        ),
+        (
+            json!({"episodeId": EPISODE, "violations": [{"type": "med"}]}),
+            "violations[0].mention",
+        ),
+        (
+            json!({"episodeId": EPISODE, "violations": [{"mention": 5}]}),
+            "violations[0].mention",
+        ),
+        (
+            json!({"episodeId": EPISODE, "violations": [{"mention": "x", "reason": 1}]}),
+            "violations[0].reason",
+        ),
+        (
+            json!({"episodeId": EPISODE, "violations": ["x"]}),
+            "violations[0]",
+        ),
+        (
+            json!({"episodeId": EPISODE, "previousEpicrisis": 7}),
+            "previousEpicrisis",
+        ),
+        (json!([1, 2]), "objeto"),
+        (json!({"violations": []}), "episodeId"),
+    ] {
+        let r = s.post("/api/regenerate-epicrisis", &bad);
+        assert_eq!(r.status(), 400, "{bad}");
+        let e: Value = r.json().unwrap();
+        assert!(e["error"].as_str().unwrap().contains(field), "{bad} → {e}");
+    }
+    // The administrative role may not generate.
+    let caja = login(&srv.url, "caja");
+    let r = caja.post(
+        "/api/regenerate-epicrisis",
+        &json!({"episodeId": EPISODE, "violations": []}),
+    );
     assert_eq!(r.status(), 403);
 }
 
@@ -746,6 +873,229 @@ fn an_admin_manages_accounts_over_the_api() {
     assert!(out.status.success());
 }
 
+/// The administration page: only admins see it (and its link); accounts are added,
+/// disabled, enabled and given a new password through its forms, with the form's CSRF
+/// token; refused input is shown on the page, naming the field.
+#[test]
+fn an_admin_manages_accounts_in_the_web_interface() {
+    let dir = setup();
+    add_user(dir.path(), "jefa", "admin", "Jefa TI");
+    let srv = serve(dir.path(), &["--engine", "deterministic"]);
+    let admin = login(&srv.url, "jefa");
+    let ana = login(&srv.url, "ana");
+    // The link and the page are for admins only.
+    let list = admin.get("/episodios").text().unwrap();
+    assert!(list.contains("href=\"/administracion\""));
+    assert!(
+        !ana.get("/episodios")
+            .text()
+            .unwrap()
+            .contains("/administracion")
+    );
+    let r = ana.get("/administracion");
+    assert_eq!(r.status(), 403);
+    assert!(r.text().unwrap().contains("administrar usuarios"));
+    let page = admin.get("/administracion").text().unwrap();
+    assert!(page.contains("Administración de usuarios"));
+    assert!(page.contains("Dra. Ana Pérez") && page.contains("Médico"));
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_string();
+    let form = |path: &str, fields: &[(&str, &str)]| {
+        admin
+            .client
+            .post(format!("{}{path}", srv.url))
+            .form(fields)
+            .send()
+            .unwrap()
+    };
+    // Without the form's token: refused, nothing added.
+    let r = form(
+        "/administracion/usuarios",
+        &[
+            ("username", "bo"),
+            ("role", "medico"),
+            ("password", PASSWORD),
+        ],
+    );
+    assert_eq!(r.status(), 403);
+    assert!(r.text().unwrap().contains("csrf"));
+    // A non-admin's form is refused even with their own token.
+    let r = ana
+        .client
+        .post(format!("{}/administracion/usuarios", srv.url))
+        .form(&[
+            ("csrf", ana.csrf.as_str()),
+            ("username", "bo"),
+            ("role", "medico"),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    // Bad input is shown on the page, naming the field; what was typed stays.
+    let r = form(
+        "/administracion/usuarios",
+        &[
+            ("csrf", &csrf),
+            ("username", "bo.rojas"),
+            ("role", "cirujano"),
+            ("password", PASSWORD),
+        ],
+    );
+    assert_eq!(r.status(), 400);
+    let t = r.text().unwrap();
+    assert!(t.contains("role") && t.contains("cirujano"), "{t}");
+    assert!(t.contains("value=\"bo.rojas\""));
+    let r = form(
+        "/administracion/usuarios",
+        &[
+            ("csrf", &csrf),
+            ("username", "bo.rojas"),
+            ("role", "medico"),
+            ("password", "corta"),
+        ],
+    );
+    assert_eq!(r.status(), 400);
+    assert!(r.text().unwrap().contains("contraseña"));
+    // Add.
+    let r = form(
+        "/administracion/usuarios",
+        &[
+            ("csrf", &csrf),
+            ("username", "Bo.Rojas"),
+            ("display_name", "Dr. Bo Rojas"),
+            ("role", "medico"),
+            ("password", PASSWORD),
+        ],
+    );
+    assert_eq!(r.status(), 200);
+    assert!(r.url().path() == "/administracion");
+    let t = r.text().unwrap();
+    assert!(t.contains("Se agregó la cuenta bo.rojas"), "{t}");
+    assert!(t.contains("Dr. Bo Rojas"));
+    let r = form(
+        "/administracion/usuarios",
+        &[
+            ("csrf", &csrf),
+            ("username", "bo.rojas"),
+            ("role", "medico"),
+            ("password", PASSWORD),
+        ],
+    );
+    assert_eq!(r.status(), 409, "duplicate user names are refused");
+    let bo = login(&srv.url, "bo.rojas");
+    assert_eq!(bo.get("/api/v1/me").status(), 200);
+    // Disable: the session ends at once.
+    let r = form(
+        "/administracion/usuarios/bo.rojas/deshabilitar",
+        &[("csrf", &csrf)],
+    );
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.text()
+            .unwrap()
+            .contains("Se deshabilitó la cuenta bo.rojas")
+    );
+    assert_eq!(bo.get("/api/v1/me").status(), 401);
+    let users: Value = admin.get("/api/v1/users").json().unwrap();
+    let bo_row = |users: &Value| {
+        users["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["username"] == "bo.rojas")
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(bo_row(&users)["disabled"], true);
+    assert_eq!(
+        form(
+            "/administracion/usuarios/jefa/deshabilitar",
+            &[("csrf", &csrf)]
+        )
+        .status(),
+        409,
+        "an admin cannot lock themselves out"
+    );
+    assert_eq!(
+        form(
+            "/administracion/usuarios/nadie/deshabilitar",
+            &[("csrf", &csrf)]
+        )
+        .status(),
+        404
+    );
+    // Enable, then a new password: the old one no longer works, the new one does.
+    let r = form(
+        "/administracion/usuarios/bo.rojas/habilitar",
+        &[("csrf", &csrf)],
+    );
+    assert_eq!(r.status(), 200);
+    assert!(r.text().unwrap().contains("Se habilitó la cuenta bo.rojas"));
+    let users: Value = admin.get("/api/v1/users").json().unwrap();
+    assert_eq!(bo_row(&users)["disabled"], false);
+    let r = form(
+        "/administracion/usuarios/bo.rojas/contrasena",
+        &[("csrf", &csrf), ("password", "corta")],
+    );
+    assert_eq!(r.status(), 400);
+    let r = form(
+        "/administracion/usuarios/bo.rojas/contrasena",
+        &[("csrf", &csrf), ("password", "otra-clave-larga")],
+    );
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.text()
+            .unwrap()
+            .contains("Se cambió la contraseña de bo.rojas")
+    );
+    let try_login = |password: &str| {
+        let c = Client::builder().cookie_store(true).build().unwrap();
+        let page = c
+            .get(format!("{}/login", srv.url))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap();
+        let t = page
+            .split("name=\"csrf\" value=\"")
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .unwrap()
+            .to_string();
+        c.post(format!("{}/login", srv.url))
+            .form(&[
+                ("username", "bo.rojas"),
+                ("password", password),
+                ("csrf", &t),
+            ])
+            .send()
+            .unwrap()
+            .status()
+    };
+    assert_eq!(try_login(PASSWORD), 401);
+    assert_eq!(try_login("otra-clave-larga"), 200);
+    // The changes are in the audit trail, and the log holds no password or token.
+    let audit: Value = admin.get("/api/v1/audit").json().unwrap();
+    let actions: Vec<&str> = audit["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a["action"].as_str())
+        .collect();
+    for a in ["user_add", "user_disable", "user_enable", "user_passwd"] {
+        assert!(actions.contains(&a), "{a} in {actions:?}");
+    }
+    let log = srv.log.lock().unwrap().clone();
+    for secret in [PASSWORD, "otra-clave-larga", csrf.as_str(), "bo.rojas"] {
+        assert!(!log.contains(secret), "the log holds {secret:?}");
+    }
+}
+
 /// Reads a Server-Sent Events stream until an event of one of `names`; returns its name.
 fn wait_event(events: &mut BufReader<Response>, names: &[&str]) -> String {
     let mut line = String::new();
@@ -1025,6 +1375,7 @@ fn which(name: &str) -> Option<String> {
 fn browser_login_generate_flag_fix_approve_and_history() {
     let Some(d) = Driver::start() else { return };
     let dir = setup();
+    add_user(dir.path(), "jefa", "admin", "Jefa TI");
     let srv = serve(dir.path(), &["--engine", "deterministic"]);
     import(&login(&srv.url, "ana"));
     d.go(&format!("{}/login", srv.url));
@@ -1116,4 +1467,44 @@ fn browser_login_generate_flag_fix_approve_and_history() {
         "return document.documentElement.scrollWidth <= window.innerWidth + 1",
     );
     d.screenshot("6-tableta");
+    // A medico has no administration link, and the page refuses them.
+    assert_eq!(
+        d.script("return document.getElementById('admin-link') === null"),
+        Value::Bool(true)
+    );
+    d.go(&format!("{}/administracion", srv.url));
+    d.wait_for(
+        "the refusal",
+        "return document.body.textContent.includes('(403)')",
+    );
+    // An admin sees the link and the page, and adds an account from the keyboard.
+    d.call(
+        "POST",
+        "/window/rect",
+        json!({"width": 1280, "height": 1000}),
+    );
+    d.go(&format!("{}/episodios", srv.url));
+    d.click("header form button[type=submit]");
+    d.wait_for("the login page", "return location.pathname === '/login'");
+    d.type_into("#username", "jefa");
+    d.type_into("#password", PASSWORD);
+    d.click("form button[type=submit]");
+    d.wait_for(
+        "the episode list",
+        "return location.pathname === '/episodios'",
+    );
+    d.click("#admin-link");
+    d.wait_for(
+        "the administration page",
+        "return location.pathname === '/administracion' && document.querySelectorAll('#users tbody tr').length === 3",
+    );
+    d.type_into("#new-username", "bo.rojas");
+    d.type_into("#new-display", "Dr. Bo Rojas");
+    d.type_into("#new-password", "otra-clave-larga");
+    d.key("\u{E007}");
+    d.wait_for(
+        "the new account",
+        "return document.body.textContent.includes('Se agregó la cuenta bo.rojas') && document.querySelectorAll('#users tbody tr').length === 4",
+    );
+    d.screenshot("7-administracion");
 }
