@@ -47,6 +47,11 @@ pub trait Embedder: Send + Sync {
     fn max_tokens(&self) -> usize;
     /// Tokens `text` takes as a passage (prefix and special tokens included).
     fn count_tokens(&self, text: &str) -> Result<usize, EmbedError>;
+    /// The text put before inputs of `role` (e5: `query: ` / `passage: `; empty for most).
+    fn prompt(&self, role: Role) -> &str {
+        let _ = role;
+        ""
+    }
     /// Embeds `texts` in `role`.
     fn embed(&self, texts: &[&str], role: Role) -> Result<Vec<Vec<f32>>, EmbedError>;
 }

@@ -2,8 +2,12 @@
 //! pipeline, or a provider outside the machine through the same pipeline on de-identified
 //! text. The command line and the server both draft through [`Engine::draft`].
 
+use crate::evidence::SentenceEvidence;
 use crate::external::{ExternalUse, draft_deidentified};
-use crate::grounded::{Attempt, PipelineOptions, Provenance, Timings, draft_with_model};
+use crate::grounded::{
+    Attempt, PipelineOptions, Provenance, Retrieval, Timings, draft_with_model, link_evidence,
+    prepare_notes, with_unsupported_sentences,
+};
 use crate::{Draft, Layout, TextFormat, writer};
 use epicrisis_domain::Episode;
 use epicrisis_llm::{
@@ -39,6 +43,8 @@ pub struct Outcome {
     pub timings: Option<Timings>,
     pub generate_ms: f64,
     pub validate_ms: f64,
+    /// Per sentence of `text`, the passages of the notes and the items that support it.
+    pub evidence: Vec<SentenceEvidence>,
 }
 
 impl Engine {
@@ -104,6 +110,11 @@ impl Engine {
                 let generate_ms = t.elapsed().as_secs_f64() * 1e3;
                 let tv = Instant::now();
                 let report = epicrisis_validate::validate(ep, &text);
+                // The writer's sentences come from the data: keywords and items find
+                // their evidence without an embeddings model.
+                let prepared = prepare_notes(ep, &Retrieval::default());
+                let evidence = link_evidence(ep, &text, &prepared, None);
+                let report = with_unsupported_sentences(report, &evidence, &text);
                 let validate_ms = tv.elapsed().as_secs_f64() * 1e3;
                 Ok(Outcome {
                     draft,
@@ -115,6 +126,7 @@ impl Engine {
                     timings: None,
                     generate_ms,
                     validate_ms,
+                    evidence,
                 })
             }
             Engine::Model {
@@ -138,13 +150,17 @@ impl Engine {
                 if cancel.is_cancelled() {
                     return Err(GenerationError::Cancelled);
                 }
-                let (text, report) = if format == TextFormat::Plain {
-                    (g.text.clone(), g.report.clone())
+                let (text, report, evidence) = if format == TextFormat::Plain {
+                    (g.text.clone(), g.report.clone(), g.evidence.clone())
                 } else {
                     // Markdown is rendered from the same parts.
                     let text = g.draft.render(format);
                     let report = epicrisis_validate::validate(ep, &text);
-                    (text, report)
+                    let prepared = prepare_notes(ep, &opts.retrieval);
+                    let embedder = opts.retrieval.embedder.as_deref();
+                    let evidence = link_evidence(ep, &text, &prepared, embedder);
+                    let report = with_unsupported_sentences(report, &evidence, &text);
+                    (text, report, evidence)
                 };
                 Ok(Outcome {
                     draft: g.draft,
@@ -156,6 +172,7 @@ impl Engine {
                     validate_ms: g.timings.validation_ms,
                     timings: Some(g.timings),
                     generate_ms: t.elapsed().as_secs_f64() * 1e3,
+                    evidence,
                 })
             }
         }

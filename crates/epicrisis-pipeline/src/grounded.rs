@@ -16,16 +16,18 @@ use crate::draft::{Body, Draft, Layout, Origin, Part, PartId, TextFormat};
 use crate::prose::{drug_name, inline_name};
 use crate::writer;
 use epicrisis_domain::{Episode, ItemKind};
+use epicrisis_embed::Embedder;
 use epicrisis_llm::{
     ChatMessage, GenerationError, GenerationRequest, GenerationStats, Generator, ModelInfo,
     SamplingSettings,
 };
 use epicrisis_validate::{EpisodeIndex, Finding, Report, Severity, validate_indexed};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Version of the prompts below; recorded in every draft's provenance.
-pub const PROMPT_VERSION: &str = "2026-11-24.1";
+pub const PROMPT_VERSION: &str = "2026-11-29.1";
 
 /// What the model writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -49,6 +51,12 @@ pub struct PipelineOptions {
     /// violations a client sends back when it asks to regenerate): the first round's
     /// instructions name them, as a repair round names its own. Empty: a plain draft.
     pub avoid: Vec<String>,
+    /// How the notes of a long stay are cut down to the prompt's budget.
+    pub retrieval: Retrieval,
+    /// Evolution paragraphs of approved epicrisis of similar earlier episodes (the
+    /// archive), shown to the model as the hospital's style — never as facts: the
+    /// validator checks the draft against this episode only, so a copied fact is caught.
+    pub style_examples: Vec<String>,
 }
 
 impl Default for PipelineOptions {
@@ -59,6 +67,8 @@ impl Default for PipelineOptions {
             sampling: SamplingSettings::default(),
             repair_rounds: 2,
             avoid: Vec::new(),
+            retrieval: Retrieval::default(),
+            style_examples: Vec::new(),
         }
     }
 }
@@ -92,6 +102,208 @@ pub fn words_to_avoid(avoid: &[String]) -> Vec<String> {
     out
 }
 
+/// How the evolution notes reach the prompt. Notes that fit in `notes_budget_tokens` go
+/// in whole; longer ones (a stay of weeks) are split into passages and the passages each
+/// part of the epicrisis needs are retrieved — always with the admission and discharge
+/// days — until the budget is spent ([`crate::retrieve::select`]).
+#[derive(Clone)]
+pub struct Retrieval {
+    /// The sentence-embedding model; without one, passages are ranked by BM25 alone.
+    pub embedder: Option<Arc<dyn Embedder>>,
+    /// Tokens the notes may take in the prompt.
+    pub notes_budget_tokens: usize,
+    /// Longest passage, in tokens.
+    pub passage_tokens: usize,
+}
+
+impl Default for Retrieval {
+    fn default() -> Retrieval {
+        Retrieval {
+            embedder: None,
+            notes_budget_tokens: 700,
+            passage_tokens: 64,
+        }
+    }
+}
+
+impl std::fmt::Debug for Retrieval {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Retrieval")
+            .field(
+                "embedder",
+                &self.embedder.as_ref().map(|e| e.name().to_string()),
+            )
+            .field("notes_budget_tokens", &self.notes_budget_tokens)
+            .field("passage_tokens", &self.passage_tokens)
+            .finish()
+    }
+}
+
+impl PartialEq for Retrieval {
+    fn eq(&self, other: &Retrieval) -> bool {
+        let same_model = match (&self.embedder, &other.embedder) {
+            (None, None) => true,
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        };
+        same_model
+            && self.notes_budget_tokens == other.notes_budget_tokens
+            && self.passage_tokens == other.passage_tokens
+    }
+}
+
+/// What retrieval did for one draft (in its provenance).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RetrievalUse {
+    /// `whole` (the notes fit), `hybrid` (embeddings + BM25) or `lexical` (BM25 alone).
+    pub method: String,
+    /// The embeddings model, when one ranked the passages.
+    pub model: Option<String>,
+    pub passages_total: usize,
+    pub passages_used: usize,
+    /// Tokens of the whole notes and of what went into the prompt.
+    pub tokens_total: usize,
+    pub tokens_used: usize,
+    pub ms: f64,
+}
+
+/// An episode's notes cut into passages, with their vectors (and the four parts'
+/// question vectors) when an embeddings model is at hand. Made once per draft; used for
+/// the prompt's notes and for the evidence of every sentence.
+#[derive(Debug, Clone, Default)]
+pub struct PreparedNotes {
+    pub passages: Vec<crate::retrieve::Passage>,
+    pub vectors: Option<(Vec<Vec<f32>>, crate::retrieve::QueryVectors)>,
+    /// The embeddings model that made `vectors`.
+    pub model: Option<String>,
+    pub ms: f64,
+}
+
+/// Tokens of `s` as the embeddings model counts them, or an estimate without one.
+fn token_counter(embedder: Option<&dyn Embedder>) -> impl Fn(&str) -> usize + '_ {
+    move |s: &str| match embedder {
+        Some(e) => e
+            .count_tokens(s)
+            .unwrap_or_else(|_| crate::retrieve::approx_tokens(s)),
+        None => crate::retrieve::approx_tokens(s),
+    }
+}
+
+/// Splits the notes into passages and embeds them. A model that fails on these notes
+/// (it should not) leaves BM25 alone to rank them: the draft does not depend on it.
+pub fn prepare_notes(ep: &Episode, retrieval: &Retrieval) -> PreparedNotes {
+    let t = Instant::now();
+    let embedder = retrieval.embedder.as_deref();
+    let count = token_counter(embedder);
+    let passages = crate::retrieve::passages(ep, retrieval.passage_tokens, &count);
+    let vectors =
+        embedder.and_then(|e| crate::retrieve::embed_for_selection(e, ep, &passages).ok());
+    PreparedNotes {
+        model: vectors.as_ref().and(embedder).map(|e| e.name().to_string()),
+        passages,
+        vectors,
+        ms: t.elapsed().as_secs_f64() * 1e3,
+    }
+}
+
+/// The notes block of the prompt and what retrieval did to make it.
+pub fn notes_for_prompt(
+    ep: &Episode,
+    retrieval: &Retrieval,
+    prepared: &PreparedNotes,
+) -> (String, RetrievalUse) {
+    let t = Instant::now();
+    let proper = crate::prose::proper_words(ep);
+    let count = token_counter(retrieval.embedder.as_deref());
+    let tokens_total: usize = ep.evolution.iter().map(|n| count(&n.text)).sum();
+    if tokens_total <= retrieval.notes_budget_tokens {
+        let whole: String = ep
+            .evolution
+            .iter()
+            .map(|n| {
+                let label = n.day.map(|d| format!("día {d}: ")).unwrap_or_default();
+                format!("- {label}{}\n", crate::prose::clean_note(&n.text, &proper))
+            })
+            .collect();
+        let n = prepared.passages.len();
+        return (
+            whole,
+            RetrievalUse {
+                method: "whole".into(),
+                model: None,
+                passages_total: n,
+                passages_used: n,
+                tokens_total,
+                tokens_used: tokens_total,
+                ms: t.elapsed().as_secs_f64() * 1e3,
+            },
+        );
+    }
+    let vectors = prepared.vectors.as_ref();
+    let selection = crate::retrieve::select(
+        ep,
+        &prepared.passages,
+        vectors.map(|(v, _)| v.as_slice()),
+        vectors.map(|(_, q)| q),
+        retrieval.notes_budget_tokens,
+        &count,
+    );
+    // Shouted notes in sentence case, abbreviations kept (as for whole notes).
+    let mut shown = selection.clone();
+    for s in &mut shown.passages {
+        s.passage.text = crate::prose::clean_note(&s.passage.text, &proper);
+    }
+    let block = crate::retrieve::notes_text(&shown, ep);
+    (
+        block,
+        RetrievalUse {
+            method: if vectors.is_some() {
+                "hybrid"
+            } else {
+                "lexical"
+            }
+            .into(),
+            model: prepared.model.clone(),
+            passages_total: prepared.passages.len(),
+            passages_used: selection.passages.len(),
+            tokens_total: selection.tokens_total,
+            tokens_used: selection.tokens_used,
+            ms: prepared.ms + t.elapsed().as_secs_f64() * 1e3,
+        },
+    )
+}
+
+/// `report` plus a warning for every sentence that makes a claim with no evidence.
+pub fn with_unsupported_sentences(
+    report: Report,
+    evidence: &[crate::evidence::SentenceEvidence],
+    text: &str,
+) -> Report {
+    let mut findings = report.findings;
+    findings.extend(crate::evidence::unsupported_sentences(evidence, text));
+    Report::new(findings)
+}
+
+/// The evidence of every sentence of `text`: passages of the notes (by BM25, and by
+/// cosine when the notes were embedded) and structured items of the episode.
+pub fn link_evidence(
+    ep: &Episode,
+    text: &str,
+    prepared: &PreparedNotes,
+    embedder: Option<&dyn Embedder>,
+) -> Vec<crate::evidence::SentenceEvidence> {
+    let opts = crate::evidence::EvidenceOptions::default();
+    if let (Some(e), Some((vectors, _))) = (embedder, &prepared.vectors) {
+        // A model failure here costs only the dense half of the evidence.
+        if let Ok(ev) =
+            crate::evidence::evidence_with_embedder(e, ep, &prepared.passages, vectors, text, &opts)
+        {
+            return ev;
+        }
+    }
+    crate::evidence::evidence(ep, &prepared.passages, text, None, &opts)
+}
+
 /// One call to the model.
 #[derive(Debug, Clone, Serialize)]
 pub struct Attempt {
@@ -116,6 +328,8 @@ pub struct Provenance {
     pub strategy: Strategy,
     pub prompt_version: &'static str,
     pub program_version: &'static str,
+    /// How the notes were put in the prompt (whole, or retrieved passages).
+    pub retrieval: RetrievalUse,
 }
 
 /// Times of one draft.
@@ -140,6 +354,8 @@ pub struct GroundedDraft {
     pub attempts: Vec<Attempt>,
     pub provenance: Provenance,
     pub timings: Timings,
+    /// Per sentence of `text`, the passages and items that support it.
+    pub evidence: Vec<crate::evidence::SentenceEvidence>,
 }
 
 /// The fixed instructions (the stable prefix whose KV cache is reused between drafts).
@@ -181,6 +397,26 @@ fn task_text(strategy: Strategy) -> &'static str {
 /// The episode's facts, compactly, for the model (names without codes unless the strategy
 /// asks for them).
 pub fn facts_for_model(ep: &Episode, with_codes: bool, notes_budget: usize) -> String {
+    facts_with_notes(ep, with_codes, &cut_notes(ep, notes_budget))
+}
+
+/// Every note, each cut to an equal share of `notes_budget` characters (at least 120).
+fn cut_notes(ep: &Episode, notes_budget: usize) -> String {
+    let mut s = String::new();
+    let per_note = (notes_budget / ep.evolution.len().max(1)).max(120);
+    let proper = crate::prose::proper_words(ep);
+    for n in &ep.evolution {
+        let label = n.day.map(|d| format!("día {d}: ")).unwrap_or_default();
+        // Shouted notes in sentence case, abbreviations kept (the model copies them).
+        let text = crate::prose::clean_note(&n.text, &proper);
+        let cut: String = text.chars().take(per_note).collect();
+        s.push_str(&format!("- {label}{cut}\n"));
+    }
+    s
+}
+
+/// The episode's facts with `notes` (lines `- día N: …`) as its notes block.
+pub fn facts_with_notes(ep: &Episode, with_codes: bool, notes: &str) -> String {
     let code = |c: Option<String>| {
         if with_codes {
             c.map(|c| format!(" ({c})")).unwrap_or_default()
@@ -248,17 +484,9 @@ pub fn facts_for_model(ep: &Episode, with_codes: bool, notes_budget: usize) -> S
             list(drugs)
         ));
     }
-    if !ep.evolution.is_empty() {
+    if !notes.trim().is_empty() {
         s.push_str("Notas de evolución:\n");
-        let per_note = (notes_budget / ep.evolution.len().max(1)).max(120);
-        let proper = crate::prose::proper_words(ep);
-        for n in &ep.evolution {
-            let label = n.day.map(|d| format!("día {d}: ")).unwrap_or_default();
-            // Shouted notes in sentence case, abbreviations kept (the model copies them).
-            let text = crate::prose::clean_note(&n.text, &proper);
-            let cut: String = text.chars().take(per_note).collect();
-            s.push_str(&format!("- {label}{cut}\n"));
-        }
+        s.push_str(notes);
     }
     let abnormal: Vec<String> = ep
         .labs
@@ -314,12 +542,37 @@ pub fn facts_for_model(ep: &Episode, with_codes: bool, notes_budget: usize) -> S
 
 /// The messages of a first draft (used by `epicrisis bench` to time prefix reuse).
 pub fn first_messages(ep: &Episode, strategy: Strategy) -> Vec<ChatMessage> {
-    messages(ep, strategy, None)
+    let retrieval = Retrieval::default();
+    let (notes, _) = notes_for_prompt(ep, &retrieval, &prepare_notes(ep, &retrieval));
+    messages(ep, strategy, &notes, &[], None)
+}
+
+/// At most two style examples, each cut to 600 characters (a style needs no more).
+fn style_block(examples: &[String]) -> String {
+    let shown: Vec<String> = examples
+        .iter()
+        .filter(|e| !e.trim().is_empty())
+        .take(2)
+        .map(|e| {
+            let flat = e.split_whitespace().collect::<Vec<_>>().join(" ");
+            let cut: String = flat.chars().take(600).collect();
+            format!("- «{cut}»")
+        })
+        .collect();
+    if shown.is_empty() {
+        return String::new();
+    }
+    format!(
+        "\n\nAsí redacta este hospital la evolución en epicrisis aprobadas de otros pacientes (imita solo el estilo; sus datos no son de este paciente y no deben aparecer):\n{}",
+        shown.join("\n")
+    )
 }
 
 fn messages(
     ep: &Episode,
     strategy: Strategy,
+    notes: &str,
+    style_examples: &[String],
     repair: Option<(&str, &[String])>,
 ) -> Vec<ChatMessage> {
     let mut m = vec![
@@ -330,9 +583,10 @@ fn messages(
         )),
         ChatMessage::assistant(EXAMPLE_ANSWER),
         ChatMessage::user(format!(
-            "{}\n\n{}",
+            "{}{}\n\n{}",
             task_for(ep, strategy),
-            facts_for_model(ep, strategy == Strategy::Full, 1600)
+            style_block(style_examples),
+            facts_with_notes(ep, strategy == Strategy::Full, notes)
         )),
     ];
     if let Some((_previous, unsupported)) = repair {
@@ -703,10 +957,14 @@ pub fn draft_with_model(
     let mut previous: Option<(String, Vec<String>)> =
         (!avoid.is_empty()).then(|| (String::new(), avoid));
     let mut accepted: Option<(Draft, Origin)> = None;
+    let prepared = prepare_notes(ep, &opts.retrieval);
+    let (notes, retrieval) = notes_for_prompt(ep, &opts.retrieval, &prepared);
     for round in 1..=(1 + opts.repair_rounds) {
         let msgs = messages(
             ep,
             opts.strategy,
+            &notes,
+            &opts.style_examples,
             previous.as_ref().map(|(t, w)| (t.as_str(), w.as_slice())),
         );
         // Each round its own seed (still reproducible): the same seed would replay the
@@ -815,7 +1073,10 @@ pub fn draft_with_model(
         strategy: opts.strategy,
         prompt_version: PROMPT_VERSION,
         program_version: env!("CARGO_PKG_VERSION"),
+        retrieval,
     };
+    let evidence = link_evidence(ep, &text, &prepared, opts.retrieval.embedder.as_deref());
+    let report = with_unsupported_sentences(report, &evidence, &text);
     Ok(GroundedDraft {
         draft,
         text,
@@ -823,6 +1084,7 @@ pub fn draft_with_model(
         attempts,
         provenance,
         timings,
+        evidence,
     })
 }
 
