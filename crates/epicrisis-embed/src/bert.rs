@@ -282,14 +282,6 @@ impl BertEmbedder {
         self.pooling
     }
 
-    /// The prompt put before texts of `role`.
-    pub fn prompt(&self, role: Role) -> &str {
-        match role {
-            Role::Query => &self.query_prompt,
-            Role::Passage => &self.passage_prompt,
-        }
-    }
-
     /// Token ids of `text` with the role's prompt and the special tokens, cut into windows
     /// of at most `max_tokens` (one window for any text that fits).
     fn windows(&self, text: &str, role: Role) -> Result<Vec<Vec<u32>>, EmbedError> {
@@ -469,6 +461,13 @@ impl Embedder for BertEmbedder {
 
     fn max_tokens(&self) -> usize {
         self.max_tokens
+    }
+
+    fn prompt(&self, role: Role) -> &str {
+        match role {
+            Role::Query => &self.query_prompt,
+            Role::Passage => &self.passage_prompt,
+        }
     }
 
     fn count_tokens(&self, text: &str) -> Result<usize, EmbedError> {

@@ -13,6 +13,7 @@
 //! carries the method, the route pattern (never the episode id), the status and the time.
 
 pub mod api;
+pub mod archive;
 pub mod auth;
 pub mod cache;
 pub mod error;

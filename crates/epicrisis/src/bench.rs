@@ -92,6 +92,8 @@ pub fn run(args: BenchArgs, env_file: Option<&std::path::Path>) -> Result<ExitCo
         sampling: settings.sampling.clone(),
         repair_rounds: 2,
         avoid: Vec::new(),
+        retrieval: Default::default(),
+        style_examples: Vec::new(),
     };
     let mut secs = Vec::new();
     let mut prompt_tokens = 0u32;

@@ -30,6 +30,14 @@ pub enum Command {
     /// Measure a local model: prompt and generation speed (against a bare llama.cpp loop),
     /// seconds per epicrisis, the saving of prefix reuse, and peak memory.
     Bench(BenchArgs),
+    /// Embeddings throughput against sentence-transformers (tokens/s, peak memory).
+    BenchEmbeddings(BenchEmbedArgs),
+    /// Retrieval quality on long stays assembled from the dev set (recall@5, MRR).
+    BenchRetrieval(BenchRetrievalArgs),
+    /// End to end on long stays: prompt tokens and seconds per epicrisis with and without retrieval.
+    BenchLongstay(BenchLongstayArgs),
+    /// Similar past cases: signed epicrisis in the store closest in meaning to TEXT.
+    Search(SearchArgs),
     /// Measure de-identification on the Spanish clinical test set (recall and precision per
     /// identifier type, clinical words kept), or write the test set.
     EvalDeid(EvalDeidArgs),
@@ -316,6 +324,86 @@ pub struct BenchArgs {
     pub format: ReportFormat,
     #[command(flatten)]
     pub model: ModelArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchEmbedArgs {
+    /// The embeddings model folder (default: EMBEDDINGS_MODEL).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// The JSONL dataset whose reference epicrisis and notes are embedded.
+    #[arg(long, default_value = "testdata/dev/train.jsonl")]
+    pub dataset: PathBuf,
+    /// Texts per forward pass (both implementations).
+    #[arg(long, default_value_t = 32)]
+    pub batch_size: usize,
+    /// A Python with sentence-transformers, to measure the reference in the same run.
+    #[arg(long)]
+    pub reference_python: Option<PathBuf>,
+    /// The reference script (default: tools/models/embed_reference.py).
+    #[arg(long)]
+    pub reference_script: Option<PathBuf>,
+    /// `text` or `json`.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: ReportFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchRetrievalArgs {
+    /// The embeddings model folder (default: EMBEDDINGS_MODEL).
+    #[arg(long)]
+    pub embeddings: Option<PathBuf>,
+    /// The JSONL dataset whose records become the days of the stays.
+    #[arg(long, default_value = "testdata/dev/train.jsonl")]
+    pub dataset: PathBuf,
+    /// Days (records) per assembled stay.
+    #[arg(long, default_value_t = 60)]
+    pub days: usize,
+    /// Longest passage, in tokens.
+    #[arg(long, default_value_t = 64)]
+    pub passage_tokens: usize,
+    /// `text` or `json`.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: ReportFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchLongstayArgs {
+    /// The embeddings model folder (default: EMBEDDINGS_MODEL).
+    #[arg(long)]
+    pub embeddings: Option<PathBuf>,
+    /// The JSONL dataset whose records become the days of the long stay.
+    #[arg(long, default_value = "testdata/dev/train.jsonl")]
+    pub dataset: PathBuf,
+    /// Days (records) of the assembled stay.
+    #[arg(long, default_value_t = 60)]
+    pub days: usize,
+    /// A rich episode drafted too.
+    #[arg(long, default_value = "testdata/episodes/episodio_1416169.json")]
+    pub episode: PathBuf,
+    /// Tokens the notes may take in the prompt with retrieval.
+    #[arg(long, default_value_t = 700)]
+    pub notes_budget: usize,
+    /// `text` or `json`.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: ReportFormat,
+    #[command(flatten)]
+    pub model: ModelArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// What to look for, in words ("neumonía con derrame pleural en adulto mayor").
+    pub text: String,
+    /// How many cases to show.
+    #[arg(long, default_value_t = 5)]
+    pub limit: usize,
+    /// Characters of each epicrisis to show.
+    #[arg(long, default_value_t = 160)]
+    pub width: usize,
+    /// `text` or `json`.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: ReportFormat,
 }
 
 #[derive(Debug, Args)]

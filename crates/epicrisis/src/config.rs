@@ -686,6 +686,28 @@ impl Config {
     }
 
     /// The GGUF model to run: `LOCAL_LLM_PATH`, else the default installed model.
+    /// The embeddings model folder: `EMBEDDINGS_MODEL` as a path when it is one, else a
+    /// catalogue name under `<models>/embeddings/` (multilingual-e5-small by default).
+    pub fn embeddings_dir(&self) -> PathBuf {
+        match &self.embeddings_model {
+            Some(m)
+                if Path::new(m).is_dir()
+                    || m.contains('/') && !m.contains("://") && Path::new(m).exists() =>
+            {
+                Path::new(m).to_path_buf()
+            }
+            Some(m) if Path::new(m).exists() => Path::new(m).to_path_buf(),
+            Some(m) => self
+                .models_dir
+                .join("embeddings")
+                .join(m.rsplit('/').next().unwrap_or(m)),
+            None => self
+                .models_dir
+                .join("embeddings")
+                .join("multilingual-e5-small"),
+        }
+    }
+
     pub fn resolve_llm_path(&self) -> Option<PathBuf> {
         if let Some(p) = &self.local_llm_path {
             return Some(p.clone());

@@ -294,23 +294,7 @@ fn embeddings_check(config: &Config) -> Check {
             "",
         );
     }
-    let dir = match &config.embeddings_model {
-        Some(m)
-            if Path::new(m).is_dir()
-                || m.contains('/') && !m.contains("://") && Path::new(m).exists() =>
-        {
-            Path::new(m).to_path_buf()
-        }
-        Some(m) if Path::new(m).exists() => Path::new(m).to_path_buf(),
-        Some(m) => config
-            .models_dir
-            .join("embeddings")
-            .join(m.rsplit('/').next().unwrap_or(m)),
-        None => config
-            .models_dir
-            .join("embeddings")
-            .join("multilingual-e5-small"),
-    };
+    let dir = config.embeddings_dir();
     if !dir.is_dir() {
         return check(
             "embeddings",

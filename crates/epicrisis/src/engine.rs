@@ -11,7 +11,7 @@ use epicrisis_llm::http::{self, ApiKey, HttpSettings};
 use epicrisis_llm::llama::LlamaGenerator;
 use epicrisis_pipeline::engine::Engine as Drafter;
 pub use epicrisis_pipeline::engine::Outcome;
-use epicrisis_pipeline::grounded::{PipelineOptions, Strategy};
+use epicrisis_pipeline::grounded::{PipelineOptions, Retrieval, Strategy};
 use epicrisis_pipeline::{Layout, TextFormat};
 use std::sync::Arc;
 use std::time::Instant;
@@ -54,6 +54,15 @@ pub fn open(
     config: &Config,
     layout: Layout,
 ) -> Result<Ready, Failure> {
+    // Retrieval and evidence run on this machine whatever the engine; the embeddings
+    // model is loaded once, only for engines that write with a model.
+    let retrieval = match engine {
+        Engine::Deterministic => Retrieval::default(),
+        _ => Retrieval {
+            embedder: crate::embedder::open(config)?,
+            ..Retrieval::default()
+        },
+    };
     let options = |sampling| PipelineOptions {
         layout,
         strategy: match args.strategy {
@@ -63,6 +72,8 @@ pub fn open(
         sampling,
         repair_rounds: args.repair_rounds,
         avoid: Vec::new(),
+        retrieval: retrieval.clone(),
+        style_examples: Vec::new(),
     };
     match engine {
         Engine::Deterministic => Ok(Ready {

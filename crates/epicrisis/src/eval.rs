@@ -15,7 +15,7 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::time::Instant;
 
-fn read_dataset(path: &std::path::Path) -> Result<Vec<Record>, Failure> {
+pub fn read_dataset(path: &std::path::Path) -> Result<Vec<Record>, Failure> {
     let name = path.display().to_string();
     let bytes = std::fs::read(path)
         .map_err(|e| Failure::Input(format!("{name}: cannot read the dataset: {e}")))?;

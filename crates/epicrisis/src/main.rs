@@ -5,9 +5,12 @@
 //! usage (the message names the file, the JSON path or the flag); 3 an unexpected failure.
 
 mod bench;
+mod bench_embed;
+mod bench_retrieval;
 mod cli;
 mod config;
 mod doctor;
+mod embedder;
 mod engine;
 mod eval;
 mod eval_deid;
@@ -15,6 +18,7 @@ mod export_cmd;
 mod generate;
 mod input;
 mod models_cmd;
+mod search_cmd;
 mod serve_cmd;
 mod validate;
 
@@ -56,6 +60,10 @@ fn main() -> ExitCode {
         cli::Command::Validate(args) => validate::run(args),
         cli::Command::Eval(args) => eval::run(args, env_file),
         cli::Command::Bench(args) => bench::run(args, env_file),
+        cli::Command::BenchEmbeddings(args) => bench_embed::run(args, env_file),
+        cli::Command::BenchRetrieval(args) => bench_retrieval::run(args, env_file),
+        cli::Command::BenchLongstay(args) => bench_retrieval::run_longstay(args, env_file),
+        cli::Command::Search(args) => search_cmd::run(args, env_file),
         cli::Command::EvalDeid(args) => eval_deid::run(args),
         cli::Command::Doctor(args) => doctor::run(args, env_file),
         cli::Command::Models(cmd) => models_cmd::run(cmd, env_file),

@@ -72,7 +72,7 @@ pub enum AuditCommand {
     Verify,
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+pub fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -84,7 +84,7 @@ fn database_url(env_file: Option<&Path>) -> Result<String, Failure> {
     Ok(config.database_url)
 }
 
-async fn open_store(url: &str) -> Result<Store, Failure> {
+pub async fn open_store(url: &str) -> Result<Store, Failure> {
     Store::open(url)
         .await
         .map_err(|e| Failure::Input(format!("{e} (DATABASE_URL)")))
