@@ -253,13 +253,7 @@ impl BertEmbedder {
         };
         let (query_prompt, passage_prompt) = match options.prompts {
             Some(p) => p,
-            None => declared_prompts(dir)?.unwrap_or_else(|| {
-                if lname.contains("e5") {
-                    ("query: ".into(), "passage: ".into())
-                } else {
-                    (String::new(), String::new())
-                }
-            }),
+            None => folder_prompts(dir)?,
         };
         Ok(BertEmbedder {
             name,
@@ -390,6 +384,24 @@ fn declared_pooling(dir: &Path) -> Result<Option<Pooling>, EmbedError> {
         Some(Pooling::Mean)
     } else {
         None
+    })
+}
+
+/// The prompts (query, passage) the folder's model expects, without loading it: those
+/// `config_sentence_transformers.json` declares, else e5's `query: ` / `passage: ` for a
+/// folder named like an e5 model, else none.
+pub fn folder_prompts(dir: &Path) -> Result<(String, String), EmbedError> {
+    if let Some(p) = declared_prompts(dir)? {
+        return Ok(p);
+    }
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    Ok(if name.contains("e5") {
+        ("query: ".into(), "passage: ".into())
+    } else {
+        (String::new(), String::new())
     })
 }
 

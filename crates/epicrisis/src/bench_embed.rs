@@ -58,6 +58,13 @@ pub fn run(args: BenchEmbedArgs, env_file: Option<&std::path::Path>) -> Result<E
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
 
+    // The reference runs first, in a child started while this process is still small:
+    // Linux carries a process's peak RSS across fork+exec, so a child started after the
+    // model is loaded would report our peak as its own.
+    let reference = match &args.reference_python {
+        None => None,
+        Some(python) => Some(reference(&args, python, &dir, &texts, threads)?),
+    };
     let load_start = Instant::now();
     let embedder = crate::embedder::load(
         &dir,
@@ -95,17 +102,6 @@ pub fn run(args: BenchEmbedArgs, env_file: Option<&std::path::Path>) -> Result<E
         "threads": threads,
     });
 
-    let reference = match &args.reference_python {
-        None => None,
-        Some(python) => Some(reference(
-            &args,
-            python,
-            &dir,
-            &texts,
-            threads,
-            embedder.as_ref(),
-        )?),
-    };
     let ratio = reference
         .as_ref()
         .and_then(|r| r["tokens_per_s"].as_f64())
@@ -165,7 +161,6 @@ fn reference(
     dir: &std::path::Path,
     texts: &[String],
     threads: usize,
-    embedder: &dyn epicrisis_embed::Embedder,
 ) -> Result<Value, Failure> {
     let file =
         std::env::temp_dir().join(format!("epicrisis-bench-texts-{}.json", std::process::id()));
@@ -177,7 +172,9 @@ fn reference(
         .reference_script
         .clone()
         .unwrap_or_else(|| PathBuf::from("tools/models/embed_reference.py"));
-    let prompt = embedder.prompt(Role::Passage).to_string();
+    // The prompt our backend puts before passages (read from the folder the same way).
+    let (_, prompt) = epicrisis_embed::bert::folder_prompts(dir)
+        .map_err(|e| Failure::Input(format!("{e} (--model)")))?;
     let out = Command::new(python)
         .arg(&script)
         .arg("--bench")

@@ -126,6 +126,7 @@ pub fn run(args: GenerateArgs, env_file: Option<&std::path::Path>) -> Result<Exi
                 "validation": report,
                 "timings_ms": timings,
                 "parts": parts,
+                "evidence": outcome.evidence,
             });
             if let Some(p) = &outcome.provenance {
                 v["provenance"] = serde_json::to_value(p).map_err(anyhow::Error::from)?;
