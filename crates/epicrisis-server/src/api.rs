@@ -232,6 +232,7 @@ fn provenance_json(o: &Outcome) -> String {
         "attempts": o.attempts,
         "timings": o.timings,
         "generateMs": o.generate_ms,
+        "evidence": o.evidence,
     })
     .to_string()
 }
@@ -1171,7 +1172,22 @@ async fn get_version(
         json!({}),
     )
     .await?;
-    Ok(Json(version_full(&v)))
+    let stored = parsed_episode(&state, &v.episode_id).await?;
+    let mut full = version_full(&v);
+    full["evidence"] = version_evidence(&v, &stored.parsed);
+    Ok(Json(full))
+}
+
+/// The evidence of a version, resolved for the client: the one stored with it (by the
+/// engine, or by the save), else computed now.
+pub fn version_evidence(v: &VersionRow, parsed: &crate::cache::Parsed) -> Value {
+    let stored: Option<Vec<epicrisis_pipeline::evidence::SentenceEvidence>> =
+        serde_json::from_str::<Value>(&v.provenance_json)
+            .ok()
+            .and_then(|p| p.get("evidence").cloned())
+            .and_then(|e| serde_json::from_value(e).ok());
+    let evidence = stored.unwrap_or_else(|| parsed.check(&v.text).1);
+    parsed.evidence_json(&evidence)
 }
 
 #[derive(Deserialize)]
@@ -1197,7 +1213,7 @@ async fn save_version(
         ));
     }
     let stored = parsed_episode(&state, &id).await?;
-    let report = stored.parsed.validate(&b.text);
+    let (report, evidence) = stored.parsed.check(&b.text);
     let ep = &stored.parsed.episode;
     let kind = if b.amend {
         VersionKind::Amendment
@@ -1222,7 +1238,9 @@ async fn save_version(
             kind,
             text: b.text,
             report_json: serde_json::to_string(&report).map_err(ApiError::internal)?,
-            provenance_json: json!({"draft": draft, "editedBy": p.user.username}).to_string(),
+            provenance_json:
+                json!({"draft": draft, "editedBy": p.user.username, "evidence": evidence})
+                    .to_string(),
             engine: None,
             author_id: Some(p.user.id),
             parent_id: b.parent_id,
@@ -1238,7 +1256,9 @@ async fn save_version(
         json!({"errors": errors, "warnings": warnings}),
     )
     .await?;
-    Ok((StatusCode::CREATED, Json(version_full(&row))).into_response())
+    let mut full = version_full(&row);
+    full["evidence"] = stored.parsed.evidence_json(&evidence);
+    Ok((StatusCode::CREATED, Json(full)).into_response())
 }
 
 #[derive(Deserialize)]
@@ -1251,11 +1271,17 @@ async fn validate_text(
     _p: Principal,
     Path(id): Path<String>,
     body: Bytes,
-) -> ApiResult<Json<Report>> {
+) -> ApiResult<Json<Value>> {
     let b: ValidateBody = json_body(&body, "{text}")?;
     let stored = parsed_episode(&state, &id).await?;
-    // Live validation while typing: not audited row by row (saving is).
-    Ok(Json(stored.parsed.validate(&b.text)))
+    // Live validation while typing: not audited row by row (saving is). Lexical
+    // evidence only, so it stays fast.
+    let (report, evidence) = stored.parsed.check(&b.text);
+    Ok(Json(json!({
+        "ok": report.ok,
+        "findings": report.findings,
+        "evidence": stored.parsed.evidence_json(&evidence),
+    })))
 }
 
 #[derive(Deserialize, Default)]

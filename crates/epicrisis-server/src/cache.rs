@@ -9,7 +9,12 @@
 //! request keeps using its entry even if another request replaces it meanwhile.
 
 use epicrisis_domain::Episode;
+use epicrisis_pipeline::evidence::SentenceEvidence;
+use epicrisis_pipeline::grounded::{
+    PreparedNotes, Retrieval, link_evidence, prepare_notes, with_unsupported_sentences,
+};
 use epicrisis_validate::{EpisodeIndex, Report};
+use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -22,10 +27,13 @@ pub struct StoredMeta {
     pub updated_at: i64,
 }
 
-/// An episode ready to validate against: parsed, and indexed once.
+/// An episode ready to validate against: parsed, indexed once, and its notes cut into
+/// passages once (for the evidence of each sentence).
 pub struct Parsed {
     pub episode: Episode,
     pub index: EpisodeIndex,
+    /// Passages of the evolution notes, without vectors (live checks stay lexical).
+    pub notes: PreparedNotes,
 }
 
 /// A stored episode as the cache keeps it.
@@ -37,9 +45,84 @@ pub struct StoredEpisode {
 impl Parsed {
     pub fn new(episode: Episode) -> Parsed {
         let index = EpisodeIndex::new(&episode);
-        Parsed { episode, index }
+        let notes = prepare_notes(&episode, &Retrieval::default());
+        Parsed {
+            episode,
+            index,
+            notes,
+        }
     }
 
+    /// Validates a text and links each sentence to its evidence (lexically): the report
+    /// has, besides the validator's findings, a warning for every sentence that claims
+    /// something with no support in the notes or the data — the same check a draft gets.
+    pub fn check(&self, text: &str) -> (Report, Vec<SentenceEvidence>) {
+        let report = self.validate(text);
+        let evidence = link_evidence(&self.episode, text, &self.notes, None);
+        let report = with_unsupported_sentences(report, &evidence, text);
+        (report, evidence)
+    }
+
+    /// Evidence as the client shows it: every passage also carries its day and its text
+    /// (the note's characters `start..end`), every item a Spanish label of its kind.
+    /// References outside the episode (evidence stored before a re-import) are dropped.
+    pub fn evidence_json(&self, evidence: &[SentenceEvidence]) -> Value {
+        let notes = &self.episode.evolution;
+        let list: Vec<Value> = evidence
+            .iter()
+            .map(|s| {
+                let passages: Vec<Value> = s
+                    .passages
+                    .iter()
+                    .filter_map(|p| {
+                        let note = notes.get(p.note)?;
+                        let text: String = note
+                            .text
+                            .chars()
+                            .skip(p.start)
+                            .take(p.end.saturating_sub(p.start))
+                            .collect();
+                        Some(json!({
+                            "id": p.id, "note": p.note, "day": p.day.or(note.day),
+                            "start": p.start, "end": p.end, "score": p.score,
+                            "text": text.trim(),
+                        }))
+                    })
+                    .collect();
+                let items: Vec<Value> = s
+                    .items
+                    .iter()
+                    .map(|i| {
+                        json!({
+                            "kind": i.kind, "label": kind_label(i.kind), "field": i.field,
+                            "index": i.index, "name": i.name,
+                        })
+                    })
+                    .collect();
+                json!({"span": s.span, "checked": s.checked, "passages": passages, "items": items})
+            })
+            .collect();
+        Value::Array(list)
+    }
+}
+
+/// The Spanish name of a kind of item, for the interface.
+fn kind_label(k: epicrisis_pipeline::evidence::ItemRefKind) -> &'static str {
+    use epicrisis_pipeline::evidence::ItemRefKind as K;
+    match k {
+        K::Diagnosis => "Diagnóstico",
+        K::Procedure => "Procedimiento",
+        K::Medication => "Medicamento",
+        K::Lab => "Examen",
+        K::Instruction => "Indicación",
+        K::Reason => "Motivo de ingreso",
+        K::History => "Antecedente",
+        K::Patient => "Paciente",
+        K::Date => "Fecha",
+    }
+}
+
+impl Parsed {
     /// Validates a text against this episode with the prepared index.
     pub fn validate(&self, text: &str) -> Report {
         epicrisis_validate::validate_indexed(&self.index, &self.episode, text)
@@ -158,6 +241,54 @@ mod tests {
             },
             parsed: Parsed::new(ep),
         })
+    }
+
+    #[test]
+    fn a_check_links_evidence_and_flags_an_invented_sentence() {
+        let mut ep = Episode::empty(epicrisis_domain::SourceShape::Rich);
+        ep.evolution.push(epicrisis_domain::EvolutionNote {
+            day: Some(2),
+            date: None,
+            text: "Paciente afebril, tolera régimen oral. Se suspende oxígeno.".into(),
+            author: None,
+        });
+        ep.discharge_diagnoses.push(epicrisis_domain::Diagnosis {
+            name: "Neumonía adquirida en la comunidad".into(),
+            code: None,
+        });
+        let p = Parsed::new(ep);
+        let text = "Evolucionó afebril y tolera régimen oral. Presentó un neumotórax a tensión que requirió drenaje pleural.";
+        let (report, evidence) = p.check(text);
+        assert_eq!(evidence.len(), 2);
+        let json = p.evidence_json(&evidence);
+        let first = &json[0]["passages"][0];
+        assert_eq!(first["day"], 2);
+        assert!(
+            first["text"]
+                .as_str()
+                .unwrap()
+                .contains("tolera régimen oral")
+        );
+        assert!(json[1]["passages"].as_array().unwrap().is_empty());
+        assert!(json[1]["items"].as_array().unwrap().is_empty());
+        assert_eq!(json[1]["checked"], true);
+        assert!(
+            report
+                .findings
+                .iter()
+                .any(|f| f.kind == epicrisis_validate::Kind::Unsupported
+                    && f.severity == epicrisis_validate::Severity::Warning),
+            "{report:?}"
+        );
+        // A stored reference to a note that no longer exists is dropped, not a panic.
+        let mut stale = evidence.clone();
+        stale[0].passages[0].note = 9;
+        assert!(
+            p.evidence_json(&stale)[0]["passages"]
+                .as_array()
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]

@@ -84,6 +84,9 @@ pub struct Inner {
     pub started: Instant,
     /// Parsed episodes with their validation index, by id and row version.
     pub episodes: cache::EpisodeCache,
+    /// The sentence-embedding model, when one is configured: the archive of signed
+    /// epicrisis needs it; nothing else in the server does.
+    pub embedder: Option<Arc<dyn epicrisis_embed::Embedder>>,
 }
 
 /// Shared state of all handlers.
@@ -124,11 +127,21 @@ impl Server {
             started: Instant::now(),
             episodes: cache::EpisodeCache::new(settings.episode_cache),
             settings,
+            embedder: None,
         }));
         Ok(Server {
             state,
             worker: Some(worker),
         })
+    }
+
+    /// Gives the server a sentence-embedding model (the archive's search). Call it right
+    /// after [`Server::new`], before the state is shared; later it changes nothing.
+    pub fn with_embedder(mut self, embedder: Option<Arc<dyn epicrisis_embed::Embedder>>) -> Server {
+        if let Some(inner) = Arc::get_mut(&mut self.state.0) {
+            inner.embedder = embedder;
+        }
+        self
     }
 
     pub fn router(&self) -> Router {

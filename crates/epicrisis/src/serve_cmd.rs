@@ -341,6 +341,14 @@ pub fn serve(args: ServeArgs, env_file: Option<&Path>) -> Result<ExitCode, Failu
         log_requests: !args.quiet,
         ..Settings::default()
     };
+    // The archive's embeddings model: the one the engine already loaded, else the
+    // configured one (none when EMBEDDINGS_TYPE=none or the default is not installed).
+    let embedder = match &ready.drafter {
+        epicrisis_pipeline::engine::Engine::Model { options, .. } => {
+            options.retrieval.embedder.clone()
+        }
+        epicrisis_pipeline::engine::Engine::Deterministic => crate::embedder::open(&config)?,
+    };
     let listen = args.listen.unwrap_or(config.listen);
     let url = config.database_url.clone();
     runtime()?.block_on(async move {
@@ -352,13 +360,17 @@ pub fn serve(args: ServeArgs, env_file: Option<&Path>) -> Result<ExitCode, Failu
             ))
         })?;
         let local = listener.local_addr()?;
-        let server = Server::new(store, ready.drafter, settings)?;
+        let server = Server::new(store, ready.drafter, settings)?.with_embedder(embedder);
         eprintln!(
             "epicrisis {} escuchando en http://{local} (motor: {}, base de datos: {:?}); Ctrl-C para detener",
             env!("CARGO_PKG_VERSION"),
             engine_kind.as_str(),
             backend
         );
+        match &server.state.embedder {
+            Some(e) => eprintln!("archivo de casos: búsqueda con {}", e.name()),
+            None => eprintln!("archivo de casos: sin modelo de embeddings (EMBEDDINGS_TYPE/EMBEDDINGS_MODEL)"),
+        }
         if server.state.store.users().await.map_err(store_err)?.is_empty() {
             eprintln!("aviso: no hay usuarios; cree el primero con `epicrisis users add NOMBRE --role admin`");
         }

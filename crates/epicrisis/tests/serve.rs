@@ -359,9 +359,47 @@ fn a_reimported_episode_is_validated_against_its_new_data() {
         page.contains("Hernia umbilical"),
         "the page shows the new data"
     );
+    // Every sentence comes with its evidence; an invented one has none and a warning.
+    let r: Value = s
+        .post(
+            &path,
+            &json!({"text": "Presentó un neumotórax a tensión que requirió drenaje pleural."}),
+        )
+        .json()
+        .unwrap();
+    let ev = r["evidence"].as_array().unwrap();
+    assert_eq!(ev.len(), 1, "{r}");
+    assert!(ev[0]["passages"].as_array().unwrap().is_empty(), "{r}");
+    assert!(
+        r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["severity"] == "warning" && f["kind"] == "unsupported"),
+        "{r}"
+    );
     let unknown = s.post("/api/v1/episodes/no-existe/validate", &json!({"text": "x"}));
     assert_eq!(unknown.status(), 404);
     assert!(unknown.text().unwrap().contains("no-existe"));
+}
+
+/// The server never requires an embeddings model: with `EMBEDDINGS_TYPE=none` it starts
+/// and says the archive has none.
+#[test]
+fn the_server_starts_without_an_embeddings_model() {
+    let dir = setup();
+    std::fs::write(dir.path().join(".env"), "EMBEDDINGS_TYPE=none\n").unwrap();
+    let srv = serve(dir.path(), &["--engine", "deterministic"]);
+    let s = login(&srv.url, "ana");
+    assert_eq!(s.get("/api/v1/me").status(), 200);
+    assert!(
+        srv.log
+            .lock()
+            .unwrap()
+            .contains("archivo de casos: sin modelo de embeddings"),
+        "{}",
+        srv.log.lock().unwrap()
+    );
 }
 
 /// `POST /api/regenerate-epicrisis` takes the predecessor's body (the previous
@@ -482,6 +520,29 @@ fn full_flow(dir: &Path) {
         .unwrap();
     let text = full["text"].as_str().unwrap().to_string();
     assert!(full["provenance"]["draft"]["parts"].is_array());
+    // The generated version comes with the evidence the engine found, resolved: some
+    // sentence rests on a passage of the notes (with its day and text) or on an item.
+    let ev = full["evidence"].as_array().unwrap();
+    assert!(!ev.is_empty());
+    assert!(full["provenance"]["evidence"].is_array());
+    assert!(
+        ev.iter().any(|e| e["passages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["text"].as_str().is_some_and(|t| !t.is_empty()) && p["day"].is_u64())),
+        "{}",
+        full["evidence"]
+    );
+    assert!(
+        ev.iter().any(|e| e["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["label"].is_string() && i["name"].is_string())),
+        "{}",
+        full["evidence"]
+    );
     // Typing an invented drug: live validation marks it, with its place.
     let bad = format!("{text}\nSe indica warfarina 5 mg cada 24 horas.\n");
     let report: Value = s
