@@ -99,10 +99,20 @@
   function render(text) {
     // Spans are in Unicode code points.
     const chars = Array.from(text);
-    const spans = findings
+    // Marks cannot nest: where findings overlap (a sentence without evidence that also
+    // holds an invented drug), errors win, then shorter spans; the rest stay listed.
+    const placed = [];
+    findings
       .map((f, i) => ({ f, i }))
       .filter((x) => x.f.span && x.f.span[1] <= chars.length)
-      .sort((a, b) => a.f.span[0] - b.f.span[0]);
+      .sort((a, b) =>
+        (a.f.severity === "error" ? 0 : 1) - (b.f.severity === "error" ? 0 : 1) ||
+        (a.f.span[1] - a.f.span[0]) - (b.f.span[1] - b.f.span[0]))
+      .forEach((x) => {
+        const [s, e] = x.f.span;
+        if (!placed.some((p) => s < p.f.span[1] && p.f.span[0] < e)) placed.push(x);
+      });
+    const spans = placed.sort((a, b) => a.f.span[0] - b.f.span[0]);
     highlighted.innerHTML = "";
     let pos = 0;
     for (const { f, i } of spans) {
