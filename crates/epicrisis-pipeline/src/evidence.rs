@@ -158,6 +158,16 @@ pub fn evidence(
             let sentence: String = chars[s..e].iter().collect();
             let line_end = chars.get(e).is_none_or(|c| *c == '\n' || *c == '\r');
             let checked = makes_a_claim(&sentence, line_end);
+            if !checked {
+                // A line that claims nothing ("- Alergias: No consignado", a heading)
+                // needs no support; a shared word would only link noise.
+                return SentenceEvidence {
+                    span: [s, e],
+                    checked,
+                    passages: Vec::new(),
+                    items: Vec::new(),
+                };
+            }
             let dense = vectors.map(|v| search::dense_scores(&v.sentences[k], v.passages));
             SentenceEvidence {
                 span: [s, e],

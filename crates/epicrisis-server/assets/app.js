@@ -151,6 +151,66 @@
 
   render(editor.value);
 
+  // «Respaldo»: the evidence of the sentence at the caret (spans in code points).
+  const evidencePanel = document.getElementById("evidence");
+  const initialEvidence = document.getElementById("initial-evidence");
+  let evidence = JSON.parse((initialEvidence && initialEvidence.textContent) || "[]");
+  let evidenceText = editor.value;
+  let shownSentence = null;
+
+  function sentenceAt(pos) {
+    return evidence.find((s) => s.span[0] <= pos && pos <= s.span[1]) || null;
+  }
+
+  function showEvidence(force) {
+    if (!evidencePanel) return;
+    if (editor.value !== evidenceText) {
+      // Stale (a draft just arrived): validate again, which shows it.
+      clearTimeout(timer);
+      timer = setTimeout(revalidate, 350);
+      return;
+    }
+    const pos = Array.from(editor.value.slice(0, editor.selectionStart)).length;
+    const s = sentenceAt(pos);
+    if (s === shownSentence && !force) return;
+    shownSentence = s;
+    evidencePanel.innerHTML = "";
+    const p = (text, className) => {
+      const el = document.createElement("p");
+      if (className) el.className = className;
+      el.textContent = text;
+      evidencePanel.append(el);
+    };
+    if (!s) { p("Ubique el cursor en una oración del texto.", "muted"); return; }
+    const sentence = Array.from(evidenceText).slice(s.span[0], s.span[1]).join("").trim();
+    const q = document.createElement("blockquote");
+    q.textContent = sentence;
+    evidencePanel.append(q);
+    if (!s.checked) { p("Esta línea no afirma nada que haya que respaldar.", "muted"); return; }
+    if (!s.passages.length && !s.items.length) {
+      p("Sin respaldo en las notas ni en los datos", "mark warning no-evidence");
+      return;
+    }
+    const ul = document.createElement("ul");
+    ul.className = "evidence-list";
+    for (const x of s.passages) {
+      const li = document.createElement("li");
+      const b = document.createElement("strong");
+      b.textContent = (x.day != null ? "día " + x.day : "nota " + (x.note + 1)) + ": ";
+      li.append(b, document.createTextNode("…" + x.text + "…"));
+      ul.append(li);
+    }
+    for (const x of s.items) {
+      const li = document.createElement("li");
+      const b = document.createElement("strong");
+      b.textContent = x.label + ": ";
+      li.append(b, document.createTextNode(x.name));
+      ul.append(li);
+    }
+    evidencePanel.append(ul);
+  }
+  ["keyup", "click", "select", "focus"].forEach((e) => editor.addEventListener(e, () => showEvidence(false)));
+
   let timer = null;
   let seq = 0;
   async function revalidate() {
@@ -160,7 +220,9 @@
       const r = await api("POST", base + "/validate", { text });
       if (mine !== seq) return;
       findings = r.findings;
+      if (r.evidence) { evidence = r.evidence; evidenceText = text; }
       render(text);
+      if (document.activeElement === editor) showEvidence(true);
     } catch (e) {
       count.textContent = "no se pudo validar: " + e.message;
     }

@@ -480,6 +480,7 @@ async fn episode_page(
             id => stored.meta.episode_id, shape => stored.meta.source_kind, ep => episode_view(ep),
             latest => latest.map(|v| json!({"id": v.id, "number": v.number, "status": v.status, "text": v.text, "kind": v.kind})),
             findings => findings_ctx(&report),
+            evidence => latest.map(|v| crate::api::version_evidence(v, &stored.parsed)).unwrap_or_else(|| json!([])),
             versions => summaries,
             warnings => ep.warnings.iter().map(|w| w.message_es.clone()).collect::<Vec<_>>(),
         },

@@ -1456,6 +1456,32 @@ fn browser_login_generate_flag_fix_approve_and_history() {
         "return document.getElementById('finding-count').textContent.length > 0",
     );
     d.screenshot("2-borrador");
+    // «Respaldo»: the caret in a sentence of the writer lists what supports it (the
+    // page, opened again, carries the stored evidence of the draft).
+    d.go(&format!("{}/episodios/{EPISODE}", srv.url));
+    d.script("const ev=JSON.parse(document.getElementById('initial-evidence').textContent); const s=ev.find(x=>x.passages.length>0); const e=document.getElementById('editor'); const at=Array.from(e.value).slice(0,s.span[0]+1).join('').length; e.focus(); e.setSelectionRange(at, at); e.dispatchEvent(new KeyboardEvent('keyup', {key: 'ArrowRight'}));");
+    d.wait_for(
+        "the evidence of the sentence",
+        "return /día \\d+: …/.test(document.getElementById('evidence').textContent)",
+    );
+    // An invented complication: amber, and the panel says nothing supports it.
+    d.script("const e=document.getElementById('editor'); e.focus(); e.setSelectionRange(e.value.length, e.value.length);");
+    d.type_into(
+        "#editor",
+        "\nPresentó un neumotórax a tensión que requirió drenaje pleural.",
+    );
+    d.wait_for("the amber mark", "return [...document.querySelectorAll('#highlighted mark.warning')].some(m => m.textContent.includes('neumotórax'))");
+    d.wait_for(
+        "no evidence",
+        "return document.getElementById('evidence').textContent.includes('Sin respaldo en las notas ni en los datos')",
+    );
+    d.script("document.getElementById('evidence').scrollIntoView({block: 'center'});");
+    d.screenshot("8-respaldo");
+    d.script("const e=document.getElementById('editor'); e.value = e.value.replace(/\\nPresentó un neumotórax[^\\n]*/, ''); e.dispatchEvent(new Event('input'));");
+    d.wait_for(
+        "the amber mark gone",
+        "return ![...document.querySelectorAll('#highlighted mark')].some(m => m.textContent.includes('neumotórax'))",
+    );
     // Type an invented drug at the end: it is highlighted in red.
     d.script("const e=document.getElementById('editor'); e.focus(); e.setSelectionRange(e.value.length, e.value.length);");
     d.type_into("#editor", "\nSe indica warfarina 5 mg cada 24 horas.");
