@@ -96,7 +96,9 @@
     if (mark) { mark.classList.add("selected"); mark.scrollIntoView({ block: "nearest" }); }
   }
 
+  let renderedText = "";
   function render(text) {
+    renderedText = text;
     // Spans are in Unicode code points.
     const chars = Array.from(text);
     // Marks cannot nest: where findings overlap (a sentence without evidence that also
@@ -151,65 +153,106 @@
 
   render(editor.value);
 
-  // «Respaldo»: the evidence of the sentence at the caret (spans in code points).
+  // «Respaldo»: the evidence of the sentence at the caret in the editor, or under the
+  // pointer (or the caret) in the highlighted view. Spans are in code points.
   const evidencePanel = document.getElementById("evidence");
   const initialEvidence = document.getElementById("initial-evidence");
   let evidence = JSON.parse((initialEvidence && initialEvidence.textContent) || "[]");
   let evidenceText = editor.value;
-  let shownSentence = null;
+  let shownSentence;
 
   function sentenceAt(pos) {
-    return evidence.find((s) => s.span[0] <= pos && pos <= s.span[1]) || null;
+    return evidence.find((s) => s.span[0] <= pos && pos < s.span[1]) ||
+      evidence.find((s) => s.span[0] <= pos && pos <= s.span[1]) || null;
   }
 
-  function showEvidence(force) {
+  function evidenceLine(label, text) {
+    const li = document.createElement("li");
+    const b = document.createElement("strong");
+    b.textContent = label + ": ";
+    li.append(b, document.createTextNode(text));
+    return li;
+  }
+
+  // Shows the evidence of the sentence at code point `pos` of `text`.
+  function showEvidenceAt(text, pos, force) {
     if (!evidencePanel) return;
-    if (editor.value !== evidenceText) {
-      // Stale (a draft just arrived): validate again, which shows it.
+    if (text !== evidenceText) {
+      // Stale (a draft just arrived, or the text is being typed): validate again,
+      // which shows it.
       clearTimeout(timer);
       timer = setTimeout(revalidate, 350);
       return;
     }
-    const pos = Array.from(editor.value.slice(0, editor.selectionStart)).length;
     const s = sentenceAt(pos);
     if (s === shownSentence && !force) return;
     shownSentence = s;
     evidencePanel.innerHTML = "";
-    const p = (text, className) => {
+    const p = (msg, className) => {
       const el = document.createElement("p");
       if (className) el.className = className;
-      el.textContent = text;
+      el.textContent = msg;
       evidencePanel.append(el);
     };
     if (!s) { p("Ubique el cursor en una oración del texto.", "muted"); return; }
-    const sentence = Array.from(evidenceText).slice(s.span[0], s.span[1]).join("").trim();
     const q = document.createElement("blockquote");
-    q.textContent = sentence;
+    q.textContent = Array.from(evidenceText).slice(s.span[0], s.span[1]).join("").trim();
     evidencePanel.append(q);
-    if (!s.checked) { p("Esta línea no afirma nada que haya que respaldar.", "muted"); return; }
     if (!s.passages.length && !s.items.length) {
-      p("Sin respaldo en las notas ni en los datos", "mark warning no-evidence");
+      if (s.checked) p("Sin respaldo en las notas ni en los datos", "mark warning no-evidence");
+      else p("Esta línea no afirma nada que haya que respaldar.", "muted");
       return;
     }
     const ul = document.createElement("ul");
     ul.className = "evidence-list";
     for (const x of s.passages) {
-      const li = document.createElement("li");
-      const b = document.createElement("strong");
-      b.textContent = (x.day != null ? "día " + x.day : "nota " + (x.note + 1)) + ": ";
-      li.append(b, document.createTextNode("…" + x.text + "…"));
-      ul.append(li);
+      const where = x.day != null ? "Nota del día " + x.day : "Nota " + (x.note + 1);
+      ul.append(evidenceLine(where, "«" + x.text + "»"));
     }
-    for (const x of s.items) {
-      const li = document.createElement("li");
-      const b = document.createElement("strong");
-      b.textContent = x.label + ": ";
-      li.append(b, document.createTextNode(x.name));
-      ul.append(li);
-    }
+    for (const x of s.items) ul.append(evidenceLine(x.label, x.name));
     evidencePanel.append(ul);
   }
-  ["keyup", "click", "select", "focus"].forEach((e) => editor.addEventListener(e, () => showEvidence(false)));
+
+  function showEditorEvidence(force) {
+    const pos = Array.from(editor.value.slice(0, editor.selectionStart)).length;
+    showEvidenceAt(editor.value, pos, force);
+  }
+  ["keyup", "click", "select", "focus"].forEach((e) => editor.addEventListener(e, () => showEditorEvidence(false)));
+
+  // The code point offset of (node, offset) inside the highlighted view.
+  function highlightedOffset(node, offset) {
+    if (!highlighted.contains(node)) return null;
+    let pos = 0;
+    const walker = document.createTreeWalker(highlighted, NodeFilter.SHOW_TEXT);
+    for (let t = walker.nextNode(); t; t = walker.nextNode()) {
+      if (t === node) return pos + Array.from(t.data.slice(0, offset)).length;
+      pos += Array.from(t.data).length;
+    }
+    return null;
+  }
+
+  function pointOffset(x, y) {
+    if (document.caretPositionFromPoint) {
+      const c = document.caretPositionFromPoint(x, y);
+      return c && highlightedOffset(c.offsetNode, c.offset);
+    }
+    if (document.caretRangeFromPoint) {
+      const r = document.caretRangeFromPoint(x, y);
+      return r && highlightedOffset(r.startContainer, r.startOffset);
+    }
+    return null;
+  }
+
+  highlighted.addEventListener("mousemove", (ev) => {
+    const pos = pointOffset(ev.clientX, ev.clientY);
+    if (pos != null) showEvidenceAt(renderedText, pos, false);
+  });
+  document.addEventListener("selectionchange", () => {
+    const sel = document.getSelection();
+    if (!sel || !sel.rangeCount || !highlighted.contains(sel.anchorNode)) return;
+    const pos = highlightedOffset(sel.anchorNode, sel.anchorOffset);
+    if (pos != null) showEvidenceAt(renderedText, pos, false);
+  });
 
   let timer = null;
   let seq = 0;
@@ -222,7 +265,7 @@
       findings = r.findings;
       if (r.evidence) { evidence = r.evidence; evidenceText = text; }
       render(text);
-      if (document.activeElement === editor) showEvidence(true);
+      if (document.activeElement === editor) showEditorEvidence(true);
     } catch (e) {
       count.textContent = "no se pudo validar: " + e.message;
     }

@@ -1394,6 +1394,16 @@ impl Driver {
         );
     }
 
+    /// Moves the pointer to (x, y) in the viewport.
+    fn hover(&self, x: i64, y: i64) {
+        self.call(
+            "POST",
+            "/actions",
+            json!({"actions": [{"type": "pointer", "id": "mouse", "parameters": {"pointerType": "mouse"},
+                "actions": [{"type": "pointerMove", "duration": 0, "origin": "viewport", "x": x, "y": y}]}]}),
+        );
+    }
+
     fn script(&self, js: &str) -> Value {
         self.call("POST", "/execute/sync", json!({"script": js, "args": []}))
     }
@@ -1456,31 +1466,67 @@ fn browser_login_generate_flag_fix_approve_and_history() {
         "return document.getElementById('finding-count').textContent.length > 0",
     );
     d.screenshot("2-borrador");
-    // «Respaldo»: the caret in a sentence of the writer lists what supports it (the
-    // page, opened again, carries the stored evidence of the draft).
+    // «Respaldo»: hovering a sentence of the highlighted view, or putting the caret in
+    // one in the editor, lists what supports it (the page, opened again, carries the
+    // stored evidence of the draft).
     d.go(&format!("{}/episodios/{EPISODE}", srv.url));
-    d.script("const ev=JSON.parse(document.getElementById('initial-evidence').textContent); const s=ev.find(x=>x.passages.length>0); const e=document.getElementById('editor'); const at=Array.from(e.value).slice(0,s.span[0]+1).join('').length; e.focus(); e.setSelectionRange(at, at); e.dispatchEvent(new KeyboardEvent('keyup', {key: 'ArrowRight'}));");
+    // The sentence's third character: scrolled into view (inside the view's own scroll
+    // too), then its point on the screen.
+    let locate = "const ev=JSON.parse(document.getElementById('initial-evidence').textContent);
+         const s=ev.find(x=>x.checked&&x.passages.length>0);
+         const h=document.getElementById('highlighted');
+         const w=document.createTreeWalker(h, NodeFilter.SHOW_TEXT); let pos=0, r=null;
+         for (let t=w.nextNode(); t; t=w.nextNode()) { const n=Array.from(t.data).length;
+           if (pos+n > s.span[0]+2) { const off=Array.from(t.data).slice(0, s.span[0]+2-pos).join('').length;
+             r=document.createRange(); r.setStart(t, off); r.setEnd(t, off+1); break; }
+           pos+=n; }
+         const b=r.getBoundingClientRect(), hb=h.getBoundingClientRect();
+         h.scrollTop += b.top - hb.top - hb.height/2;
+         h.scrollIntoView({block:'center', behavior:'instant'});
+         const c=r.getBoundingClientRect();
+         return [Math.round(c.left+c.width/2), Math.round(c.top+c.height/2), s.passages[0].text.slice(0,20)];";
+    d.script(locate);
+    std::thread::sleep(Duration::from_millis(300));
+    let at = d.script(locate);
+    d.hover(at[0].as_i64().unwrap(), at[1].as_i64().unwrap());
+    let passage = at[2].as_str().unwrap().to_string();
     d.wait_for(
-        "the evidence of the sentence",
-        "return /día \\d+: …/.test(document.getElementById('evidence').textContent)",
+        "the evidence of the hovered sentence",
+        &format!(
+            "return /Nota del día \\d+: «/.test(document.getElementById('evidence').textContent) && document.getElementById('evidence').textContent.includes({})",
+            json!(passage)
+        ),
     );
-    // An invented complication: amber, and the panel says nothing supports it.
+    d.script("document.getElementById('evidence').scrollIntoView({block: 'center', behavior: 'instant'});");
+    d.screenshot("8-respaldo-pasaje");
+    d.script(
+        "const ev=JSON.parse(document.getElementById('initial-evidence').textContent);
+         const s=ev.find(x=>x.checked&&x.items.length>0); window.__want=s.items[0].label+': '+s.items[0].name;
+         const e=document.getElementById('editor'); const at=Array.from(e.value).slice(0,s.span[0]+1).join('').length;
+         e.focus(); e.setSelectionRange(at, at); e.dispatchEvent(new KeyboardEvent('keyup', {key: 'ArrowRight'}));",
+    );
+    d.wait_for(
+        "the evidence of the sentence at the caret",
+        "return document.getElementById('evidence').textContent.includes(window.__want)",
+    );
+    // An invented sentence that names no drug or diagnosis: amber (a sentence
+    // without evidence), and the panel says nothing supports it.
     d.script("const e=document.getElementById('editor'); e.focus(); e.setSelectionRange(e.value.length, e.value.length);");
     d.type_into(
         "#editor",
-        "\nPresentó un neumotórax a tensión que requirió drenaje pleural.",
+        "\nLa familia solicitó traslado a otro centro por motivos personales.",
     );
-    d.wait_for("the amber mark", "return [...document.querySelectorAll('#highlighted mark.warning')].some(m => m.textContent.includes('neumotórax'))");
+    d.wait_for("the amber mark", "return [...document.querySelectorAll('#highlighted mark.warning')].some(m => m.textContent.includes('motivos personales'))");
     d.wait_for(
         "no evidence",
         "return document.getElementById('evidence').textContent.includes('Sin respaldo en las notas ni en los datos')",
     );
     d.script("document.getElementById('evidence').scrollIntoView({block: 'center'});");
     d.screenshot("8-respaldo");
-    d.script("const e=document.getElementById('editor'); e.value = e.value.replace(/\\nPresentó un neumotórax[^\\n]*/, ''); e.dispatchEvent(new Event('input'));");
+    d.script("const e=document.getElementById('editor'); e.value = e.value.replace(/\\nLa familia solicitó traslado[^\\n]*/, ''); e.dispatchEvent(new Event('input'));");
     d.wait_for(
         "the amber mark gone",
-        "return ![...document.querySelectorAll('#highlighted mark')].some(m => m.textContent.includes('neumotórax'))",
+        "return ![...document.querySelectorAll('#highlighted mark')].some(m => m.textContent.includes('motivos personales'))",
     );
     // Type an invented drug at the end: it is highlighted in red.
     d.script("const e=document.getElementById('editor'); e.focus(); e.setSelectionRange(e.value.length, e.value.length);");
