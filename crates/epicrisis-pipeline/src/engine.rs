@@ -5,8 +5,8 @@
 use crate::evidence::SentenceEvidence;
 use crate::external::{ExternalUse, draft_deidentified};
 use crate::grounded::{
-    Attempt, PipelineOptions, Provenance, Retrieval, Timings, draft_with_model, link_evidence,
-    prepare_notes, with_unsupported_sentences,
+    Attempt, KnownVectors, PipelineOptions, PreparedNotes, Provenance, Retrieval, Timings,
+    draft_with_model, link_evidence, prepare_notes, with_unsupported_sentences,
 };
 use crate::{Draft, Layout, TextFormat, writer};
 use epicrisis_domain::Episode;
@@ -45,6 +45,22 @@ pub struct Outcome {
     pub validate_ms: f64,
     /// Per sentence of `text`, the passages of the notes and the items that support it.
     pub evidence: Vec<SentenceEvidence>,
+    /// The notes' passages and, with an embeddings model, their vectors
+    /// ([`PreparedNotes::reused`] says whether they came from [`Guidance::known_vectors`]).
+    pub notes: Option<Arc<PreparedNotes>>,
+}
+
+/// What a caller knows about one draft beyond the episode: all optional.
+#[derive(Debug, Clone, Default)]
+pub struct Guidance {
+    /// Words an earlier draft was faulted for ([`PipelineOptions::avoid`]).
+    pub avoid: Vec<String>,
+    /// Approved evolution paragraphs of similar earlier episodes, shown as style only
+    /// ([`PipelineOptions::style_examples`]).
+    pub style_examples: Vec<String>,
+    /// The episode's passage vectors from an earlier draft
+    /// ([`PipelineOptions::known_vectors`]).
+    pub known_vectors: Option<Arc<KnownVectors>>,
 }
 
 impl Engine {
@@ -82,20 +98,21 @@ impl Engine {
         cancel: &CancelToken,
         on_text: impl FnMut(&str),
     ) -> Result<Outcome, GenerationError> {
-        self.redraft_cancellable(ep, layout, format, &[], cancel, on_text)
+        self.redraft_cancellable(ep, layout, format, &Guidance::default(), cancel, on_text)
     }
 
-    /// As [`Engine::draft_cancellable`], for a new draft after one that was faulted:
-    /// `avoid` holds the words the data did not support there (the previous
-    /// violations' mentions), and a model is told of them from its first round on
-    /// ([`PipelineOptions::avoid`]). The deterministic writer only writes what the data
-    /// says, so for it `avoid` changes nothing: the answer is a fresh validated draft.
+    /// As [`Engine::draft_cancellable`], with what the caller knows besides the episode.
+    /// For a new draft after one that was faulted, `guidance.avoid` holds the words the
+    /// data did not support there (the previous violations' mentions), and a model is
+    /// told of them from its first round on ([`PipelineOptions::avoid`]). The
+    /// deterministic writer only writes what the data says, so for it guidance changes
+    /// nothing: the answer is a fresh validated draft.
     pub fn redraft_cancellable(
         &self,
         ep: &Episode,
         layout: Layout,
         format: TextFormat,
-        avoid: &[String],
+        guidance: &Guidance,
         cancel: &CancelToken,
         on_text: impl FnMut(&str),
     ) -> Result<Outcome, GenerationError> {
@@ -114,6 +131,7 @@ impl Engine {
                 // their evidence without an embeddings model.
                 let prepared = prepare_notes(ep, &Retrieval::default());
                 let evidence = link_evidence(ep, &text, &prepared, None);
+                let notes = Some(Arc::new(prepared));
                 let report = with_unsupported_sentences(report, &evidence, &text);
                 let validate_ms = tv.elapsed().as_secs_f64() * 1e3;
                 Ok(Outcome {
@@ -127,6 +145,7 @@ impl Engine {
                     generate_ms,
                     validate_ms,
                     evidence,
+                    notes,
                 })
             }
             Engine::Model {
@@ -136,7 +155,13 @@ impl Engine {
             } => {
                 let mut opts = options.clone();
                 opts.layout = layout;
-                opts.avoid = avoid.to_vec();
+                opts.avoid = guidance.avoid.clone();
+                if !guidance.style_examples.is_empty() {
+                    opts.style_examples = guidance.style_examples.clone();
+                }
+                if guidance.known_vectors.is_some() {
+                    opts.known_vectors = guidance.known_vectors.clone();
+                }
                 let guarded = Cancellable {
                     inner: generator.as_ref(),
                     cancel: cancel.clone(),
@@ -156,9 +181,8 @@ impl Engine {
                     // Markdown is rendered from the same parts.
                     let text = g.draft.render(format);
                     let report = epicrisis_validate::validate(ep, &text);
-                    let prepared = prepare_notes(ep, &opts.retrieval);
                     let embedder = opts.retrieval.embedder.as_deref();
-                    let evidence = link_evidence(ep, &text, &prepared, embedder);
+                    let evidence = link_evidence(ep, &text, &g.notes, embedder);
                     let report = with_unsupported_sentences(report, &evidence, &text);
                     (text, report, evidence)
                 };
@@ -173,6 +197,7 @@ impl Engine {
                     timings: Some(g.timings),
                     generate_ms: t.elapsed().as_secs_f64() * 1e3,
                     evidence,
+                    notes: Some(g.notes),
                 })
             }
         }

@@ -57,6 +57,47 @@ pub struct PipelineOptions {
     /// archive), shown to the model as the hospital's style — never as facts: the
     /// validator checks the draft against this episode only, so a copied fact is caught.
     pub style_examples: Vec<String>,
+    /// Passage vectors an earlier draft of this episode made (kept in the store), used
+    /// instead of embedding the notes again when they fit (same model, same passages).
+    pub known_vectors: Option<Arc<KnownVectors>>,
+}
+
+/// An episode's passage vectors as an earlier draft made them (see
+/// [`PreparedNotes::vectors`]), e.g. read back from the store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KnownVectors {
+    /// The embeddings model's name ([`Embedder::name`]).
+    pub model: String,
+    /// In passage order.
+    pub passages: Vec<KnownPassage>,
+}
+
+/// One passage's place in the notes and its vector.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KnownPassage {
+    pub note: usize,
+    pub start: usize,
+    pub end: usize,
+    pub vector: Vec<f32>,
+}
+
+impl KnownVectors {
+    /// The vectors, when they were made by `embedder` for exactly these passages.
+    fn for_passages(
+        &self,
+        embedder: &dyn Embedder,
+        passages: &[crate::retrieve::Passage],
+    ) -> Option<Vec<Vec<f32>>> {
+        let fits = self.model == embedder.name()
+            && self.passages.len() == passages.len()
+            && self.passages.iter().zip(passages).all(|(k, p)| {
+                k.note == p.note
+                    && k.start == p.start
+                    && k.end == p.end
+                    && k.vector.len() == embedder.dim()
+            });
+        fits.then(|| self.passages.iter().map(|k| k.vector.clone()).collect())
+    }
 }
 
 impl Default for PipelineOptions {
@@ -69,6 +110,7 @@ impl Default for PipelineOptions {
             avoid: Vec::new(),
             retrieval: Retrieval::default(),
             style_examples: Vec::new(),
+            known_vectors: None,
         }
     }
 }
@@ -165,6 +207,10 @@ pub struct RetrievalUse {
     pub tokens_total: usize,
     pub tokens_used: usize,
     pub ms: f64,
+    /// True when the passages' vectors came from an earlier draft (the store), not
+    /// from embedding the notes again.
+    #[serde(default)]
+    pub vectors_reused: bool,
 }
 
 /// An episode's notes cut into passages, with their vectors (and the four parts'
@@ -176,6 +222,9 @@ pub struct PreparedNotes {
     pub vectors: Option<(Vec<Vec<f32>>, crate::retrieve::QueryVectors)>,
     /// The embeddings model that made `vectors`.
     pub model: Option<String>,
+    /// True when `vectors` came from [`PipelineOptions::known_vectors`] (nothing new to
+    /// keep), false when this draft embedded the passages.
+    pub reused: bool,
     pub ms: f64,
 }
 
@@ -192,16 +241,34 @@ fn token_counter(embedder: Option<&dyn Embedder>) -> impl Fn(&str) -> usize + '_
 /// Splits the notes into passages and embeds them. A model that fails on these notes
 /// (it should not) leaves BM25 alone to rank them: the draft does not depend on it.
 pub fn prepare_notes(ep: &Episode, retrieval: &Retrieval) -> PreparedNotes {
+    prepare_notes_with(ep, retrieval, None)
+}
+
+/// As [`prepare_notes`], taking the passages' vectors from `known` when they fit (the
+/// same model, the same passages): then only the four parts' questions are embedded.
+pub fn prepare_notes_with(
+    ep: &Episode,
+    retrieval: &Retrieval,
+    known: Option<&KnownVectors>,
+) -> PreparedNotes {
     let t = Instant::now();
     let embedder = retrieval.embedder.as_deref();
     let count = token_counter(embedder);
     let passages = crate::retrieve::passages(ep, retrieval.passage_tokens, &count);
-    let vectors =
-        embedder.and_then(|e| crate::retrieve::embed_for_selection(e, ep, &passages).ok());
+    let mut reused = false;
+    let vectors = embedder.and_then(|e| match known.and_then(|k| k.for_passages(e, &passages)) {
+        Some(v) => {
+            let q = crate::retrieve::embed_queries(e, ep).ok()?;
+            reused = true;
+            Some((v, q))
+        }
+        None => crate::retrieve::embed_for_selection(e, ep, &passages).ok(),
+    });
     PreparedNotes {
         model: vectors.as_ref().and(embedder).map(|e| e.name().to_string()),
         passages,
         vectors,
+        reused,
         ms: t.elapsed().as_secs_f64() * 1e3,
     }
 }
@@ -236,6 +303,7 @@ pub fn notes_for_prompt(
                 tokens_total,
                 tokens_used: tokens_total,
                 ms: t.elapsed().as_secs_f64() * 1e3,
+                vectors_reused: prepared.reused,
             },
         );
     }
@@ -269,6 +337,7 @@ pub fn notes_for_prompt(
             tokens_total: selection.tokens_total,
             tokens_used: selection.tokens_used,
             ms: prepared.ms + t.elapsed().as_secs_f64() * 1e3,
+            vectors_reused: prepared.reused,
         },
     )
 }
@@ -330,6 +399,8 @@ pub struct Provenance {
     pub program_version: &'static str,
     /// How the notes were put in the prompt (whole, or retrieved passages).
     pub retrieval: RetrievalUse,
+    /// How many approved paragraphs of other episodes the prompt showed as style.
+    pub style_examples: usize,
 }
 
 /// Times of one draft.
@@ -356,6 +427,9 @@ pub struct GroundedDraft {
     pub timings: Timings,
     /// Per sentence of `text`, the passages and items that support it.
     pub evidence: Vec<crate::evidence::SentenceEvidence>,
+    /// The notes' passages (and vectors) this draft used: for the evidence of another
+    /// rendering, and for the caller to keep the vectors.
+    pub notes: Arc<PreparedNotes>,
 }
 
 /// The fixed instructions (the stable prefix whose KV cache is reused between drafts).
@@ -548,6 +622,47 @@ pub fn first_messages(ep: &Episode, strategy: Strategy) -> Vec<ChatMessage> {
 }
 
 /// At most two style examples, each cut to 600 characters (a style needs no more).
+/// The evolution paragraph of an approved epicrisis (for [`PipelineOptions::style_examples`]):
+/// the lines under a heading that starts with «Evolución» up to the next blank line, or
+/// the words after «Evolución …:» on its own line. `None` when the text has neither.
+pub fn evolution_paragraph(text: &str) -> Option<String> {
+    let lines: Vec<&str> = text.lines().collect();
+    for (i, line) in lines.iter().enumerate() {
+        let t = line.trim().trim_start_matches('#').trim();
+        let lower = t.to_lowercase();
+        if !lower.starts_with("evolución") && !lower.starts_with("evolucion") {
+            continue;
+        }
+        let heading = t.trim_end_matches(':');
+        if heading.chars().count() <= 60 && !heading.contains(['.', ':']) {
+            let body: Vec<&str> = lines[i + 1..]
+                .iter()
+                .map(|l| l.trim())
+                .skip_while(|l| l.is_empty())
+                .take_while(|l| !l.is_empty())
+                .collect();
+            if !body.is_empty() {
+                return Some(body.join(" "));
+            }
+        } else if let Some((_, rest)) = t.split_once(':') {
+            let rest = rest.trim();
+            if rest.split_whitespace().count() >= 4 {
+                return Some(rest.to_string());
+            }
+        }
+    }
+    None
+}
+
+/// How many of `examples` [`style_block`] shows.
+fn shown_style_examples(examples: &[String]) -> usize {
+    examples
+        .iter()
+        .filter(|e| !e.trim().is_empty())
+        .take(2)
+        .count()
+}
+
 fn style_block(examples: &[String]) -> String {
     let shown: Vec<String> = examples
         .iter()
@@ -957,7 +1072,7 @@ pub fn draft_with_model(
     let mut previous: Option<(String, Vec<String>)> =
         (!avoid.is_empty()).then(|| (String::new(), avoid));
     let mut accepted: Option<(Draft, Origin)> = None;
-    let prepared = prepare_notes(ep, &opts.retrieval);
+    let prepared = prepare_notes_with(ep, &opts.retrieval, opts.known_vectors.as_deref());
     let (notes, retrieval) = notes_for_prompt(ep, &opts.retrieval, &prepared);
     for round in 1..=(1 + opts.repair_rounds) {
         let msgs = messages(
@@ -1074,6 +1189,7 @@ pub fn draft_with_model(
         prompt_version: PROMPT_VERSION,
         program_version: env!("CARGO_PKG_VERSION"),
         retrieval,
+        style_examples: shown_style_examples(&opts.style_examples),
     };
     let evidence = link_evidence(ep, &text, &prepared, opts.retrieval.embedder.as_deref());
     let report = with_unsupported_sentences(report, &evidence, &text);
@@ -1085,12 +1201,37 @@ pub fn draft_with_model(
         provenance,
         timings,
         evidence,
+        notes: Arc::new(prepared),
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn finds_the_evolution_paragraph_of_an_approved_text() {
+        let sections = "Motivo de ingreso\nDolor.\n\nEvolución clínica\nEvoluciona afebril.\nAlta al día 3.\n\nIndicaciones al alta\n- Reposo";
+        assert_eq!(
+            evolution_paragraph(sections).as_deref(),
+            Some("Evoluciona afebril. Alta al día 3.")
+        );
+        let markdown = "## Evolución:\n\nBuena evolución, sin complicaciones.\n";
+        assert_eq!(
+            evolution_paragraph(markdown).as_deref(),
+            Some("Buena evolución, sin complicaciones.")
+        );
+        let inline =
+            "Evolución (extracto literal de las notas): tolera régimen, afebril, dolor controlado.";
+        assert_eq!(
+            evolution_paragraph(inline).as_deref(),
+            Some("tolera régimen, afebril, dolor controlado.")
+        );
+        // A sentence that merely starts with the word is not a heading.
+        assert_eq!(evolution_paragraph("Evolución favorable. Alta."), None);
+        assert_eq!(evolution_paragraph("Motivo de ingreso\nDolor."), None);
+        assert_eq!(evolution_paragraph("Evolución clínica\n\n"), None);
+    }
 
     #[test]
     fn cleans_model_answers() {

@@ -525,6 +525,13 @@ pub fn embed_for_selection(
     } else {
         embedder.embed(&texts, Role::Passage)?
     };
+    Ok((vectors, embed_queries(embedder, ep)?))
+}
+
+/// The four parts' questions for `ep`, embedded with `Role::Query` (what
+/// [`embed_for_selection`] does besides the passages; alone when the passages' vectors
+/// are already known).
+pub fn embed_queries(embedder: &dyn Embedder, ep: &Episode) -> Result<QueryVectors, EmbedError> {
     let queries: Vec<String> = RetrievalPart::ALL.iter().map(|p| p.query(ep)).collect();
     let q: Vec<&str> = queries.iter().map(String::as_str).collect();
     let mut qv = embedder.embed(&q, Role::Query)?.into_iter();
@@ -533,7 +540,7 @@ pub fn embed_for_selection(
             EmbedError::Compute("the model returned fewer vectors than texts".into())
         })
     };
-    Ok((vectors, [next()?, next()?, next()?, next()?]))
+    Ok([next()?, next()?, next()?, next()?])
 }
 
 /// The embedder's token count, falling back to [`approx_tokens`] for a text its

@@ -6,7 +6,7 @@
 use crate::auth::Principal;
 use crate::cache::{Parsed, StoredEpisode, StoredMeta};
 use crate::error::{ApiError, ApiResult};
-use crate::jobs::{Job, JobEvent, Refused, SaveFn, Status};
+use crate::jobs::{GuidanceFn, Job, JobEvent, Refused, SaveFn, Status};
 use crate::{AppState, now_ms};
 use axum::Json;
 use axum::Router;
@@ -17,7 +17,8 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use epicrisis_domain::Episode;
-use epicrisis_pipeline::engine::{Engine, Outcome};
+use epicrisis_pipeline::engine::{Engine, Guidance, Outcome};
+use epicrisis_pipeline::grounded::{KnownPassage, KnownVectors, evolution_paragraph};
 use epicrisis_pipeline::{Draft, writer};
 use epicrisis_store::{
     AuditEntry, EpisodeQuery, EpisodeRow, NewEpisode, NewVersion, Role, VersionKind, VersionRow,
@@ -58,6 +59,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/jobs/{id}", get(get_job).delete(cancel_job))
         .route("/api/v1/jobs/{id}/cancel", post(cancel_job))
         .route("/api/v1/jobs/{id}/events", get(job_events))
+        .route("/api/v1/archive/search", get(archive_search))
         .route("/api/v1/audit", get(full_audit))
         .route("/api/v1/audit/verify", get(verify_audit))
         .route("/api/v1/tokens", post(create_token))
@@ -128,6 +130,7 @@ pub async fn parsed_episode(state: &AppState, id: &str) -> ApiResult<Arc<StoredE
     }
     let (row, ep) = load_episode(state, id).await?;
     let meta = StoredMeta {
+        content_sha256: row.content_sha256(),
         episode_id: row.episode_id,
         source_kind: row.source_kind,
         imported_at: row.imported_at,
@@ -274,11 +277,8 @@ pub async fn queue_draft(
     avoid: Vec<String>,
 ) -> ApiResult<Arc<Job>> {
     p.require(&[Role::Medico], "generar borradores")?;
-    let ep = parsed_episode(state, episode_id)
-        .await?
-        .parsed
-        .episode
-        .clone();
+    let stored = parsed_episode(state, episode_id).await?;
+    let ep = stored.parsed.episode.clone();
     let parent = state.store.latest_version(episode_id).await?;
     if let Some(v) = &parent
         && v.status == VersionStatus::Signed
@@ -319,6 +319,8 @@ pub async fn queue_draft(
             .map(|row| Some(row.id))
             .map_err(|e| e.to_string())
     });
+    let save = keep_passage_vectors(state, &stored, save);
+    let guidance = draft_guidance(state, &stored, avoid);
     let job = state
         .queue
         .submit(
@@ -326,7 +328,7 @@ pub async fn queue_draft(
             Some(episode_id.to_string()),
             p.user.id,
             state.settings.layout,
-            avoid,
+            guidance,
             save,
         )
         .map_err(busy)?;
@@ -340,6 +342,132 @@ pub async fn queue_draft(
     )
     .await?;
     Ok(job)
+}
+
+/// A problem that costs a convenience, not a request: one line on stderr (never patient
+/// text: the store's and the model's errors name files, settings and shapes).
+pub(crate) fn warn(what: &str, e: &dyn std::fmt::Display) {
+    eprintln!("aviso: {what}: {e}");
+}
+
+/// The embeddings model a draft of this server uses for its notes: the server's, when
+/// the engine is a model on this machine (the deterministic writer embeds nothing).
+fn drafting_embedder(state: &AppState) -> Option<Arc<dyn epicrisis_embed::Embedder>> {
+    match &state.engine {
+        Engine::Model { .. } => state.embedder.clone(),
+        Engine::Deterministic => None,
+    }
+}
+
+/// What a draft of a stored episode is told besides the episode: `avoid` (a
+/// regeneration's words), the passage vectors an earlier draft kept in the store, and —
+/// for a model on this machine only — the evolution paragraphs of the two most similar
+/// signed epicrisis of other episodes as style examples. Never sent to an external
+/// provider: other patients' text would leave the machine. Runs on the worker thread.
+fn draft_guidance(state: &AppState, stored: &StoredEpisode, avoid: Vec<String>) -> GuidanceFn {
+    let Some(embedder) = drafting_embedder(state) else {
+        return Box::new(move || Guidance {
+            avoid,
+            ..Guidance::default()
+        });
+    };
+    let external = state.engine.is_external();
+    let store = state.store.clone();
+    let handle = tokio::runtime::Handle::current();
+    let id = stored.meta.episode_id.clone();
+    let query = crate::archive::episode_query(&stored.parsed.episode);
+    Box::new(move || {
+        let model = embedder.name().to_string();
+        let known_vectors = match handle.block_on(store.passage_vectors(&id, &model)) {
+            Ok(rows) => rows.map(|rows| {
+                Arc::new(KnownVectors {
+                    model: model.clone(),
+                    passages: rows
+                        .into_iter()
+                        .map(|r| KnownPassage {
+                            note: r.note_index as usize,
+                            start: r.char_start as usize,
+                            end: r.char_end as usize,
+                            vector: r.vector,
+                        })
+                        .collect(),
+                })
+            }),
+            Err(e) => {
+                warn(
+                    "stored passage vectors could not be read; the notes are embedded again",
+                    &e,
+                );
+                None
+            }
+        };
+        let style_examples = if external || query.trim().is_empty() {
+            Vec::new()
+        } else {
+            match handle.block_on(crate::archive::search(
+                &store,
+                embedder.as_ref(),
+                &query,
+                4,
+                Some(&id),
+            )) {
+                Ok(hits) => hits
+                    .iter()
+                    .filter_map(|h| evolution_paragraph(&h.text))
+                    .take(2)
+                    .collect(),
+                Err(e) => {
+                    warn("the archive could not be searched for style examples", &e);
+                    Vec::new()
+                }
+            }
+        };
+        Guidance {
+            avoid,
+            style_examples,
+            known_vectors,
+        }
+    })
+}
+
+/// Wraps `save` so that passage vectors a draft made (not reused) are kept in the store
+/// for the next draft of the episode, tied to the episode JSON they were cut from (a
+/// re-import in between makes the store refuse them). A failure costs only the reuse.
+fn keep_passage_vectors(state: &AppState, stored: &StoredEpisode, save: SaveFn) -> SaveFn {
+    if drafting_embedder(state).is_none() {
+        return save;
+    }
+    let store = state.store.clone();
+    let handle = tokio::runtime::Handle::current();
+    let id = stored.meta.episode_id.clone();
+    let sha = stored.meta.content_sha256.clone();
+    Box::new(move |o: &Outcome| {
+        let saved = save(o)?;
+        if let Some(notes) = o.notes.as_deref()
+            && !notes.reused
+            && let (Some((vectors, _)), Some(model)) = (&notes.vectors, &notes.model)
+        {
+            let rows: Vec<epicrisis_store::PassageVector> = notes
+                .passages
+                .iter()
+                .zip(vectors)
+                .map(|(p, v)| epicrisis_store::PassageVector {
+                    note_index: p.note as u32,
+                    day: p.day,
+                    char_start: p.start as u32,
+                    char_end: p.end as u32,
+                    vector: v.clone(),
+                })
+                .collect();
+            if let Err(e) = handle.block_on(store.put_passage_vectors(&id, model, &sha, &rows)) {
+                warn(
+                    "passage vectors were not kept; the next draft embeds the notes again",
+                    &e,
+                );
+            }
+        }
+        Ok(saved)
+    })
 }
 
 /// Waits for a job to finish.
@@ -654,7 +782,10 @@ async fn legacy_draft(
                     None,
                     p.user.id,
                     state.settings.layout,
-                    avoid,
+                    Box::new(move || Guidance {
+                        avoid,
+                        ..Guidance::default()
+                    }),
                     Box::new(|_| Ok(None)),
                 )
                 .map_err(busy)?;
@@ -1321,7 +1452,143 @@ async fn sign_version(
         json!({"signs": id, "contentHash": signed.content_hash, "acknowledgedFindings": errors}),
     )
     .await?;
+    index_archive_later(&state);
     Ok((StatusCode::CREATED, Json(version_full(&signed))).into_response())
+}
+
+/// Embeds newly signed epicrisis into the archive in the background, when the server
+/// has an embeddings model (a search indexes whatever is still missing anyway).
+pub(crate) fn index_archive_later(state: &AppState) {
+    let Some(embedder) = state.embedder.clone() else {
+        return;
+    };
+    let store = state.store.clone();
+    let handle = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || {
+        if let Err(e) = handle.block_on(crate::archive::index_missing(&store, embedder.as_ref())) {
+            warn("the archive could not be indexed", &e);
+        }
+    });
+}
+
+/// Most results one archive search returns.
+pub const ARCHIVE_MAX_K: usize = 50;
+/// Longest archive query, in characters.
+pub const ARCHIVE_MAX_QUERY: usize = 2000;
+
+/// One similar past case, as the API and the web page show it.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ArchiveResult {
+    pub episode_id: String,
+    pub version_id: i64,
+    pub score: f32,
+    pub signed_at: String,
+    /// The evolution paragraph, else the text's first 400 characters.
+    pub snippet: String,
+}
+
+/// Searches the archive of signed epicrisis for `q` (validated here: empty, too long or
+/// a `k` outside 1..=50 is a 400 naming the parameter; no embeddings model is a 503
+/// naming `EMBEDDINGS_MODEL`). Audited as `search` with the number of results — never
+/// the query's words, which may name a patient.
+pub async fn search_archive(
+    state: &AppState,
+    p: &Principal,
+    q: Option<String>,
+    k: Option<usize>,
+    exclude: Option<String>,
+) -> ApiResult<Vec<ArchiveResult>> {
+    let q = q.unwrap_or_default();
+    let q = q.trim().to_string();
+    if q.is_empty() {
+        return Err(ApiError::bad_request(
+            "falta el texto a buscar: use ?q=texto / the query parameter q is empty",
+        ));
+    }
+    if q.chars().count() > ARCHIVE_MAX_QUERY {
+        return Err(ApiError::bad_request(format!(
+            "el texto a buscar (q) es demasiado largo: máximo {ARCHIVE_MAX_QUERY} caracteres / q is longer than {ARCHIVE_MAX_QUERY} characters"
+        )));
+    }
+    let k = k.unwrap_or(5);
+    if !(1..=ARCHIVE_MAX_K).contains(&k) {
+        return Err(ApiError::bad_request(format!(
+            "k debe estar entre 1 y {ARCHIVE_MAX_K} / k must be between 1 and {ARCHIVE_MAX_K}"
+        )));
+    }
+    let Some(embedder) = state.embedder.clone() else {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "la búsqueda de casos similares necesita un modelo de embeddings: configure EMBEDDINGS_MODEL (por ejemplo models/embeddings/multilingual-e5-small) y reinicie el servidor / archive search needs an embeddings model (EMBEDDINGS_MODEL)",
+        ));
+    };
+    let store = state.store.clone();
+    let handle = tokio::runtime::Handle::current();
+    let matches = tokio::task::spawn_blocking(move || {
+        handle.block_on(crate::archive::search(
+            &store,
+            embedder.as_ref(),
+            &q,
+            k,
+            exclude.as_deref(),
+        ))
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(|e| match e {
+        crate::archive::ArchiveError::Store(e) => ApiError::from(e),
+        crate::archive::ArchiveError::Embed(e) => ApiError::internal(format!(
+            "el modelo de embeddings falló / the embeddings model failed: {e}"
+        )),
+    })?;
+    let results: Vec<ArchiveResult> = matches
+        .into_iter()
+        .map(|m| ArchiveResult {
+            snippet: evolution_paragraph(&m.text)
+                .unwrap_or_else(|| m.text.split_whitespace().collect::<Vec<_>>().join(" "))
+                .chars()
+                .take(400)
+                .collect(),
+            episode_id: m.episode_id,
+            version_id: m.version_id,
+            score: m.score,
+            signed_at: rfc3339(m.signed_at),
+        })
+        .collect();
+    audit(
+        state,
+        Some(p),
+        "search",
+        None,
+        None,
+        json!({"k": k, "results": results.len()}),
+    )
+    .await?;
+    Ok(results)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ArchiveQuery {
+    q: Option<String>,
+    k: Option<usize>,
+    exclude: Option<String>,
+}
+
+async fn archive_search(
+    State(state): State<AppState>,
+    p: Principal,
+    q: Result<Query<ArchiveQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Json<Value>> {
+    let Query(q) = q.map_err(|e| {
+        ApiError::bad_request(format!(
+            "parámetros no válidos: use ?q=texto&k=1..{ARCHIVE_MAX_K}&exclude=episodio / bad query parameters: {e}"
+        ))
+    })?;
+    let model = state.embedder.as_ref().map(|e| e.name().to_string());
+    let results = search_archive(&state, &p, q.q, q.k, q.exclude).await?;
+    Ok(Json(json!({"model": model, "results": results})))
 }
 
 #[derive(Deserialize)]

@@ -4,6 +4,7 @@
 //! signed epicrisis and embeddings model; indexing is lazy (whatever is missing is
 //! embedded before a search) so the archive never depends on a job having run.
 
+use epicrisis_domain::Episode;
 use epicrisis_embed::{Embedder, Role};
 use epicrisis_store::{Store, StoreError};
 
@@ -85,4 +86,50 @@ pub async fn search(
         }
     }
     Ok(out)
+}
+
+/// What to look for in the archive when drafting `ep`: its reason for admission, its
+/// diagnoses (admission, then discharge) and procedures, by name; empty when it has none.
+pub fn episode_query(ep: &Episode) -> String {
+    let mut terms: Vec<&str> = Vec::new();
+    terms.extend(ep.reason.as_deref());
+    terms.extend(ep.admission_diagnoses.iter().map(|d| d.name.as_str()));
+    terms.extend(ep.discharge_diagnoses.iter().map(|d| d.name.as_str()));
+    terms.extend(ep.procedures.iter().map(|p| p.name.as_str()));
+    let mut seen = std::collections::HashSet::new();
+    terms
+        .into_iter()
+        .map(str::trim)
+        .filter(|t| !t.is_empty() && seen.insert(t.to_lowercase()))
+        .collect::<Vec<_>>()
+        .join(". ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_query_names_reason_diagnoses_and_procedures_once() {
+        use epicrisis_domain::{Diagnosis, Procedure, SourceShape};
+        let dx = |name: &str| Diagnosis {
+            name: name.into(),
+            code: None,
+        };
+        let mut ep = Episode::empty(SourceShape::Compact);
+        ep.reason = Some("Dolor abdominal".into());
+        ep.admission_diagnoses = vec![dx("Apendicitis aguda")];
+        ep.discharge_diagnoses = vec![dx("apendicitis aguda"), dx("Peritonitis localizada")];
+        ep.procedures = vec![Procedure {
+            name: "Apendicectomía laparoscópica".into(),
+            code: None,
+            date: None,
+        }];
+        assert_eq!(
+            episode_query(&ep),
+            "Dolor abdominal. Apendicitis aguda. Peritonitis localizada. Apendicectomía laparoscópica"
+        );
+        let empty = Episode::empty(SourceShape::Compact);
+        assert_eq!(episode_query(&empty), "");
+    }
 }

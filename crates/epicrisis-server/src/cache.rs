@@ -25,6 +25,9 @@ pub struct StoredMeta {
     pub source_kind: String,
     pub imported_at: i64,
     pub updated_at: i64,
+    /// SHA-256 of the stored episode JSON this entry was parsed from (what passage
+    /// vectors are tied to, see [`epicrisis_store::Store::put_passage_vectors`]).
+    pub content_sha256: String,
 }
 
 /// An episode ready to validate against: parsed, indexed once, and its notes cut into
@@ -238,6 +241,7 @@ mod tests {
                 source_kind: "rich".into(),
                 imported_at: 1,
                 updated_at: 1,
+                content_sha256: String::new(),
             },
             parsed: Parsed::new(ep),
         })

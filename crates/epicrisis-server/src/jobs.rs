@@ -6,7 +6,7 @@
 
 use epicrisis_domain::Episode;
 use epicrisis_llm::CancelToken;
-use epicrisis_pipeline::engine::{Engine, Outcome};
+use epicrisis_pipeline::engine::{Engine, Guidance, Outcome};
 use epicrisis_pipeline::{Layout, TextFormat};
 use serde::Serialize;
 use std::collections::{HashMap, VecDeque};
@@ -59,6 +59,11 @@ pub struct JobState {
     pub finished: Option<Instant>,
 }
 
+/// What the draft needs besides the episode (the words a regeneration avoids, style
+/// examples from the archive, the passage vectors of an earlier draft); runs on the
+/// worker thread, just before the draft, so that a slow look-up never holds a request.
+pub type GuidanceFn = Box<dyn FnOnce() -> Guidance + Send>;
+
 /// Saves a finished draft (returns the new version's id); runs on the worker thread.
 pub type SaveFn = Box<dyn FnOnce(&Outcome) -> Result<Option<i64>, String> + Send>;
 
@@ -78,9 +83,8 @@ struct Pending {
     job: Arc<Job>,
     episode: Episode,
     layout: Layout,
-    /// Words an earlier draft was faulted for (a regeneration); see
-    /// [`Engine::redraft_cancellable`].
-    avoid: Vec<String>,
+    /// See [`GuidanceFn`] and [`Engine::redraft_cancellable`].
+    guidance: GuidanceFn,
     save: SaveFn,
 }
 
@@ -162,7 +166,7 @@ impl Queue {
         episode_id: Option<String>,
         user_id: i64,
         layout: Layout,
-        avoid: Vec<String>,
+        guidance: GuidanceFn,
         save: SaveFn,
     ) -> Result<Arc<Job>, Refused> {
         let mut inner = self.inner.lock().map_err(|_| Refused::Stopping)?;
@@ -216,7 +220,7 @@ impl Queue {
             job: job.clone(),
             episode,
             layout,
-            avoid,
+            guidance,
             save,
         });
         inner.jobs.insert(id, job.clone());
@@ -350,7 +354,7 @@ impl Queue {
             job,
             episode,
             layout,
-            avoid,
+            guidance,
             save,
         } = pending;
         let job = &job;
@@ -361,11 +365,12 @@ impl Queue {
         job.emit(JobEvent::Started);
         // A panic inside a backend must not take the server (or the queue) down.
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let guidance = guidance();
             engine.redraft_cancellable(
                 &episode,
                 layout,
                 TextFormat::Plain,
-                &avoid,
+                &guidance,
                 &job.cancel,
                 |t| {
                     job.set(|s| s.text.push_str(t));

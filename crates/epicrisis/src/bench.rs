@@ -94,6 +94,7 @@ pub fn run(args: BenchArgs, env_file: Option<&std::path::Path>) -> Result<ExitCo
         avoid: Vec::new(),
         retrieval: Default::default(),
         style_examples: Vec::new(),
+        known_vectors: None,
     };
     let mut secs = Vec::new();
     let mut prompt_tokens = 0u32;

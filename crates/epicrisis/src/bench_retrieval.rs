@@ -286,6 +286,7 @@ fn draft_once(
         avoid: Vec::new(),
         retrieval,
         style_examples: Vec::new(),
+        known_vectors: None,
     };
     let t = Instant::now();
     let mut first: Option<u32> = None;

@@ -74,6 +74,7 @@ pub fn open(
         avoid: Vec::new(),
         retrieval: retrieval.clone(),
         style_examples: Vec::new(),
+        known_vectors: None,
     };
     match engine {
         Engine::Deterministic => Ok(Ready {
