@@ -29,6 +29,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("episode.html", include_str!("../templates/episode.html")),
     ("error.html", include_str!("../templates/error.html")),
     ("admin.html", include_str!("../templates/admin.html")),
+    ("similar.html", include_str!("../templates/similar.html")),
 ];
 const APP_JS: &str = include_str!("../assets/app.js");
 const APP_CSS: &str = include_str!("../assets/app.css");
@@ -52,6 +53,7 @@ pub fn routes() -> Router<AppState> {
         .route("/logout", post(logout))
         .route("/episodios", get(episodes_page))
         .route("/episodios/{id}", get(episode_page))
+        .route("/casos-similares", get(similar_page))
         .route("/administracion", get(admin_page))
         .route("/administracion/usuarios", post(admin_add))
         .route(
@@ -481,10 +483,78 @@ async fn episode_page(
             latest => latest.map(|v| json!({"id": v.id, "number": v.number, "status": v.status, "text": v.text, "kind": v.kind})),
             findings => findings_ctx(&report),
             evidence => latest.map(|v| crate::api::version_evidence(v, &stored.parsed)).unwrap_or_else(|| json!([])),
+            similar_query => crate::archive::episode_query(ep),
             versions => summaries,
             warnings => ep.warnings.iter().map(|w| w.message_es.clone()).collect::<Vec<_>>(),
         },
     )
+}
+
+#[derive(serde::Deserialize)]
+struct SimilarParams {
+    q: Option<String>,
+    k: Option<String>,
+    /// An episode to leave out (the one the search started from).
+    excluir: Option<String>,
+}
+
+/// «Casos similares»: the archive of signed epicrisis searched by meaning. Without a
+/// query, the form alone; a bad query or a server without an embeddings model is said on
+/// the page, next to the form.
+async fn similar_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<SimilarParams>,
+) -> Response {
+    let p = match viewer(&state, &headers).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let text = q.q.clone().unwrap_or_default();
+    let searched = !text.trim().is_empty();
+    let (results, error, status) = if searched {
+        let k = match q.k.as_deref().map(str::trim).filter(|k| !k.is_empty()) {
+            None => Ok(None),
+            Some(k) => k.parse::<usize>().map(Some).map_err(|_| {
+                ApiError::bad_request(format!(
+                    "«Resultados» debe ser un número entre 1 y {}",
+                    crate::api::ARCHIVE_MAX_K
+                ))
+            }),
+        };
+        let found = match k {
+            Ok(k) => {
+                crate::api::search_archive(&state, &p, q.q.clone(), k, q.excluir.clone()).await
+            }
+            Err(e) => Err(e),
+        };
+        match found {
+            Ok(r) => (r, None, StatusCode::OK),
+            Err(e) => (Vec::new(), Some(e.message), e.status),
+        }
+    } else {
+        (Vec::new(), None, StatusCode::OK)
+    };
+    let results: Vec<Value> = results
+        .iter()
+        .map(|r| {
+            json!({"episode_id": r.episode_id, "version_id": r.version_id,
+                   "score": format!("{:.2}", r.score), "signed_at": r.signed_at, "snippet": r.snippet})
+        })
+        .collect();
+    let mut r = page(
+        &state,
+        "similar.html",
+        context! {
+            user => user_ctx(&p), csrf => p.csrf(), engine => engine_ctx(&state),
+            hospital => state.settings.hospital_name,
+            q => text, k => q.k, excluir => q.excluir, searched => searched,
+            results => results, error => error,
+            model => state.embedder.as_ref().map(|e| e.name().to_string()),
+        },
+    );
+    *r.status_mut() = status;
+    r
 }
 
 // ------------------------------------------------------------------ administration

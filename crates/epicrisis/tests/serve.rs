@@ -255,6 +255,7 @@ fn every_route_refuses_anonymous_requests() {
         ("GET", "/api/v1/jobs/x"),
         ("POST", "/api/v1/jobs/x/cancel"),
         ("GET", "/api/v1/jobs/x/events"),
+        ("GET", "/api/v1/archive/search?q=hernia"),
         ("GET", "/api/v1/audit"),
         ("GET", "/api/v1/audit/verify"),
         ("POST", "/api/v1/tokens"),
@@ -284,7 +285,13 @@ fn every_route_refuses_anonymous_requests() {
             "{m} {p}"
         );
     }
-    for p in ["/episodios", "/episodios/1416169", "/", "/administracion"] {
+    for p in [
+        "/episodios",
+        "/episodios/1416169",
+        "/",
+        "/administracion",
+        "/casos-similares?q=hernia",
+    ] {
         let r = anon.get(format!("{}{p}", srv.url)).send().unwrap();
         assert!(r.status().is_redirection(), "{p}");
         let loc = r.headers()["location"].to_str().unwrap().to_string();
@@ -399,6 +406,236 @@ fn the_server_starts_without_an_embeddings_model() {
             .contains("archivo de casos: sin modelo de embeddings"),
         "{}",
         srv.log.lock().unwrap()
+    );
+    // The archive search says what is missing, in the API and on the page.
+    let r = s.get("/api/v1/archive/search?q=neumon%C3%ADa");
+    assert_eq!(r.status(), 503);
+    assert!(r.text().unwrap().contains("EMBEDDINGS_MODEL"));
+    let r = s.get("/casos-similares?q=neumon%C3%ADa");
+    assert_eq!(r.status(), 503);
+    assert!(r.text().unwrap().contains("EMBEDDINGS_MODEL"));
+    assert_eq!(s.get("/casos-similares").status(), 200);
+}
+
+/// The e5 fixture folder (`EPICRISIS_TEST_EMBED_E5`), or a skip (a failure under
+/// `EPICRISIS_REQUIRE_TOOLS`).
+fn e5_fixture() -> Option<PathBuf> {
+    match std::env::var("EPICRISIS_TEST_EMBED_E5") {
+        Ok(p) if Path::new(&p).join("config.json").is_file() => Some(PathBuf::from(p)),
+        _ => {
+            assert!(
+                std::env::var("EPICRISIS_REQUIRE_TOOLS").is_err(),
+                "EPICRISIS_TEST_EMBED_E5 is not set: run `python3 tools/models/fetch.py multilingual-e5-small-q4`"
+            );
+            eprintln!("skipping: multilingual-e5-small fixture missing");
+            None
+        }
+    }
+}
+
+/// Imports a test episode under `id`, drafts it and signs the draft; returns the
+/// signed version's JSON.
+fn draft_and_sign(s: &Session, file: &str, id: &str) -> Value {
+    let bytes = std::fs::read(testdata(&format!("episodes/{file}"))).unwrap();
+    assert_eq!(
+        s.post_bytes(&format!("/api/v1/episodes?id={id}"), bytes)
+            .status(),
+        201
+    );
+    let version = draft(s, id);
+    let r = s.post(
+        &format!("/api/v1/versions/{}/sign", version["id"]),
+        &json!({"acknowledgeFindings": true}),
+    );
+    assert_eq!(r.status(), 201);
+    r.json().unwrap()
+}
+
+/// Drafts a stored episode, waits for the job and returns the new version's JSON.
+fn draft(s: &Session, id: &str) -> Value {
+    let r = s.post(&format!("/api/v1/episodes/{id}/drafts"), &json!({}));
+    assert_eq!(r.status(), 202);
+    let job: Value = r.json().unwrap();
+    let url = format!("/api/v1/jobs/{}", job["jobId"].as_str().unwrap());
+    let t = Instant::now();
+    let job = loop {
+        let j: Value = s.get(&url).json().unwrap();
+        if !matches!(j["status"].as_str(), Some("queued" | "running")) {
+            break j;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(900),
+            "the draft did not finish: {j}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert_eq!(job["status"], "done", "{job}");
+    s.get(&format!("/api/v1/versions/{}", job["versionId"]))
+        .json()
+        .unwrap()
+}
+
+/// Signed epicrisis are embedded (in the background after signing, and whatever is
+/// missing before a search); the API and the «Casos similares» page find the closest,
+/// validate their parameters and audit the search without its words.
+#[test]
+fn similar_cases_are_found_among_signed_epicrisis() {
+    let Some(e5) = e5_fixture() else { return };
+    let dir = setup();
+    std::fs::write(
+        dir.path().join(".env"),
+        format!("EMBEDDINGS_MODEL={}\n", e5.display()),
+    )
+    .unwrap();
+    let srv = serve(dir.path(), &["--engine", "deterministic"]);
+    let s = login(&srv.url, "ana");
+    draft_and_sign(&s, "compact_hernia.json", "hernia");
+    draft_and_sign(&s, "predecessor_neumonia.json", "neumonia");
+    import(&s);
+    let search = |q: &str| -> Value {
+        let r = s
+            .client
+            .get(format!("{}/api/v1/archive/search", srv.url))
+            .query(&[("q", q), ("k", "5")])
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        r.json().unwrap()
+    };
+    let first = |v: &Value| v["results"][0]["episodeId"].as_str().unwrap().to_string();
+    let hits = search("hernia umbilical atascada, hernioplastia con malla");
+    assert_eq!(first(&hits), "hernia", "{hits}");
+    assert_eq!(hits["results"].as_array().unwrap().len(), 2, "{hits}");
+    assert!(hits["model"].is_string());
+    let r0 = &hits["results"][0];
+    assert!(r0["score"].as_f64().unwrap() > hits["results"][1]["score"].as_f64().unwrap());
+    assert!(r0["versionId"].is_i64() && r0["signedAt"].is_string());
+    assert!(!r0["snippet"].as_str().unwrap().is_empty());
+    let hits = search("neumonía con insuficiencia respiratoria, tratada con ceftriaxona");
+    assert_eq!(first(&hits), "neumonia", "{hits}");
+    // The unsigned episode is not in the archive; `exclude` leaves one out.
+    let hits: Value = s
+        .get("/api/v1/archive/search?q=hernia%20umbilical&exclude=hernia")
+        .json()
+        .unwrap();
+    let ids: Vec<&str> = hits["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["episodeId"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["neumonia"]);
+    // Bad parameters: a 400 that names the parameter.
+    for (q, names) in [
+        ("", "q"),
+        ("?q=%20%20", "q"),
+        ("?q=hernia&k=0", "k"),
+        ("?q=hernia&k=51", "k"),
+        ("?q=hernia&k=muchos", "k"),
+        ("?q=hernia&limite=3", "limite"),
+    ] {
+        let r = s.get(&format!("/api/v1/archive/search{q}"));
+        assert_eq!(r.status(), 400, "{q}");
+        let body = r.text().unwrap();
+        assert!(body.contains(names), "{q}: {body}");
+    }
+    let long = "a".repeat(2001);
+    let r = s.get(&format!("/api/v1/archive/search?q={long}"));
+    assert_eq!(r.status(), 400);
+    // Audited: the searches and how many results, never the words searched.
+    add_user(dir.path(), "jefa", "admin", "Jefa TI");
+    let admin = login(&srv.url, "jefa");
+    let audit: Value = admin.get("/api/v1/audit?limit=50").json().unwrap();
+    let searches: Vec<&Value> = audit["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["action"] == "search")
+        .collect();
+    assert_eq!(searches.len(), 3, "{audit}");
+    assert!(!audit.to_string().contains("umbilical atascada"));
+    assert!(
+        !audit
+            .to_string()
+            .contains("insuficiencia respiratoria, tratada")
+    );
+    // The page: a link from the episode, the form, the results with links.
+    let page = s.get(&format!("/episodios/{EPISODE}")).text().unwrap();
+    assert!(
+        page.contains("id=\"similar-episode-link\""),
+        "no link to similar cases"
+    );
+    let r = s
+        .client
+        .get(format!("{}/casos-similares", srv.url))
+        .query(&[("q", "hernia umbilical operada"), ("excluir", EPISODE)])
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let page = r.text().unwrap();
+    let hernia = page
+        .find("href=\"/episodios/hernia\"")
+        .expect("hernia listed");
+    let neumonia = page
+        .find("href=\"/episodios/neumonia\"")
+        .expect("neumonia listed");
+    assert!(hernia < neumonia, "the closest case comes first");
+    assert!(page.contains("2 caso(s) similar(es)"));
+    let r = s.get("/casos-similares?q=hernia&k=cero");
+    assert_eq!(r.status(), 400);
+    assert!(r.text().unwrap().contains("«Resultados»"));
+    // No clinical words of the searches in the server's log.
+    let log = srv.log.lock().unwrap().clone();
+    assert!(!log.contains("hernia umbilical"), "{log}");
+}
+
+/// With a model engine and an embeddings model: the passage vectors a draft made are
+/// kept in the store and the next draft of the episode reuses them; a signed epicrisis
+/// of another episode is shown to the model as a style example.
+#[test]
+fn a_model_draft_reuses_passage_vectors_and_shows_signed_style() {
+    let Some(model) = model_fixture() else { return };
+    let Some(e5) = e5_fixture() else { return };
+    let model = model.display().to_string();
+    let dir = setup();
+    std::fs::write(
+        dir.path().join(".env"),
+        format!("EMBEDDINGS_MODEL={}\n", e5.display()),
+    )
+    .unwrap();
+    let args = [
+        "--engine",
+        "local",
+        "--model",
+        &model,
+        "--context-size",
+        "4096",
+        "--max-tokens",
+        "120",
+    ];
+    let srv = serve(dir.path(), &args);
+    let s = login(&srv.url, "ana");
+    import(&s);
+    let v1 = draft(&s, EPISODE);
+    let retrieval = &v1["provenance"]["provenance"]["retrieval"];
+    assert_eq!(retrieval["vectors_reused"], false, "{retrieval}");
+    assert!(retrieval["model"].is_string(), "{retrieval}");
+    assert_eq!(v1["provenance"]["provenance"]["style_examples"], 0);
+    // Sign another episode: the next draft is shown its evolution paragraph as style.
+    draft_and_sign(&s, "compact_hernia.json", "hernia");
+    let v2 = draft(&s, EPISODE);
+    let retrieval = &v2["provenance"]["provenance"]["retrieval"];
+    assert_eq!(retrieval["vectors_reused"], true, "{retrieval}");
+    assert_eq!(v2["provenance"]["provenance"]["style_examples"], 1);
+    // Reused vectors still give dense evidence.
+    assert!(
+        v2["provenance"]["evidence"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| !e["passages"].as_array().unwrap().is_empty()),
+        "{}",
+        v2["provenance"]["evidence"]
     );
 }
 
