@@ -114,3 +114,46 @@ start_test_postgres() {
   PG_STOP=("${run[@]}" "$bindir/pg_ctl" -D "$PG_DATA" -m fast -w stop)
   trap 'say "PostgreSQL: stopping the test cluster"; "${PG_STOP[@]}" >/dev/null 2>&1 || true' EXIT
 }
+
+# pgvector for the test PostgreSQL: bookworm has no package of it, so it is built from the
+# Debian source package (trixie's pool on deb.debian.org, sha256-pinned, cached) against
+# the installed server's headers, and installed into it (as root, or through sudo).
+# Exports EPICRISIS_TEST_PGVECTOR=1 when the extension is installed; without it the store
+# tests check the BYTEA scan only.
+PGVECTOR_VERSION=0.8.0
+PGVECTOR_SHA256=867a2c328d4928a5a9d6f052cd3bc78c7d60228a9b914ad32aa3db88e9de27b0
+need_pgvector() {
+  local bindir major share
+  bindir="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)"
+  if [ -z "$bindir" ] || [ ! -x "$bindir/pg_ctl" ]; then
+    need_packages postgresql
+    bindir="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)"
+  fi
+  major="$(basename "$(dirname "$bindir")")"
+  share="/usr/share/postgresql/$major/extension"
+  if [ ! -f "$share/vector.control" ]; then
+    need_packages "postgresql-server-dev-$major" build-essential curl ca-certificates
+    local tarball="$CACHE/pgvector/pgvector_$PGVECTOR_VERSION.orig.tar.gz"
+    mkdir -p "$CACHE/pgvector"
+    if ! echo "$PGVECTOR_SHA256  $tarball" | sha256sum -c --quiet >/dev/null 2>&1; then
+      say "pgvector $PGVECTOR_VERSION: fetching the Debian source package"
+      curl -fsSL -o "$tarball.part" \
+        "http://deb.debian.org/debian/pool/main/p/pgvector/pgvector_$PGVECTOR_VERSION.orig.tar.gz" \
+        || { echo "error: could not download pgvector's source from deb.debian.org" >&2; return 1; }
+      echo "$PGVECTOR_SHA256  $tarball.part" | sha256sum -c --quiet \
+        || { echo "error: pgvector's source does not have the expected sha256" >&2; rm -f "$tarball.part"; return 1; }
+      mv "$tarball.part" "$tarball"
+    fi
+    say "pgvector $PGVECTOR_VERSION: building for PostgreSQL $major"
+    local build
+    build="$(mktemp -d)"
+    tar -xzf "$tarball" -C "$build"
+    # OPTFLAGS="": portable (no -march=native), as a package would be.
+    make -s -C "$build/pgvector-$PGVECTOR_VERSION" PG_CONFIG="$bindir/pg_config" OPTFLAGS="" >/dev/null
+    local sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    $sudo make -s -C "$build/pgvector-$PGVECTOR_VERSION" PG_CONFIG="$bindir/pg_config" install >/dev/null
+    rm -rf "$build"
+  fi
+  export EPICRISIS_TEST_PGVECTOR=1
+}

@@ -21,7 +21,8 @@ need_reference_embedder
 EPICRISIS_TEST_EMBED_MINILM="$(fetch_model all-minilm-l6-v2)"
 EPICRISIS_TEST_EMBED_E5="$(fetch_model multilingual-e5-small-q4)"
 export EPICRISIS_TEST_EMBED_MINILM EPICRISIS_TEST_EMBED_E5
-say "store test database: a private PostgreSQL cluster on 127.0.0.1:$PG_PORT (SQLite needs nothing)"
+say "store test database: a private PostgreSQL cluster on 127.0.0.1:$PG_PORT with pgvector (SQLite needs nothing)"
+need_pgvector
 start_test_postgres
 # Tests that need an external tool fail (instead of skipping) when it is missing.
 export EPICRISIS_REQUIRE_TOOLS=1

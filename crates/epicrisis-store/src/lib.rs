@@ -276,6 +276,9 @@ pub struct AuditCheck {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// PostgreSQL with the `vector` extension: archive searches run in the database
+    /// (see [`vectors`]).
+    pgvector: bool,
 }
 
 impl Store {
@@ -332,12 +335,13 @@ impl Store {
             let _ = probe.close().await;
         }
         let pool = options.connect(&connect_url).await.map_err(failed)?;
-        let store = Store {
+        let mut store = Store {
             pool,
             backend: match target {
                 Target::Postgres { .. } => Backend::Postgres,
                 Target::Sqlite { .. } => Backend::Sqlite,
             },
+            pgvector: false,
         };
         migrate::run(&store.pool, store.backend)
             .await
@@ -352,6 +356,12 @@ impl Store {
                 },
                 other => other,
             })?;
+        if store.backend == Backend::Postgres {
+            store.pgvector = store.enable_pgvector().await.map_err(|e| StoreError::Open {
+                place: place.clone(),
+                reason: format!("setting up the pgvector column failed: {e}"),
+            })?;
+        }
         Ok(store)
     }
 

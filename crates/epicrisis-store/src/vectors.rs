@@ -21,6 +21,14 @@
 //! version that has no vector yet, including episodes signed again after an amendment.
 //! [`Store::search_archive`] scans the model's vectors in Rust (fine for thousands of
 //! rows; about 1.5 kB each at 384 dimensions, read 500 at a time).
+//!
+//! **pgvector.** On PostgreSQL where the `vector` extension is installed (and the
+//! database user may create it), opening the store creates it, adds an `embedding vector`
+//! column to `archive_vectors` (any dimension: one table holds every model) and fills it
+//! for rows stored before; archive vectors are then written to both columns and a search
+//! is one `ORDER BY embedding <#> $query LIMIT k` in the database (an exact scan, with
+//! the same order and scores as the Rust scan). Without the extension nothing changes.
+//! Passage vectors stay BYTEA only: they are read back whole per episode, never searched.
 
 use serde::Serialize;
 use sqlx::Row;
@@ -54,6 +62,64 @@ pub struct ArchiveHit {
 const SCAN_PAGE: i64 = 500;
 
 impl Store {
+    /// Whether archive searches run in PostgreSQL through pgvector.
+    pub fn uses_pgvector(&self) -> bool {
+        self.pgvector
+    }
+
+    /// PostgreSQL: creates the `vector` extension when it is installed, adds and fills
+    /// the `embedding` column. `Ok(false)` when the extension is not installed or this
+    /// user may not create it (the BYTEA scan then serves).
+    pub(crate) async fn enable_pgvector(&self) -> Result<bool> {
+        let available: bool = sqlx::query(
+            "SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'vector') AS a",
+        )
+        .fetch_one(&self.pool)
+        .await?
+        .try_get("a")?;
+        if !available {
+            return Ok(false);
+        }
+        let installed = |pool: &sqlx::AnyPool| {
+            let pool = pool.clone();
+            async move {
+                sqlx::query("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'vector') AS i")
+                    .fetch_one(&pool)
+                    .await
+                    .and_then(|r| r.try_get::<bool, _>("i"))
+            }
+        };
+        if !installed(&self.pool).await? {
+            // Two servers opening at once may race here; a lack of privilege is not fatal.
+            let _ = sqlx::query("CREATE EXTENSION IF NOT EXISTS vector")
+                .execute(&self.pool)
+                .await;
+            if !installed(&self.pool).await? {
+                return Ok(false);
+            }
+        }
+        sqlx::query("ALTER TABLE archive_vectors ADD COLUMN IF NOT EXISTS embedding vector")
+            .execute(&self.pool)
+            .await?;
+        let stale = sqlx::query(
+            "SELECT episode_id, model, vector FROM archive_vectors WHERE embedding IS NULL",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        for r in &stale {
+            let vector = decode(&r.try_get::<Vec<u8>, _>("vector")?)?;
+            sqlx::query(
+                "UPDATE archive_vectors SET embedding = CAST($1 AS vector)                  WHERE episode_id = $2 AND model = $3",
+            )
+            .bind(vector_literal(&vector))
+            .bind(r.try_get::<String, _>("episode_id")?)
+            .bind(r.try_get::<String, _>("model")?)
+            .execute(&self.pool)
+            .await?;
+        }
+        Ok(true)
+    }
+
     /// Replaces the episode's passage vectors for `model` with `vectors`, atomically (an
     /// empty slice stores an empty set: the episode has no passages). `episode_sha256` is
     /// [`EpisodeRow::content_sha256`](crate::EpisodeRow::content_sha256) of the row the passages were cut from.
@@ -249,21 +315,31 @@ impl Store {
                 return Err(dimension_error(model, dim as usize, vector.len()));
             }
         }
-        sqlx::query(
+        let sql = if self.pgvector {
+            "INSERT INTO archive_vectors (episode_id, model, version_id, dim, vector, created_at, \
+             embedding) VALUES ($1, $2, $3, $4, $5, $6, CAST($7 AS vector)) \
+             ON CONFLICT (episode_id, model) DO UPDATE SET \
+             version_id = excluded.version_id, dim = excluded.dim, vector = excluded.vector, \
+             created_at = excluded.created_at, embedding = excluded.embedding \
+             WHERE archive_vectors.version_id <= excluded.version_id"
+        } else {
             "INSERT INTO archive_vectors (episode_id, model, version_id, dim, vector, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (episode_id, model) DO UPDATE SET \
              version_id = excluded.version_id, dim = excluded.dim, vector = excluded.vector, \
              created_at = excluded.created_at \
-             WHERE archive_vectors.version_id <= excluded.version_id",
-        )
-        .bind(episode_id)
-        .bind(model)
-        .bind(version_id)
-        .bind(vector.len() as i64)
-        .bind(encode(vector))
-        .bind(now_ms())
-        .execute(&mut *tx)
-        .await?;
+             WHERE archive_vectors.version_id <= excluded.version_id"
+        };
+        let mut q = sqlx::query(sql)
+            .bind(episode_id)
+            .bind(model)
+            .bind(version_id)
+            .bind(vector.len() as i64)
+            .bind(encode(vector))
+            .bind(now_ms());
+        if self.pgvector {
+            q = q.bind(vector_literal(vector));
+        }
+        q.execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -281,6 +357,11 @@ impl Store {
         exclude_episode: Option<&str>,
     ) -> Result<Vec<ArchiveHit>> {
         check_vector(model, query)?;
+        if self.pgvector {
+            return self
+                .search_archive_pgvector(model, query, k, exclude_episode)
+                .await;
+        }
         let mut hits: Vec<ArchiveHit> = Vec::new();
         let mut after: Option<String> = None;
         loop {
@@ -318,6 +399,51 @@ impl Store {
             }
         }
         Ok(hits)
+    }
+
+    /// [`Store::search_archive`] in PostgreSQL: `<#>` is the negated inner product.
+    async fn search_archive_pgvector(
+        &self,
+        model: &str,
+        query: &[f32],
+        k: usize,
+        exclude_episode: Option<&str>,
+    ) -> Result<Vec<ArchiveHit>> {
+        let dim = sqlx::query("SELECT dim FROM archive_vectors WHERE model = $1 LIMIT 1")
+            .bind(model)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(dim) = dim else {
+            return Ok(Vec::new());
+        };
+        let dim: i64 = dim.try_get("dim")?;
+        if dim != query.len() as i64 {
+            return Err(dimension_error(model, dim as usize, query.len()));
+        }
+        if k == 0 {
+            return Ok(Vec::new());
+        }
+        let rows = sqlx::query(
+            "SELECT episode_id, version_id, \
+             CAST(embedding <#> CAST($1 AS vector) AS DOUBLE PRECISION) AS negated \
+             FROM archive_vectors WHERE model = $2 AND episode_id <> $3 \
+             ORDER BY negated, episode_id, version_id LIMIT $4",
+        )
+        .bind(vector_literal(query))
+        .bind(model)
+        .bind(exclude_episode.unwrap_or(""))
+        .bind(i64::try_from(k).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ArchiveHit {
+                    episode_id: r.try_get("episode_id")?,
+                    version_id: r.try_get("version_id")?,
+                    score: -(r.try_get::<f64, _>("negated")? as f32),
+                })
+            })
+            .collect()
     }
 
     /// Each episode's newest signed version that has no archive vector for `model` yet
@@ -391,6 +517,13 @@ fn dimension_error(model: &str, stored: usize, given: usize) -> StoreError {
          dimensions, this one has {given}; embed with the same model, or give the other \
          model its own name"
     ))
+}
+
+/// pgvector's text form, `[0.1,0.2,…]`; Rust's shortest round-trip formatting keeps
+/// every float exact.
+fn vector_literal(v: &[f32]) -> String {
+    let parts: Vec<String> = v.iter().map(|x| format!("{x:?}")).collect();
+    format!("[{}]", parts.join(","))
 }
 
 /// Little-endian binary32, back to back.

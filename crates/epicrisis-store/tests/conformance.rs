@@ -425,6 +425,16 @@ fn ids(hits: &[ArchiveHit]) -> Vec<&str> {
 
 async fn check_archive(db: &Db) {
     let store = Store::open(&db.url).await.unwrap();
+    // SQLite scans in Rust; PostgreSQL searches with pgvector where it is installed
+    // (scripts/test.sh builds it and says so with EPICRISIS_TEST_PGVECTOR=1).
+    let want_pgvector = db.label == "postgres"
+        && std::env::var("EPICRISIS_TEST_PGVECTOR").as_deref() == Ok("1");
+    assert_eq!(
+        store.uses_pgvector(),
+        want_pgvector,
+        "pgvector in use on {}",
+        db.label
+    );
     let ana = store
         .add_user("vec-ana", "Ana", Role::Medico, "h")
         .await
@@ -529,6 +539,20 @@ async fn check_archive(db: &Db) {
         [signed[0].clone(), signed[1].clone(), signed[3].clone()]
     );
     assert_eq!(store.search_archive("e5", &q, 10, None).await.unwrap(), all);
+    if want_pgvector {
+        // Rows stored before pgvector was installed get their column filled on open.
+        sqlx::query("ALTER TABLE archive_vectors DROP COLUMN embedding")
+            .execute(&sqlx::AnyPool::connect(&db.url).await.unwrap())
+            .await
+            .unwrap();
+        let reopened = Store::open(&db.url).await.unwrap();
+        assert!(reopened.uses_pgvector());
+        assert_eq!(reopened.search_archive("e5", &q, 10, None).await.unwrap(), all);
+        assert_eq!(
+            ids(&reopened.search_archive("minilm", &[0.0, 1.0], 5, None).await.unwrap()),
+            ["VEC-C"]
+        );
+    }
 
     // Only signed versions of the named episode.
     is_conflict(
