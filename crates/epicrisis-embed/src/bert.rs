@@ -16,9 +16,8 @@
 
 use std::path::{Path, PathBuf};
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Device};
 use candle_nn::VarBuilder;
-use candle_transformers::models::{bert, xlm_roberta};
 use serde_json::Value;
 use tokenizers::Tokenizer;
 
@@ -46,24 +45,19 @@ pub struct BertOptions {
     pub max_batch: Option<usize>,
 }
 
-enum Encoder {
-    Bert(bert::BertModel),
-    Roberta(xlm_roberta::XLMRobertaModel),
-}
+use crate::encoder::Encoder;
 
 /// A BERT-family sentence encoder. Cheap to share (`Arc`); `embed` may be called from
-/// several threads (candle parallelises each forward pass over the cores itself).
+/// several threads (each forward pass runs on all cores through rayon).
 pub struct BertEmbedder {
     name: String,
     encoder: Encoder,
     tokenizer: Tokenizer,
-    device: Device,
     dim: usize,
     max_tokens: usize,
     pooling: Pooling,
     query_prompt: String,
     passage_prompt: String,
-    pad_id: u32,
     batch_tokens: usize,
     max_batch: usize,
 }
@@ -176,38 +170,15 @@ impl BertEmbedder {
                 REFETCH,
             ));
         };
-        let bad_config = |e: serde_json::Error| {
-            model_err(
-                &config_path,
-                format!("does not describe a {family} model ({e})"),
-                REFETCH,
-            )
-        };
-        let encoder = if family == "bert" {
-            let cfg: bert::Config = serde_json::from_value(config.clone()).map_err(bad_config)?;
-            Encoder::Bert(bert::BertModel::load(vb, &cfg).map_err(|e| {
+        let encoder = Encoder::load(vb, &config, family == "roberta")
+            .map_err(|problem| model_err(&config_path, problem, REFETCH))?
+            .map_err(|e| {
                 model_err(
                     dir,
                     format!("weights do not match config.json ({e})"),
                     REFETCH,
                 )
-            })?)
-        } else {
-            let cfg: xlm_roberta::Config =
-                serde_json::from_value(config.clone()).map_err(bad_config)?;
-            let vb = if vb.contains_tensor("roberta.embeddings.word_embeddings.weight") {
-                vb.pp("roberta")
-            } else {
-                vb
-            };
-            Encoder::Roberta(xlm_roberta::XLMRobertaModel::new(&cfg, vb).map_err(|e| {
-                model_err(
-                    dir,
-                    format!("weights do not match config.json ({e})"),
-                    REFETCH,
-                )
-            })?)
-        };
+            })?;
 
         let tok_path = dir.join("tokenizer.json");
         if !tok_path.is_file() {
@@ -259,13 +230,11 @@ impl BertEmbedder {
             name,
             encoder,
             tokenizer,
-            device,
             dim,
             max_tokens: max_tokens.max(8),
             pooling,
             query_prompt,
             passage_prompt,
-            pad_id,
             batch_tokens: options.batch_tokens.unwrap_or(8192).max(64),
             max_batch: options.max_batch.unwrap_or(64).max(1),
         })
@@ -325,38 +294,32 @@ impl BertEmbedder {
             .collect())
     }
 
-    /// One forward pass over equally padded sequences; returns pooled, unnormalised rows.
+    /// One forward pass over the sequences (packed, no padding); returns pooled,
+    /// unnormalised rows.
     fn forward(&self, batch: &[&[u32]]) -> Result<Vec<Vec<f32>>, EmbedError> {
-        let compute = |e: candle_core::Error| EmbedError::Compute(e.to_string());
-        let len = batch.iter().map(|s| s.len()).max().unwrap_or(0);
-        let n = batch.len();
-        let mut ids = Vec::with_capacity(n * len);
-        let mut mask = Vec::with_capacity(n * len);
-        for s in batch {
-            ids.extend_from_slice(s);
-            ids.extend(std::iter::repeat_n(self.pad_id, len - s.len()));
-            mask.extend(std::iter::repeat_n(1u32, s.len()));
-            mask.extend(std::iter::repeat_n(0u32, len - s.len()));
-        }
-        let ids = Tensor::from_vec(ids, (n, len), &self.device).map_err(compute)?;
-        let mask = Tensor::from_vec(mask, (n, len), &self.device).map_err(compute)?;
-        let types = ids.zeros_like().map_err(compute)?;
-        let hidden = match &self.encoder {
-            Encoder::Bert(m) => m.forward(&ids, &types, Some(&mask)),
-            Encoder::Roberta(m) => m.forward(&ids, &mask, &types, None, None, None),
-        }
-        .map_err(compute)?;
-        let pooled = match self.pooling {
-            Pooling::Cls => hidden.narrow(1, 0, 1).and_then(|t| t.squeeze(1)),
-            Pooling::Mean => (|| {
-                let m = mask.to_dtype(DType::F32)?.unsqueeze(2)?;
-                let sum = hidden.broadcast_mul(&m)?.sum(1)?;
-                let count = m.sum(1)?.clamp(1e-9f32, f32::MAX)?;
-                sum.broadcast_div(&count)
-            })(),
-        }
-        .map_err(compute)?;
-        pooled.to_vec2::<f32>().map_err(compute)
+        let hidden = self.encoder.forward(batch).map_err(EmbedError::Compute)?;
+        let h = self.dim;
+        let mut start = 0;
+        Ok(batch
+            .iter()
+            .map(|s| {
+                let rows = &hidden[start * h..(start + s.len()) * h];
+                start += s.len();
+                match self.pooling {
+                    Pooling::Cls => rows[..h].to_vec(),
+                    Pooling::Mean => {
+                        let mut sum = vec![0f64; h];
+                        for row in rows.chunks(h) {
+                            sum.iter_mut()
+                                .zip(row)
+                                .for_each(|(a, b)| *a += f64::from(*b));
+                        }
+                        let n = s.len().max(1) as f64;
+                        sum.into_iter().map(|v| (v / n) as f32).collect()
+                    }
+                }
+            })
+            .collect())
     }
 }
 

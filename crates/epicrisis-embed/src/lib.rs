@@ -15,6 +15,8 @@
 #[cfg(feature = "candle")]
 pub mod bert;
 pub mod bm25;
+#[cfg(feature = "candle")]
+mod encoder;
 pub mod error;
 pub mod search;
 

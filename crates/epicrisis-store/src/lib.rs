@@ -357,10 +357,13 @@ impl Store {
                 other => other,
             })?;
         if store.backend == Backend::Postgres {
-            store.pgvector = store.enable_pgvector().await.map_err(|e| StoreError::Open {
-                place: place.clone(),
-                reason: format!("setting up the pgvector column failed: {e}"),
-            })?;
+            store.pgvector = store
+                .enable_pgvector()
+                .await
+                .map_err(|e| StoreError::Open {
+                    place: place.clone(),
+                    reason: format!("setting up the pgvector column failed: {e}"),
+                })?;
         }
         Ok(store)
     }

@@ -83,10 +83,12 @@ impl Store {
         let installed = |pool: &sqlx::AnyPool| {
             let pool = pool.clone();
             async move {
-                sqlx::query("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'vector') AS i")
-                    .fetch_one(&pool)
-                    .await
-                    .and_then(|r| r.try_get::<bool, _>("i"))
+                sqlx::query(
+                    "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'vector') AS i",
+                )
+                .fetch_one(&pool)
+                .await
+                .and_then(|r| r.try_get::<bool, _>("i"))
             }
         };
         if !installed(&self.pool).await? {

@@ -427,8 +427,8 @@ async fn check_archive(db: &Db) {
     let store = Store::open(&db.url).await.unwrap();
     // SQLite scans in Rust; PostgreSQL searches with pgvector where it is installed
     // (scripts/test.sh builds it and says so with EPICRISIS_TEST_PGVECTOR=1).
-    let want_pgvector = db.label == "postgres"
-        && std::env::var("EPICRISIS_TEST_PGVECTOR").as_deref() == Ok("1");
+    let want_pgvector =
+        db.label == "postgres" && std::env::var("EPICRISIS_TEST_PGVECTOR").as_deref() == Ok("1");
     assert_eq!(
         store.uses_pgvector(),
         want_pgvector,
@@ -547,9 +547,15 @@ async fn check_archive(db: &Db) {
             .unwrap();
         let reopened = Store::open(&db.url).await.unwrap();
         assert!(reopened.uses_pgvector());
-        assert_eq!(reopened.search_archive("e5", &q, 10, None).await.unwrap(), all);
         assert_eq!(
-            ids(&reopened.search_archive("minilm", &[0.0, 1.0], 5, None).await.unwrap()),
+            reopened.search_archive("e5", &q, 10, None).await.unwrap(),
+            all
+        );
+        assert_eq!(
+            ids(&reopened
+                .search_archive("minilm", &[0.0, 1.0], 5, None)
+                .await
+                .unwrap()),
             ["VEC-C"]
         );
     }

@@ -127,7 +127,7 @@ pub fn run(args: BenchEmbedArgs, env_file: Option<&std::path::Path>) -> Result<E
             )?;
             writeln!(
                 out,
-                "  epicrisis (candle):     {:>8.1} tokens/s  {:>6.2} s  peak RSS {:>6.0} MB  (load {:.2} s)",
+                "  epicrisis:              {:>8.1} tokens/s  {:>6.2} s  peak RSS {:>6.0} MB  (load {:.2} s)",
                 ours["tokens_per_s"].as_f64().unwrap_or(0.0),
                 ours_s,
                 ours["peak_rss_mb"].as_f64().unwrap_or(0.0),
