@@ -1,6 +1,7 @@
-//! The candle backend against the reference implementation (sentence-transformers, run
+//! The BERT-family backend against the reference implementation (sentence-transformers, run
 //! by `tools/models/embed_reference.py` in the venv the test set-up makes) on the two
-//! fixture models: every vector must have cosine ≥ 0.999 with the reference one.
+//! fixture models and a tiny XLM-RoBERTa: every vector must have cosine ≥ 0.999 with the
+//! reference one.
 //!
 //! Needs `EPICRISIS_ST_PYTHON`, `EPICRISIS_TEST_EMBED_MINILM` and `EPICRISIS_TEST_EMBED_E5`
 //! (scripts/test.sh sets them); a missing one fails the test and says how to get it.
@@ -115,6 +116,42 @@ fn minilm_matches_sentence_transformers() {
     let m = BertEmbedder::load(&dir, BertOptions::default()).unwrap();
     assert_eq!(m.pooling(), Pooling::Mean);
     assert_eq!(m.dim(), 384);
+}
+
+/// XLM-RoBERTa, BGE-M3's architecture (position ids from `pad_token_id + 1`, one token
+/// type, CLS pooling): a tiny model with seeded random weights made by
+/// `tools/models/tiny_xlmr.py` in the reference venv, with the e5 fixture's XLM-R
+/// tokenizer — the real BGE-M3 is 2 GB.
+#[test]
+fn xlm_roberta_matches_sentence_transformers() {
+    let python = env_path(
+        "EPICRISIS_ST_PYTHON",
+        "see `need_reference_embedder` in scripts/common.sh",
+    );
+    let dir = std::env::temp_dir().join(format!("epicrisis-tiny-xlmr-{}", std::process::id()));
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools/models/tiny_xlmr.py");
+    let out = Command::new(python)
+        .arg(script)
+        .arg(e5())
+        .arg(&dir)
+        .output()
+        .expect("run tiny_xlmr.py");
+    assert!(
+        out.status.success(),
+        "tiny_xlmr.py failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let all: Vec<&str> = SPANISH.iter().chain(ENGLISH).copied().collect();
+    let worst = check(&dir, &all, Role::Passage, "");
+    eprintln!(
+        "tiny XLM-RoBERTa: worst cosine {worst:.6} over {} texts",
+        all.len()
+    );
+    let m = BertEmbedder::load(&dir, BertOptions::default()).unwrap();
+    assert_eq!(m.pooling(), Pooling::Cls);
+    assert_eq!(m.dim(), 64);
+    assert_eq!(m.max_tokens(), 512);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
