@@ -101,8 +101,9 @@ pub struct SentenceEvidence {
 pub struct EvidenceOptions {
     /// Least idf-weighted share of the sentence's words that one passage must hold.
     pub min_coverage: f32,
-    /// Least cosine for dense support (with at least one shared word). Tuned for
-    /// multilingual-e5, whose unrelated sentences still score around 0.75–0.8.
+    /// Least cosine for dense support (with at least one shared word). For
+    /// multilingual-e5, whose unrelated sentences still score around 0.75–0.8; 0.88 is
+    /// the knee of `epicrisis bench-evidence` on the dev set (ARCHITECTURE.md).
     pub min_cosine: f32,
     /// Passages kept per sentence.
     pub max_passages: usize,

@@ -36,6 +36,9 @@ pub enum Command {
     BenchRetrieval(BenchRetrievalArgs),
     /// End to end on long stays: prompt tokens and seconds per epicrisis with and without retrieval.
     BenchLongstay(BenchLongstayArgs),
+    /// How the evidence thresholds separate supported from unsupported sentences on the
+    /// dev set (references against their own data and against another record's).
+    BenchEvidence(BenchEvidenceArgs),
     /// Similar past cases: signed epicrisis in the store closest in meaning to TEXT.
     Search(SearchArgs),
     /// Measure de-identification on the Spanish clinical test set (recall and precision per
@@ -362,6 +365,19 @@ pub struct BenchRetrievalArgs {
     /// Longest passage, in tokens.
     #[arg(long, default_value_t = 64)]
     pub passage_tokens: usize,
+    /// `text` or `json`.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: ReportFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchEvidenceArgs {
+    /// The embeddings model folder (default: EMBEDDINGS_MODEL).
+    #[arg(long)]
+    pub embeddings: Option<PathBuf>,
+    /// The JSONL dataset with reference epicrisis.
+    #[arg(long, default_value = "testdata/dev/train.jsonl")]
+    pub dataset: PathBuf,
     /// `text` or `json`.
     #[arg(long, value_enum, default_value = "text")]
     pub format: ReportFormat,

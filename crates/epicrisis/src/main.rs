@@ -6,6 +6,7 @@
 
 mod bench;
 mod bench_embed;
+mod bench_evidence;
 mod bench_retrieval;
 mod cli;
 mod config;
@@ -63,6 +64,7 @@ fn main() -> ExitCode {
         cli::Command::BenchEmbeddings(args) => bench_embed::run(args, env_file),
         cli::Command::BenchRetrieval(args) => bench_retrieval::run(args, env_file),
         cli::Command::BenchLongstay(args) => bench_retrieval::run_longstay(args, env_file),
+        cli::Command::BenchEvidence(args) => bench_evidence::run(args, env_file),
         cli::Command::Search(args) => search_cmd::run(args, env_file),
         cli::Command::EvalDeid(args) => eval_deid::run(args),
         cli::Command::Doctor(args) => doctor::run(args, env_file),
