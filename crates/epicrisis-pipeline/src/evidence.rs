@@ -126,6 +126,16 @@ pub fn sentences(text: &str) -> Vec<[usize; 2]> {
     sentence_spans(text)
 }
 
+/// The text of each [`sentences`] span of `text`, in order (what to embed for
+/// [`EvidenceVectors::sentences`]).
+pub fn sentence_texts(text: &str) -> Vec<String> {
+    let chars: Vec<char> = text.chars().collect();
+    sentences(text)
+        .iter()
+        .map(|[s, e]| chars[*s..*e].iter().collect())
+        .collect()
+}
+
 /// Dense vectors for [`evidence`].
 #[derive(Debug, Clone, Copy)]
 pub struct EvidenceVectors<'a> {
@@ -191,11 +201,7 @@ pub fn evidence_with_embedder(
     text: &str,
     opts: &EvidenceOptions,
 ) -> Result<Vec<SentenceEvidence>, EmbedError> {
-    let chars: Vec<char> = text.chars().collect();
-    let owned: Vec<String> = sentences(text)
-        .iter()
-        .map(|[s, e]| chars[*s..*e].iter().collect())
-        .collect();
+    let owned = sentence_texts(text);
     let texts: Vec<&str> = owned.iter().map(String::as_str).collect();
     let sentence_vectors = if texts.is_empty() {
         Vec::new()

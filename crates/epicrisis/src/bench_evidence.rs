@@ -18,7 +18,7 @@ use crate::Failure;
 use crate::cli::{BenchEvidenceArgs, ReportFormat};
 use epicrisis_domain::Episode;
 use epicrisis_embed::Role;
-use epicrisis_pipeline::evidence::{EvidenceOptions, EvidenceVectors, evidence, sentences};
+use epicrisis_pipeline::evidence::{EvidenceOptions, EvidenceVectors, evidence, sentence_texts};
 use epicrisis_pipeline::retrieve::{Passage, passages};
 use serde_json::json;
 
@@ -78,13 +78,8 @@ pub fn run(
     args: BenchEvidenceArgs,
     env_file: Option<&std::path::Path>,
 ) -> Result<ExitCode, Failure> {
-    let (_, config) = crate::config::load(env_file, None)?;
-    let dir = args
-        .embeddings
-        .clone()
-        .unwrap_or_else(|| config.embeddings_dir());
-    let embedder = crate::embedder::load(&dir, Default::default())?;
-    let records = crate::eval::read_dataset(&args.dataset)?;
+    let (embedder, records) =
+        crate::embedder::for_bench(args.embeddings.as_deref(), &args.dataset, env_file)?;
     let usable: Vec<(&Episode, &str)> = records
         .iter()
         .filter_map(|r| Some((&r.episode, r.reference.as_deref()?)))
@@ -107,11 +102,7 @@ pub fn run(
             .map_err(|e| Failure::Internal(e.into()))
     };
     let sentence_vectors = |text: &str| {
-        let chars: Vec<char> = text.chars().collect();
-        let owned: Vec<String> = sentences(text)
-            .iter()
-            .map(|[s, e]| chars[*s..*e].iter().collect())
-            .collect();
+        let owned = sentence_texts(text);
         let refs: Vec<&str> = owned.iter().map(String::as_str).collect();
         embed(&refs, Role::Query)
     };

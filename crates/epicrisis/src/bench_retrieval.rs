@@ -137,13 +137,8 @@ pub fn run(
     args: BenchRetrievalArgs,
     env_file: Option<&std::path::Path>,
 ) -> Result<ExitCode, Failure> {
-    let (_, config) = crate::config::load(env_file, None)?;
-    let dir = args
-        .embeddings
-        .clone()
-        .unwrap_or_else(|| config.embeddings_dir());
-    let embedder = crate::embedder::load(&dir, Default::default())?;
-    let records = crate::eval::read_dataset(&args.dataset)?;
+    let (embedder, records) =
+        crate::embedder::for_bench(args.embeddings.as_deref(), &args.dataset, env_file)?;
     let episodes: Vec<&Episode> = records
         .iter()
         .map(|r| &r.episode)
