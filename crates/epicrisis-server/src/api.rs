@@ -404,7 +404,7 @@ fn draft_guidance(state: &AppState, stored: &StoredEpisode, avoid: Vec<String>) 
         let style_examples = if external || query.trim().is_empty() {
             Vec::new()
         } else {
-            match handle.block_on(crate::archive::search(
+            match handle.block_on(crate::archive::search_indexed(
                 &store,
                 embedder.as_ref(),
                 &query,
@@ -1459,14 +1459,38 @@ async fn sign_version(
 /// Embeds newly signed epicrisis into the archive in the background, when the server
 /// has an embeddings model (a search indexes whatever is still missing anyway).
 pub(crate) fn index_archive_later(state: &AppState) {
-    let Some(embedder) = state.embedder.clone() else {
+    use std::sync::atomic::Ordering::SeqCst;
+    if state.embedder.is_none() {
         return;
-    };
-    let store = state.store.clone();
+    }
+    if state.indexer.running.swap(true, SeqCst) {
+        // A run is under way: it looks again before it stops.
+        state.indexer.again.store(true, SeqCst);
+        return;
+    }
+    let state = state.clone();
     let handle = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || {
-        if let Err(e) = handle.block_on(crate::archive::index_missing(&store, embedder.as_ref())) {
-            warn("the archive could not be indexed", &e);
+        let Some(embedder) = state.embedder.clone() else {
+            return;
+        };
+        loop {
+            state.indexer.again.store(false, SeqCst);
+            if let Err(e) = handle.block_on(crate::archive::index_missing(
+                &state.store,
+                embedder.as_ref(),
+            )) {
+                warn("the archive could not be indexed", &e);
+            }
+            if state.indexer.again.load(SeqCst) {
+                continue;
+            }
+            state.indexer.running.store(false, SeqCst);
+            // A request between the check and the store above: run once more, unless
+            // another caller has started a run meanwhile.
+            if !state.indexer.again.load(SeqCst) || state.indexer.running.swap(true, SeqCst) {
+                break;
+            }
         }
     });
 }
@@ -1498,7 +1522,7 @@ pub async fn search_archive(
     q: Option<String>,
     k: Option<usize>,
     exclude: Option<String>,
-) -> ApiResult<Vec<ArchiveResult>> {
+) -> ApiResult<ArchiveAnswer> {
     let q = q.unwrap_or_default();
     let q = q.trim().to_string();
     if q.is_empty() {
@@ -1523,10 +1547,16 @@ pub async fn search_archive(
             "la búsqueda de casos similares necesita un modelo de embeddings: configure EMBEDDINGS_MODEL (por ejemplo models/embeddings/multilingual-e5-small) y reinicie el servidor / archive search needs an embeddings model (EMBEDDINGS_MODEL)",
         ));
     };
+    // Signed epicrisis the background indexing has not reached yet: not searched now
+    // (a first run over thousands takes minutes), but said, and indexing nudged.
+    let pending = state.store.archive_missing(embedder.name()).await?.len();
+    if pending > 0 {
+        index_archive_later(state);
+    }
     let store = state.store.clone();
     let handle = tokio::runtime::Handle::current();
     let matches = tokio::task::spawn_blocking(move || {
-        handle.block_on(crate::archive::search(
+        handle.block_on(crate::archive::search_indexed(
             &store,
             embedder.as_ref(),
             &q,
@@ -1565,7 +1595,15 @@ pub async fn search_archive(
         json!({"k": k, "results": results.len()}),
     )
     .await?;
-    Ok(results)
+    Ok(ArchiveAnswer { results, pending })
+}
+
+/// An archive search's answer.
+pub struct ArchiveAnswer {
+    pub results: Vec<ArchiveResult>,
+    /// Signed epicrisis not yet indexed (so not searched): being embedded in the
+    /// background.
+    pub pending: usize,
 }
 
 #[derive(Deserialize)]
@@ -1587,8 +1625,10 @@ async fn archive_search(
         ))
     })?;
     let model = state.embedder.as_ref().map(|e| e.name().to_string());
-    let results = search_archive(&state, &p, q.q, q.k, q.exclude).await?;
-    Ok(Json(json!({"model": model, "results": results})))
+    let answer = search_archive(&state, &p, q.q, q.k, q.exclude).await?;
+    Ok(Json(
+        json!({"model": model, "results": answer.results, "pending": answer.pending}),
+    ))
 }
 
 #[derive(Deserialize)]

@@ -29,6 +29,14 @@ pub enum ArchiveError {
     Embed(#[from] epicrisis_embed::EmbedError),
 }
 
+/// At most one background indexing run at a time (see `api::index_archive_later`): a
+/// request while one runs asks it to look again when it is done.
+#[derive(Debug, Default)]
+pub struct Indexer {
+    pub(crate) running: std::sync::atomic::AtomicBool,
+    pub(crate) again: std::sync::atomic::AtomicBool,
+}
+
 /// Embeds every signed epicrisis that has no vector for `embedder` yet; returns how many.
 /// Blocking (it runs the model): call it from a blocking task or the command line.
 pub async fn index_missing(store: &Store, embedder: &dyn Embedder) -> Result<usize, ArchiveError> {
@@ -57,7 +65,8 @@ pub async fn index_missing(store: &Store, embedder: &dyn Embedder) -> Result<usi
 }
 
 /// The `k` signed epicrisis most similar to `query` (indexing what is missing first),
-/// leaving out `exclude_episode` (the episode being drafted).
+/// leaving out `exclude_episode` (the episode being drafted). For the command line: the
+/// server indexes in the background and searches with [`search_indexed`].
 pub async fn search(
     store: &Store,
     embedder: &dyn Embedder,
@@ -66,6 +75,18 @@ pub async fn search(
     exclude_episode: Option<&str>,
 ) -> Result<Vec<ArchiveMatch>, ArchiveError> {
     index_missing(store, embedder).await?;
+    search_indexed(store, embedder, query, k, exclude_episode).await
+}
+
+/// As [`search`], over what is indexed already (never waits for a backlog to be
+/// embedded: an archive of thousands of signed texts takes minutes the first time).
+pub async fn search_indexed(
+    store: &Store,
+    embedder: &dyn Embedder,
+    query: &str,
+    k: usize,
+    exclude_episode: Option<&str>,
+) -> Result<Vec<ArchiveMatch>, ArchiveError> {
     let q = embedder.embed(&[query], Role::Query)?;
     let Some(q) = q.first() else {
         return Ok(Vec::new());

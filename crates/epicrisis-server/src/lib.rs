@@ -87,6 +87,8 @@ pub struct Inner {
     /// The sentence-embedding model, when one is configured: the archive of signed
     /// epicrisis needs it; nothing else in the server does.
     pub embedder: Option<Arc<dyn epicrisis_embed::Embedder>>,
+    /// The archive's background indexing (one run at a time).
+    pub indexer: archive::Indexer,
 }
 
 /// Shared state of all handlers.
@@ -128,6 +130,7 @@ impl Server {
             episodes: cache::EpisodeCache::new(settings.episode_cache),
             settings,
             embedder: None,
+            indexer: archive::Indexer::default(),
         }));
         Ok(Server {
             state,
@@ -155,6 +158,9 @@ impl Server {
         listener: tokio::net::TcpListener,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        // Signed epicrisis not yet in the archive (e.g. the embeddings model was just
+        // configured) are embedded in the background; searches meanwhile say so.
+        api::index_archive_later(&self.state);
         let app = self.router();
         let queue = self.state.queue.clone();
         let grace = self.state.settings.shutdown_grace;

@@ -529,13 +529,29 @@ async fn similar_page(
             Err(e) => Err(e),
         };
         match found {
-            Ok(r) => (r, None, StatusCode::OK),
-            Err(e) => (Vec::new(), Some(e.message), e.status),
+            Ok(a) => (a, None, StatusCode::OK),
+            Err(e) => (
+                crate::api::ArchiveAnswer {
+                    results: Vec::new(),
+                    pending: 0,
+                },
+                Some(e.message),
+                e.status,
+            ),
         }
     } else {
-        (Vec::new(), None, StatusCode::OK)
+        (
+            crate::api::ArchiveAnswer {
+                results: Vec::new(),
+                pending: 0,
+            },
+            None,
+            StatusCode::OK,
+        )
     };
+    let pending = results.pending;
     let results: Vec<Value> = results
+        .results
         .iter()
         .map(|r| {
             json!({"episode_id": r.episode_id, "version_id": r.version_id,
@@ -549,7 +565,7 @@ async fn similar_page(
             user => user_ctx(&p), csrf => p.csrf(), engine => engine_ctx(&state),
             hospital => state.settings.hospital_name,
             q => text, k => q.k, excluir => q.excluir, searched => searched,
-            results => results, error => error,
+            results => results, error => error, pending => pending,
             model => state.embedder.as_ref().map(|e| e.name().to_string()),
         },
     );

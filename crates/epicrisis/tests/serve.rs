@@ -451,6 +451,24 @@ fn draft_and_sign(s: &Session, file: &str, id: &str) -> Value {
     r.json().unwrap()
 }
 
+/// Waits until the background indexing has every signed epicrisis in the archive (the
+/// search answers `pending: 0`); returns how many searches that took (each is audited).
+fn wait_indexed(s: &Session) -> usize {
+    let t = Instant::now();
+    for polls in 1.. {
+        let r: Value = s.get("/api/v1/archive/search?q=epicrisis").json().unwrap();
+        if r["pending"] == 0 {
+            return polls;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(300),
+            "still indexing: {r}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    unreachable!()
+}
+
 /// Drafts a stored episode, waits for the job and returns the new version's JSON.
 fn draft(s: &Session, id: &str) -> Value {
     let r = s.post(&format!("/api/v1/episodes/{id}/drafts"), &json!({}));
@@ -492,6 +510,8 @@ fn similar_cases_are_found_among_signed_epicrisis() {
     draft_and_sign(&s, "compact_hernia.json", "hernia");
     draft_and_sign(&s, "predecessor_neumonia.json", "neumonia");
     import(&s);
+    // Signing indexes in the background; a search meanwhile says how many are pending.
+    let polls = wait_indexed(&s);
     let search = |q: &str| -> Value {
         let r = s
             .client
@@ -507,6 +527,7 @@ fn similar_cases_are_found_among_signed_epicrisis() {
     assert_eq!(first(&hits), "hernia", "{hits}");
     assert_eq!(hits["results"].as_array().unwrap().len(), 2, "{hits}");
     assert!(hits["model"].is_string());
+    assert_eq!(hits["pending"], 0);
     let r0 = &hits["results"][0];
     assert!(r0["score"].as_f64().unwrap() > hits["results"][1]["score"].as_f64().unwrap());
     assert!(r0["versionId"].is_i64() && r0["signedAt"].is_string());
@@ -545,14 +566,14 @@ fn similar_cases_are_found_among_signed_epicrisis() {
     // Audited: the searches and how many results, never the words searched.
     add_user(dir.path(), "jefa", "admin", "Jefa TI");
     let admin = login(&srv.url, "jefa");
-    let audit: Value = admin.get("/api/v1/audit?limit=50").json().unwrap();
+    let audit: Value = admin.get("/api/v1/audit?limit=1000").json().unwrap();
     let searches: Vec<&Value> = audit["audit"]
         .as_array()
         .unwrap()
         .iter()
         .filter(|a| a["action"] == "search")
         .collect();
-    assert_eq!(searches.len(), 3, "{audit}");
+    assert_eq!(searches.len(), polls + 3, "{audit}");
     assert!(!audit.to_string().contains("umbilical atascada"));
     assert!(
         !audit
@@ -623,6 +644,7 @@ fn a_model_draft_reuses_passage_vectors_and_shows_signed_style() {
     assert_eq!(v1["provenance"]["provenance"]["style_examples"], 0);
     // Sign another episode: the next draft is shown its evolution paragraph as style.
     draft_and_sign(&s, "compact_hernia.json", "hernia");
+    wait_indexed(&s);
     let v2 = draft(&s, EPISODE);
     let retrieval = &v2["provenance"]["provenance"]["retrieval"];
     assert_eq!(retrieval["vectors_reused"], true, "{retrieval}");
