@@ -483,7 +483,7 @@ async fn episode_page(
             latest => latest.map(|v| json!({"id": v.id, "number": v.number, "status": v.status, "text": v.text, "kind": v.kind})),
             findings => findings_ctx(&report),
             evidence => latest.map(|v| crate::api::version_evidence(v, &stored.parsed)).unwrap_or_else(|| json!([])),
-            similar_query => crate::archive::episode_query(ep),
+            has_similar_query => !crate::archive::episode_query(ep).is_empty(),
             versions => summaries,
             warnings => ep.warnings.iter().map(|w| w.message_es.clone()).collect::<Vec<_>>(),
         },
@@ -496,6 +496,10 @@ struct SimilarParams {
     k: Option<String>,
     /// An episode to leave out (the one the search started from).
     excluir: Option<String>,
+    /// Search for cases like this episode: its reason, diagnoses and procedures become
+    /// the query (built here, so that no clinical words travel in the link) and the
+    /// episode itself is left out.
+    episodio: Option<String>,
 }
 
 /// «Casos similares»: the archive of signed epicrisis searched by meaning. Without a
@@ -510,6 +514,16 @@ async fn similar_page(
         Ok(p) => p,
         Err(r) => return r,
     };
+    let mut q = q;
+    if let Some(id) = q.episodio.take().filter(|id| !id.trim().is_empty()) {
+        match parsed_episode(&state, &id).await {
+            Ok(stored) => {
+                q.q = Some(crate::archive::episode_query(&stored.parsed.episode));
+                q.excluir = Some(id);
+            }
+            Err(e) => return error_page(&state, e),
+        }
+    }
     let text = q.q.clone().unwrap_or_default();
     let searched = !text.trim().is_empty();
     let (results, error, status) = if searched {

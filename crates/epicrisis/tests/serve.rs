@@ -583,9 +583,25 @@ fn similar_cases_are_found_among_signed_epicrisis() {
     // The page: a link from the episode, the form, the results with links.
     let page = s.get(&format!("/episodios/{EPISODE}")).text().unwrap();
     assert!(
-        page.contains("id=\"similar-episode-link\""),
-        "no link to similar cases"
+        page.contains(&format!(
+            "href=\"/casos-similares?episodio={EPISODE}\" id=\"similar-episode-link\""
+        )),
+        "no link to similar cases (with the episode id only)"
     );
+    // From an episode: its own terms are the query, and it is left out.
+    let r = s.get("/casos-similares?episodio=hernia");
+    assert_eq!(r.status(), 200);
+    let page = r.text().unwrap();
+    assert!(
+        page.contains("Hernia umbilical"),
+        "the episode's terms fill the form"
+    );
+    assert!(
+        !page.contains("href=\"/episodios/hernia\""),
+        "the episode itself is left out"
+    );
+    assert!(page.contains("href=\"/episodios/neumonia\""));
+    assert_eq!(s.get("/casos-similares?episodio=no-existe").status(), 404);
     let r = s
         .client
         .get(format!("{}/casos-similares", srv.url))
