@@ -1599,6 +1599,7 @@ pub async fn search_archive(
 }
 
 /// An archive search's answer.
+#[derive(Default)]
 pub struct ArchiveAnswer {
     pub results: Vec<ArchiveResult>,
     /// Signed epicrisis not yet indexed (so not searched): being embedded in the

@@ -544,24 +544,10 @@ async fn similar_page(
         };
         match found {
             Ok(a) => (a, None, StatusCode::OK),
-            Err(e) => (
-                crate::api::ArchiveAnswer {
-                    results: Vec::new(),
-                    pending: 0,
-                },
-                Some(e.message),
-                e.status,
-            ),
+            Err(e) => (Default::default(), Some(e.message), e.status),
         }
     } else {
-        (
-            crate::api::ArchiveAnswer {
-                results: Vec::new(),
-                pending: 0,
-            },
-            None,
-            StatusCode::OK,
-        )
+        (Default::default(), None, StatusCode::OK)
     };
     let pending = results.pending;
     let results: Vec<Value> = results
