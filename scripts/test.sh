@@ -31,7 +31,7 @@ cargo fmt --all -- --check
 say "cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --locked -q -- -D warnings
 say "cargo test"
-INSTA_UPDATE=no cargo test --workspace --locked -q
+INSTA_UPDATE=no cargo test --workspace --locked -q --no-fail-fast
 say "quality figures on the dev set (not assertions: the tests above hold the bars)"
 # The test build's binary (dev profile, dependencies optimised): a release build would
 # compile llama.cpp and Typst a second time for figures that do not depend on it.

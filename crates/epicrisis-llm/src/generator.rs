@@ -78,7 +78,27 @@ pub struct SamplingSettings {
     pub stop: Vec<String>,
     /// The same seed, model and input give the same text.
     pub seed: u32,
+    /// A GBNF grammar (llama.cpp's grammar format, a `root` rule first) that every
+    /// generated token must fit: the model may only write text the grammar accepts, and
+    /// may end its turn only where the grammar is complete. `None` leaves the model free.
+    /// Tests use it to force the words they assert on, so they hold on any CPU; the local
+    /// engine and OpenAI-compatible servers that take llama.cpp's `grammar` field honour
+    /// it, other providers refuse it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grammar: Option<String>,
+    /// Stop when the answer writes a run of this many words a second time (a loop; see
+    /// [`crate::loops`]); 0 turns the guard off. 12 by default: a clinical narrative does
+    /// not repeat twelve words in a row, a looping model does within a sentence or two.
+    #[serde(default = "default_loop_words")]
+    pub loop_words: u32,
 }
+
+fn default_loop_words() -> u32 {
+    DEFAULT_LOOP_WORDS
+}
+
+/// The default of [`SamplingSettings::loop_words`].
+pub const DEFAULT_LOOP_WORDS: u32 = 12;
 
 impl Default for SamplingSettings {
     fn default() -> Self {
@@ -91,9 +111,15 @@ impl Default for SamplingSettings {
             repeat_last_n: 64,
             stop: Vec::new(),
             seed: 20584,
+            grammar: None,
+            loop_words: DEFAULT_LOOP_WORDS,
         }
     }
 }
+
+/// The largest grammar a request may carry (llama.cpp expands repetitions, so a small
+/// text can already be a big automaton).
+pub const MAX_GRAMMAR_BYTES: usize = 64 * 1024;
 
 /// A setting outside its range.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -139,6 +165,30 @@ impl SamplingSettings {
         }
         if self.repeat_last_n < 0 {
             return bad("REPEAT_LAST_N", self.repeat_last_n.to_string(), "0 or more");
+        }
+        if self.loop_words != 0 && !(4..=200).contains(&self.loop_words) {
+            return bad(
+                "loop_words",
+                self.loop_words.to_string(),
+                "0 (off) or 4 to 200 words",
+            );
+        }
+        if let Some(g) = &self.grammar {
+            // The grammar's text is never echoed: it may be a caller's.
+            if g.trim().is_empty() || g.contains('\0') || g.len() > MAX_GRAMMAR_BYTES {
+                return bad(
+                    "grammar",
+                    format!("a text of {} bytes", g.len()),
+                    "a non-empty GBNF grammar without NUL bytes, at most 64 KiB",
+                );
+            }
+            if let Err(e) = crate::grammar::check(g) {
+                return Err(SettingsError {
+                    name: "grammar",
+                    value: e.to_string(),
+                    allowed: "a GBNF grammar as llama.cpp reads it, with a `root ::= …` rule",
+                });
+            }
         }
         Ok(())
     }
@@ -186,6 +236,9 @@ pub enum StopReason {
     ContextFull,
     /// The caller cancelled or went away.
     Cancelled,
+    /// The answer began to repeat itself ([`SamplingSettings::loop_words`]); the text
+    /// streamed so far ends inside the repeat, [`crate::loops::trim_loop`] cuts it.
+    Repetition,
 }
 
 /// Counts and times of one generation.
@@ -480,6 +533,28 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(bad.validate().unwrap_err().name, "TOP_P");
+    }
+
+    #[test]
+    fn a_grammar_needs_a_root_rule_and_a_sane_size() {
+        let with = |g: &str| SamplingSettings {
+            grammar: Some(g.to_string()),
+            ..Default::default()
+        };
+        assert!(with("root ::= \"sí\" | \"no\"").validate().is_ok());
+        assert!(with("# a comment\nroot::= [a-z]+\n").validate().is_ok());
+        for (case, g) in [
+            ("empty", "  "),
+            ("no root", "answer ::= \"sí\""),
+            ("NUL byte", "root ::= \"a\0\""),
+        ] {
+            let e = with(g).validate().unwrap_err();
+            assert_eq!(e.name, "grammar", "case {case}");
+        }
+        let huge = format!("root ::= \"{}\"", "a".repeat(MAX_GRAMMAR_BYTES));
+        let e = with(&huge).validate().unwrap_err();
+        assert!(!e.to_string().contains("aaaa"), "the grammar is not echoed");
+        assert!(e.allowed.contains("64 KiB"));
     }
 
     #[test]

@@ -9,9 +9,11 @@
 
 use crate::generator::{
     CancelToken, ChatMessage, Event, Generation, GenerationError, GenerationRequest,
-    GenerationStats, Generator, ModelInfo, StopMatcher, StopReason, Utf8Stream,
+    GenerationStats, Generator, ModelInfo, SamplingSettings, SettingsError, StopMatcher,
+    StopReason, Utf8Stream,
 };
 use crate::gguf::{GgufError, read_header};
+use crate::loops::LoopGuard;
 use crate::system::{available_memory, estimate, human_bytes, physical_cores};
 use crate::template::{Family, TemplateChoice};
 use llama_cpp_2::context::params::LlamaContextParams;
@@ -652,6 +654,8 @@ fn run_job(
     if job.events.send(Event::Started).is_err() {
         return Ok(()); // the caller went away while queued
     }
+    // A grammar that does not compile fails the job before any prompt work.
+    let mut sampler = sampler_chain(model, &job.request.settings)?;
     let vocab = model.vocab();
     let tokens = vocab.tokenize(job.prompt.as_bytes(), true, true);
     let n = tokens.len();
@@ -703,30 +707,10 @@ fn run_job(
     let prompt_ms = t0.elapsed().as_secs_f64() * 1e3;
 
     let s = &job.request.settings;
-    let mut chain = Vec::new();
-    if (s.repeat_penalty - 1.0).abs() > f32::EPSILON {
-        chain.push(LlamaSampler::penalties(
-            vocab.n_tokens(),
-            s.repeat_last_n,
-            s.repeat_penalty,
-            0.0,
-            0.0,
-        ));
-    }
-    if s.temperature <= 0.0 {
-        chain.push(LlamaSampler::greedy());
-    } else {
-        if s.top_k > 0 {
-            chain.push(LlamaSampler::top_k(s.top_k));
-        }
-        chain.push(LlamaSampler::top_p(s.top_p, 1));
-        chain.push(LlamaSampler::temp(s.temperature));
-        chain.push(LlamaSampler::dist(s.seed));
-    }
-    let mut sampler = LlamaSampler::chain_simple(chain);
 
     let mut utf8 = Utf8Stream::default();
     let mut stops = StopMatcher::new(&s.stop);
+    let mut loops = LoopGuard::new(s.loop_words);
     let mut generated = 0u32;
     let mut pos = n;
     let mut logits_idx = batch.n_tokens() - 1;
@@ -751,12 +735,17 @@ fn run_job(
         generated += 1;
         let piece = utf8.push(&vocab.token_to_piece(token, false, None));
         let (out, stopped) = stops.push(&piece);
+        let looped = loops.push(&out).is_some();
         if !send(out) {
             reason = StopReason::Cancelled;
             break;
         }
         if stopped {
             reason = StopReason::StopString;
+            break;
+        }
+        if looped {
+            reason = StopReason::Repetition;
             break;
         }
         batch.clear();
@@ -769,7 +758,10 @@ fn run_job(
         pos += 1;
         logits_idx = 0;
     }
-    if reason != StopReason::StopString && reason != StopReason::Cancelled {
+    if !matches!(
+        reason,
+        StopReason::StopString | StopReason::Cancelled | StopReason::Repetition
+    ) {
         let rest = stops.finish();
         send(rest);
     }
@@ -784,6 +776,47 @@ fn run_job(
     };
     let _ = job.events.send(Event::Done(stats));
     Ok(())
+}
+
+/// The sampling chain of one request: the grammar first (so nothing it forbids can be
+/// picked, whatever the other stages do), then the repetition penalty, then greedy or
+/// top-k → top-p → temperature → seeded draw.
+fn sampler_chain(
+    model: &LlamaModel,
+    s: &SamplingSettings,
+) -> Result<LlamaSampler, GenerationError> {
+    let vocab = model.vocab();
+    let mut chain = Vec::new();
+    if let Some(g) = &s.grammar {
+        // llama.cpp says why a grammar fails only in its (silenced) log.
+        chain.push(LlamaSampler::grammar(model, g, "root").map_err(|_| {
+            GenerationError::Settings(SettingsError {
+                name: "grammar",
+                value: "a grammar llama.cpp refused".into(),
+                allowed: "a GBNF grammar llama.cpp can parse (a `root` rule, every rule defined, no left recursion)",
+            })
+        })?);
+    }
+    if (s.repeat_penalty - 1.0).abs() > f32::EPSILON {
+        chain.push(LlamaSampler::penalties(
+            vocab.n_tokens(),
+            s.repeat_last_n,
+            s.repeat_penalty,
+            0.0,
+            0.0,
+        ));
+    }
+    if s.temperature <= 0.0 {
+        chain.push(LlamaSampler::greedy());
+    } else {
+        if s.top_k > 0 {
+            chain.push(LlamaSampler::top_k(s.top_k));
+        }
+        chain.push(LlamaSampler::top_p(s.top_p, 1));
+        chain.push(LlamaSampler::temp(s.temperature));
+        chain.push(LlamaSampler::dist(s.seed));
+    }
+    Ok(LlamaSampler::chain_simple(chain))
 }
 
 /// A plain decode loop: a prompt of ordinary tokens in batches, then greedy generation

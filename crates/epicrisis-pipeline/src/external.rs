@@ -44,6 +44,17 @@ impl Generator for Deidentified<'_> {
     }
 
     fn start(&self, mut request: GenerationRequest) -> Result<Generation, GenerationError> {
+        // A grammar is free text that would leave the server as written: it cannot be
+        // de-identified without breaking its syntax, so it never goes out.
+        if request.settings.grammar.is_some() {
+            return Err(GenerationError::Settings(
+                epicrisis_llm::generator::SettingsError {
+                    name: "grammar",
+                    value: "(external provider)".into(),
+                    allowed: "no grammar for an external provider: it would leave the server without de-identification",
+                },
+            ));
+        }
         request.messages = self.messages(&request.messages);
         let inner = self.inner.start(request)?;
         let cancel = inner.cancel.clone();
@@ -133,4 +144,59 @@ pub fn draft_deidentified(
             .collect(),
     };
     Ok((g, external))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use epicrisis_llm::{ChatMessage, SamplingSettings};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A provider that only counts the requests that reach it.
+    struct Counting(AtomicUsize);
+
+    impl Generator for Counting {
+        fn info(&self) -> ModelInfo {
+            ModelInfo {
+                backend: "counting".into(),
+                name: "counting".into(),
+                path: None,
+                size_bytes: None,
+                sha256: None,
+                quantization: None,
+                architecture: None,
+                template: "builtin:chatml".into(),
+                context_size: 4096,
+                threads: None,
+                gpu_layers: None,
+            }
+        }
+        fn start(&self, _: GenerationRequest) -> Result<Generation, GenerationError> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Err(GenerationError::Stopped)
+        }
+        fn render_prompt(&self, _: &[ChatMessage]) -> Result<String, GenerationError> {
+            Ok(String::new())
+        }
+    }
+
+    #[test]
+    fn a_grammar_never_goes_to_an_external_provider() {
+        let ep = Episode::empty(epicrisis_domain::SourceShape::Rich);
+        let inner = Counting(AtomicUsize::new(0));
+        let wrapped = Deidentified::new(&inner, Deidentifier::new(&ep));
+        let request = GenerationRequest::new(
+            vec![ChatMessage::user("hola")],
+            SamplingSettings {
+                grammar: Some("root ::= \"Juan Pérez\"".into()),
+                ..Default::default()
+            },
+        );
+        match wrapped.start(request) {
+            Err(GenerationError::Settings(e)) => assert_eq!(e.name, "grammar"),
+            Err(e) => panic!("expected a settings error, got {e}"),
+            Ok(_) => panic!("expected a settings error, got a generation"),
+        }
+        assert_eq!(inner.0.load(Ordering::SeqCst), 0, "nothing was sent");
+    }
 }

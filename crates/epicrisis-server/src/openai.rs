@@ -105,6 +105,8 @@ struct ChatRequest {
     top_p: Option<f32>,
     stop: Option<Value>,
     seed: Option<u32>,
+    /// llama.cpp server's extension: a GBNF grammar the answer must fit.
+    grammar: Option<String>,
 }
 
 fn content_text(v: &Value) -> ApiResult<String> {
@@ -159,6 +161,10 @@ fn request(body: &[u8], defaults: SamplingSettings) -> ApiResult<(ChatRequest, G
     if let Some(seed) = req.seed {
         s.seed = seed;
     }
+    s.grammar = req.grammar.clone();
+    // An OpenAI-compatible caller gets what it asked for; a caller that guards against
+    // loops (another epicrisis server) does so on the stream it receives.
+    s.loop_words = 0;
     match &req.stop {
         None | Some(Value::Null) => {}
         Some(Value::String(x)) => s.stop = vec![x.clone()],

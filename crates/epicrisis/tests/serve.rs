@@ -649,6 +649,8 @@ fn a_model_draft_reuses_passage_vectors_and_shows_signed_style() {
         "4096",
         "--max-tokens",
         "120",
+        "--threads",
+        "1",
     ];
     let srv = serve(dir.path(), &args);
     let s = login(&srv.url, "ana");
@@ -1049,6 +1051,8 @@ fn openai_compatible_endpoint_serves_the_local_model_to_our_openai_backend() {
             &model.display().to_string(),
             "--context-size",
             "1024",
+            "--threads",
+            "1",
         ],
     );
     let s = login(&srv.url, "ana");
@@ -1069,29 +1073,63 @@ fn openai_compatible_endpoint_serves_the_local_model_to_our_openai_backend() {
         .unwrap();
     let name = models["data"][0]["id"].as_str().unwrap().to_string();
     assert!(name.contains("SmolLM2"), "{models}");
-    // Not streamed.
+    // Not streamed. The words are forced by a grammar (llama.cpp server's `grammar`
+    // field): what a free model says depends on the CPU.
+    let hola = epicrisis_llm::grammar::exactly("¡Hola! ¿En qué puedo ayudar?");
     let r: Value = c
         .post(format!("{}/v1/chat/completions", srv.url))
         .bearer_auth(&token)
-        .json(&json!({"model": name, "messages": [{"role": "user", "content": "Di hola."}], "max_tokens": 8, "temperature": 0}))
+        .json(&json!({"model": name, "messages": [{"role": "user", "content": "Di hola."}], "max_tokens": 32, "temperature": 0, "grammar": hola}))
         .send()
         .unwrap()
         .json()
         .unwrap();
     assert_eq!(r["object"], "chat.completion");
     assert!(r["usage"]["completion_tokens"].as_u64().unwrap() >= 1);
+    assert_eq!(r["choices"][0]["finish_reason"], "stop", "{r}");
     let plain = r["choices"][0]["message"]["content"]
         .as_str()
         .unwrap()
         .to_string();
+    assert_eq!(plain, "¡Hola! ¿En qué puedo ayudar?");
+    // A grammar llama.cpp cannot build is the caller's mistake, named.
+    let r = c
+        .post(format!("{}/v1/chat/completions", srv.url))
+        .bearer_auth(&token)
+        .json(&json!({"messages": [{"role": "user", "content": "x"}], "max_tokens": 4, "grammar": "root ::= saludo"}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let e: Value = r.json().unwrap();
+    assert!(
+        e["error"]["message"].as_str().unwrap().contains("grammar"),
+        "{e}"
+    );
+    // Free words: greedy decoding gives the same text twice on one machine.
+    let free = |c: &Client| -> String {
+        let r: Value = c
+            .post(format!("{}/v1/chat/completions", srv.url))
+            .bearer_auth(&token)
+            .json(&json!({"messages": [{"role": "user", "content": "Di hola."}], "max_tokens": 8, "temperature": 0}))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        r["choices"][0]["message"]["content"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(free(&c), free(&c));
     // Streamed, through our own OpenAI backend (real HTTP, real server).
     let mut settings =
         epicrisis_llm::http::HttpSettings::new(format!("{}/v1", srv.url), name.clone());
     settings.api_key = Some(epicrisis_llm::http::ApiKey::new(&token));
     let g = epicrisis_llm::http::openai::open(settings).unwrap();
     let sampling = SamplingSettings {
-        max_tokens: 8,
+        max_tokens: 32,
         temperature: 0.0,
+        grammar: Some(hola.clone()),
         ..SamplingSettings::default()
     };
     let (text, stats) = g
@@ -1104,7 +1142,7 @@ fn openai_compatible_endpoint_serves_the_local_model_to_our_openai_backend() {
         .unwrap();
     assert_eq!(
         text, plain,
-        "greedy decoding gives the same text streamed or not"
+        "the grammar reaches the server through our backend, streamed"
     );
     assert!(stats.generated_tokens >= 1 || !text.is_empty());
     // A wrong token gets the OpenAI error shape.
@@ -1458,6 +1496,12 @@ fn version_count(s: &Session, episode: &str) -> usize {
 /// With a real model: a job is cancelled mid-answer; a server killed mid-answer loses
 /// nothing saved and saves nothing half-written; a server stopped with SIGTERM
 /// mid-answer finishes the job, saves it and exits cleanly.
+///
+/// Nothing here depends on the model's words, only on its writing at least one token.
+/// The model runs on one thread: the other tests of this file run beside it, and
+/// llama.cpp's OpenMP threads spin while they wait, so two of them on two shared cores
+/// can slow a draft tenfold; and the shutdown grace is long enough for a draft of three
+/// rounds on a loaded machine (with the default 120 s it once ended `cancelled`).
 #[test]
 fn model_jobs_cancel_survive_sigkill_and_finish_on_sigterm() {
     let Some(model) = model_fixture() else { return };
@@ -1470,7 +1514,11 @@ fn model_jobs_cancel_survive_sigkill_and_finish_on_sigterm() {
         "--context-size",
         "2048",
         "--max-tokens",
-        "200",
+        "120",
+        "--threads",
+        "1",
+        "--shutdown-grace",
+        "900",
     ];
     let dir = setup();
     let mut srv = serve(dir.path(), &args);

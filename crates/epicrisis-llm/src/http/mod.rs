@@ -239,6 +239,11 @@ pub trait Dialect: Send + Sync + 'static {
     fn parse(&self, event: &SseEvent) -> Result<Chunk, String>;
     /// Whether an error body says the model is unknown.
     fn is_unknown_model(&self, status: u16, body: &serde_json::Value) -> bool;
+    /// Whether the API takes a GBNF grammar (llama.cpp's `grammar` field). A request
+    /// with one is refused before anything is sent to an API that would ignore it.
+    fn takes_grammar(&self) -> bool {
+        false
+    }
 }
 
 /// A sampling value as JSON: the decimal the person wrote (0.9), not the nearest f32
@@ -360,6 +365,13 @@ impl<D: Dialect> crate::Generator for HttpGenerator<D> {
 
     fn start(&self, request: GenerationRequest) -> Result<Generation, GenerationError> {
         request.settings.validate()?;
+        if request.settings.grammar.is_some() && !self.dialect.takes_grammar() {
+            return Err(GenerationError::Settings(crate::generator::SettingsError {
+                name: "grammar",
+                value: self.dialect.name().to_string(),
+                allowed: "no grammar: only the local engine and OpenAI-compatible servers take one",
+            }));
+        }
         let (tx, rx) = mpsc::channel();
         let cancel = request.cancel.clone();
         let job = Job {
@@ -540,6 +552,7 @@ impl<D: Dialect> Job<D> {
         let t_first = Instant::now();
         let mut stats = GenerationStats::default();
         let mut stop = StopMatcher::new(&request.settings.stop);
+        let mut loops = crate::loops::LoopGuard::new(request.settings.loop_words);
         let mut reader = SseReader::new(resp);
         let mut received = 0usize;
         let mut pieces = 0u32;
@@ -590,13 +603,16 @@ impl<D: Dialect> Job<D> {
                     received += t.chars().count();
                     pieces += 1;
                     let (out, hit) = stop.push(&t);
+                    let looped = loops.push(&out).is_some();
                     if !out.is_empty() && self.tx.send(Event::Text(out)).is_err() {
                         // The caller went away.
                         return Try::Finished;
                     }
-                    if hit || pieces >= request.settings.max_tokens {
+                    if hit || looped || pieces >= request.settings.max_tokens {
                         finish = Some(if hit {
                             StopReason::StopString
+                        } else if looped {
+                            StopReason::Repetition
                         } else {
                             StopReason::MaxTokens
                         });
@@ -632,7 +648,10 @@ impl<D: Dialect> Job<D> {
                 Chunk::Nothing => {}
             }
         }
-        if finish != Some(StopReason::StopString) {
+        if !matches!(
+            finish,
+            Some(StopReason::StopString | StopReason::Repetition)
+        ) {
             let rest = stop.finish();
             if !rest.is_empty() {
                 let _ = self.tx.send(Event::Text(rest));

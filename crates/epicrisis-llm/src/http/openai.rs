@@ -29,6 +29,9 @@ impl Dialect for OpenAi {
     fn model_setting(&self) -> &'static str {
         "OPENAI_MODEL"
     }
+    fn takes_grammar(&self) -> bool {
+        true
+    }
     fn url(&self, s: &HttpSettings) -> String {
         format!("{}/chat/completions", s.base_url)
     }
@@ -64,6 +67,10 @@ impl Dialect for OpenAi {
             .collect();
         if !stops.is_empty() {
             body["stop"] = json!(stops);
+        }
+        // llama.cpp's server (and ours) take a GBNF grammar under this name.
+        if let Some(g) = &r.settings.grammar {
+            body["grammar"] = json!(g);
         }
         body
     }
