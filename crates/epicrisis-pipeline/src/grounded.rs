@@ -3,9 +3,13 @@
 //! Codes, drug names, doses, discharge prescriptions and controls come from the episode
 //! through the deterministic writer. The model writes only what needs a model — the
 //! evolution narrative — from a compact list of the episode's facts and its notes. Then
-//! the whole draft is validated; the model's part gets up to two repair rounds that name
-//! the unsupported words; if errors remain, that part is replaced by the writer's. The
-//! final draft has zero validator errors and says which parts came from where. A
+//! the whole draft is validated and the narrative judged sentence by sentence
+//! ([`crate::sentences`]); the model's part gets up to two repair rounds that name the
+//! words of its unsupported sentences; if no round is clean, the best round's supported
+//! sentences are kept, and only when none is left is the part replaced by the writer's.
+//! An answer that loops is cut to one copy, and each answer's length is bounded by a
+//! budget that follows the stay ([`crate::budget`]). The final draft has zero validator
+//! errors and says which parts, and which sentences, came from where. A
 //! regeneration passes the words an earlier draft was faulted for
 //! ([`PipelineOptions::avoid`]); they seed the first round's instructions.
 //!
@@ -14,9 +18,11 @@
 
 use crate::draft::{Body, Draft, Layout, Origin, Part, PartId, TextFormat};
 use crate::prose::{drug_name, inline_name};
+use crate::sentences::{self, SentenceVerdict};
 use crate::writer;
 use epicrisis_domain::{Episode, ItemKind};
 use epicrisis_embed::Embedder;
+use epicrisis_llm::loops::trim_loop;
 use epicrisis_llm::{
     ChatMessage, GenerationError, GenerationRequest, GenerationStats, Generator, ModelInfo,
     SamplingSettings,
@@ -386,6 +392,9 @@ pub struct Attempt {
     /// What the model wrote (cleaned), for review and audit.
     pub text: String,
     pub stats: GenerationStats,
+    /// `text` sentence by sentence: what the data did not support in each, and which
+    /// ones the final draft kept.
+    pub sentences: Vec<SentenceVerdict>,
 }
 
 /// Where a draft came from.
@@ -401,6 +410,9 @@ pub struct Provenance {
     pub retrieval: RetrievalUse,
     /// How many approved paragraphs of other episodes the prompt showed as style.
     pub style_examples: usize,
+    /// The most tokens each answer could use ([`crate::budget::token_budget`]: the
+    /// expected length of the part, within `sampling.max_tokens`).
+    pub token_budget: u32,
 }
 
 /// Times of one draft.
@@ -959,6 +971,16 @@ const NARRATIVE_WORDS: &[&str] = &[
 ];
 
 /// Function words (articles, prepositions, pronouns, auxiliaries).
+/// Units of measure (folded, as the word splitter cuts them: `mmol/L` gives `mmol`): a
+/// unit claims nothing by itself (the validator checks the number it goes with), and a
+/// narrative that quotes a result from the data writes its unit (a repair round of the
+/// bundled episode was once refused for «mmol», with «3,3 mmol/L» in the data).
+const UNIT_WORDS: &[&str] = &[
+    "mmol", "umol", "nmol", "pmol", "mosm", "mmhg", "cmh2o", "kpa", "mcgr", "mgdl", "gdl", "mgkg",
+    "ugkg", "mcgkg", "kgm2", "lpm", "rpm", "ppm", "unidades", "mui", "uiml", "ufc", "x10",
+    "celulas", "campo", "litro", "litros", "horas", "gotas", "puff", "puffs",
+];
+
 const FUNCTION_WORDS: &[&str] = &[
     "para", "como", "cual", "cuales", "esta", "este", "esto", "estos", "estas", "sobre", "pero",
     "porque", "cuando", "donde", "tambien", "solo", "sola", "todo", "toda", "todos", "todas",
@@ -983,6 +1005,7 @@ pub fn novel_words(text: &str, index: &EpisodeIndex) -> Vec<String> {
         if NARRATIVE_WORDS.contains(&key.as_str())
             || NARRATIVE_WORDS.contains(&folded.as_str())
             || FUNCTION_WORDS.contains(&folded.as_str())
+            || UNIT_WORDS.contains(&folded.as_str())
             || index.all_stems.contains(&key)
             || index.all_stems.iter().any(|s| same_family(s, &key))
         {
@@ -1047,6 +1070,46 @@ fn span_of(draft: &Draft, part: PartId, format: TextFormat) -> (usize, usize) {
         .unwrap_or((0, 0))
 }
 
+/// The sentences of the model's answer with their verdicts. The narrative is judged
+/// sentence by sentence (an error counts for the sentence it lies in); the whole
+/// paragraph of [`Strategy::Full`], whose errors may be anywhere, is one verdict.
+fn judge_answer(
+    candidate: &Draft,
+    rendered: &str,
+    report: &Report,
+    text: &str,
+    strategy: Strategy,
+    index: &EpisodeIndex,
+) -> Vec<SentenceVerdict> {
+    let (a, b) = span_of(candidate, PartId::Evolution, TextFormat::Plain);
+    let whole = |mentions: Vec<String>| {
+        vec![SentenceVerdict {
+            text: text.to_string(),
+            unsupported: mentions,
+            kept: false,
+        }]
+    };
+    if strategy == Strategy::Full {
+        return whole(report.errors().map(|f| f.mention.clone()).collect());
+    }
+    // Where the model's text starts inside its part (after the part's title).
+    let part: String = rendered.chars().skip(a).take(b - a).collect();
+    match part.find(text) {
+        Some(byte) if !text.is_empty() => {
+            let start = a + part[..byte].chars().count();
+            sentences::judge(text, start, report, index, novel_words)
+        }
+        _ => {
+            let mut bad: Vec<String> = errors_within(report, a, b)
+                .iter()
+                .map(|f| f.mention.clone())
+                .collect();
+            bad.extend(novel_words(text, index));
+            whole(bad)
+        }
+    }
+}
+
 /// Drafts an epicrisis with a model, grounded in the data. Fails only when the model
 /// cannot run at all (then callers may fall back to the deterministic writer whole).
 pub fn draft_with_model(
@@ -1072,8 +1135,11 @@ pub fn draft_with_model(
     let mut previous: Option<(String, Vec<String>)> =
         (!avoid.is_empty()).then(|| (String::new(), avoid));
     let mut accepted: Option<(Draft, Origin)> = None;
+    // The attempt with the most words in supported sentences, and that count.
+    let mut best: Option<(usize, usize)> = None;
     let prepared = prepare_notes_with(ep, &opts.retrieval, opts.known_vectors.as_deref());
     let (notes, retrieval) = notes_for_prompt(ep, &opts.retrieval, &prepared);
+    let budget = crate::budget::token_budget(ep, opts.strategy, opts.sampling.max_tokens);
     for round in 1..=(1 + opts.repair_rounds) {
         let msgs = messages(
             ep,
@@ -1092,6 +1158,7 @@ pub fn draft_with_model(
         let sampling = SamplingSettings {
             seed: opts.sampling.seed.wrapping_add(round - 1),
             temperature,
+            max_tokens: budget,
             ..opts.sampling.clone()
         };
         let mut req = GenerationRequest::new(msgs, sampling);
@@ -1102,7 +1169,8 @@ pub fn draft_with_model(
         timings.prompt_ms += stats.prompt_ms;
         timings.generated_tokens += stats.generated_tokens;
         timings.generation_ms += stats.generation_ms;
-        let text = clean_model_text(&raw);
+        // A loop stopped the answer inside its repeat: one copy stays.
+        let text = clean_model_text(trim_loop(&raw, opts.sampling.loop_words));
         let origin = if round == 1 {
             Origin::Model
         } else {
@@ -1124,23 +1192,15 @@ pub fn draft_with_model(
         let tv = Instant::now();
         let report = validate_indexed(&index, ep, &rendered);
         timings.validation_ms += tv.elapsed().as_secs_f64() * 1e3;
-        let (a, b) = span_of(&candidate, part, format);
-        let mut bad: Vec<String> = if opts.strategy == Strategy::Full {
-            report.errors().map(|f| f.mention.clone()).collect()
-        } else {
-            errors_within(&report, a, b)
-                .iter()
-                .map(|f| f.mention.clone())
-                .collect()
-        };
+        let verdicts = judge_answer(&candidate, &rendered, &report, &text, opts.strategy, &index);
+        let bad = sentences::objections(&verdicts);
+        let empty = text.split_whitespace().count() < 4;
         if opts.strategy == Strategy::Narrative {
-            for w in novel_words(&text, &index) {
-                if !bad.iter().any(|b| b.contains(&w)) {
-                    bad.push(w);
-                }
+            let words = sentences::supported_words(&verdicts);
+            if words > best.map_or(0, |(_, w)| w) {
+                best = Some((attempts.len(), words));
             }
         }
-        let empty = text.split_whitespace().count() < 4;
         attempts.push(Attempt {
             part,
             round,
@@ -1148,9 +1208,13 @@ pub fn draft_with_model(
             unsupported: bad.clone(),
             text: text.clone(),
             stats,
+            sentences: verdicts,
         });
         if bad.is_empty() && !empty {
             accepted = Some((candidate, origin));
+            if let Some(a) = attempts.last_mut() {
+                a.sentences.iter_mut().for_each(|v| v.kept = true);
+            }
             break;
         }
         previous = Some((
@@ -1161,6 +1225,31 @@ pub fn draft_with_model(
                 bad
             },
         ));
+    }
+    // No round was clean: the best round's supported sentences, when they say something
+    // and the whole draft around them still validates.
+    if accepted.is_none()
+        && let Some((i, _)) = best
+        && let Some(kept) = sentences::supported_text(&attempts[i].sentences, 4)
+    {
+        let origin = if attempts[i].round == 1 {
+            Origin::Model
+        } else {
+            Origin::Repaired
+        };
+        let candidate = assemble(&base, part, &kept, origin);
+        let rendered = candidate.render(format);
+        let tv = Instant::now();
+        let report = validate_indexed(&index, ep, &rendered);
+        timings.validation_ms += tv.elapsed().as_secs_f64() * 1e3;
+        let (a, b) = span_of(&candidate, part, format);
+        if errors_within(&report, a, b).is_empty() {
+            accepted = Some((candidate, origin));
+            attempts[i]
+                .sentences
+                .iter_mut()
+                .for_each(|v| v.kept = v.supported());
+        }
     }
     let draft = match accepted {
         Some((d, _)) => d,
@@ -1190,6 +1279,7 @@ pub fn draft_with_model(
         program_version: env!("CARGO_PKG_VERSION"),
         retrieval,
         style_examples: shown_style_examples(&opts.style_examples),
+        token_budget: budget,
     };
     let evidence = link_evidence(ep, &text, &prepared, opts.retrieval.embedder.as_deref());
     let report = with_unsupported_sentences(report, &evidence, &text);
@@ -1231,6 +1321,31 @@ mod tests {
         assert_eq!(evolution_paragraph("Evolución favorable. Alta."), None);
         assert_eq!(evolution_paragraph("Motivo de ingreso\nDolor."), None);
         assert_eq!(evolution_paragraph("Evolución clínica\n\n"), None);
+    }
+
+    #[test]
+    fn units_of_the_data_are_not_novel_words() {
+        let bytes = std::fs::read(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../testdata/episodes/episodio_1416169.json"),
+        )
+        .unwrap();
+        let ep = epicrisis_ingest::read_episode(&bytes, "episodio_1416169.json").unwrap();
+        let index = EpisodeIndex::new(&ep);
+        let novel = novel_words(
+            "Al ingreso presenta potasio de 3,3 mmol/L y presión de 90 mmHg, que se corrigen.",
+            &index,
+        );
+        assert!(
+            !novel.iter().any(|w| w == "mmol" || w == "mmHg"),
+            "{novel:?}"
+        );
+        // A drug the data does not hold is still novel.
+        assert!(
+            novel_words("Recibe dabigatrán.", &index)
+                .iter()
+                .any(|w| w == "dabigatrán")
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! outside the machine ([`external`]), and the ready engine that the command line and the
 //! server draft through ([`engine`]).
 
+pub mod budget;
 pub mod draft;
 pub mod engine;
 pub mod evidence;
@@ -15,6 +16,7 @@ pub mod grounded;
 pub mod metrics;
 pub mod prose;
 pub mod retrieve;
+pub mod sentences;
 pub mod writer;
 
 pub use draft::{Body, Draft, Layout, Origin, Part, PartId, TextFormat};

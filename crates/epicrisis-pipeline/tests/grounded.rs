@@ -1,7 +1,13 @@
 //! The grounded pipeline end to end: with the real SmolLM2 fixture through llama.cpp (an
 //! English-only model that often needs the fallback: the draft must still be valid), and
 //! with a scripted generator that replays chosen answers to pin down repair and fallback.
+//!
+//! What a free model writes depends on the CPU (llama.cpp picks AVX2, AVX-512 or AMX
+//! kernels, and the logits differ), so the real-model tests assert only what holds
+//! whatever it writes; where a test needs a given answer from the real model (kept as
+//! written, or refused round after round) a grammar forces the words.
 
+use epicrisis_llm::grammar;
 use epicrisis_llm::llama::{LlamaConfig, LlamaGenerator};
 use epicrisis_llm::{
     ChatMessage, Event, Generation, GenerationError, GenerationRequest, GenerationStats, Generator,
@@ -40,9 +46,7 @@ fn fixture() -> PathBuf {
 
 #[test]
 fn smollm2_drafts_are_valid_whatever_the_model_writes() {
-    let mut c = LlamaConfig::new(fixture());
-    c.context_size = 4096;
-    let g = LlamaGenerator::load(c).expect("fixture loads");
+    let g = smollm2();
     let opts = PipelineOptions {
         sampling: SamplingSettings {
             max_tokens: 120,
@@ -82,7 +86,18 @@ fn smollm2_drafts_are_valid_whatever_the_model_writes() {
             !d.attempts.is_empty() && d.attempts.len() <= 3,
             "{file}: one draft and at most two repairs"
         );
-        assert!(!streamed.is_empty(), "{file}: tokens were streamed");
+        assert_eq!(d.timings.attempts as usize, d.attempts.len(), "{file}");
+        let generated: u32 = d.attempts.iter().map(|a| a.stats.generated_tokens).sum();
+        assert_eq!(
+            d.timings.generated_tokens, generated,
+            "{file}: tokens add up"
+        );
+        if d.attempts.iter().any(|a| !a.text.is_empty()) {
+            assert!(
+                !streamed.is_empty(),
+                "{file}: what the model wrote was streamed"
+            );
+        }
         let evo = d.draft.part(PartId::Evolution).expect("an evolution part");
         assert!(
             matches!(
@@ -105,8 +120,91 @@ fn smollm2_drafts_are_valid_whatever_the_model_writes() {
         );
         assert_eq!(d.provenance.model.quantization.as_deref(), Some("Q4_1"));
         assert_eq!(d.provenance.seed, opts.sampling.seed);
-        assert!(d.timings.prompt_tokens > 0 && d.timings.generated_tokens > 0);
+        assert!(d.timings.prompt_tokens > 0);
     }
+}
+
+/// One thread: the tests of this file run side by side, and llama.cpp's OpenMP threads
+/// spin while they wait.
+fn smollm2() -> LlamaGenerator {
+    let mut c = LlamaConfig::new(fixture());
+    c.context_size = 4096;
+    c.threads = Some(1);
+    LlamaGenerator::load(c).expect("fixture loads")
+}
+
+/// The real model, made by a grammar to write a faithful evolution: it is kept as written,
+/// in one round, and marked as the model's.
+#[test]
+fn a_faithful_answer_from_the_real_model_is_kept() {
+    let g = smollm2();
+    let ep = episode("compact_hernia.json");
+    let answer = "Evoluciona favorablemente tras la cirugía, con contenido viable y tolerancia oral al primer día.";
+    let opts = PipelineOptions {
+        layout: Layout::Paragraph,
+        sampling: SamplingSettings {
+            max_tokens: 120,
+            grammar: Some(grammar::exactly(answer)),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let mut streamed = String::new();
+    let d = draft_with_model(&g, &ep, &opts, |t| streamed.push_str(t)).unwrap();
+    assert!(d.report.ok, "{}\n{}", d.report.to_text(), d.text);
+    assert_eq!(d.attempts.len(), 1, "{:?}", d.attempts);
+    assert_eq!(d.attempts[0].text, answer);
+    assert_eq!(streamed, answer, "the answer streamed as written");
+    assert_eq!(
+        d.draft.part(PartId::Evolution).unwrap().origin,
+        Origin::Model
+    );
+    assert!(d.text.contains(answer), "{}", d.text);
+    assert_eq!(
+        d.provenance.sampling.grammar.as_deref(),
+        opts.sampling.grammar.as_deref(),
+        "provenance records the grammar the draft was written under"
+    );
+}
+
+/// The real model, made by a grammar to invent a drug in every round: each round names
+/// the word, and after two repairs the writer's text stands in, marked as a fallback.
+#[test]
+fn an_invented_drug_from_the_real_model_ends_in_the_fallback() {
+    let g = smollm2();
+    let ep = episode("compact_hernia.json");
+    let opts = PipelineOptions {
+        layout: Layout::Paragraph,
+        sampling: SamplingSettings {
+            max_tokens: 120,
+            grammar: Some(grammar::exactly(
+                "Evoluciona bien con vancomicina y sin complicaciones.",
+            )),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let d = draft_with_model(&g, &ep, &opts, |_| {}).unwrap();
+    assert!(d.report.ok, "{}\n{}", d.report.to_text(), d.text);
+    assert_eq!(d.attempts.len(), 3, "one draft and two repairs");
+    for a in &d.attempts {
+        assert!(
+            a.unsupported.iter().any(|w| w.contains("vancomicina")),
+            "round {}: {:?}",
+            a.round,
+            a.unsupported
+        );
+    }
+    assert_eq!(
+        d.draft.part(PartId::Evolution).unwrap().origin,
+        Origin::Fallback
+    );
+    assert!(!d.text.contains("vancomicina"), "{}", d.text);
+    let recall = code_recall(&ep, &d.text);
+    assert_eq!(
+        recall.found, recall.total,
+        "every code is in the fallback draft"
+    );
 }
 
 /// Replays scripted answers, one per call, and records the prompts it was given.
@@ -305,4 +403,136 @@ fn the_full_strategy_is_checked_the_same_way() {
         d.draft.parts.iter().all(|p| p.origin == Origin::Fallback),
         "the whole paragraph falls back"
     );
+}
+
+/// The real model, made by a grammar to loop (one faithful sentence, again and again up
+/// to 2,048 tokens): the answer stops at the first repeated run of words, one copy is
+/// kept, and the budget for a short stay is far below `MAX_TOKENS`.
+#[test]
+fn a_looping_answer_is_stopped_and_trimmed() {
+    let g = smollm2();
+    let ep = episode("compact_hernia.json");
+    let sentence = "Evoluciona bien, sin complicaciones, tolerando vía oral.";
+    let opts = PipelineOptions {
+        layout: Layout::Paragraph,
+        sampling: SamplingSettings {
+            max_tokens: 2048,
+            grammar: Some(grammar::repeated(&format!("{sentence} "), 300)),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let d = draft_with_model(&g, &ep, &opts, |_| {}).unwrap();
+    assert!(d.report.ok, "{}\n{}", d.report.to_text(), d.text);
+    assert_eq!(d.attempts.len(), 1, "{:?}", d.attempts);
+    let a = &d.attempts[0];
+    assert_eq!(
+        a.stats.stop_reason,
+        Some(epicrisis_llm::StopReason::Repetition),
+        "{:?}",
+        a.stats
+    );
+    assert!(a.stats.generated_tokens < 120, "{:?}", a.stats);
+    assert_eq!(a.text, sentence, "one copy of the loop stays");
+    assert_eq!(d.text.matches(sentence).count(), 1, "{}", d.text);
+    assert!(
+        d.provenance.token_budget < 2048 && d.provenance.token_budget >= 150,
+        "a short stay's budget: {}",
+        d.provenance.token_budget
+    );
+}
+
+/// A looping answer from any generator (here a scripted one, as an HTTP provider that
+/// ignored our stop would send it) is trimmed the same way.
+#[test]
+fn a_looping_scripted_answer_is_trimmed() {
+    let ep = episode("compact_hernia.json");
+    let p = "Evoluciona favorablemente tras la cirugía, con contenido viable y tolerancia oral al primer día. ";
+    let g = scripted(&[&p.repeat(5)]);
+    let d = draft_with_model(
+        &g,
+        &ep,
+        &PipelineOptions {
+            layout: Layout::Paragraph,
+            ..Default::default()
+        },
+        |_| {},
+    )
+    .unwrap();
+    assert!(d.report.ok, "{}", d.report.to_text());
+    assert_eq!(d.attempts[0].text, p.trim_end());
+    assert_eq!(d.text.matches("contenido viable").count(), 1, "{}", d.text);
+}
+
+/// One unsupported sentence costs that sentence, not the narrative: when no round is
+/// clean, the best round's supported sentences are kept, and the attempts say which
+/// sentence was left out and for which words.
+#[test]
+fn an_unsupported_sentence_is_left_out_and_the_rest_kept() {
+    let ep = episode("compact_hernia.json");
+    let good = "Evoluciona favorablemente tras la cirugía, con contenido viable y tolerancia oral al primer día.";
+    let bad = "Recibe vancomicina por fiebre.";
+    let answer = format!("{good} {bad}");
+    let g = scripted(&[&answer, &answer, &answer]);
+    let d = draft_with_model(
+        &g,
+        &ep,
+        &PipelineOptions {
+            layout: Layout::Paragraph,
+            ..Default::default()
+        },
+        |_| {},
+    )
+    .unwrap();
+    assert!(d.report.ok, "{}", d.report.to_text());
+    assert_eq!(d.attempts.len(), 3, "two repairs were asked for first");
+    assert_eq!(
+        d.draft.part(PartId::Evolution).unwrap().origin,
+        Origin::Model,
+        "the first round's supported sentence is the model's"
+    );
+    assert!(d.text.contains(good), "{}", d.text);
+    assert!(!d.text.contains("vancomicina"), "{}", d.text);
+    let first = &d.attempts[0].sentences;
+    assert_eq!(first.len(), 2, "{first:?}");
+    assert!(first[0].kept && first[0].unsupported.is_empty());
+    assert!(!first[1].kept);
+    assert!(
+        first[1]
+            .unsupported
+            .iter()
+            .any(|w| w.contains("vancomicina"))
+    );
+    // The repair rounds were told only about the unsupported sentence's words.
+    let prompts = g.prompts.lock().unwrap();
+    let repair = &prompts[1].last().unwrap().content;
+    assert!(repair.contains("«vancomicina»"), "{repair}");
+    assert!(!repair.contains("«tolerancia»"), "{repair}");
+}
+
+/// A repair that fixes the unsupported sentence is taken whole (all its sentences kept).
+#[test]
+fn a_clean_repair_is_kept_whole_with_its_sentences_marked() {
+    let ep = episode("compact_hernia.json");
+    let g = scripted(&[
+        "Evoluciona bien. Recibe vancomicina por fiebre.",
+        "Evoluciona bien, sin complicaciones. Tolera la vía oral.",
+    ]);
+    let d = draft_with_model(
+        &g,
+        &ep,
+        &PipelineOptions {
+            layout: Layout::Paragraph,
+            ..Default::default()
+        },
+        |_| {},
+    )
+    .unwrap();
+    assert!(d.report.ok, "{}", d.report.to_text());
+    assert_eq!(
+        d.draft.part(PartId::Evolution).unwrap().origin,
+        Origin::Repaired
+    );
+    assert!(d.attempts[1].sentences.iter().all(|s| s.kept));
+    assert!(d.attempts[0].sentences.iter().all(|s| !s.kept));
 }
