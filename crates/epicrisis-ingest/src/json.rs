@@ -69,6 +69,34 @@ impl<'a> Ctx<'a> {
     }
 }
 
+/// Keeps reading past a part of the input that cannot be read: its error becomes an
+/// `Unreadable` warning at its path (what was expected, what was found), and `fallback`
+/// stands in. A hospital export with one odd field is still an episode; only what cannot
+/// be an episode at all is refused.
+pub(crate) fn recover<T>(
+    ctx: &mut Ctx<'_>,
+    result: Result<T, IngestError>,
+    fallback: T,
+    left_out_es: &str,
+) -> T {
+    match result {
+        Ok(t) => t,
+        Err(e) => {
+            let path = e.path.clone().unwrap_or_default();
+            ctx.warn(
+                WarningKind::Unreadable,
+                &path,
+                format!("{}; left out, the rest was read", e.message),
+                format!(
+                    "No se pudo leer este dato ({}); {left_out_es}. El resto del episodio se leyó.",
+                    e.message
+                ),
+            );
+            fallback
+        }
+    }
+}
+
 /// `path.key`, or `key` at the root.
 pub(crate) fn key(path: &str, k: &str) -> String {
     if path.is_empty() {

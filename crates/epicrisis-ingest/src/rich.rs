@@ -138,11 +138,14 @@ pub(crate) fn read(ctx: &mut Ctx<'_>, m: &Obj, predecessor: bool) -> Result<Epis
     if let Some(v) = get(m, "evolucion") {
         read_evolution(ctx, v, "evolucion", adm, &mut ep.evolution)?;
     }
+    // Laboratory data never blocks an episode: what cannot be read is a warning.
     if let Some(v) = get(m, "laboratorios_resumen") {
-        ep.labs = lab_summaries(ctx, v, "laboratorios_resumen")?;
+        let labs = lab_summaries(ctx, v, "laboratorios_resumen");
+        ep.labs = json::recover(ctx, labs, Vec::new(), "se omitieron los exámenes");
     }
     if let Some(v) = get(m, "laboratorios_relevantes") {
-        let raw = lab_results(ctx, v, "laboratorios_relevantes")?;
+        let raw = lab_results(ctx, v, "laboratorios_relevantes");
+        let raw = json::recover(ctx, raw, Vec::new(), "se omitieron los exámenes");
         ep.labs.extend(summarize_labs(&raw));
     }
 
@@ -759,11 +762,16 @@ fn lab_value(
     path: &str,
     unit: &mut Option<String>,
 ) -> Result<Option<LabValue>, IngestError> {
+    // Many exports write the result alone: `"ingreso": "15,2 mg/dL"` or `16800`.
+    if matches!(v, Value::String(_) | Value::Number(_)) {
+        let obj: Obj = [("valor".to_string(), v.clone())].into_iter().collect();
+        return lab_value(ctx, &Value::Object(obj), path, unit);
+    }
     let o = json::object(
         ctx,
         v,
         path,
-        "an object {valor, fecha, rango_inferior, rango_superior, estado}",
+        "an object {valor, fecha, rango_inferior, rango_superior, estado}, or the value alone",
     )?;
     let Some(raw_value) = get(&o, "valor") else {
         ctx.warn(
@@ -827,81 +835,98 @@ fn lab_summaries(ctx: &mut Ctx<'_>, v: &Value, path: &str) -> Result<Vec<LabSumm
     let mut out = Vec::new();
     for (i, item) in l.iter().enumerate() {
         let p = idx(path, i);
-        let o = json::object(
-            ctx,
-            item,
-            &p,
-            "a {prueba, unidad, ingreso, ultimo, periodo} object",
-        )?;
-        let Some(test) = json::text(ctx, &o, "prueba", &p)? else {
-            return Err(json::missing(
-                ctx,
-                &o,
-                &p,
-                "prueba",
-                "the test's name, e.g. \"Hemoglobina\"",
-            ));
-        };
-        let mut unit = json::text(ctx, &o, "unidad", &p)?;
-        let Some(first_v) = get(&o, "ingreso") else {
-            ctx.warn(
-                WarningKind::Unreadable,
-                &p,
-                format!("{test:?} has no \"ingreso\" value; left out"),
-                format!("El examen «{test}» no tiene el campo «ingreso»; se omitió."),
-            );
-            continue;
-        };
-        let Some(first) = lab_value(ctx, first_v, &key(&p, "ingreso"), &mut unit)? else {
-            continue;
-        };
-        let mut last = match get(&o, "ultimo") {
-            Some(v) => lab_value(ctx, v, &key(&p, "ultimo"), &mut unit)?,
-            None => None,
-        };
-        if last
-            .as_ref()
-            .is_some_and(|l| (l.value - first.value).abs() <= 0.001)
-        {
-            last = None;
+        let summary = lab_summary(ctx, item, &p);
+        if let Some(s) = json::recover(ctx, summary, None, "se omitió ese examen") {
+            out.push(s);
         }
-        let values: Vec<f64> = std::iter::once(first.value)
-            .chain(last.as_ref().map(|l| l.value))
-            .collect();
-        let mut min = values.iter().copied().fold(f64::INFINITY, f64::min);
-        let mut max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        if let Some(pv) = get(&o, "periodo") {
-            let pp = key(&p, "periodo");
-            let po = json::object(ctx, pv, &pp, "an object {min, max}")?;
-            if let Some(x) = optional_number(ctx, &po, "min", &pp) {
-                min = x;
-            }
-            if let Some(x) = optional_number(ctx, &po, "max", &pp) {
-                max = x;
-            }
-            if min > max {
-                ctx.warn(
-                    WarningKind::Inconsistent,
-                    &pp,
-                    format!("min {min} is greater than max {max}"),
-                    format!(
-                        "El mínimo ({}) es mayor que el máximo ({}). Verifique ambos valores.",
-                        format_es(min),
-                        format_es(max)
-                    ),
-                );
-            }
-        }
-        out.push(LabSummary {
-            test,
-            unit,
-            first,
-            last,
-            min,
-            max,
-        });
     }
     Ok(out)
+}
+
+/// One `laboratorios_resumen[i]`; `None` when it holds no value to summarise.
+fn lab_summary(
+    ctx: &mut Ctx<'_>,
+    item: &Value,
+    p: &str,
+) -> Result<Option<LabSummary>, IngestError> {
+    let o = json::object(
+        ctx,
+        item,
+        p,
+        "a {prueba, unidad, ingreso, ultimo, periodo} object",
+    )?;
+    let Some(test) = json::text(ctx, &o, "prueba", p)? else {
+        return Err(json::missing(
+            ctx,
+            &o,
+            p,
+            "prueba",
+            "the test's name, e.g. \"Hemoglobina\"",
+        ));
+    };
+    let mut unit = json::text(ctx, &o, "unidad", p)?;
+    let Some(first_v) = get(&o, "ingreso") else {
+        ctx.warn(
+            WarningKind::Unreadable,
+            p,
+            format!("{test:?} has no \"ingreso\" value; left out"),
+            format!("El examen «{test}» no tiene el campo «ingreso»; se omitió."),
+        );
+        return Ok(None);
+    };
+    let Some(first) = lab_value(ctx, first_v, &key(p, "ingreso"), &mut unit)? else {
+        return Ok(None);
+    };
+    // An unreadable last value leaves the first one standing.
+    let mut last = match get(&o, "ultimo") {
+        Some(v) => {
+            let read = lab_value(ctx, v, &key(p, "ultimo"), &mut unit);
+            json::recover(ctx, read, None, "se omitió el último valor")
+        }
+        None => None,
+    };
+    if last
+        .as_ref()
+        .is_some_and(|l| (l.value - first.value).abs() <= 0.001)
+    {
+        last = None;
+    }
+    let values: Vec<f64> = std::iter::once(first.value)
+        .chain(last.as_ref().map(|l| l.value))
+        .collect();
+    let mut min = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let mut max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if let Some(pv) = get(&o, "periodo") {
+        let pp = key(p, "periodo");
+        let po = json::object(ctx, pv, &pp, "an object {min, max}").map(|o| o.into_owned());
+        let po = json::recover(ctx, po, Obj::new(), "se omitió el período");
+        if let Some(x) = optional_number(ctx, &po, "min", &pp) {
+            min = x;
+        }
+        if let Some(x) = optional_number(ctx, &po, "max", &pp) {
+            max = x;
+        }
+        if min > max {
+            ctx.warn(
+                WarningKind::Inconsistent,
+                &pp,
+                format!("min {min} is greater than max {max}"),
+                format!(
+                    "El mínimo ({}) es mayor que el máximo ({}). Verifique ambos valores.",
+                    format_es(min),
+                    format_es(max)
+                ),
+            );
+        }
+    }
+    Ok(Some(LabSummary {
+        test,
+        unit,
+        first,
+        last,
+        min,
+        max,
+    }))
 }
 
 fn lab_results(ctx: &mut Ctx<'_>, v: &Value, path: &str) -> Result<Vec<LabResult>, IngestError> {
@@ -915,66 +940,74 @@ fn lab_results(ctx: &mut Ctx<'_>, v: &Value, path: &str) -> Result<Vec<LabResult
     let mut out = Vec::new();
     for (i, item) in l.iter().enumerate() {
         let p = idx(path, i);
-        let o = json::object(ctx, item, &p, "a {parametro, valor, fecha} object")?;
-        let test = match json::get_any(&o, &["parametro", "prueba", "examen"]) {
-            Some((k, v)) => json::text_value(ctx, v, &key(&p, k))?,
-            None => None,
-        };
-        let Some(test) = test else {
-            return Err(json::missing(
-                ctx,
-                &o,
-                &p,
-                "parametro",
-                "the test's name, e.g. \"Hemoglobina\"",
-            ));
-        };
-        let Some(raw_value) = get(&o, "valor") else {
-            ctx.warn(
-                WarningKind::Unreadable,
-                &p,
-                format!("{test:?} has no \"valor\"; left out"),
-                format!("El examen «{test}» no tiene el campo «valor»; se omitió."),
-            );
-            continue;
-        };
-        let Some((value, value_unit)) = lab_number(raw_value) else {
-            ctx.warn(
-                WarningKind::Unreadable,
-                &key(&p, "valor"),
-                format!(
-                    "{} is not a number; {test:?} is left out of the laboratory summary",
-                    json::describe(raw_value)
-                ),
-                format!(
-                    "Se recibió {}, que no es un número; el examen «{test}» no se incluyó en el \
-                     resumen de laboratorio.",
-                    json::describe_es(raw_value)
-                ),
-            );
-            continue;
-        };
-        let unit = json::text(ctx, &o, "unidad", &p)?.or(value_unit);
-        let fecha = json::text_or_number(ctx, &o, "fecha", &p)?;
-        let date = fecha
-            .as_deref()
-            .and_then(|f| parse_date(ctx, f, &key(&p, "fecha")));
-        let flag = match json::get_any(&o, &["estado", "flag"]) {
-            Some((k, v)) => json::text_value(ctx, v, &key(&p, k))?,
-            None => None,
-        };
-        out.push(LabResult {
-            test,
-            unit,
-            value,
-            timestamp: fecha.as_deref().and_then(|f| sortable_timestamp(f, date)),
-            date,
-            range_low: optional_number(ctx, &o, "rango_inferior", &p),
-            range_high: optional_number(ctx, &o, "rango_superior", &p),
-            flag,
-        });
+        let result = lab_result(ctx, item, &p);
+        if let Some(r) = json::recover(ctx, result, None, "se omitió ese resultado") {
+            out.push(r);
+        }
     }
     Ok(out)
+}
+
+/// One `laboratorios_relevantes[i]`; `None` when it holds no number.
+fn lab_result(ctx: &mut Ctx<'_>, item: &Value, p: &str) -> Result<Option<LabResult>, IngestError> {
+    let o = json::object(ctx, item, p, "a {parametro, valor, fecha} object")?;
+    let test = match json::get_any(&o, &["parametro", "prueba", "examen"]) {
+        Some((k, v)) => json::text_value(ctx, v, &key(p, k))?,
+        None => None,
+    };
+    let Some(test) = test else {
+        return Err(json::missing(
+            ctx,
+            &o,
+            p,
+            "parametro",
+            "the test's name, e.g. \"Hemoglobina\"",
+        ));
+    };
+    let Some(raw_value) = get(&o, "valor") else {
+        ctx.warn(
+            WarningKind::Unreadable,
+            p,
+            format!("{test:?} has no \"valor\"; left out"),
+            format!("El examen «{test}» no tiene el campo «valor»; se omitió."),
+        );
+        return Ok(None);
+    };
+    let Some((value, value_unit)) = lab_number(raw_value) else {
+        ctx.warn(
+            WarningKind::Unreadable,
+            &key(p, "valor"),
+            format!(
+                "{} is not a number; {test:?} is left out of the laboratory summary",
+                json::describe(raw_value)
+            ),
+            format!(
+                "Se recibió {}, que no es un número; el examen «{test}» no se incluyó en el \
+                 resumen de laboratorio.",
+                json::describe_es(raw_value)
+            ),
+        );
+        return Ok(None);
+    };
+    let unit = json::text(ctx, &o, "unidad", p)?.or(value_unit);
+    let fecha = json::text_or_number(ctx, &o, "fecha", p)?;
+    let date = fecha
+        .as_deref()
+        .and_then(|f| parse_date(ctx, f, &key(p, "fecha")));
+    let flag = match json::get_any(&o, &["estado", "flag"]) {
+        Some((k, v)) => json::text_value(ctx, v, &key(p, k))?,
+        None => None,
+    };
+    Ok(Some(LabResult {
+        test,
+        unit,
+        value,
+        timestamp: fecha.as_deref().and_then(|f| sortable_timestamp(f, date)),
+        date,
+        range_low: optional_number(ctx, &o, "rango_inferior", p),
+        range_high: optional_number(ctx, &o, "rango_superior", p),
+        flag,
+    }))
 }
 
 #[cfg(test)]
@@ -1069,6 +1102,72 @@ mod tests {
             en,
             "atencion.fecha_alta: the discharge date 2025-12-10 is before the admission date \
              2025-12-15 (atencion.fecha_ingreso)"
+        );
+    }
+
+    /// Laboratory values as other exports write them: the value alone, as a string with
+    /// its unit and a decimal comma, or a number; and parts that cannot be read at all,
+    /// which are warnings, never a refusal of the episode.
+    #[test]
+    fn lab_values_in_every_shape_and_unreadable_labs_never_refuse() {
+        let v = serde_json::json!({
+            "diagnostico_ingreso": [{"codigo": "J18.9", "nombre": "Neumonía"}],
+            "laboratorios_resumen": [
+                {"prueba": "Creatinina", "ingreso": "15.2 mg/dL", "ultimo": "1,1 mg/dL"},
+                {"prueba": "Leucocitos", "unidad": "/uL", "ingreso": 16800,
+                 "ultimo": {"valor": "9.500", "fecha": "2025-12-20"}},
+                {"prueba": "Saturación", "ingreso": "88%"},
+                "hemoglobina baja",
+                {"prueba": "Potasio", "ingreso": {"valor": "3,3", "estado": "L"},
+                 "ultimo": true, "periodo": "sin datos"},
+                {"prueba": "PCR", "ingreso": "negativo"}
+            ],
+            "laboratorios_relevantes": {"no": "es una lista"}
+        });
+        let mut ctx = Ctx::new("e.json", None);
+        let ep = read(&mut ctx, v.as_object().unwrap(), false).expect("read, with warnings");
+        let lab = |name: &str| {
+            ep.labs
+                .iter()
+                .find(|l| l.test == name)
+                .unwrap_or_else(|| panic!("{name} missing: {:?}", ep.labs))
+        };
+        let c = lab("Creatinina");
+        assert_eq!((c.first.value, c.unit.as_deref()), (15.2, Some("mg/dL")));
+        assert_eq!(c.last.as_ref().map(|l| l.value), Some(1.1));
+        assert_eq!((c.min, c.max), (1.1, 15.2));
+        let l = lab("Leucocitos");
+        assert_eq!(l.first.value, 16800.0);
+        assert_eq!(l.unit.as_deref(), Some("/uL"));
+        assert!(l.last.as_ref().is_some_and(|x| x.date.is_some()));
+        assert_eq!(lab("Saturación").unit.as_deref(), Some("%"));
+        let k = lab("Potasio");
+        assert_eq!(k.first.value, 3.3);
+        assert_eq!(k.first.status, LabStatus::Low);
+        assert!(k.last.is_none(), "the unreadable last value is left out");
+        assert_eq!(ep.labs.len(), 4, "{:?}", ep.labs);
+        let warned = |path: &str| {
+            ctx.warnings
+                .iter()
+                .find(|w| w.path == path)
+                .unwrap_or_else(|| panic!("no warning at {path}: {:?}", ctx.warnings))
+        };
+        for path in [
+            "laboratorios_resumen[3]",
+            "laboratorios_resumen[4].ultimo",
+            "laboratorios_resumen[4].periodo",
+            "laboratorios_resumen[5].ingreso.valor",
+            "laboratorios_relevantes",
+        ] {
+            let w = warned(path);
+            assert_eq!(w.kind, WarningKind::Unreadable, "{path}");
+        }
+        let w = warned("laboratorios_resumen[3]");
+        assert!(w.message.contains("hemoglobina baja"), "{}", w.message);
+        assert!(
+            w.message_es.contains("se omitió ese examen"),
+            "{}",
+            w.message_es
         );
     }
 
