@@ -258,7 +258,9 @@ pub(crate) fn from_object(
         ("frecuencia", Field::Frequency),
         ("duracion", Field::Duration),
     ] {
-        if let Some(t) = json::text_or_number(ctx, m, k, path)? {
+        // A posology field that cannot be read leaves the drug standing, with a warning.
+        let read = json::text_or_number(ctx, m, k, path);
+        if let Some(t) = json::recover(ctx, read, None, "se omitió ese dato del medicamento") {
             apply_field(ctx, &mut med, field, &t, &json::key(path, k));
             described.push(t);
         }

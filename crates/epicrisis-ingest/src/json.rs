@@ -234,14 +234,8 @@ pub(crate) fn list<'v>(
             None if single_string => Ok(Cow::Owned(vec![v.clone()])),
             None => Err(ctx.wrong_type(path, expected, v)),
         },
-        Value::Object(_) => Err(ctx.err(
-            ErrorKind::WrongType,
-            path,
-            format!(
-                "expected {expected}, found {} (wrap a single item in [ ])",
-                describe(v)
-            ),
-        )),
+        // One item given alone, as many exports write a list of one.
+        Value::Object(_) => Ok(Cow::Owned(vec![v.clone()])),
         _ => Err(ctx.wrong_type(path, expected, v)),
     }
 }

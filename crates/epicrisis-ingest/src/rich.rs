@@ -104,17 +104,24 @@ pub(crate) fn read(ctx: &mut Ctx<'_>, m: &Obj, predecessor: bool) -> Result<Epis
             ),
         );
     }
+    // From here on, a section or an item that cannot be read is a warning at its path
+    // (`json::recover`), and the rest is read: one odd field of a hospital export must
+    // not block a discharge. Only an episode without any diagnosis is refused.
     if let Some(v) = get(m, "paciente") {
-        let p = json::object(ctx, v, "paciente", "an object {sexo, edad, nombre, rut}")?;
-        read_patient(ctx, &p, "paciente", &mut ep)?;
+        let read = json::object(ctx, v, "paciente", "an object {sexo, edad, nombre, rut}")
+            .map(|p| p.into_owned())
+            .and_then(|p| read_patient(ctx, &p, "paciente", &mut ep));
+        json::recover(ctx, read, (), "se omitieron los datos del paciente");
     }
 
-    ep.reason = json::text(ctx, m, "motivo_ingreso", "")?;
+    let reason = json::text(ctx, m, "motivo_ingreso", "");
+    ep.reason = json::recover(ctx, reason, None, "se omitió el motivo de ingreso");
     if let Some(v) = get(m, "antecedentes") {
-        read_history(ctx, v, &mut ep)?;
+        let read = read_history(ctx, v, &mut ep);
+        json::recover(ctx, read, (), "se omitieron los antecedentes");
     }
-    ep.admission_diagnoses = diagnoses(ctx, m, "diagnostico_ingreso")?;
-    ep.discharge_diagnoses = diagnoses(ctx, m, "diagnostico_egreso")?;
+    ep.admission_diagnoses = diagnoses(ctx, m, "diagnostico_ingreso");
+    ep.discharge_diagnoses = diagnoses(ctx, m, "diagnostico_egreso");
     if let Some(v) = get(m, "procedimientos") {
         let l = json::list(
             ctx,
@@ -122,21 +129,29 @@ pub(crate) fn read(ctx: &mut Ctx<'_>, m: &Obj, predecessor: bool) -> Result<Epis
             "procedimientos",
             "a list of {codigo, nombre, fecha} objects",
             false,
-        )?;
-        for (i, item) in l.iter().enumerate() {
-            ep.procedures
-                .push(procedure(ctx, item, &idx("procedimientos", i))?);
+        )
+        .map(|l| l.into_owned());
+        for (i, item) in json::recover(ctx, l, Vec::new(), "se omitieron los procedimientos")
+            .iter()
+            .enumerate()
+        {
+            let read = procedure(ctx, item, &idx("procedimientos", i)).map(Some);
+            if let Some(p) = json::recover(ctx, read, None, "se omitió ese procedimiento") {
+                ep.procedures.push(p);
+            }
         }
     }
     if let Some(v) = get(m, "tratamientos_intrahosp") {
-        ep.treatments = medications(ctx, v, "tratamientos_intrahosp")?;
+        ep.treatments = medications(ctx, v, "tratamientos_intrahosp");
     }
 
     if let Some(v) = get(m, "evolucion_resumen") {
-        read_evolution(ctx, v, "evolucion_resumen", None, &mut ep.evolution)?;
+        let read = read_evolution(ctx, v, "evolucion_resumen", None, &mut ep.evolution);
+        json::recover(ctx, read, (), "se omitieron las notas de evolución");
     }
     if let Some(v) = get(m, "evolucion") {
-        read_evolution(ctx, v, "evolucion", adm, &mut ep.evolution)?;
+        let read = read_evolution(ctx, v, "evolucion", adm, &mut ep.evolution);
+        json::recover(ctx, read, (), "se omitieron las notas de evolución");
     }
     // Laboratory data never blocks an episode: what cannot be read is a warning.
     if let Some(v) = get(m, "laboratorios_resumen") {
@@ -155,24 +170,49 @@ pub(crate) fn read(ctx: &mut Ctx<'_>, m: &Obj, predecessor: bool) -> Result<Epis
             v,
             "indicaciones_alta",
             "an object {medicamentos, controles, cuidados, signos_alarma, recomendaciones}",
-        )?;
+        )
+        .map(|o| o.into_owned());
+        let ia = json::recover(ctx, ia, Obj::new(), "se omitieron las indicaciones al alta");
+        let mut lists = [
+            ("controles", Vec::new()),
+            ("cuidados", Vec::new()),
+            ("signos_alarma", Vec::new()),
+            ("recomendaciones", Vec::new()),
+        ];
+        for (k, list) in lists.iter_mut() {
+            let read = json::string_list(ctx, &ia, k, "indicaciones_alta");
+            *list = json::recover(ctx, read, Vec::new(), "se omitió esa lista");
+        }
+        let [controls, care, signs, recommendations] = lists.map(|(_, l)| l);
         let d = &mut ep.discharge;
-        d.controls = json::string_list(ctx, &ia, "controles", "indicaciones_alta")?;
-        d.care = json::string_list(ctx, &ia, "cuidados", "indicaciones_alta")?;
-        d.warning_signs = json::string_list(ctx, &ia, "signos_alarma", "indicaciones_alta")?;
-        d.recommendations = json::string_list(ctx, &ia, "recomendaciones", "indicaciones_alta")?;
+        (d.controls, d.care, d.warning_signs, d.recommendations) =
+            (controls, care, signs, recommendations);
         if let Some(v) = get(&ia, "medicamentos") {
-            let meds = medications(ctx, v, "indicaciones_alta.medicamentos")?;
-            route_discharge_items(meds, d);
+            let meds = medications(ctx, v, "indicaciones_alta.medicamentos");
+            route_discharge_items(meds, &mut ep.discharge);
         }
     }
 
     if ep.admission_diagnoses.is_empty() && ep.discharge_diagnoses.is_empty() {
+        // Say why, when the diagnoses were there but could not be read.
+        let unread: Vec<String> = ctx
+            .warnings
+            .iter()
+            .filter(|w| w.path.starts_with("diagnostico_"))
+            .map(|w| w.message.clone())
+            .collect();
+        let why = if unread.is_empty() {
+            "both missing or empty".to_string()
+        } else {
+            unread.join("; ")
+        };
         return Err(ctx.err(
             ErrorKind::Missing,
             "",
-            "no diagnosis found: looked for diagnostico_ingreso and diagnostico_egreso (both \
-             missing or empty); an episode needs at least one admission or discharge diagnosis",
+            format!(
+                "no diagnosis found: looked for diagnostico_ingreso and diagnostico_egreso \
+                 ({why}); an episode needs at least one admission or discharge diagnosis"
+            ),
         ));
     }
     Ok(ep)
@@ -457,41 +497,46 @@ pub(crate) fn is_no_allergy(s: &str) -> bool {
     )
 }
 
-fn diagnoses(ctx: &mut Ctx<'_>, m: &Obj, k: &str) -> Result<Vec<Diagnosis>, IngestError> {
+fn diagnoses(ctx: &mut Ctx<'_>, m: &Obj, k: &str) -> Vec<Diagnosis> {
     let Some(v) = get(m, k) else {
-        return Ok(Vec::new());
+        return Vec::new();
     };
-    let l = json::list(ctx, v, k, "a list of {codigo, nombre} objects", false)?;
+    let l =
+        json::list(ctx, v, k, "a list of {codigo, nombre} objects", false).map(|l| l.into_owned());
+    let l = json::recover(ctx, l, Vec::new(), "se omitieron esos diagnósticos");
     let mut out = Vec::with_capacity(l.len());
     for (i, item) in l.iter().enumerate() {
         let p = idx(k, i);
-        out.push(match item {
-            Value::String(s) => match diagnosis_from_string(ctx, s, &p) {
-                Some(d) => d,
-                None => continue,
-            },
-            _ => {
-                let o = json::object(ctx, item, &p, "a {codigo, nombre} object")?;
-                let Some(name) = json::text(ctx, &o, "nombre", &p)? else {
-                    return Err(json::missing(
-                        ctx,
-                        &o,
-                        &p,
-                        "nombre",
-                        "the diagnosis as written, e.g. \"Neumonía adquirida en la comunidad\"",
-                    ));
-                };
-                let raw = json::text_or_number(ctx, &o, "codigo", &p)?;
-                let code_path = key(&p, "codigo");
-                note_numeric_code(ctx, &o, &code_path);
-                Diagnosis {
-                    name,
-                    code: codes::icd10(ctx, raw.as_deref(), &code_path),
-                }
-            }
-        });
+        let read = diagnosis(ctx, item, &p);
+        if let Some(d) = json::recover(ctx, read, None, "se omitió ese diagnóstico") {
+            out.push(d);
+        }
     }
-    Ok(out)
+    out
+}
+
+/// One diagnosis: an object `{codigo, nombre}` or a string `"Nombre (CODIGO)"`.
+fn diagnosis(ctx: &mut Ctx<'_>, item: &Value, p: &str) -> Result<Option<Diagnosis>, IngestError> {
+    if let Value::String(s) = item {
+        return Ok(diagnosis_from_string(ctx, s, p));
+    }
+    let o = json::object(ctx, item, p, "a {codigo, nombre} object")?;
+    let Some(name) = json::text(ctx, &o, "nombre", p)? else {
+        return Err(json::missing(
+            ctx,
+            &o,
+            p,
+            "nombre",
+            "the diagnosis as written, e.g. \"Neumonía adquirida en la comunidad\"",
+        ));
+    };
+    let raw = json::text_or_number(ctx, &o, "codigo", p)?;
+    let code_path = key(p, "codigo");
+    note_numeric_code(ctx, &o, &code_path);
+    Ok(Some(Diagnosis {
+        name,
+        code: codes::icd10(ctx, raw.as_deref(), &code_path),
+    }))
 }
 
 /// A code sent as a JSON number may have lost trailing zeros (`48.50` → `48.5`).
@@ -566,14 +611,16 @@ fn procedure(ctx: &mut Ctx<'_>, item: &Value, p: &str) -> Result<Procedure, Inge
 }
 
 /// A list of medications: objects, or compact strings.
-fn medications(ctx: &mut Ctx<'_>, v: &Value, path: &str) -> Result<Vec<Medication>, IngestError> {
+fn medications(ctx: &mut Ctx<'_>, v: &Value, path: &str) -> Vec<Medication> {
     let l = json::list(
         ctx,
         v,
         path,
         "a list of {codigo, nombre, dosis, via, frecuencia} objects",
         false,
-    )?;
+    )
+    .map(|l| l.into_owned());
+    let l = json::recover(ctx, l, Vec::new(), "se omitieron esos medicamentos");
     let mut out = Vec::with_capacity(l.len());
     for (i, item) in l.iter().enumerate() {
         let p = idx(path, i);
@@ -584,17 +631,22 @@ fn medications(ctx: &mut Ctx<'_>, v: &Value, path: &str) -> Result<Vec<Medicatio
                 }
             }
             _ => {
-                let o = json::object(
+                let read = json::object(
                     ctx,
                     item,
                     &p,
                     "a {codigo, nombre, dosis, via, frecuencia} object",
-                )?;
-                out.push(items::from_object(ctx, &o, &p)?);
+                )
+                .map(|o| o.into_owned())
+                .and_then(|o| items::from_object(ctx, &o, &p))
+                .map(Some);
+                if let Some(med) = json::recover(ctx, read, None, "se omitió ese medicamento") {
+                    out.push(med);
+                }
             }
         }
     }
-    Ok(out)
+    out
 }
 
 fn read_evolution(
@@ -1122,7 +1174,7 @@ mod tests {
                  "ultimo": true, "periodo": "sin datos"},
                 {"prueba": "PCR", "ingreso": "negativo"}
             ],
-            "laboratorios_relevantes": {"no": "es una lista"}
+            "laboratorios_relevantes": 7
         });
         let mut ctx = Ctx::new("e.json", None);
         let ep = read(&mut ctx, v.as_object().unwrap(), false).expect("read, with warnings");

@@ -664,7 +664,9 @@ fn bad_input_exits_2_naming_the_file_and_path() {
     let wrong_nested = write_file(
         d,
         "wrong_nested.json",
-        br#"{"motivo_ingreso": "Fiebre", "diagnostico_ingreso": [{"codigo": "J18.9", "nombre": "Neumonia"}, {"codigo": "J90", "nombre": 7}]}"#,
+        // Its only diagnosis cannot be read, so nothing makes it an episode; the refusal
+        // names the nested path that could not be read.
+        br#"{"motivo_ingreso": "Fiebre", "diagnostico_ingreso": [{"codigo": "J90", "nombre": 7}]}"#,
     );
     let empty = write_file(d, "empty.json", b"  \n");
     let array = write_file(d, "array.json", b"[1, 2]");
@@ -725,7 +727,7 @@ fn bad_input_exits_2_naming_the_file_and_path() {
             name: "wrong type at a nested path",
             args: gen_args(&wrong_nested),
             stdin: None,
-            stderr_has: vec![fname(&wrong_nested), "diagnostico_ingreso[1].nombre".into()],
+            stderr_has: vec![fname(&wrong_nested), "diagnostico_ingreso[0].nombre".into()],
         },
         BadCase {
             name: "wrong type on stdin",
