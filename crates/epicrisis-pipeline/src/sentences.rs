@@ -155,9 +155,11 @@ mod tests {
         assert_eq!(v[1].text, "Recibe vancomicina 1 g.");
         // Novel words count as well, without repeating a validator mention.
         let v = judge(text, 100, &report, &index, |s, _| {
-            s.contains("alta")
-                .then(|| vec!["alta".to_string()])
-                .unwrap_or_default()
+            if s.contains("alta") {
+                vec!["alta".to_string()]
+            } else {
+                Vec::new()
+            }
         });
         assert_eq!(v[2].unsupported, vec!["alta"]);
     }

@@ -536,3 +536,50 @@ fn a_clean_repair_is_kept_whole_with_its_sentences_marked() {
     assert!(d.attempts[1].sentences.iter().all(|s| s.kept));
     assert!(d.attempts[0].sentences.iter().all(|s| !s.kept));
 }
+
+/// Nothing of the prompt's worked example nor of a signed style example may reach a
+/// final draft: a model that copies them (here a scripted one, answering with the
+/// example's words planted among faithful ones) loses those sentences and keeps the rest.
+#[test]
+fn facts_of_the_examples_never_reach_the_draft() {
+    let ep = episode("compact_hernia.json");
+    let good = "Evoluciona favorablemente tras la cirugía, con contenido viable y tolerancia oral al primer día.";
+    // The worked example's own answer (colecistitis, régimen liviano) and a style
+    // example with distinctive planted facts.
+    let example = "Cirugía sin incidentes, evolucionando afebril, con dolor controlado y tolerancia a régimen liviano al segundo día postoperatorio.";
+    let style = "Paciente evoluciona con fiebre tifoidea tratada con cloranfenicol y vancomicina, sin complicaciones.";
+    let answer = format!("{good} {example} {style}");
+    let g = scripted(&[&answer, &answer, &answer]);
+    let d = draft_with_model(
+        &g,
+        &ep,
+        &PipelineOptions {
+            layout: Layout::Paragraph,
+            style_examples: vec![style.to_string()],
+            ..Default::default()
+        },
+        |_| {},
+    )
+    .unwrap();
+    assert!(d.report.ok, "{}", d.report.to_text());
+    for planted in ["liviano", "tifoidea", "cloranfenicol", "vancomicina"] {
+        assert!(
+            !d.text.to_lowercase().contains(planted),
+            "«{planted}» leaked into the draft: {}",
+            d.text
+        );
+    }
+    assert!(
+        d.text.contains(good),
+        "the faithful sentence stays: {}",
+        d.text
+    );
+    // The style example was shown to the model, as style.
+    let prompts = g.prompts.lock().unwrap();
+    assert!(
+        prompts[0]
+            .iter()
+            .any(|m| m.content.contains("cloranfenicol")),
+        "the style example is in the prompt"
+    );
+}
