@@ -97,6 +97,30 @@ pub(crate) fn recover<T>(
     }
 }
 
+/// A list read item by item: a list that cannot be read, or an item that cannot, is an
+/// `Unreadable` warning ([`recover`], with `left_out.0` for the list and `left_out.1` for
+/// an item) and the rest is read. `read` answers `None` for an item to skip (warning
+/// itself where it should).
+pub(crate) fn items<'a, T>(
+    ctx: &mut Ctx<'a>,
+    v: &Value,
+    path: &str,
+    expected: &str,
+    left_out: (&str, &str),
+    mut read: impl FnMut(&mut Ctx<'a>, &Value, &str) -> Result<Option<T>, IngestError>,
+) -> Vec<T> {
+    let l = list(ctx, v, path, expected, false).map(Cow::into_owned);
+    let l = recover(ctx, l, Vec::new(), left_out.0);
+    let mut out = Vec::with_capacity(l.len());
+    for (i, item) in l.iter().enumerate() {
+        let got = read(ctx, item, &idx(path, i));
+        if let Some(t) = recover(ctx, got, None, left_out.1) {
+            out.push(t);
+        }
+    }
+    out
+}
+
 /// `path.key`, or `key` at the root.
 pub(crate) fn key(path: &str, k: &str) -> String {
     if path.is_empty() {

@@ -123,23 +123,17 @@ pub(crate) fn read(ctx: &mut Ctx<'_>, m: &Obj, predecessor: bool) -> Result<Epis
     ep.admission_diagnoses = diagnoses(ctx, m, "diagnostico_ingreso");
     ep.discharge_diagnoses = diagnoses(ctx, m, "diagnostico_egreso");
     if let Some(v) = get(m, "procedimientos") {
-        let l = json::list(
+        ep.procedures = json::items(
             ctx,
             v,
             "procedimientos",
             "a list of {codigo, nombre, fecha} objects",
-            false,
-        )
-        .map(|l| l.into_owned());
-        for (i, item) in json::recover(ctx, l, Vec::new(), "se omitieron los procedimientos")
-            .iter()
-            .enumerate()
-        {
-            let read = procedure(ctx, item, &idx("procedimientos", i)).map(Some);
-            if let Some(p) = json::recover(ctx, read, None, "se omitió ese procedimiento") {
-                ep.procedures.push(p);
-            }
-        }
+            (
+                "se omitieron los procedimientos",
+                "se omitió ese procedimiento",
+            ),
+            |ctx, item, p| procedure(ctx, item, p).map(Some),
+        );
     }
     if let Some(v) = get(m, "tratamientos_intrahosp") {
         ep.treatments = medications(ctx, v, "tratamientos_intrahosp");
@@ -155,12 +149,24 @@ pub(crate) fn read(ctx: &mut Ctx<'_>, m: &Obj, predecessor: bool) -> Result<Epis
     }
     // Laboratory data never blocks an episode: what cannot be read is a warning.
     if let Some(v) = get(m, "laboratorios_resumen") {
-        let labs = lab_summaries(ctx, v, "laboratorios_resumen");
-        ep.labs = json::recover(ctx, labs, Vec::new(), "se omitieron los exámenes");
+        ep.labs = json::items(
+            ctx,
+            v,
+            "laboratorios_resumen",
+            "a list of {prueba, unidad, ingreso, ultimo, periodo} objects",
+            ("se omitieron los exámenes", "se omitió ese examen"),
+            lab_summary,
+        );
     }
     if let Some(v) = get(m, "laboratorios_relevantes") {
-        let raw = lab_results(ctx, v, "laboratorios_relevantes");
-        let raw = json::recover(ctx, raw, Vec::new(), "se omitieron los exámenes");
+        let raw = json::items(
+            ctx,
+            v,
+            "laboratorios_relevantes",
+            "a list of {parametro, valor, fecha} objects",
+            ("se omitieron los exámenes", "se omitió ese resultado"),
+            lab_result,
+        );
         ep.labs.extend(summarize_labs(&raw));
     }
 
@@ -173,20 +179,15 @@ pub(crate) fn read(ctx: &mut Ctx<'_>, m: &Obj, predecessor: bool) -> Result<Epis
         )
         .map(|o| o.into_owned());
         let ia = json::recover(ctx, ia, Obj::new(), "se omitieron las indicaciones al alta");
-        let mut lists = [
-            ("controles", Vec::new()),
-            ("cuidados", Vec::new()),
-            ("signos_alarma", Vec::new()),
-            ("recomendaciones", Vec::new()),
-        ];
-        for (k, list) in lists.iter_mut() {
+        let mut list = |k: &str| {
             let read = json::string_list(ctx, &ia, k, "indicaciones_alta");
-            *list = json::recover(ctx, read, Vec::new(), "se omitió esa lista");
-        }
-        let [controls, care, signs, recommendations] = lists.map(|(_, l)| l);
+            json::recover(ctx, read, Vec::new(), "se omitió esa lista")
+        };
         let d = &mut ep.discharge;
-        (d.controls, d.care, d.warning_signs, d.recommendations) =
-            (controls, care, signs, recommendations);
+        d.controls = list("controles");
+        d.care = list("cuidados");
+        d.warning_signs = list("signos_alarma");
+        d.recommendations = list("recomendaciones");
         if let Some(v) = get(&ia, "medicamentos") {
             let meds = medications(ctx, v, "indicaciones_alta.medicamentos");
             route_discharge_items(meds, &mut ep.discharge);
@@ -498,21 +499,20 @@ pub(crate) fn is_no_allergy(s: &str) -> bool {
 }
 
 fn diagnoses(ctx: &mut Ctx<'_>, m: &Obj, k: &str) -> Vec<Diagnosis> {
-    let Some(v) = get(m, k) else {
-        return Vec::new();
-    };
-    let l =
-        json::list(ctx, v, k, "a list of {codigo, nombre} objects", false).map(|l| l.into_owned());
-    let l = json::recover(ctx, l, Vec::new(), "se omitieron esos diagnósticos");
-    let mut out = Vec::with_capacity(l.len());
-    for (i, item) in l.iter().enumerate() {
-        let p = idx(k, i);
-        let read = diagnosis(ctx, item, &p);
-        if let Some(d) = json::recover(ctx, read, None, "se omitió ese diagnóstico") {
-            out.push(d);
-        }
+    match get(m, k) {
+        Some(v) => json::items(
+            ctx,
+            v,
+            k,
+            "a list of {codigo, nombre} objects",
+            (
+                "se omitieron esos diagnósticos",
+                "se omitió ese diagnóstico",
+            ),
+            diagnosis,
+        ),
+        None => Vec::new(),
     }
-    out
 }
 
 /// One diagnosis: an object `{codigo, nombre}` or a string `"Nombre (CODIGO)"`.
@@ -612,41 +612,30 @@ fn procedure(ctx: &mut Ctx<'_>, item: &Value, p: &str) -> Result<Procedure, Inge
 
 /// A list of medications: objects, or compact strings.
 fn medications(ctx: &mut Ctx<'_>, v: &Value, path: &str) -> Vec<Medication> {
-    let l = json::list(
+    json::items(
         ctx,
         v,
         path,
         "a list of {codigo, nombre, dosis, via, frecuencia} objects",
-        false,
-    )
-    .map(|l| l.into_owned());
-    let l = json::recover(ctx, l, Vec::new(), "se omitieron esos medicamentos");
-    let mut out = Vec::with_capacity(l.len());
-    for (i, item) in l.iter().enumerate() {
-        let p = idx(path, i);
-        match item {
+        (
+            "se omitieron esos medicamentos",
+            "se omitió ese medicamento",
+        ),
+        |ctx, item, p| match item {
             Value::String(s) if !s.trim_start().starts_with('{') => {
-                if !s.trim().is_empty() {
-                    out.push(items::from_string(ctx, s, &p));
-                }
+                Ok((!s.trim().is_empty()).then(|| items::from_string(ctx, s, p)))
             }
             _ => {
-                let read = json::object(
+                let o = json::object(
                     ctx,
                     item,
-                    &p,
+                    p,
                     "a {codigo, nombre, dosis, via, frecuencia} object",
-                )
-                .map(|o| o.into_owned())
-                .and_then(|o| items::from_object(ctx, &o, &p))
-                .map(Some);
-                if let Some(med) = json::recover(ctx, read, None, "se omitió ese medicamento") {
-                    out.push(med);
-                }
+                )?;
+                items::from_object(ctx, &o, p).map(Some)
             }
-        }
-    }
-    out
+        },
+    )
 }
 
 fn read_evolution(
@@ -876,25 +865,6 @@ fn status(flag: Option<&str>, value: f64, low: Option<f64>, high: Option<f64>) -
     }
 }
 
-fn lab_summaries(ctx: &mut Ctx<'_>, v: &Value, path: &str) -> Result<Vec<LabSummary>, IngestError> {
-    let l = json::list(
-        ctx,
-        v,
-        path,
-        "a list of {prueba, unidad, ingreso, ultimo, periodo} objects",
-        false,
-    )?;
-    let mut out = Vec::new();
-    for (i, item) in l.iter().enumerate() {
-        let p = idx(path, i);
-        let summary = lab_summary(ctx, item, &p);
-        if let Some(s) = json::recover(ctx, summary, None, "se omitió ese examen") {
-            out.push(s);
-        }
-    }
-    Ok(out)
-}
-
 /// One `laboratorios_resumen[i]`; `None` when it holds no value to summarise.
 fn lab_summary(
     ctx: &mut Ctx<'_>,
@@ -979,25 +949,6 @@ fn lab_summary(
         min,
         max,
     }))
-}
-
-fn lab_results(ctx: &mut Ctx<'_>, v: &Value, path: &str) -> Result<Vec<LabResult>, IngestError> {
-    let l = json::list(
-        ctx,
-        v,
-        path,
-        "a list of {parametro, valor, fecha} objects",
-        false,
-    )?;
-    let mut out = Vec::new();
-    for (i, item) in l.iter().enumerate() {
-        let p = idx(path, i);
-        let result = lab_result(ctx, item, &p);
-        if let Some(r) = json::recover(ctx, result, None, "se omitió ese resultado") {
-            out.push(r);
-        }
-    }
-    Ok(out)
 }
 
 /// One `laboratorios_relevantes[i]`; `None` when it holds no number.

@@ -970,7 +970,6 @@ const NARRATIVE_WORDS: &[&str] = &[
     "hospitalizada",
 ];
 
-/// Function words (articles, prepositions, pronouns, auxiliaries).
 /// Units of measure (folded, as the word splitter cuts them: `mmol/L` gives `mmol`): a
 /// unit claims nothing by itself (the validator checks the number it goes with), and a
 /// narrative that quotes a result from the data writes its unit (a repair round of the
@@ -981,6 +980,7 @@ const UNIT_WORDS: &[&str] = &[
     "celulas", "campo", "litro", "litros", "horas", "gotas", "puff", "puffs",
 ];
 
+/// Function words (articles, prepositions, pronouns, auxiliaries).
 const FUNCTION_WORDS: &[&str] = &[
     "para", "como", "cual", "cuales", "esta", "este", "esto", "estos", "estas", "sobre", "pero",
     "porque", "cuando", "donde", "tambien", "solo", "sola", "todo", "toda", "todos", "todas",
@@ -1070,6 +1070,9 @@ fn span_of(draft: &Draft, part: PartId, format: TextFormat) -> (usize, usize) {
         .unwrap_or((0, 0))
 }
 
+/// A narrative of fewer words says nothing: an empty answer, or a remnant.
+const MIN_WORDS: usize = 4;
+
 /// The sentences of the model's answer with their verdicts. The narrative is judged
 /// sentence by sentence (an error counts for the sentence it lies in); the whole
 /// paragraph of [`Strategy::Full`], whose errors may be anywhere, is one verdict.
@@ -1104,7 +1107,11 @@ fn judge_answer(
                 .iter()
                 .map(|f| f.mention.clone())
                 .collect();
-            bad.extend(novel_words(text, index));
+            for w in novel_words(text, index) {
+                if !bad.iter().any(|b| b.contains(&w)) {
+                    bad.push(w);
+                }
+            }
             whole(bad)
         }
     }
@@ -1192,9 +1199,14 @@ pub fn draft_with_model(
         let tv = Instant::now();
         let report = validate_indexed(&index, ep, &rendered);
         timings.validation_ms += tv.elapsed().as_secs_f64() * 1e3;
-        let verdicts = judge_answer(&candidate, &rendered, &report, &text, opts.strategy, &index);
+        let mut verdicts =
+            judge_answer(&candidate, &rendered, &report, &text, opts.strategy, &index);
         let bad = sentences::objections(&verdicts);
-        let empty = text.split_whitespace().count() < 4;
+        let empty = text.split_whitespace().count() < MIN_WORDS;
+        let clean = bad.is_empty() && !empty;
+        if clean {
+            verdicts.iter_mut().for_each(|v| v.kept = true);
+        }
         if opts.strategy == Strategy::Narrative {
             let words = sentences::supported_words(&verdicts);
             if words > best.map_or(0, |(_, w)| w) {
@@ -1210,11 +1222,8 @@ pub fn draft_with_model(
             stats,
             sentences: verdicts,
         });
-        if bad.is_empty() && !empty {
+        if clean {
             accepted = Some((candidate, origin));
-            if let Some(a) = attempts.last_mut() {
-                a.sentences.iter_mut().for_each(|v| v.kept = true);
-            }
             break;
         }
         previous = Some((
@@ -1230,7 +1239,7 @@ pub fn draft_with_model(
     // and the whole draft around them still validates.
     if accepted.is_none()
         && let Some((i, _)) = best
-        && let Some(kept) = sentences::supported_text(&attempts[i].sentences, 4)
+        && let Some(kept) = sentences::supported_text(&attempts[i].sentences, MIN_WORDS)
     {
         let origin = if attempts[i].round == 1 {
             Origin::Model

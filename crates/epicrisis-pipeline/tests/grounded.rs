@@ -13,7 +13,7 @@ use epicrisis_llm::{
     ChatMessage, Event, Generation, GenerationError, GenerationRequest, GenerationStats, Generator,
     ModelInfo, SamplingSettings,
 };
-use epicrisis_pipeline::grounded::{PipelineOptions, Strategy, draft_with_model};
+use epicrisis_pipeline::grounded::{GroundedDraft, PipelineOptions, Strategy, draft_with_model};
 use epicrisis_pipeline::metrics::code_recall;
 use epicrisis_pipeline::{Layout, Origin, PartId};
 use std::path::{Path, PathBuf};
@@ -254,6 +254,15 @@ impl Generator for Scripted {
     }
 }
 
+/// A paragraph draft with the default options.
+fn in_a_paragraph(g: &dyn Generator, ep: &epicrisis_domain::Episode) -> GroundedDraft {
+    let opts = PipelineOptions {
+        layout: Layout::Paragraph,
+        ..Default::default()
+    };
+    draft_with_model(g, ep, &opts, |_| {}).unwrap()
+}
+
 fn scripted(answers: &[&str]) -> Scripted {
     Scripted {
         answers: Mutex::new(answers.iter().map(|s| s.to_string()).collect()),
@@ -267,16 +276,7 @@ fn a_faithful_answer_is_kept_as_written() {
     let g = scripted(&[
         "Evoluciona favorablemente tras la cirugía, con contenido viable y tolerancia oral al primer día.",
     ]);
-    let d = draft_with_model(
-        &g,
-        &ep,
-        &PipelineOptions {
-            layout: Layout::Paragraph,
-            ..Default::default()
-        },
-        |_| {},
-    )
-    .unwrap();
+    let d = in_a_paragraph(&g, &ep);
     assert!(d.report.ok, "{}", d.report.to_text());
     assert_eq!(
         d.draft.part(PartId::Evolution).unwrap().origin,
@@ -293,16 +293,7 @@ fn an_invented_drug_is_repaired_with_the_words_named() {
         "Evoluciona bien con vancomicina y sin complicaciones.",
         "Evoluciona bien, sin complicaciones, tolerando vía oral.",
     ]);
-    let d = draft_with_model(
-        &g,
-        &ep,
-        &PipelineOptions {
-            layout: Layout::Paragraph,
-            ..Default::default()
-        },
-        |_| {},
-    )
-    .unwrap();
+    let d = in_a_paragraph(&g, &ep);
     assert!(d.report.ok, "{}", d.report.to_text());
     assert_eq!(
         d.draft.part(PartId::Evolution).unwrap().origin,
@@ -365,16 +356,7 @@ fn persistent_errors_fall_back_to_the_writer() {
         "Recibió vancomicina.",
         "Se diagnosticó diabetes mellitus tipo 2 (E11.9).",
     ]);
-    let d = draft_with_model(
-        &g,
-        &ep,
-        &PipelineOptions {
-            layout: Layout::Paragraph,
-            ..Default::default()
-        },
-        |_| {},
-    )
-    .unwrap();
+    let d = in_a_paragraph(&g, &ep);
     assert!(d.report.ok, "{}", d.report.to_text());
     assert_eq!(
         d.draft.part(PartId::Evolution).unwrap().origin,
@@ -449,16 +431,7 @@ fn a_looping_scripted_answer_is_trimmed() {
     let ep = episode("compact_hernia.json");
     let p = "Evoluciona favorablemente tras la cirugía, con contenido viable y tolerancia oral al primer día. ";
     let g = scripted(&[&p.repeat(5)]);
-    let d = draft_with_model(
-        &g,
-        &ep,
-        &PipelineOptions {
-            layout: Layout::Paragraph,
-            ..Default::default()
-        },
-        |_| {},
-    )
-    .unwrap();
+    let d = in_a_paragraph(&g, &ep);
     assert!(d.report.ok, "{}", d.report.to_text());
     assert_eq!(d.attempts[0].text, p.trim_end());
     assert_eq!(d.text.matches("contenido viable").count(), 1, "{}", d.text);
@@ -474,16 +447,7 @@ fn an_unsupported_sentence_is_left_out_and_the_rest_kept() {
     let bad = "Recibe vancomicina por fiebre.";
     let answer = format!("{good} {bad}");
     let g = scripted(&[&answer, &answer, &answer]);
-    let d = draft_with_model(
-        &g,
-        &ep,
-        &PipelineOptions {
-            layout: Layout::Paragraph,
-            ..Default::default()
-        },
-        |_| {},
-    )
-    .unwrap();
+    let d = in_a_paragraph(&g, &ep);
     assert!(d.report.ok, "{}", d.report.to_text());
     assert_eq!(d.attempts.len(), 3, "two repairs were asked for first");
     assert_eq!(
@@ -518,16 +482,7 @@ fn a_clean_repair_is_kept_whole_with_its_sentences_marked() {
         "Evoluciona bien. Recibe vancomicina por fiebre.",
         "Evoluciona bien, sin complicaciones. Tolera la vía oral.",
     ]);
-    let d = draft_with_model(
-        &g,
-        &ep,
-        &PipelineOptions {
-            layout: Layout::Paragraph,
-            ..Default::default()
-        },
-        |_| {},
-    )
-    .unwrap();
+    let d = in_a_paragraph(&g, &ep);
     assert!(d.report.ok, "{}", d.report.to_text());
     assert_eq!(
         d.draft.part(PartId::Evolution).unwrap().origin,
