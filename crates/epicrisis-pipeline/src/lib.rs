@@ -14,6 +14,8 @@ pub mod evidence;
 pub mod external;
 pub mod grounded;
 pub mod metrics;
+pub mod novel;
+pub mod prompt;
 pub mod prose;
 pub mod retrieve;
 pub mod sentences;
