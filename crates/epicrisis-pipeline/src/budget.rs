@@ -43,6 +43,11 @@ pub fn token_budget(ep: &Episode, strategy: Strategy, max_tokens: u32) -> u32 {
     (words * TOKENS_PER_WORD + 64).min(max_tokens)
 }
 
+/// The token budget of one step's answer of `words` words ([`crate::steps`]).
+pub fn step_token_budget(words: u32, max_tokens: u32) -> u32 {
+    (words * TOKENS_PER_WORD + 64).min(max_tokens)
+}
+
 fn facts(ep: &Episode) -> u32 {
     (ep.admission_diagnoses.len()
         + ep.discharge_diagnoses.len()

@@ -37,6 +37,8 @@ pub struct Outcome {
     pub text: String,
     pub report: Report,
     pub attempts: Option<Vec<Attempt>>,
+    /// The model's narrative sentence by sentence, with who wrote each.
+    pub narrative: Option<Vec<crate::narrative::NarrativeSentence>>,
     pub provenance: Option<Provenance>,
     /// Set when a provider outside the machine wrote part of the draft.
     pub external: Option<ExternalUse>,
@@ -139,6 +141,7 @@ impl Engine {
                     text,
                     report,
                     attempts: None,
+                    narrative: None,
                     provenance: None,
                     external: None,
                     timings: None,
@@ -191,6 +194,7 @@ impl Engine {
                     text,
                     report,
                     attempts: Some(g.attempts),
+                    narrative: Some(g.narrative),
                     provenance: Some(g.provenance),
                     external: ext,
                     validate_ms: g.timings.validation_ms,

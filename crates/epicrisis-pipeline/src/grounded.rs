@@ -17,17 +17,17 @@
 //! measure the choice, see ARCHITECTURE.md.)
 
 use crate::draft::{Body, Draft, Layout, Origin, Part, PartId, TextFormat};
+use crate::narrative::{self, NarrativeSentence, Narrator, StepRequest};
 pub use crate::novel::novel_words;
 pub use crate::prompt::{clean_model_text, evolution_paragraph, facts_for_model, facts_with_notes};
 use crate::prompt::{messages, shown_style_examples};
-use crate::sentences::{self, SentenceVerdict};
+use crate::sentences::SentenceVerdict;
+use crate::steps::Step;
 use crate::writer;
 use epicrisis_domain::Episode;
 use epicrisis_embed::Embedder;
-use epicrisis_llm::loops::trim_loop;
 use epicrisis_llm::{
-    ChatMessage, GenerationError, GenerationRequest, GenerationStats, Generator, ModelInfo,
-    SamplingSettings,
+    ChatMessage, GenerationError, GenerationStats, Generator, ModelInfo, SamplingSettings,
 };
 use epicrisis_validate::{EpisodeIndex, Finding, Report, Severity, validate_indexed};
 use serde::{Deserialize, Serialize};
@@ -199,6 +199,29 @@ impl PartialEq for Retrieval {
         same_model
             && self.notes_budget_tokens == other.notes_budget_tokens
             && self.passage_tokens == other.passage_tokens
+    }
+}
+
+impl RetrievalUse {
+    /// What retrieval did over two steps of one narrative.
+    pub fn merge(self, other: RetrievalUse) -> RetrievalUse {
+        let method = if self.method == other.method || other.method == "whole" {
+            self.method
+        } else if self.method == "whole" {
+            other.method
+        } else {
+            "hybrid".into()
+        };
+        RetrievalUse {
+            method,
+            model: self.model.or(other.model),
+            passages_total: self.passages_total + other.passages_total,
+            passages_used: self.passages_used + other.passages_used,
+            tokens_total: self.tokens_total + other.tokens_total,
+            tokens_used: self.tokens_used + other.tokens_used,
+            ms: self.ms + other.ms,
+            vectors_reused: self.vectors_reused && other.vectors_reused,
+        }
     }
 }
 
@@ -385,8 +408,11 @@ pub fn link_evidence(
 #[derive(Debug, Clone, Serialize)]
 pub struct Attempt {
     pub part: PartId,
-    /// 1 = first draft, 2.. = repairs.
+    /// 1 = first draft, 2.. = repairs (answers to an objection).
     pub round: u32,
+    /// The step of the narrative ([`crate::steps`]; 0-based) and its days.
+    pub step: usize,
+    pub days: Option<[u32; 2]>,
     /// Validator errors inside the model's words.
     pub errors: usize,
     /// The unsupported words, as the repair prompt named them.
@@ -415,6 +441,8 @@ pub struct Provenance {
     /// The most tokens each answer could use ([`crate::budget::token_budget`]: the
     /// expected length of the part, within `sampling.max_tokens`).
     pub token_budget: u32,
+    /// How many steps the narrative was written in (1 for a short stay).
+    pub steps: usize,
 }
 
 /// Times of one draft.
@@ -430,6 +458,17 @@ pub struct Timings {
     pub attempts: u32,
 }
 
+impl Timings {
+    /// Counts one answer's figures.
+    pub fn add(&mut self, stats: &GenerationStats) {
+        self.prompt_tokens += stats.prompt_tokens;
+        self.cached_prompt_tokens += stats.cached_tokens;
+        self.prompt_ms += stats.prompt_ms;
+        self.generated_tokens += stats.generated_tokens;
+        self.generation_ms += stats.generation_ms;
+    }
+}
+
 /// A finished draft.
 #[derive(Debug, Clone)]
 pub struct GroundedDraft {
@@ -437,6 +476,9 @@ pub struct GroundedDraft {
     pub text: String,
     pub report: Report,
     pub attempts: Vec<Attempt>,
+    /// The narrative sentence by sentence, with who wrote each (empty when the part is
+    /// the writer's fallback).
+    pub narrative: Vec<NarrativeSentence>,
     pub provenance: Provenance,
     pub timings: Timings,
     /// Per sentence of `text`, the passages and items that support it.
@@ -450,11 +492,11 @@ pub struct GroundedDraft {
 pub fn first_messages(ep: &Episode, strategy: Strategy) -> Vec<ChatMessage> {
     let retrieval = Retrieval::default();
     let (notes, _) = notes_for_prompt(ep, &retrieval, &prepare_notes(ep, &retrieval));
-    messages(ep, strategy, &notes, &[], None)
+    messages(ep, strategy, &notes, &[], &[])
 }
 
 /// The draft with the given part's text replaced, rendered.
-fn assemble(base: &Draft, part: PartId, text: &str, origin: Origin) -> Draft {
+pub(crate) fn assemble(base: &Draft, part: PartId, text: &str, origin: Origin) -> Draft {
     let mut d = base.clone();
     if let Some(p) = d.parts.iter_mut().find(|p| p.id == part) {
         p.body = Body::Text(text.to_string());
@@ -480,7 +522,7 @@ fn assemble(base: &Draft, part: PartId, text: &str, origin: Origin) -> Draft {
 }
 
 /// Errors whose span lies inside `[start, end)`.
-fn errors_within(report: &Report, start: usize, end: usize) -> Vec<&Finding> {
+pub(crate) fn errors_within(report: &Report, start: usize, end: usize) -> Vec<&Finding> {
     report
         .findings
         .iter()
@@ -490,7 +532,7 @@ fn errors_within(report: &Report, start: usize, end: usize) -> Vec<&Finding> {
         .collect()
 }
 
-fn span_of(draft: &Draft, part: PartId, format: TextFormat) -> (usize, usize) {
+pub(crate) fn span_of(draft: &Draft, part: PartId, format: TextFormat) -> (usize, usize) {
     draft
         .part_spans(format)
         .into_iter()
@@ -499,55 +541,11 @@ fn span_of(draft: &Draft, part: PartId, format: TextFormat) -> (usize, usize) {
         .unwrap_or((0, 0))
 }
 
-/// A narrative of fewer words says nothing: an empty answer, or a remnant.
-const MIN_WORDS: usize = 4;
-
-/// The sentences of the model's answer with their verdicts. The narrative is judged
-/// sentence by sentence (an error counts for the sentence it lies in); the whole
-/// paragraph of [`Strategy::Full`], whose errors may be anywhere, is one verdict.
-fn judge_answer(
-    candidate: &Draft,
-    rendered: &str,
-    report: &Report,
-    text: &str,
-    strategy: Strategy,
-    index: &EpisodeIndex,
-) -> Vec<SentenceVerdict> {
-    let (a, b) = span_of(candidate, PartId::Evolution, TextFormat::Plain);
-    let whole = |mentions: Vec<String>| {
-        vec![SentenceVerdict {
-            text: text.to_string(),
-            unsupported: mentions,
-            kept: false,
-        }]
-    };
-    if strategy == Strategy::Full {
-        return whole(report.errors().map(|f| f.mention.clone()).collect());
-    }
-    // Where the model's text starts inside its part (after the part's title).
-    let part: String = rendered.chars().skip(a).take(b - a).collect();
-    match part.find(text) {
-        Some(byte) if !text.is_empty() => {
-            let start = a + part[..byte].chars().count();
-            sentences::judge(text, start, report, index, novel_words)
-        }
-        _ => {
-            let mut bad: Vec<String> = errors_within(report, a, b)
-                .iter()
-                .map(|f| f.mention.clone())
-                .collect();
-            for w in novel_words(text, index) {
-                if !bad.iter().any(|b| b.contains(&w)) {
-                    bad.push(w);
-                }
-            }
-            whole(bad)
-        }
-    }
-}
-
 /// Drafts an epicrisis with a model, grounded in the data. Fails only when the model
 /// cannot run at all (then callers may fall back to the deterministic writer whole).
+///
+/// The narrative is written in steps ([`crate::steps`]; one step for a short stay), each
+/// step a conversation of up to `1 + repair_rounds` answers ([`crate::narrative`]).
 pub fn draft_with_model(
     generator: &dyn Generator,
     ep: &Episode,
@@ -556,153 +554,43 @@ pub fn draft_with_model(
 ) -> Result<GroundedDraft, GenerationError> {
     let t0 = Instant::now();
     let index = EpisodeIndex::new(ep);
-    let format = TextFormat::Plain;
     let layout = if opts.strategy == Strategy::Full {
         Layout::Paragraph
     } else {
         opts.layout
     };
     let base = writer::write(ep, layout);
-    let part = PartId::Evolution;
-    let mut attempts = Vec::new();
     let mut timings = Timings::default();
-    // A regeneration starts as a repair would: told which words the data did not support.
     let avoid = words_to_avoid(&opts.avoid);
-    let mut previous: Option<(String, Vec<String>)> =
-        (!avoid.is_empty()).then(|| (String::new(), avoid));
-    let mut accepted: Option<(Draft, Origin)> = None;
-    // The attempt with the most words in supported sentences, and that count.
-    let mut best: Option<(usize, usize)> = None;
     let prepared = prepare_notes_with(ep, &opts.retrieval, opts.known_vectors.as_deref());
-    let (notes, retrieval) = notes_for_prompt(ep, &opts.retrieval, &prepared);
-    let budget = crate::budget::token_budget(ep, opts.strategy, opts.sampling.max_tokens);
-    for round in 1..=(1 + opts.repair_rounds) {
-        let msgs = messages(
-            ep,
-            opts.strategy,
-            &notes,
-            &opts.style_examples,
-            previous.as_ref().map(|(t, w)| (t.as_str(), w.as_slice())),
-        );
-        // Each round its own seed (still reproducible): the same seed would replay the
-        // same choices.
-        let temperature = if round == 1 {
-            opts.sampling.temperature
-        } else {
-            opts.sampling.temperature.max(0.7)
-        };
-        let sampling = SamplingSettings {
-            seed: opts.sampling.seed.wrapping_add(round - 1),
-            temperature,
-            max_tokens: budget,
-            ..opts.sampling.clone()
-        };
-        let mut req = GenerationRequest::new(msgs, sampling);
-        req.stable_prefix_messages = 3;
-        let (raw, stats) = generator.start(req)?.collect_with(&mut on_text)?;
-        timings.prompt_tokens += stats.prompt_tokens;
-        timings.cached_prompt_tokens += stats.cached_tokens;
-        timings.prompt_ms += stats.prompt_ms;
-        timings.generated_tokens += stats.generated_tokens;
-        timings.generation_ms += stats.generation_ms;
-        // A loop stopped the answer inside its repeat: one copy stays.
-        let text = clean_model_text(trim_loop(&raw, opts.sampling.loop_words));
-        let origin = if round == 1 {
-            Origin::Model
-        } else {
-            Origin::Repaired
-        };
-        let candidate = match opts.strategy {
-            Strategy::Narrative => assemble(&base, part, &text, origin),
-            Strategy::Full => Draft {
-                layout: Layout::Paragraph,
-                parts: vec![Part {
-                    id: part,
-                    title: "Epicrisis".into(),
-                    body: Body::Text(text.clone()),
-                    origin,
-                }],
-            },
-        };
-        let rendered = candidate.render(format);
-        let tv = Instant::now();
-        let report = validate_indexed(&index, ep, &rendered);
-        timings.validation_ms += tv.elapsed().as_secs_f64() * 1e3;
-        let mut verdicts =
-            judge_answer(&candidate, &rendered, &report, &text, opts.strategy, &index);
-        let bad = sentences::objections(&verdicts);
-        let empty = text.split_whitespace().count() < MIN_WORDS;
-        let clean = bad.is_empty() && !empty;
-        if clean {
-            verdicts.iter_mut().for_each(|v| v.kept = true);
-        }
-        if opts.strategy == Strategy::Narrative {
-            let words = sentences::supported_words(&verdicts);
-            if words > best.map_or(0, |(_, w)| w) {
-                best = Some((attempts.len(), words));
-            }
-        }
-        attempts.push(Attempt {
-            part,
-            round,
-            errors: bad.len(),
-            unsupported: bad.clone(),
-            text: text.clone(),
-            stats,
-            sentences: verdicts,
-        });
-        if clean {
-            accepted = Some((candidate, origin));
-            break;
-        }
-        previous = Some((
-            text,
-            if empty {
-                vec!["(texto vacío)".to_string()]
-            } else {
-                bad
-            },
-        ));
-    }
-    // No round was clean: the best round's supported sentences, when they say something
-    // and the whole draft around them still validates.
-    if accepted.is_none()
-        && let Some((i, _)) = best
-        && let Some(kept) = sentences::supported_text(&attempts[i].sentences, MIN_WORDS)
-    {
-        let origin = if attempts[i].round == 1 {
-            Origin::Model
-        } else {
-            Origin::Repaired
-        };
-        let candidate = assemble(&base, part, &kept, origin);
-        let rendered = candidate.render(format);
-        let tv = Instant::now();
-        let report = validate_indexed(&index, ep, &rendered);
-        timings.validation_ms += tv.elapsed().as_secs_f64() * 1e3;
-        let (a, b) = span_of(&candidate, part, format);
-        if errors_within(&report, a, b).is_empty() {
-            accepted = Some((candidate, origin));
-            attempts[i]
-                .sentences
-                .iter_mut()
-                .for_each(|v| v.kept = v.supported());
-        }
-    }
-    let draft = match accepted {
-        Some((d, _)) => d,
-        None => {
-            // The writer's version of the part, marked as a fallback.
-            let mut d = writer::write(ep, layout);
-            for p in d.parts.iter_mut() {
-                if p.id == part || opts.strategy == Strategy::Full {
-                    p.origin = Origin::Fallback;
-                }
-            }
-            d
-        }
+    let steps = plan_steps(ep, opts);
+    let narrator = Narrator {
+        generator,
+        ep,
+        index: &index,
+        opts,
+        base: &base,
+        avoid: &avoid,
+        steps: steps.len(),
     };
-    let text = draft.render(format);
+    let mut attempts = Vec::new();
+    let mut sentences: Vec<NarrativeSentence> = Vec::new();
+    let mut retrieval: Option<RetrievalUse> = None;
+    let mut budget = 0;
+    for (i, step) in steps.iter().enumerate() {
+        let (req, used) = step_request(&narrator, i, step, &prepared);
+        budget = budget.max(req.budget);
+        retrieval = Some(match retrieval {
+            None => used,
+            Some(r) => r.merge(used),
+        });
+        let before = narrative::join(&sentences);
+        let done = narrator.run(&req, &before, &mut timings, &mut on_text)?;
+        attempts.extend(done.attempts);
+        sentences.extend(done.sentences);
+    }
+    let draft = final_draft(&narrator, &mut sentences, &mut timings);
+    let text = draft.render(TextFormat::Plain);
     let tv = Instant::now();
     let report = validate_indexed(&index, ep, &text);
     timings.validation_ms += tv.elapsed().as_secs_f64() * 1e3;
@@ -715,9 +603,10 @@ pub fn draft_with_model(
         strategy: opts.strategy,
         prompt_version: PROMPT_VERSION,
         program_version: env!("CARGO_PKG_VERSION"),
-        retrieval,
+        retrieval: retrieval.unwrap_or_else(|| notes_for_prompt(ep, &opts.retrieval, &prepared).1),
         style_examples: shown_style_examples(&opts.style_examples),
         token_budget: budget,
+        steps: steps.len(),
     };
     let evidence = link_evidence(ep, &text, &prepared, opts.retrieval.embedder.as_deref());
     let report = with_unsupported_sentences(report, &evidence, &text);
@@ -726,11 +615,117 @@ pub fn draft_with_model(
         text,
         report,
         attempts,
+        narrative: sentences,
         provenance,
         timings,
         evidence,
         notes: Arc::new(prepared),
     })
+}
+
+/// The narrative's steps: one for a short stay or for [`Strategy::Full`].
+fn plan_steps(ep: &Episode, opts: &PipelineOptions) -> Vec<Step> {
+    let count = token_counter(opts.retrieval.embedder.as_deref());
+    let mut steps = crate::steps::plan(ep, &opts.retrieval, &count);
+    if opts.strategy == Strategy::Full && steps.len() > 1 {
+        let n = ep.evolution.len();
+        steps = vec![Step {
+            notes: 0..n,
+            days: steps[0]
+                .days
+                .zip(steps[steps.len() - 1].days)
+                .map(|(a, b)| [a[0], b[1]]),
+            words: crate::budget::narrative_words(ep),
+            first: true,
+            last: true,
+            whole: true,
+        }];
+    }
+    steps
+}
+
+/// The request of step `i`: its task, facts with notes, and token budget.
+fn step_request<'a>(
+    n: &Narrator,
+    i: usize,
+    step: &'a Step,
+    prepared: &PreparedNotes,
+) -> (StepRequest<'a>, RetrievalUse) {
+    let (notes, used) = crate::steps::step_notes(n.ep, step, &n.opts.retrieval, prepared);
+    let max = n.opts.sampling.max_tokens;
+    let req = if step.whole {
+        StepRequest {
+            index: i,
+            step,
+            task: crate::prompt::task_for(n.ep, n.opts.strategy).to_string(),
+            facts: facts_with_notes(n.ep, n.opts.strategy == Strategy::Full, &notes),
+            budget: crate::budget::token_budget(n.ep, n.opts.strategy, max),
+        }
+    } else {
+        StepRequest {
+            index: i,
+            step,
+            task: crate::steps::step_task(step, n.steps, crate::budget::days_covered(n.ep)),
+            facts: crate::prompt::step_facts(n.ep, &notes, step.last),
+            budget: crate::budget::step_token_budget(step.words, max),
+        }
+    };
+    (req, used)
+}
+
+/// The draft with the steps' sentences as its narrative. A sentence that the whole draft
+/// faults (which its step alone did not) is left out; when faults remain, or nothing is
+/// left, the part is the writer's, marked as a fallback.
+fn final_draft(
+    n: &Narrator,
+    sentences: &mut Vec<NarrativeSentence>,
+    timings: &mut Timings,
+) -> Draft {
+    let part = PartId::Evolution;
+    for _ in 0..2 {
+        if narrative::join(sentences).split_whitespace().count() < narrative::MIN_WORDS {
+            break;
+        }
+        let text = narrative::join(sentences);
+        let candidate = narrative::assemble(
+            n.base,
+            n.opts.strategy,
+            &text,
+            narrative::part_origin(sentences),
+        );
+        let rendered = candidate.render(TextFormat::Plain);
+        let tv = Instant::now();
+        let report = validate_indexed(n.index, n.ep, &rendered);
+        timings.validation_ms += tv.elapsed().as_secs_f64() * 1e3;
+        let (a, b) = span_of(&candidate, part, TextFormat::Plain);
+        let faults = errors_within(&report, a, b);
+        if faults.is_empty() {
+            return candidate;
+        }
+        // Drop the sentences the faults lie in (their spans, by position in the part).
+        let offset = rendered.chars().skip(a).take(b - a).collect::<String>();
+        let start = offset
+            .rfind(&text)
+            .map(|byte| a + offset[..byte].chars().count())
+            .unwrap_or(a);
+        let mut at = start;
+        sentences.retain(|s| {
+            let len = s.text.chars().count();
+            let (x, y) = (at, at + len);
+            at = y + 1;
+            !faults
+                .iter()
+                .any(|f| f.span.is_some_and(|[p, q]| p < y && q > x))
+        });
+    }
+    sentences.clear();
+    let mut d = writer::write(n.ep, n.base.layout);
+    for p in d.parts.iter_mut() {
+        if p.id == part || n.opts.strategy == Strategy::Full {
+            p.origin = Origin::Fallback;
+        }
+    }
+    d
 }
 
 #[cfg(test)]

@@ -14,11 +14,13 @@ pub mod evidence;
 pub mod external;
 pub mod grounded;
 pub mod metrics;
+pub mod narrative;
 pub mod novel;
 pub mod prompt;
 pub mod prose;
 pub mod retrieve;
 pub mod sentences;
+pub mod steps;
 pub mod writer;
 
 pub use draft::{Body, Draft, Layout, Origin, Part, PartId, TextFormat};

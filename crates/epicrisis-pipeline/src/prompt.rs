@@ -67,73 +67,7 @@ pub(crate) fn cut_notes(ep: &Episode, notes_budget: usize) -> String {
 
 /// The episode's facts with `notes` (lines `- día N: …`) as its notes block.
 pub fn facts_with_notes(ep: &Episode, with_codes: bool, notes: &str) -> String {
-    let code = |c: Option<String>| {
-        if with_codes {
-            c.map(|c| format!(" ({c})")).unwrap_or_default()
-        } else {
-            String::new()
-        }
-    };
-    let mut s = String::new();
-    if let Some(r) = &ep.reason {
-        s.push_str(&format!("Motivo de ingreso: {}.\n", inline_name(r)));
-    }
-    let list = |items: Vec<String>| items.join("; ");
-    if !ep.admission_diagnoses.is_empty() {
-        s.push_str(&format!(
-            "Diagnósticos de ingreso: {}.\n",
-            list(
-                ep.admission_diagnoses
-                    .iter()
-                    .map(|d| format!(
-                        "{}{}",
-                        inline_name(&d.name),
-                        code(d.code.as_ref().map(|c| c.display()))
-                    ))
-                    .collect()
-            )
-        ));
-    }
-    if !ep.history.medical.is_empty() {
-        s.push_str(&format!(
-            "Antecedentes: {}.\n",
-            list(ep.history.medical.iter().map(|x| inline_name(x)).collect())
-        ));
-    }
-    if !ep.procedures.is_empty() {
-        s.push_str(&format!(
-            "Procedimientos: {}.\n",
-            list(
-                ep.procedures
-                    .iter()
-                    .map(|p| format!(
-                        "{}{}",
-                        inline_name(&p.name),
-                        code(p.code.as_ref().map(|c| c.display()))
-                    ))
-                    .collect()
-            )
-        ));
-    }
-    let drugs: Vec<String> = ep
-        .treatments
-        .iter()
-        .map(|m| {
-            if with_codes {
-                crate::prose::medication_inline(m)
-            } else if m.kind == ItemKind::Drug {
-                drug_name(&m.name)
-            } else {
-                inline_name(m.raw.as_deref().unwrap_or(&m.name))
-            }
-        })
-        .collect();
-    if !drugs.is_empty() {
-        s.push_str(&format!(
-            "Medicamentos durante la hospitalización: {}.\n",
-            list(drugs)
-        ));
-    }
+    let mut s = facts_head(ep, with_codes);
     if !notes.trim().is_empty() {
         s.push_str("Notas de evolución:\n");
         s.push_str(notes);
@@ -158,23 +92,9 @@ pub fn facts_with_notes(ep: &Episode, with_codes: bool, notes: &str) -> String {
         })
         .collect();
     if !abnormal.is_empty() {
-        s.push_str(&format!("Exámenes alterados: {}.\n", list(abnormal)));
+        s.push_str(&format!("Exámenes alterados: {}.\n", abnormal.join("; ")));
     }
-    if !ep.discharge_diagnoses.is_empty() {
-        s.push_str(&format!(
-            "Diagnósticos de egreso: {}.\n",
-            list(
-                ep.discharge_diagnoses
-                    .iter()
-                    .map(|d| format!(
-                        "{}{}",
-                        inline_name(&d.name),
-                        code(d.code.as_ref().map(|c| c.display()))
-                    ))
-                    .collect()
-            )
-        ));
-    }
+    s.push_str(&discharge_diagnoses(ep, with_codes));
     if with_codes {
         let meds: Vec<String> = ep
             .discharge
@@ -184,8 +104,105 @@ pub fn facts_with_notes(ep: &Episode, with_codes: bool, notes: &str) -> String {
             .map(crate::prose::medication_inline)
             .collect();
         if !meds.is_empty() {
-            s.push_str(&format!("Medicamentos de alta: {}.\n", list(meds)));
+            s.push_str(&format!("Medicamentos de alta: {}.\n", meds.join("; ")));
         }
+    }
+    s
+}
+
+/// The facts of one step of a stay narrated in steps ([`crate::steps`]): the episode's
+/// context, the step's notes, and the discharge diagnoses for the last step only (the
+/// state at discharge); no lab list and no prescriptions, which small models turn into
+/// lists.
+pub fn step_facts(ep: &Episode, notes: &str, last: bool) -> String {
+    let mut s = facts_head(ep, false);
+    s.push_str("Notas de evolución de estos días:\n");
+    s.push_str(notes);
+    if last {
+        s.push_str(&discharge_diagnoses(ep, false));
+    }
+    s
+}
+
+/// ` (code)` when codes are asked for.
+fn code(with_codes: bool, c: Option<String>) -> String {
+    match c {
+        Some(c) if with_codes => format!(" ({c})"),
+        _ => String::new(),
+    }
+}
+
+fn diagnoses(list: &[epicrisis_domain::Diagnosis], with_codes: bool) -> String {
+    list.iter()
+        .map(|d| {
+            format!(
+                "{}{}",
+                inline_name(&d.name),
+                code(with_codes, d.code.as_ref().map(|c| c.display()))
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn discharge_diagnoses(ep: &Episode, with_codes: bool) -> String {
+    if ep.discharge_diagnoses.is_empty() {
+        return String::new();
+    }
+    format!(
+        "Diagnósticos de egreso: {}.\n",
+        diagnoses(&ep.discharge_diagnoses, with_codes)
+    )
+}
+
+/// Reason, admission diagnoses, history, procedures and the drugs of the stay.
+fn facts_head(ep: &Episode, with_codes: bool) -> String {
+    let mut s = String::new();
+    if let Some(r) = &ep.reason {
+        s.push_str(&format!("Motivo de ingreso: {}.\n", inline_name(r)));
+    }
+    if !ep.admission_diagnoses.is_empty() {
+        s.push_str(&format!(
+            "Diagnósticos de ingreso: {}.\n",
+            diagnoses(&ep.admission_diagnoses, with_codes)
+        ));
+    }
+    if !ep.history.medical.is_empty() {
+        let h: Vec<String> = ep.history.medical.iter().map(|x| inline_name(x)).collect();
+        s.push_str(&format!("Antecedentes: {}.\n", h.join("; ")));
+    }
+    if !ep.procedures.is_empty() {
+        let p: Vec<String> = ep
+            .procedures
+            .iter()
+            .map(|p| {
+                format!(
+                    "{}{}",
+                    inline_name(&p.name),
+                    code(with_codes, p.code.as_ref().map(|c| c.display()))
+                )
+            })
+            .collect();
+        s.push_str(&format!("Procedimientos: {}.\n", p.join("; ")));
+    }
+    let drugs: Vec<String> = ep
+        .treatments
+        .iter()
+        .map(|m| {
+            if with_codes {
+                crate::prose::medication_inline(m)
+            } else if m.kind == ItemKind::Drug {
+                drug_name(&m.name)
+            } else {
+                inline_name(m.raw.as_deref().unwrap_or(&m.name))
+            }
+        })
+        .collect();
+    if !drugs.is_empty() {
+        s.push_str(&format!(
+            "Medicamentos durante la hospitalización: {}.\n",
+            drugs.join("; ")
+        ));
     }
     s
 }
@@ -257,8 +274,36 @@ pub(crate) fn messages(
     strategy: Strategy,
     notes: &str,
     style_examples: &[String],
-    repair: Option<(&str, &[String])>,
+    avoid: &[String],
 ) -> Vec<ChatMessage> {
+    conversation(
+        task_for(ep, strategy),
+        &facts_with_notes(ep, strategy == Strategy::Full, notes),
+        style_examples,
+        avoid,
+        &[],
+    )
+}
+
+/// The messages of one answer: the fixed prefix (instructions and worked example), the
+/// task with its facts, and then, for a repair, the conversation so far — each earlier
+/// answer of the model and the objection it got — so the model sees what it wrote and
+/// exactly what the data does not support (and the KV cache can keep the prefix).
+/// `avoid`: words an earlier draft was faulted for, named in the first request.
+pub(crate) fn conversation(
+    task: &str,
+    facts: &str,
+    style_examples: &[String],
+    avoid: &[String],
+    turns: &[(String, String)],
+) -> Vec<ChatMessage> {
+    let mut request = format!("{task}{}\n\n{facts}", style_block(style_examples));
+    if !avoid.is_empty() {
+        request.push_str(&format!(
+            "\n\nImportante: estos datos no respaldan {}; no escribas esas palabras. Escribe solo lo que dicen los datos.",
+            quoted(avoid)
+        ));
+    }
     let mut m = vec![
         ChatMessage::system(SYSTEM),
         ChatMessage::user(format!(
@@ -266,29 +311,25 @@ pub(crate) fn messages(
             task_text(Strategy::Narrative)
         )),
         ChatMessage::assistant(EXAMPLE_ANSWER),
-        ChatMessage::user(format!(
-            "{}{}\n\n{}",
-            task_for(ep, strategy),
-            style_block(style_examples),
-            facts_with_notes(ep, strategy == Strategy::Full, notes)
-        )),
+        ChatMessage::user(request),
     ];
-    if let Some((_previous, unsupported)) = repair {
-        // The task again, with the unsupported words of the previous answer named (not the
-        // answer itself: small models copy what they are shown). The prompt keeps its
-        // cached prefix and the model starts afresh.
-        let words = unsupported
-            .iter()
-            .map(|w| format!("«{w}»"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        if let Some(last) = m.last_mut() {
-            last.content.push_str(&format!(
-                "\n\nImportante: estos datos no respaldan {words}; no escribas esas palabras. Escribe solo lo que dicen los datos."
-            ));
-        }
+    for (answer, objection) in turns {
+        m.push(ChatMessage::assistant(answer.clone()));
+        m.push(ChatMessage::user(objection.clone()));
     }
     m
+}
+
+/// The messages before the task: the part of every prompt that never changes.
+pub(crate) const FIXED_MESSAGES: usize = 3;
+
+/// `«a», «b»`.
+pub(crate) fn quoted(words: &[String]) -> String {
+    words
+        .iter()
+        .map(|w| format!("«{w}»"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Cleans a model's answer: drops headings, list marks, quotes and a leading label, keeps

@@ -157,16 +157,35 @@ fn evolution_items(ep: &Episode, budget: usize) -> Vec<String> {
         .iter()
         .enumerate()
         .filter(|(i, _)| n <= 14 || *i < 5 || *i >= n - 5)
-        .map(|(_, note)| {
-            let label = match (note.day, note.date) {
-                (Some(d), Some(date)) => format!("Día {d} ({}): ", date.to_dmy()),
-                (Some(d), None) => format!("Día {d}: "),
-                (None, Some(date)) => format!("{}: ", date.to_dmy()),
-                (None, None) => String::new(),
-            };
-            format!("{label}«{}»", excerpt(&note.text, budget, &proper))
-        })
+        .map(|(_, note)| note_extract(note, budget, &proper))
         .collect()
+}
+
+/// The extracts of the notes `notes` (indices into `Episode::evolution`), one per note,
+/// each «Día N: «…»» with at most `budget` characters of the note: what stands in for a
+/// model's summary of those days that the data did not support.
+pub fn note_extracts(ep: &Episode, notes: std::ops::Range<usize>, budget: usize) -> Vec<String> {
+    let proper = crate::prose::proper_words(ep);
+    ep.evolution
+        .get(notes)
+        .unwrap_or_default()
+        .iter()
+        .map(|note| note_extract(note, budget, &proper))
+        .collect()
+}
+
+fn note_extract(
+    note: &epicrisis_domain::EvolutionNote,
+    budget: usize,
+    proper: &std::collections::HashSet<String>,
+) -> String {
+    let label = match (note.day, note.date) {
+        (Some(d), Some(date)) => format!("Día {d} ({}): ", date.to_dmy()),
+        (Some(d), None) => format!("Día {d}: "),
+        (None, Some(date)) => format!("{}: ", date.to_dmy()),
+        (None, None) => String::new(),
+    };
+    format!("{label}«{}»", excerpt(&note.text, budget, proper))
 }
 
 fn missing_items(ep: &Episode) -> Vec<&'static str> {

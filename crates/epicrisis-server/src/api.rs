@@ -233,6 +233,7 @@ fn provenance_json(o: &Outcome) -> String {
         "provenance": o.provenance,
         "external": o.external,
         "attempts": o.attempts,
+        "narrative": o.narrative,
         "timings": o.timings,
         "generateMs": o.generate_ms,
         "evidence": o.evidence,

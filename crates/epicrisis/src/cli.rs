@@ -278,7 +278,10 @@ pub struct ValidateArgs {
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
-    /// A JSONL dataset: one record per line ({"instruction", "input": {...}, "output"}).
+    /// A JSONL dataset: one record per line ({"instruction", "input": {...}, "output"}); or
+    /// a folder of episodes (NAME.json, with the reference narrative in
+    /// NAME.reference.txt, as testdata/rich/): then the figures include who wrote the
+    /// narratives and their ROUGE-L against the reference narratives.
     pub dataset: PathBuf,
     /// Who writes the drafts.
     #[arg(long, value_enum, default_value = "deterministic")]

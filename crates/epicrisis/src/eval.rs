@@ -54,15 +54,21 @@ fn open_report(
 }
 
 pub fn run(args: EvalArgs, env_file: Option<&std::path::Path>) -> Result<ExitCode, Failure> {
-    let mut records = read_dataset(&args.dataset)?;
+    // A folder: episode files with reference narratives (testdata/rich/).
+    let (mut records, mut narratives) = if args.dataset.is_dir() {
+        crate::eval_narrative::read_folder(&args.dataset)?
+    } else {
+        (read_dataset(&args.dataset)?, Vec::new())
+    };
     if let Some(n) = args.limit {
         records.truncate(n);
+        narratives.truncate(n);
     }
     if args.validator_only {
         validator_only(&args, &records)
     } else {
         let (_, config) = crate::config::load(env_file, Some(&args.model))?;
-        generation(&args, &records, &config)
+        generation(&args, &records, &narratives, &config)
     }
 }
 
@@ -105,8 +111,10 @@ fn item_parse_rate(records: &[Record]) -> (usize, usize) {
 fn generation(
     args: &EvalArgs,
     records: &[Record],
+    narratives: &[(String, Option<String>)],
     config: &crate::config::Config,
 ) -> Result<ExitCode, Failure> {
+    let mut narrative = crate::eval_narrative::NarrativeFigures::default();
     let mut report_file = open_report(&args.report)?;
     let mut found = 0usize;
     let mut total_codes = 0usize;
@@ -124,6 +132,11 @@ fn generation(
     for r in records {
         let t = Instant::now();
         let outcome = engine.draft(&r.episode, layout(args.layout), TextFormat::Plain, |_| {})?;
+        let (file, reference) = narratives
+            .get(r.line - 1)
+            .map_or((None, None), |(f, n)| (Some(f.as_str()), n.as_deref()));
+        let narrative_rouge = narrative.add(&outcome, reference);
+        let narrative_text = crate::eval_narrative::evolution_text(&outcome);
         let text = outcome.text;
         let report = outcome.report;
         let secs = t.elapsed().as_secs_f64();
@@ -157,7 +170,8 @@ fn generation(
         }
         if let Some(f) = report_file.as_mut() {
             let line = json!({
-                "line": r.line, "text": text, "code_recall": recall, "unsupported": u,
+                "line": r.line, "file": file, "narrative": narrative_text,
+                "narrative_rouge_l": narrative_rouge, "text": text, "code_recall": recall, "unsupported": u,
                 "errors": report.error_count(), "rouge_l": rouge, "ley_20584": ley,
                 "seconds": secs, "findings": report.findings,
             });
@@ -181,6 +195,7 @@ fn generation(
         "seconds_per_document": {"mean": times.iter().sum::<f64>() / n, "median": percentile(&sorted, 0.5)},
         "items_fully_parsed": {"parsed": parsed, "total": items},
         "model_parts": {"accepted_first": model_parts, "repaired": repaired, "fallback": fallbacks},
+        "narrative": (narrative.drafts > 0).then(|| narrative.summary()),
         "load_ms": engine.load_ms(),
     });
     let mut out = std::io::stdout().lock();
@@ -241,6 +256,7 @@ fn generation(
                     engine.load_ms() / 1e3
                 )?;
             }
+            narrative.print_text(&mut out)?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -138,6 +138,9 @@ pub fn run(args: GenerateArgs, env_file: Option<&std::path::Path>) -> Result<Exi
             if let Some(a) = &outcome.attempts {
                 v["attempts"] = serde_json::to_value(a).map_err(anyhow::Error::from)?;
             }
+            if let Some(n) = &outcome.narrative {
+                v["narrative"] = serde_json::to_value(n).map_err(anyhow::Error::from)?;
+            }
             serde_json::to_writer_pretty(&mut out, &v).map_err(anyhow::Error::from)?;
             out.write_all(b"\n")?;
         }

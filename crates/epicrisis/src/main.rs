@@ -15,6 +15,7 @@ mod embedder;
 mod engine;
 mod eval;
 mod eval_deid;
+mod eval_narrative;
 mod export_cmd;
 mod generate;
 mod input;
