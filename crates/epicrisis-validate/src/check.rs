@@ -18,6 +18,8 @@ use epicrisis_domain::text::{Token, TokenKind, fold, fold_words, stem, tokenize_
 use epicrisis_domain::{Allergies, CodeRole, Episode, ItemKind, WarningKind};
 use std::collections::HashSet;
 
+mod roles;
+
 /// Words that qualify a diagnosis without changing what it is; a draft may add or drop
 /// them freely ("neumonía lobar *resuelta*", "cáncer renal *derecho*").
 const QUALIFIERS: &[&str] = &[
@@ -386,6 +388,8 @@ impl<'a> Analysis<'a> {
         self.check_dates();
         self.find_mentions();
         self.check_mentions();
+        self.check_procedure_regions();
+        self.check_admission_states();
         self.check_code_association();
         self.check_posology();
         self.check_numbers();
@@ -1294,6 +1298,21 @@ impl<'a> Analysis<'a> {
     }
 
     // ---------------------------------------------------------------- numbers
+    /// Whether a free text of the episode (a note, a discharge indication) names the lab
+    /// test of `lab` and writes one of `readings`: a value the notes record ("HGT
+    /// 140-230") that the lab summary, with only its first and last results, lacks.
+    fn in_a_text_with(&self, lab: &Mention, readings: &[f64]) -> bool {
+        self.ix.units.iter().any(|u| {
+            let names = u.concepts.iter().any(|c| lab.concepts.contains(c))
+                || (!lab.keys.is_empty() && lab.keys.iter().all(|k| u.stems.contains(k)));
+            names
+                && readings.iter().any(|r| {
+                    u.numbers
+                        .contains(&epicrisis_domain::numbers::value_key(*r))
+                })
+        })
+    }
+
     fn check_numbers(&mut self) {
         let mut out = Vec::new();
         let lab_mentions: Vec<&Mention> = self
@@ -1331,7 +1350,9 @@ impl<'a> Analysis<'a> {
                 m.tok_end <= i
                     && i - m.tok_end <= 3
                     && !self.tokens[m.tok_end..i].iter().any(|x| {
-                        x.kind == TokenKind::Punct && matches!(x.norm.as_str(), "." | ";" | "(")
+                        // A quoted note ends at its closing quote: «… PCR 12,1» Día 5.
+                        x.kind == TokenKind::Punct
+                            && matches!(x.norm.as_str(), "." | ";" | "(" | "»" | "«")
                     })
             });
             if let Some(lm) = lab {
@@ -1351,7 +1372,7 @@ impl<'a> Analysis<'a> {
                                 .iter()
                                 .any(|r| epicrisis_domain::numbers::same_value(*r, *v))
                         })
-                    });
+                    }) || self.in_a_text_with(lm, &readings);
                     if !ok {
                         let data: Vec<String> = labs
                             .iter()

@@ -19,6 +19,8 @@ pub struct Unit {
     pub stems: HashSet<String>,
     /// Lexicon concepts named in it.
     pub concepts: HashSet<ConceptId>,
+    /// Its numbers ([`value_key`] of every reading).
+    pub numbers: HashSet<i64>,
 }
 
 /// A code of the episode and what it labels.
@@ -343,9 +345,12 @@ impl EpisodeIndex {
     ) -> Unit {
         let chars: Vec<char> = text.chars().collect();
         let toks = tokenize_chars(&chars);
+        let mut own = HashSet::new();
         for t in &toks {
             if t.kind == TokenKind::Number {
-                numbers.extend(interpretations(&t.norm));
+                let readings = interpretations(&t.norm);
+                own.extend(readings.iter().map(|v| value_key(*v)));
+                numbers.extend(readings);
             }
         }
         let ct = content_tokens(&chars, &toks);
@@ -367,6 +372,7 @@ impl EpisodeIndex {
             text: text.to_string(),
             stems,
             concepts,
+            numbers: own,
         }
     }
 
