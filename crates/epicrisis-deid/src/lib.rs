@@ -219,6 +219,27 @@ impl Deidentifier {
         self.learn(text);
         let s = self.lock();
         let mut all = patterns::find(text, &s.ids);
+        // A value replaced once is replaced everywhere, also where its context is gone: a
+        // repair round sends the model's own answer back, re-identified («Evaluado por
+        // 1416169» without the «episodio» that marked the number the first time).
+        for ((kind, _), placeholder) in &s.forward {
+            if matches!(kind, Kind::Name | Kind::Date) {
+                continue;
+            }
+            let Some(surface) = s.back.get(placeholder) else {
+                continue;
+            };
+            if surface.chars().count() < 4 {
+                continue;
+            }
+            for (a, _) in text.match_indices(surface.as_str()) {
+                all.push(Found {
+                    start: a,
+                    end: a + surface.len(),
+                    kind: *kind,
+                });
+            }
+        }
         for (a, b) in names::find(text, &s.known, &s.tokens) {
             all.push(Found {
                 start: a,
@@ -380,6 +401,25 @@ mod tests {
         e.physician = Some("Dr. Hernán Vidal".into());
         e.admission_date = Date::from_ymd(2025, 12, 15);
         e
+    }
+
+    /// A repair round sends the model's answer back re-identified: a value that went out as
+    /// a placeholder once goes out as one again, even where its context («episodio»,
+    /// «fono») is gone.
+    #[test]
+    fn a_value_replaced_once_is_replaced_without_its_context() {
+        let d = Deidentifier::with_seed(&Episode::empty(epicrisis_domain::SourceShape::Rich), 3);
+        let first = d.deidentify("Episodio 7654321. Fono +56 9 8765 4321.");
+        assert!(
+            !first.contains("7654321") && !first.contains("8765"),
+            "{first}"
+        );
+        let answer = d.reidentify(&first.replace("Episodio", "Evaluado por"));
+        assert!(answer.contains("7654321"), "{answer}");
+        let again = d.deidentify(&answer);
+        assert!(!again.contains("7654321"), "{again}");
+        assert!(!again.contains("8765 4321"), "{again}");
+        assert_eq!(d.reidentify(&again), answer);
     }
 
     #[test]
