@@ -27,6 +27,7 @@ mod error;
 mod fhir;
 mod items;
 mod json;
+mod keys;
 mod rich;
 
 pub use error::{ErrorKind, IngestError};
@@ -442,6 +443,8 @@ fn episode_object(
     m: &Map<String, Value>,
     predecessor: bool,
 ) -> Result<Episode, IngestError> {
+    let canonical = keys::canonical_object(ctx, m, "");
+    let m = &canonical;
     let present = |keys: &[&'static str]| -> Vec<&'static str> {
         keys.iter()
             .copied()
@@ -452,8 +455,18 @@ fn episode_object(
     let mut rich_keys = present(rich::RICH_KEYS);
     rich_keys.extend(present(rich::PREDECESSOR_KEYS));
     match (compact.is_empty(), rich_keys.is_empty()) {
-        (false, true) => compact::read(ctx, m),
-        (true, false) => rich::read(ctx, m, predecessor),
+        (false, true) => {
+            keys::warn_unknown(ctx, m, &[compact::COMPACT_KEYS]);
+            compact::read(ctx, m)
+        }
+        (true, false) => {
+            keys::warn_unknown(
+                ctx,
+                m,
+                &[rich::RICH_KEYS, rich::PREDECESSOR_KEYS, rich::FLAT_KEYS],
+            );
+            rich::read(ctx, m, predecessor)
+        }
         (false, false) => Err(ctx.err(
             ErrorKind::UnknownShape,
             "",

@@ -40,6 +40,10 @@ pub(crate) const RICH_KEYS: &[&str] = &[
     "indicaciones_alta",
 ];
 
+/// Keys of flatter exports that put the stay's facts at the top level.
+pub(crate) const FLAT_KEYS: &[&str] =
+    &["servicio", "fecha_ingreso", "fecha_alta", "medico_tratante"];
+
 /// Reads a rich or predecessor episode object. `predecessor` forces the predecessor
 /// shape (the API wrapper); otherwise it is chosen by the keys used.
 pub(crate) fn read(ctx: &mut Ctx<'_>, m: &Obj, predecessor: bool) -> Result<Episode, IngestError> {
@@ -188,7 +192,8 @@ pub(crate) fn read(ctx: &mut Ctx<'_>, m: &Obj, predecessor: bool) -> Result<Epis
         d.care = list("cuidados");
         d.warning_signs = list("signos_alarma");
         d.recommendations = list("recomendaciones");
-        if let Some(v) = get(&ia, "medicamentos") {
+        if let Some((_, v)) = json::get_any(&ia, &["medicamentos", "farmacos", "medicamentos_alta"])
+        {
             let meds = medications(ctx, v, "indicaciones_alta.medicamentos");
             route_discharge_items(meds, &mut ep.discharge);
         }

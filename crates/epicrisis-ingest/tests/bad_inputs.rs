@@ -483,3 +483,38 @@ fn odd_fields_are_warnings_and_the_rest_is_read() {
         }
     }
 }
+
+/// Exports name the same fields in other ways: accents, case, camelCase, spaces and
+/// synonyms are read as the canonical field (issue: `diagnosticos_egreso` was silently
+/// ignored, and with it every discharge diagnosis); a field no reader knows is a warning
+/// that names it, never silence.
+#[test]
+fn field_names_as_exports_write_them_are_read_and_unknown_ones_named() {
+    let json = r#"{
+        "ID Atención": "A-77",
+        "Diagnósticos de Ingreso": [{"Código": "J18.9", "Nombre": "Neumonía"}],
+        "diagnosticosEgreso": [{"codigo": "J18.9", "nombre": "Neumonía resuelta"},
+                               {"codigo": "I10", "nombre": "Hipertensión arterial"}],
+        "Procedimiento": [{"codigo": "87.44", "nombre": "Radiografía de tórax"}],
+        "tratamientos-intrahospitalarios": [{"codigo": "J01DD04", "nombre": "Ceftriaxona", "dosis": "2 g"}],
+        "indicaciones al alta": {"Fármacos": [{"codigo": "J01CA04", "nombre": "Amoxicilina", "dosis": "1 g"}],
+                                 "signos de alarma": ["Fiebre"]},
+        "sistema_origen": "HIS-3",
+        "vacio": ""
+    }"#;
+    let ep = read_episode(json.as_bytes(), "episode.json").expect("read");
+    assert_eq!(ep.id.as_deref(), Some("A-77"));
+    assert_eq!(ep.admission_diagnoses.len(), 1);
+    assert_eq!(ep.discharge_diagnoses.len(), 2);
+    assert_eq!(ep.procedures.len(), 1);
+    assert_eq!(ep.treatments.len(), 1);
+    assert_eq!(ep.discharge.medications.len(), 1);
+    assert_eq!(ep.discharge.warning_signs, vec!["Fiebre".to_string()]);
+    let unknown: Vec<&str> = ep.warnings.iter().map(|w| w.path.as_str()).collect();
+    assert_eq!(unknown, vec!["sistema_origen"], "{:?}", ep.warnings);
+    assert!(ep.warnings[0].message_es.contains("«sistema_origen»"));
+    assert!(
+        !ep.warnings[0].message.contains("HIS-3"),
+        "no content in the English message"
+    );
+}
