@@ -96,6 +96,35 @@
     if (mark) { mark.classList.add("selected"); mark.scrollIntoView({ block: "nearest" }); }
   }
 
+  // Who wrote each sentence of the generated narrative (model, repaired, extract), while
+  // the text is the one generated.
+  const initialOrigins = document.getElementById("initial-origins");
+  const origins = JSON.parse((initialOrigins && initialOrigins.textContent) || "[]");
+  const originsText = editor.value;
+  const ORIGIN = {
+    model: ["origin-model", "Redactado por el modelo: léalo con atención"],
+    repaired: ["origin-model", "Redactado por el modelo tras una corrección: léalo con atención"],
+    extract: ["origin-extract", "Extracto literal de una nota de evolución"],
+  };
+  // Appends chars[a, b) to `el`, the narrative's sentences in their own spans.
+  function appendPlain(el, chars, a, b, text) {
+    let pos = a;
+    if (text === originsText) {
+      for (const o of origins) {
+        const s = Math.max(o.span[0], pos), e = Math.min(o.span[1], b);
+        if (s >= e || !ORIGIN[o.origin]) continue;
+        el.append(document.createTextNode(chars.slice(pos, s).join("")));
+        const span = document.createElement("span");
+        span.className = ORIGIN[o.origin][0];
+        span.title = ORIGIN[o.origin][1];
+        span.textContent = chars.slice(s, e).join("");
+        el.append(span);
+        pos = e;
+      }
+    }
+    el.append(document.createTextNode(chars.slice(pos, b).join("")));
+  }
+
   let renderedText = "";
   function render(text) {
     renderedText = text;
@@ -120,7 +149,7 @@
     for (const { f, i } of spans) {
       const [s, e] = f.span;
       if (s < pos) continue;
-      highlighted.append(document.createTextNode(chars.slice(pos, s).join("")));
+      appendPlain(highlighted, chars, pos, s, text);
       const mark = document.createElement("mark");
       mark.className = "mark " + cls(f);
       mark.dataset.finding = String(i);
@@ -132,7 +161,7 @@
       highlighted.append(mark);
       pos = e;
     }
-    highlighted.append(document.createTextNode(chars.slice(pos).join("")));
+    appendPlain(highlighted, chars, pos, chars.length, text);
     findingsList.innerHTML = "";
     let errors = 0;
     findings.forEach((f, i) => {

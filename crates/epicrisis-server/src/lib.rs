@@ -19,6 +19,7 @@ pub mod cache;
 pub mod error;
 pub mod jobs;
 pub mod openai;
+pub mod origins;
 pub mod web;
 
 use axum::Router;

@@ -483,6 +483,7 @@ async fn episode_page(
             latest => latest.map(|v| json!({"id": v.id, "number": v.number, "status": v.status, "text": v.text, "kind": v.kind})),
             findings => findings_ctx(&report),
             evidence => latest.map(|v| crate::api::version_evidence(v, &stored.parsed)).unwrap_or_else(|| json!([])),
+            origins => latest.map(|v| crate::origins::origin_spans(&v.text, &v.provenance_json)).unwrap_or_default(),
             has_similar_query => !crate::archive::episode_query(ep).is_empty(),
             versions => summaries,
             warnings => ep.warnings.iter().map(|w| w.message_es.clone()).collect::<Vec<_>>(),
