@@ -163,6 +163,8 @@ const NARRATIVE_WORDS: &[&str] = &[
     "ingresando",
     "hospitalizado",
     "hospitalizada",
+    "procedimiento",
+    "procedimientos",
 ];
 
 /// Units of measure (folded, as the word splitter cuts them: `mmol/L` gives `mmol`): a
@@ -196,6 +198,11 @@ pub fn novel_words(text: &str, index: &EpisodeIndex) -> Vec<String> {
             continue;
         }
         let folded = epicrisis_domain::text::fold(raw);
+        // A gerund with its pronoun is the gerund: «realizándose» is «realizando».
+        let folded = match folded.strip_suffix("se") {
+            Some(base) if base.ends_with("ndo") && base.len() >= 6 => base.to_string(),
+            _ => folded,
+        };
         let key = epicrisis_domain::lexicon::word_key(&folded);
         if NARRATIVE_WORDS.contains(&key.as_str())
             || NARRATIVE_WORDS.contains(&folded.as_str())

@@ -65,7 +65,7 @@ pub fn run(args: EvalArgs, env_file: Option<&std::path::Path>) -> Result<ExitCod
         narratives.truncate(n);
     }
     if args.validator_only {
-        validator_only(&args, &records)
+        validator_only(&args, &records, &narratives)
     } else {
         let (_, config) = crate::config::load(env_file, Some(&args.model))?;
         generation(&args, &records, &narratives, &config)
@@ -262,7 +262,13 @@ fn generation(
     Ok(ExitCode::SUCCESS)
 }
 
-fn validator_only(args: &EvalArgs, records: &[Record]) -> Result<ExitCode, Failure> {
+/// The validator on each reference (false errors) and on planted errors (recall); the
+/// novel-word guard on each reference, or on each reference narrative of a folder.
+fn validator_only(
+    args: &EvalArgs,
+    records: &[Record],
+    narratives: &crate::eval_narrative::Narratives,
+) -> Result<ExitCode, Failure> {
     let mut report_file = open_report(&args.report)?;
     let mut planted_file = open_report(&args.write_planted)?;
     let mut ref_docs = 0usize;
@@ -271,6 +277,12 @@ fn validator_only(args: &EvalArgs, records: &[Record]) -> Result<ExitCode, Failu
     let mut error_kinds: BTreeMap<String, usize> = BTreeMap::new();
     let mut times = Vec::new();
     let mut planted: BTreeMap<PlantKind, (usize, usize)> = BTreeMap::new();
+    let mut novel = crate::novel_flags::NovelFlags::default();
+    for (r, (_, narrative)) in records.iter().zip(narratives) {
+        if let Some(text) = narrative {
+            novel.add(&EpisodeIndex::new(&r.episode), text);
+        }
+    }
     for r in records {
         let Some(reference) = r.reference.as_deref() else {
             continue;
@@ -297,6 +309,7 @@ fn validator_only(args: &EvalArgs, records: &[Record]) -> Result<ExitCode, Failu
             )?;
         }
         let index = EpisodeIndex::new(&r.episode);
+        novel.add(&index, reference);
         for kind in PlantKind::ALL {
             let Some(p): Option<Planted> = plant(
                 &r.episode,
@@ -347,6 +360,7 @@ fn validator_only(args: &EvalArgs, records: &[Record]) -> Result<ExitCode, Failu
         "planted": planted_json,
         "validation_ms": {"median": percentile(&sorted, 0.5), "p90": percentile(&sorted, 0.9), "max": sorted.last().copied().unwrap_or(0.0)},
         "seed": args.plant_seed,
+        "novel_words": {"documents": novel.documents, "sentences": novel.sentences, "flags": novel.flags, "per_document": novel.per_document(), "documents_with_flags": novel.documents_with_flags, "most_flagged": novel.top(25)},
     });
     let mut out = std::io::stdout().lock();
     match args.format {
@@ -378,6 +392,7 @@ fn validator_only(args: &EvalArgs, records: &[Record]) -> Result<ExitCode, Failu
                 percentile(&sorted, 0.5),
                 percentile(&sorted, 0.9)
             )?;
+            novel.print_text(&mut out)?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -20,6 +20,7 @@ mod export_cmd;
 mod generate;
 mod input;
 mod models_cmd;
+mod novel_flags;
 mod search_cmd;
 mod serve_cmd;
 mod validate;
