@@ -18,6 +18,8 @@ use epicrisis_domain::text::{Token, TokenKind, fold, fold_words, stem, tokenize_
 use epicrisis_domain::{Allergies, CodeRole, Episode, ItemKind, WarningKind};
 use std::collections::HashSet;
 
+mod omissions;
+mod regions;
 mod roles;
 
 /// Words that qualify a diagnosis without changing what it is; a draft may add or drop
@@ -272,45 +274,6 @@ const PLAN_AFTER: &[&str] = &[
     "electivo",
 ];
 
-/// Words that put a drug in the discharge prescription ("al alta, indicándose …").
-const DISCHARGE_CUES: &[&str] = &[
-    "indica",
-    "indicandose",
-    "indicando",
-    "indicaciones",
-    "indicacion",
-    "indican",
-    "receta",
-    "recetan",
-    "prescribe",
-    "prescripcion",
-    "medicamentos",
-    "tratamiento",
-    "mantener",
-    "manteniendo",
-    "continuar",
-    "continuando",
-    "completar",
-    "completando",
-    "domicilio",
-    "ambulatorio",
-    "se",
-    "indicado",
-    "indicada",
-    "indicados",
-];
-/// Words that put a drug back in the stay even inside a discharge sentence.
-const STAY_CUES: &[&str] = &[
-    "recibio",
-    "recibe",
-    "recibiendo",
-    "hospitalizacion",
-    "intrahospitalario",
-    "intrahospitalaria",
-    "administro",
-    "requirio",
-];
-
 #[derive(Debug, Clone)]
 struct Mention {
     concepts: Vec<ConceptId>,
@@ -347,6 +310,8 @@ struct Analysis<'a> {
     text_concepts: HashSet<ConceptId>,
     date_values: Vec<(Option<epicrisis_domain::Date>, (u8, u8))>,
     discharge_lines: Vec<(usize, usize)>,
+    /// Wider discharge statements (characters), read by the omission check.
+    discharge_statements: Vec<(usize, usize)>,
     all_caps: bool,
     findings: Vec<Finding>,
 }
@@ -374,6 +339,7 @@ pub fn validate_indexed(ix: &EpisodeIndex, episode: &Episode, text: &str) -> Rep
         text_concepts: HashSet::new(),
         date_values: Vec::new(),
         discharge_lines: Vec::new(),
+        discharge_statements: Vec::new(),
         all_caps,
         findings: Vec::new(),
     };
@@ -428,116 +394,6 @@ impl<'a> Analysis<'a> {
             span,
             message,
         });
-    }
-
-    fn in_discharge(&self, pos: usize) -> bool {
-        self.discharge_lines
-            .iter()
-            .any(|(s, e)| pos >= *s && pos < *e)
-    }
-
-    /// Where the text states the discharge prescription: the rest of a sentence after
-    /// "alta … indicándose" / "al alta", and lines under a heading such as "Indicaciones
-    /// al alta".
-    fn find_discharge_sections(&mut self) {
-        self.find_discharge_headings();
-        let mut sentence_start = 0usize;
-        let n = self.tokens.len();
-        let mut i = 0usize;
-        while i <= n {
-            let end_here = i == n
-                || (self.tokens[i].is_punct(".")
-                    && self
-                        .chars
-                        .get(self.tokens[i].end)
-                        .is_none_or(|c| c.is_whitespace()))
-                || self.tokens[i].is_punct(";")
-                || (i > 0
-                    && self.chars[self.tokens[i - 1].end..self.tokens[i].start].contains(&'\n'));
-            if end_here {
-                self.discharge_region_in(sentence_start, i);
-                sentence_start = i + 1;
-            }
-            i += 1;
-        }
-    }
-
-    fn discharge_region_in(&mut self, from: usize, to: usize) {
-        let words: Vec<(usize, &str)> = (from..to.min(self.tokens.len()))
-            .filter(|i| self.tokens[*i].kind == TokenKind::Word)
-            .map(|i| (i, self.tokens[i].norm.as_str()))
-            .collect();
-        let Some(p) = words
-            .iter()
-            .position(|(_, w)| *w == "alta" || *w == "egreso")
-        else {
-            return;
-        };
-        let start_tok = if p > 0 && words[p - 1].1 == "al" {
-            Some(words[p].0)
-        } else {
-            words[p + 1..]
-                .iter()
-                .find(|(_, w)| DISCHARGE_CUES.contains(w) && *w != "se")
-                .map(|(i, _)| *i)
-        };
-        let Some(start_tok) = start_tok else { return };
-        let mut end_tok = to.min(self.tokens.len());
-        if let Some((i, _)) = words
-            .iter()
-            .find(|(i, w)| *i > start_tok && STAY_CUES.contains(w))
-        {
-            end_tok = *i;
-        }
-        if end_tok > start_tok {
-            let start = self.tokens[start_tok].start;
-            let end = self.tokens[end_tok - 1].end;
-            self.discharge_lines.push((start, end));
-        }
-    }
-
-    /// Lines under a heading such as "Indicaciones al alta" are the discharge prescription.
-    fn find_discharge_headings(&mut self) {
-        let mut pos = 0usize;
-        let mut in_discharge = false;
-        let mut start = 0usize;
-        let text: String = self.chars.iter().collect();
-        for line in text.split('\n') {
-            let len = line.chars().count();
-            let f = fold_words(line);
-            let t = line.trim_start();
-            let list_item = t.starts_with("- ")
-                || t.starts_with("* ")
-                || t.starts_with('•')
-                || t.chars().next().is_some_and(|c| c.is_ascii_digit());
-            let heading = !list_item
-                && f.split(' ').count() <= 6
-                && (line.trim_end().ends_with(':')
-                    || line.trim_start().starts_with('#')
-                    || line.trim_start().starts_with("**")
-                    || f.split(' ').count() <= 4);
-            if heading {
-                let starts_discharge = f.contains("alta")
-                    && (f.contains("indicacion")
-                        || f.contains("medicament")
-                        || f.contains("tratamiento")
-                        || f.contains("receta"))
-                    || f.starts_with("medicamentos");
-                if starts_discharge {
-                    if !in_discharge {
-                        start = pos;
-                    }
-                    in_discharge = true;
-                } else if in_discharge && !f.is_empty() && !f.starts_with("medicamentos") {
-                    self.discharge_lines.push((start, pos));
-                    in_discharge = false;
-                }
-            }
-            pos += len + 1;
-        }
-        if in_discharge {
-            self.discharge_lines.push((start, pos));
-        }
     }
 
     // ---------------------------------------------------------------- codes
@@ -1529,248 +1385,6 @@ impl<'a> Analysis<'a> {
         self.findings.extend(out);
     }
 
-    // ---------------------------------------------------------------- omissions
-    fn names_item(&self, name: &str, code: Option<&str>) -> bool {
-        if let Some(c) = code {
-            let key = code_key(c);
-            if self.text_code_keys.contains(&key)
-                || (key.len() > 3 && self.text_code_keys.contains(&key[..3]))
-            {
-                return true;
-            }
-        }
-        let lx = lexicon();
-        let chars: Vec<char> = name.chars().collect();
-        let toks = tokenize_chars(&chars);
-        let ct = content_tokens(&chars, &toks);
-        let specific: Vec<ConceptId> = lx
-            .find_terms(&ct, true)
-            .into_iter()
-            .flat_map(|m| m.concepts)
-            .collect();
-        if specific
-            .iter()
-            .any(|c| self.text_concepts.contains(c) && lx.concept(*c).kind == ConceptKind::Drug)
-        {
-            return true;
-        }
-        let keys: Vec<&str> = ct
-            .iter()
-            .map(|c| c.key.as_str())
-            .filter(|k| {
-                !QUALIFIERS.contains(k) && k.len() > 1 && !k.chars().all(|c| c.is_ascii_digit())
-            })
-            .collect();
-        if keys.is_empty() {
-            return true;
-        }
-        let present = keys
-            .iter()
-            .filter(|k| self.text_stems.contains(**k))
-            .count();
-        present * 10 >= keys.len() * 6 && self.text_stems.contains(keys[0])
-            || specific.iter().any(|c| self.text_concepts.contains(c))
-    }
-
-    /// Does the discharge part of the text name this discharge medication? When several
-    /// discharge items are the same drug (rivaroxabán 15 mg, then 20 mg), the dose
-    /// written with the name must be this item's.
-    fn names_in_discharge(&self, med: &epicrisis_domain::Medication) -> bool {
-        let lx = lexicon();
-        let chars: Vec<char> = med.name.chars().collect();
-        let toks = tokenize_chars(&chars);
-        let ct = content_tokens(&chars, &toks);
-        let concepts: Vec<ConceptId> = lx
-            .find_terms(&ct, true)
-            .into_iter()
-            .flat_map(|m| m.concepts)
-            .collect();
-        let twins = self
-            .episode
-            .discharge
-            .medications
-            .iter()
-            .filter(|o| o.kind == ItemKind::Drug && !std::ptr::eq(*o, med))
-            .any(|o| {
-                o.name == med.name
-                    || self.ix.meds.iter().any(|x| {
-                        x.discharge
-                            && x.name == o.name
-                            && x.concepts.iter().any(|c| concepts.contains(c))
-                    })
-            });
-        if twins {
-            return self.mentions.iter().any(|m| {
-                m.discharge
-                    && m.concepts.iter().any(|c| concepts.contains(c))
-                    && match &med.dose {
-                        Some(d) => m.doses.iter().any(|x| x.same_as(d)),
-                        None => true,
-                    }
-            });
-        }
-        if let Some(c) = med.code.as_ref().map(|c| c.raw.as_str()) {
-            let key = code_key(c);
-            if self
-                .codes
-                .iter()
-                .any(|s| self.in_discharge(s.start) && code_key(&s.text) == key)
-            {
-                return true;
-            }
-        }
-        if self
-            .mentions
-            .iter()
-            .any(|m| m.discharge && m.concepts.iter().any(|c| concepts.contains(c)))
-        {
-            return true;
-        }
-        let region_stems: HashSet<&str> = self
-            .content
-            .iter()
-            .filter(|c| self.in_discharge(self.tokens[c.token].start))
-            .map(|c| c.key.as_str())
-            .collect();
-        let keys: Vec<&str> = ct.iter().map(|c| c.key.as_str()).collect();
-        !keys.is_empty() && keys.iter().all(|k| region_stems.contains(k))
-    }
-
-    fn check_omissions(&mut self) {
-        let mut out = Vec::new();
-        let ep = self.episode;
-        let mut omit =
-            |severity: Severity, category: Category, mention: String, message: String| {
-                out.push(Finding {
-                    severity,
-                    kind: Kind::Omission,
-                    category,
-                    mention,
-                    span: None,
-                    message,
-                });
-            };
-        for d in &ep.discharge_diagnoses {
-            if !self.names_item(&d.name, d.code.as_ref().map(|c| c.raw.as_str())) {
-                omit(
-                    Severity::Error,
-                    Category::Diagnosis,
-                    label(&d.name, d.code.as_ref().map(|c| c.display())),
-                    format!("Falta el diagnóstico de egreso «{}».", d.name),
-                );
-            }
-        }
-        let has_regions = !self.discharge_lines.is_empty();
-        for m in ep
-            .discharge
-            .medications
-            .iter()
-            .filter(|m| m.kind == ItemKind::Drug)
-        {
-            let code = m.code.as_ref().map(|c| c.raw.as_str());
-            let named = if has_regions {
-                self.names_in_discharge(m)
-            } else {
-                self.names_item(&m.name, code)
-            };
-            if !named {
-                omit(
-                    Severity::Error,
-                    Category::Medication,
-                    label(&m.name, m.code.as_ref().map(|c| c.display())),
-                    format!(
-                        "Falta el medicamento de alta «{}».",
-                        m.raw.as_deref().unwrap_or(&m.name)
-                    ),
-                );
-            }
-        }
-        for d in &ep.admission_diagnoses {
-            if !self.names_item(&d.name, d.code.as_ref().map(|c| c.raw.as_str())) {
-                omit(
-                    Severity::Warning,
-                    Category::Diagnosis,
-                    label(&d.name, d.code.as_ref().map(|c| c.display())),
-                    format!("No se menciona el diagnóstico de ingreso «{}».", d.name),
-                );
-            }
-        }
-        for p in &ep.procedures {
-            if !self.names_item(&p.name, p.code.as_ref().map(|c| c.raw.as_str())) {
-                omit(
-                    Severity::Warning,
-                    Category::Procedure,
-                    label(&p.name, p.code.as_ref().map(|c| c.display())),
-                    format!("No se menciona el procedimiento «{}».", p.name),
-                );
-            }
-        }
-        for m in ep.treatments.iter().filter(|m| m.kind == ItemKind::Drug) {
-            if !self.names_item(&m.name, m.code.as_ref().map(|c| c.raw.as_str())) {
-                omit(
-                    Severity::Warning,
-                    Category::Medication,
-                    label(&m.name, m.code.as_ref().map(|c| c.display())),
-                    format!(
-                        "No se menciona el tratamiento intrahospitalario «{}» (Ley 20.584, art. 11 d).",
-                        m.name
-                    ),
-                );
-            }
-        }
-        for c in &ep.discharge.controls {
-            if !self.names_item(c, None) {
-                omit(
-                    Severity::Warning,
-                    Category::Control,
-                    c.clone(),
-                    format!("No se menciona el control «{c}» (Ley 20.584, art. 11 e)."),
-                );
-            }
-        }
-        // Ley 20.584 art. 11: items the data has and the text leaves out.
-        for (date, what) in [(ep.admission_date, "ingreso"), (ep.discharge_date, "alta")] {
-            if let Some(d) = date
-                && !self.date_values.iter().any(|(full, dm)| {
-                    *full == Some(d) || (full.is_none() && *dm == (d.day(), d.month()))
-                })
-            {
-                omit(
-                    Severity::Warning,
-                    Category::Date,
-                    d.to_dmy(),
-                    format!(
-                        "No se consigna la fecha de {what} ({}) (Ley 20.584, art. 11 b).",
-                        d.to_dmy()
-                    ),
-                );
-            }
-        }
-        if !ep.labs.is_empty()
-            && !self.mentions.iter().any(|m| m.kind == ConceptKind::Lab)
-            && !ep.labs.iter().any(|l| self.names_item(&l.test, None))
-        {
-            omit(
-                Severity::Warning,
-                Category::Lab,
-                "exámenes".to_string(),
-                "No se mencionan los exámenes de laboratorio relevantes (Ley 20.584, art. 11 c)."
-                    .to_string(),
-            );
-        }
-        if let Some(name) = &ep.patient.name
-            && !self.names_item(name, None)
-        {
-            omit(
-                Severity::Warning,
-                Category::Other,
-                "identificación".to_string(),
-                "No se identifica al paciente (Ley 20.584, art. 11 a).".to_string(),
-            );
-        }
-        self.findings.extend(out);
-    }
-
     // ---------------------------------------------------------------- style
     fn check_style(&mut self) {
         let text: String = self.chars.iter().collect();
@@ -2129,13 +1743,6 @@ impl Analysis<'_> {
 fn related_word(a: &str, b: &str) -> bool {
     let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
     short.len() >= 6 && (long.ends_with(short) || (short.len() >= 8 && long.starts_with(short)))
-}
-
-fn label(name: &str, code: Option<String>) -> String {
-    match code {
-        Some(c) => format!("{name} ({c})"),
-        None => name.to_string(),
-    }
 }
 
 fn is_unit_word(w: &str) -> bool {

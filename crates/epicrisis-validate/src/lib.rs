@@ -11,6 +11,7 @@
 mod check;
 pub mod index;
 pub mod planted;
+pub mod rephrase;
 pub mod report;
 pub mod scan;
 

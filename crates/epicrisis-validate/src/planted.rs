@@ -24,15 +24,22 @@ pub enum PlantKind {
     ChangedDose,
     InventedDiagnosis,
     OmittedDischargeMedication,
+    OmittedDischargeDiagnosis,
 }
 
 impl PlantKind {
-    pub const ALL: [PlantKind; 5] = [
+    pub const ALL: [PlantKind; 6] = [
         PlantKind::InventedCode,
         PlantKind::InventedDrug,
         PlantKind::ChangedDose,
         PlantKind::InventedDiagnosis,
         PlantKind::OmittedDischargeMedication,
+        PlantKind::OmittedDischargeDiagnosis,
+    ];
+    /// The omissions, planted again in rephrased references.
+    pub const OMISSIONS: [PlantKind; 2] = [
+        PlantKind::OmittedDischargeMedication,
+        PlantKind::OmittedDischargeDiagnosis,
     ];
     pub fn as_str(self) -> &'static str {
         match self {
@@ -41,6 +48,7 @@ impl PlantKind {
             PlantKind::ChangedDose => "changed_dose",
             PlantKind::InventedDiagnosis => "invented_diagnosis",
             PlantKind::OmittedDischargeMedication => "omitted_discharge_medication",
+            PlantKind::OmittedDischargeDiagnosis => "omitted_discharge_diagnosis",
         }
     }
 }
@@ -66,6 +74,7 @@ impl Planted {
             PlantKind::ChangedDose => &[Category::Dose, Category::Number],
             PlantKind::InventedDiagnosis => &[Category::Diagnosis, Category::Code],
             PlantKind::OmittedDischargeMedication => &[Category::Medication],
+            PlantKind::OmittedDischargeDiagnosis => &[Category::Diagnosis],
         };
         report.findings.iter().any(|f| {
             f.severity == Severity::Error
@@ -137,6 +146,7 @@ pub fn plant(episode: &Episode, text: &str, kind: PlantKind, seed: u64) -> Optio
         PlantKind::ChangedDose => changed_dose(episode, text, &mut rng),
         PlantKind::InventedDiagnosis => invented_diagnosis(episode, text, &mut rng),
         PlantKind::OmittedDischargeMedication => omitted_med(episode, text, &mut rng),
+        PlantKind::OmittedDischargeDiagnosis => omitted_diagnosis(episode, text, &mut rng),
     }
 }
 
@@ -433,16 +443,54 @@ fn omitted_med(ep: &Episode, text: &str, rng: &mut Rng) -> Option<Planted> {
         .filter(|m| m.kind == ItemKind::Drug)
         .collect();
     let m = *rng.pick(&meds)?;
-    let code = m.code.as_ref()?.raw.clone();
-    let key = code_key(&code);
+    let (new_text, removed) = remove_coded_item(text, &m.name, &m.code.as_ref()?.raw)?;
+    Some(Planted {
+        kind: PlantKind::OmittedDischargeMedication,
+        text: new_text,
+        span: None,
+        mention: format!("{} {}", m.name, removed.trim()),
+    })
+}
+
+/// Drops a discharge diagnosis that is not also an admission diagnosis (one stated at
+/// admission is stated), where the text names it last.
+fn omitted_diagnosis(ep: &Episode, text: &str, rng: &mut Rng) -> Option<Planted> {
+    let admission: HashSet<String> = ep
+        .admission_diagnoses
+        .iter()
+        .filter_map(|d| d.code.as_ref().map(|c| code_key(&c.raw)))
+        .collect();
+    let dxs: Vec<_> = ep
+        .discharge_diagnoses
+        .iter()
+        .filter(|d| {
+            d.code
+                .as_ref()
+                .is_some_and(|c| !admission.contains(&code_key(&c.raw)))
+        })
+        .collect();
+    let d = *rng.pick(&dxs)?;
+    let (new_text, removed) = remove_coded_item(text, &d.name, &d.code.as_ref()?.raw)?;
+    Some(Planted {
+        kind: PlantKind::OmittedDischargeDiagnosis,
+        text: new_text,
+        span: None,
+        mention: format!("{} {}", d.name, removed.trim()),
+    })
+}
+
+/// Removes the item «name … (code)» where the text writes its code last (discharge
+/// lists come last), with one list separator or its bullet line. Returns the new text
+/// and the removed words.
+fn remove_coded_item(text: &str, name: &str, code: &str) -> Option<(String, String)> {
+    let key = code_key(code);
     let chars: Vec<char> = text.chars().collect();
-    // The last occurrence of its code: discharge lists come last.
     let spans = scan_codes(&chars);
     let c = spans.iter().rev().find(|c| code_key(&c.text) == key)?;
     // The item runs back to the previous separator (", ", " y ", "indicándose ").
     let before: String = chars[..c.start].iter().collect();
     let fb = fold(&before);
-    let name_head = fold(m.name.split(['/', ' ']).next().unwrap_or(&m.name));
+    let name_head = fold(name.split(['/', ' ']).next().unwrap_or(name));
     let name_pos = fb.rfind(&name_head)?;
     // `fb` folds character by character, so character counts agree with `before`.
     let mut start = fb[..name_pos].chars().count();
@@ -450,28 +498,28 @@ fn omitted_med(ep: &Episode, text: &str, rng: &mut Rng) -> Option<Planted> {
     while end < chars.len() && chars[end - 1] != ')' {
         end += 1;
     }
-    // Remove one list separator with it.
-    let pre: String = chars[start.saturating_sub(2)..start].iter().collect();
-    let post: String = chars[end..chars.len().min(end + 3)].iter().collect();
-    if post.starts_with(", ") {
+    let at = |a: usize, b: usize| -> String {
+        chars[a.min(chars.len())..b.min(chars.len())]
+            .iter()
+            .collect()
+    };
+    let pre = at(start.saturating_sub(2), start);
+    let post = at(end, end + 3);
+    if pre == "- " && (start == 2 || chars[start - 3] == '\n') {
+        // A bullet line: the line goes, with its line break.
+        start = start.saturating_sub(3);
+        while end < chars.len() && chars[end] != '\n' {
+            end += 1;
+        }
+    } else if post.starts_with(", ") {
         end += 2;
     } else if post.starts_with(" y ") {
         end += 3;
     } else if pre == ", " {
         start -= 2;
-    } else if chars[start.saturating_sub(3)..start]
-        .iter()
-        .collect::<String>()
-        == " y "
-    {
+    } else if at(start.saturating_sub(3), start) == " y " {
         start -= 3;
     }
     let removed: String = chars[start..end].iter().collect();
-    let new_text = replace_chars(text, start, end, "");
-    Some(Planted {
-        kind: PlantKind::OmittedDischargeMedication,
-        text: new_text,
-        span: None,
-        mention: format!("{} {}", m.name, removed.trim()),
-    })
+    Some((replace_chars(text, start, end, ""), removed))
 }

@@ -151,8 +151,9 @@ fn dev_records() -> Vec<epicrisis_ingest::Record> {
     epicrisis_ingest::read_dataset(&bytes, "train.jsonl").expect("dataset reads")
 }
 
-/// The bars: at most 0.1 error findings per reference document, and at least
-/// 95 % of each kind of planted error caught.
+/// The bars: at most 0.05 error findings per reference document, at least 95 % of each
+/// kind of planted error caught and 98 % of planted omissions (also in the references
+/// with their discharge sentence rephrased, which the corpus holds too).
 #[test]
 fn references_are_quiet_and_planted_errors_are_caught() {
     let records = dev_records();
@@ -180,8 +181,8 @@ fn references_are_quiet_and_planted_errors_are_caught() {
     }
     let per_doc = ref_errors as f64 / ref_docs as f64;
     assert!(
-        per_doc <= 0.1,
-        "{per_doc:.3} errors per reference (bar 0.1):\n{}",
+        per_doc <= 0.05,
+        "{per_doc:.3} errors per reference (bar 0.05):\n{}",
         noisy.join("\n")
     );
 
@@ -207,14 +208,20 @@ fn references_are_quiet_and_planted_errors_are_caught() {
             ));
         }
     }
-    assert_eq!(tally.len(), 5, "all five kinds are planted");
+    assert_eq!(tally.len(), PlantKind::ALL.len(), "every kind is planted");
     for (kind, (caught, total)) in &tally {
         let rate = *caught as f64 / *total as f64;
+        let bar = if PlantKind::OMISSIONS.contains(kind) {
+            0.98
+        } else {
+            0.95
+        };
         assert!(
-            rate >= 0.95,
-            "{}: {caught}/{total} caught ({:.1} %), bar 95 %\nmissed:\n{}",
+            rate >= bar,
+            "{}: {caught}/{total} caught ({:.1} %), bar {:.0} %\nmissed:\n{}",
             kind.as_str(),
             rate * 100.0,
+            bar * 100.0,
             missed.join("\n")
         );
     }

@@ -7,10 +7,7 @@ use epicrisis_domain::posology::parse_item;
 use epicrisis_ingest::Record;
 use epicrisis_pipeline::metrics::{code_recall, ley_coverage, rouge_l, unsupported_errors};
 use epicrisis_pipeline::{Origin, TextFormat};
-use epicrisis_validate::planted::{PlantKind, Planted, plant};
-use epicrisis_validate::{EpisodeIndex, Severity, validate, validate_indexed};
 use serde_json::json;
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -28,7 +25,7 @@ pub fn read_dataset(path: &std::path::Path) -> Result<Vec<Record>, Failure> {
     Ok(records)
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }
@@ -36,7 +33,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[idx.min(sorted.len() - 1)]
 }
 
-fn open_report(
+pub(crate) fn open_report(
     path: &Option<std::path::PathBuf>,
 ) -> Result<Option<std::io::BufWriter<std::fs::File>>, Failure> {
     match path {
@@ -65,7 +62,7 @@ pub fn run(args: EvalArgs, env_file: Option<&std::path::Path>) -> Result<ExitCod
         narratives.truncate(n);
     }
     if args.validator_only {
-        validator_only(&args, &records, &narratives)
+        crate::eval_validator::run(&args, &records, &narratives)
     } else {
         let (_, config) = crate::config::load(env_file, Some(&args.model))?;
         generation(&args, &records, &narratives, &config)
@@ -257,142 +254,6 @@ fn generation(
                 )?;
             }
             narrative.print_text(&mut out)?;
-        }
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// The validator on each reference (false errors) and on planted errors (recall); the
-/// novel-word guard on each reference, or on each reference narrative of a folder.
-fn validator_only(
-    args: &EvalArgs,
-    records: &[Record],
-    narratives: &crate::eval_narrative::Narratives,
-) -> Result<ExitCode, Failure> {
-    let mut report_file = open_report(&args.report)?;
-    let mut planted_file = open_report(&args.write_planted)?;
-    let mut ref_docs = 0usize;
-    let mut ref_errors = 0usize;
-    let mut docs_with_error = 0usize;
-    let mut error_kinds: BTreeMap<String, usize> = BTreeMap::new();
-    let mut times = Vec::new();
-    let mut planted: BTreeMap<PlantKind, (usize, usize)> = BTreeMap::new();
-    let mut novel = crate::novel_flags::NovelFlags::default();
-    for (r, (_, narrative)) in records.iter().zip(narratives) {
-        if let Some(text) = narrative {
-            novel.add(&EpisodeIndex::new(&r.episode), text);
-        }
-    }
-    for r in records {
-        let Some(reference) = r.reference.as_deref() else {
-            continue;
-        };
-        ref_docs += 1;
-        let t = Instant::now();
-        let report = validate(&r.episode, reference);
-        times.push(t.elapsed().as_secs_f64() * 1000.0);
-        let e = report.error_count();
-        ref_errors += e;
-        if e > 0 {
-            docs_with_error += 1;
-        }
-        for f in report.errors() {
-            *error_kinds
-                .entry(format!("{:?}/{:?}", f.kind, f.category).to_lowercase())
-                .or_default() += 1;
-        }
-        if let Some(file) = report_file.as_mut() {
-            writeln!(
-                file,
-                "{}",
-                json!({"line": r.line, "case": "reference", "ok": report.ok, "findings": report.findings})
-            )?;
-        }
-        let index = EpisodeIndex::new(&r.episode);
-        novel.add(&index, reference);
-        for kind in PlantKind::ALL {
-            let Some(p): Option<Planted> = plant(
-                &r.episode,
-                reference,
-                kind,
-                args.plant_seed.wrapping_add(r.line as u64),
-            ) else {
-                continue;
-            };
-            let rep = validate_indexed(&index, &r.episode, &p.text);
-            let caught = p.caught_by(&rep);
-            let e = planted.entry(kind).or_default();
-            e.1 += 1;
-            if caught {
-                e.0 += 1;
-            }
-            if let Some(file) = report_file.as_mut() {
-                writeln!(
-                    file,
-                    "{}",
-                    json!({"line": r.line, "case": kind.as_str(), "caught": caught, "planted": p, "findings": rep.findings.iter().filter(|f| f.severity == Severity::Error).collect::<Vec<_>>()})
-                )?;
-            }
-            if let Some(file) = planted_file.as_mut() {
-                writeln!(
-                    file,
-                    "{}",
-                    json!({"line": r.line, "kind": kind, "text": p.text, "span": p.span, "mention": p.mention})
-                )?;
-            }
-        }
-    }
-    let mut sorted = times.clone();
-    sorted.sort_by(f64::total_cmp);
-    let per_doc = ref_errors as f64 / ref_docs.max(1) as f64;
-    let planted_json: BTreeMap<&str, serde_json::Value> = planted
-        .iter()
-        .map(|(k, (c, t))| {
-            (
-                k.as_str(),
-                json!({"caught": c, "total": t, "rate": *c as f64 / (*t).max(1) as f64}),
-            )
-        })
-        .collect();
-    let summary = json!({
-        "dataset": args.dataset.display().to_string(),
-        "references": {"documents": ref_docs, "error_findings": ref_errors, "errors_per_document": per_doc, "documents_with_errors": docs_with_error, "by_kind": error_kinds},
-        "planted": planted_json,
-        "validation_ms": {"median": percentile(&sorted, 0.5), "p90": percentile(&sorted, 0.9), "max": sorted.last().copied().unwrap_or(0.0)},
-        "seed": args.plant_seed,
-        "novel_words": {"documents": novel.documents, "sentences": novel.sentences, "flags": novel.flags, "per_document": novel.per_document(), "documents_with_flags": novel.documents_with_flags, "most_flagged": novel.top(25)},
-    });
-    let mut out = std::io::stdout().lock();
-    match args.format {
-        ReportFormat::Json => writeln!(
-            out,
-            "{}",
-            serde_json::to_string_pretty(&summary).map_err(anyhow::Error::from)?
-        )?,
-        ReportFormat::Text => {
-            writeln!(
-                out,
-                "references: {ref_docs} documents, {ref_errors} error findings ({per_doc:.3} per document), {docs_with_error} documents with any error"
-            )?;
-            for (k, v) in &error_kinds {
-                writeln!(out, "  {k}: {v}")?;
-            }
-            writeln!(out, "planted errors caught (seed {}):", args.plant_seed)?;
-            for (k, (c, t)) in &planted {
-                writeln!(
-                    out,
-                    "  {:30} {c}/{t} ({:.1} %)",
-                    k.as_str(),
-                    100.0 * *c as f64 / (*t).max(1) as f64
-                )?;
-            }
-            writeln!(
-                out,
-                "validation time per document (index + check, one thread): median {:.3} ms, p90 {:.3} ms",
-                percentile(&sorted, 0.5),
-                percentile(&sorted, 0.9)
-            )?;
-            novel.print_text(&mut out)?;
         }
     }
     Ok(ExitCode::SUCCESS)

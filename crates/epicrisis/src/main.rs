@@ -16,6 +16,7 @@ mod engine;
 mod eval;
 mod eval_deid;
 mod eval_narrative;
+mod eval_validator;
 mod export_cmd;
 mod generate;
 mod input;

@@ -974,10 +974,25 @@ fn eval_validator_only_meets_the_bars_on_train() {
     );
     let per_doc = num(&v, &["references", "errors_per_document"]);
     assert!(
-        per_doc <= 0.1,
-        "false errors on the references: {per_doc} per document (bar: 0.1): {:#}",
+        per_doc <= 0.05,
+        "false errors on the references: {per_doc} per document (bar: 0.05): {:#}",
         v["references"]
     );
+    // The same references with the discharge sentence written in other shapes
+    // («Egresa con …», «Alta con X. Se indica …», a list under a heading).
+    let rephrased = &v["rephrased"];
+    let per_doc = num(rephrased, &["references", "errors_per_document"]);
+    assert!(
+        per_doc <= 0.05,
+        "false errors on rephrased references: {per_doc} per document (bar: 0.05): {rephrased:#}"
+    );
+    for kind in ["omitted_discharge_medication", "omitted_discharge_diagnosis"] {
+        let rate = num(rephrased, &["planted", kind, "rate"]);
+        assert!(
+            rate >= 0.98,
+            "planted {kind} in rephrased references: caught {rate} (bar 0.98): {rephrased:#}"
+        );
+    }
     let planted = v["planted"]
         .as_object()
         .unwrap_or_else(|| panic!("summary.planted is not an object: {v:#}"));

@@ -194,6 +194,15 @@ impl Analysis<'_> {
         })
     }
 
+    /// Whether some study of this modality in the data names a body region.
+    fn studies_with_regions(&self, modality_of: &str) -> bool {
+        self.ix.units.iter().any(|u| {
+            studies_in(&u.text, modality_of)
+                .iter()
+                .any(|found| !found.is_empty())
+        })
+    }
+
     pub(super) fn check_procedure_regions(&mut self) {
         let mut out = Vec::new();
         for m in &self.mentions {
@@ -224,15 +233,30 @@ impl Analysis<'_> {
                 }
             }
             let words = self.slice(m.start, end);
+            // When no study of this modality in the data names a region («reducción
+            // eco guiada»), the region is a detail the data cannot confirm, not a merger.
+            let (severity, message) = if self.studies_with_regions(modality_of) {
+                (
+                    Severity::Error,
+                    format!(
+                        "Ningún examen de los datos es «{words}»: revise que no se hayan unido o alterado dos exámenes distintos."
+                    ),
+                )
+            } else {
+                (
+                    Severity::Warning,
+                    format!(
+                        "Los datos no dicen qué región estudió el examen «{words}»: verifíquela."
+                    ),
+                )
+            };
             out.push(Finding {
-                severity: Severity::Error,
+                severity,
                 kind: Kind::Unsupported,
                 category: Category::Procedure,
                 mention: words.clone(),
                 span: Some([m.start, end]),
-                message: format!(
-                    "Ningún examen de los datos es «{words}»: revise que no se hayan unido o alterado dos exámenes distintos."
-                ),
+                message,
             });
         }
         self.findings.extend(out);

@@ -1,0 +1,345 @@
+//! Omissions: items of the data that the text leaves out. A discharge medication or
+//! diagnosis counts as stated only where the text states the discharge; naming it in
+//! the hospital course does not prescribe it.
+
+use super::{Analysis, QUALIFIERS};
+use crate::report::{Category, Finding, Kind, Severity};
+use epicrisis_domain::ItemKind;
+use epicrisis_domain::codes::code_key;
+use epicrisis_domain::lexicon::{ConceptId, ConceptKind, content_tokens, lexicon};
+use epicrisis_domain::text::{fold_words, tokenize_chars};
+use std::collections::HashSet;
+
+impl Analysis<'_> {
+    fn names_item(&self, name: &str, code: Option<&str>) -> bool {
+        if let Some(c) = code {
+            let key = code_key(c);
+            if self.text_code_keys.contains(&key)
+                || (key.len() > 3 && self.text_code_keys.contains(&key[..3]))
+            {
+                return true;
+            }
+        }
+        let lx = lexicon();
+        let chars: Vec<char> = name.chars().collect();
+        let toks = tokenize_chars(&chars);
+        let ct = content_tokens(&chars, &toks);
+        let specific: Vec<ConceptId> = lx
+            .find_terms(&ct, true)
+            .into_iter()
+            .flat_map(|m| m.concepts)
+            .collect();
+        if specific
+            .iter()
+            .any(|c| self.text_concepts.contains(c) && lx.concept(*c).kind == ConceptKind::Drug)
+        {
+            return true;
+        }
+        let keys: Vec<&str> = ct
+            .iter()
+            .map(|c| c.key.as_str())
+            .filter(|k| {
+                !QUALIFIERS.contains(k) && k.len() > 1 && !k.chars().all(|c| c.is_ascii_digit())
+            })
+            .collect();
+        if keys.is_empty() {
+            return true;
+        }
+        let present = keys
+            .iter()
+            .filter(|k| self.text_stems.contains(**k))
+            .count();
+        present * 10 >= keys.len() * 6 && self.text_stems.contains(keys[0])
+            || specific.iter().any(|c| self.text_concepts.contains(c))
+    }
+
+    /// Does the part of the text where `region` holds name this item: its code, a
+    /// concept of its name, or most of its words (the first one included)?
+    fn names_item_in(
+        &self,
+        name: &str,
+        code: Option<&str>,
+        region: impl Fn(usize) -> bool,
+    ) -> bool {
+        if let Some(c) = code {
+            let key = code_key(c);
+            let short = (key.len() > 3).then(|| &key[..3]);
+            if self.codes.iter().any(|s| {
+                region(s.start) && {
+                    let k = code_key(&s.text);
+                    k == key || Some(k.as_str()) == short
+                }
+            }) {
+                return true;
+            }
+        }
+        let lx = lexicon();
+        let chars: Vec<char> = name.chars().collect();
+        let toks = tokenize_chars(&chars);
+        let ct = content_tokens(&chars, &toks);
+        let specific: Vec<ConceptId> = lx
+            .find_terms(&ct, true)
+            .into_iter()
+            .flat_map(|m| m.concepts)
+            .collect();
+        if self
+            .mentions
+            .iter()
+            .any(|m| region(m.start) && m.concepts.iter().any(|c| specific.contains(c)))
+        {
+            return true;
+        }
+        let keys: Vec<&str> = ct
+            .iter()
+            .map(|c| c.key.as_str())
+            .filter(|k| {
+                !QUALIFIERS.contains(k) && k.len() > 1 && !k.chars().all(|c| c.is_ascii_digit())
+            })
+            .collect();
+        if keys.is_empty() {
+            return true;
+        }
+        let region_stems: HashSet<&str> = self
+            .content
+            .iter()
+            .filter(|c| region(self.tokens[c.token].start))
+            .map(|c| c.key.as_str())
+            .collect();
+        let present = keys.iter().filter(|k| region_stems.contains(**k)).count();
+        present * 10 >= keys.len() * 6 && region_stems.contains(keys[0])
+    }
+
+    /// Is this discharge diagnosis also an admission diagnosis (same code or name)? Then
+    /// naming it once, at admission, states it.
+    fn is_admission_diagnosis(&self, d: &epicrisis_domain::Diagnosis) -> bool {
+        let key = d.code.as_ref().map(|c| code_key(&c.raw));
+        let name = fold_words(&d.name);
+        self.episode.admission_diagnoses.iter().any(|a| {
+            (key.is_some() && a.code.as_ref().map(|c| code_key(&c.raw)) == key)
+                || fold_words(&a.name) == name
+        })
+    }
+
+    /// Does the part of the text where `region` holds name this discharge medication?
+    /// When several discharge items are the same drug (rivaroxabán 15 mg, then 20 mg),
+    /// the dose written with the name must be this item's.
+    fn names_med_in(
+        &self,
+        med: &epicrisis_domain::Medication,
+        region: impl Fn(usize) -> bool,
+    ) -> bool {
+        let lx = lexicon();
+        let chars: Vec<char> = med.name.chars().collect();
+        let toks = tokenize_chars(&chars);
+        let ct = content_tokens(&chars, &toks);
+        let concepts: Vec<ConceptId> = lx
+            .find_terms(&ct, true)
+            .into_iter()
+            .flat_map(|m| m.concepts)
+            .collect();
+        let twins = self
+            .episode
+            .discharge
+            .medications
+            .iter()
+            .filter(|o| o.kind == ItemKind::Drug && !std::ptr::eq(*o, med))
+            .any(|o| {
+                o.name == med.name
+                    || self.ix.meds.iter().any(|x| {
+                        x.discharge
+                            && x.name == o.name
+                            && x.concepts.iter().any(|c| concepts.contains(c))
+                    })
+            });
+        if twins {
+            return self.mentions.iter().any(|m| {
+                region(m.start)
+                    && m.concepts.iter().any(|c| concepts.contains(c))
+                    && match &med.dose {
+                        Some(d) => m.doses.iter().any(|x| x.same_as(d)),
+                        None => true,
+                    }
+            });
+        }
+        if let Some(c) = med.code.as_ref().map(|c| c.raw.as_str()) {
+            let key = code_key(c);
+            if self
+                .codes
+                .iter()
+                .any(|s| region(s.start) && code_key(&s.text) == key)
+            {
+                return true;
+            }
+        }
+        if self
+            .mentions
+            .iter()
+            .any(|m| region(m.start) && m.concepts.iter().any(|c| concepts.contains(c)))
+        {
+            return true;
+        }
+        let region_stems: HashSet<&str> = self
+            .content
+            .iter()
+            .filter(|c| region(self.tokens[c.token].start))
+            .map(|c| c.key.as_str())
+            .collect();
+        let keys: Vec<&str> = ct.iter().map(|c| c.key.as_str()).collect();
+        !keys.is_empty() && keys.iter().all(|k| region_stems.contains(k))
+    }
+
+    pub(super) fn check_omissions(&mut self) {
+        let mut out = Vec::new();
+        let ep = self.episode;
+        let mut omit =
+            |severity: Severity, category: Category, mention: String, message: String| {
+                out.push(Finding {
+                    severity,
+                    kind: Kind::Omission,
+                    category,
+                    mention,
+                    span: None,
+                    message,
+                });
+            };
+        let states_discharge = self.states_discharge();
+        for d in &ep.discharge_diagnoses {
+            let code = d.code.as_ref().map(|c| c.raw.as_str());
+            let message = if !self.names_item(&d.name, code) {
+                format!("Falta el diagnóstico de egreso «{}».", d.name)
+            } else if states_discharge
+                && !self.is_admission_diagnosis(d)
+                && !self.names_item_in(&d.name, code, |p| self.in_statement(p))
+            {
+                format!(
+                    "El diagnóstico de egreso «{}» se nombra, pero no donde el texto describe el alta.",
+                    d.name
+                )
+            } else {
+                continue;
+            };
+            omit(
+                Severity::Error,
+                Category::Diagnosis,
+                label(&d.name, d.code.as_ref().map(|c| c.display())),
+                message,
+            );
+        }
+        for m in ep
+            .discharge
+            .medications
+            .iter()
+            .filter(|m| m.kind == ItemKind::Drug)
+        {
+            let code = m.code.as_ref().map(|c| c.raw.as_str());
+            // Named in the hospital course only, a drug is not prescribed at discharge.
+            let named = if states_discharge {
+                self.names_med_in(m, |p| self.in_statement(p))
+            } else {
+                self.names_item(&m.name, code)
+            };
+            if !named {
+                omit(
+                    Severity::Error,
+                    Category::Medication,
+                    label(&m.name, m.code.as_ref().map(|c| c.display())),
+                    format!(
+                        "Falta el medicamento de alta «{}».",
+                        m.raw.as_deref().unwrap_or(&m.name)
+                    ),
+                );
+            }
+        }
+        for d in &ep.admission_diagnoses {
+            if !self.names_item(&d.name, d.code.as_ref().map(|c| c.raw.as_str())) {
+                omit(
+                    Severity::Warning,
+                    Category::Diagnosis,
+                    label(&d.name, d.code.as_ref().map(|c| c.display())),
+                    format!("No se menciona el diagnóstico de ingreso «{}».", d.name),
+                );
+            }
+        }
+        for p in &ep.procedures {
+            if !self.names_item(&p.name, p.code.as_ref().map(|c| c.raw.as_str())) {
+                omit(
+                    Severity::Warning,
+                    Category::Procedure,
+                    label(&p.name, p.code.as_ref().map(|c| c.display())),
+                    format!("No se menciona el procedimiento «{}».", p.name),
+                );
+            }
+        }
+        for m in ep.treatments.iter().filter(|m| m.kind == ItemKind::Drug) {
+            if !self.names_item(&m.name, m.code.as_ref().map(|c| c.raw.as_str())) {
+                omit(
+                    Severity::Warning,
+                    Category::Medication,
+                    label(&m.name, m.code.as_ref().map(|c| c.display())),
+                    format!(
+                        "No se menciona el tratamiento intrahospitalario «{}» (Ley 20.584, art. 11 d).",
+                        m.name
+                    ),
+                );
+            }
+        }
+        for c in &ep.discharge.controls {
+            if !self.names_item(c, None) {
+                omit(
+                    Severity::Warning,
+                    Category::Control,
+                    c.clone(),
+                    format!("No se menciona el control «{c}» (Ley 20.584, art. 11 e)."),
+                );
+            }
+        }
+        // Ley 20.584 art. 11: items the data has and the text leaves out.
+        for (date, what) in [(ep.admission_date, "ingreso"), (ep.discharge_date, "alta")] {
+            if let Some(d) = date
+                && !self.date_values.iter().any(|(full, dm)| {
+                    *full == Some(d) || (full.is_none() && *dm == (d.day(), d.month()))
+                })
+            {
+                omit(
+                    Severity::Warning,
+                    Category::Date,
+                    d.to_dmy(),
+                    format!(
+                        "No se consigna la fecha de {what} ({}) (Ley 20.584, art. 11 b).",
+                        d.to_dmy()
+                    ),
+                );
+            }
+        }
+        if !ep.labs.is_empty()
+            && !self.mentions.iter().any(|m| m.kind == ConceptKind::Lab)
+            && !ep.labs.iter().any(|l| self.names_item(&l.test, None))
+        {
+            omit(
+                Severity::Warning,
+                Category::Lab,
+                "exámenes".to_string(),
+                "No se mencionan los exámenes de laboratorio relevantes (Ley 20.584, art. 11 c)."
+                    .to_string(),
+            );
+        }
+        if let Some(name) = &ep.patient.name
+            && !self.names_item(name, None)
+        {
+            omit(
+                Severity::Warning,
+                Category::Other,
+                "identificación".to_string(),
+                "No se identifica al paciente (Ley 20.584, art. 11 a).".to_string(),
+            );
+        }
+        self.findings.extend(out);
+    }
+}
+
+fn label(name: &str, code: Option<String>) -> String {
+    match code {
+        Some(c) => format!("{name} ({c})"),
+        None => name.to_string(),
+    }
+}
