@@ -9,6 +9,10 @@ use crate::date::Date;
 use crate::posology::{Dose, Duration, Frequency, Route};
 use serde::{Deserialize, Serialize};
 
+pub use crate::labs::{
+    Comparator, LabFinding, LabResult, LabStatus, LabSummary, LabValue, summarize_labs,
+};
+
 /// Which input shape an episode was read from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -171,152 +175,6 @@ pub struct EvolutionNote {
     pub author: Option<String>,
 }
 
-/// Laboratory status of a value (`estado`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LabStatus {
-    Normal,
-    /// Above range (`alto`, flag `H`).
-    High,
-    /// Below range (`bajo`, flag `L`).
-    Low,
-    /// No flag and no range (`sin_clasificar`).
-    Unclassified,
-}
-
-impl LabStatus {
-    /// From a laboratory flag or a Spanish status word.
-    pub fn from_flag(flag: &str) -> LabStatus {
-        match crate::text::fold(flag.trim()).as_str() {
-            "n" | "normal" => LabStatus::Normal,
-            "h" | "alto" | "high" | "hh" => LabStatus::High,
-            "l" | "bajo" | "low" | "ll" => LabStatus::Low,
-            _ => LabStatus::Unclassified,
-        }
-    }
-
-    /// From the reference range when no flag exists.
-    pub fn from_range(value: f64, low: Option<f64>, high: Option<f64>) -> LabStatus {
-        match (low, high) {
-            (None, None) => LabStatus::Unclassified,
-            (l, h) => {
-                if l.is_some_and(|l| value < l) {
-                    LabStatus::Low
-                } else if h.is_some_and(|h| value > h) {
-                    LabStatus::High
-                } else {
-                    LabStatus::Normal
-                }
-            }
-        }
-    }
-
-    pub fn as_es(self) -> &'static str {
-        match self {
-            LabStatus::Normal => "normal",
-            LabStatus::High => "alto",
-            LabStatus::Low => "bajo",
-            LabStatus::Unclassified => "sin clasificar",
-        }
-    }
-}
-
-/// One laboratory value with its date and reference range.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LabValue {
-    pub value: f64,
-    pub date: Option<Date>,
-    /// The timestamp as written (`2025-12-25T07:11:09`), for ordering within a day.
-    pub timestamp: Option<String>,
-    pub range_low: Option<f64>,
-    pub range_high: Option<f64>,
-    pub status: LabStatus,
-}
-
-/// A laboratory test over the stay (`laboratorios_resumen[]`): first valid value, last
-/// value when it differs, and the range of all values.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LabSummary {
-    /// `prueba` / `parametro`.
-    pub test: String,
-    pub unit: Option<String>,
-    /// `ingreso`: the first valid numeric result.
-    pub first: LabValue,
-    /// `ultimo`: the last result, present only when it differs by more than 0.001.
-    pub last: Option<LabValue>,
-    /// `periodo.min` / `periodo.max` over all valid values.
-    pub min: f64,
-    pub max: f64,
-}
-
-/// One raw laboratory result before summarising (`laboratorios_relevantes[]`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct LabResult {
-    pub test: String,
-    pub unit: Option<String>,
-    pub value: f64,
-    pub timestamp: Option<String>,
-    pub date: Option<Date>,
-    pub range_low: Option<f64>,
-    pub range_high: Option<f64>,
-    pub flag: Option<String>,
-}
-
-/// Summarises raw results per test, in order of first appearance: first valid value,
-/// last value when it differs by more than 0.001, min and max (DOMAIN.md).
-pub fn summarize_labs(results: &[LabResult]) -> Vec<LabSummary> {
-    let mut order: Vec<String> = Vec::new();
-    let mut groups: std::collections::HashMap<String, Vec<&LabResult>> = Default::default();
-    for r in results {
-        let key = crate::text::fold_words(&r.test);
-        if !groups.contains_key(&key) {
-            order.push(key.clone());
-        }
-        groups.entry(key).or_default().push(r);
-    }
-    let mut out = Vec::new();
-    for key in order {
-        let mut rs = groups.remove(&key).unwrap_or_default();
-        rs.retain(|r| r.value.is_finite());
-        if rs.is_empty() {
-            continue;
-        }
-        // Stable sort by timestamp (undated results keep their source order, after dated ones
-        // only if the source put them there).
-        rs.sort_by(|a, b| match (&a.timestamp, &b.timestamp) {
-            (Some(x), Some(y)) => x.cmp(y),
-            _ => std::cmp::Ordering::Equal,
-        });
-        let to_value = |r: &LabResult| LabValue {
-            value: r.value,
-            date: r.date,
-            timestamp: r.timestamp.clone(),
-            range_low: r.range_low,
-            range_high: r.range_high,
-            status: match &r.flag {
-                Some(f) if LabStatus::from_flag(f) != LabStatus::Unclassified => {
-                    LabStatus::from_flag(f)
-                }
-                _ => LabStatus::from_range(r.value, r.range_low, r.range_high),
-            },
-        };
-        let first = to_value(rs[0]);
-        let last_r = rs[rs.len() - 1];
-        let last = ((last_r.value - first.value).abs() > 0.001).then(|| to_value(last_r));
-        let min = rs.iter().map(|r| r.value).fold(f64::INFINITY, f64::min);
-        let max = rs.iter().map(|r| r.value).fold(f64::NEG_INFINITY, f64::max);
-        out.push(LabSummary {
-            test: rs[0].test.clone(),
-            unit: rs.iter().find_map(|r| r.unit.clone()),
-            first,
-            last,
-            min,
-            max,
-        });
-    }
-    out
-}
-
 /// Allergies as recorded (`antecedentes.alergias`).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "status", content = "items")]
@@ -388,6 +246,9 @@ pub struct Episode {
     pub evolution: Vec<EvolutionNote>,
     /// `laboratorios_resumen` / summarised `laboratorios_relevantes`
     pub labs: Vec<LabSummary>,
+    /// Qualitative laboratory results («Negativo», «No reactivo», a germ's name).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lab_findings: Vec<LabFinding>,
     /// `diagnostico_egreso`
     pub discharge_diagnoses: Vec<Diagnosis>,
     /// `indicaciones_alta`
@@ -414,6 +275,7 @@ impl Episode {
             treatments: Vec::new(),
             evolution: Vec::new(),
             labs: Vec::new(),
+            lab_findings: Vec::new(),
             discharge_diagnoses: Vec::new(),
             discharge: DischargeInstructions::default(),
             warnings: Vec::new(),
@@ -503,6 +365,10 @@ impl Episode {
         for l in &self.labs {
             out.push((TextSource::Lab, &l.test));
         }
+        for f in &self.lab_findings {
+            out.push((TextSource::Lab, &f.test));
+            out.push((TextSource::Lab, &f.result));
+        }
         for d in &self.discharge_diagnoses {
             out.push((TextSource::DischargeDiagnosis, &d.name));
         }
@@ -573,6 +439,7 @@ mod tests {
             test: test.into(),
             unit: Some("g/dL".into()),
             value: v,
+            comparator: None,
             timestamp: Some(ts.into()),
             date: Date::parse(ts).ok(),
             range_low: Some(12.0),

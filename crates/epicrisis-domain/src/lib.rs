@@ -9,6 +9,7 @@
 pub mod codes;
 pub mod date;
 pub mod episode;
+pub mod labs;
 pub mod lexicon;
 pub mod numbers;
 pub mod posology;

@@ -3,7 +3,9 @@
 use crate::{DocumentMeta, DocumentState, Logo, content_hash};
 use epicrisis_domain::numbers::format_es;
 use epicrisis_domain::text::capitalize_first;
-use epicrisis_domain::{Date, Episode, ItemKind, LabStatus, LabSummary, Medication, Sex};
+use epicrisis_domain::{
+    Date, Episode, ItemKind, LabFinding, LabStatus, LabSummary, LabValue, Medication, Sex,
+};
 use epicrisis_pipeline::prose::{list_name, restore_accents};
 use epicrisis_pipeline::writer::{self, NOT_RECORDED};
 use epicrisis_pipeline::{Body, Draft, Layout, Origin, PartId, draft::TITLE};
@@ -163,16 +165,31 @@ pub(crate) fn show_datetime(s: &str) -> String {
     }
 }
 
-fn value_with_unit(v: f64, unit: Option<&str>) -> String {
+fn value_with_unit(v: &LabValue, unit: Option<&str>) -> String {
     match unit {
-        Some(u) => format!("{} {u}", format_es(v)),
-        None => format_es(v),
+        Some(u) => format!("{} {u}", v.written()),
+        None => v.written(),
+    }
+}
+
+/// A qualitative result as a row: the result where the first value goes.
+fn finding_row(f: &LabFinding) -> LabRow {
+    LabRow {
+        test: restore_accents(&f.test),
+        first: match f.date {
+            Some(d) => format!("{} ({})", f.result, d.to_dmy()),
+            None => f.result.clone(),
+        },
+        status: "—".into(),
+        range: "—".into(),
+        last: "—".into(),
+        min_max: "—".into(),
     }
 }
 
 fn lab_row(l: &LabSummary) -> LabRow {
     let unit = l.unit.as_deref();
-    let with_date = |v: f64, d: Option<Date>| match d {
+    let with_date = |v: &LabValue| match v.date {
         Some(d) => format!("{} ({})", value_with_unit(v, unit), d.to_dmy()),
         None => value_with_unit(v, unit),
     };
@@ -191,14 +208,10 @@ fn lab_row(l: &LabSummary) -> LabRow {
     }
     LabRow {
         test: restore_accents(&l.test),
-        first: with_date(l.first.value, l.first.date),
+        first: with_date(&l.first),
         status,
         range,
-        last: l
-            .last
-            .as_ref()
-            .map(|v| with_date(v.value, v.date))
-            .unwrap_or_else(|| "—".into()),
+        last: l.last.as_ref().map(with_date).unwrap_or_else(|| "—".into()),
         min_max: format!("{} – {}", format_es(l.min), format_es(l.max)),
     }
 }
@@ -254,10 +267,18 @@ fn part_blocks(ep: &Episode, id: PartId, body: &Body, origin: Origin) -> Vec<Blo
         .filter(|m| m.kind == ItemKind::Drug)
         .collect();
     match id {
-        PartId::Labs if origin == Origin::Deterministic && !ep.labs.is_empty() => {
+        PartId::Labs
+            if origin == Origin::Deterministic
+                && !(ep.labs.is_empty() && ep.lab_findings.is_empty()) =>
+        {
             vec![Block::Labs {
                 columns: LAB_COLUMNS.iter().map(|c| c.to_string()).collect(),
-                rows: ep.labs.iter().map(lab_row).collect(),
+                rows: ep
+                    .labs
+                    .iter()
+                    .map(lab_row)
+                    .chain(ep.lab_findings.iter().map(finding_row))
+                    .collect(),
             }]
         }
         PartId::DischargeMedications if origin == Origin::Deterministic && !drugs.is_empty() => {

@@ -2,8 +2,8 @@
 
 use crate::*;
 use epicrisis_domain::{
-    Date, Diagnosis, Dose, Duration, Episode, Frequency, ItemKind, LabStatus, LabSummary, LabValue,
-    Medication, Procedure, Route, Sex, TimeUnit,
+    Date, Diagnosis, Dose, Duration, Episode, Frequency, ItemKind, LabFinding, LabStatus,
+    LabSummary, LabValue, Medication, Procedure, Route, Sex, TimeUnit,
 };
 use serde_json::{Map, Value, json};
 
@@ -585,7 +585,13 @@ fn quantity(v: f64, unit: Option<&str>) -> Value {
 /// A FHIR `dateTime` for a lab value: the timestamp when it carries a time zone, else
 /// the date (a local time without zone is not a valid FHIR `dateTime`).
 fn lab_when(v: &LabValue) -> Option<Value> {
-    if let Some(ts) = &v.timestamp {
+    result_when(v.timestamp.as_deref(), v.date)
+}
+
+/// A result's time: the timestamp when it carries a zone (FHIR requires one with a
+/// time), otherwise the day.
+fn result_when(timestamp: Option<&str>, day: Option<Date>) -> Option<Value> {
+    if let Some(ts) = timestamp {
         let t = ts.trim();
         let zoned = t.contains('T')
             && (t.ends_with('Z')
@@ -595,7 +601,7 @@ fn lab_when(v: &LabValue) -> Option<Value> {
             return Some(json!(t));
         }
     }
-    v.date.map(date)
+    day.map(date)
 }
 
 fn observation(b: &Builder<'_>, l: &LabSummary, v: &LabValue, last: bool) -> Value {
@@ -622,6 +628,11 @@ fn observation(b: &Builder<'_>, l: &LabSummary, v: &LabValue, last: bool) -> Val
             "valueRange": { "low": quantity(l.min, unit), "high": quantity(l.max, unit) }
         }));
     }
+    if let Some(c) = v.comparator
+        && let Some(q) = o.get_mut("valueQuantity").and_then(Value::as_object_mut)
+    {
+        q.insert("comparator".into(), json!(c.symbol()));
+    }
     insert_opt(&mut o, "effectiveDateTime", lab_when(v));
     insert_opt(&mut o, "interpretation", interpretation(v.status));
     if v.range_low.is_some() || v.range_high.is_some() {
@@ -634,6 +645,31 @@ fn observation(b: &Builder<'_>, l: &LabSummary, v: &LabValue, last: bool) -> Val
         }
         insert_opt(&mut o, "referenceRange", Some(json!([r])));
     }
+    o
+}
+
+/// A qualitative result («Negativo») as an Observation with `valueString`.
+fn finding_observation(b: &Builder<'_>, f: &LabFinding) -> Value {
+    let mut o = json!({
+        "resourceType": "Observation",
+        "status": "final",
+        "category": [{
+            "coding": [{
+                "system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                "code": "laboratory",
+                "display": "Laboratory"
+            }]
+        }],
+        "code": { "text": f.test },
+        "subject": {"reference": b.reference("patient")},
+        "encounter": {"reference": b.reference("encounter")},
+        "valueString": f.result,
+    });
+    insert_opt(
+        &mut o,
+        "effectiveDateTime",
+        result_when(f.timestamp.as_deref(), f.date),
+    );
     o
 }
 
@@ -767,6 +803,10 @@ pub fn to_bundle(ep: &Episode, info: &DocumentInfo) -> Value {
             let v = observation(&b, l, last, true);
             lab_refs.push(b.push(&format!("lab-{i}-last"), v));
         }
+    }
+    for (i, f) in ep.lab_findings.iter().enumerate() {
+        let v = finding_observation(&b, f);
+        lab_refs.push(b.push(&format!("lab-finding-{i}"), v));
     }
     let mut note_refs = Vec::new();
     for (i, n) in ep.evolution.iter().enumerate() {

@@ -4,12 +4,14 @@
 
 use crate::*;
 use epicrisis_domain::codes::Parsed;
+use epicrisis_domain::labs::is_pending_result;
 use epicrisis_domain::posology::parse_item;
 use epicrisis_domain::text::fold_words;
 use epicrisis_domain::{
-    Allergies, AtcCode, CodeError, Date, Diagnosis, Dose, DoseUnit, Duration, Episode,
-    EvolutionNote, Frequency, Icd10Code, ItemKind, LabResult, Medication, Procedure, ProcedureCode,
-    Route, Sex, SourceCode, SourceShape, SourceWarning, TimeUnit, WarningKind, summarize_labs,
+    Allergies, AtcCode, CodeError, Comparator, Date, Diagnosis, Dose, DoseUnit, Duration, Episode,
+    EvolutionNote, Frequency, Icd10Code, ItemKind, LabFinding, LabResult, Medication, Procedure,
+    ProcedureCode, Route, Sex, SourceCode, SourceShape, SourceWarning, TimeUnit, WarningKind,
+    summarize_labs,
 };
 use serde_json::{Map, Value};
 use std::collections::HashMap;
@@ -718,12 +720,6 @@ pub fn from_bundle(bundle: &Value, codes: &mut dyn CodeReader) -> Result<Episode
             .iter()
             .any(|k| has_code(k, "laboratory"))
             || v.get("category").is_none();
-        let Some(q) = v.get("valueQuantity") else {
-            continue;
-        };
-        let Some(value) = q.get("value").and_then(Value::as_f64) else {
-            continue;
-        };
         if !lab {
             continue;
         }
@@ -731,10 +727,32 @@ pub fn from_bundle(bundle: &Value, codes: &mut dyn CodeReader) -> Result<Episode
             .get("code")
             .and_then(concept_text)
             .unwrap_or_else(|| "Examen sin nombre".into());
-        let unit = s(q, "unit").or_else(|| s(q, "code")).map(str::to_string);
         let when = s(&v, "effectiveDateTime")
             .or_else(|| v.get("effectivePeriod").and_then(|p| s(p, "start")))
             .or_else(|| s(&v, "issued"));
+        // A qualitative result: valueString or valueCodeableConcept.
+        let text = s(&v, "valueString")
+            .map(str::to_string)
+            .or_else(|| v.get("valueCodeableConcept").and_then(concept_text));
+        if let Some(result) = text.filter(|t| !is_pending_result(t)) {
+            ep.lab_findings.push(LabFinding {
+                test,
+                result: result.trim().to_string(),
+                date: date_of(when),
+                timestamp: when.map(str::to_string),
+            });
+            continue;
+        }
+        let Some(q) = v.get("valueQuantity") else {
+            continue;
+        };
+        let Some(value) = q.get("value").and_then(Value::as_f64) else {
+            continue;
+        };
+        let comparator = s(q, "comparator")
+            .and_then(Comparator::strip_prefix)
+            .map(|(c, _)| c);
+        let unit = s(q, "unit").or_else(|| s(q, "code")).map(str::to_string);
         let range = first(&v, "referenceRange");
         let bound = |k: &str| {
             range
@@ -764,6 +782,7 @@ pub fn from_bundle(bundle: &Value, codes: &mut dyn CodeReader) -> Result<Episode
             test,
             unit,
             value,
+            comparator,
             timestamp: when.map(str::to_string),
             date: date_of(when),
             range_low: bound("low"),

@@ -18,6 +18,8 @@ pub(crate) struct Ctx<'a> {
     /// Every parsed ATC code with its folded item name, path and the name as written, for
     /// the check that one drug name carries one code per episode.
     pub seen_atc: Vec<(String, AtcCode, String, String)>,
+    /// Qualitative laboratory results met while reading values (`labs.rs`).
+    pub lab_findings: Vec<epicrisis_domain::LabFinding>,
 }
 
 impl<'a> Ctx<'a> {
@@ -27,6 +29,7 @@ impl<'a> Ctx<'a> {
             line,
             warnings: Vec::new(),
             seen_atc: Vec::new(),
+            lab_findings: Vec::new(),
         }
     }
 

@@ -28,6 +28,7 @@ mod fhir;
 mod items;
 mod json;
 mod keys;
+mod labs;
 mod rich;
 
 pub use error::{ErrorKind, IngestError};

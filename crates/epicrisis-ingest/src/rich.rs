@@ -10,12 +10,12 @@ use crate::codes;
 use crate::error::{ErrorKind, IngestError};
 use crate::items;
 use crate::json::{self, Ctx, get, idx, key};
-use epicrisis_domain::numbers::{format_es, parse_decimal};
+use crate::labs;
 use epicrisis_domain::posology::split_trailing_code;
 use epicrisis_domain::text::fold_words;
 use epicrisis_domain::{
-    Allergies, Date, Diagnosis, Episode, EvolutionNote, ItemKind, LabResult, LabStatus, LabSummary,
-    LabValue, Medication, Procedure, Sex, SourceShape, WarningKind, summarize_labs,
+    Allergies, Date, Diagnosis, Episode, EvolutionNote, ItemKind, Medication, Procedure, Sex,
+    SourceShape, WarningKind, summarize_labs,
 };
 use serde_json::{Map, Value};
 
@@ -159,7 +159,7 @@ pub(crate) fn read(ctx: &mut Ctx<'_>, m: &Obj, predecessor: bool) -> Result<Epis
             "laboratorios_resumen",
             "a list of {prueba, unidad, ingreso, ultimo, periodo} objects",
             ("se omitieron los exámenes", "se omitió ese examen"),
-            lab_summary,
+            labs::lab_summary,
         );
     }
     if let Some(v) = get(m, "laboratorios_relevantes") {
@@ -169,10 +169,11 @@ pub(crate) fn read(ctx: &mut Ctx<'_>, m: &Obj, predecessor: bool) -> Result<Epis
             "laboratorios_relevantes",
             "a list of {parametro, valor, fecha} objects",
             ("se omitieron los exámenes", "se omitió ese resultado"),
-            lab_result,
+            labs::lab_result,
         );
         ep.labs.extend(summarize_labs(&raw));
     }
+    ep.lab_findings.append(&mut ctx.lab_findings);
 
     if let Some(v) = get(m, "indicaciones_alta") {
         let ia = json::object(
@@ -287,7 +288,7 @@ pub(crate) fn date_field(
     Ok(parse_date(ctx, &raw, &key(path, k)))
 }
 
-fn parse_date(ctx: &mut Ctx<'_>, raw: &str, path: &str) -> Option<Date> {
+pub(crate) fn parse_date(ctx: &mut Ctx<'_>, raw: &str, path: &str) -> Option<Date> {
     match Date::parse(raw) {
         Ok(d) => Some(d),
         Err(e) => {
@@ -737,290 +738,11 @@ fn read_evolution(
     Ok(())
 }
 
-/// A laboratory number: a JSON number, or a string with a decimal comma or point and
-/// possibly a unit after it (`"7,8"`, `"7.8 g/dL"`). Returns the value and the unit.
-pub(crate) fn lab_number(v: &Value) -> Option<(f64, Option<String>)> {
-    match v {
-        Value::Number(n) => n.as_f64().filter(|x| x.is_finite()).map(|x| (x, None)),
-        Value::String(s) => {
-            let t = s.trim();
-            let end = t
-                .char_indices()
-                .find(|(i, c)| {
-                    !(c.is_ascii_digit()
-                        || *c == '.'
-                        || *c == ','
-                        || (*i == 0 && (*c == '-' || *c == '+')))
-                })
-                .map(|(i, _)| i)
-                .unwrap_or(t.len());
-            let value = parse_decimal(t[..end].trim_start_matches('+'))?;
-            let unit = json::non_empty(&t[end..]);
-            Some((value, unit))
-        }
-        _ => None,
-    }
-}
-
-fn optional_number(ctx: &mut Ctx<'_>, o: &Obj, k: &str, path: &str) -> Option<f64> {
-    let v = get(o, k)?;
-    if matches!(v, Value::String(s) if s.trim().is_empty()) {
-        return None;
-    }
-    match lab_number(v) {
-        Some((x, _)) => Some(x),
-        None => {
-            ctx.warn(
-                WarningKind::Unreadable,
-                &key(path, k),
-                format!("{} is not a number; left out", json::describe(v)),
-                format!(
-                    "Se recibió {}, que no es un número; se omitió.",
-                    json::describe_es(v)
-                ),
-            );
-            None
-        }
-    }
-}
-
-/// A value that sorts by time: the timestamp as written when it starts with the year,
-/// otherwise the parsed date (`15/12/2025 08:00` would sort wrongly as text).
-fn sortable_timestamp(raw: &str, date: Option<Date>) -> Option<String> {
-    let starts_with_year = raw.len() >= 4 && raw.as_bytes()[..4].iter().all(u8::is_ascii_digit);
-    if starts_with_year {
-        Some(raw.to_string())
-    } else {
-        let time = raw.split_once([' ', 'T']).map(|(_, t)| t.trim());
-        match (date, time) {
-            (Some(d), Some(t)) => Some(format!("{d}T{t}")),
-            (Some(d), None) => Some(d.to_string()),
-            (None, _) => Some(raw.to_string()),
-        }
-    }
-}
-
-/// One value of a summary (`ingreso`, `ultimo`); `None` (with a warning) when its value
-/// cannot be read.
-fn lab_value(
-    ctx: &mut Ctx<'_>,
-    v: &Value,
-    path: &str,
-    unit: &mut Option<String>,
-) -> Result<Option<LabValue>, IngestError> {
-    // Many exports write the result alone: `"ingreso": "15,2 mg/dL"` or `16800`.
-    if matches!(v, Value::String(_) | Value::Number(_)) {
-        let obj: Obj = [("valor".to_string(), v.clone())].into_iter().collect();
-        return lab_value(ctx, &Value::Object(obj), path, unit);
-    }
-    let o = json::object(
-        ctx,
-        v,
-        path,
-        "an object {valor, fecha, rango_inferior, rango_superior, estado}, or the value alone",
-    )?;
-    let Some(raw_value) = get(&o, "valor") else {
-        ctx.warn(
-            WarningKind::Unreadable,
-            path,
-            "no \"valor\"; the test is left out of the summary",
-            "Falta el campo «valor»; el examen no se incluyó en el resumen.",
-        );
-        return Ok(None);
-    };
-    let Some((value, value_unit)) = lab_number(raw_value) else {
-        ctx.warn(
-            WarningKind::Unreadable,
-            &key(path, "valor"),
-            format!(
-                "{} is not a number; the test is left out of the summary",
-                json::describe(raw_value)
-            ),
-            format!(
-                "Se recibió {}, que no es un número; el examen no se incluyó en el resumen.",
-                json::describe_es(raw_value)
-            ),
-        );
-        return Ok(None);
-    };
-    if unit.is_none() {
-        *unit = value_unit;
-    }
-    let fecha = json::text_or_number(ctx, &o, "fecha", path)?;
-    let date = fecha
-        .as_deref()
-        .and_then(|f| parse_date(ctx, f, &key(path, "fecha")));
-    let range_low = optional_number(ctx, &o, "rango_inferior", path);
-    let range_high = optional_number(ctx, &o, "rango_superior", path);
-    let flag = json::text(ctx, &o, "estado", path)?;
-    Ok(Some(LabValue {
-        value,
-        date,
-        timestamp: fecha.as_deref().and_then(|f| sortable_timestamp(f, date)),
-        range_low,
-        range_high,
-        status: status(flag.as_deref(), value, range_low, range_high),
-    }))
-}
-
-fn status(flag: Option<&str>, value: f64, low: Option<f64>, high: Option<f64>) -> LabStatus {
-    match flag.map(LabStatus::from_flag) {
-        Some(s) if s != LabStatus::Unclassified => s,
-        _ => LabStatus::from_range(value, low, high),
-    }
-}
-
-/// One `laboratorios_resumen[i]`; `None` when it holds no value to summarise.
-fn lab_summary(
-    ctx: &mut Ctx<'_>,
-    item: &Value,
-    p: &str,
-) -> Result<Option<LabSummary>, IngestError> {
-    let o = json::object(
-        ctx,
-        item,
-        p,
-        "a {prueba, unidad, ingreso, ultimo, periodo} object",
-    )?;
-    let Some(test) = json::text(ctx, &o, "prueba", p)? else {
-        return Err(json::missing(
-            ctx,
-            &o,
-            p,
-            "prueba",
-            "the test's name, e.g. \"Hemoglobina\"",
-        ));
-    };
-    let mut unit = json::text(ctx, &o, "unidad", p)?;
-    let Some(first_v) = get(&o, "ingreso") else {
-        ctx.warn(
-            WarningKind::Unreadable,
-            p,
-            format!("{test:?} has no \"ingreso\" value; left out"),
-            format!("El examen «{test}» no tiene el campo «ingreso»; se omitió."),
-        );
-        return Ok(None);
-    };
-    let Some(first) = lab_value(ctx, first_v, &key(p, "ingreso"), &mut unit)? else {
-        return Ok(None);
-    };
-    // An unreadable last value leaves the first one standing.
-    let mut last = match get(&o, "ultimo") {
-        Some(v) => {
-            let read = lab_value(ctx, v, &key(p, "ultimo"), &mut unit);
-            json::recover(ctx, read, None, "se omitió el último valor")
-        }
-        None => None,
-    };
-    if last
-        .as_ref()
-        .is_some_and(|l| (l.value - first.value).abs() <= 0.001)
-    {
-        last = None;
-    }
-    let values: Vec<f64> = std::iter::once(first.value)
-        .chain(last.as_ref().map(|l| l.value))
-        .collect();
-    let mut min = values.iter().copied().fold(f64::INFINITY, f64::min);
-    let mut max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    if let Some(pv) = get(&o, "periodo") {
-        let pp = key(p, "periodo");
-        let po = json::object(ctx, pv, &pp, "an object {min, max}").map(|o| o.into_owned());
-        let po = json::recover(ctx, po, Obj::new(), "se omitió el período");
-        if let Some(x) = optional_number(ctx, &po, "min", &pp) {
-            min = x;
-        }
-        if let Some(x) = optional_number(ctx, &po, "max", &pp) {
-            max = x;
-        }
-        if min > max {
-            ctx.warn(
-                WarningKind::Inconsistent,
-                &pp,
-                format!("min {min} is greater than max {max}"),
-                format!(
-                    "El mínimo ({}) es mayor que el máximo ({}). Verifique ambos valores.",
-                    format_es(min),
-                    format_es(max)
-                ),
-            );
-        }
-    }
-    Ok(Some(LabSummary {
-        test,
-        unit,
-        first,
-        last,
-        min,
-        max,
-    }))
-}
-
-/// One `laboratorios_relevantes[i]`; `None` when it holds no number.
-fn lab_result(ctx: &mut Ctx<'_>, item: &Value, p: &str) -> Result<Option<LabResult>, IngestError> {
-    let o = json::object(ctx, item, p, "a {parametro, valor, fecha} object")?;
-    let test = match json::get_any(&o, &["parametro", "prueba", "examen"]) {
-        Some((k, v)) => json::text_value(ctx, v, &key(p, k))?,
-        None => None,
-    };
-    let Some(test) = test else {
-        return Err(json::missing(
-            ctx,
-            &o,
-            p,
-            "parametro",
-            "the test's name, e.g. \"Hemoglobina\"",
-        ));
-    };
-    let Some(raw_value) = get(&o, "valor") else {
-        ctx.warn(
-            WarningKind::Unreadable,
-            p,
-            format!("{test:?} has no \"valor\"; left out"),
-            format!("El examen «{test}» no tiene el campo «valor»; se omitió."),
-        );
-        return Ok(None);
-    };
-    let Some((value, value_unit)) = lab_number(raw_value) else {
-        ctx.warn(
-            WarningKind::Unreadable,
-            &key(p, "valor"),
-            format!(
-                "{} is not a number; {test:?} is left out of the laboratory summary",
-                json::describe(raw_value)
-            ),
-            format!(
-                "Se recibió {}, que no es un número; el examen «{test}» no se incluyó en el \
-                 resumen de laboratorio.",
-                json::describe_es(raw_value)
-            ),
-        );
-        return Ok(None);
-    };
-    let unit = json::text(ctx, &o, "unidad", p)?.or(value_unit);
-    let fecha = json::text_or_number(ctx, &o, "fecha", p)?;
-    let date = fecha
-        .as_deref()
-        .and_then(|f| parse_date(ctx, f, &key(p, "fecha")));
-    let flag = match json::get_any(&o, &["estado", "flag"]) {
-        Some((k, v)) => json::text_value(ctx, v, &key(p, k))?,
-        None => None,
-    };
-    Ok(Some(LabResult {
-        test,
-        unit,
-        value,
-        timestamp: fecha.as_deref().and_then(|f| sortable_timestamp(f, date)),
-        date,
-        range_low: optional_number(ctx, &o, "rango_inferior", p),
-        range_high: optional_number(ctx, &o, "rango_superior", p),
-        flag,
-    }))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::labs::{lab_number, sortable_timestamp};
+    use epicrisis_domain::{Comparator, LabStatus};
 
     #[test]
     fn no_allergy_phrases() {
@@ -1056,7 +778,11 @@ mod tests {
         assert_eq!(lab_number(&Value::from("-2,5")), Some((-2.5, None)));
         assert_eq!(lab_number(&Value::from(12.5)), Some((12.5, None)));
         assert_eq!(lab_number(&Value::from("positivo")), None);
-        assert_eq!(lab_number(&Value::from("<0.5")), None);
+        assert_eq!(
+            lab_number(&Value::from("<0.5")),
+            None,
+            "a bound is read by read_value"
+        );
     }
 
     #[test]
@@ -1128,9 +854,18 @@ mod tests {
                 "hemoglobina baja",
                 {"prueba": "Potasio", "ingreso": {"valor": "3,3", "estado": "L"},
                  "ultimo": true, "periodo": "sin datos"},
-                {"prueba": "PCR", "ingreso": "negativo"}
+                {"prueba": "PCR", "ingreso": "negativo"},
+                {"prueba": "Troponina", "ingreso": "<0,01 ng/mL", "ultimo": "0,5",
+                 "rango_superior": 0.04},
+                {"prueba": "Hemocultivo", "ingreso": "Pendiente"},
+                {"prueba": "Urocultivo", "ultimo": {"valor": "E. coli", "fecha": "2025-12-17"}}
             ],
-            "laboratorios_relevantes": 7
+            "laboratorios_relevantes": [
+                {"parametro": "VIH", "valor": "No reactivo", "fecha": "2025-12-16"},
+                {"parametro": "ANA", "valor": "1/160"},
+                {"parametro": "Lactato", "valor": "> 4 mmol/L"},
+                {"parametro": "Sodio", "valor": true}
+            ]
         });
         let mut ctx = Ctx::new("e.json", None);
         let ep = read(&mut ctx, v.as_object().unwrap(), false).expect("read, with warnings");
@@ -1153,7 +888,33 @@ mod tests {
         assert_eq!(k.first.value, 3.3);
         assert_eq!(k.first.status, LabStatus::Low);
         assert!(k.last.is_none(), "the unreadable last value is left out");
-        assert_eq!(ep.labs.len(), 4, "{:?}", ep.labs);
+        let t = lab("Troponina");
+        assert_eq!(t.first.comparator, Some(Comparator::Lt));
+        assert_eq!(t.first.written(), "<0,01");
+        assert_eq!(t.unit.as_deref(), Some("ng/mL"));
+        assert_eq!(t.last.as_ref().map(|l| l.value), Some(0.5));
+        let lactate = lab("Lactato");
+        assert_eq!(
+            (lactate.first.comparator, lactate.first.value),
+            (Some(Comparator::Gt), 4.0)
+        );
+        assert_eq!(ep.labs.len(), 6, "{:?}", ep.labs);
+        // Qualitative results are findings, as written, with their dates.
+        let found: Vec<(&str, &str)> = ep
+            .lab_findings
+            .iter()
+            .map(|f| (f.test.as_str(), f.result.as_str()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("PCR", "negativo"),
+                ("Urocultivo", "E. coli"),
+                ("VIH", "No reactivo"),
+                ("ANA", "1/160")
+            ]
+        );
+        assert!(ep.lab_findings[1].date.is_some());
         let warned = |path: &str| {
             ctx.warnings
                 .iter()
@@ -1164,8 +925,8 @@ mod tests {
             "laboratorios_resumen[3]",
             "laboratorios_resumen[4].ultimo",
             "laboratorios_resumen[4].periodo",
-            "laboratorios_resumen[5].ingreso.valor",
-            "laboratorios_relevantes",
+            "laboratorios_resumen[7].ingreso.valor",
+            "laboratorios_relevantes[3].valor",
         ] {
             let w = warned(path);
             assert_eq!(w.kind, WarningKind::Unreadable, "{path}");

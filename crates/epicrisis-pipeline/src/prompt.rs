@@ -85,7 +85,7 @@ pub fn facts_with_notes(ep: &Episode, with_codes: bool, notes: &str) -> String {
             format!(
                 "{} {} {} ({})",
                 inline_name(&l.test),
-                epicrisis_domain::numbers::format_es(l.first.value),
+                l.first.written(),
                 l.unit.as_deref().unwrap_or(""),
                 l.first.status.as_es()
             )
@@ -93,6 +93,14 @@ pub fn facts_with_notes(ep: &Episode, with_codes: bool, notes: &str) -> String {
         .collect();
     if !abnormal.is_empty() {
         s.push_str(&format!("Exámenes alterados: {}.\n", abnormal.join("; ")));
+    }
+    let findings: Vec<String> = ep
+        .lab_findings
+        .iter()
+        .map(|f| format!("{} {}", inline_name(&f.test), f.result))
+        .collect();
+    if !findings.is_empty() {
+        s.push_str(&format!("Otros exámenes: {}.\n", findings.join("; ")));
     }
     s.push_str(&discharge_diagnoses(ep, with_codes));
     if with_codes {

@@ -12,7 +12,9 @@ use crate::prose::{
 };
 use epicrisis_domain::numbers::format_es;
 use epicrisis_domain::text::{capitalize_first, fold_words};
-use epicrisis_domain::{Allergies, Episode, ItemKind, LabStatus, LabSummary, Medication, Sex};
+use epicrisis_domain::{
+    Allergies, Episode, ItemKind, LabFinding, LabStatus, LabSummary, Medication, Sex,
+};
 
 /// "No consignado": the words for data the episode lacks.
 pub const NOT_RECORDED: &str = "No consignado";
@@ -75,6 +77,15 @@ fn therapy_inline(m: &Medication) -> String {
     inline_name(&raw)
 }
 
+/// A qualitative result as a list item: «Hemocultivo: negativo (16/12/2025)».
+fn finding_line(f: &LabFinding) -> String {
+    let mut s = format!("{}: {}", restore_accents(&f.test), f.result);
+    if let Some(d) = f.date {
+        s.push_str(&format!(" ({})", d.to_dmy()));
+    }
+    s
+}
+
 fn lab_line(l: &LabSummary) -> String {
     let unit = l
         .unit
@@ -84,7 +95,7 @@ fn lab_line(l: &LabSummary) -> String {
     let mut s = format!(
         "{}: {}{}",
         restore_accents(&l.test),
-        format_es(l.first.value),
+        l.first.written(),
         unit
     );
     if let Some(d) = l.first.date {
@@ -97,7 +108,7 @@ fn lab_line(l: &LabSummary) -> String {
         s.push_str(&format!(" [rango {}–{}]", format_es(lo), format_es(hi)));
     }
     if let Some(last) = &l.last {
-        s.push_str(&format!("; último {}{}", format_es(last.value), unit));
+        s.push_str(&format!("; último {}{}", last.written(), unit));
         if let Some(d) = last.date {
             s.push_str(&format!(" ({})", d.to_dmy()));
         }
@@ -335,7 +346,7 @@ fn paragraph(ep: &Episode) -> Draft {
             format!(
                 "{} {}{} ({})",
                 inline_name(&l.test),
-                format_es(l.first.value),
+                l.first.written(),
                 unit,
                 l.first.status.as_es()
             )
@@ -566,7 +577,13 @@ fn sections(ep: &Episode) -> Draft {
     parts.push(part(
         PartId::Labs,
         "Exámenes relevantes",
-        items_or_missing(ep.labs.iter().map(lab_line).collect()),
+        items_or_missing(
+            ep.labs
+                .iter()
+                .map(lab_line)
+                .chain(ep.lab_findings.iter().map(finding_line))
+                .collect(),
+        ),
     ));
     parts.push(part(
         PartId::DischargeDiagnoses,

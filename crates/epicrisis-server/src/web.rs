@@ -371,7 +371,12 @@ fn lab_value(v: &epicrisis_domain::LabValue) -> Value {
         (None, Some(h)) => format!("≤ {}", num(h)),
         (None, None) => String::new(),
     };
-    json!({"value": num(v.value), "date": v.date.map(|d| d.to_dmy()), "status": v.status,
+    let value = format!(
+        "{}{}",
+        v.comparator.map_or("", |c| c.symbol()),
+        num(v.value)
+    );
+    json!({"value": value, "date": v.date.map(|d| d.to_dmy()), "status": v.status,
            "status_es": v.status.as_es(), "range": range,
            "out": matches!(v.status, epicrisis_domain::LabStatus::High | epicrisis_domain::LabStatus::Low)})
 }
@@ -419,6 +424,9 @@ fn episode_view(ep: &Episode) -> Value {
         "labs": ep.labs.iter().map(|l| json!({
             "test": l.test, "unit": l.unit, "first": lab_value(&l.first),
             "last": l.last.as_ref().map(lab_value), "min": num(l.min), "max": num(l.max),
+        })).collect::<Vec<_>>(),
+        "lab_findings": ep.lab_findings.iter().map(|f| json!({
+            "test": f.test, "result": f.result, "date": f.date.map(|d| d.to_dmy()),
         })).collect::<Vec<_>>(),
         "discharge_meds": ep.discharge.medications.iter().map(prose::medication_item).collect::<Vec<_>>(),
         "controls": ep.discharge.controls, "care": ep.discharge.care,

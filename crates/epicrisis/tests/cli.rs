@@ -986,7 +986,10 @@ fn eval_validator_only_meets_the_bars_on_train() {
         per_doc <= 0.05,
         "false errors on rephrased references: {per_doc} per document (bar: 0.05): {rephrased:#}"
     );
-    for kind in ["omitted_discharge_medication", "omitted_discharge_diagnosis"] {
+    for kind in [
+        "omitted_discharge_medication",
+        "omitted_discharge_diagnosis",
+    ] {
         let rate = num(rephrased, &["planted", kind, "rate"]);
         assert!(
             rate >= 0.98,

@@ -116,6 +116,7 @@ pub fn long_episode() -> Episode {
                 unit: Some("mg/dL".into()),
                 first: LabValue {
                     value: v,
+                    comparator: None,
                     date: Some(start),
                     timestamp: Some(format!("{start}T08:00:00")),
                     range_low: Some(5.0),
@@ -128,6 +129,7 @@ pub fn long_episode() -> Episode {
                 },
                 last: Some(LabValue {
                     value: v - 1.5,
+                    comparator: None,
                     date: Some(start.add_days(29)),
                     timestamp: Some(format!("{}T08:00:00", start.add_days(29))),
                     range_low: Some(5.0),
