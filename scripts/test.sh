@@ -32,6 +32,10 @@ say "cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --locked -q -- -D warnings
 say "cargo test"
 INSTA_UPDATE=no cargo test --workspace --locked -q --no-fail-fast
+say "fuzz smoke: readers, writer, validator and FHIR on mutated episodes (60 s)"
+# A panic, a slow input or a span outside its text fails the build; the failing inputs
+# are kept under target/fuzz-failures. The long run: see docs/benchmarks.md.
+cargo run --locked -q -p epicrisis-fuzz -- --seconds 60 --max-ms 30000 --out "$CARGO_TARGET_DIR/fuzz-failures"
 say "quality figures on the dev set (not assertions: the tests above hold the bars)"
 # The test build's binary (dev profile, dependencies optimised): a release build would
 # compile llama.cpp and Typst a second time for figures that do not depend on it.

@@ -118,6 +118,8 @@ impl CodeReader for PlainCodes {
 struct Res<'a> {
     path: String,
     r: &'a Map<String, Value>,
+    /// Its position in the Bundle's resources (a key for maps, found in constant time).
+    index: usize,
 }
 
 fn s<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
@@ -397,10 +399,7 @@ impl<'a> Reader<'a> {
     }
 
     fn key_of(&self, res: &Res<'a>) -> usize {
-        self.resources
-            .iter()
-            .position(|x| std::ptr::eq(x.r, res.r))
-            .unwrap_or(usize::MAX)
+        res.index
     }
 }
 
@@ -520,7 +519,8 @@ pub fn from_bundle(bundle: &Value, codes: &mut dyn CodeReader) -> Result<Episode
         if let Some(id) = r.get("id").and_then(Value::as_str) {
             rd.by_ref.insert(format!("{ty}/{id}"), idx);
         }
-        rd.resources.push(Res { path, r });
+        let index = rd.resources.len();
+        rd.resources.push(Res { path, r, index });
     }
 
     let mut ep = Episode::empty(SourceShape::Fhir);

@@ -7,7 +7,7 @@ use epicrisis_domain::codes::Parsed;
 use epicrisis_domain::lexicon::{self, ConceptId, ConceptKind};
 use epicrisis_domain::text::{fold_words, tokenize_chars};
 use epicrisis_domain::{AtcCode, Icd10Code, ProcedureCode, SourceCode, WarningKind};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 fn read<T>(
     ctx: &mut Ctx<'_>,
@@ -251,11 +251,16 @@ fn both_official(name: &str, a: &AtcCode, b: &AtcCode) -> bool {
 pub(crate) fn same_name_different_codes(ctx: &mut Ctx<'_>) {
     let seen = std::mem::take(&mut ctx.seen_atc);
     let mut reported: HashSet<(String, String)> = HashSet::new();
+    // Per name, the first entry of each distinct code: an export that repeats one drug
+    // thousands of times is compared against one code, not against every earlier row.
+    let mut firsts: HashMap<&str, Vec<usize>> = HashMap::new();
     for (j, (name, code, path, written)) in seen.iter().enumerate() {
-        if let Some((_, first, first_path, _)) = seen[..j]
+        let earlier = firsts.entry(name.as_str()).or_default();
+        let clash = earlier
             .iter()
-            .find(|(n, c, _, _)| n == name && !compatible(c, code) && !both_official(name, c, code))
-        {
+            .map(|&i| &seen[i])
+            .find(|(_, c, _, _)| !compatible(c, code) && !both_official(name, c, code));
+        if let Some((_, first, first_path, _)) = clash {
             let pair = (name.clone(), format!("{first}|{code}"));
             if reported.insert(pair) {
                 ctx.warn(
@@ -272,6 +277,9 @@ pub(crate) fn same_name_different_codes(ctx: &mut Ctx<'_>) {
                     ),
                 );
             }
+        }
+        if !earlier.iter().any(|&i| seen[i].1 == *code) {
+            earlier.push(j);
         }
     }
 }

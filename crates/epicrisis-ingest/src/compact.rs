@@ -15,7 +15,7 @@ pub(crate) const COMPACT_KEYS: &[&str] = &["dx", "proc", "tto", "evo", "dx_alta"
 
 /// The strings of a compact list; anything but a string is an error naming the item.
 fn strings(
-    ctx: &Ctx<'_>,
+    ctx: &mut Ctx<'_>,
     m: &Map<String, Value>,
     k: &str,
 ) -> Result<Vec<(String, String)>, IngestError> {

@@ -238,6 +238,44 @@ fn embedded(
 /// A list at `path`: a JSON array, a JSON string holding an array, `null` or `""` (empty).
 /// With `single_string`, a plain string counts as a list of one item.
 pub(crate) fn list<'v>(
+    ctx: &mut Ctx<'_>,
+    v: &'v Value,
+    path: &str,
+    expected: &str,
+    single_string: bool,
+) -> Result<Cow<'v, [Value]>, IngestError> {
+    let l = list_uncapped(ctx, v, path, expected, single_string)?;
+    if l.len() <= MAX_LIST_ITEMS {
+        return Ok(l);
+    }
+    ctx.warn(
+        WarningKind::Unreadable,
+        path,
+        format!(
+            "{} items; only the first {MAX_LIST_ITEMS} are read (an export that repeats rows?)",
+            l.len()
+        ),
+        format!(
+            "La lista tiene {} elementos; solo se leyeron los primeros {MAX_LIST_ITEMS}. \
+             Revise la exportación: ¿se repiten filas?",
+            l.len()
+        ),
+    );
+    Ok(match l {
+        Cow::Borrowed(a) => Cow::Borrowed(&a[..MAX_LIST_ITEMS]),
+        Cow::Owned(mut a) => {
+            a.truncate(MAX_LIST_ITEMS);
+            Cow::Owned(a)
+        }
+    })
+}
+
+/// The most items a list of an episode keeps: far above any real stay (a hundred days
+/// of notes, hourly results), low enough that a runaway export cannot stall the
+/// validator, which compares items with each other.
+pub const MAX_LIST_ITEMS: usize = 2_000;
+
+fn list_uncapped<'v>(
     ctx: &Ctx<'_>,
     v: &'v Value,
     path: &str,
@@ -363,7 +401,7 @@ pub(crate) fn non_empty(s: &str) -> Option<String> {
 /// A list of strings (`medicos`, `controles`...): an array of strings, one string, or a
 /// JSON string holding an array. Empty items are dropped.
 pub(crate) fn string_list(
-    ctx: &Ctx<'_>,
+    ctx: &mut Ctx<'_>,
     m: &Map<String, Value>,
     k: &str,
     path: &str,
@@ -389,22 +427,36 @@ mod tests {
 
     #[test]
     fn lists_accept_embedded_json_and_reject_scalars() {
-        let ctx = Ctx::new("e.json", None);
+        let mut ctx = Ctx::new("e.json", None);
         let v = json!("[{\"codigo\": \"J18.9\"}]");
-        let l = list(&ctx, &v, "dx", "a list", false).unwrap();
+        let l = list(&mut ctx, &v, "dx", "a list", false).unwrap();
         assert_eq!(l.len(), 1);
         let v = json!(3);
-        let e = list(&ctx, &v, "dx", "a list", false).unwrap_err();
+        let e = list(&mut ctx, &v, "dx", "a list", false).unwrap_err();
         assert_eq!(
             e.to_string(),
             "e.json: dx: expected a list, found a number (3)"
         );
         let v = json!("[{broken");
-        let e = list(&ctx, &v, "dx", "a list", false).unwrap_err();
+        let e = list(&mut ctx, &v, "dx", "a list", false).unwrap_err();
         assert!(e.to_string().contains("looks like JSON"), "{e}");
         let v = json!("HTA");
-        assert_eq!(list(&ctx, &v, "m", "a list", true).unwrap().len(), 1);
-        assert!(list(&ctx, &v, "m", "a list", false).is_err());
+        assert_eq!(list(&mut ctx, &v, "m", "a list", true).unwrap().len(), 1);
+        assert!(list(&mut ctx, &v, "m", "a list", false).is_err());
+
+        // A runaway list is cut, with a warning that says how long it was.
+        let v = Value::Array(vec![json!("HTA (I10)"); MAX_LIST_ITEMS + 5]);
+        assert_eq!(
+            list(&mut ctx, &v, "dx", "a list", false).unwrap().len(),
+            MAX_LIST_ITEMS
+        );
+        let w = ctx.warnings.last().expect("a warning");
+        assert_eq!(w.path, "dx");
+        assert!(
+            w.message.contains(&format!("{} items", MAX_LIST_ITEMS + 5)),
+            "{}",
+            w.message
+        );
     }
 
     #[test]

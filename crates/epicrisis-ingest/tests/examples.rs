@@ -189,12 +189,20 @@ fn predecessor_example_in_its_api_wrapper() {
             .any(|w| w.starts_with("tratamientos_intrahosp[3].dosis: ")),
         "{unreadable:?}"
     );
+    // «Negativo» (hemocultivos) is a qualitative result, not an unreadable one.
     assert!(
-        unreadable
+        !unreadable
             .iter()
             .any(|w| w.starts_with("laboratorios_relevantes[6].valor: ")),
         "{unreadable:?}"
     );
+    let found: Vec<(&str, &str)> = ep
+        .lab_findings
+        .iter()
+        .map(|f| (f.test.as_str(), f.result.as_str()))
+        .collect();
+    assert_eq!(found, [("Hemocultivos", "Negativo")]);
+    assert!(ep.lab_findings[0].date.is_some());
 
     assert_eq!(ep.evolution.len(), 4);
     assert_eq!(ep.evolution[1].date, date("2025-07-05"));
@@ -294,10 +302,19 @@ fn decimal_commas_flags_and_ranges() {
     assert_eq!((hb.min, hb.max), (7.8, 10.4));
     assert_eq!(ep.labs[1].first.status, LabStatus::High);
     assert_eq!((ep.labs[1].min, ep.labs[1].max), (150.0, 150.0));
+    // «positivo» is a qualitative result, kept as written.
+    assert_eq!(ep.lab_findings.len(), 1);
+    assert_eq!(
+        (
+            ep.lab_findings[0].test.as_str(),
+            ep.lab_findings[0].result.as_str()
+        ),
+        ("Cultivo", "positivo")
+    );
     assert!(
-        warnings_of(&ep, WarningKind::Unreadable)
+        !warnings_of(&ep, WarningKind::Unreadable)
             .iter()
-            .any(|w| w.starts_with("laboratorios_resumen[2].ingreso.valor: "))
+            .any(|w| w.starts_with("laboratorios_resumen[2]"))
     );
 }
 

@@ -426,6 +426,10 @@ fn episode_items(ep: &Episode) -> Vec<Item> {
     for (i, l) in ep.labs.iter().enumerate() {
         out.push(named(K::Lab, "laboratorios", i, &l.test));
     }
+    for (i, f) in ep.lab_findings.iter().enumerate() {
+        let words = format!("{}: {}", f.test, f.result);
+        out.push(named(K::Lab, "laboratorios.cualitativos", i, &words));
+    }
     if let Some(r) = &ep.reason {
         out.push(named(K::Reason, "motivo_ingreso", 0, r));
     }

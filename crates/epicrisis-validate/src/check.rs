@@ -370,11 +370,22 @@ impl<'a> Analysis<'a> {
     }
 
     fn consume_chars(&mut self, start: usize, end: usize) {
-        for (i, t) in self.tokens.iter().enumerate() {
-            if t.start < end && start < t.end {
-                self.consumed[i] = true;
+        // Tokens are in text order and do not overlap: start at the first that ends
+        // after `start` (a text of thousands of codes must not rescan every token).
+        let first = self.tokens.partition_point(|t| t.end <= start);
+        for i in first..self.tokens.len() {
+            if self.tokens[i].start >= end {
+                break;
             }
+            self.consumed[i] = true;
         }
+    }
+
+    /// The tokens wholly between two character positions.
+    fn tokens_between(&self, start: usize, end: usize) -> &[Token] {
+        let from = self.tokens.partition_point(|t| t.start < start);
+        let to = self.tokens.partition_point(|t| t.end <= end).max(from);
+        &self.tokens[from..to]
     }
 
     fn push(
@@ -870,19 +881,23 @@ impl<'a> Analysis<'a> {
                 )
             });
             // The nearest mention before the code, after the previous code, same sentence.
-            let m = self.mentions.iter().rev().find(|m| {
-                m.end <= c.start
-                    && m.start >= prev_end
-                    && !self.chars[m.end..c.start]
-                        .iter()
-                        .any(|ch| *ch == '.' || *ch == ';' || *ch == '\n')
-            });
+            // Mentions are sorted by start: look back only as far as the previous code.
+            let upto = self.mentions.partition_point(|m| m.start < c.start);
+            let m = self.mentions[..upto]
+                .iter()
+                .rev()
+                .take_while(|m| m.start >= prev_end)
+                .find(|m| {
+                    m.end <= c.start
+                        && !self.chars[m.end..c.start]
+                            .iter()
+                            .any(|ch| *ch == '.' || *ch == ';' || *ch == '\n')
+                });
             prev_end = c.end;
             let Some(m) = m else { continue };
             let gap: Vec<&str> = self
-                .tokens
+                .tokens_between(m.end, c.start)
                 .iter()
-                .filter(|t| t.start >= m.end && t.end <= c.start)
                 .map(|t| t.norm.as_str())
                 .collect();
             if gap.iter().any(|w| matches!(*w, "," | "y" | "e" | ";")) {

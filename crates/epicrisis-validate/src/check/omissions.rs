@@ -10,12 +10,34 @@ use epicrisis_domain::lexicon::{ConceptId, ConceptKind, content_tokens, lexicon}
 use epicrisis_domain::text::{fold_words, tokenize_chars};
 use std::collections::HashSet;
 
+/// A part of the text: which positions it holds, and the content stems found there.
+struct Region<'s> {
+    holds: Box<dyn Fn(usize) -> bool + 's>,
+    stems: HashSet<&'s str>,
+}
+
 impl Analysis<'_> {
+    fn region<'s>(&'s self, holds: impl Fn(usize) -> bool + 's) -> Region<'s> {
+        let stems = self
+            .content
+            .iter()
+            .filter(|c| holds(self.tokens[c.token].start))
+            .map(|c| c.key.as_str())
+            .collect();
+        Region {
+            holds: Box::new(holds),
+            stems,
+        }
+    }
+
     fn names_item(&self, name: &str, code: Option<&str>) -> bool {
         if let Some(c) = code {
             let key = code_key(c);
             if self.text_code_keys.contains(&key)
-                || (key.len() > 3 && self.text_code_keys.contains(&key[..3]))
+                || (key.len() > 3
+                    && key
+                        .get(..3)
+                        .is_some_and(|k| self.text_code_keys.contains(k)))
             {
                 return true;
             }
@@ -55,17 +77,13 @@ impl Analysis<'_> {
 
     /// Does the part of the text where `region` holds name this item: its code, a
     /// concept of its name, or most of its words (the first one included)?
-    fn names_item_in(
-        &self,
-        name: &str,
-        code: Option<&str>,
-        region: impl Fn(usize) -> bool,
-    ) -> bool {
+    fn names_item_in(&self, name: &str, code: Option<&str>, region: &Region<'_>) -> bool {
         if let Some(c) = code {
             let key = code_key(c);
-            let short = (key.len() > 3).then(|| &key[..3]);
+            // A code's category (J18 of J18.9); `get` because a source code may be any text.
+            let short = key.get(..3).filter(|_| key.len() > 3);
             if self.codes.iter().any(|s| {
-                region(s.start) && {
+                (region.holds)(s.start) && {
                     let k = code_key(&s.text);
                     k == key || Some(k.as_str()) == short
                 }
@@ -85,7 +103,7 @@ impl Analysis<'_> {
         if self
             .mentions
             .iter()
-            .any(|m| region(m.start) && m.concepts.iter().any(|c| specific.contains(c)))
+            .any(|m| (region.holds)(m.start) && m.concepts.iter().any(|c| specific.contains(c)))
         {
             return true;
         }
@@ -99,12 +117,7 @@ impl Analysis<'_> {
         if keys.is_empty() {
             return true;
         }
-        let region_stems: HashSet<&str> = self
-            .content
-            .iter()
-            .filter(|c| region(self.tokens[c.token].start))
-            .map(|c| c.key.as_str())
-            .collect();
+        let region_stems = &region.stems;
         let present = keys.iter().filter(|k| region_stems.contains(**k)).count();
         present * 10 >= keys.len() * 6 && region_stems.contains(keys[0])
     }
@@ -123,11 +136,7 @@ impl Analysis<'_> {
     /// Does the part of the text where `region` holds name this discharge medication?
     /// When several discharge items are the same drug (rivaroxabán 15 mg, then 20 mg),
     /// the dose written with the name must be this item's.
-    fn names_med_in(
-        &self,
-        med: &epicrisis_domain::Medication,
-        region: impl Fn(usize) -> bool,
-    ) -> bool {
+    fn names_med_in(&self, med: &epicrisis_domain::Medication, region: &Region<'_>) -> bool {
         let lx = lexicon();
         let chars: Vec<char> = med.name.chars().collect();
         let toks = tokenize_chars(&chars);
@@ -153,7 +162,7 @@ impl Analysis<'_> {
             });
         if twins {
             return self.mentions.iter().any(|m| {
-                region(m.start)
+                (region.holds)(m.start)
                     && m.concepts.iter().any(|c| concepts.contains(c))
                     && match &med.dose {
                         Some(d) => m.doses.iter().any(|x| x.same_as(d)),
@@ -166,7 +175,7 @@ impl Analysis<'_> {
             if self
                 .codes
                 .iter()
-                .any(|s| region(s.start) && code_key(&s.text) == key)
+                .any(|s| (region.holds)(s.start) && code_key(&s.text) == key)
             {
                 return true;
             }
@@ -174,16 +183,11 @@ impl Analysis<'_> {
         if self
             .mentions
             .iter()
-            .any(|m| region(m.start) && m.concepts.iter().any(|c| concepts.contains(c)))
+            .any(|m| (region.holds)(m.start) && m.concepts.iter().any(|c| concepts.contains(c)))
         {
             return true;
         }
-        let region_stems: HashSet<&str> = self
-            .content
-            .iter()
-            .filter(|c| region(self.tokens[c.token].start))
-            .map(|c| c.key.as_str())
-            .collect();
+        let region_stems = &region.stems;
         let keys: Vec<&str> = ct.iter().map(|c| c.key.as_str()).collect();
         !keys.is_empty() && keys.iter().all(|k| region_stems.contains(k))
     }
@@ -203,13 +207,15 @@ impl Analysis<'_> {
                 });
             };
         let states_discharge = self.states_discharge();
+        // Built once: a list of thousands of items must not rescan the text per item.
+        let statements = self.region(|p| self.in_statement(p));
         for d in &ep.discharge_diagnoses {
             let code = d.code.as_ref().map(|c| c.raw.as_str());
             let message = if !self.names_item(&d.name, code) {
                 format!("Falta el diagnóstico de egreso «{}».", d.name)
             } else if states_discharge
                 && !self.is_admission_diagnosis(d)
-                && !self.names_item_in(&d.name, code, |p| self.in_statement(p))
+                && !self.names_item_in(&d.name, code, &statements)
             {
                 format!(
                     "El diagnóstico de egreso «{}» se nombra, pero no donde el texto describe el alta.",
@@ -234,7 +240,7 @@ impl Analysis<'_> {
             let code = m.code.as_ref().map(|c| c.raw.as_str());
             // Named in the hospital course only, a drug is not prescribed at discharge.
             let named = if states_discharge {
-                self.names_med_in(m, |p| self.in_statement(p))
+                self.names_med_in(m, &statements)
             } else {
                 self.names_item(&m.name, code)
             };
@@ -333,6 +339,7 @@ impl Analysis<'_> {
                 "No se identifica al paciente (Ley 20.584, art. 11 a).".to_string(),
             );
         }
+        drop(statements);
         self.findings.extend(out);
     }
 }

@@ -45,6 +45,25 @@ const STAY_CUES: &[&str] = &[
     "requirio",
 ];
 
+/// Sorts character spans and merges the overlapping ones, so [`in_spans`] can search.
+fn merge_spans(spans: &mut Vec<(usize, usize)>) {
+    spans.sort_unstable();
+    let mut out: Vec<(usize, usize)> = Vec::with_capacity(spans.len());
+    for &(s, e) in spans.iter() {
+        match out.last_mut() {
+            Some(last) if s <= last.1 => last.1 = last.1.max(e),
+            _ => out.push((s, e)),
+        }
+    }
+    *spans = out;
+}
+
+/// Whether `pos` falls in one of the sorted, disjoint `spans`.
+fn in_spans(spans: &[(usize, usize)], pos: usize) -> bool {
+    let i = spans.partition_point(|(s, _)| *s <= pos);
+    i > 0 && pos < spans[i - 1].1
+}
+
 /// Words after which «alta» is an adjective («hemorragia digestiva alta con …»).
 const ADJECTIVE_BEFORE: &[&str] = &[
     "digestiva",
@@ -90,9 +109,7 @@ fn is_discharge_anchor(words: &[(usize, &str)], k: usize) -> bool {
 
 impl Analysis<'_> {
     pub(super) fn in_discharge(&self, pos: usize) -> bool {
-        self.discharge_lines
-            .iter()
-            .any(|(s, e)| pos >= *s && pos < *e)
+        in_spans(&self.discharge_lines, pos)
     }
 
     /// Sentences as token ranges `[from, to)`: a sentence ends at a full stop followed
@@ -132,15 +149,13 @@ impl Analysis<'_> {
             self.discharge_region_in(from, to);
         }
         self.find_discharge_statements(&sentences);
+        merge_spans(&mut self.discharge_lines);
+        merge_spans(&mut self.discharge_statements);
     }
 
     /// Is this position in a discharge statement or a strict discharge region?
     pub(super) fn in_statement(&self, pos: usize) -> bool {
-        self.in_discharge(pos)
-            || self
-                .discharge_statements
-                .iter()
-                .any(|(s, e)| pos >= *s && pos < *e)
+        self.in_discharge(pos) || in_spans(&self.discharge_statements, pos)
     }
 
     /// Does the text state the discharge anywhere (strict regions or statements)?
