@@ -24,6 +24,7 @@
 mod codes;
 mod compact;
 mod error;
+mod evolution;
 mod fhir;
 mod items;
 mod json;

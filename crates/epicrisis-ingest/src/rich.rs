@@ -8,14 +8,15 @@
 
 use crate::codes;
 use crate::error::{ErrorKind, IngestError};
+use crate::evolution;
 use crate::items;
 use crate::json::{self, Ctx, get, idx, key};
 use crate::labs;
 use epicrisis_domain::posology::split_trailing_code;
 use epicrisis_domain::text::fold_words;
 use epicrisis_domain::{
-    Allergies, Date, Diagnosis, Episode, EvolutionNote, ItemKind, Medication, Procedure, Sex,
-    SourceShape, WarningKind, summarize_labs,
+    Allergies, Date, Diagnosis, Episode, ItemKind, Medication, Procedure, Sex, SourceShape,
+    WarningKind, summarize_labs,
 };
 use serde_json::{Map, Value};
 
@@ -144,11 +145,11 @@ pub(crate) fn read(ctx: &mut Ctx<'_>, m: &Obj, predecessor: bool) -> Result<Epis
     }
 
     if let Some(v) = get(m, "evolucion_resumen") {
-        let read = read_evolution(ctx, v, "evolucion_resumen", None, &mut ep.evolution);
+        let read = evolution::read(ctx, v, "evolucion_resumen", None, &mut ep.evolution);
         json::recover(ctx, read, (), "se omitieron las notas de evolución");
     }
     if let Some(v) = get(m, "evolucion") {
-        let read = read_evolution(ctx, v, "evolucion", adm, &mut ep.evolution);
+        let read = evolution::read(ctx, v, "evolucion", adm, &mut ep.evolution);
         json::recover(ctx, read, (), "se omitieron las notas de evolución");
     }
     // Laboratory data never blocks an episode: what cannot be read is a warning.
@@ -642,100 +643,6 @@ fn medications(ctx: &mut Ctx<'_>, v: &Value, path: &str) -> Vec<Medication> {
             }
         },
     )
-}
-
-fn read_evolution(
-    ctx: &mut Ctx<'_>,
-    v: &Value,
-    path: &str,
-    admission: Option<Date>,
-    out: &mut Vec<EvolutionNote>,
-) -> Result<(), IngestError> {
-    let l = json::list(
-        ctx,
-        v,
-        path,
-        "a list of {dia, texto} or {fecha, nota} objects",
-        true,
-    )?;
-    for (i, item) in l.iter().enumerate() {
-        let p = idx(path, i);
-        if let Value::String(s) = item
-            && !s.trim_start().starts_with('{')
-        {
-            if let Some(text) = json::non_empty(s) {
-                out.push(EvolutionNote {
-                    day: None,
-                    date: None,
-                    text,
-                    author: None,
-                });
-            }
-            continue;
-        }
-        let o = json::object(
-            ctx,
-            item,
-            &p,
-            "a {dia, texto} or {fecha, nota, profesional} object",
-        )?;
-        let text = match json::get_any(&o, &["texto", "nota", "text"]) {
-            Some((k, v)) => json::text_value(ctx, v, &key(&p, k))?,
-            None => {
-                return Err(json::missing(
-                    ctx,
-                    &o,
-                    &p,
-                    "texto",
-                    "the note, or \"nota\" in the predecessor's shape",
-                ));
-            }
-        };
-        let Some(text) = text else {
-            continue;
-        };
-        let date = date_field(ctx, &o, "fecha", &p)?;
-        let mut day = None;
-        if let Some(d) = get(&o, "dia") {
-            let dp = key(&p, "dia");
-            day = match d {
-                Value::Number(n) => n.as_u64().and_then(|n| u32::try_from(n).ok()),
-                Value::String(s) => s.trim().parse::<u32>().ok(),
-                other => {
-                    return Err(ctx.wrong_type(&dp, "a day number (1 = admission day)", other));
-                }
-            };
-            if day.is_none() {
-                ctx.warn(
-                    WarningKind::Unreadable,
-                    &dp,
-                    format!(
-                        "{} is not a day number (1 = admission day); left out",
-                        json::describe(d)
-                    ),
-                    format!(
-                        "Se recibió {}, que no es un número de día de hospitalización \
-                         (1 = día de ingreso); se omitió.",
-                        json::describe_es(d)
-                    ),
-                );
-            }
-        }
-        if day.is_none()
-            && let (Some(a), Some(d)) = (admission, date)
-        {
-            // Hospital day from the note's date: the admission day is day 1.
-            day = u32::try_from(a.days_until(d) + 1).ok().filter(|n| *n >= 1);
-        }
-        let author = json::text(ctx, &o, "profesional", &p)?;
-        out.push(EvolutionNote {
-            day,
-            date,
-            text,
-            author,
-        });
-    }
-    Ok(())
 }
 
 #[cfg(test)]
