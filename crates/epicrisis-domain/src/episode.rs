@@ -85,6 +85,42 @@ pub struct Patient {
     pub sex: Option<Sex>,
     /// Age in years (`edad`).
     pub age: Option<u32>,
+    /// Age in days, for a patient under two years old when the data gives months,
+    /// weeks, days or a birth date: «8 meses» says more than «0 años».
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub age_days: Option<u32>,
+}
+
+/// Whole months in `days` (a month is 30.44 days; a day of slack so that 10 July to
+/// 10 March, 243 days, is 8 months).
+fn months(days: u32) -> u32 {
+    (days + 1) * 48 / 1461
+}
+
+impl Patient {
+    /// The age as a clinician writes it: «68 años», «8 meses», «12 días».
+    pub fn age_es(&self) -> Option<String> {
+        let plural =
+            |n: u32, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        match (self.age_days, self.age) {
+            (Some(d), _) if d < 31 => Some(plural(d, "día", "días")),
+            (Some(d), _) if d < 730 => Some(plural(months(d), "mes", "meses")),
+            (_, Some(y)) => Some(plural(y, "año", "años")),
+            (Some(d), None) => Some(plural(d / 365, "año", "años")),
+            (None, None) => None,
+        }
+    }
+
+    /// The number and unit words of [`Patient::age_es`], for the validator's numbers.
+    pub fn age_number(&self) -> Option<u32> {
+        match (self.age_days, self.age) {
+            (Some(d), _) if d < 31 => Some(d),
+            (Some(d), _) if d < 730 => Some(months(d)),
+            (_, Some(y)) => Some(y),
+            (Some(d), None) => Some(d / 365),
+            (None, None) => None,
+        }
+    }
 }
 
 /// A diagnosis (`diagnostico_ingreso[]`, `diagnostico_egreso[]`, `dx`, `dx_alta`).

@@ -301,9 +301,9 @@ pub fn build_document(ep: &Episode, draft: &Draft, meta: &DocumentMeta) -> Docum
         .clone()
         .or_else(|| ep.physician.clone());
     let p = &ep.patient;
-    let age_sex = match (p.age, p.sex) {
-        (Some(a), Some(s)) => format!("{a} años, {}", sex_es(s)),
-        (Some(a), None) => format!("{a} años, sexo {}", NOT_RECORDED.to_lowercase()),
+    let age_sex = match (p.age_es(), p.sex) {
+        (Some(a), Some(s)) => format!("{a}, {}", sex_es(s)),
+        (Some(a), None) => format!("{a}, sexo {}", NOT_RECORDED.to_lowercase()),
         (None, Some(s)) => format!("edad {}, {}", NOT_RECORDED.to_lowercase(), sex_es(s)),
         (None, None) => NOT_RECORDED.into(),
     };

@@ -357,50 +357,96 @@ pub(crate) fn read_patient(
     {
         let kp = key(path, k);
         let age = match v {
-            Value::Number(n) => n.as_f64().filter(|a| a.fract() == 0.0).map(|a| a as i64),
-            Value::String(s) => {
-                let digits: String = s
-                    .trim()
-                    .chars()
-                    .take_while(|c| c.is_ascii_digit())
-                    .collect();
-                let rest = fold_words(&s.trim()[digits.len()..]);
-                let unit_ok = rest.is_empty() || rest == "anos" || rest == "ano" || rest == "a";
-                digits.parse::<i64>().ok().filter(|_| unit_ok)
-            }
+            Value::Number(n) => n
+                .as_f64()
+                .filter(|a| a.fract() == 0.0)
+                .map(|a| (a as i64, None)),
+            Value::String(s) => age_text(s),
             other => return Err(ctx.wrong_type(&kp, "an age in years (a number)", other)),
         };
-        match age.filter(|a| (0..=130).contains(a)) {
-            Some(a) => pat.age = u32::try_from(a).ok(),
+        match age.filter(|(a, _)| (0..=130).contains(a)) {
+            Some((a, days)) => {
+                pat.age = u32::try_from(a).ok();
+                pat.age_days = days;
+            }
             None => ctx.warn(
                 WarningKind::Unreadable,
                 &kp,
                 format!(
-                    "{} is not an age in years (expected a whole number such as 68); left out",
+                    "{} is not an age (expected a whole number of years such as 68, or \"8 meses\", \"12 días\"); left out",
                     json::describe(v)
                 ),
                 format!(
-                    "Se recibió {}, que no es una edad válida en años (se espera un número \
-                     entero, p. ej. 68); se omitió.",
+                    "Se recibió {}, que no es una edad válida (se espera un número entero de \
+                     años, p. ej. 68, o «8 meses», «12 días»); se omitió.",
                     json::describe_es(v)
                 ),
             ),
         }
     }
-    if pat.age.is_none()
+    // The birth date when no age was read, or when the age says less than two years
+    // («0 años» for an infant): age at admission, in days under two years.
+    if ep.patient.age.is_none_or(|a| a < 2)
+        && ep.patient.age_days.is_none()
         && let Some((k, v)) = json::get_any(p, &["fechaNacimiento", "fecha_nacimiento"])
         && let Some(raw) = json::text_value(ctx, v, &key(path, k))?
         && let Some(birth) = parse_date(ctx, &raw, &key(path, k))
         && let Some(at) = ep.admission_date.or(ep.discharge_date)
     {
-        // Age at admission, from the birth date the predecessor's API sends.
         let mut years = at.year() - birth.year();
         if (at.month(), at.day()) < (birth.month(), birth.day()) {
             years -= 1;
         }
         ep.patient.age = u32::try_from(years).ok();
+        let days = birth.days_until(at);
+        ep.patient.age_days = u32::try_from(days).ok().filter(|d| *d < 730);
     }
     Ok(())
+}
+
+/// An age as text: «68», «68 años», «8 meses», «3 semanas», «12 días», «1 año 3 meses».
+/// Returns whole years and, under two years, the age in days.
+fn age_text(s: &str) -> Option<(i64, Option<u32>)> {
+    let f = fold_words(s);
+    let words: Vec<&str> = f.split(' ').filter(|w| !w.is_empty()).collect();
+    let mut days = 0f64;
+    let mut any = false;
+    let mut finer = false;
+    let mut i = 0;
+    while i < words.len() {
+        // «8m» and «8 m» alike.
+        let w = words[i];
+        let digits: String = w.chars().take_while(char::is_ascii_digit).collect();
+        let n: f64 = digits.parse().ok()?;
+        let glued = &w[digits.len()..];
+        let unit = if glued.is_empty() {
+            i += 1;
+            words.get(i).copied().unwrap_or("anos")
+        } else {
+            glued
+        };
+        let per = match unit {
+            "anos" | "ano" | "a" | "y" => 365.25,
+            "meses" | "mes" | "m" => 30.4375,
+            "semanas" | "semana" | "sem" | "s" => 7.0,
+            "dias" | "dia" | "d" => 1.0,
+            _ => return None,
+        };
+        days += n * per;
+        any = true;
+        finer |= per < 365.0;
+        i += 1;
+        if words.get(i) == Some(&"y") {
+            i += 1;
+        }
+    }
+    if !any {
+        return None;
+    }
+    let years = (days / 365.25).floor() as i64;
+    // Years alone say nothing finer than years.
+    let under_two = (finer && days < 730.0).then(|| days.round() as u32);
+    Some((years, under_two))
 }
 
 fn parse_sex(s: &str) -> Option<Sex> {
@@ -693,10 +739,38 @@ mod tests {
     }
 
     #[test]
+    fn ages_in_months_weeks_days_and_from_a_birth_date() {
+        assert_eq!(age_text("68"), Some((68, None)));
+        assert_eq!(age_text("68 años"), Some((68, None)));
+        assert_eq!(age_text("8 meses"), Some((0, Some(244))));
+        assert_eq!(age_text("8m"), Some((0, Some(244))));
+        assert_eq!(age_text("3 semanas"), Some((0, Some(21))));
+        assert_eq!(age_text("12 días"), Some((0, Some(12))));
+        assert_eq!(age_text("1 año y 3 meses"), Some((1, Some(457))));
+        assert_eq!(age_text("30 meses"), Some((2, None)));
+        assert_eq!(age_text("sesenta"), None);
+        let v = serde_json::json!({
+            "atencion": {"fecha_ingreso": "2025-03-10"},
+            "paciente": {"edad": 0, "fecha_nacimiento": "2024-07-10"},
+            "diagnostico_ingreso": [{"codigo": "K56.1", "nombre": "Invaginación intestinal"}]
+        });
+        let mut ctx = Ctx::new("e.json", None);
+        let ep = read(&mut ctx, v.as_object().unwrap(), false).unwrap();
+        assert_eq!(ep.patient.age, Some(0));
+        assert_eq!(ep.patient.age_es().as_deref(), Some("8 meses"));
+        let v = serde_json::json!({
+            "paciente": {"edad": "12 días"},
+            "diagnostico_ingreso": [{"codigo": "P59.9", "nombre": "Ictericia neonatal"}]
+        });
+        let ep = read(&mut ctx, v.as_object().unwrap(), false).unwrap();
+        assert_eq!(ep.patient.age_es().as_deref(), Some("12 días"));
+    }
+
+    #[test]
     fn inconsistent_and_unreadable_data_warn_in_spanish() {
         let v = serde_json::json!({
             "atencion": {"fecha_ingreso": "2025-12-15", "fecha_alta": "2025-12-10"},
-            "paciente": {"sexo": "desconocido", "edad": "68 meses"},
+            "paciente": {"sexo": "desconocido", "edad": "68 lunas"},
             "diagnostico_ingreso": [{"codigo": "J18.9", "nombre": "Neumonía"}],
             "laboratorios_resumen": [
                 {"prueba": "Hemoglobina", "ingreso": {"valor": 9.5},
@@ -724,8 +798,8 @@ mod tests {
         );
         assert_eq!(
             es("paciente.edad"),
-            "paciente.edad: Se recibió un texto («68 meses»), que no es una edad válida en \
-             años (se espera un número entero, p. ej. 68); se omitió."
+            "paciente.edad: Se recibió un texto («68 lunas»), que no es una edad válida (se \
+             espera un número entero de años, p. ej. 68, o «8 meses», «12 días»); se omitió."
         );
         assert_eq!(
             es("laboratorios_resumen[0].periodo"),

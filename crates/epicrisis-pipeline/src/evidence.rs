@@ -457,15 +457,17 @@ fn episode_items(ep: &Episode) -> Vec<Item> {
         }
     }
     let p = &ep.patient;
-    if let Some(age) = p.age {
+    if let (Some(age), Some(name)) = (p.age_number(), p.age_es()) {
         out.push(Item {
             kind: K::Patient,
             field: "paciente.edad",
             index: 0,
-            name: format!("{age} años"),
+            name,
             matchers: vec![Matcher::Number {
                 number: age.to_string(),
-                words: vec!["anos".into(), "ano".into(), "edad".into()],
+                words: ["anos", "ano", "edad", "meses", "mes", "dias", "dia"]
+                    .map(String::from)
+                    .to_vec(),
             }],
         });
     }

@@ -90,7 +90,7 @@ pub fn ley_coverage(episode: &Episode, text: &str, report: &Report) -> LeyCovera
     };
     let p = &episode.patient;
     let names_patient = p.name.as_ref().is_some_and(|n| f.contains(&folded(n)))
-        || p.age.is_some_and(|a| f.contains(&format!("{a} anos")))
+        || p.age_es().is_some_and(|a| f.contains(&folded(&a)))
         || p.identifier
             .as_ref()
             .is_some_and(|i| f.contains(&folded(i)));

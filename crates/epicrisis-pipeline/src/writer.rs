@@ -202,7 +202,7 @@ fn note_extract(
 fn missing_items(ep: &Episode) -> Vec<&'static str> {
     let mut missing = Vec::new();
     let p = &ep.patient;
-    if p.name.is_none() && p.identifier.is_none() && p.age.is_none() && p.sex.is_none() {
+    if p.name.is_none() && p.identifier.is_none() && p.age_es().is_none() && p.sex.is_none() {
         missing.push("identificación del paciente");
     }
     if ep.physician.is_none() {
@@ -229,8 +229,8 @@ fn paragraph(ep: &Episode) -> Draft {
     if let Some(sex) = ep.patient.sex {
         ident.push(format!("sexo {}", sex_es(sex)));
     }
-    if let Some(age) = ep.patient.age {
-        ident.push(format!("{age} años"));
+    if let Some(age) = ep.patient.age_es() {
+        ident.push(age);
     }
     let mut ident_sentences = Vec::new();
     if !ident.is_empty() {
@@ -458,9 +458,7 @@ fn sections(ep: &Episode) -> Draft {
         ),
         format!(
             "Edad: {}",
-            p.age
-                .map(|a| format!("{a} años"))
-                .unwrap_or_else(|| NOT_RECORDED.to_string())
+            p.age_es().unwrap_or_else(|| NOT_RECORDED.to_string())
         ),
         format!(
             "Sexo: {}",

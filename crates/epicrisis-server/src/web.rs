@@ -411,7 +411,7 @@ fn episode_view(ep: &Episode) -> Value {
                 "male" => "masculino".to_string(),
                 other => other.to_string(),
             })),
-            "age": ep.patient.age,
+            "age": ep.patient.age_es(),
         },
         "admission": ep.admission_date.map(|d| d.to_dmy()),
         "discharge": ep.discharge_date.map(|d| d.to_dmy()),

@@ -319,6 +319,9 @@ impl EpisodeIndex {
         if let Some(age) = episode.patient.age {
             numbers.push(f64::from(age));
         }
+        if let Some(age) = episode.patient.age_number() {
+            numbers.push(f64::from(age));
+        }
         for n in &episode.evolution {
             if let Some(d) = n.day {
                 numbers.push(f64::from(d));
