@@ -610,13 +610,7 @@ fn observation(b: &Builder<'_>, l: &LabSummary, v: &LabValue, last: bool) -> Val
         "resourceType": "Observation",
         "extension": [{ "url": EXT_LAB_ROLE, "valueCode": if last { "ultimo" } else { "ingreso" } }],
         "status": "final",
-        "category": [{
-            "coding": [{
-                "system": "http://terminology.hl7.org/CodeSystem/observation-category",
-                "code": "laboratory",
-                "display": "Laboratory"
-            }]
-        }],
+        "category": laboratory_category(),
         "code": { "text": l.test },
         "subject": {"reference": b.reference("patient")},
         "encounter": {"reference": b.reference("encounter")},
@@ -648,18 +642,23 @@ fn observation(b: &Builder<'_>, l: &LabSummary, v: &LabValue, last: bool) -> Val
     o
 }
 
+/// `Observation.category`: laboratory.
+fn laboratory_category() -> Value {
+    json!([{
+        "coding": [{
+            "system": "http://terminology.hl7.org/CodeSystem/observation-category",
+            "code": "laboratory",
+            "display": "Laboratory"
+        }]
+    }])
+}
+
 /// A qualitative result («Negativo») as an Observation with `valueString`.
 fn finding_observation(b: &Builder<'_>, f: &LabFinding) -> Value {
     let mut o = json!({
         "resourceType": "Observation",
         "status": "final",
-        "category": [{
-            "coding": [{
-                "system": "http://terminology.hl7.org/CodeSystem/observation-category",
-                "code": "laboratory",
-                "display": "Laboratory"
-            }]
-        }],
+        "category": laboratory_category(),
         "code": { "text": f.test },
         "subject": {"reference": b.reference("patient")},
         "encounter": {"reference": b.reference("encounter")},

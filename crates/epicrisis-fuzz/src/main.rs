@@ -209,7 +209,7 @@ fn run(args: &Args) -> anyhow::Result<usize> {
     let mut slowest = (Duration::ZERO, Vec::new());
     let mut largest = 0usize;
     while Instant::now() < deadline {
-        let seed = rng.pick(&seeds).clone();
+        let seed = mutate::pick(&mut rng, &seeds).clone();
         let (bytes, applied) = mutate::case(&seed, &mut rng);
         largest = largest.max(bytes.len());
         let t = Instant::now();

@@ -4,30 +4,11 @@
 
 use serde_json::{Map, Value, json};
 
-/// A small deterministic generator (SplitMix64): a run is reproducible from its seed.
-pub struct Rng(u64);
+pub use epicrisis_validate::planted::Rng;
 
-impl Rng {
-    pub fn new(seed: u64) -> Rng {
-        Rng(seed ^ 0x9E37_79B9_7F4A_7C15)
-    }
-    pub fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    pub fn below(&mut self, n: usize) -> usize {
-        if n == 0 {
-            0
-        } else {
-            (self.next() % n as u64) as usize
-        }
-    }
-    pub fn pick<'a, T>(&mut self, v: &'a [T]) -> &'a T {
-        &v[self.below(v.len())]
-    }
+/// One of `v`, which is never empty here.
+pub fn pick<'a, T>(rng: &mut Rng, v: &'a [T]) -> &'a T {
+    &v[rng.below(v.len())]
 }
 
 /// Text that breaks naive string handling: zero-width and direction marks, combining
@@ -95,7 +76,7 @@ fn odd_text(rng: &mut Rng, base: &str) -> String {
     let mut s: Vec<char> = base.chars().collect();
     for _ in 0..1 + rng.below(4) {
         let at = rng.below(s.len() + 1);
-        let ins: Vec<char> = rng.pick(ODD).chars().collect();
+        let ins: Vec<char> = pick(rng, ODD).chars().collect();
         s.splice(at..at, ins);
     }
     s.into_iter().collect()
@@ -110,11 +91,11 @@ fn swapped(rng: &mut Rng, v: &Value) -> Value {
     match rng.below(7) {
         0 => Value::Null,
         1 => Value::Bool(rng.below(2) == 0),
-        2 => json!(rng.next() as i64 % 100_000),
+        2 => json!(rng.next_u64() as i64 % 100_000),
         3 => Value::String(text),
         4 => json!([v.clone()]),
         5 => json!({ "valor": v.clone(), "nombre": text }),
-        _ => Value::String(rng.pick(ODD_VALUES).to_string()),
+        _ => Value::String(pick(rng, ODD_VALUES).to_string()),
     }
 }
 
@@ -122,7 +103,7 @@ fn swapped(rng: &mut Rng, v: &Value) -> Value {
 fn mutate_tree(rng: &mut Rng, doc: &mut Value) -> &'static str {
     let mut ptrs = Vec::new();
     pointers(doc, String::new(), &mut ptrs);
-    let ptr = rng.pick(&ptrs).clone();
+    let ptr = pick(rng, &ptrs).clone();
     let Some(slot) = doc.pointer_mut(&ptr) else {
         return "none";
     };
@@ -150,9 +131,7 @@ fn mutate_tree(rng: &mut Rng, doc: &mut Value) -> &'static str {
         }
         3 => {
             let n = 1_000 + rng.below(50_000);
-            let word = rng
-                .pick(&["Paracetamol 1 g c/8h ", "a", "ñ\u{0301}", "1,5 "])
-                .to_string();
+            let word = pick(rng, &["Paracetamol 1 g c/8h ", "a", "ñ\u{0301}", "1,5 "]).to_string();
             *slot = Value::String(word.repeat(n / word.len().max(1) + 1));
             "huge string"
         }
@@ -188,7 +167,7 @@ fn mutate_tree(rng: &mut Rng, doc: &mut Value) -> &'static str {
             "wrapped"
         }
         _ => {
-            *slot = Value::String(rng.pick(ODD_VALUES).to_string());
+            *slot = Value::String(pick(rng, ODD_VALUES).to_string());
             "odd value"
         }
     }
@@ -235,11 +214,11 @@ fn damage_bytes(rng: &mut Rng, mut bytes: Vec<u8>) -> Vec<u8> {
         }
         let i = rng.below(bytes.len());
         match rng.below(5) {
-            0 => bytes[i] = (rng.next() & 0xFF) as u8,
+            0 => bytes[i] = (rng.next_u64() & 0xFF) as u8,
             1 => {
                 bytes.remove(i);
             }
-            2 => bytes.insert(i, (rng.next() & 0xFF) as u8),
+            2 => bytes.insert(i, (rng.next_u64() & 0xFF) as u8),
             3 => bytes.truncate(i),
             _ => {
                 let b = [0xEF, 0xBB, 0xBF];

@@ -157,6 +157,21 @@ pub fn read_dataset(bytes: &[u8], source_name: &str) -> Result<Vec<Record>, Inge
         if line.trim().is_empty() {
             continue;
         }
+        // Each record is one episode, bounded like one: a runaway line is refused before
+        // it is parsed.
+        let limits = Limits::default();
+        if line.len() as u64 > limits.max_bytes {
+            return Err(IngestError::new(
+                source_name,
+                ErrorKind::TooLarge,
+                format!(
+                    "record is {}; one episode may be at most {} (is the line a whole export?)",
+                    size_mb(line.len() as u64),
+                    size_limit(limits.max_bytes)
+                ),
+            )
+            .on_line(Some(n)));
+        }
         let value: Value = serde_json::from_str(line).map_err(|e| {
             let mut msg = format!("not valid JSON at column {}: {}", e.column(), bare(&e));
             if serde_json::from_str::<Value>(text).is_ok() {

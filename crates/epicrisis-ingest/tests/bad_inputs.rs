@@ -277,6 +277,19 @@ fn dataset_errors_name_the_line() {
         &["one.json: line 1: ", "not a JSONL dataset"],
     );
 
+    // A runaway line is refused by its size, naming the line, before it is parsed.
+    let huge = format!(
+        "{{\"input\": {{\"dx\": [\"a (J18.9)\"]}}}}\n{{\"input\": {{\"evo\": \"{}\"}}}}\n",
+        "x".repeat(17 * 1024 * 1024)
+    );
+    let e = read_dataset(huge.as_bytes(), "train.jsonl").unwrap_err();
+    check(
+        "runaway line",
+        &e,
+        ErrorKind::TooLarge,
+        &["train.jsonl: line 2: record is ", "at most 16 MiB"],
+    );
+
     let e = read_dataset(b"\n\n", "train.jsonl").unwrap_err();
     check(
         "empty dataset",

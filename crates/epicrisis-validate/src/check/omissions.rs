@@ -10,6 +10,39 @@ use epicrisis_domain::lexicon::{ConceptId, ConceptKind, content_tokens, lexicon}
 use epicrisis_domain::text::{fold_words, tokenize_chars};
 use std::collections::HashSet;
 
+/// The lexicon concepts an item's name names, and its content words (qualifiers, one
+/// letter and bare numbers left out).
+fn item_terms(name: &str) -> (Vec<ConceptId>, Vec<String>) {
+    let chars: Vec<char> = name.chars().collect();
+    let toks = tokenize_chars(&chars);
+    let ct = content_tokens(&chars, &toks);
+    let specific = lexicon()
+        .find_terms(&ct, true)
+        .into_iter()
+        .flat_map(|m| m.concepts)
+        .collect();
+    let keys = ct
+        .iter()
+        .map(|c| c.key.clone())
+        .filter(|k| {
+            !QUALIFIERS.contains(&k.as_str())
+                && k.len() > 1
+                && !k.chars().all(|c| c.is_ascii_digit())
+        })
+        .collect();
+    (specific, keys)
+}
+
+/// Whether `found` has most of `keys` (60 %), the first one included; a name without
+/// content words counts as named.
+fn most_words(keys: &[String], found: impl Fn(&str) -> bool) -> bool {
+    let Some(first) = keys.first() else {
+        return true;
+    };
+    let present = keys.iter().filter(|k| found(k)).count();
+    present * 10 >= keys.len() * 6 && found(first)
+}
+
 /// A part of the text: which positions it holds, and the content stems found there.
 struct Region<'s> {
     holds: Box<dyn Fn(usize) -> bool + 's>,
@@ -43,35 +76,14 @@ impl Analysis<'_> {
             }
         }
         let lx = lexicon();
-        let chars: Vec<char> = name.chars().collect();
-        let toks = tokenize_chars(&chars);
-        let ct = content_tokens(&chars, &toks);
-        let specific: Vec<ConceptId> = lx
-            .find_terms(&ct, true)
-            .into_iter()
-            .flat_map(|m| m.concepts)
-            .collect();
+        let (specific, keys) = item_terms(name);
         if specific
             .iter()
             .any(|c| self.text_concepts.contains(c) && lx.concept(*c).kind == ConceptKind::Drug)
         {
             return true;
         }
-        let keys: Vec<&str> = ct
-            .iter()
-            .map(|c| c.key.as_str())
-            .filter(|k| {
-                !QUALIFIERS.contains(k) && k.len() > 1 && !k.chars().all(|c| c.is_ascii_digit())
-            })
-            .collect();
-        if keys.is_empty() {
-            return true;
-        }
-        let present = keys
-            .iter()
-            .filter(|k| self.text_stems.contains(**k))
-            .count();
-        present * 10 >= keys.len() * 6 && self.text_stems.contains(keys[0])
+        most_words(&keys, |k| self.text_stems.contains(k))
             || specific.iter().any(|c| self.text_concepts.contains(c))
     }
 
@@ -91,15 +103,7 @@ impl Analysis<'_> {
                 return true;
             }
         }
-        let lx = lexicon();
-        let chars: Vec<char> = name.chars().collect();
-        let toks = tokenize_chars(&chars);
-        let ct = content_tokens(&chars, &toks);
-        let specific: Vec<ConceptId> = lx
-            .find_terms(&ct, true)
-            .into_iter()
-            .flat_map(|m| m.concepts)
-            .collect();
+        let (specific, keys) = item_terms(name);
         if self
             .mentions
             .iter()
@@ -107,19 +111,7 @@ impl Analysis<'_> {
         {
             return true;
         }
-        let keys: Vec<&str> = ct
-            .iter()
-            .map(|c| c.key.as_str())
-            .filter(|k| {
-                !QUALIFIERS.contains(k) && k.len() > 1 && !k.chars().all(|c| c.is_ascii_digit())
-            })
-            .collect();
-        if keys.is_empty() {
-            return true;
-        }
-        let region_stems = &region.stems;
-        let present = keys.iter().filter(|k| region_stems.contains(**k)).count();
-        present * 10 >= keys.len() * 6 && region_stems.contains(keys[0])
+        most_words(&keys, |k| region.stems.contains(k))
     }
 
     /// Is this discharge diagnosis also an admission diagnosis (same code or name)? Then
