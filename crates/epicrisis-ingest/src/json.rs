@@ -244,6 +244,29 @@ pub(crate) fn list<'v>(
     expected: &str,
     single_string: bool,
 ) -> Result<Cow<'v, [Value]>, IngestError> {
+    // A list written as one string of items: split it, and say so.
+    if !single_string
+        && let Value::String(s) = v
+        && !s.trim().is_empty()
+        && !(s.trim_start().starts_with('[') || s.trim_start().starts_with('{'))
+    {
+        let items = split_joined(s);
+        ctx.warn(
+            WarningKind::Normalised,
+            path,
+            format!(
+                "expected {expected}, found one string; read as {} item(s) split at line \
+                 breaks, semicolons or \"), \"",
+                items.len()
+            ),
+            format!(
+                "Se esperaba una lista y llegó un solo texto; se leyó como {} elemento(s), \
+                 separando por saltos de línea, punto y coma o «), ». Verifique la lista.",
+                items.len()
+            ),
+        );
+        return Ok(Cow::Owned(items.into_iter().map(Value::String).collect()));
+    }
     let l = list_uncapped(ctx, v, path, expected, single_string)?;
     if l.len() <= MAX_LIST_ITEMS {
         return Ok(l);
@@ -268,6 +291,37 @@ pub(crate) fn list<'v>(
             Cow::Owned(a)
         }
     })
+}
+
+/// The items of a list written as one string: one per line, or separated by «;» or
+/// «|»; failing those, at «), » (compact items end with their code: «Neumonia (J18.9),
+/// HTA (I10)»). Commas alone do not split: «Paracetamol 1 g, cada 8 horas» is one item.
+pub(crate) fn split_joined(s: &str) -> Vec<String> {
+    let clean = |v: Vec<&str>| -> Vec<String> {
+        v.into_iter()
+            .map(|x| {
+                x.trim()
+                    .trim_start_matches(['-', '•', '*'])
+                    .trim()
+                    .to_string()
+            })
+            .filter(|x| !x.is_empty())
+            .collect()
+    };
+    for sep in ['\n', ';', '|'] {
+        let parts = clean(s.split(sep).collect());
+        if parts.len() > 1 {
+            return parts;
+        }
+    }
+    let mut parts = Vec::new();
+    let mut rest = s;
+    while let Some(i) = rest.find("), ") {
+        parts.push(&rest[..=i]);
+        rest = &rest[i + 3..];
+    }
+    parts.push(rest);
+    clean(parts)
 }
 
 /// The most items a list of an episode keeps: far above any real stay (a hundred days
@@ -442,7 +496,31 @@ mod tests {
         assert!(e.to_string().contains("looks like JSON"), "{e}");
         let v = json!("HTA");
         assert_eq!(list(&mut ctx, &v, "m", "a list", true).unwrap().len(), 1);
-        assert!(list(&mut ctx, &v, "m", "a list", false).is_err());
+        assert_eq!(
+            list(&mut ctx, &v, "m", "a list", false).unwrap().len(),
+            1,
+            "one item, warned"
+        );
+
+        // One string of items is split, with a warning.
+        let v = json!("Neumonia (J18.9), HTA (I10), DM2 (E11.9)");
+        let l = list(&mut ctx, &v, "dx", "a list", false).unwrap();
+        assert_eq!(
+            l.iter().filter_map(Value::as_str).collect::<Vec<_>>(),
+            ["Neumonia (J18.9)", "HTA (I10)", "DM2 (E11.9)"]
+        );
+        assert_eq!(
+            ctx.warnings.last().map(|w| w.kind),
+            Some(WarningKind::Normalised)
+        );
+        assert_eq!(
+            split_joined("- Paracetamol 1 g, cada 8 horas\n- Omeprazol 20 mg"),
+            ["Paracetamol 1 g, cada 8 horas", "Omeprazol 20 mg"]
+        );
+        assert_eq!(
+            split_joined("Reposo; control en 7 días"),
+            ["Reposo", "control en 7 días"]
+        );
 
         // A runaway list is cut, with a warning that says how long it was.
         let v = Value::Array(vec![json!("HTA (I10)"); MAX_LIST_ITEMS + 5]);
