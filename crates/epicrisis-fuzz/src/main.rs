@@ -208,7 +208,16 @@ fn run(args: &Args) -> anyhow::Result<usize> {
     let (mut execs, mut read, mut failures) = (0usize, 0usize, 0usize);
     let mut slowest = (Duration::ZERO, Vec::new());
     let mut largest = 0usize;
+    let mut next_report = start + Duration::from_secs(60);
     while Instant::now() < deadline {
+        // A line a minute on stderr, so a run stopped early still tells its figures.
+        if Instant::now() >= next_report {
+            eprintln!(
+                "… {execs} executions, {read} read, {failures} failures, {:.0} s",
+                start.elapsed().as_secs_f64()
+            );
+            next_report += Duration::from_secs(60);
+        }
         let seed = mutate::pick(&mut rng, &seeds).clone();
         let (bytes, applied) = mutate::case(&seed, &mut rng);
         largest = largest.max(bytes.len());
