@@ -174,7 +174,10 @@ pub fn read_dataset(bytes: &[u8], source_name: &str) -> Result<Vec<Record>, Inge
         }
         let value: Value = serde_json::from_str(line).map_err(|e| {
             let mut msg = format!("not valid JSON at column {}: {}", e.column(), bare(&e));
-            if serde_json::from_str::<Value>(text).is_ok() {
+            // The hint costs a parse of the whole file: only for a file one episode could be.
+            if text.len() as u64 <= Limits::default().max_bytes
+                && serde_json::from_str::<Value>(text).is_ok()
+            {
                 msg.push_str(
                     "; the file is one JSON document spread over several lines, not a JSONL \
                      dataset (one record per line): read it as one episode instead",
