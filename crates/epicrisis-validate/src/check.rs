@@ -1203,6 +1203,15 @@ impl<'a> Analysis<'a> {
                 i += 1;
                 continue;
             }
+            // The base and exponent of a unit («16,8 x10^3/uL») are not values.
+            let caret = |j: Option<usize>| {
+                j.and_then(|j| self.tokens.get(j))
+                    .is_some_and(|x| x.is_punct("^"))
+            };
+            if caret(i.checked_sub(1)) || caret(Some(i + 1)) {
+                i += 1;
+                continue;
+            }
             // Ranges "3-6", "3 a 6": each number is checked on its own.
             let mut end_tok = i + 1;
             if let Some(u) = self.tokens.get(i + 1)
