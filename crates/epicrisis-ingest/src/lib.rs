@@ -151,6 +151,7 @@ pub fn read_dataset(bytes: &[u8], source_name: &str) -> Result<Vec<Record>, Inge
             "the dataset is empty; expected one JSON record per line (JSONL)",
         ));
     }
+    let limits = Limits::default();
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let n = i + 1;
@@ -159,7 +160,6 @@ pub fn read_dataset(bytes: &[u8], source_name: &str) -> Result<Vec<Record>, Inge
         }
         // Each record is one episode, bounded like one: a runaway line is refused before
         // it is parsed.
-        let limits = Limits::default();
         if line.len() as u64 > limits.max_bytes {
             return Err(IngestError::new(
                 source_name,
@@ -175,8 +175,7 @@ pub fn read_dataset(bytes: &[u8], source_name: &str) -> Result<Vec<Record>, Inge
         let value: Value = serde_json::from_str(line).map_err(|e| {
             let mut msg = format!("not valid JSON at column {}: {}", e.column(), bare(&e));
             // The hint costs a parse of the whole file: only for a file one episode could be.
-            if text.len() as u64 <= Limits::default().max_bytes
-                && serde_json::from_str::<Value>(text).is_ok()
+            if text.len() as u64 <= limits.max_bytes && serde_json::from_str::<Value>(text).is_ok()
             {
                 msg.push_str(
                     "; the file is one JSON document spread over several lines, not a JSONL \

@@ -1,7 +1,7 @@
 //! Where the text states the discharge: the regions that hold the discharge
 //! prescription («al alta, indicándose …», lines under «Indicaciones al alta»), used by
 //! every check, and the wider discharge statements («Egresa con …», «Alta con X. Se
-//! indica …») that the omission check reads when the strict regions find nothing.
+//! indica …»), which the omission check reads together with the strict regions.
 
 use super::Analysis;
 use epicrisis_domain::text::{TokenKind, fold_words};
