@@ -433,6 +433,12 @@
         const h = document.createElement("h3");
         h.textContent = "Versión " + v.number + (v.parentId ? " frente a la anterior" : "");
         diffBox.append(h);
+        if (v.writtenFromOlderRevision) {
+          const note = document.createElement("p");
+          note.className = "muted";
+          note.textContent = "Redactada a partir de la revisión " + v.episodeRevision + " de los datos del episodio (la actual es la " + v.currentEpisodeRevision + ").";
+          diffBox.append(note);
+        }
         const pre = document.createElement("div");
         pre.className = "difftext";
         for (const [op, t] of diff(prev.text, v.text)) {

@@ -52,7 +52,6 @@ pub fn routes() -> Router<AppState> {
             get(list_versions).post(save_version),
         )
         .route("/api/v1/episodes/{id}/validate", post(validate_text))
-        .route("/api/v1/episodes/{id}/export", get(export_episode))
         .route("/api/v1/episodes/{id}/audit", get(episode_audit))
         .route("/api/v1/versions/{id}", get(get_version))
         .route("/api/v1/versions/{id}/sign", post(sign_version))
@@ -99,7 +98,7 @@ pub fn read_episode(bytes: &[u8], name: &str) -> ApiResult<Episode> {
     Ok(epicrisis_ingest::read_episode(bytes, name)?)
 }
 
-fn unknown_episode(id: &str) -> ApiError {
+pub(crate) fn unknown_episode(id: &str) -> ApiError {
     ApiError::not_found(format!(
         "no existe el episodio {id:?}; impórtelo primero (POST /api/v1/episodes) / unknown episode"
     ))
@@ -131,6 +130,7 @@ pub async fn parsed_episode(state: &AppState, id: &str) -> ApiResult<Arc<StoredE
     let (row, ep) = load_episode(state, id).await?;
     let meta = StoredMeta {
         content_sha256: row.content_sha256(),
+        revision: row.revision,
         episode_id: row.episode_id,
         source_kind: row.source_kind,
         imported_at: row.imported_at,
@@ -192,8 +192,9 @@ fn report_of(v: &VersionRow) -> Report {
     serde_json::from_str(&v.report_json).unwrap_or_default()
 }
 
-/// The draft structure of a version (its parts), for documents.
-fn draft_of(v: &VersionRow, ep: &Episode, layout: epicrisis_pipeline::Layout) -> Draft {
+/// The draft structure of a version (its parts), for documents. `ep`: the episode data
+/// the version was written from (`record::snapshot_episode`).
+pub(crate) fn draft_of(v: &VersionRow, ep: &Episode, layout: epicrisis_pipeline::Layout) -> Draft {
     let stored: Option<Draft> = serde_json::from_str::<Value>(&v.provenance_json)
         .ok()
         .and_then(|p| p.get("draft").cloned())
@@ -212,7 +213,8 @@ pub fn version_summary(v: &VersionRow) -> Value {
     json!({
         "id": v.id, "number": v.number, "kind": v.kind, "status": v.status,
         "engine": v.engine, "author": v.author_name, "parentId": v.parent_id,
-        "amends": v.amends, "contentHash": v.content_hash, "createdAt": v.created_at,
+        "amends": v.amends, "contentHash": v.content_hash, "hashScheme": v.hash_scheme,
+        "episodeRevision": v.episode_revision, "createdAt": v.created_at,
         "errors": errors, "warnings": warnings,
     })
 }
@@ -295,6 +297,8 @@ pub async fn queue_draft(
     let user_id = p.user.id;
     let engine_name = state.engine.name();
     let regenerate = !avoid.is_empty();
+    // The data the engine reads: the version records it, whatever is imported meanwhile.
+    let revision = stored.meta.revision;
     let save: SaveFn = Box::new(move |o: &Outcome| {
         let v = NewVersion {
             episode_id: eid,
@@ -307,6 +311,7 @@ pub async fn queue_draft(
             // The newest version when the draft is saved (others may have been saved
             // while this job waited): a generated draft follows whatever is latest.
             parent_id: None,
+            episode_revision: Some(revision),
         };
         handle
             .block_on(async {
@@ -564,7 +569,7 @@ fn parse_legacy(body: &Bytes) -> ApiResult<LegacyRequest> {
 }
 
 /// A stored version, or 404.
-async fn load_version(state: &AppState, id: i64) -> ApiResult<VersionRow> {
+pub(crate) async fn load_version(state: &AppState, id: i64) -> ApiResult<VersionRow> {
     state
         .store
         .version(id)
@@ -896,7 +901,9 @@ async fn legacy_export(
 
 // ---------------------------------------------------------------- documents
 
-fn meta(
+/// What a document says about itself. A signed version's document is stamped with its
+/// signature time, not the export's, so that it is the same document at every export.
+pub(crate) fn meta(
     state: &AppState,
     v: Option<&VersionRow>,
     signer: Option<String>,
@@ -912,6 +919,7 @@ fn meta(
         m.version = u32::try_from(v.number).unwrap_or(1);
         if v.status == VersionStatus::Signed {
             m.state = DocumentState::Signed;
+            m.generated_at = Some(rfc3339(v.created_at));
             m.signature = Some(Signature {
                 signer: signer.or_else(|| v.author_name.clone()).unwrap_or_default(),
                 signed_at: rfc3339(v.created_at),
@@ -923,7 +931,7 @@ fn meta(
     m
 }
 
-async fn render(
+pub(crate) async fn render(
     format: epicrisis_export::Format,
     ep: Episode,
     draft: Draft,
@@ -936,7 +944,11 @@ async fn render(
         .map_err(ApiError::internal)
 }
 
-fn file_response(format: epicrisis_export::Format, name: &str, bytes: Vec<u8>) -> Response {
+pub(crate) fn file_response(
+    format: epicrisis_export::Format,
+    name: &str,
+    bytes: Vec<u8>,
+) -> Response {
     use epicrisis_export::Format;
     let (mime, ext) = match format {
         Format::Pdf => ("application/pdf", "pdf"),
@@ -968,59 +980,6 @@ fn file_response(format: epicrisis_export::Format, name: &str, bytes: Vec<u8>) -
     }
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
-}
-
-#[derive(Deserialize)]
-struct ExportQuery {
-    format: Option<String>,
-    version: Option<i64>,
-}
-
-async fn export_episode(
-    State(state): State<AppState>,
-    p: Principal,
-    Path(id): Path<String>,
-    Query(q): Query<ExportQuery>,
-) -> ApiResult<Response> {
-    use epicrisis_export::Format;
-    let format = match q.format.as_deref().unwrap_or("pdf") {
-        "pdf" => Format::Pdf,
-        "docx" | "word" => Format::Docx,
-        "fhir" => Format::Fhir,
-        "markdown" | "md" => Format::Markdown,
-        "text" | "txt" => Format::Text,
-        other => {
-            return Err(ApiError::bad_request(format!(
-                "format {other:?} no existe; use pdf, docx, fhir, markdown o text"
-            )));
-        }
-    };
-    let ep = parsed_episode(&state, &id).await?.parsed.episode.clone();
-    let v = match q.version {
-        Some(vid) => Some(load_version(&state, vid).await?)
-            .filter(|v| v.episode_id == id)
-            .ok_or_else(|| {
-                ApiError::not_found(format!("no existe la versión {vid} de este episodio"))
-            })?,
-        None => state.store.latest_version(&id).await?.ok_or_else(|| {
-            ApiError::not_found(
-                "el episodio aún no tiene borrador; genere uno primero / no draft yet",
-            )
-        })?,
-    };
-    let draft = draft_of(&v, &ep, state.settings.layout);
-    let m = meta(&state, Some(&v), None);
-    let bytes = render(format, ep, draft, m).await?;
-    audit(
-        &state,
-        Some(&p),
-        "export",
-        Some(&id),
-        Some(v.id),
-        json!({"format": format.as_str()}),
-    )
-    .await?;
-    Ok(file_response(format, &id, bytes))
 }
 
 // ---------------------------------------------------------------- /api/v1
@@ -1057,7 +1016,10 @@ async fn import_episode(
     let warnings: Vec<&str> = ep.warnings.iter().map(|w| w.message_es.as_str()).collect();
     Ok((
         StatusCode::CREATED,
-        Json(json!({"episodeId": row.episode_id, "shape": row.source_kind, "warnings": warnings})),
+        Json(
+            json!({"episodeId": row.episode_id, "shape": row.source_kind,
+                    "revision": row.revision, "warnings": warnings}),
+        ),
     )
         .into_response())
 }
@@ -1126,6 +1088,7 @@ async fn get_episode(
     let m = &stored.meta;
     Ok(Json(json!({
         "episodeId": m.episode_id, "shape": m.source_kind, "importedAt": m.imported_at,
+        "revision": m.revision,
         "episode": stored.parsed.episode, "latestVersion": latest.as_ref().map(version_full),
     })))
 }
@@ -1305,8 +1268,13 @@ async fn get_version(
     )
     .await?;
     let stored = parsed_episode(&state, &v.episode_id).await?;
+    let current = stored.meta.revision;
+    // Evidence refers to the notes of the data the version was written from.
+    let data = crate::record::version_data(&state, stored, &v).await?;
     let mut full = version_full(&v);
-    full["evidence"] = version_evidence(&v, &stored.parsed);
+    full["evidence"] = version_evidence(&v, data.parsed());
+    full["currentEpisodeRevision"] = json!(current);
+    full["writtenFromOlderRevision"] = json!(v.episode_revision < current);
     Ok(Json(full))
 }
 
@@ -1376,6 +1344,8 @@ async fn save_version(
             engine: None,
             author_id: Some(p.user.id),
             parent_id: b.parent_id,
+            // The data the text was just validated against.
+            episode_revision: Some(stored.meta.revision),
         })
         .await?;
     let (errors, warnings) = counts(&report);

@@ -28,6 +28,8 @@ pub struct StoredMeta {
     /// SHA-256 of the stored episode JSON this entry was parsed from (what passage
     /// vectors are tied to, see [`epicrisis_store::Store::put_passage_vectors`]).
     pub content_sha256: String,
+    /// The revision of the episode's data this entry was parsed from (the newest).
+    pub revision: i64,
 }
 
 /// An episode ready to validate against: parsed, indexed once, and its notes cut into
@@ -242,6 +244,7 @@ mod tests {
                 imported_at: 1,
                 updated_at: 1,
                 content_sha256: String::new(),
+                revision: 1,
             },
             parsed: Parsed::new(ep),
         })

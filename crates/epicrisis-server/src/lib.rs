@@ -7,7 +7,9 @@
 //! - [`web`]: the Spanish web interface, server-rendered, its assets embedded;
 //! - [`jobs`]: the bounded generation queue and its worker;
 //! - [`auth`]: passwords, sessions, API tokens, CSRF and login rate limiting;
-//! - [`cache`]: parsed episodes and their validation index, shared between requests.
+//! - [`cache`]: parsed episodes and their validation index, shared between requests;
+//! - [`record`]: the signed record — documents of a version rendered from the episode
+//!   data it was written from, and the verification of a version's hash.
 //!
 //! Nothing here logs clinical text, patient identifiers or secrets: the request log line
 //! carries the method, the route pattern (never the episode id), the status and the time.
@@ -20,6 +22,7 @@ pub mod error;
 pub mod jobs;
 pub mod openai;
 pub mod origins;
+pub mod record;
 pub mod web;
 
 use axum::Router;
@@ -187,6 +190,7 @@ pub fn router(state: AppState) -> Router {
     let limit = state.settings.max_body_bytes;
     Router::new()
         .merge(api::routes())
+        .merge(record::routes())
         .merge(openai::routes())
         .merge(web::routes())
         .layer(middleware::from_fn_with_state(state.clone(), log_request))

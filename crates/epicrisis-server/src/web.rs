@@ -477,6 +477,15 @@ async fn episode_page(
         return error_page(&state, e);
     }
     let latest = versions.last();
+    let revision = stored.meta.revision;
+    // The latest version's evidence refers to the data it was written from.
+    let evidence = match latest {
+        Some(v) => match crate::record::version_data(&state, stored.clone(), v).await {
+            Ok(data) => crate::api::version_evidence(v, data.parsed()),
+            Err(e) => return error_page(&state, e),
+        },
+        None => json!([]),
+    };
     let report: Report = latest
         .and_then(|v| serde_json::from_str(&v.report_json).ok())
         .unwrap_or_default();
@@ -488,9 +497,10 @@ async fn episode_page(
             user => user_ctx(&p), csrf => p.csrf(), engine => engine_ctx(&state),
             hospital => state.settings.hospital_name,
             id => stored.meta.episode_id, shape => stored.meta.source_kind, ep => episode_view(ep),
-            latest => latest.map(|v| json!({"id": v.id, "number": v.number, "status": v.status, "text": v.text, "kind": v.kind})),
+            latest => latest.map(|v| json!({"id": v.id, "number": v.number, "status": v.status, "text": v.text, "kind": v.kind, "episode_revision": v.episode_revision})),
+            revision => revision,
             findings => findings_ctx(&report),
-            evidence => latest.map(|v| crate::api::version_evidence(v, &stored.parsed)).unwrap_or_else(|| json!([])),
+            evidence => evidence,
             origins => latest.map(|v| crate::origins::origin_spans(&v.text, &v.provenance_json)).unwrap_or_default(),
             has_similar_query => !crate::archive::episode_query(ep).is_empty(),
             versions => summaries,

@@ -13,6 +13,10 @@
 //!
 //! Sentence embeddings live here too ([`vectors`]): passage vectors of an episode's
 //! evolution notes and the archive of signed epicrisis texts, both per model.
+//!
+//! The immutable signed record lives in [`revisions`]: every content an episode was
+//! imported with is kept as a revision, every version names the revision it was written
+//! from, and its hash covers its text, that data and its metadata.
 
 use std::path::{Path, PathBuf};
 use std::sync::Once;
@@ -24,8 +28,12 @@ use sqlx::any::{Any, AnyPoolOptions, AnyRow};
 use sqlx::{AnyConnection, AnyPool, Transaction};
 use sqlx::{Connection, Row};
 
+pub mod revisions;
 pub mod vectors;
 
+pub use revisions::{
+    EpisodeRevision, HASH_SCHEME_RECORD, HASH_SCHEME_TEXT, RevisionInfo, VersionCheck,
+};
 pub use vectors::{ArchiveHit, PassageVector};
 
 /// Which database the URL named.
@@ -132,6 +140,9 @@ pub struct EpisodeRow {
     pub source_kind: String,
     pub imported_at: i64,
     pub updated_at: i64,
+    /// The newest revision of the episode's data (1, 2, 3…; see [`revisions`]):
+    /// `episode_json` is that revision's.
+    pub revision: i64,
 }
 
 impl EpisodeRow {
@@ -202,6 +213,10 @@ pub struct NewVersion {
     /// The version this one follows; must be the episode's latest (optimistic check:
     /// `Conflict` when someone saved in between).
     pub parent_id: Option<i64>,
+    /// The revision of the episode's data the text was written from (the one the engine
+    /// read, or the one the edit was validated against); `None`: the episode's current
+    /// revision. `NotFound` when the episode has no such revision.
+    pub episode_revision: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -221,8 +236,15 @@ pub struct VersionRow {
     pub parent_id: Option<i64>,
     /// For an amendment: the signed version it amends.
     pub amends: Option<i64>,
-    /// SHA-256 of the text (hex).
+    /// SHA-256 (hex) under `hash_scheme`: of the text alone (scheme 1, versions saved
+    /// before the signed-record migration), or of the canonical record of text, data
+    /// revision and metadata (scheme 2; see [`revisions`]).
     pub content_hash: String,
+    /// [`HASH_SCHEME_TEXT`] or [`HASH_SCHEME_RECORD`].
+    pub hash_scheme: i64,
+    /// The revision of the episode's data this version was written from; its documents
+    /// are rendered from it ([`Store::version_snapshot`]).
+    pub episode_revision: i64,
     pub created_at: i64,
 }
 
@@ -383,9 +405,12 @@ impl Store {
 
     // --- episodes
     /// Inserts or replaces an episode (its versions are kept); `updated_at` always moves
-    /// forward, so a re-import is seen as a change even within one millisecond.
+    /// forward, so a re-import is seen as a change even within one millisecond. A JSON
+    /// other than the newest revision's becomes the next revision ([`revisions`]); the
+    /// same JSON again adds none.
     pub async fn put_episode(&self, e: &NewEpisode) -> Result<EpisodeRow> {
         let now = now_ms();
+        let mut tx = self.write_tx().await?;
         sqlx::query(
             "INSERT INTO episodes (episode_id, service, admission_date, discharge_date, \
              episode_json, source, source_kind, imported_at, updated_at) \
@@ -405,8 +430,11 @@ impl Store {
         .bind(&e.source)
         .bind(&e.source_kind)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        revisions::record_import(&mut tx, &e.episode_id, &e.episode_json, &e.source_kind, now)
+            .await?;
+        tx.commit().await?;
         self.episode(&e.episode_id).await?.ok_or_else(|| {
             StoreError::Db(format!("episode {} vanished after saving", e.episode_id))
         })
@@ -425,7 +453,7 @@ impl Store {
     pub async fn episode(&self, episode_id: &str) -> Result<Option<EpisodeRow>> {
         let row = sqlx::query(
             "SELECT episode_id, service, admission_date, discharge_date, episode_json, source, \
-             source_kind, imported_at, updated_at FROM episodes WHERE episode_id = $1",
+             source_kind, imported_at, updated_at, revision FROM episodes WHERE episode_id = $1",
         )
         .bind(episode_id)
         .fetch_optional(&self.pool)
@@ -441,6 +469,7 @@ impl Store {
                 source_kind: r.try_get("source_kind")?,
                 imported_at: r.try_get("imported_at")?,
                 updated_at: r.try_get("updated_at")?,
+                revision: r.try_get("revision")?,
             })
         })
         .transpose()
@@ -570,7 +599,8 @@ impl Store {
             _ => {}
         }
         let number = latest.as_ref().map_or(1, |l| l.number + 1);
-        let id = insert_version(&mut tx, v, number, amends).await?;
+        let revision = revisions::resolve(&mut tx, &v.episode_id, v.episode_revision).await?;
+        let id = insert_version(&mut tx, self.backend, v, number, amends, &revision).await?;
         let row = version_in(&mut tx, id).await?;
         tx.commit().await?;
         row.ok_or_else(|| StoreError::Db(format!("version {id} vanished after saving")))
@@ -598,8 +628,9 @@ impl Store {
     }
 
     /// Signs: appends a `Signed` version with the text of `version_id`, which must be the
-    /// latest and not already signed. The new version keeps the text, report, provenance
-    /// and engine of the signed one; its author is the signer and its parent `version_id`.
+    /// latest and not already signed. The new version keeps the text, report, provenance,
+    /// engine and episode data revision of the signed one; its author is the signer and
+    /// its parent `version_id`.
     pub async fn sign(&self, version_id: i64, user_id: i64) -> Result<VersionRow> {
         let mut tx = self.write_tx().await?;
         let Some(v) = version_in(&mut tx, version_id).await? else {
@@ -629,8 +660,10 @@ impl Store {
             engine: v.engine.clone(),
             author_id: Some(user_id),
             parent_id: Some(v.id),
+            episode_revision: Some(v.episode_revision),
         };
-        let id = insert_version(&mut tx, &new, v.number + 1, None).await?;
+        let revision = revisions::resolve(&mut tx, &v.episode_id, new.episode_revision).await?;
+        let id = insert_version(&mut tx, self.backend, &new, v.number + 1, None, &revision).await?;
         let row = version_in(&mut tx, id).await?;
         tx.commit().await?;
         row.ok_or_else(|| StoreError::Db(format!("version {id} vanished after saving")))
@@ -1081,7 +1114,7 @@ fn parse_kind(s: &str) -> Result<VersionKind> {
 
 const VERSION_SELECT: &str = "SELECT v.id, v.episode_id, v.number, v.kind, v.status, v.text, \
      v.report_json, v.provenance_json, v.engine, v.author_id, u.display_name AS author_name, \
-     v.parent_id, v.amends, v.content_hash, v.created_at \
+     v.parent_id, v.amends, v.content_hash, v.hash_scheme, v.episode_revision, v.created_at \
      FROM versions v LEFT JOIN users u ON u.id = v.author_id";
 
 fn version_row(r: &AnyRow) -> Result<VersionRow> {
@@ -1100,6 +1133,8 @@ fn version_row(r: &AnyRow) -> Result<VersionRow> {
         parent_id: r.try_get("parent_id")?,
         amends: r.try_get("amends")?,
         content_hash: r.try_get("content_hash")?,
+        hash_scheme: r.try_get("hash_scheme")?,
+        episode_revision: r.try_get("episode_revision")?,
         created_at: r.try_get("created_at")?,
     })
 }
@@ -1125,25 +1160,48 @@ async fn latest_in(
     row.as_ref().map(version_row).transpose()
 }
 
-/// The only statement that writes to `versions`: an INSERT. A second writer that got the
-/// same number (it cannot, under the locks above, but the unique index holds anyway)
-/// gets `Conflict`.
+/// The only statement that writes to `versions`: an INSERT, with the id taken first and
+/// the scheme-2 hash of the record (`revision`: the data revision and its SHA-256, from
+/// [`revisions::resolve`]). A second writer that got the same number (it cannot, under
+/// the locks above, but the unique index holds anyway) gets `Conflict`.
 async fn insert_version(
     tx: &mut Transaction<'static, Any>,
+    backend: Backend,
     v: &NewVersion,
     number: i64,
     amends: Option<i64>,
+    revision: &(i64, String),
 ) -> Result<i64> {
     let status = if v.kind == VersionKind::Signed {
         VersionStatus::Signed
     } else {
         VersionStatus::Draft
     };
+    let id = revisions::next_version_id(tx, backend).await?;
+    let created_at = now_ms();
+    let hash = revisions::record_hash(&revisions::RecordFields {
+        version_id: id,
+        episode_id: &v.episode_id,
+        number,
+        kind: v.kind,
+        parent_id: v.parent_id,
+        amends,
+        author_id: v.author_id,
+        engine: v.engine.as_deref(),
+        created_at,
+        episode_revision: revision.0,
+        episode_sha256: &revision.1,
+        provenance_json: &v.provenance_json,
+        text: &v.text,
+    });
     let result = sqlx::query(
-        "INSERT INTO versions (episode_id, number, kind, status, text, report_json, \
-         provenance_json, engine, author_id, parent_id, amends, content_hash, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
+        "INSERT INTO versions (id, episode_id, number, kind, status, text, report_json, \
+         provenance_json, engine, author_id, parent_id, amends, content_hash, hash_scheme, \
+         episode_revision, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+         RETURNING id",
     )
+    .bind(id)
     .bind(&v.episode_id)
     .bind(number)
     .bind(v.kind.as_str())
@@ -1155,8 +1213,10 @@ async fn insert_version(
     .bind(v.author_id)
     .bind(v.parent_id)
     .bind(amends)
-    .bind(sha256_hex(v.text.as_bytes()))
-    .bind(now_ms())
+    .bind(&hash)
+    .bind(HASH_SCHEME_RECORD)
+    .bind(revision.0)
+    .bind(created_at)
     .fetch_one(&mut **tx)
     .await;
     match result {
@@ -1444,6 +1504,16 @@ mod migrate {
         pub name: &'static str,
         pub sqlite: &'static str,
         pub postgres: &'static str,
+        /// What the program does after the SQL, in the same transaction.
+        pub then: Step,
+    }
+
+    /// A migration's work that SQL cannot do on both backends.
+    #[derive(Clone, Copy)]
+    pub(crate) enum Step {
+        None,
+        /// Revision 1 of every episode from its JSON (SHA-256 computed here).
+        Revisions,
     }
 
     pub(crate) const MIGRATIONS: &[Migration] = &[
@@ -1452,12 +1522,21 @@ mod migrate {
             name: "initial",
             sqlite: include_str!("../migrations/sqlite/0001_initial.sql"),
             postgres: include_str!("../migrations/postgres/0001_initial.sql"),
+            then: Step::None,
         },
         Migration {
             version: 2,
             name: "vectors",
             sqlite: include_str!("../migrations/sqlite/0002_vectors.sql"),
             postgres: include_str!("../migrations/postgres/0002_vectors.sql"),
+            then: Step::None,
+        },
+        Migration {
+            version: 3,
+            name: "revisions",
+            sqlite: include_str!("../migrations/sqlite/0003_revisions.sql"),
+            postgres: include_str!("../migrations/postgres/0003_revisions.sql"),
+            then: Step::Revisions,
         },
     ];
 
@@ -1518,6 +1597,12 @@ mod migrate {
                     .map_err(|e| {
                         StoreError::Db(format!("migration {} ({}): {e}", m.version, m.name))
                     })?;
+            }
+            match m.then {
+                Step::None => {}
+                Step::Revisions => crate::revisions::backfill(&mut tx).await.map_err(|e| {
+                    StoreError::Db(format!("migration {} ({}): {e}", m.version, m.name))
+                })?,
             }
             sqlx::query(
                 "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",

@@ -4,151 +4,13 @@
 //! `scripts/test.sh` starts such a server). Without that variable the PostgreSQL half is
 //! skipped, unless `EPICRISIS_REQUIRE_TOOLS=1`, which makes it a failure.
 
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use epicrisis_store::*;
-use sqlx::AnyPool;
 
-struct Db {
-    label: &'static str,
-    url: String,
-    _dir: Option<tempfile::TempDir>,
-    /// PostgreSQL: the admin URL and the database to drop at the end.
-    pg: Option<(String, String)>,
-}
-
-impl Db {
-    /// A second connection, outside the store, for what only an attacker would do.
-    async fn raw(&self) -> AnyPool {
-        sqlx::any::install_default_drivers();
-        AnyPool::connect(&self.url).await.expect("raw connection")
-    }
-
-    async fn finish(self) {
-        let Some((admin, name)) = &self.pg else {
-            return;
-        };
-        if let Ok(pool) = AnyPool::connect(admin).await {
-            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .execute(&pool)
-                .await;
-            pool.close().await;
-        }
-    }
-}
-
-fn unique_name() -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!(
-        "t_{}_{}_{}",
-        std::process::id(),
-        nanos,
-        N.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-/// `postgres://u@h:p/db?x` with another database name.
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, format!("?{q}")),
-        None => (url, String::new()),
-    };
-    let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let host_part = match base[scheme_end..].find('/') {
-        Some(i) => &base[..scheme_end + i],
-        None => base,
-    };
-    format!("{host_part}/{name}{query}")
-}
-
-/// SQLite always; PostgreSQL when `EPICRISIS_TEST_DATABASE_URL` is set.
-async fn databases() -> Vec<Db> {
-    let dir = tempfile::tempdir().unwrap();
-    // A folder that does not exist yet: opening creates it.
-    let path = dir.path().join("sub").join("epicrisis.db");
-    let mut dbs = vec![Db {
-        label: "sqlite",
-        url: format!("sqlite:{}", path.display()),
-        _dir: Some(dir),
-        pg: None,
-    }];
-    match std::env::var("EPICRISIS_TEST_DATABASE_URL") {
-        Ok(admin) if !admin.trim().is_empty() => {
-            sqlx::any::install_default_drivers();
-            let name = unique_name();
-            let pool = AnyPool::connect(&admin).await.unwrap_or_else(|e| {
-                panic!("cannot reach PostgreSQL at EPICRISIS_TEST_DATABASE_URL: {e}")
-            });
-            sqlx::query(&format!("CREATE DATABASE {name}"))
-                .execute(&pool)
-                .await
-                .expect("CREATE DATABASE (the test user needs CREATEDB)");
-            pool.close().await;
-            dbs.push(Db {
-                label: "postgres",
-                url: with_database(&admin, &name),
-                _dir: None,
-                pg: Some((admin, name)),
-            });
-        }
-        _ if std::env::var("EPICRISIS_REQUIRE_TOOLS").as_deref() == Ok("1") => panic!(
-            "EPICRISIS_TEST_DATABASE_URL is not set and EPICRISIS_REQUIRE_TOOLS=1: run \
-             scripts/test.sh (it starts a private PostgreSQL on 127.0.0.1:54329), or point \
-             EPICRISIS_TEST_DATABASE_URL at a PostgreSQL admin URL whose user may CREATE \
-             DATABASE, e.g. postgres://postgres@127.0.0.1:54329/postgres"
-        ),
-        _ => eprintln!("skipping PostgreSQL: EPICRISIS_TEST_DATABASE_URL not set"),
-    }
-    dbs
-}
-
-/// Runs `check` on every database.
-macro_rules! on_every_database {
-    ($check:ident) => {
-        for db in databases().await {
-            eprintln!("== {} on {}", stringify!($check), db.label);
-            $check(&db).await;
-            db.finish().await;
-        }
-    };
-}
-
-fn episode(id: &str, service: Option<&str>, discharge: Option<&str>) -> NewEpisode {
-    NewEpisode {
-        episode_id: id.to_string(),
-        service: service.map(str::to_string),
-        admission_date: Some("2024-01-01".to_string()),
-        discharge_date: discharge.map(str::to_string),
-        episode_json: format!("{{\"id\":\"{id}\"}}"),
-        source: format!("source of {id}"),
-        source_kind: "rich".to_string(),
-    }
-}
-
-fn version(ep: &str, kind: VersionKind, text: &str, parent: Option<i64>) -> NewVersion {
-    NewVersion {
-        episode_id: ep.to_string(),
-        kind,
-        text: text.to_string(),
-        report_json: "{\"ok\":true}".to_string(),
-        provenance_json: "null".to_string(),
-        engine: Some("deterministic".to_string()),
-        author_id: None,
-        parent_id: parent,
-    }
-}
-
-fn is_conflict<T: std::fmt::Debug>(r: Result<T>) -> String {
-    match r {
-        Err(StoreError::Conflict(m)) => m,
-        other => panic!("expected Conflict, got {other:?}"),
-    }
-}
+#[macro_use]
+mod common;
+use common::*;
 
 // --- migrations
 
@@ -172,7 +34,7 @@ async fn check_migrations(db: &Db) {
         .fetch_one(&raw)
         .await
         .unwrap();
-    assert_eq!(n, 2);
+    assert_eq!(n, 3);
     // A database written by a newer program.
     sqlx::query(
         "INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', 0)",
@@ -855,10 +717,14 @@ async fn check_version_chain(db: &Db) {
         (v1.number, v1.kind, v1.status),
         (1, VersionKind::Generated, VersionStatus::Draft)
     );
-    // sha256("uno")
+    // The record's hash (text, data revision, metadata), not the text's alone.
     assert_eq!(
-        v1.content_hash,
-        "bf0ec3694e122e067d9964a38ec7d8415781df4b24f442ad767b4621fb98f8c5"
+        (v1.hash_scheme, v1.episode_revision),
+        (HASH_SCHEME_RECORD, 1)
+    );
+    assert_ne!(
+        v1.content_hash, "bf0ec3694e122e067d9964a38ec7d8415781df4b24f442ad767b4621fb98f8c5",
+        "not sha256(\"uno\")"
     );
     let mut edit = version("E", VersionKind::Edited, "dos", Some(v1.id));
     edit.author_id = Some(ana.id);
@@ -902,7 +768,10 @@ async fn check_version_chain(db: &Db) {
         (s3.text.as_str(), s3.parent_id, s3.author_id),
         ("dos", Some(v2.id), Some(ana.id))
     );
-    assert_eq!(s3.content_hash, v2.content_hash);
+    // The signature's hash covers its signer and time too.
+    assert_ne!(s3.content_hash, v2.content_hash);
+    assert_eq!(s3.episode_revision, v2.episode_revision);
+    assert!(store.verify_version(s3.id).await.unwrap().matches);
     assert_eq!(s3.report_json, v2.report_json);
 
     // Nothing but an amendment after a signature.

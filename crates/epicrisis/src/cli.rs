@@ -65,6 +65,9 @@ pub enum Command {
     /// The audit trail.
     #[command(subcommand)]
     Audit(crate::serve_cmd::AuditCommand),
+    /// Saved versions of epicrisis in the store (drafts, signatures, amendments).
+    #[command(subcommand)]
+    Versions(crate::serve_cmd::VersionsCommand),
 }
 
 #[derive(Debug, Subcommand)]

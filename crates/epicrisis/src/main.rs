@@ -77,6 +77,7 @@ fn main() -> ExitCode {
         cli::Command::Users(cmd) => serve_cmd::users(cmd, env_file),
         cli::Command::Tokens(cmd) => serve_cmd::tokens(cmd, env_file),
         cli::Command::Audit(cmd) => serve_cmd::audit(cmd, env_file),
+        cli::Command::Versions(cmd) => serve_cmd::versions(cmd, env_file),
     };
     match result {
         Ok(code) => code,

@@ -1,5 +1,6 @@
-//! `epicrisis serve`, `epicrisis users …`, `epicrisis tokens add` and
-//! `epicrisis audit verify`: the server and the administration of its store.
+//! `epicrisis serve`, `epicrisis users …`, `epicrisis tokens add`,
+//! `epicrisis audit verify` and `epicrisis versions verify`: the server and the
+//! administration of its store.
 
 use crate::Failure;
 use crate::cli::{Engine, LayoutArg, ModelArgs};
@@ -70,6 +71,17 @@ pub enum TokensCommand {
 pub enum AuditCommand {
     /// Recompute the audit trail's hash chain; exit 1 when a row was changed or deleted.
     Verify,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VersionsCommand {
+    /// Recompute the hash of versions from their stored text, the episode data they were
+    /// written from and their metadata; exit 1 when one does not match. With no ids,
+    /// every signed version.
+    Verify {
+        /// Version ids (as in /api/v1/versions/ID); none: every signed version.
+        ids: Vec<i64>,
+    },
 }
 
 pub fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
@@ -295,6 +307,43 @@ pub fn audit(cmd: AuditCommand, env_file: Option<&Path>) -> Result<ExitCode, Fai
                     for p in &check.problems {
                         println!("- {p}");
                     }
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
+    })
+}
+
+pub fn versions(cmd: VersionsCommand, env_file: Option<&Path>) -> Result<ExitCode, Failure> {
+    let url = database_url(env_file)?;
+    runtime()?.block_on(async move {
+        let store = open_store(&url).await?;
+        match cmd {
+            VersionsCommand::Verify { ids } => {
+                let checks = if ids.is_empty() {
+                    store.verify_signed_versions().await.map_err(store_err)?
+                } else {
+                    let mut checks = Vec::with_capacity(ids.len());
+                    for id in ids {
+                        checks.push(store.verify_version(id).await.map_err(store_err)?);
+                    }
+                    checks
+                };
+                if checks.is_empty() {
+                    println!("no hay versiones firmadas que verificar / no signed versions");
+                }
+                let bad = checks.iter().filter(|c| !c.matches).count();
+                for c in &checks {
+                    println!("{} {}", if c.matches { "ok" } else { "ALTERADA" }, c.message());
+                }
+                if bad == 0 {
+                    Ok(ExitCode::SUCCESS)
+                } else {
+                    println!(
+                        "{bad} de {} versión(es) no coinciden con su huella / {bad} of {} do not match",
+                        checks.len(),
+                        checks.len()
+                    );
                     Ok(ExitCode::from(1))
                 }
             }

@@ -3,156 +3,16 @@
 
 use reqwest::blocking::{Client, Response};
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 mod common;
+use common::server::{PASSWORD, Session, add_user, bin, login, serve};
 use common::{fixture_path, testdata};
 
-const PASSWORD: &str = "clave-secreta-123";
 const EPISODE: &str = "1416169";
-
-/// The binary, run in a site's folder. The site's database is SQLite in the folder,
-/// unless the folder's `database_url` file names another (PostgreSQL).
-fn bin(dir: &Path) -> Command {
-    let db = std::fs::read_to_string(dir.join("database_url"))
-        .map(|s| s.trim().to_string())
-        .unwrap_or_else(|_| format!("sqlite:{}/db/epicrisis.db", dir.display()));
-    let mut c = Command::new(env!("CARGO_BIN_EXE_epicrisis"));
-    c.current_dir(dir)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", std::env::var("HOME").unwrap_or_default())
-        .env("DATABASE_URL", db);
-    c
-}
-
-fn add_user(dir: &Path, name: &str, role: &str, display: &str) {
-    let mut c = bin(dir)
-        .args(["users", "add", name, "--role", role, "--name", display])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    writeln!(c.stdin.take().unwrap(), "{PASSWORD}").unwrap();
-    let out = c.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-struct Served {
-    child: Child,
-    url: String,
-    log: Arc<Mutex<String>>,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(dir: &Path, extra: &[&str]) -> Served {
-    let mut child = bin(dir)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .args(extra)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let log = Arc::new(Mutex::new(String::new()));
-    let (tx, rx) = std::sync::mpsc::channel();
-    let stderr = child.stderr.take().unwrap();
-    let l = log.clone();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(rest) = line.split("escuchando en ").nth(1) {
-                let _ = tx.send(rest.split_whitespace().next().unwrap_or("").to_string());
-            }
-            l.lock().unwrap().push_str(&line);
-            l.lock().unwrap().push('\n');
-        }
-    });
-    let url = rx
-        .recv_timeout(Duration::from_secs(120))
-        .unwrap_or_else(|_| panic!("server did not start: {}", log.lock().unwrap()));
-    Served { child, url, log }
-}
-
-/// A browser-like client: logs in through the form, keeps the cookie, sends the CSRF
-/// header.
-struct Session {
-    client: Client,
-    base: String,
-    csrf: String,
-}
-
-fn login(base: &str, user: &str) -> Session {
-    let client = Client::builder().cookie_store(true).build().unwrap();
-    let page = client
-        .get(format!("{base}/login"))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
-    let csrf = page
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .unwrap()
-        .to_string();
-    let r = client
-        .post(format!("{base}/login"))
-        .form(&[("username", user), ("password", PASSWORD), ("csrf", &csrf)])
-        .send()
-        .unwrap();
-    assert_eq!(r.status(), 200, "login failed");
-    assert!(r.url().path().starts_with("/episodios"));
-    let me: Value = client
-        .get(format!("{base}/api/v1/me"))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    Session {
-        client,
-        base: base.into(),
-        csrf: me["csrf"].as_str().unwrap().into(),
-    }
-}
-
-impl Session {
-    fn get(&self, path: &str) -> Response {
-        self.client
-            .get(format!("{}{path}", self.base))
-            .send()
-            .unwrap()
-    }
-    fn post(&self, path: &str, body: &Value) -> Response {
-        self.client
-            .post(format!("{}{path}", self.base))
-            .header("X-CSRF-Token", &self.csrf)
-            .json(body)
-            .send()
-            .unwrap()
-    }
-    fn post_bytes(&self, path: &str, body: Vec<u8>) -> Response {
-        self.client
-            .post(format!("{}{path}", self.base))
-            .header("X-CSRF-Token", &self.csrf)
-            .body(body)
-            .send()
-            .unwrap()
-    }
-}
 
 fn setup() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
@@ -252,6 +112,8 @@ fn every_route_refuses_anonymous_requests() {
         ("GET", "/api/v1/episodes/1416169/audit"),
         ("GET", "/api/v1/versions/1"),
         ("POST", "/api/v1/versions/1/sign"),
+        ("GET", "/api/v1/versions/1/export"),
+        ("GET", "/api/v1/versions/1/verify"),
         ("GET", "/api/v1/jobs/x"),
         ("POST", "/api/v1/jobs/x/cancel"),
         ("GET", "/api/v1/jobs/x/events"),

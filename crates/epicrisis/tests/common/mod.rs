@@ -4,6 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod server;
+
 /// A file under the project's `testdata/`.
 pub fn testdata(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

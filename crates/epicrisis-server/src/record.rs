@@ -1,0 +1,218 @@
+//! The signed record over HTTP: a version's documents are rendered from the episode data
+//! it was written from, and a version's hash can be recomputed on request.
+//!
+//! Every version names the revision of the episode's data it was written from
+//! (`epicrisis_store::revisions`). `GET /api/v1/episodes/{id}/export?format=…&version=…`
+//! and `GET /api/v1/versions/{id}/export?format=…` render the version's text with *that*
+//! revision — identification block, lab table, discharge prescription with doses — never
+//! with the episode's current data, so re-importing an episode with other details never
+//! changes the document shown under a physician's signature. A signed document is also
+//! stamped with its signature time rather than the time of the export (the FHIR Bundle's
+//! `timestamp`), so exporting a signed version twice gives the same bytes.
+//!
+//! `GET /api/v1/versions/{id}/verify` recomputes the version's hash from its stored text,
+//! data snapshot, provenance and metadata (`Store::verify_version`) and says whether it
+//! matches the hash stored when it was saved, naming the version either way; any signed-in
+//! role may ask (as for reading a version), and the question is audited (`verify`, with
+//! the verdict only). `epicrisis versions verify` does the same from the command line.
+//!
+//! Pages and the version answer show evidence and findings against the same snapshot
+//! when a version was written from an older revision ([`version_data`]).
+
+use crate::AppState;
+use crate::api::{audit, draft_of, file_response, load_version, meta, render, unknown_episode};
+use crate::auth::Principal;
+use crate::cache::{Parsed, StoredEpisode};
+use crate::error::{ApiError, ApiResult};
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use axum::routing::get;
+use axum::{Json, Router};
+use epicrisis_domain::Episode;
+use epicrisis_export::Format;
+use epicrisis_store::{VersionCheck, VersionRow};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::sync::Arc;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/episodes/{id}/export", get(export_episode))
+        .route("/api/v1/versions/{id}/export", get(export_version))
+        .route("/api/v1/versions/{id}/verify", get(verify_version))
+}
+
+/// The episode data a version was written from, parsed.
+pub async fn snapshot_episode(state: &AppState, v: &VersionRow) -> ApiResult<Episode> {
+    let revision = state.store.version_snapshot(v).await.map_err(|e| match e {
+        // The version exists but its data does not: the database was damaged, not the
+        // request (the message says what is missing and what to do).
+        epicrisis_store::StoreError::NotFound(m) => ApiError::internal(m),
+        other => other.into(),
+    })?;
+    serde_json::from_str(&revision.episode_json).map_err(|e| {
+        ApiError::internal(format!(
+            "revision {} of episode {:?} cannot be read as an episode ({e}); it was written \
+             by another version of epicrisis or changed outside it",
+            revision.revision, v.episode_id
+        ))
+    })
+}
+
+/// The parsed episode a version is checked against: the cached current one, or the
+/// older revision it was written from, parsed and indexed for this request.
+pub enum VersionData {
+    Current(Arc<StoredEpisode>),
+    Snapshot(Box<Parsed>),
+}
+
+impl VersionData {
+    pub fn parsed(&self) -> &Parsed {
+        match self {
+            VersionData::Current(s) => &s.parsed,
+            VersionData::Snapshot(p) => p,
+        }
+    }
+}
+
+/// What `v`'s evidence and findings refer to (`stored`: the episode as it is now).
+pub async fn version_data(
+    state: &AppState,
+    stored: Arc<StoredEpisode>,
+    v: &VersionRow,
+) -> ApiResult<VersionData> {
+    if v.episode_revision == stored.meta.revision {
+        return Ok(VersionData::Current(stored));
+    }
+    let ep = snapshot_episode(state, v).await?;
+    // Indexing takes a few milliseconds of CPU: off the async threads.
+    let parsed = tokio::task::spawn_blocking(move || Parsed::new(ep))
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(VersionData::Snapshot(Box::new(parsed)))
+}
+
+fn format_of(name: Option<&str>) -> ApiResult<Format> {
+    Ok(match name.unwrap_or("pdf") {
+        "pdf" => Format::Pdf,
+        "docx" | "word" => Format::Docx,
+        "fhir" => Format::Fhir,
+        "markdown" | "md" => Format::Markdown,
+        "text" | "txt" => Format::Text,
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "format {other:?} no existe; use pdf, docx, fhir, markdown o text"
+            )));
+        }
+    })
+}
+
+#[derive(Deserialize)]
+struct ExportQuery {
+    format: Option<String>,
+    version: Option<i64>,
+}
+
+/// A version of the episode (`version`, else the latest), as a document.
+async fn export_episode(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    Query(q): Query<ExportQuery>,
+) -> ApiResult<Response> {
+    let format = format_of(q.format.as_deref())?;
+    // An unknown episode is a 404 that names it.
+    state
+        .store
+        .episode_stamp(&id)
+        .await?
+        .ok_or_else(|| unknown_episode(&id))?;
+    let v = match q.version {
+        Some(vid) => Some(load_version(&state, vid).await?)
+            .filter(|v| v.episode_id == id)
+            .ok_or_else(|| {
+                ApiError::not_found(format!("no existe la versión {vid} de este episodio"))
+            })?,
+        None => state.store.latest_version(&id).await?.ok_or_else(|| {
+            ApiError::not_found(
+                "el episodio aún no tiene borrador; genere uno primero / no draft yet",
+            )
+        })?,
+    };
+    export(&state, &p, &v, format).await
+}
+
+#[derive(Deserialize)]
+struct FormatQuery {
+    format: Option<String>,
+}
+
+/// A version by its id, as a document (whatever was saved after it).
+async fn export_version(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(id): Path<i64>,
+    Query(q): Query<FormatQuery>,
+) -> ApiResult<Response> {
+    let format = format_of(q.format.as_deref())?;
+    let v = load_version(&state, id).await?;
+    export(&state, &p, &v, format).await
+}
+
+/// Renders `v` from the data it was written from, audits the export, answers the file.
+async fn export(
+    state: &AppState,
+    p: &Principal,
+    v: &VersionRow,
+    format: Format,
+) -> ApiResult<Response> {
+    let ep = snapshot_episode(state, v).await?;
+    let draft = draft_of(v, &ep, state.settings.layout);
+    let m = meta(state, Some(v), None);
+    let bytes = render(format, ep, draft, m).await?;
+    audit(
+        state,
+        Some(p),
+        "export",
+        Some(&v.episode_id),
+        Some(v.id),
+        json!({"format": format.as_str(), "episodeRevision": v.episode_revision}),
+    )
+    .await?;
+    Ok(file_response(format, &v.episode_id, bytes))
+}
+
+/// The answer of `GET /api/v1/versions/{id}/verify`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VerifyAnswer {
+    /// Whether the recomputed hash matches the stored one.
+    pub ok: bool,
+    /// One sentence naming the version and the verdict (and, when it does not match,
+    /// what was found and what to do).
+    pub message: String,
+    #[serde(flatten)]
+    pub check: VersionCheck,
+}
+
+async fn verify_version(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<VerifyAnswer>> {
+    let check = state.store.verify_version(id).await?;
+    audit(
+        &state,
+        Some(&p),
+        "verify",
+        Some(&check.episode_id),
+        Some(check.version_id),
+        json!({"matches": check.matches, "hashScheme": check.hash_scheme}),
+    )
+    .await?;
+    Ok(Json(VerifyAnswer {
+        ok: check.matches,
+        message: check.message(),
+        check,
+    }))
+}

@@ -1,0 +1,151 @@
+//! What the store's integration tests share: the databases every check runs on (SQLite
+//! always, PostgreSQL through `EPICRISIS_TEST_DATABASE_URL`) and small builders. Each test
+//! file uses only part of it, hence the `dead_code` allowance.
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use epicrisis_store::*;
+use sqlx::AnyPool;
+
+pub struct Db {
+    pub label: &'static str,
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+    /// PostgreSQL: the admin URL and the database to drop at the end.
+    pg: Option<(String, String)>,
+}
+
+impl Db {
+    /// A second connection, outside the store, for what only an attacker would do.
+    pub async fn raw(&self) -> AnyPool {
+        sqlx::any::install_default_drivers();
+        AnyPool::connect(&self.url).await.expect("raw connection")
+    }
+
+    pub async fn finish(self) {
+        let Some((admin, name)) = &self.pg else {
+            return;
+        };
+        if let Ok(pool) = AnyPool::connect(admin).await {
+            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&pool)
+                .await;
+            pool.close().await;
+        }
+    }
+}
+
+fn unique_name() -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!(
+        "t_{}_{}_{}",
+        std::process::id(),
+        nanos,
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// `postgres://u@h:p/db?x` with another database name.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, format!("?{q}")),
+        None => (url, String::new()),
+    };
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let host_part = match base[scheme_end..].find('/') {
+        Some(i) => &base[..scheme_end + i],
+        None => base,
+    };
+    format!("{host_part}/{name}{query}")
+}
+
+/// SQLite always; PostgreSQL when `EPICRISIS_TEST_DATABASE_URL` is set.
+pub async fn databases() -> Vec<Db> {
+    let dir = tempfile::tempdir().unwrap();
+    // A folder that does not exist yet: opening creates it.
+    let path = dir.path().join("sub").join("epicrisis.db");
+    let mut dbs = vec![Db {
+        label: "sqlite",
+        url: format!("sqlite:{}", path.display()),
+        _dir: Some(dir),
+        pg: None,
+    }];
+    match std::env::var("EPICRISIS_TEST_DATABASE_URL") {
+        Ok(admin) if !admin.trim().is_empty() => {
+            sqlx::any::install_default_drivers();
+            let name = unique_name();
+            let pool = AnyPool::connect(&admin).await.unwrap_or_else(|e| {
+                panic!("cannot reach PostgreSQL at EPICRISIS_TEST_DATABASE_URL: {e}")
+            });
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&pool)
+                .await
+                .expect("CREATE DATABASE (the test user needs CREATEDB)");
+            pool.close().await;
+            dbs.push(Db {
+                label: "postgres",
+                url: with_database(&admin, &name),
+                _dir: None,
+                pg: Some((admin, name)),
+            });
+        }
+        _ if std::env::var("EPICRISIS_REQUIRE_TOOLS").as_deref() == Ok("1") => panic!(
+            "EPICRISIS_TEST_DATABASE_URL is not set and EPICRISIS_REQUIRE_TOOLS=1: run \
+             scripts/test.sh (it starts a private PostgreSQL on 127.0.0.1:54329), or point \
+             EPICRISIS_TEST_DATABASE_URL at a PostgreSQL admin URL whose user may CREATE \
+             DATABASE, e.g. postgres://postgres@127.0.0.1:54329/postgres"
+        ),
+        _ => eprintln!("skipping PostgreSQL: EPICRISIS_TEST_DATABASE_URL not set"),
+    }
+    dbs
+}
+
+/// Runs `check` on every database.
+macro_rules! on_every_database {
+    ($check:ident) => {
+        for db in databases().await {
+            eprintln!("== {} on {}", stringify!($check), db.label);
+            $check(&db).await;
+            db.finish().await;
+        }
+    };
+}
+
+pub fn episode(id: &str, service: Option<&str>, discharge: Option<&str>) -> NewEpisode {
+    NewEpisode {
+        episode_id: id.to_string(),
+        service: service.map(str::to_string),
+        admission_date: Some("2024-01-01".to_string()),
+        discharge_date: discharge.map(str::to_string),
+        episode_json: format!("{{\"id\":\"{id}\"}}"),
+        source: format!("source of {id}"),
+        source_kind: "rich".to_string(),
+    }
+}
+
+pub fn version(ep: &str, kind: VersionKind, text: &str, parent: Option<i64>) -> NewVersion {
+    NewVersion {
+        episode_id: ep.to_string(),
+        kind,
+        text: text.to_string(),
+        report_json: "{\"ok\":true}".to_string(),
+        provenance_json: "null".to_string(),
+        engine: Some("deterministic".to_string()),
+        author_id: None,
+        parent_id: parent,
+        episode_revision: None,
+    }
+}
+
+pub fn is_conflict<T: std::fmt::Debug>(r: Result<T>) -> String {
+    match r {
+        Err(StoreError::Conflict(m)) => m,
+        other => panic!("expected Conflict, got {other:?}"),
+    }
+}
