@@ -200,7 +200,9 @@ pub struct GenerationRequest {
     pub messages: Vec<ChatMessage>,
     pub settings: SamplingSettings,
     /// How many leading messages are the same across requests (the system prompt): a
-    /// backend with a KV cache keeps them computed between requests.
+    /// backend with a KV cache keeps them computed between requests, and also the
+    /// messages after them when the next request continues this conversation (a repair
+    /// round that appends the answer and an objection). 0: no such promise.
     pub stable_prefix_messages: usize,
     /// Reuse the KV cache of an earlier request's prefix (true unless measuring).
     pub reuse_cache: bool,
@@ -255,6 +257,12 @@ pub struct GenerationStats {
     /// Time spent waiting in the queue before the backend took the job.
     pub queue_ms: f64,
     pub stop_reason: Option<StopReason>,
+    /// Prompt-lookup tokens proposed to the model, and how many it kept (speculative
+    /// decoding; 0 when off or for backends without it).
+    #[serde(default)]
+    pub draft_tokens: u32,
+    #[serde(default)]
+    pub accepted_draft_tokens: u32,
 }
 
 impl GenerationStats {

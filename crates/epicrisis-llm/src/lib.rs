@@ -16,6 +16,7 @@ pub mod grammar;
 pub mod http;
 #[cfg(feature = "llama")]
 pub mod llama;
+pub mod lookup;
 pub mod loops;
 pub mod system;
 pub mod template;

@@ -3,17 +3,17 @@
 //! One thread owns the model and its context; [`LlamaGenerator`] is a cheap handle that
 //! queues jobs on a bounded channel (a full queue is a clear "busy", never a pile-up) and
 //! streams tokens back. Between jobs the thread keeps the KV cache: a new prompt that
-//! starts like the previous one (the fixed instructions) only pays for its new tokens.
-//! The stable prefix is always decoded as its own batches, so a draft computed with a
-//! warm cache is the same as one computed cold: same seed, same model, same text.
+//! starts like the previous one (the fixed instructions, or the whole conversation of a
+//! repair round before its new turn) only pays for its new tokens. Prompts are decoded
+//! in batches that end at the message boundaries a later prompt may share, so a draft
+//! computed with a warm cache is the same as one computed cold: same seed, same model,
+//! same text.
 
 use crate::generator::{
-    CancelToken, ChatMessage, Event, Generation, GenerationError, GenerationRequest,
-    GenerationStats, Generator, ModelInfo, SamplingSettings, SettingsError, StopMatcher,
-    StopReason, Utf8Stream,
+    CancelToken, ChatMessage, Event, Generation, GenerationError, GenerationRequest, Generator,
+    ModelInfo,
 };
 use crate::gguf::{GgufError, read_header};
-use crate::loops::LoopGuard;
 use crate::system::{available_memory, estimate, human_bytes, physical_cores};
 use crate::template::{Family, TemplateChoice};
 use llama_cpp_2::context::params::LlamaContextParams;
@@ -21,7 +21,6 @@ use llama_cpp_2::llama_backend::LlamaBackend;
 use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::model::params::LlamaModelParams;
-use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
@@ -29,6 +28,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, channel, sync_channel};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
+
+mod decode;
+use decode::Engine;
 
 /// How to run a local model.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,6 +50,9 @@ pub struct LlamaConfig {
     pub memory_limit: Option<u64>,
     /// Jobs that may wait for the model before new ones are refused as busy.
     pub queue_capacity: usize,
+    /// Most prompt-lookup draft tokens checked per decoding step (`EPICRISIS_DRAFT_TOKENS`;
+    /// 0 = one token per step). Drafts change the speed, not the text ([`decode`]).
+    pub draft_tokens: u32,
 }
 
 impl LlamaConfig {
@@ -61,6 +66,7 @@ impl LlamaConfig {
             template: None,
             memory_limit: None,
             queue_capacity: 8,
+            draft_tokens: 8,
         }
     }
 }
@@ -237,21 +243,11 @@ pub fn sha256_file(path: &Path) -> std::io::Result<String> {
     Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
-/// Work for the model thread.
-enum Work {
-    Generate(Job),
-    /// The plain decode loop of `epicrisis bench`, on the same model, context and thread.
-    Bare {
-        prompt_tokens: usize,
-        gen_tokens: usize,
-        reply: std::sync::mpsc::Sender<Result<(f64, f64), String>>,
-    },
-}
-
 struct Job {
     prompt: String,
-    /// Character length of the part of the prompt that repeats across requests.
-    stable_chars: usize,
+    /// Byte lengths of the prompt's prefixes that later requests may share (see
+    /// [`LlamaGenerator::checkpoints`]), ascending.
+    checkpoint_chars: Vec<usize>,
     request: GenerationRequest,
     events: std::sync::mpsc::Sender<Event>,
     cancel: CancelToken,
@@ -260,7 +256,7 @@ struct Job {
 
 /// A handle to a model running on its own thread.
 pub struct LlamaGenerator {
-    jobs: Mutex<SyncSender<Work>>,
+    jobs: Mutex<SyncSender<Job>>,
     info: ModelInfo,
     sha256: Arc<OnceLock<String>>,
     template: TemplateChoice,
@@ -294,7 +290,7 @@ impl LlamaGenerator {
         let header = preflight(&config)?;
         let threads = config.threads.unwrap_or_else(physical_cores).max(1);
         let capacity = config.queue_capacity.max(1);
-        let (tx, rx) = sync_channel::<Work>(capacity);
+        let (tx, rx) = sync_channel::<Job>(capacity);
         let (ready_tx, ready_rx) = channel::<Result<Loaded, LoadError>>();
         let queued = Arc::new(AtomicUsize::new(0));
         let worker_config = config.clone();
@@ -385,23 +381,41 @@ impl LlamaGenerator {
     pub fn template(&self) -> &TemplateChoice {
         &self.template
     }
+}
 
-    /// Prompt and generation tokens/s of a bare llama.cpp decode loop (no template, no
-    /// queue, no streaming, greedy sampling) on this generator's own model, context and
-    /// thread: the yardstick for the overhead of everything else.
-    pub fn bare_loop(&self, prompt_tokens: usize, gen_tokens: usize) -> Result<(f64, f64), String> {
-        let (reply, rx) = channel();
-        self.jobs
-            .lock()
-            .map_err(|_| "the model thread stopped".to_string())?
-            .send(Work::Bare {
-                prompt_tokens,
-                gen_tokens,
-                reply,
-            })
-            .map_err(|_| "the model thread stopped".to_string())?;
-        rx.recv()
-            .map_err(|_| "the model thread stopped".to_string())?
+impl LlamaGenerator {
+    /// Where the prompt may be cut and continued by a later request: after the stable
+    /// messages, and after every message that follows them (a repair round appends the
+    /// answer and the objection to the conversation of the round before). Each cut is
+    /// where the prompt of "the first k messages + any other user turn" stops agreeing
+    /// with the real prompt. Prompts are always decoded in batches that end at these
+    /// cuts, so a prompt computed from a cached prefix is the same computation as one
+    /// computed cold: same seed, same model, same text.
+    fn checkpoints(
+        &self,
+        request: &GenerationRequest,
+        prompt: &str,
+    ) -> Result<Vec<usize>, GenerationError> {
+        let n = request.messages.len();
+        let stable = request.stable_prefix_messages;
+        if stable == 0 || stable >= n {
+            return Ok(Vec::new());
+        }
+        let mut cuts = Vec::new();
+        for k in stable..=n {
+            let mut probe: Vec<ChatMessage> = request.messages[..k].to_vec();
+            probe.push(ChatMessage::user("\u{1}"));
+            let other = self.render_prompt(&probe)?;
+            let common = prompt
+                .char_indices()
+                .zip(other.chars())
+                .find(|((_, a), b)| a != b)
+                .map_or(prompt.len().min(other.len()), |((i, _), _)| i);
+            if common > 0 && cuts.last() != Some(&common) {
+                cuts.push(common);
+            }
+        }
+        Ok(cuts)
     }
 }
 
@@ -421,24 +435,7 @@ impl Generator for LlamaGenerator {
     fn start(&self, mut request: GenerationRequest) -> Result<Generation, GenerationError> {
         request.settings.validate()?;
         let prompt = self.render_prompt(&request.messages)?;
-        // The stable part ends where the prompt of "stable messages + any other user turn"
-        // stops agreeing with the real prompt.
-        let stable_chars = if request.stable_prefix_messages > 0
-            && request.stable_prefix_messages < request.messages.len()
-        {
-            let mut probe: Vec<ChatMessage> =
-                request.messages[..request.stable_prefix_messages].to_vec();
-            probe.push(ChatMessage::user("\u{1}"));
-            let other = self.render_prompt(&probe)?;
-            prompt
-                .chars()
-                .zip(other.chars())
-                .take_while(|(a, b)| a == b)
-                .map(|(a, _)| a.len_utf8())
-                .sum()
-        } else {
-            0
-        };
+        let checkpoint_chars = self.checkpoints(&request, &prompt)?;
         for s in self.template.stop_strings() {
             if !request.settings.stop.contains(&s) {
                 request.settings.stop.push(s);
@@ -448,7 +445,7 @@ impl Generator for LlamaGenerator {
         let cancel = request.cancel.clone();
         let job = Job {
             prompt,
-            stable_chars,
+            checkpoint_chars,
             request,
             events: events_tx,
             cancel: cancel.clone(),
@@ -461,7 +458,7 @@ impl Generator for LlamaGenerator {
         }
         self.queued.fetch_add(1, Ordering::SeqCst);
         let sender = self.jobs.lock().map_err(|_| GenerationError::Stopped)?;
-        match sender.try_send(Work::Generate(job)) {
+        match sender.try_send(job) {
             Ok(()) => Ok(Generation {
                 events: events_rx,
                 cancel,
@@ -487,7 +484,7 @@ fn token_text(model: &LlamaModel, t: LlamaToken) -> String {
 fn worker(
     config: LlamaConfig,
     threads: u32,
-    jobs: Receiver<Work>,
+    jobs: Receiver<Job>,
     ready: std::sync::mpsc::Sender<Result<Loaded, LoadError>>,
     queued: Arc<AtomicUsize>,
 ) {
@@ -517,7 +514,7 @@ fn worker(
         .with_n_ubatch(config.batch_size)
         .with_n_threads(threads as i32)
         .with_n_threads_batch(threads as i32);
-    let mut ctx = match model.new_context(backend, ctx_params) {
+    let ctx = match model.new_context(backend, ctx_params) {
         Ok(c) => c,
         Err(e) => {
             let _ = ready.send(Err(LoadError::Context {
@@ -550,319 +547,37 @@ fn worker(
     {
         return;
     }
-    let mut cached: Vec<LlamaToken> = Vec::new();
-    let mut batch = LlamaBatch::new(config.batch_size as usize, 1);
-    for work in jobs {
-        let job = match work {
-            Work::Generate(job) => job,
-            Work::Bare {
-                prompt_tokens,
-                gen_tokens,
-                reply,
-            } => {
-                cached.clear();
-                ctx.clear_kv_cache();
-                let r = bare_loop(
-                    &model,
-                    &mut ctx,
-                    &mut batch,
-                    config.batch_size as usize,
-                    prompt_tokens,
-                    gen_tokens,
-                );
-                ctx.clear_kv_cache();
-                let _ = reply.send(r);
-                continue;
-            }
-        };
+    let mut engine = Engine {
+        model: &model,
+        ctx,
+        batch: LlamaBatch::new(config.batch_size as usize, 1),
+        cached: Vec::new(),
+        n_batch: config.batch_size as usize,
+        n_ctx,
+        // A step decodes its token and its drafts in one batch.
+        draft_tokens: (config.draft_tokens as usize).min(config.batch_size as usize - 1),
+    };
+    for job in jobs {
         queued.fetch_sub(1, Ordering::SeqCst);
         let events = job.events.clone();
         // A bug in one job must not take the model down for everyone.
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            run_job(
-                &model,
-                &mut ctx,
-                &mut batch,
-                &mut cached,
-                config.batch_size as usize,
-                n_ctx,
-                job,
-            )
-        }))
-        .unwrap_or_else(|_| {
-            Err(GenerationError::Backend(
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| engine.run(job)))
+            .unwrap_or_else(|_| {
+                Err(GenerationError::Backend(
                 "internal error while generating (the job was stopped; the model stays available)"
                     .into(),
             ))
-        });
+            });
         match result {
             Ok(()) => {}
             Err(e) => {
                 // The cache may hold half a batch: start clean next time.
-                ctx.clear_kv_cache();
-                cached.clear();
+                engine.ctx.clear_kv_cache();
+                engine.cached.clear();
                 let _ = events.send(Event::Failed(e));
             }
         }
     }
-}
-
-fn decode_range(
-    ctx: &mut llama_cpp_2::context::LlamaContext<'_>,
-    batch: &mut LlamaBatch,
-    tokens: &[LlamaToken],
-    from: usize,
-    to: usize,
-    n_batch: usize,
-    want_last_logits: bool,
-) -> Result<(), GenerationError> {
-    let mut start = from;
-    while start < to {
-        let end = (start + n_batch).min(to);
-        batch.clear();
-        for (i, t) in tokens.iter().enumerate().take(end).skip(start) {
-            let last = i + 1 == to && want_last_logits;
-            batch
-                .add(*t, i as i32, &[0], last)
-                .map_err(|e| GenerationError::Backend(e.to_string()))?;
-        }
-        ctx.decode(batch)
-            .map_err(|e| GenerationError::Backend(format!("decode failed: {e}")))?;
-        start = end;
-    }
-    Ok(())
-}
-
-fn run_job(
-    model: &LlamaModel,
-    ctx: &mut llama_cpp_2::context::LlamaContext<'_>,
-    batch: &mut LlamaBatch,
-    cached: &mut Vec<LlamaToken>,
-    n_batch: usize,
-    n_ctx: u32,
-    job: Job,
-) -> Result<(), GenerationError> {
-    let queue_ms = job.enqueued.elapsed().as_secs_f64() * 1e3;
-    if job.cancel.is_cancelled() {
-        let _ = job.events.send(Event::Done(GenerationStats {
-            queue_ms,
-            stop_reason: Some(StopReason::Cancelled),
-            ..Default::default()
-        }));
-        return Ok(());
-    }
-    if job.events.send(Event::Started).is_err() {
-        return Ok(()); // the caller went away while queued
-    }
-    // A grammar that does not compile fails the job before any prompt work.
-    let mut sampler = sampler_chain(model, &job.request.settings)?;
-    let vocab = model.vocab();
-    let tokens = vocab.tokenize(job.prompt.as_bytes(), true, true);
-    let n = tokens.len();
-    if n + 8 >= n_ctx as usize {
-        return Err(GenerationError::PromptTooLong {
-            prompt_tokens: n,
-            n_ctx,
-        });
-    }
-    // Where the stable part ends, in tokens.
-    let split = if job.stable_chars > 0 {
-        let prefix = vocab.tokenize(&job.prompt.as_bytes()[..job.stable_chars], true, true);
-        prefix
-            .iter()
-            .zip(&tokens)
-            .take_while(|(a, b)| a == b)
-            .count()
-    } else {
-        0
-    };
-    // Reuse the cached prefix; at least one token is always decoded for fresh logits.
-    let mut reuse = if job.request.reuse_cache {
-        cached
-            .iter()
-            .zip(&tokens)
-            .take_while(|(a, b)| a == b)
-            .count()
-            .min(n - 1)
-    } else {
-        0
-    };
-    if split > 0 && reuse > split {
-        // Beyond the stable part the cold path decodes from `split`: do the same.
-        reuse = split;
-    }
-    if split > 0 && reuse < split {
-        reuse = 0;
-    }
-    ctx.clear_kv_cache_seq(Some(0), Some(reuse as u32), None)
-        .map_err(|e| GenerationError::Backend(e.to_string()))?;
-    cached.truncate(reuse);
-    let t0 = Instant::now();
-    if reuse < split {
-        decode_range(ctx, batch, &tokens, reuse, split, n_batch, false)?;
-    }
-    decode_range(ctx, batch, &tokens, reuse.max(split), n, n_batch, true)?;
-    cached.clear();
-    cached.extend_from_slice(&tokens);
-    let prompt_ms = t0.elapsed().as_secs_f64() * 1e3;
-
-    let s = &job.request.settings;
-
-    let mut utf8 = Utf8Stream::default();
-    let mut stops = StopMatcher::new(&s.stop);
-    let mut loops = LoopGuard::new(s.loop_words);
-    let mut generated = 0u32;
-    let mut pos = n;
-    let mut logits_idx = batch.n_tokens() - 1;
-    let t1 = Instant::now();
-    let mut reason = StopReason::MaxTokens;
-    let send = |t: String| -> bool { t.is_empty() || job.events.send(Event::Text(t)).is_ok() };
-    while generated < s.max_tokens {
-        if job.cancel.is_cancelled() {
-            reason = StopReason::Cancelled;
-            break;
-        }
-        if pos + 1 >= n_ctx as usize {
-            reason = StopReason::ContextFull;
-            break;
-        }
-        // `sample` also accepts the token into the chain; never accept it twice.
-        let token = sampler.sample(ctx, logits_idx);
-        if vocab.is_eog(token) {
-            reason = StopReason::EndOfText;
-            break;
-        }
-        generated += 1;
-        let piece = utf8.push(&vocab.token_to_piece(token, false, None));
-        let (out, stopped) = stops.push(&piece);
-        let looped = loops.push(&out).is_some();
-        if !send(out) {
-            reason = StopReason::Cancelled;
-            break;
-        }
-        if stopped {
-            reason = StopReason::StopString;
-            break;
-        }
-        if looped {
-            reason = StopReason::Repetition;
-            break;
-        }
-        batch.clear();
-        batch
-            .add(token, pos as i32, &[0], true)
-            .map_err(|e| GenerationError::Backend(e.to_string()))?;
-        ctx.decode(batch)
-            .map_err(|e| GenerationError::Backend(format!("decode failed: {e}")))?;
-        cached.push(token);
-        pos += 1;
-        logits_idx = 0;
-    }
-    if !matches!(
-        reason,
-        StopReason::StopString | StopReason::Cancelled | StopReason::Repetition
-    ) {
-        let rest = stops.finish();
-        send(rest);
-    }
-    let stats = GenerationStats {
-        prompt_tokens: n as u32,
-        cached_tokens: reuse as u32,
-        prompt_ms,
-        generated_tokens: generated,
-        generation_ms: t1.elapsed().as_secs_f64() * 1e3,
-        queue_ms,
-        stop_reason: Some(reason),
-    };
-    let _ = job.events.send(Event::Done(stats));
-    Ok(())
-}
-
-/// The sampling chain of one request: the grammar first (so nothing it forbids can be
-/// picked, whatever the other stages do), then the repetition penalty, then greedy or
-/// top-k → top-p → temperature → seeded draw.
-fn sampler_chain(
-    model: &LlamaModel,
-    s: &SamplingSettings,
-) -> Result<LlamaSampler, GenerationError> {
-    let vocab = model.vocab();
-    let mut chain = Vec::new();
-    if let Some(g) = &s.grammar {
-        // llama.cpp says why a grammar fails only in its (silenced) log.
-        chain.push(LlamaSampler::grammar(model, g, "root").map_err(|_| {
-            GenerationError::Settings(SettingsError {
-                name: "grammar",
-                value: "a grammar llama.cpp refused".into(),
-                allowed: "a GBNF grammar llama.cpp can parse (a `root` rule, every rule defined, no left recursion)",
-            })
-        })?);
-    }
-    if (s.repeat_penalty - 1.0).abs() > f32::EPSILON {
-        chain.push(LlamaSampler::penalties(
-            vocab.n_tokens(),
-            s.repeat_last_n,
-            s.repeat_penalty,
-            0.0,
-            0.0,
-        ));
-    }
-    if s.temperature <= 0.0 {
-        chain.push(LlamaSampler::greedy());
-    } else {
-        if s.top_k > 0 {
-            chain.push(LlamaSampler::top_k(s.top_k));
-        }
-        chain.push(LlamaSampler::top_p(s.top_p, 1));
-        chain.push(LlamaSampler::temp(s.temperature));
-        chain.push(LlamaSampler::dist(s.seed));
-    }
-    Ok(LlamaSampler::chain_simple(chain))
-}
-
-/// A plain decode loop: a prompt of ordinary tokens in batches, then greedy generation
-/// one token at a time. Returns (prompt tokens/s, generated tokens/s).
-fn bare_loop(
-    model: &LlamaModel,
-    ctx: &mut llama_cpp_2::context::LlamaContext<'_>,
-    batch: &mut LlamaBatch,
-    n_batch: usize,
-    prompt_tokens: usize,
-    gen_tokens: usize,
-) -> Result<(f64, f64), String> {
-    let vocab = model.vocab();
-    let unit = vocab.tokenize(
-        "Paciente con neumonía adquirida en la comunidad tratada con ceftriaxona. ".as_bytes(),
-        false,
-        false,
-    );
-    let mut tokens = vec![vocab.bos()];
-    while tokens.len() < prompt_tokens {
-        tokens.extend_from_slice(&unit);
-    }
-    tokens.truncate(prompt_tokens);
-    if tokens.len() + gen_tokens + 1 >= ctx.n_ctx() as usize {
-        return Err(format!(
-            "{} + {gen_tokens} tokens do not fit the context of {}",
-            tokens.len(),
-            ctx.n_ctx()
-        ));
-    }
-    let t0 = Instant::now();
-    decode_range(ctx, batch, &tokens, 0, tokens.len(), n_batch, true).map_err(|e| e.to_string())?;
-    let pp = tokens.len() as f64 / t0.elapsed().as_secs_f64();
-    let mut sampler = LlamaSampler::greedy();
-    let mut idx = batch.n_tokens() - 1;
-    let t1 = Instant::now();
-    for pos in tokens.len()..tokens.len() + gen_tokens {
-        let t = sampler.sample(ctx, idx);
-        batch.clear();
-        batch
-            .add(t, pos as i32, &[0], true)
-            .map_err(|e| e.to_string())?;
-        ctx.decode(batch).map_err(|e| e.to_string())?;
-        idx = 0;
-    }
-    Ok((pp, gen_tokens as f64 / t1.elapsed().as_secs_f64()))
 }
 
 #[cfg(test)]

@@ -33,9 +33,15 @@ fn fixture() -> PathBuf {
 }
 
 fn load() -> LlamaGenerator {
+    load_drafting(8)
+}
+
+/// The fixture with at most `draft_tokens` prompt-lookup tokens per step (0: none).
+fn load_drafting(draft_tokens: u32) -> LlamaGenerator {
     let mut c = LlamaConfig::new(fixture());
     c.context_size = 2048;
     c.threads = Some(2);
+    c.draft_tokens = draft_tokens;
     LlamaGenerator::load(c).expect("fixture loads")
 }
 
@@ -235,6 +241,97 @@ fn same_seed_same_text_with_or_without_a_warm_cache() {
             .all(|d| d.len() == 12 && d.bytes().all(|b| b.is_ascii_digit()))
     );
     assert_eq!(digits(100), digits(100), "a seed gives its draw again");
+}
+
+/// A repair round: the first round's conversation, its answer and an objection.
+fn conversation(turns: &[(&str, &str)], seed: u32) -> GenerationRequest {
+    let mut messages = vec![
+        ChatMessage::system("You are a concise assistant."),
+        ChatMessage::user("Describe a school in one sentence."),
+        ChatMessage::assistant("A school is a place where children learn."),
+        ChatMessage::user("Describe a hospital in one sentence."),
+    ];
+    for (answer, objection) in turns {
+        messages.push(ChatMessage::assistant(*answer));
+        messages.push(ChatMessage::user(*objection));
+    }
+    let settings = SamplingSettings {
+        max_tokens: 30,
+        seed,
+        temperature: 0.8,
+        ..Default::default()
+    };
+    let mut r = GenerationRequest::new(messages, settings);
+    r.stable_prefix_messages = 3;
+    r
+}
+
+#[test]
+fn a_repair_round_reuses_the_conversation_and_matches_a_cold_run() {
+    let g = load();
+    let (answer, s1) = g.start(conversation(&[], 5)).unwrap().collect().unwrap();
+    let objection = "Shorter, and do not mention doctors.";
+    let repair = conversation(&[(answer.as_str(), objection)], 6);
+    let (warm, s2) = g.start(repair.clone()).unwrap().collect().unwrap();
+    // All of the first round's prompt but its last turn header is reused.
+    assert!(
+        s2.cached_tokens + 4 >= s1.prompt_tokens && s2.cached_tokens < s1.prompt_tokens,
+        "first round {s1:?}, repair {s2:?}"
+    );
+    let mut cold = repair;
+    cold.reuse_cache = false;
+    let (cold_text, s3) = g.start(cold).unwrap().collect().unwrap();
+    assert_eq!(s3.cached_tokens, 0);
+    assert_eq!(s3.prompt_tokens, s2.prompt_tokens);
+    assert_eq!(
+        warm, cold_text,
+        "the repair's text does not depend on the cache"
+    );
+}
+
+/// A request whose answer copies the prompt (what prompt-lookup drafts are for).
+fn copy_request(grammar: Option<String>) -> GenerationRequest {
+    let note = "Paciente ingresa con neumonia, recibe ceftriaxona 1 g cada 24 horas por siete dias, evoluciona afebril y se da de alta con amoxicilina.";
+    let mut r = ask(&format!("Copy this text exactly: {note}"), 60, 3);
+    r.settings.temperature = 0.0;
+    r.settings.grammar = grammar.map(|_| grammar::exactly(note));
+    r
+}
+
+#[test]
+fn drafts_change_the_passes_not_the_text() {
+    let drafting = load_drafting(8);
+    let plain = load_drafting(0);
+    // Forced words: the drafts from the prompt are the words the grammar allows, so the
+    // model keeps them and the answer takes fewer passes than tokens.
+    let (forced, s1) = drafting
+        .start(copy_request(Some(String::new())))
+        .unwrap()
+        .collect()
+        .unwrap();
+    assert!(forced.starts_with("Paciente ingresa"), "{forced:?}");
+    assert!(
+        s1.accepted_draft_tokens > 0 && s1.accepted_draft_tokens <= s1.draft_tokens,
+        "{s1:?}"
+    );
+    let (forced_plain, s2) = plain
+        .start(copy_request(Some(String::new())))
+        .unwrap()
+        .collect()
+        .unwrap();
+    assert_eq!(forced, forced_plain);
+    assert_eq!(s2.draft_tokens, 0, "{s2:?}");
+    assert_eq!(s1.generated_tokens, s2.generated_tokens);
+    // Free words at temperature 0, and sampled ones with a seed: the same text with and
+    // without drafts, whatever the model chooses to write.
+    for temperature in [0.0, 0.8] {
+        let mut r = copy_request(None);
+        r.settings.temperature = temperature;
+        r.settings.repeat_penalty = 1.1;
+        let (a, sa) = drafting.start(r.clone()).unwrap().collect().unwrap();
+        let (b, _) = plain.start(r).unwrap().collect().unwrap();
+        assert_eq!(a, b, "temperature {temperature}: {sa:?}");
+    }
 }
 
 #[test]

@@ -456,6 +456,9 @@ pub struct Timings {
     pub validation_ms: f64,
     pub total_ms: f64,
     pub attempts: u32,
+    /// Prompt-lookup tokens proposed to the model and kept (speculative decoding).
+    pub draft_tokens: u32,
+    pub accepted_draft_tokens: u32,
 }
 
 impl Timings {
@@ -466,6 +469,8 @@ impl Timings {
         self.prompt_ms += stats.prompt_ms;
         self.generated_tokens += stats.generated_tokens;
         self.generation_ms += stats.generation_ms;
+        self.draft_tokens += stats.draft_tokens;
+        self.accepted_draft_tokens += stats.accepted_draft_tokens;
     }
 }
 

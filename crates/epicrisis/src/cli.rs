@@ -194,6 +194,10 @@ pub struct ModelArgs {
     /// Tokens per decode batch [EPICRISIS_BATCH_SIZE] (default 512).
     #[arg(long)]
     pub batch_size: Option<u32>,
+    /// Prompt-lookup draft tokens checked per decoding step, 0 = off [EPICRISIS_DRAFT_TOKENS]
+    /// (default 8). Changes the speed, never the text.
+    #[arg(long)]
+    pub draft_tokens: Option<u32>,
     /// Layers offloaded to the GPU, with a `cuda` build [EPICRISIS_GPU_LAYERS] (default 0).
     #[arg(long)]
     pub gpu_layers: Option<u32>,
@@ -316,9 +320,12 @@ pub struct EvalArgs {
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// Dev records to draft for seconds per epicrisis.
+    /// Dev records to draft for seconds per epicrisis (0: speed only).
     #[arg(long, default_value_t = 5)]
     pub records: usize,
+    /// Runs of the speed measurement; the best one counts (a shared machine is noisy).
+    #[arg(long, default_value_t = 2)]
+    pub reps: usize,
     /// The JSONL dataset the records come from.
     #[arg(long, default_value = "testdata/dev/train.jsonl")]
     pub dataset: PathBuf,

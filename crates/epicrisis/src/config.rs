@@ -58,6 +58,10 @@ pub const KNOWN: &[(&str, &str)] = &[
     ("EPICRISIS_THREADS", "CPU threads"),
     ("EPICRISIS_CONTEXT_SIZE", "context window in tokens"),
     ("EPICRISIS_BATCH_SIZE", "tokens per decode batch"),
+    (
+        "EPICRISIS_DRAFT_TOKENS",
+        "prompt-lookup draft tokens per step",
+    ),
     ("EPICRISIS_GPU_LAYERS", "layers offloaded to the GPU"),
     ("EPICRISIS_CHAT_TEMPLATE", "auto or a template family"),
     ("EPICRISIS_SEED", "sampling seed"),
@@ -313,6 +317,11 @@ impl Raw {
             a.batch_size.map(|v| v.to_string()),
         );
         self.flag(
+            "EPICRISIS_DRAFT_TOKENS",
+            "--draft-tokens",
+            a.draft_tokens.map(|v| v.to_string()),
+        );
+        self.flag(
             "EPICRISIS_GPU_LAYERS",
             "--gpu-layers",
             a.gpu_layers.map(|v| v.to_string()),
@@ -469,6 +478,7 @@ pub struct Config {
 pub struct LlamaConfigTemplate {
     pub context_size: u32,
     pub batch_size: u32,
+    pub draft_tokens: u32,
     pub threads: Option<u32>,
     pub gpu_layers: u32,
     pub template: Option<Family>,
@@ -480,6 +490,7 @@ impl LlamaConfigTemplate {
         let mut c = LlamaConfig::new(path);
         c.context_size = self.context_size;
         c.batch_size = self.batch_size;
+        c.draft_tokens = self.draft_tokens;
         c.threads = self.threads;
         c.gpu_layers = self.gpu_layers;
         c.template = self.template;
@@ -521,6 +532,7 @@ impl Config {
         let mut llama = LlamaConfigTemplate {
             context_size: 4096,
             batch_size: 512,
+            draft_tokens: 8,
             threads: None,
             gpu_layers: 0,
             template: None,
@@ -539,6 +551,13 @@ impl Config {
             |v| (1..=8192).contains(v),
         )? {
             llama.batch_size = v;
+        }
+        if let Some(v) = raw.parse::<u32>(
+            "EPICRISIS_DRAFT_TOKENS",
+            "a whole number from 0 (one token per step) to 64",
+            |v| *v <= 64,
+        )? {
+            llama.draft_tokens = v;
         }
         llama.threads = raw.parse::<u32>(
             "EPICRISIS_THREADS",

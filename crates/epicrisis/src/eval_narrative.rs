@@ -82,6 +82,13 @@ pub struct NarrativeFigures {
     pub words: usize,
     rouge_sum: f64,
     pub rouge_n: usize,
+    /// The model's decoding over all drafts (`Timings`).
+    pub prompt_tokens: u64,
+    pub cached_prompt_tokens: u64,
+    pub generated_tokens: u64,
+    pub generation_ms: f64,
+    pub draft_tokens: u64,
+    pub accepted_draft_tokens: u64,
 }
 
 impl NarrativeFigures {
@@ -105,6 +112,14 @@ impl NarrativeFigures {
             self.narratives_without_model += 1;
         }
         self.rounds += attempts.len();
+        if let Some(t) = &outcome.timings {
+            self.prompt_tokens += u64::from(t.prompt_tokens);
+            self.cached_prompt_tokens += u64::from(t.cached_prompt_tokens);
+            self.generated_tokens += u64::from(t.generated_tokens);
+            self.generation_ms += t.generation_ms;
+            self.draft_tokens += u64::from(t.draft_tokens);
+            self.accepted_draft_tokens += u64::from(t.accepted_draft_tokens);
+        }
         self.steps += outcome.provenance.as_ref().map_or(1, |p| p.steps);
         for a in attempts.iter().filter(|a| a.round == 1) {
             self.first_answers += 1;
@@ -155,6 +170,17 @@ impl NarrativeFigures {
             words_per_narrative: self.words as f64 / d,
             rouge_l: self.rouge_l(),
             rouge_references: self.rouge_n,
+            prompt_tokens_decoded_per_draft: (self.prompt_tokens - self.cached_prompt_tokens)
+                as f64
+                / d,
+            prompt_tokens_cached_per_draft: self.cached_prompt_tokens as f64 / d,
+            generated_tokens_per_s: if self.generation_ms > 0.0 {
+                self.generated_tokens as f64 * 1000.0 / self.generation_ms
+            } else {
+                0.0
+            },
+            draft_tokens_accepted: self.accepted_draft_tokens as f64
+                / self.draft_tokens.max(1) as f64,
         }
     }
 
@@ -180,6 +206,15 @@ impl NarrativeFigures {
             s.steps_per_draft,
             100.0 * s.first_answers_list_like,
             s.final_list_like
+        )?;
+        writeln!(
+            out,
+            "decoding per draft: {:.0} prompt tokens computed, {:.0} from the cache; answers at {:.1} tok/s; draft tokens kept: {:.1} % of {}",
+            s.prompt_tokens_decoded_per_draft,
+            s.prompt_tokens_cached_per_draft,
+            s.generated_tokens_per_s,
+            100.0 * s.draft_tokens_accepted,
+            self.draft_tokens
         )?;
         write!(out, "words per narrative: {:.0}", s.words_per_narrative)?;
         if let Some(r) = s.rouge_l {
@@ -211,6 +246,13 @@ pub struct NarrativeSummary {
     pub words_per_narrative: f64,
     pub rouge_l: Option<f64>,
     pub rouge_references: usize,
+    /// Prompt tokens the model computed, and those it took from its cache, per draft.
+    pub prompt_tokens_decoded_per_draft: f64,
+    pub prompt_tokens_cached_per_draft: f64,
+    /// Answer tokens per second of generation (drafts included).
+    pub generated_tokens_per_s: f64,
+    /// Share of the prompt-lookup draft tokens the model kept.
+    pub draft_tokens_accepted: f64,
 }
 
 /// A text that mostly enumerates: more than half its words in list-like sentences.
