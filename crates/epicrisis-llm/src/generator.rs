@@ -400,6 +400,9 @@ pub struct ModelInfo {
     pub context_size: u32,
     pub threads: Option<u32>,
     pub gpu_layers: Option<u32>,
+    /// Prompt-lookup draft tokens per step (llama.cpp backend): part of what fixes a text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub draft_tokens: Option<u32>,
 }
 
 /// Anything that turns messages into text.

@@ -51,7 +51,7 @@ pub struct LlamaConfig {
     /// Jobs that may wait for the model before new ones are refused as busy.
     pub queue_capacity: usize,
     /// Most prompt-lookup draft tokens checked per decoding step (`EPICRISIS_DRAFT_TOKENS`;
-    /// 0 = one token per step). Drafts change the speed, not the text ([`decode`]).
+    /// 0 = one token per step). See [`decode`] for what drafts can and cannot change.
     pub draft_tokens: u32,
 }
 
@@ -348,6 +348,7 @@ impl LlamaGenerator {
             context_size: loaded.n_ctx,
             threads: Some(threads),
             gpu_layers: Some(config.gpu_layers),
+            draft_tokens: Some(config.draft_tokens),
         };
         Ok(LlamaGenerator {
             jobs: Mutex::new(tx),

@@ -169,6 +169,7 @@ mod tests {
                 context_size: 4096,
                 threads: None,
                 gpu_layers: None,
+                draft_tokens: None,
             }
         }
         fn start(&self, _: GenerationRequest) -> Result<Generation, GenerationError> {

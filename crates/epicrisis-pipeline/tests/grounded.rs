@@ -245,6 +245,7 @@ impl Generator for Scripted {
             context_size: 4096,
             threads: None,
             gpu_layers: None,
+            draft_tokens: None,
         }
     }
     fn start(&self, request: GenerationRequest) -> Result<Generation, GenerationError> {

@@ -195,7 +195,8 @@ pub struct ModelArgs {
     #[arg(long)]
     pub batch_size: Option<u32>,
     /// Prompt-lookup draft tokens checked per decoding step, 0 = off [EPICRISIS_DRAFT_TOKENS]
-    /// (default 8). Changes the speed, never the text.
+    /// (default 8). Each kept token is the model's own choice; a long answer may still
+    /// differ in a word from one decoded without drafts (batched arithmetic).
     #[arg(long)]
     pub draft_tokens: Option<u32>,
     /// Layers offloaded to the GPU, with a `cuda` build [EPICRISIS_GPU_LAYERS] (default 0).

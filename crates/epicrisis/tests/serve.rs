@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::server::{PASSWORD, Session, add_user, bin, login, serve};
+use common::server::{PASSWORD, Session, add_user, bin, draft, login, serve};
 use common::{fixture_path, testdata};
 
 const EPISODE: &str = "1416169";
@@ -329,30 +329,6 @@ fn wait_indexed(s: &Session) -> usize {
         std::thread::sleep(Duration::from_millis(250));
     }
     unreachable!()
-}
-
-/// Drafts a stored episode, waits for the job and returns the new version's JSON.
-fn draft(s: &Session, id: &str) -> Value {
-    let r = s.post(&format!("/api/v1/episodes/{id}/drafts"), &json!({}));
-    assert_eq!(r.status(), 202);
-    let job: Value = r.json().unwrap();
-    let url = format!("/api/v1/jobs/{}", job["jobId"].as_str().unwrap());
-    let t = Instant::now();
-    let job = loop {
-        let j: Value = s.get(&url).json().unwrap();
-        if !matches!(j["status"].as_str(), Some("queued" | "running")) {
-            break j;
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(900),
-            "the draft did not finish: {j}"
-        );
-        std::thread::sleep(Duration::from_millis(300));
-    };
-    assert_eq!(job["status"], "done", "{job}");
-    s.get(&format!("/api/v1/versions/{}", job["versionId"]))
-        .json()
-        .unwrap()
 }
 
 /// Signed epicrisis are embedded (in the background after signing, and whatever is

@@ -5,34 +5,12 @@
 
 use serde_json::{Value, json};
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 mod common;
-use common::server::{Session, add_user, bin, login, serve};
+use common::server::{Session, add_user, bin, draft, login, serve};
 use common::testdata;
 
 const EPISODE: &str = "1416169";
-
-/// Drafts the stored episode with the server's engine and returns the new version.
-fn draft(s: &Session) -> Value {
-    let r = s.post(&format!("/api/v1/episodes/{EPISODE}/drafts"), &json!({}));
-    assert_eq!(r.status(), 202);
-    let job: Value = r.json().unwrap();
-    let url = format!("/api/v1/jobs/{}", job["jobId"].as_str().unwrap());
-    let t = Instant::now();
-    let job = loop {
-        let j: Value = s.get(&url).json().unwrap();
-        if !matches!(j["status"].as_str(), Some("queued" | "running")) {
-            break j;
-        }
-        assert!(t.elapsed() < Duration::from_secs(300), "no draft: {j}");
-        std::thread::sleep(Duration::from_millis(200));
-    };
-    assert_eq!(job["status"], "done", "{job}");
-    s.get(&format!("/api/v1/versions/{}", job["versionId"]))
-        .json()
-        .unwrap()
-}
 
 fn download(s: &Session, path: &str) -> Vec<u8> {
     let r = s.get(path);
@@ -94,7 +72,7 @@ fn a_signed_document_survives_a_reimport_and_verify_finds_tampering() {
     let r = s.post_bytes("/api/v1/episodes", original.clone());
     assert_eq!(r.status(), 201);
     assert_eq!(r.json::<Value>().unwrap()["revision"], 1);
-    let v1 = draft(&s);
+    let v1 = draft(&s, EPISODE);
     assert_eq!(v1["episodeRevision"], 1);
     let text = v1["text"].as_str().unwrap();
     let r = s.post(

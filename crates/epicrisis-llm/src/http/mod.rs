@@ -360,6 +360,7 @@ impl<D: Dialect> crate::Generator for HttpGenerator<D> {
             context_size: 0,
             threads: None,
             gpu_layers: None,
+            draft_tokens: None,
         }
     }
 

@@ -13,8 +13,13 @@
 //! while the sampled token equals the drafted one; the first sampled token that differs
 //! is kept instead and ends the step, and the cache entries of the rejected drafts are
 //! removed. Every kept token is thus a draw from the model's logits at its position,
-//! through the same sampler state (penalty window, random stream) as without drafts:
-//! drafts change how many passes an answer takes, not which answer it is.
+//! through the same sampler state (penalty window, random stream) as without drafts.
+//! The logits of a position checked inside a batch are computed by other kernels (a
+//! small matrix product instead of a vector one) and can differ in their last bits from
+//! a one-token pass: on the fixture model the answers with and without drafts are the
+//! same (tested), but a long answer of a bigger model can take another word where two
+//! candidates nearly tie, as it would with another thread count. The same settings
+//! always give the same text.
 
 use super::Job;
 use crate::generator::{

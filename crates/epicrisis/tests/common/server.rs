@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The password every test account gets.
 pub const PASSWORD: &str = "clave-secreta-123";
@@ -149,4 +149,31 @@ impl Session {
             .send()
             .unwrap()
     }
+}
+
+/// Drafts a stored episode, waits for the job and returns the new version's JSON.
+pub fn draft(s: &Session, id: &str) -> Value {
+    let r = s.post(
+        &format!("/api/v1/episodes/{id}/drafts"),
+        &serde_json::json!({}),
+    );
+    assert_eq!(r.status(), 202);
+    let job: Value = r.json().unwrap();
+    let url = format!("/api/v1/jobs/{}", job["jobId"].as_str().unwrap());
+    let t = Instant::now();
+    let job = loop {
+        let j: Value = s.get(&url).json().unwrap();
+        if !matches!(j["status"].as_str(), Some("queued" | "running")) {
+            break j;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(900),
+            "the draft did not finish: {j}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert_eq!(job["status"], "done", "{job}");
+    s.get(&format!("/api/v1/versions/{}", job["versionId"]))
+        .json()
+        .unwrap()
 }
