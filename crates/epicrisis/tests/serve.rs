@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::server::{PASSWORD, Session, add_user, bin, draft, login, serve};
+use common::server::{PASSWORD, Session, add_user, bin, csrf_of, draft, login, serve};
 use common::{fixture_path, testdata};
 
 const EPISODE: &str = "1416169";
@@ -1114,12 +1114,7 @@ fn an_admin_manages_accounts_in_the_web_interface() {
     let page = admin.get("/administracion").text().unwrap();
     assert!(page.contains("Administración de usuarios"));
     assert!(page.contains("Dra. Ana Pérez") && page.contains("Médico"));
-    let csrf = page
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .unwrap()
-        .to_string();
+    let csrf = csrf_of(&page);
     let form = |path: &str, fields: &[(&str, &str)]| {
         admin
             .client
@@ -1277,12 +1272,7 @@ fn an_admin_manages_accounts_in_the_web_interface() {
             .unwrap()
             .text()
             .unwrap();
-        let t = page
-            .split("name=\"csrf\" value=\"")
-            .nth(1)
-            .and_then(|s| s.split('"').next())
-            .unwrap()
-            .to_string();
+        let t = csrf_of(&page);
         c.post(format!("{}/login", srv.url))
             .form(&[
                 ("username", "bo.rojas"),

@@ -92,6 +92,15 @@ pub struct Session {
     pub csrf: String,
 }
 
+/// The CSRF token of a page's form (the login page, the administration page).
+pub fn csrf_of(page: &str) -> String {
+    page.split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("the page has a form with a csrf field")
+        .to_string()
+}
+
 pub fn login(base: &str, user: &str) -> Session {
     let client = Client::builder().cookie_store(true).build().unwrap();
     let page = client
@@ -100,12 +109,7 @@ pub fn login(base: &str, user: &str) -> Session {
         .unwrap()
         .text()
         .unwrap();
-    let csrf = page
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .unwrap()
-        .to_string();
+    let csrf = csrf_of(&page);
     let r = client
         .post(format!("{base}/login"))
         .form(&[("username", user), ("password", PASSWORD), ("csrf", &csrf)])
