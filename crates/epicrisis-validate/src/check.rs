@@ -21,6 +21,7 @@ use std::collections::HashSet;
 mod omissions;
 mod regions;
 mod roles;
+mod states;
 
 /// Words that qualify a diagnosis without changing what it is; a draft may add or drop
 /// them freely ("neumonía lobar *resuelta*", "cáncer renal *derecho*").
@@ -356,6 +357,7 @@ impl<'a> Analysis<'a> {
         self.check_mentions();
         self.check_procedure_regions();
         self.check_admission_states();
+        self.check_discharge_states();
         self.check_code_association();
         self.check_posology();
         self.check_numbers();

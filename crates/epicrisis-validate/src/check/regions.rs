@@ -88,7 +88,7 @@ const ADJECTIVE_BEFORE: &[&str] = &[
 /// Does `words[k]` say that the patient leaves? «egreso», «egresa», and «alta» where it
 /// is the discharge, not the adjective («alta sospecha», «dosis altas»): sentence-first,
 /// after «al», «de», «el», «su», or before «con», «a», «en», «médica», «hospitalaria».
-fn is_discharge_anchor(words: &[(usize, &str)], k: usize) -> bool {
+pub(super) fn is_discharge_anchor(words: &[(usize, &str)], k: usize) -> bool {
     match words[k].1 {
         "egreso" | "egresa" | "egresan" | "egresando" => true,
         "alta" => {
@@ -115,7 +115,7 @@ impl Analysis<'_> {
     /// Sentences as token ranges `[from, to)`: a sentence ends at a full stop followed
     /// by a space, at a semicolon (neither included), or before a token that starts a
     /// new line.
-    fn sentences(&self) -> Vec<(usize, usize)> {
+    pub(super) fn sentences(&self) -> Vec<(usize, usize)> {
         let n = self.tokens.len();
         let mut out = Vec::new();
         let mut from = 0usize;
