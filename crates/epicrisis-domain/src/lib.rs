@@ -13,6 +13,7 @@ pub mod labs;
 pub mod lexicon;
 pub mod numbers;
 pub mod posology;
+pub mod shorthand;
 pub mod text;
 
 pub use codes::{AtcCode, CodeError, Icd10Code, ProcedureCode, SourceCode};

@@ -165,6 +165,56 @@ const NARRATIVE_WORDS: &[&str] = &[
     "hospitalizada",
     "procedimiento",
     "procedimientos",
+    // Verbs of what was done: the object they take is the claim, checked on its own.
+    "extrae",
+    "extrayendo",
+    "extrajo",
+    "removido",
+    "removida",
+    "suspende",
+    "suspendiendo",
+    "suspendio",
+    "coloca",
+    "colocando",
+    "instala",
+    "instalando",
+    "decide",
+    "decidiendo",
+    "programa",
+    "programando",
+    "confirma",
+    "confirmando",
+    "ajusta",
+    "ajustando",
+    "traslada",
+    "trasladando",
+    "obteniendo",
+    "permanece",
+    "permaneciendo",
+    "permanencia",
+    "reinicia",
+    "reinicio",
+    "reiniciando",
+    "difiere",
+    "difiriendo",
+    "diferido",
+    "diferida",
+    "preservando",
+    "conservando",
+    "diagnostica",
+    "diagnosticando",
+    "diagnosticado",
+    "diagnosticada",
+    "corrige",
+    "corrigiendo",
+    "corregido",
+    "corregida",
+    "progresa",
+    "progresando",
+    "resolviendo",
+    "normalizado",
+    "normalizada",
+    "normalizando",
 ];
 
 /// Units of measure (folded, as the word splitter cuts them: `mmol/L` gives `mmol`): a
@@ -193,6 +243,7 @@ const FUNCTION_WORDS: &[&str] = &[
 /// that the lexicon-based validator cannot name.
 pub fn novel_words(text: &str, index: &EpisodeIndex) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
+    let by_synonym = synonym_keys(text, index);
     for raw in text.split(|c: char| !c.is_alphanumeric()) {
         if raw.chars().count() < 4 || raw.chars().any(|c| c.is_ascii_digit()) {
             continue;
@@ -209,6 +260,7 @@ pub fn novel_words(text: &str, index: &EpisodeIndex) -> Vec<String> {
             || FUNCTION_WORDS.contains(&folded.as_str())
             || UNIT_WORDS.contains(&folded.as_str())
             || index.all_stems.contains(&key)
+            || by_synonym.contains(&key)
             || index.all_stems.iter().any(|s| same_family(s, &key))
         {
             continue;
@@ -231,6 +283,42 @@ pub fn novel_words(text: &str, index: &EpisodeIndex) -> Vec<String> {
     out
 }
 
+/// Word keys of `text` that the data supports through a synonym: the words of a
+/// lexicon term whose concept the data names in other words («trombosis venosa
+/// profunda» for the data's «TVP»), and the counterparts of a word of the data
+/// ([`epicrisis_domain::shorthand`]: «cánula nasal» for «CN», «defervescencia» for
+/// «afebril»).
+fn synonym_keys(text: &str, index: &EpisodeIndex) -> std::collections::HashSet<String> {
+    use epicrisis_domain::lexicon::{content_tokens, lexicon, word_key};
+    let chars: Vec<char> = text.chars().collect();
+    let tokens = epicrisis_domain::text::tokenize_chars(&chars);
+    let content = content_tokens(&chars, &tokens);
+    let mut keys = std::collections::HashSet::new();
+    for m in lexicon().find_terms(&content, false) {
+        if m.concepts.iter().any(|c| index.concepts.contains(c)) {
+            keys.extend(content[m.start..m.end].iter().map(|t| t.key.clone()));
+        }
+    }
+    for (word, _) in epicrisis_domain::shorthand::COUNTERPARTS {
+        if index.all_stems.contains(&word_key(word)) {
+            keys.extend(epicrisis_domain::shorthand::counterparts(word).map(word_key));
+        }
+    }
+    let operated = index.all_stems.iter().any(|s| {
+        epicrisis_domain::shorthand::SURGERY_ENDINGS
+            .iter()
+            .any(|e| s.ends_with(e))
+    });
+    if operated {
+        keys.extend(
+            epicrisis_domain::shorthand::SURGERY_WORDS
+                .iter()
+                .map(|w| word_key(w)),
+        );
+    }
+    keys
+}
+
 pub(crate) fn example_words() -> &'static std::collections::HashSet<String> {
     static WORDS: std::sync::OnceLock<std::collections::HashSet<String>> =
         std::sync::OnceLock::new();
@@ -243,11 +331,82 @@ pub(crate) fn example_words() -> &'static std::collections::HashSet<String> {
     })
 }
 
+/// Endings that make an adjective of a noun («tumor» → «tumoral», «ventrículo» →
+/// «ventricular», «tiroides» → «tiroideo»).
+const ADJECTIVE_ENDINGS: &[&str] = &[
+    "al", "ar", "ico", "ica", "eo", "ea", "ivo", "iva", "oso", "osa",
+];
+
 /// Words of one family: a shared beginning of at least six letters (`desciende` /
-/// `descenso`, `extracción` / `extraído`), or one containing the other.
+/// `descenso`, `extracción` / `extraído`), one containing the other, or an adjective
+/// of a noun of four letters or more (`tumor` / `tumoral`).
 pub(crate) fn same_family(a: &str, b: &str) -> bool {
     let common = a.chars().zip(b.chars()).take_while(|(x, y)| x == y).count();
+    let adjective = |noun: &str, adj: &str| {
+        let singular = noun
+            .strip_suffix("es")
+            .unwrap_or(noun)
+            .trim_end_matches('s');
+        let bases = [singular, singular.trim_end_matches(['a', 'e', 'o'])];
+        bases.iter().any(|base| {
+            base.len() >= 4
+                && adj
+                    .strip_prefix(base)
+                    .is_some_and(|rest| ADJECTIVE_ENDINGS.contains(&rest))
+        })
+    };
     (common >= 5 && a.len() >= 6 && b.len() >= 6)
         || (a.len() >= 6 && b.contains(a))
         || (b.len() >= 6 && a.contains(b))
+        || adjective(a, b)
+        || adjective(b, a)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn index_of(record: &str) -> EpisodeIndex {
+        let ep = epicrisis_ingest::read_episode(record.as_bytes(), "record.json").unwrap();
+        EpisodeIndex::new(&ep)
+    }
+
+    #[test]
+    fn shorthand_paraphrases_and_adjectives_of_the_data_are_not_novel() {
+        let ix = index_of(
+            r#"{"dx": ["Tumor vesical (C67.9)"], "proc": ["Colecistectomia laparoscopica (51.23)"],
+                "tto": ["TT 0.5mL IM (J07AM01)"],
+                "evo": "Req O2 CN 1L por 24h, IAM VD, afebril 72h", "dx_alta": ["Tumor vesical (C67.9)"], "med": []}"#,
+        );
+        for sentence in [
+            "Requirió oxígeno por cánula nasal durante 24 horas.",
+            "Presenta compromiso del ventrículo derecho.",
+            "Recibe toxoide tetánico.",
+            "Evoluciona con defervescencia a las 72 horas.",
+            "Postoperatorio sin incidentes, extrayendo la vesícula.",
+            "Lesión tumoral vesical.",
+        ] {
+            assert_eq!(
+                novel_words(sentence, &ix),
+                Vec::<String>::new(),
+                "{sentence}"
+            );
+        }
+        // What the data does not hold stays novel, paraphrase rules or not.
+        assert_eq!(
+            novel_words("Presenta hipoxemia e ictericia.", &ix),
+            vec!["hipoxemia", "ictericia"]
+        );
+    }
+
+    #[test]
+    fn paraphrases_need_their_word_in_the_data() {
+        let ix = index_of(
+            r#"{"dx": ["Neumonia (J18.9)"], "proc": [], "tto": [], "evo": "Tos, disnea",
+                "dx_alta": ["Neumonia (J18.9)"], "med": []}"#,
+        );
+        let novel = novel_words("Evoluciona con defervescencia, resecado y sin tos.", &ix);
+        assert!(novel.iter().any(|w| w == "defervescencia"), "{novel:?}");
+        assert!(novel.iter().any(|w| w == "resecado"), "{novel:?}");
+    }
 }

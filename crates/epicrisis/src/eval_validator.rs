@@ -171,7 +171,8 @@ pub fn run(
     let mut novel = crate::novel_flags::NovelFlags::default();
     for (r, (_, narrative)) in records.iter().zip(narratives) {
         if let Some(text) = narrative {
-            novel.add(&EpisodeIndex::new(&r.episode), text);
+            let flagged = novel.add(&EpisodeIndex::new(&r.episode), text);
+            files.line(json!({"line": r.line, "case": "novel_words", "words": flagged}))?;
         }
     }
     for r in records {
@@ -185,7 +186,8 @@ pub fn run(
         times.push(t.elapsed().as_secs_f64() * 1000.0);
         refs.add(&report);
         files.line(json!({"line": r.line, "case": "reference", "ok": report.ok, "findings": report.findings}))?;
-        novel.add(&index, reference);
+        let flagged = novel.add(&index, reference);
+        files.line(json!({"line": r.line, "case": "novel_words", "words": flagged}))?;
         let case = Case {
             r,
             index: &index,

@@ -21,26 +21,28 @@ pub struct NovelFlags {
 }
 
 impl NovelFlags {
-    /// Checks every sentence of `reference` against the episode's `index`.
-    pub fn add(&mut self, index: &EpisodeIndex, reference: &str) {
+    /// Checks every sentence of `reference` against the episode's `index`; returns the
+    /// flagged words, in order (for the per-record report, where they can be judged).
+    pub fn add(&mut self, index: &EpisodeIndex, reference: &str) -> Vec<String> {
         let chars: Vec<char> = reference.chars().collect();
-        let mut flagged = 0;
+        let mut flagged = Vec::new();
         for [s, e] in sentence_spans(reference) {
             let sentence: String = chars[s..e].iter().collect();
             self.sentences += 1;
             for w in novel_words(&sentence, index) {
-                flagged += 1;
                 *self
                     .words
                     .entry(epicrisis_domain::text::fold(&w))
                     .or_default() += 1;
+                flagged.push(w);
             }
         }
         self.documents += 1;
-        self.flags += flagged;
-        if flagged > 0 {
+        self.flags += flagged.len();
+        if !flagged.is_empty() {
             self.documents_with_flags += 1;
         }
+        flagged
     }
 
     pub fn per_document(&self) -> f64 {
