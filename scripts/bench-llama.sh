@@ -9,7 +9,10 @@
 # the whole generator, then --gen tokens right after it); then llama-bench at the prompt
 # length epicrisis measured: `-p P` (prompt on an empty cache) and `-n G -d P` (generation
 # at that depth). Each side keeps its best of --reps runs (this machine is shared and
-# noisy: compare ratios, not absolute figures).
+# noisy: compare ratios, not absolute figures). llama-bench runs twice: with the flash
+# attention epicrisis chose for the model (EPICRISIS_FLASH_ATTENTION; the same computation,
+# so the ratio is our overhead), and with llama.cpp's own default (`-fa auto`, what a user
+# of llama.cpp gets).
 #
 # The reference: llama-bench from the llama-cpp-python source package on PyPI (its
 # vendor/llama.cpp; the llama-cpp-sys-2 crate ships llama.cpp without the tools), pinned by
@@ -78,23 +81,29 @@ fi
 
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
-printf '%-22s %-11s %11s %10s %7s\n' model test llama-bench epicrisis ratio
+printf '%-22s %-11s %-7s %9s %10s %7s\n' model test flash llama-bench epicrisis ratio
 for name in $MODELS; do
   model="$(python3 tools/models/fetch.py "$name")"
   # Drafts off: this compares plain decoding (drafts: `epicrisis eval … --draft-tokens`).
   "$BIN" bench --records 0 --model "$model" --threads "$THREADS" --reps "$REPS" --draft-tokens 0 \
     --prompt-tokens "$PROMPT" --gen-tokens "$GEN" --format json >"$OUT/ours.json"
   n=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["speed"]["prompt_tokens"])' "$OUT/ours.json")
-  "$LLAMA_BENCH" -m "$model" -t "$THREADS" -r "$REPS" -p "$n" -n 0 -o json >"$OUT/pp.json" 2>/dev/null
-  "$LLAMA_BENCH" -m "$model" -t "$THREADS" -r "$REPS" -p 0 -n "$GEN" -d "$n" -o json >"$OUT/tg.json" 2>/dev/null
-  python3 - "$name" "$n" "$GEN" "$OUT" <<'EOF'
+  # The flash attention epicrisis used: "on", "off…" or "auto…" (llama.cpp's choice).
+  fa=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["model"].get("flash_attention","auto").split()[0])' "$OUT/ours.json")
+  for mode in $(printf '%s\n' "$fa" auto | sort -u); do
+    "$LLAMA_BENCH" -m "$model" -t "$THREADS" -r "$REPS" -fa "$mode" -p "$n" -n 0 -o json >"$OUT/pp-$mode.json" 2>/dev/null
+    "$LLAMA_BENCH" -m "$model" -t "$THREADS" -r "$REPS" -fa "$mode" -p 0 -n "$GEN" -d "$n" -o json >"$OUT/tg-$mode.json" 2>/dev/null
+  done
+  python3 - "$name" "$n" "$GEN" "$OUT" "$fa" <<'EOF'
 import json, sys
-name, n, gen, out = sys.argv[1:]
+name, n, gen, out, fa = sys.argv[1:]
 best = lambda f: max(json.load(open(f"{out}/{f}"))[0]["samples_ts"])
 ours = json.load(open(f"{out}/ours.json"))["speed"]
-rows = [(f"pp{n}", best("pp.json"), ours["prompt_tokens_per_s"]),
-        (f"tg{gen}@d{n}", best("tg.json"), ours["generation_tokens_per_s"])]
-for test, ref, mine in rows:
-    print(f"{name:<22} {test:<11} {ref:11.1f} {mine:10.1f} {mine / ref:7.3f}")
+rows = [(f"pp{n}", "pp", ours["prompt_tokens_per_s"]),
+        (f"tg{gen}@d{n}", "tg", ours["generation_tokens_per_s"])]
+for test, kind, mine in rows:
+    same, default = best(f"{kind}-{fa}.json"), best(f"{kind}-auto.json")
+    print(f"{name:<22} {test:<11} fa {fa:<4} {same:9.1f} {mine:10.1f} {mine / same:7.3f}"
+          f"   llama.cpp default (fa auto) {default:.1f}: {mine / default:.3f}")
 EOF
 done

@@ -4,7 +4,7 @@
 
 use crate::codes;
 use crate::error::{ErrorKind, IngestError};
-use crate::json::Ctx;
+use crate::json::{Ctx, MAX_LIST_ITEMS};
 use epicrisis_domain::{
     AtcCode, Episode, Icd10Code, ProcedureCode, SourceCode, SourceWarning, WarningKind,
 };
@@ -41,6 +41,66 @@ pub(crate) fn read(ctx: &mut Ctx<'_>, v: &Value) -> Result<Episode, IngestError>
             ErrorKind::WrongType
         }
     };
-    epicrisis_fhir::from_bundle(v, &mut CtxCodes(ctx))
-        .map_err(|e| ctx.err(kind_of(&e.path), &e.path, e.message))
+    let mut ep = epicrisis_fhir::from_bundle(v, &mut CtxCodes(ctx))
+        .map_err(|e| ctx.err(kind_of(&e.path), &e.path, e.message))?;
+    cap_lists(ctx, &mut ep);
+    Ok(ep)
+}
+
+/// A Bundle's resources become the episode's lists; each list keeps at most
+/// [`MAX_LIST_ITEMS`], like a list of the JSON shapes, with a warning naming it (a
+/// runaway export of 20,000 MedicationRequests must not stall the validator).
+fn cap_lists(ctx: &mut Ctx<'_>, ep: &mut Episode) {
+    fn cap<T>(ctx: &mut Ctx<'_>, list: &mut Vec<T>, name: &str, name_es: &str) {
+        if list.len() <= MAX_LIST_ITEMS {
+            return;
+        }
+        ctx.warn(
+            WarningKind::Unreadable,
+            "entry",
+            format!(
+                "{} {name}; only the first {MAX_LIST_ITEMS} are read (an export that repeats resources?)",
+                list.len()
+            ),
+            format!(
+                "El Bundle trae {} {name_es}; se leyeron solo los primeros {MAX_LIST_ITEMS} \
+                 (¿una exportación que repite recursos?).",
+                list.len()
+            ),
+        );
+        list.truncate(MAX_LIST_ITEMS);
+    }
+    cap(
+        ctx,
+        &mut ep.admission_diagnoses,
+        "admission diagnoses",
+        "diagnósticos de ingreso",
+    );
+    cap(
+        ctx,
+        &mut ep.discharge_diagnoses,
+        "discharge diagnoses",
+        "diagnósticos de egreso",
+    );
+    cap(ctx, &mut ep.procedures, "procedures", "procedimientos");
+    cap(
+        ctx,
+        &mut ep.treatments,
+        "in-hospital medications",
+        "medicamentos de la hospitalización",
+    );
+    cap(
+        ctx,
+        &mut ep.discharge.medications,
+        "discharge medications",
+        "medicamentos de alta",
+    );
+    cap(ctx, &mut ep.evolution, "notes", "notas de evolución");
+    cap(ctx, &mut ep.labs, "lab results", "exámenes de laboratorio");
+    cap(
+        ctx,
+        &mut ep.lab_findings,
+        "qualitative lab results",
+        "resultados cualitativos",
+    );
 }

@@ -33,6 +33,7 @@ mod labs;
 mod rich;
 
 pub use error::{ErrorKind, IngestError};
+pub use json::MAX_LIST_ITEMS;
 
 use epicrisis_domain::Episode;
 use json::{Ctx, get};

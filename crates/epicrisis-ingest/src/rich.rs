@@ -316,16 +316,20 @@ pub(crate) fn read_patient(
     path: &str,
     ep: &mut Episode,
 ) -> Result<(), IngestError> {
+    // Each field is read on its own: a field of the wrong type is a warning at its path
+    // and the others are still read.
     let pat = &mut ep.patient;
     if pat.name.is_none() {
-        pat.name = match json::get_any(p, &["nombre", "name", "nombre_completo"]) {
-            Some((k, v)) => json::text_value(ctx, v, &key(path, k))?,
-            None => None,
+        let name = match json::get_any(p, &["nombre", "name", "nombre_completo"]) {
+            Some((k, v)) => json::text_value(ctx, v, &key(path, k)),
+            None => Ok(None),
         };
+        pat.name = json::recover(ctx, name, None, "se omitió el nombre");
     }
     if pat.identifier.is_none() {
         for k in ["rut", "run", "identificador", "ficha"] {
-            if let Some(s) = json::text_or_number(ctx, p, k, path)? {
+            let id = json::text_or_number(ctx, p, k, path);
+            if let Some(s) = json::recover(ctx, id, None, "se omitió el identificador") {
                 pat.identifier = Some(s);
                 break;
             }
@@ -335,7 +339,8 @@ pub(crate) fn read_patient(
         && let Some((k, v)) = json::get_any(p, &["sexo", "sex", "genero", "gender"])
     {
         let kp = key(path, k);
-        if let Some(s) = json::text_value(ctx, v, &kp)? {
+        let sex = json::text_value(ctx, v, &kp);
+        if let Some(s) = json::recover(ctx, sex, None, "se omitió el sexo") {
             pat.sex = parse_sex(&s);
             if pat.sex.is_none() {
                 ctx.warn(
@@ -362,13 +367,14 @@ pub(crate) fn read_patient(
                 .filter(|a| a.fract() == 0.0)
                 .map(|a| (a as i64, None)),
             Value::String(s) => age_text(s),
-            other => return Err(ctx.wrong_type(&kp, "an age in years (a number)", other)),
+            _ => None,
         };
         match age.filter(|(a, _)| (0..=130).contains(a)) {
             Some((a, days)) => {
                 pat.age = u32::try_from(a).ok();
                 pat.age_days = days;
             }
+            None if v.is_null() => {}
             None => ctx.warn(
                 WarningKind::Unreadable,
                 &kp,
@@ -389,7 +395,8 @@ pub(crate) fn read_patient(
     if ep.patient.age.is_none_or(|a| a < 2)
         && ep.patient.age_days.is_none()
         && let Some((k, v)) = json::get_any(p, &["fechaNacimiento", "fecha_nacimiento"])
-        && let Some(raw) = json::text_value(ctx, v, &key(path, k))?
+        && let birth = json::text_value(ctx, v, &key(path, k))
+        && let Some(raw) = json::recover(ctx, birth, None, "se omitió la fecha de nacimiento")
         && let Some(birth) = parse_date(ctx, &raw, &key(path, k))
         && let Some(at) = ep.admission_date.or(ep.discharge_date)
     {

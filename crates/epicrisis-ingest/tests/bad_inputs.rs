@@ -439,6 +439,25 @@ fn odd_fields_are_warnings_and_the_rest_is_read() {
             |ep| ep.admission_diagnoses.len() == 1,
         ),
         (
+            "age of the wrong type keeps the rest of the patient",
+            r#"{"paciente": {"edad": true, "sexo": "F", "nombre": "Paciente Sintetica", "rut": "11111111-1"},
+                "diagnostico_ingreso": [{"codigo": "J18.9", "nombre": "N"}]}"#,
+            "paciente.edad",
+            |ep| {
+                ep.patient.age.is_none()
+                    && ep.patient.sex.is_some()
+                    && ep.patient.name.is_some()
+                    && ep.patient.identifier.is_some()
+            },
+        ),
+        (
+            "name of the wrong type keeps the age",
+            r#"{"paciente": {"nombre": ["Paciente", "Sintetica"], "edad": 68},
+                "diagnostico_ingreso": [{"codigo": "J18.9", "nombre": "N"}]}"#,
+            "paciente.nombre",
+            |ep| ep.patient.name.is_none() && ep.patient.age == Some(68),
+        ),
+        (
             "treatment is a number",
             r#"{"diagnostico_ingreso": [{"codigo": "J18.9", "nombre": "N"}], "tratamientos_intrahosp": [{"nombre": "Ceftriaxona"}, 3]}"#,
             "tratamientos_intrahosp[1]",
@@ -530,4 +549,32 @@ fn field_names_as_exports_write_them_are_read_and_unknown_ones_named() {
         !ep.warnings[0].message.contains("HIS-3"),
         "no content in the English message"
     );
+}
+
+#[test]
+fn a_bundle_of_runaway_resources_is_capped_like_a_list() {
+    let mut entries = vec![serde_json::json!({"resource": {
+        "resourceType": "Condition",
+        "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10", "code": "J18.9", "display": "Neumonia"}]}
+    }})];
+    for i in 0..2_500 {
+        entries.push(serde_json::json!({"resource": {
+            "resourceType": "MedicationStatement",
+            "id": format!("m{i}"),
+            "medicationCodeableConcept": {"text": "Paracetamol"}
+        }}));
+    }
+    let bundle =
+        serde_json::json!({"resourceType": "Bundle", "type": "collection", "entry": entries});
+    let bytes = serde_json::to_vec(&bundle).unwrap();
+    let ep = epicrisis_ingest::read_episode(&bytes, "bundle.json").expect("a Bundle reads");
+    let meds = ep.treatments.len() + ep.discharge.medications.len();
+    assert_eq!(meds, epicrisis_ingest::MAX_LIST_ITEMS, "{meds}");
+    let w = ep
+        .warnings
+        .iter()
+        .find(|w| w.message.contains("only the first"))
+        .expect("a warning that names the cap");
+    assert_eq!(w.path, "entry");
+    assert!(w.message.contains("2500"), "{}", w.message);
 }

@@ -403,6 +403,9 @@ pub struct ModelInfo {
     /// Prompt-lookup draft tokens per step (llama.cpp backend): part of what fixes a text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub draft_tokens: Option<u32>,
+    /// Flash attention as chosen at load (llama.cpp backend).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flash_attention: Option<String>,
 }
 
 /// Anything that turns messages into text.

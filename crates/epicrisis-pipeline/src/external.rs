@@ -170,6 +170,7 @@ mod tests {
                 threads: None,
                 gpu_layers: None,
                 draft_tokens: None,
+                flash_attention: None,
             }
         }
         fn start(&self, _: GenerationRequest) -> Result<Generation, GenerationError> {

@@ -246,6 +246,7 @@ impl Generator for Scripted {
             threads: None,
             gpu_layers: None,
             draft_tokens: None,
+            flash_attention: None,
         }
     }
     fn start(&self, request: GenerationRequest) -> Result<Generation, GenerationError> {

@@ -199,6 +199,10 @@ pub struct ModelArgs {
     /// differ in a word from one decoded without drafts (batched arithmetic).
     #[arg(long)]
     pub draft_tokens: Option<u32>,
+    /// Flash attention: auto, on, off [EPICRISIS_FLASH_ATTENTION] (default auto: off on the
+    /// CPU for models narrower than 1,024, whose generation it slows; else llama.cpp's choice).
+    #[arg(long)]
+    pub flash_attention: Option<String>,
     /// Layers offloaded to the GPU, with a `cuda` build [EPICRISIS_GPU_LAYERS] (default 0).
     #[arg(long)]
     pub gpu_layers: Option<u32>,

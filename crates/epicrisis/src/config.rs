@@ -6,7 +6,7 @@
 
 use crate::Failure;
 use crate::cli::ModelArgs;
-use epicrisis_llm::llama::LlamaConfig;
+use epicrisis_llm::llama::{FlashAttention, LlamaConfig};
 use epicrisis_llm::{Family, SamplingSettings};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -62,6 +62,7 @@ pub const KNOWN: &[(&str, &str)] = &[
         "EPICRISIS_DRAFT_TOKENS",
         "prompt-lookup draft tokens per step",
     ),
+    ("EPICRISIS_FLASH_ATTENTION", "auto, on or off"),
     ("EPICRISIS_GPU_LAYERS", "layers offloaded to the GPU"),
     ("EPICRISIS_CHAT_TEMPLATE", "auto or a template family"),
     ("EPICRISIS_SEED", "sampling seed"),
@@ -322,6 +323,11 @@ impl Raw {
             a.draft_tokens.map(|v| v.to_string()),
         );
         self.flag(
+            "EPICRISIS_FLASH_ATTENTION",
+            "--flash-attention",
+            a.flash_attention.clone(),
+        );
+        self.flag(
             "EPICRISIS_GPU_LAYERS",
             "--gpu-layers",
             a.gpu_layers.map(|v| v.to_string()),
@@ -479,6 +485,7 @@ pub struct LlamaConfigTemplate {
     pub context_size: u32,
     pub batch_size: u32,
     pub draft_tokens: u32,
+    pub flash_attention: FlashAttention,
     pub threads: Option<u32>,
     pub gpu_layers: u32,
     pub template: Option<Family>,
@@ -491,6 +498,7 @@ impl LlamaConfigTemplate {
         c.context_size = self.context_size;
         c.batch_size = self.batch_size;
         c.draft_tokens = self.draft_tokens;
+        c.flash_attention = self.flash_attention;
         c.threads = self.threads;
         c.gpu_layers = self.gpu_layers;
         c.template = self.template;
@@ -533,6 +541,7 @@ impl Config {
             context_size: 4096,
             batch_size: 512,
             draft_tokens: 8,
+            flash_attention: FlashAttention::Auto,
             threads: None,
             gpu_layers: 0,
             template: None,
@@ -558,6 +567,10 @@ impl Config {
             |v| *v <= 64,
         )? {
             llama.draft_tokens = v;
+        }
+        if let Some(v) = raw.string("EPICRISIS_FLASH_ATTENTION") {
+            llama.flash_attention = FlashAttention::parse(&v)
+                .ok_or_else(|| raw.bad("EPICRISIS_FLASH_ATTENTION", "auto, on or off"))?;
         }
         llama.threads = raw.parse::<u32>(
             "EPICRISIS_THREADS",

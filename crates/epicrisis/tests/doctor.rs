@@ -32,6 +32,8 @@ const SETTINGS: &[&str] = &[
     "EPICRISIS_CONTEXT_SIZE",
     "EPICRISIS_BATCH_SIZE",
     "EPICRISIS_GPU_LAYERS",
+    "EPICRISIS_DRAFT_TOKENS",
+    "EPICRISIS_FLASH_ATTENTION",
     "EPICRISIS_CHAT_TEMPLATE",
     "EPICRISIS_SEED",
     "EPICRISIS_TOP_K",
@@ -140,6 +142,22 @@ fn a_wrong_value_names_the_variable_the_line_and_what_is_allowed() {
         "configuration",
         "fail",
         &["TEMPERATURE", "line 4", "caliente", "0.0 to 5.0"],
+    );
+}
+
+#[test]
+fn a_wrong_flash_attention_value_says_what_is_allowed() {
+    let case = Case::new(&[
+        "MODEL_TYPE=deterministic",
+        "EPICRISIS_FLASH_ATTENTION=rapido",
+    ]);
+    let (code, report, _) = case.run();
+    assert_eq!(code, 1);
+    assert_check(
+        &report,
+        "configuration",
+        "fail",
+        &["EPICRISIS_FLASH_ATTENTION", "rapido", "auto, on or off"],
     );
 }
 

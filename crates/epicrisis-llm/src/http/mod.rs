@@ -361,6 +361,7 @@ impl<D: Dialect> crate::Generator for HttpGenerator<D> {
             threads: None,
             gpu_layers: None,
             draft_tokens: None,
+            flash_attention: None,
         }
     }
 
