@@ -134,31 +134,26 @@ fn a_sound_deterministic_setup_passes() {
 
 #[test]
 fn a_wrong_value_names_the_variable_the_line_and_what_is_allowed() {
-    let case = Case::new(&["MODEL_TYPE=deterministic", "TEMPERATURE=caliente"]);
-    let (code, report, _) = case.run();
-    assert_eq!(code, 1);
-    assert_check(
-        &report,
-        "configuration",
-        "fail",
-        &["TEMPERATURE", "line 4", "caliente", "0.0 to 5.0"],
-    );
-}
-
-#[test]
-fn a_wrong_flash_attention_value_says_what_is_allowed() {
-    let case = Case::new(&[
-        "MODEL_TYPE=deterministic",
-        "EPICRISIS_FLASH_ATTENTION=rapido",
-    ]);
-    let (code, report, _) = case.run();
-    assert_eq!(code, 1);
-    assert_check(
-        &report,
-        "configuration",
-        "fail",
-        &["EPICRISIS_FLASH_ATTENTION", "rapido", "auto, on or off"],
-    );
+    for (line, needles) in [
+        (
+            "TEMPERATURE=caliente",
+            &["TEMPERATURE", "line 4", "caliente", "0.0 to 5.0"][..],
+        ),
+        (
+            "EPICRISIS_FLASH_ATTENTION=rapido",
+            &[
+                "EPICRISIS_FLASH_ATTENTION",
+                "line 4",
+                "rapido",
+                "auto, on or off",
+            ][..],
+        ),
+    ] {
+        let case = Case::new(&["MODEL_TYPE=deterministic", line]);
+        let (code, report, _) = case.run();
+        assert_eq!(code, 1, "{line}");
+        assert_check(&report, "configuration", "fail", needles);
+    }
 }
 
 #[test]
