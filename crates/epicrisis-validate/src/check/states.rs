@@ -144,15 +144,23 @@ impl Analysis<'_> {
             .chain(ep.discharge.recommendations.iter().map(String::as_str))
             .map(fold_words)
             .collect();
+        // Per family, once (a long text may claim the same state many times): `None`
+        // when the discharge supports it or no note states it, else the first note that
+        // does.
+        let mut early_only: Vec<Option<Option<usize>>> = vec![None; STATES.len()];
         let mut out = Vec::new();
         for (f, first, last) in claims {
             let (name, forms) = STATES[f];
-            let at_discharge = discharge.iter().any(|t| states(t, forms))
-                || notes.iter().zip(&late).any(|(t, l)| *l && states(t, forms));
-            if at_discharge {
-                continue;
-            }
-            let Some(i) = notes.iter().position(|t| states(t, forms)) else {
+            let verdict = *early_only[f].get_or_insert_with(|| {
+                let at_discharge = discharge.iter().any(|t| states(t, forms))
+                    || notes.iter().zip(&late).any(|(t, l)| *l && states(t, forms));
+                if at_discharge {
+                    None
+                } else {
+                    notes.iter().position(|t| states(t, forms))
+                }
+            });
+            let Some(i) = verdict else {
                 continue;
             };
             let (start, end) = (self.tokens[first].start, self.tokens[last].end);
