@@ -177,6 +177,10 @@ pub struct Medication {
     pub end: Option<Date>,
     /// The source item verbatim, when it came as one string.
     pub raw: Option<String>,
+    /// Later steps of a regimen given in steps (`luego 75 mg c/24h` after a loading
+    /// dose); the first step is the fields above (`crate::regimen`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub then: Vec<crate::regimen::Phase>,
 }
 
 impl Medication {
@@ -196,6 +200,7 @@ impl Medication {
             start: None,
             end: None,
             raw: None,
+            then: Vec::new(),
         }
     }
 }

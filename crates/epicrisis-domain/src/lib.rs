@@ -13,6 +13,7 @@ pub mod labs;
 pub mod lexicon;
 pub mod numbers;
 pub mod posology;
+pub mod regimen;
 pub mod shorthand;
 pub mod text;
 
@@ -20,3 +21,4 @@ pub use codes::{AtcCode, CodeError, Icd10Code, ProcedureCode, SourceCode};
 pub use date::Date;
 pub use episode::*;
 pub use posology::{Dose, DoseUnit, Duration, Frequency, Route, TimeUnit};
+pub use regimen::Phase;

@@ -7,6 +7,7 @@
 //! `c/8h` means.
 
 use crate::numbers::{format_es, interpretations, same_value};
+use crate::regimen::{Phase, phase_start};
 use crate::text::{Token, TokenKind, tokenize};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -338,6 +339,25 @@ impl Frequency {
             (a, b) => std::mem::discriminant(a) == std::mem::discriminant(b),
         }
     }
+
+    /// True for a frequency written in words that says «SOS», «PRN» or «si dolor»
+    /// itself (`SOS dolor torácico`): the drug is given only if needed, and a writer
+    /// must not add «SOS» a second time.
+    pub fn says_as_needed(&self) -> bool {
+        let Frequency::Text(t) = self else {
+            return false;
+        };
+        let toks = tokenize(t);
+        (0..toks.len()).any(|i| {
+            matches!(
+                piece_at(&toks, i),
+                Some(PieceAt {
+                    piece: Piece::AsNeeded,
+                    ..
+                })
+            )
+        })
+    }
 }
 
 impl fmt::Display for Frequency {
@@ -566,9 +586,16 @@ pub fn piece_at(tokens: &[Token], i: usize) -> Option<PieceAt> {
     // Durations introduced by a preposition: "por 5 días", "durante 2 semanas", "x 7d".
     if let Some(w) = word_at(tokens, i)
         && matches!(w, "por" | "durante" | "x" | "hasta")
-        && let Some(p) = duration_at(tokens, i + 1)
     {
-        return Some(PieceAt { start: i, ..p });
+        // «hasta completar 21 días»
+        let at = if w == "hasta" && word_at(tokens, i + 1) == Some("completar") {
+            i + 2
+        } else {
+            i + 1
+        };
+        if let Some(p) = duration_at(tokens, at) {
+            return Some(PieceAt { start: i, ..p });
+        }
     }
     match t.kind {
         TokenKind::Number => {
@@ -884,6 +911,8 @@ pub struct ParsedItem {
     pub unparsed: Vec<String>,
     /// The trailing parenthesised code, as written.
     pub code: Option<String>,
+    /// Later steps (`luego 75 mg c/24h`), see [`crate::regimen`].
+    pub then: Vec<Phase>,
 }
 
 impl ParsedItem {
@@ -944,40 +973,30 @@ pub fn parse_item(s: &str) -> ParsedItem {
             .trim()
             .to_string();
     }
+    let mut phases = vec![Phase::default()];
     let mut i = name_end;
     while i < tokens.len() {
+        let loading = phases.last().is_some_and(Phase::is_loading);
+        let has_posology = phases.last().is_some_and(|p| !p.is_empty());
+        if has_posology && let Some(next) = phase_start(&tokens, i, loading) {
+            phases.push(Phase::default());
+            i = next;
+            continue;
+        }
         if let Some(p) = piece_at(&tokens, i).or_else(|| modifier_at(&tokens, i)) {
-            match p.piece {
-                Piece::Dose(d) => {
-                    if out.dose.is_none() {
-                        out.dose = Some(d);
-                    } else {
-                        out.extra_doses.push(d);
-                    }
+            if matches!(p.piece, Piece::Modifier("en" | "de")) {
+                if !matches!(
+                    word_at(&tokens, i + 1),
+                    Some("casa" | "carga" | "rescate" | "infusion" | "bolo")
+                ) {
+                    out.unparsed.push(tokens[i].norm.clone());
                 }
-                Piece::Route(r) => out.route = out.route.take().or(Some(r)),
-                Piece::Frequency(f) => out.frequency = out.frequency.take().or(Some(f)),
-                Piece::Duration(d) => {
-                    if out.duration.is_none() {
-                        out.duration = Some(d);
-                    } else {
-                        out.unparsed
-                            .push(token_text(&chars, &tokens, p.start, p.end));
-                    }
-                }
-                Piece::AsNeeded => out.as_needed = true,
-                Piece::Modifier(m) => {
-                    if !matches!(m, "en" | "de") {
-                        if !out.modifiers.iter().any(|x| x == m) {
-                            out.modifiers.push(m.to_string());
-                        }
-                    } else if !matches!(
-                        word_at(&tokens, i + 1),
-                        Some("casa" | "carga" | "rescate" | "infusion")
-                    ) {
-                        out.unparsed.push(tokens[i].norm.clone());
-                    }
-                }
+            } else if let Some(Piece::Duration(_)) =
+                phases.last_mut().and_then(|ph| ph.absorb(p.piece))
+            {
+                // A second duration cannot belong to one step: keep its words.
+                out.unparsed
+                    .push(token_text(&chars, &tokens, p.start, p.end));
             }
             i = p.end.max(i + 1);
         } else {
@@ -988,6 +1007,15 @@ pub fn parse_item(s: &str) -> ParsedItem {
             i += 1;
         }
     }
+    let first = phases.remove(0);
+    out.dose = first.dose;
+    out.extra_doses = first.extra_doses;
+    out.route = first.route;
+    out.frequency = first.frequency;
+    out.duration = first.duration;
+    out.as_needed = first.as_needed;
+    out.modifiers = first.notes;
+    out.then = phases;
     out
 }
 
@@ -1105,10 +1133,16 @@ mod tests {
                 "Enoxaparina",
                 true,
             ),
-            // A second regimen after "luego" is not read: the item must not pass as full.
+            // A second step after "luego" is read (crate::regimen).
             (
                 "Omeprazol 80mg EV bolo luego 8mg/h (A02BC01)",
                 "Omeprazol",
+                true,
+            ),
+            // Text after a connector that is not posology stays unread.
+            (
+                "Insulina cristalina c/1h, luego segun protocolo",
+                "Insulina cristalina",
                 false,
             ),
         ];

@@ -2,6 +2,7 @@
 
 use crate::{DocumentMeta, DocumentState, Logo, content_hash};
 use epicrisis_domain::numbers::format_es;
+use epicrisis_domain::regimen::is_loading_note;
 use epicrisis_domain::text::capitalize_first;
 use epicrisis_domain::{
     Date, Episode, ItemKind, LabFinding, LabStatus, LabSummary, LabValue, Medication, Sex,
@@ -216,25 +217,78 @@ fn lab_row(l: &LabSummary) -> LabRow {
     }
 }
 
+/// One column of a regimen in steps: each step's value, later ones after «luego»
+/// (`600 mg (carga), luego 75 mg`; `luego cada 24 horas` when only the maintenance step
+/// has a frequency).
+fn stepped(values: Vec<Option<String>>) -> Option<String> {
+    let parts: Vec<String> = values
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, v)| {
+            let v = v.filter(|x| !x.trim().is_empty())?;
+            Some(if i == 0 { v } else { format!("luego {v}") })
+        })
+        .collect();
+    (!parts.is_empty()).then(|| parts.join(", "))
+}
+
 fn medication_entry(m: &Medication) -> MedicationEntry {
-    let mut dose: Vec<String> = m.dose.iter().map(|d| d.to_string()).collect();
-    dose.extend(m.extra_doses.iter().map(|d| d.to_string()));
-    let mut frequency = m.frequency.as_ref().map(|f| f.to_string());
-    if m.as_needed {
-        frequency = Some(match frequency {
-            Some(f) => format!("{f}, si es necesario (SOS)"),
-            None => "si es necesario (SOS)".into(),
-        });
+    let phases = m.phases();
+    let dose = stepped(
+        phases
+            .iter()
+            .map(|p| {
+                let d: Vec<String> = p.doses().map(|d| d.to_string()).collect();
+                let mark = p.notes.iter().find(|n| is_loading_note(n));
+                match (d.is_empty(), mark) {
+                    (true, _) => None,
+                    (false, Some(mark)) => {
+                        Some(format!("{} ({})", d.join(" + "), mark.to_lowercase()))
+                    }
+                    (false, None) => Some(d.join(" + ")),
+                }
+            })
+            .collect(),
+    );
+    let frequency = stepped(
+        phases
+            .iter()
+            .map(|p| {
+                let f = p.frequency.as_ref().map(|f| f.to_string());
+                let said = p.frequency.as_ref().is_some_and(|f| f.says_as_needed());
+                if p.as_needed && !said {
+                    Some(match f {
+                        Some(f) => format!("{f}, si es necesario (SOS)"),
+                        None => "si es necesario (SOS)".into(),
+                    })
+                } else {
+                    f
+                }
+            })
+            .collect(),
+    );
+    let duration = stepped(
+        phases
+            .iter()
+            .map(|p| {
+                p.duration.as_ref().map(|d| {
+                    let s = d.to_string();
+                    capitalize_first(s.strip_prefix("por ").unwrap_or(&s))
+                })
+            })
+            .collect(),
+    );
+    // A later step given by the same route as the first says nothing new.
+    let mut routes: Vec<Option<String>> = Vec::new();
+    for p in &phases {
+        let r = p.route.as_ref().map(|r| r.to_string());
+        routes.push(r.filter(|r| routes.iter().flatten().all(|x| x != r)));
     }
-    let duration = m.duration.as_ref().map(|d| {
-        let s = d.to_string();
-        capitalize_first(s.strip_prefix("por ").unwrap_or(&s))
-    });
     MedicationEntry {
         name: list_name(&m.name),
         code: m.code.as_ref().map(|c| c.display()),
-        dose: or_missing((!dose.is_empty()).then(|| dose.join(" + "))),
-        route: or_missing(m.route.as_ref().map(|r| r.to_string())),
+        dose: or_missing(dose),
+        route: or_missing(stepped(routes)),
         frequency: or_missing(frequency),
         duration: or_missing(duration),
         notes: (!m.notes.is_empty()).then(|| m.notes.join(", ")),

@@ -2,8 +2,8 @@
 
 use crate::*;
 use epicrisis_domain::{
-    Date, Diagnosis, Dose, Duration, Episode, Frequency, ItemKind, LabFinding, LabStatus,
-    LabSummary, LabValue, Medication, Procedure, Route, Sex, TimeUnit,
+    Date, Diagnosis, Episode, ItemKind, LabFinding, LabStatus, LabSummary, LabValue, Medication,
+    Procedure, Sex,
 };
 use serde_json::{Map, Value, json};
 
@@ -173,7 +173,7 @@ fn date(d: Date) -> Value {
     Value::String(d.to_string())
 }
 
-fn num(v: f64) -> Value {
+pub(crate) fn num(v: f64) -> Value {
     // Integers print without a fraction (`7`, not `7.0`); FHIR decimals accept both.
     if v.fract() == 0.0 && v.abs() < 1e15 {
         json!(v as i64)
@@ -231,182 +231,6 @@ fn sex_code(s: Option<Sex>) -> &'static str {
         Some(Sex::Other) => "other",
         None => "unknown",
     }
-}
-
-fn route_snomed(r: &Route) -> Option<(&'static str, &'static str)> {
-    Some(match r {
-        Route::Oral => ("26643006", "Oral route"),
-        Route::Intravenous => ("47625008", "Intravenous route"),
-        Route::Intramuscular => ("78421000", "Intramuscular route"),
-        Route::Subcutaneous => ("34206005", "Subcutaneous route"),
-        Route::Sublingual => ("37839007", "Sublingual route"),
-        Route::Topical => ("6064005", "Topical route"),
-        Route::Rectal => ("37161004", "Rectal route"),
-        Route::Nasal => ("46713006", "Nasal route"),
-        Route::Ophthalmic => ("54485002", "Ophthalmic route"),
-        Route::Transdermal => ("45890007", "Transdermal route"),
-        Route::Intrathecal => ("72607000", "Intrathecal route"),
-        Route::Vaginal => ("16857009", "Vaginal route"),
-        _ => return None,
-    })
-}
-
-fn ucum_time(u: TimeUnit) -> &'static str {
-    match u {
-        TimeUnit::Minutes => "min",
-        TimeUnit::Hours => "h",
-        TimeUnit::Days => "d",
-        TimeUnit::Weeks => "wk",
-        TimeUnit::Months => "mo",
-        TimeUnit::Years => "a",
-    }
-}
-
-fn time_word(u: TimeUnit, v: f64) -> String {
-    // The Spanish word, from the domain's own rendering ("por 7 días" → "días").
-    let d = Duration::Span {
-        min: v,
-        max: None,
-        unit: u,
-    };
-    d.to_string()
-        .rsplit(' ')
-        .next()
-        .unwrap_or_default()
-        .to_string()
-}
-
-fn time_quantity(v: f64, u: TimeUnit) -> Value {
-    json!({"value": num(v), "unit": time_word(u, v), "system": UCUM, "code": ucum_time(u)})
-}
-
-/// The Spanish posology line (`1 g EV cada 8 horas por 7 días`), the dosage's `text`.
-pub(crate) fn posology_text(m: &Medication) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    if let Some(d) = &m.dose {
-        parts.push(d.to_string());
-    }
-    parts.extend(m.extra_doses.iter().map(Dose::to_string));
-    if let Some(r) = &m.route {
-        parts.push(r.to_string());
-    }
-    if let Some(f) = &m.frequency {
-        parts.push(f.to_string());
-    }
-    if let Some(d) = &m.duration {
-        parts.push(d.to_string());
-    }
-    if m.as_needed {
-        parts.push("SOS".into());
-    }
-    parts.join(" ")
-}
-
-fn dosage(m: &Medication) -> Option<Value> {
-    let mut d = Map::new();
-    let text = posology_text(m);
-    if !text.is_empty() {
-        d.insert("text".into(), json!(text));
-    }
-    if let Some(Duration::Text { text }) = &m.duration {
-        d.insert("additionalInstruction".into(), json!([{ "text": text }]));
-    }
-    let mut repeat = Map::new();
-    let mut code: Option<String> = None;
-    match &m.frequency {
-        Some(Frequency::EveryHours(h)) => {
-            repeat.insert("frequency".into(), json!(1));
-            repeat.insert("period".into(), num(*h));
-            repeat.insert("periodUnit".into(), json!("h"));
-        }
-        Some(Frequency::EveryMinutes(x)) => {
-            repeat.insert("frequency".into(), json!(1));
-            repeat.insert("period".into(), num(*x));
-            repeat.insert("periodUnit".into(), json!("min"));
-        }
-        Some(Frequency::Weekly) | Some(Frequency::Monthly) => {
-            repeat.insert("frequency".into(), json!(1));
-            repeat.insert("period".into(), json!(1));
-            let unit = if m.frequency == Some(Frequency::Weekly) {
-                "wk"
-            } else {
-                "mo"
-            };
-            repeat.insert("periodUnit".into(), json!(unit));
-        }
-        Some(Frequency::Nightly) | Some(Frequency::Morning) => {
-            repeat.insert("frequency".into(), json!(1));
-            repeat.insert("period".into(), json!(1));
-            repeat.insert("periodUnit".into(), json!("d"));
-            let when = if m.frequency == Some(Frequency::Nightly) {
-                "NIGHT"
-            } else {
-                "MORN"
-            };
-            repeat.insert("when".into(), json!([when]));
-        }
-        Some(Frequency::Once) => {
-            repeat.insert("count".into(), json!(1));
-        }
-        Some(f @ (Frequency::Continuous | Frequency::Text(_))) => code = Some(f.to_string()),
-        None => {}
-    }
-    match &m.duration {
-        Some(Duration::Span {
-            min,
-            max: None,
-            unit,
-        }) => {
-            repeat.insert("boundsDuration".into(), time_quantity(*min, *unit));
-        }
-        Some(Duration::Span {
-            min,
-            max: Some(max),
-            unit,
-        }) => {
-            repeat.insert(
-                "boundsRange".into(),
-                json!({"low": time_quantity(*min, *unit), "high": time_quantity(*max, *unit)}),
-            );
-        }
-        _ => {}
-    }
-    if !repeat.is_empty() || code.is_some() {
-        let mut timing = Map::new();
-        if !repeat.is_empty() {
-            timing.insert("repeat".into(), Value::Object(repeat));
-        }
-        if let Some(c) = code {
-            timing.insert("code".into(), json!({ "text": c }));
-        }
-        d.insert("timing".into(), Value::Object(timing));
-    }
-    if m.as_needed {
-        d.insert("asNeededBoolean".into(), json!(true));
-    }
-    if let Some(r) = &m.route {
-        let mut route = Map::new();
-        if let Some((code, display)) = route_snomed(r) {
-            route.insert(
-                "coding".into(),
-                json!([{"system": SNOMED, "code": code, "display": display}]),
-            );
-        }
-        route.insert("text".into(), json!(r.to_string()));
-        d.insert("route".into(), Value::Object(route));
-    }
-    if let Some(dose) = &m.dose
-        && dose.amounts.len() == 1
-        && dose.per.is_empty()
-    {
-        let unit = dose.to_string();
-        let unit = unit.split_once(' ').map_or("%", |(_, u)| u);
-        d.insert(
-            "doseAndRate".into(),
-            json!([{ "doseQuantity": { "value": num(dose.amounts[0]), "unit": unit } }]),
-        );
-    }
-    (!d.is_empty()).then_some(Value::Object(d))
 }
 
 fn medication_concept(m: &Medication) -> Value {
@@ -526,7 +350,7 @@ fn statement(b: &Builder<'_>, m: &Medication) -> Value {
     insert_opt(&mut v, "extension", kind_extension(m));
     insert_opt(&mut v, "effectivePeriod", period(m.start, m.end));
     insert_opt(&mut v, "note", notes(m));
-    insert_opt(&mut v, "dosage", dosage(m).map(|d| json!([d])));
+    insert_opt(&mut v, "dosage", dosage::instructions(m));
     v
 }
 
@@ -549,7 +373,7 @@ fn request(b: &Builder<'_>, m: &Medication, ep: &Episode) -> Value {
     insert_opt(&mut v, "extension", kind_extension(m));
     insert_opt(&mut v, "authoredOn", ep.discharge_date.map(date));
     insert_opt(&mut v, "note", notes(m));
-    insert_opt(&mut v, "dosageInstruction", dosage(m).map(|d| json!([d])));
+    insert_opt(&mut v, "dosageInstruction", dosage::instructions(m));
     if let Some(p) = period(m.start, m.end) {
         insert_opt(
             &mut v,

@@ -5,13 +5,11 @@
 use crate::*;
 use epicrisis_domain::codes::Parsed;
 use epicrisis_domain::labs::is_pending_result;
-use epicrisis_domain::posology::parse_item;
 use epicrisis_domain::text::fold_words;
 use epicrisis_domain::{
-    Allergies, AtcCode, CodeError, Comparator, Date, Diagnosis, Dose, DoseUnit, Duration, Episode,
-    EvolutionNote, Frequency, Icd10Code, ItemKind, LabFinding, LabResult, Medication, Procedure,
-    ProcedureCode, Route, Sex, SourceCode, SourceShape, SourceWarning, TimeUnit, WarningKind,
-    summarize_labs,
+    Allergies, AtcCode, CodeError, Comparator, Date, Diagnosis, Episode, EvolutionNote, Icd10Code,
+    ItemKind, LabFinding, LabResult, Medication, Procedure, ProcedureCode, Sex, SourceCode,
+    SourceShape, SourceWarning, WarningKind, summarize_labs,
 };
 use serde_json::{Map, Value};
 use std::collections::HashMap;
@@ -122,21 +120,21 @@ struct Res<'a> {
     index: usize,
 }
 
-fn s<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
+pub(crate) fn s<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
     v.get(key)?
         .as_str()
         .map(str::trim)
         .filter(|x| !x.is_empty())
 }
 
-fn first<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
+pub(crate) fn first<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
     match v.get(key)? {
         Value::Array(a) => a.first(),
         other => Some(other),
     }
 }
 
-fn arr<'a>(v: &'a Value, key: &str) -> &'a [Value] {
+pub(crate) fn arr<'a>(v: &'a Value, key: &str) -> &'a [Value] {
     v.get(key)
         .and_then(Value::as_array)
         .map_or(&[], Vec::as_slice)
@@ -147,7 +145,7 @@ fn date_of(v: Option<&str>) -> Option<Date> {
 }
 
 /// The text of a CodeableConcept: `text`, else the first coding's display, else its code.
-fn concept_text(c: &Value) -> Option<String> {
+pub(crate) fn concept_text(c: &Value) -> Option<String> {
     s(c, "text")
         .or_else(|| arr(c, "coding").iter().find_map(|x| s(x, "display")))
         .or_else(|| arr(c, "coding").iter().find_map(|x| s(x, "code")))
@@ -156,7 +154,7 @@ fn concept_text(c: &Value) -> Option<String> {
 
 /// The coding of a concept in a system (matched loosely: `icd-10` anywhere in the URI),
 /// with its index.
-fn coding_in<'a>(c: &'a Value, systems: &[&str]) -> Option<(usize, &'a str)> {
+pub(crate) fn coding_in<'a>(c: &'a Value, systems: &[&str]) -> Option<(usize, &'a str)> {
     arr(c, "coding").iter().enumerate().find_map(|(i, x)| {
         let sys = s(x, "system").unwrap_or("").to_ascii_lowercase();
         systems
@@ -208,170 +206,6 @@ fn html_to_text(div: &str) -> Vec<String> {
         .filter(|l| !l.is_empty())
         .map(str::to_string)
         .collect()
-}
-
-fn dose_unit(unit: &str) -> Option<DoseUnit> {
-    let u = fold_words(unit);
-    match u.as_str() {
-        "%" => Some(DoseUnit::Percent),
-        "[iu]" | "[iu]/ml" => Some(DoseUnit::Ui),
-        _ => DoseUnit::parse(u.trim_end_matches('.')),
-    }
-}
-
-fn time_unit(code: &str) -> Option<TimeUnit> {
-    Some(match code {
-        "min" => TimeUnit::Minutes,
-        "h" => TimeUnit::Hours,
-        "d" => TimeUnit::Days,
-        "wk" => TimeUnit::Weeks,
-        "mo" => TimeUnit::Months,
-        "a" => TimeUnit::Years,
-        _ => return None,
-    })
-}
-
-fn quantity_time(q: &Value) -> Option<(f64, TimeUnit)> {
-    let v = q.get("value")?.as_f64()?;
-    let u = s(q, "code").or_else(|| s(q, "unit"))?;
-    let unit = time_unit(u).or_else(|| {
-        let f = fold_words(u);
-        Some(match f.trim_end_matches('s') {
-            "minuto" => TimeUnit::Minutes,
-            "hora" => TimeUnit::Hours,
-            "dia" => TimeUnit::Days,
-            "semana" => TimeUnit::Weeks,
-            "mes" | "mese" => TimeUnit::Months,
-            "ano" => TimeUnit::Years,
-            _ => return None,
-        })
-    })?;
-    Some((v, unit))
-}
-
-/// Reads a Dosage into the medication: structured fields first, then whatever the
-/// Spanish `text` adds (several quantities, a duration in words).
-fn read_dosage(d: &Value, m: &mut Medication) {
-    if let Some(dr) = first(d, "doseAndRate")
-        && let Some(q) = dr.get("doseQuantity")
-        && let Some(v) = q.get("value").and_then(Value::as_f64)
-        && let Some(unit) = s(q, "unit").or_else(|| s(q, "code")).and_then(dose_unit)
-    {
-        m.dose = Some(Dose {
-            amounts: vec![v],
-            unit,
-            per: Vec::new(),
-        });
-    }
-    if let Some(r) = d.get("route") {
-        m.route = s(r, "text")
-            .map(|t| Route::parse(t).unwrap_or_else(|| Route::Other(t.to_string())))
-            .or_else(|| {
-                let (_, code) = coding_in(r, &["snomed"])?;
-                Some(match code {
-                    "26643006" => Route::Oral,
-                    "47625008" => Route::Intravenous,
-                    "78421000" => Route::Intramuscular,
-                    "34206005" => Route::Subcutaneous,
-                    "37839007" => Route::Sublingual,
-                    "6064005" => Route::Topical,
-                    "37161004" => Route::Rectal,
-                    "46713006" => Route::Nasal,
-                    "54485002" => Route::Ophthalmic,
-                    "45890007" => Route::Transdermal,
-                    "72607000" => Route::Intrathecal,
-                    "16857009" => Route::Vaginal,
-                    _ => return None,
-                })
-            })
-            .or_else(|| concept_text(r).map(Route::Other));
-    }
-    if let Some(t) = d.get("timing") {
-        let rep = t.get("repeat");
-        if let Some(rep) = rep {
-            let freq = rep.get("frequency").and_then(Value::as_f64).unwrap_or(1.0);
-            let per = rep.get("period").and_then(Value::as_f64);
-            let unit = s(rep, "periodUnit");
-            let when: Vec<&str> = arr(rep, "when").iter().filter_map(Value::as_str).collect();
-            m.frequency = if when.contains(&"NIGHT") || when.contains(&"HS") {
-                Some(Frequency::Nightly)
-            } else if when.contains(&"MORN") {
-                Some(Frequency::Morning)
-            } else {
-                match (per, unit) {
-                    (Some(p), Some("h")) if freq > 0.0 => Some(Frequency::EveryHours(p / freq)),
-                    (Some(p), Some("min")) if freq > 0.0 => Some(Frequency::EveryMinutes(p / freq)),
-                    (Some(p), Some("d")) if freq > 0.0 => {
-                        Some(Frequency::EveryHours(24.0 * p / freq))
-                    }
-                    (Some(p), Some("wk")) if freq == 1.0 && p == 1.0 => Some(Frequency::Weekly),
-                    (Some(p), Some("mo")) if freq == 1.0 && p == 1.0 => Some(Frequency::Monthly),
-                    _ if rep.get("count").and_then(Value::as_u64) == Some(1) => {
-                        Some(Frequency::Once)
-                    }
-                    _ => None,
-                }
-            };
-            if let Some((v, u)) = rep.get("boundsDuration").and_then(quantity_time) {
-                m.duration = Some(Duration::Span {
-                    min: v,
-                    max: None,
-                    unit: u,
-                });
-            } else if let Some(r) = rep.get("boundsRange")
-                && let Some((lo, u)) = r.get("low").and_then(quantity_time)
-            {
-                let hi = r.get("high").and_then(quantity_time).map(|(h, _)| h);
-                m.duration = Some(Duration::Span {
-                    min: lo,
-                    max: hi,
-                    unit: u,
-                });
-            }
-        }
-        if m.frequency.is_none()
-            && let Some(c) = t.get("code").and_then(concept_text)
-        {
-            m.frequency = Some(if fold_words(&c).contains("infusion continua") {
-                Frequency::Continuous
-            } else {
-                Frequency::Text(c)
-            });
-        }
-    }
-    if m.duration.is_none()
-        && let Some(text) = arr(d, "additionalInstruction")
-            .iter()
-            .find_map(concept_text)
-    {
-        m.duration = Some(Duration::Text { text });
-    }
-    if d.get("asNeededBoolean").and_then(Value::as_bool) == Some(true)
-        || d.get("asNeededCodeableConcept").is_some()
-    {
-        m.as_needed = true;
-    }
-    // The text fills what the structure lacks (it is what `to_bundle` writes, and what
-    // many servers send alone).
-    if let Some(text) = s(d, "text") {
-        let p = parse_item(&format!("X {text}"));
-        if m.dose.is_none() {
-            m.dose = p.dose;
-        }
-        if m.extra_doses.is_empty() {
-            m.extra_doses = p.extra_doses;
-        }
-        if m.route.is_none() {
-            m.route = p.route;
-        }
-        if m.frequency.is_none() {
-            m.frequency = p.frequency;
-        }
-        if m.duration.is_none() {
-            m.duration = p.duration;
-        }
-        m.as_needed |= p.as_needed;
-    }
 }
 
 struct Reader<'a> {
@@ -444,8 +278,13 @@ fn medication(
             };
         }
     }
-    if let Some(d) = first(&v, dosage_key) {
-        read_dosage(d, &mut m);
+    // The resource's notes first, then what the dosage's text adds (a loading mark).
+    m.notes = arr(&v, "note")
+        .iter()
+        .filter_map(|n| s(n, "text").map(str::to_string))
+        .collect();
+    if let Some(d) = v.get(dosage_key) {
+        crate::dosage::read_all(d, &mut m);
     }
     let p = v.get("effectivePeriod").or_else(|| {
         v.get("dispenseRequest")
@@ -457,10 +296,6 @@ fn medication(
     } else if let Some(d) = date_of(s(&v, "effectiveDateTime")) {
         m.start = Some(d);
     }
-    m.notes = arr(&v, "note")
-        .iter()
-        .filter_map(|n| s(n, "text").map(str::to_string))
-        .collect();
     m
 }
 
@@ -695,11 +530,7 @@ pub fn from_bundle(bundle: &Value, codes: &mut dyn CodeReader) -> Result<Episode
         ep.treatments.push(medication(&rd, m, codes, "dosage"));
     }
     for m in rd.of_type("MedicationAdministration") {
-        let mut med = medication(&rd, m, codes, "dosage");
-        if let Some(d) = Value::Object(m.r.clone()).get("dosage") {
-            read_dosage(d, &mut med);
-        }
-        ep.treatments.push(med);
+        ep.treatments.push(medication(&rd, m, codes, "dosage"));
     }
     for m in rd.of_type("MedicationRequest") {
         let v = Value::Object(m.r.clone());

@@ -24,6 +24,7 @@
 //! FHIR is a wire format, kept at this edge, and every import error names its JSON path.
 
 mod base64;
+mod dosage;
 mod export;
 mod import;
 

@@ -56,7 +56,7 @@ fn info(ep: &Episode) -> DocumentInfo {
 
 fn med_key(m: &Medication) -> String {
     format!(
-        "{} | {:?} | {} | dose {:?} + {:?} | route {:?} | freq {:?} | dur {:?} | sos {} | {:?}–{:?} | {:?}",
+        "{} | {:?} | {} | dose {:?} + {:?} | route {:?} | freq {:?} | dur {:?} | sos {} | {:?}–{:?} | {:?} | then {:?}",
         m.name,
         m.kind,
         m.code.as_ref().map(|c| c.display()).unwrap_or_default(),
@@ -72,6 +72,20 @@ fn med_key(m: &Medication) -> String {
         m.start,
         m.end,
         m.notes,
+        m.then
+            .iter()
+            .map(|p| {
+                format!(
+                    "{:?} {:?} {:?} {:?} {:?} {}",
+                    p.doses().map(|d| d.to_string()).collect::<Vec<_>>(),
+                    p.route.as_ref().map(|r| r.to_string()),
+                    p.frequency.as_ref().map(|f| f.to_string()),
+                    p.duration.as_ref().map(|d| d.to_string()),
+                    p.notes,
+                    p.as_needed
+                )
+            })
+            .collect::<Vec<_>>(),
     )
 }
 
@@ -168,6 +182,11 @@ fn example_episodes_round_trip() {
         "episodes/episodio_1416169.json",
         "episodes/compact_hernia.json",
         "episodes/predecessor_neumonia.json",
+        // Regimens in steps: loading doses with their maintenance, a discharge drug
+        // whose dose changes after 21 days.
+        "rich/sint-10-iamsest-angioplastia.json",
+        "rich/sint-12-tromboembolismo-pulmonar.json",
+        "rich/sint-22-preeclampsia-severa-cesarea.json",
     ] {
         let ep = read(rel);
         let bundle = to_bundle(&ep, &info(&ep));

@@ -9,20 +9,24 @@ use crate::codes;
 use crate::json::{self, Ctx};
 use epicrisis_domain::lexicon::{self, ConceptKind};
 use epicrisis_domain::posology::{Piece, modifier_at, parse_item, piece_at};
+use epicrisis_domain::regimen;
 use epicrisis_domain::text::{TokenKind, fold_words, tokenize_chars};
-use epicrisis_domain::{Duration, Frequency, ItemKind, Medication, Route, WarningKind};
+use epicrisis_domain::{Duration, Frequency, ItemKind, Medication, Phase, Route, WarningKind};
 
 /// The posology pieces of a separate field (`"1 g"`, `"cada 8 horas"`) and the runs of
-/// text between them that were not recognised.
+/// text between them that were not recognised. A field that gives a regimen in steps
+/// (`"300 mg carga, luego 75 mg"`) has the first step's pieces in `pieces` and each
+/// later step's in `then` (`epicrisis_domain::regimen`).
 pub(crate) struct Scan {
     pub pieces: Vec<Piece>,
+    pub then: Vec<Vec<Piece>>,
     pub leftover: Vec<String>,
 }
 
 pub(crate) fn scan(text: &str) -> Scan {
     let chars: Vec<char> = text.chars().collect();
     let tokens = tokenize_chars(&chars);
-    let mut pieces = Vec::new();
+    let mut steps: Vec<Vec<Piece>> = vec![Vec::new()];
     let mut leftover = Vec::new();
     let mut run: Option<(usize, usize)> = None;
     let flush = |run: &mut Option<(usize, usize)>, leftover: &mut Vec<String>| {
@@ -32,13 +36,27 @@ pub(crate) fn scan(text: &str) -> Scan {
     };
     let mut i = 0;
     while i < tokens.len() {
+        let current = steps.last().map(Vec::as_slice).unwrap_or_default();
+        if !current.is_empty() {
+            let loading = current
+                .iter()
+                .any(|p| matches!(p, Piece::Modifier(m) if regimen::is_loading_note(m)));
+            if let Some(next) = regimen::phase_start(&tokens, i, loading) {
+                flush(&mut run, &mut leftover);
+                steps.push(Vec::new());
+                i = next;
+                continue;
+            }
+        }
         let piece = piece_at(&tokens, i).or_else(|| {
             modifier_at(&tokens, i).filter(|p| !matches!(p.piece, Piece::Modifier("en" | "de")))
         });
         match piece {
             Some(p) => {
                 flush(&mut run, &mut leftover);
-                pieces.push(p.piece);
+                if let Some(step) = steps.last_mut() {
+                    step.push(p.piece);
+                }
                 i = p.end.max(i + 1);
             }
             None => {
@@ -58,35 +76,37 @@ pub(crate) fn scan(text: &str) -> Scan {
         }
     }
     flush(&mut run, &mut leftover);
-    Scan { pieces, leftover }
+    let pieces = steps.remove(0);
+    Scan {
+        pieces,
+        then: steps,
+        leftover,
+    }
 }
 
-/// Adds a piece to a medication without overwriting what it already has.
+/// Adds a piece to a medication's first step without overwriting what it already has.
 fn fill(med: &mut Medication, piece: Piece) {
-    match piece {
-        Piece::Dose(d) => {
-            if med.dose.is_none() {
-                med.dose = Some(d);
-            } else {
-                med.extra_doses.push(d);
-            }
-        }
-        Piece::Route(r) => {
-            med.route.get_or_insert(r);
-        }
-        Piece::Frequency(f) => {
-            med.frequency.get_or_insert(f);
-        }
-        Piece::Duration(d) => {
-            if med.duration.is_none() {
-                med.duration = Some(d);
-            } else {
-                med.notes.push(d.to_string());
-            }
-        }
-        Piece::AsNeeded => med.as_needed = true,
-        Piece::Modifier(m) => add_note(med, m),
+    let mut first = med.first_phase();
+    if let Some(Piece::Duration(d)) = first.absorb(piece) {
+        first.notes.push(d.to_string());
     }
+    med.set_first_phase(first);
+}
+
+/// The later steps a field gave, each read like the first.
+fn later_steps(steps: Vec<Vec<Piece>>) -> Vec<Phase> {
+    steps
+        .into_iter()
+        .map(|pieces| {
+            let mut phase = Phase::default();
+            for p in pieces {
+                if let Some(Piece::Duration(d)) = phase.absorb(p) {
+                    phase.notes.push(d.to_string());
+                }
+            }
+            phase
+        })
+        .collect()
 }
 
 fn add_note(med: &mut Medication, note: &str) {
@@ -123,7 +143,11 @@ pub(crate) fn apply_field(
         med.route = Some(Route::parse(text).unwrap_or_else(|| Route::Other(text.to_string())));
         return;
     }
-    let Scan { pieces, leftover } = scan(text);
+    let Scan {
+        pieces,
+        then,
+        leftover,
+    } = scan(text);
     let own = |p: &Piece| {
         matches!(
             (field, p),
@@ -133,12 +157,36 @@ pub(crate) fn apply_field(
         )
     };
     let has_own = pieces.iter().any(own);
+    // «dosis: 300 mg carga, luego 75 mg» with «frecuencia: c/24h»: the frequency is the
+    // maintenance step's, not the loading dose's.
+    if has_own && then.is_empty() && matches!(field, Field::Frequency | Field::Duration) {
+        let lacks = |ph: &Phase| match field {
+            Field::Frequency => ph.frequency.is_none(),
+            _ => ph.duration.is_none(),
+        };
+        if let Some(ph) = med.maintenance_phase_mut().filter(|ph| lacks(ph)) {
+            for p in pieces {
+                if let Some(Piece::Duration(d)) = ph.absorb(p) {
+                    ph.notes.push(d.to_string());
+                }
+            }
+            for l in leftover {
+                add_note(med, &l);
+            }
+            return;
+        }
+    }
     if !has_own {
         match field {
             Field::Frequency if leftover.is_empty() && pieces == [Piece::AsNeeded] => {
                 med.as_needed = true;
             }
-            Field::Frequency => med.frequency = Some(Frequency::Text(text.to_string())),
+            Field::Frequency => {
+                let f = Frequency::Text(text.to_string());
+                // «SOS dolor torácico»: kept as written, and given only if needed.
+                med.as_needed |= f.says_as_needed();
+                med.frequency = Some(f);
+            }
             Field::Duration => {
                 med.duration = Some(Duration::Text {
                     text: text.to_string(),
@@ -177,6 +225,7 @@ pub(crate) fn apply_field(
             fill(med, p);
         }
     }
+    med.then.extend(later_steps(then));
     for l in leftover {
         add_note(med, &l);
     }
@@ -191,6 +240,7 @@ fn has_posology(p: &epicrisis_domain::posology::ParsedItem) -> bool {
         || p.as_needed
         || !p.modifiers.is_empty()
         || !p.extra_doses.is_empty()
+        || !p.then.is_empty()
 }
 
 /// A medication from one compact string (`"Amoxicilina 875mg VO c/12h 5d (J01CR02)"`).
@@ -206,6 +256,7 @@ pub(crate) fn from_string(ctx: &mut Ctx<'_>, raw: &str, path: &str) -> Medicatio
     med.as_needed = p.as_needed;
     med.notes = p.modifiers;
     med.notes.extend(p.unparsed);
+    med.then = p.then;
     med.code = codes::atc(ctx, p.code.as_deref(), path, &p.name);
     med.raw = Some(raw.to_string());
     med.kind = classify(raw, &med);
@@ -243,6 +294,7 @@ pub(crate) fn from_object(
         med.as_needed = p.as_needed;
         med.notes = p.modifiers;
         med.notes.extend(p.unparsed);
+        med.then = p.then;
         med.raw = Some(nombre.clone());
         if codigo.is_none() {
             codigo = p.code;
@@ -453,6 +505,83 @@ mod tests {
         ] {
             assert_eq!(med(raw).kind, kind, "{raw}");
         }
+    }
+
+    #[test]
+    fn separate_fields_give_a_regimen_in_steps() {
+        let mut ctx = Ctx::new("t", None);
+        // A loading dose: the separate frequency is the maintenance step's.
+        let mut m = Medication::named("Clopidogrel", ItemKind::Drug);
+        apply_field(
+            &mut ctx,
+            &mut m,
+            Field::Dose,
+            "300 mg carga, luego 75 mg",
+            "d",
+        );
+        apply_field(&mut ctx, &mut m, Field::Route, "VO", "v");
+        apply_field(&mut ctx, &mut m, Field::Frequency, "c/24h", "f");
+        assert_eq!(
+            m.dose.as_ref().map(|d| d.amounts.clone()),
+            Some(vec![300.0])
+        );
+        assert!(m.extra_doses.is_empty(), "{m:?}");
+        assert_eq!(m.notes, vec!["carga".to_string()]);
+        assert_eq!(m.frequency, None);
+        assert_eq!(m.then.len(), 1, "{m:?}");
+        assert_eq!(
+            m.then[0].dose.as_ref().map(|d| d.amounts.clone()),
+            Some(vec![75.0])
+        );
+        assert_eq!(m.then[0].frequency, Some(Frequency::EveryHours(24.0)));
+        // The change after 21 days, written in the duration field.
+        let mut m = Medication::named("Rivaroxaban", ItemKind::Drug);
+        apply_field(&mut ctx, &mut m, Field::Dose, "15 mg", "d");
+        apply_field(&mut ctx, &mut m, Field::Frequency, "cada 12 horas", "f");
+        apply_field(
+            &mut ctx,
+            &mut m,
+            Field::Duration,
+            "Hasta completar 21 dias, luego 20 mg cada 24 horas por 3 meses",
+            "u",
+        );
+        assert_eq!(m.frequency, Some(Frequency::EveryHours(12.0)));
+        assert_eq!(
+            m.duration,
+            Some(Duration::Span {
+                min: 21.0,
+                max: None,
+                unit: TimeUnit::Days
+            })
+        );
+        assert_eq!(m.then.len(), 1, "{m:?}");
+        let next = &m.then[0];
+        assert_eq!(
+            next.dose.as_ref().map(|d| d.amounts.clone()),
+            Some(vec![20.0])
+        );
+        assert_eq!(next.frequency, Some(Frequency::EveryHours(24.0)));
+        assert_eq!(
+            next.duration,
+            Some(Duration::Span {
+                min: 3.0,
+                max: None,
+                unit: TimeUnit::Months
+            })
+        );
+        assert!(m.notes.is_empty(), "{m:?}");
+        // A taper without a loading dose: the separate frequency is the first step's.
+        let mut m = Medication::named("Prednisona", ItemKind::Drug);
+        apply_field(
+            &mut ctx,
+            &mut m,
+            Field::Dose,
+            "40 mg por 5 dias, luego 20 mg",
+            "d",
+        );
+        apply_field(&mut ctx, &mut m, Field::Frequency, "c/24h", "f");
+        assert_eq!(m.frequency, Some(Frequency::EveryHours(24.0)));
+        assert_eq!(m.then.len(), 1);
     }
 
     #[test]

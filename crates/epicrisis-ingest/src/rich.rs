@@ -247,17 +247,27 @@ fn item_text(med: &Medication) -> String {
     if let Some(raw) = &med.raw {
         return raw.clone();
     }
-    let mut parts = vec![med.name.clone()];
-    parts.extend(med.dose.iter().map(ToString::to_string));
-    parts.extend(med.extra_doses.iter().map(ToString::to_string));
-    parts.extend(med.route.iter().map(ToString::to_string));
-    parts.extend(med.frequency.iter().map(ToString::to_string));
-    parts.extend(med.duration.iter().map(ToString::to_string));
-    if med.as_needed {
-        parts.push("SOS".to_string());
+    let steps: Vec<String> = med
+        .phases()
+        .iter()
+        .map(|p| {
+            let mut parts: Vec<String> = p.doses().map(ToString::to_string).collect();
+            parts.extend(p.route.iter().map(ToString::to_string));
+            parts.extend(p.frequency.iter().map(ToString::to_string));
+            parts.extend(p.duration.iter().map(ToString::to_string));
+            if p.as_needed {
+                parts.push("SOS".to_string());
+            }
+            parts.extend(p.notes.iter().cloned());
+            parts.join(" ")
+        })
+        .filter(|s| !s.is_empty())
+        .collect();
+    if steps.is_empty() {
+        med.name.clone()
+    } else {
+        format!("{} {}", med.name, steps.join(", luego "))
     }
-    parts.extend(med.notes.iter().cloned());
-    parts.join(" ")
 }
 
 fn first_date(

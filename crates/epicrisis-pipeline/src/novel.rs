@@ -261,6 +261,7 @@ pub fn novel_words(text: &str, index: &EpisodeIndex) -> Vec<String> {
             || UNIT_WORDS.contains(&folded.as_str())
             || index.all_stems.contains(&key)
             || by_synonym.contains(&key)
+            || index.counterpart_keys.contains(&key)
             || index.all_stems.iter().any(|s| same_family(s, &key))
         {
             continue;
@@ -285,11 +286,10 @@ pub fn novel_words(text: &str, index: &EpisodeIndex) -> Vec<String> {
 
 /// Word keys of `text` that the data supports through a synonym: the words of a
 /// lexicon term whose concept the data names in other words («trombosis venosa
-/// profunda» for the data's «TVP»), and the counterparts of a word of the data
-/// ([`epicrisis_domain::shorthand`]: «cánula nasal» for «CN», «defervescencia» for
-/// «afebril»).
+/// profunda» for the data's «TVP»). The counterparts of the data's shorthand
+/// («cánula nasal» for «CN») are the index's own ([`EpisodeIndex::counterpart_keys`]).
 fn synonym_keys(text: &str, index: &EpisodeIndex) -> std::collections::HashSet<String> {
-    use epicrisis_domain::lexicon::{content_tokens, lexicon, word_key};
+    use epicrisis_domain::lexicon::{content_tokens, lexicon};
     let chars: Vec<char> = text.chars().collect();
     let tokens = epicrisis_domain::text::tokenize_chars(&chars);
     let content = content_tokens(&chars, &tokens);
@@ -298,23 +298,6 @@ fn synonym_keys(text: &str, index: &EpisodeIndex) -> std::collections::HashSet<S
         if m.concepts.iter().any(|c| index.concepts.contains(c)) {
             keys.extend(content[m.start..m.end].iter().map(|t| t.key.clone()));
         }
-    }
-    for (word, _) in epicrisis_domain::shorthand::COUNTERPARTS {
-        if index.all_stems.contains(&word_key(word)) {
-            keys.extend(epicrisis_domain::shorthand::counterparts(word).map(word_key));
-        }
-    }
-    let operated = index.all_stems.iter().any(|s| {
-        epicrisis_domain::shorthand::SURGERY_ENDINGS
-            .iter()
-            .any(|e| s.ends_with(e))
-    });
-    if operated {
-        keys.extend(
-            epicrisis_domain::shorthand::SURGERY_WORDS
-                .iter()
-                .map(|w| word_key(w)),
-        );
     }
     keys
 }

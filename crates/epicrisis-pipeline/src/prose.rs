@@ -5,7 +5,7 @@
 use epicrisis_domain::lexicon::lexicon;
 use epicrisis_domain::posology::{Duration, Frequency};
 use epicrisis_domain::text::{fold_char, lowercase_first};
-use epicrisis_domain::{Diagnosis, Medication, Procedure};
+use epicrisis_domain::{Diagnosis, Medication, Phase, Procedure};
 
 /// Restores accents on words written without them (`neumonia` → `neumonía`,
 /// `CIRUGIA` → `CIRUGÍA`), keeping case. Words that already carry accents and words the
@@ -269,15 +269,18 @@ fn with_code(name: &str, code: Option<String>) -> String {
     }
 }
 
-/// The posology of a medication in words: `1 g EV cada 24 horas por 3 días, SOS`.
+/// The posology of a medication in words: `1 g EV cada 24 horas por 3 días, SOS`; a
+/// regimen in steps joined by «luego» (`600 mg VO de carga, luego 75 mg cada 24 horas`).
 pub fn posology(m: &Medication) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    if let Some(d) = &m.dose {
-        parts.push(d.to_string());
-    }
-    for d in &m.extra_doses {
-        parts.push(d.to_string());
-    }
+    let mut steps = vec![phase_posology(&m.first_phase())];
+    steps.extend(m.then.iter().map(phase_posology));
+    steps.retain(|s| !s.is_empty());
+    steps.join(", luego ")
+}
+
+/// One step of a posology in words.
+fn phase_posology(m: &Phase) -> String {
+    let mut parts: Vec<String> = m.doses().map(|d| d.to_string()).collect();
     if let Some(r) = &m.route {
         parts.push(r.to_string());
     }
@@ -289,21 +292,16 @@ pub fn posology(m: &Medication) -> String {
     }
     for n in &m.notes {
         let nf: String = n.chars().map(fold_char).collect();
-        if matches!(
-            nf.as_str(),
-            "profilaxis"
-                | "pca"
-                | "bic"
-                | "preoperatorio"
-                | "en casa"
-                | "rescate"
-                | "bolo"
-                | "carga"
-        ) {
-            parts.push(restore_accents(n));
+        match nf.as_str() {
+            "carga" => parts.push("de carga".to_string()),
+            "bolo" => parts.push("en bolo".to_string()),
+            "profilaxis" | "pca" | "bic" | "preoperatorio" | "en casa" | "rescate" => {
+                parts.push(restore_accents(n))
+            }
+            _ => {}
         }
     }
-    if m.as_needed {
+    if m.as_needed && !m.frequency.as_ref().is_some_and(Frequency::says_as_needed) {
         parts.push("SOS".to_string());
     }
     let mut s = parts.join(" ");
@@ -433,6 +431,24 @@ mod tests {
         );
         assert_eq!(inline_name("HTA"), "HTA");
         assert_eq!(inline_name("Neumonia lobar"), "neumonía lobar");
+    }
+
+    #[test]
+    fn a_regimen_in_steps_reads_in_order() {
+        use epicrisis_domain::posology::parse_item;
+        let p = parse_item("Clopidogrel 600mg VO carga + 75mg c/24h");
+        let mut m = Medication::named(p.name, epicrisis_domain::ItemKind::Drug);
+        m.dose = p.dose;
+        m.route = p.route;
+        m.notes = p.modifiers;
+        m.then = p.then;
+        assert_eq!(
+            medication_inline(&m),
+            "clopidogrel 600 mg VO de carga, luego 75 mg cada 24 horas"
+        );
+        m.then.clear();
+        m.notes = vec!["bolo".into()];
+        assert_eq!(medication_inline(&m), "clopidogrel 600 mg VO en bolo");
     }
 
     #[test]

@@ -41,11 +41,12 @@ pub struct MedRef {
     pub discharge: bool,
     pub concepts: Vec<ConceptId>,
     pub stems: Vec<String>,
-    pub dose: Option<Dose>,
-    pub extra_doses: Vec<Dose>,
-    pub route: Option<Route>,
-    pub frequency: Option<Frequency>,
-    pub duration: Option<Duration>,
+    /// Every dose, route, frequency and duration of the item, over every step of a
+    /// regimen given in steps (a loading dose and its maintenance are both the data's).
+    pub doses: Vec<Dose>,
+    pub routes: Vec<Route>,
+    pub frequencies: Vec<Frequency>,
+    pub durations: Vec<Duration>,
     /// Days between start and end dates, when both are known (both ends counted and not).
     pub dated_days: Vec<f64>,
     pub code_key: Option<String>,
@@ -66,6 +67,10 @@ pub struct EpisodeIndex {
     pub codes: HashMap<String, Vec<CodeRef>>,
     pub units: Vec<Unit>,
     pub all_stems: HashSet<String>,
+    /// Word keys the data supports through its shorthand
+    /// (`epicrisis_domain::shorthand`): «cánula nasal» for a «CN» of the notes,
+    /// «cirugía» for a «-ectomía» of the data. Computed once per episode.
+    pub counterpart_keys: HashSet<String>,
     pub concepts: HashSet<ConceptId>,
     pub discharge_concepts: HashSet<ConceptId>,
     pub meds: Vec<MedRef>,
@@ -128,6 +133,25 @@ fn frequency_values(f: &Frequency, out: &mut Vec<f64>) {
     }
 }
 
+/// The word keys that the shorthand table gives for the data's words.
+fn counterpart_keys(stems: &HashSet<String>) -> HashSet<String> {
+    use epicrisis_domain::lexicon::word_key;
+    use epicrisis_domain::shorthand::{COUNTERPARTS, SURGERY_ENDINGS, SURGERY_WORDS};
+    let mut keys = HashSet::new();
+    for (word, plain) in COUNTERPARTS {
+        if stems.contains(&word_key(word)) {
+            keys.extend(plain.split(' ').map(word_key));
+        }
+    }
+    if stems
+        .iter()
+        .any(|s| SURGERY_ENDINGS.iter().any(|e| s.ends_with(e)))
+    {
+        keys.extend(SURGERY_WORDS.iter().map(|w| word_key(w)));
+    }
+    keys
+}
+
 impl EpisodeIndex {
     /// Indexes an episode.
     pub fn new(episode: &Episode) -> EpisodeIndex {
@@ -136,6 +160,7 @@ impl EpisodeIndex {
             codes: HashMap::new(),
             units: Vec::new(),
             all_stems: HashSet::new(),
+            counterpart_keys: HashSet::new(),
             concepts: HashSet::new(),
             discharge_concepts: HashSet::new(),
             meds: Vec::new(),
@@ -225,13 +250,20 @@ impl EpisodeIndex {
                     dated_days.push(d);
                     dated_days.push(d + 1.0);
                 }
-                for d in m.dose.iter().chain(&m.extra_doses) {
+                let phases = m.phases();
+                let doses: Vec<Dose> = phases.iter().flat_map(|p| p.doses().cloned()).collect();
+                let routes: Vec<Route> = phases.iter().filter_map(|p| p.route.clone()).collect();
+                let frequencies: Vec<Frequency> =
+                    phases.iter().filter_map(|p| p.frequency.clone()).collect();
+                let durations: Vec<Duration> =
+                    phases.iter().filter_map(|p| p.duration.clone()).collect();
+                for d in &doses {
                     dose_values(d, &mut numbers);
                 }
-                if let Some(d) = &m.duration {
+                for d in &durations {
                     duration_values(d, &mut numbers);
                 }
-                if let Some(f) = &m.frequency {
+                for f in &frequencies {
                     frequency_values(f, &mut numbers);
                 }
                 numbers.extend(dated_days.iter().copied());
@@ -244,11 +276,10 @@ impl EpisodeIndex {
                     discharge,
                     concepts,
                     stems: ct.iter().map(|c| c.key.clone()).collect(),
-                    dose: m.dose.clone(),
-                    extra_doses: m.extra_doses.clone(),
-                    route: m.route.clone(),
-                    frequency: m.frequency.clone(),
-                    duration: m.duration.clone(),
+                    doses,
+                    routes,
+                    frequencies,
+                    durations,
                     dated_days,
                     code_key: m.code.as_ref().map(|c| code_key(&c.display())),
                 });
@@ -336,6 +367,7 @@ impl EpisodeIndex {
             .filter(|v| v.is_finite())
             .map(value_key)
             .collect();
+        ix.counterpart_keys = counterpart_keys(&ix.all_stems);
         ix
     }
 

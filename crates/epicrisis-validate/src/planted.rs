@@ -331,7 +331,7 @@ fn changed_dose(ep: &Episode, text: &str, rng: &mut Rng) -> Option<Planted> {
         .iter()
         .chain(&ep.discharge.medications)
         .filter(|m| m.kind == ItemKind::Drug)
-        .filter_map(|m| m.dose.as_ref())
+        .flat_map(|m| m.all_doses())
         .flat_map(|d| d.amounts.clone())
         .collect();
     let factors = [2.0, 0.5, 3.0, 1.5, 4.0, 10.0];

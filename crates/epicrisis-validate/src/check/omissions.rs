@@ -156,10 +156,10 @@ impl Analysis<'_> {
             return self.mentions.iter().any(|m| {
                 (region.holds)(m.start)
                     && m.concepts.iter().any(|c| concepts.contains(c))
-                    && match &med.dose {
-                        Some(d) => m.doses.iter().any(|x| x.same_as(d)),
-                        None => true,
-                    }
+                    && (med.all_doses().next().is_none()
+                        || med
+                            .all_doses()
+                            .any(|d| m.doses.iter().any(|x| x.same_as(d))))
             });
         }
         if let Some(c) = med.code.as_ref().map(|c| c.raw.as_str()) {
