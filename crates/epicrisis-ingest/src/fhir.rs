@@ -55,6 +55,12 @@ fn cap_lists(ctx: &mut Ctx<'_>, ep: &mut Episode) {
         if list.len() <= MAX_LIST_ITEMS {
             return;
         }
+        // «las primeras 2000 notas», «los primeros 2000 procedimientos»
+        let first = if name_es.starts_with("notas") {
+            "las primeras"
+        } else {
+            "los primeros"
+        };
         ctx.warn(
             WarningKind::Unreadable,
             "entry",
@@ -63,7 +69,7 @@ fn cap_lists(ctx: &mut Ctx<'_>, ep: &mut Episode) {
                 list.len()
             ),
             format!(
-                "El Bundle trae {} {name_es}; se leyeron solo los primeros {MAX_LIST_ITEMS} \
+                "El Bundle trae {} {name_es}; se leyeron solo {first} {MAX_LIST_ITEMS} \
                  (¿una exportación que repite recursos?).",
                 list.len()
             ),
