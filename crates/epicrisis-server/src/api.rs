@@ -3,7 +3,7 @@
 //! but `/api/health` needs a session or an API token; every read or change of a patient's
 //! episode is written to the audit trail.
 
-use crate::auth::Principal;
+use crate::auth::{Principal, Via};
 use crate::cache::{Parsed, StoredEpisode, StoredMeta};
 use crate::error::{ApiError, ApiResult};
 use crate::jobs::{GuidanceFn, Job, JobEvent, Refused, SaveFn, Status};
@@ -12,7 +12,7 @@ use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -61,7 +61,6 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/archive/search", get(archive_search))
         .route("/api/v1/audit", get(full_audit))
         .route("/api/v1/audit/verify", get(verify_audit))
-        .route("/api/v1/tokens", post(create_token))
         .route("/api/v1/users", get(list_users).post(add_user))
         .route("/api/v1/users/{name}/disable", post(disable_user))
         .route("/api/v1/users/{name}/enable", post(enable_user))
@@ -118,6 +117,19 @@ pub async fn load_episode(state: &AppState, id: &str) -> ApiResult<(EpisodeRow, 
 
 /// The stored episode, parsed and indexed for validation: from the cache while the
 /// store's row is unchanged (one small query), else read, parsed, indexed and cached.
+/// Runs CPU-bound work (reading an episode, indexing it, validating a text) on the
+/// blocking pool, so one large request cannot stall the async threads that serve
+/// everybody else.
+pub async fn blocking<T, F>(f: F) -> ApiResult<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(ApiError::internal)
+}
+
 pub async fn parsed_episode(state: &AppState, id: &str) -> ApiResult<Arc<StoredEpisode>> {
     let stamp = state
         .store
@@ -156,7 +168,8 @@ pub async fn store_episode(
     bytes: &[u8],
     id: Option<String>,
 ) -> ApiResult<(EpisodeRow, Episode)> {
-    let mut ep = read_episode(bytes, "episode")?;
+    let owned = bytes.to_vec();
+    let mut ep = blocking(move || read_episode(&owned, "episode")).await??;
     if let Some(id) = id {
         ep.id = Some(id);
     }
@@ -492,7 +505,12 @@ async fn wait(job: &Job) {
 
 // ---------------------------------------------------------------- predecessor
 
-async fn health(State(state): State<AppState>) -> Json<Value> {
+/// `GET /api/health`: «alive» for anyone (a load balancer's probe); the engine,
+/// database and queue only for a signed-in caller.
+async fn health(State(state): State<AppState>, headers: HeaderMap) -> Json<Value> {
+    if !matches!(crate::auth::principal(&state, &headers).await, Ok(Some(_))) {
+        return Json(json!({"status": "ok"}));
+    }
     let (waiting, running) = state.queue.load();
     Json(json!({
         "status": "ok",
@@ -556,7 +574,7 @@ fn id_string(v: &Value) -> Option<String> {
 
 /// A JSON body parsed into `T`; one that does not fit is a 400 naming the expected
 /// `shape` (every JSON route answers bad bodies the same way, as JSON).
-fn json_body<T: serde::de::DeserializeOwned>(body: &[u8], shape: &str) -> ApiResult<T> {
+pub(crate) fn json_body<T: serde::de::DeserializeOwned>(body: &[u8], shape: &str) -> ApiResult<T> {
     serde_json::from_slice(body).map_err(|e| {
         ApiError::bad_request(format!(
             "el cuerpo debe ser JSON {shape}: {e} / the body must be JSON {shape}"
@@ -612,8 +630,9 @@ async fn legacy_episode_of(state: &AppState, req: &LegacyRequest) -> ApiResult<N
             wrapper["patientInfo"] = pi.clone();
         }
         let bytes = serde_json::to_vec(&wrapper).map_err(ApiError::internal)?;
-        let ep = read_episode(&bytes, "clinicalData")?;
-        return Ok(Named::Inline(Box::new(Parsed::new(ep))));
+        let parsed =
+            blocking(move || read_episode(&bytes, "clinicalData").map(Parsed::new)).await??;
+        return Ok(Named::Inline(Box::new(parsed)));
     }
     let Some(id) = req.episode_id.as_ref().and_then(id_string) else {
         return Err(ApiError::bad_request(
@@ -843,7 +862,11 @@ async fn legacy_validate(
         .clone()
         .ok_or_else(|| ApiError::bad_request("falta text / send the text to validate"))?;
     let named = legacy_episode_of(&state, &req).await?;
-    let report = named.parsed().validate(&text);
+    let (named, report) = blocking(move || {
+        let report = named.parsed().validate(&text);
+        (named, report)
+    })
+    .await?;
     audit(&state, Some(&p), "validate", named.id(), None, json!({})).await?;
     let mut out = legacy_validation(&report);
     out["findings"] = serde_json::to_value(&report.findings).unwrap_or(Value::Null);
@@ -1377,8 +1400,9 @@ async fn validate_text(
     let b: ValidateBody = json_body(&body, "{text}")?;
     let stored = parsed_episode(&state, &id).await?;
     // Live validation while typing: not audited row by row (saving is). Lexical
-    // evidence only, so it stays fast.
-    let (report, evidence) = stored.parsed.check(&b.text);
+    // evidence only, so it stays fast; still off the async threads.
+    let checked = stored.clone();
+    let (report, evidence) = blocking(move || checked.parsed.check(&b.text)).await?;
     Ok(Json(json!({
         "ok": report.ok,
         "findings": report.findings,
@@ -1655,43 +1679,6 @@ async fn verify_audit(State(state): State<AppState>, p: Principal) -> ApiResult<
     ))
 }
 
-#[derive(Deserialize)]
-struct TokenBody {
-    name: String,
-}
-
-async fn create_token(
-    State(state): State<AppState>,
-    p: Principal,
-    body: Bytes,
-) -> ApiResult<Response> {
-    let b: TokenBody = json_body(&body, "{name}")?;
-    if b.name.trim().is_empty() || b.name.len() > 100 {
-        return Err(ApiError::bad_request(
-            "name: un nombre de 1 a 100 caracteres para el token",
-        ));
-    }
-    let token = crate::auth::random_token()?;
-    let id = state
-        .store
-        .add_api_token(p.user.id, b.name.trim(), &crate::auth::token_hash(&token))
-        .await?;
-    audit(
-        &state,
-        Some(&p),
-        "token_add",
-        None,
-        None,
-        json!({"tokenId": id}),
-    )
-    .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({"id": id, "token": token, "note": "guárdelo ahora: no se vuelve a mostrar / shown once"})),
-    )
-        .into_response())
-}
-
 /// Used by the web pages: a version's findings with the kind of highlight.
 pub fn finding_class(f: &Finding) -> &'static str {
     match (f.severity, f.kind) {
@@ -1833,8 +1820,11 @@ async fn enable_user(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 struct PasswordBody {
     password: String,
+    /// Required when the account is the caller's own.
+    current_password: Option<String>,
 }
 
 async fn set_user_password(
@@ -1843,23 +1833,48 @@ async fn set_user_password(
     Path(name): Path<String>,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
-    let b: PasswordBody = json_body(&body, "{password}")?;
-    change_password(&state, &p, &name, b.password).await?;
+    let b: PasswordBody = json_body(&body, "{password, currentPassword?}")?;
+    change_password(&state, &p, &name, b.password, b.current_password).await?;
     Ok(Json(json!({"username": name, "changed": true})))
 }
 
-/// Sets a password: anyone their own, an admin anyone's.
+/// Sets a password: anyone their own (with the current one), an admin anyone's. Every
+/// other session of the account ends and its API tokens are revoked
+/// ([`epicrisis_store::Store::set_password`]); the session that asked stays open.
 pub async fn change_password(
     state: &AppState,
     p: &Principal,
     name: &str,
     password: String,
+    current: Option<String>,
 ) -> ApiResult<()> {
-    if name != p.user.username {
+    let own = name == p.user.username;
+    if !own {
         p.require(&[], "cambiar la contraseña de otra persona")?;
+    } else {
+        let current = current.unwrap_or_default();
+        let hash = p.user.password_hash.clone();
+        let ok = match state.limiter.verifying.acquire().await {
+            Ok(_permit) => {
+                tokio::task::spawn_blocking(move || crate::auth::verify_password(&current, &hash))
+                    .await
+                    .unwrap_or(false)
+            }
+            Err(_) => false,
+        };
+        if !ok {
+            return Err(ApiError::forbidden(
+                "la contraseña actual no es correcta; escríbala para cambiarla \
+                 (currentPassword) / the current password is required and was wrong",
+            ));
+        }
     }
     let hash = new_password_hash(password).await?;
-    state.store.set_password(name, &hash).await?;
+    let keep = match &p.via {
+        Via::Session { token_hash, .. } if own => Some(token_hash.as_str()),
+        _ => None,
+    };
+    state.store.set_password(name, &hash, keep).await?;
     audit(
         state,
         Some(p),

@@ -167,7 +167,7 @@ pub async fn principal(
     {
         let user = state
             .store
-            .api_token_user(&token_hash(token.trim()))
+            .api_token_user(&token_hash(token.trim()), crate::now_ms())
             .await?;
         return match user {
             Some(user) => Ok(Some(Principal {
@@ -177,7 +177,7 @@ pub async fn principal(
             // A wrong token is an error, not an anonymous request.
             None => Err(ApiError::new(
                 axum::http::StatusCode::UNAUTHORIZED,
-                "el token de API no es válido o fue revocado / the API token is not valid or was revoked",
+                "el token de API no es válido, expiró o fue revocado / the API token is not valid, expired or was revoked",
             )),
         };
     }
@@ -223,50 +223,112 @@ impl FromRequestParts<AppState> for Principal {
     }
 }
 
-/// Failed logins per user name and per client address: 5 in 5 minutes lock that key
-/// for the rest of the window.
-#[derive(Default)]
+/// Login attempts per user name and per client address: 5 unsuccessful ones within 5
+/// minutes lock that key for the rest of the window.
+///
+/// An attempt is counted *before* its password is checked ([`LoginLimiter::begin`]), so
+/// guesses sent in parallel cannot all pass the check while the first ones are still
+/// being verified; a successful login takes its own attempt back
+/// ([`LoginLimiter::succeeded`]). Password checks (argon2id, 19 MiB each) run at most
+/// [`LoginLimiter::verifying`] at a time. Keys whose attempts are all older than the
+/// window are evicted when the table grows; past [`MAX_KEYS`] the keys with the oldest
+/// attempts go first, so a flood of new names cannot wipe a lock that is in force.
 pub struct LoginLimiter {
-    failures: Mutex<HashMap<String, Vec<Instant>>>,
+    attempts: Mutex<HashMap<String, Vec<Instant>>>,
+    /// Password verifications that may run at once.
+    pub verifying: tokio::sync::Semaphore,
 }
 
 const WINDOW: Duration = Duration::from_secs(300);
 const MAX_FAILURES: usize = 5;
+/// Keys the limiter keeps before it evicts.
+pub const MAX_KEYS: usize = 50_000;
+/// The longest user name a login form may carry (longer ones are refused before
+/// anything is looked up or stored).
+pub const MAX_USERNAME_CHARS: usize = 64;
+
+impl Default for LoginLimiter {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        LoginLimiter {
+            attempts: Mutex::new(HashMap::new()),
+            verifying: tokio::sync::Semaphore::new(cores.clamp(1, 8)),
+        }
+    }
+}
 
 impl LoginLimiter {
-    /// Seconds to wait, when locked.
-    pub fn locked(&self, keys: &[String]) -> Option<u64> {
-        let mut map = self.failures.lock().ok()?;
+    /// Counts an attempt for every key, or says how many seconds to wait when one of
+    /// them is locked (then nothing is counted).
+    pub fn begin(&self, keys: &[String]) -> Result<(), u64> {
+        let Ok(mut map) = self.attempts.lock() else {
+            return Ok(());
+        };
         let now = Instant::now();
         let mut wait = None;
         for k in keys {
             if let Some(v) = map.get_mut(k) {
                 v.retain(|t| now.duration_since(*t) < WINDOW);
                 if v.len() >= MAX_FAILURES {
-                    let oldest = v[0];
-                    let left = WINDOW.saturating_sub(now.duration_since(oldest)).as_secs() + 1;
+                    let left = WINDOW.saturating_sub(now.duration_since(v[0])).as_secs() + 1;
                     wait = Some(wait.map_or(left, |w: u64| w.max(left)));
                 }
             }
         }
-        wait
+        if let Some(w) = wait {
+            return Err(w);
+        }
+        if map.len() + keys.len() > MAX_KEYS {
+            evict(&mut map, now);
+        }
+        for k in keys {
+            map.entry(k.clone()).or_default().push(now);
+        }
+        Ok(())
     }
 
-    pub fn failed(&self, keys: &[String]) {
-        if let Ok(mut map) = self.failures.lock() {
-            if map.len() > 100_000 {
-                map.clear();
-            }
-            for k in keys {
-                map.entry(k.clone()).or_default().push(Instant::now());
+    /// A successful login: the user name's count is cleared and every other key (the
+    /// client address) gets back the attempt [`LoginLimiter::begin`] counted.
+    pub fn succeeded(&self, keys: &[String]) {
+        if let Ok(mut map) = self.attempts.lock() {
+            for (i, k) in keys.iter().enumerate() {
+                if i == 0 {
+                    map.remove(k);
+                } else if let Some(v) = map.get_mut(k) {
+                    v.pop();
+                    if v.is_empty() {
+                        map.remove(k);
+                    }
+                }
             }
         }
     }
 
-    pub fn succeeded(&self, username_key: &str) {
-        if let Ok(mut map) = self.failures.lock() {
-            map.remove(username_key);
-        }
+    /// Keys currently held (for tests and the health view).
+    pub fn len(&self) -> usize {
+        self.attempts.lock().map_or(0, |m| m.len())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Drops keys whose attempts are all outside the window; if the table is still full,
+/// a quarter of it: unlocked keys with the oldest latest attempt first, locked keys only
+/// when nothing else is left.
+fn evict(map: &mut HashMap<String, Vec<Instant>>, now: Instant) {
+    map.retain(|_, v| v.last().is_some_and(|t| now.duration_since(*t) < WINDOW));
+    if map.len() < MAX_KEYS {
+        return;
+    }
+    let mut order: Vec<(bool, Instant, String)> = map
+        .iter()
+        .filter_map(|(k, v)| v.last().map(|t| (v.len() >= MAX_FAILURES, *t, k.clone())))
+        .collect();
+    order.sort();
+    for (_, _, k) in order.into_iter().take(MAX_KEYS / 4) {
+        map.remove(&k);
     }
 }
 
@@ -293,16 +355,48 @@ mod tests {
     }
 
     #[test]
-    fn limiter_locks_after_five_failures() {
+    fn limiter_counts_before_verifying_and_locks_after_five() {
         let l = LoginLimiter::default();
         let keys = vec!["u:ana".to_string(), "ip:127.0.0.1".to_string()];
-        for _ in 0..4 {
-            l.failed(&keys);
+        for _ in 0..5 {
+            assert!(l.begin(&keys).is_ok());
         }
-        assert!(l.locked(&keys).is_none());
-        l.failed(&keys);
-        assert!(l.locked(&keys).unwrap() > 0);
-        assert!(l.locked(&["u:otro".to_string()]).is_none());
+        // The sixth attempt is refused before any password is checked.
+        assert!(l.begin(&keys).unwrap_err() > 0);
+        assert!(l.begin(&["u:otro".to_string()]).is_ok());
+        assert!(
+            l.begin(&["u:otro".to_string(), "ip:127.0.0.1".to_string()])
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn a_good_login_takes_its_attempt_back() {
+        let l = LoginLimiter::default();
+        let keys = vec!["u:ana".to_string(), "ip:10.0.0.1".to_string()];
+        // Ten good logins from one address in a row never lock it.
+        for _ in 0..10 {
+            l.begin(&keys).unwrap();
+            l.succeeded(&keys);
+        }
+        assert!(l.is_empty());
+    }
+
+    #[test]
+    fn a_flood_of_names_does_not_lift_a_lock() {
+        let l = LoginLimiter::default();
+        let victim = vec!["u:ana".to_string()];
+        for _ in 0..5 {
+            l.begin(&victim).unwrap();
+        }
+        for i in 0..MAX_KEYS + 10 {
+            let _ = l.begin(&[format!("u:x{i}")]);
+        }
+        assert!(l.len() <= MAX_KEYS);
+        assert!(
+            l.begin(&victim).is_err(),
+            "the newest lock survives eviction"
+        );
     }
 
     #[test]

@@ -72,6 +72,15 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound(m) => ApiError::not_found(m),
             StoreError::Conflict(m) => ApiError::conflict(m),
+            // The database is down or failed: a clear 503 for whoever asked. The
+            // driver's text (which may quote stored values) goes neither to the
+            // client nor to the log.
+            StoreError::Db(_) | StoreError::Open { .. } => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "La base de datos no respondió; no se guardó nada. Intente de nuevo en unos \
+                 minutos; si persiste, avise a informática (`epicrisis doctor` revisa la \
+                 conexión). / The database did not answer; nothing was saved.",
+            ),
             other => ApiError::internal(other),
         }
     }

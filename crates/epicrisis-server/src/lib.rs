@@ -7,7 +7,9 @@
 //! - [`web`]: the Spanish web interface, server-rendered, its assets embedded;
 //! - [`jobs`]: the bounded generation queue and its worker;
 //! - [`auth`]: passwords, sessions, API tokens, CSRF and login rate limiting;
+//! - [`client`]: the client's address behind trusted reverse proxies;
 //! - [`cache`]: parsed episodes and their validation index, shared between requests;
+//! - [`tokens`]: API tokens — create (admins), list, revoke, with an expiry;
 //! - [`record`]: the signed record — documents of a version rendered from the episode
 //!   data it was written from, and the verification of a version's hash.
 //!
@@ -18,11 +20,13 @@ pub mod api;
 pub mod archive;
 pub mod auth;
 pub mod cache;
+pub mod client;
 pub mod error;
 pub mod jobs;
 pub mod openai;
 pub mod origins;
 pub mod record;
+pub mod tokens;
 pub mod web;
 
 use axum::Router;
@@ -58,6 +62,9 @@ pub struct Settings {
     pub log_requests: bool,
     /// Parsed and indexed episodes kept in memory for validation and pages.
     pub episode_cache: usize,
+    /// Reverse proxies whose `X-Forwarded-For` names the client
+    /// (`EPICRISIS_TRUSTED_PROXIES`; empty: the header is ignored), see [`client`].
+    pub trusted_proxies: Vec<client::IpNet>,
 }
 
 impl Default for Settings {
@@ -74,6 +81,7 @@ impl Default for Settings {
             external_notice: None,
             log_requests: true,
             episode_cache: 256,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -191,6 +199,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(api::routes())
         .merge(record::routes())
+        .merge(tokens::routes())
         .merge(openai::routes())
         .merge(web::routes())
         .layer(middleware::from_fn_with_state(state.clone(), log_request))
@@ -220,6 +229,11 @@ async fn log_request(
     );
     h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    // Patient data must not stay in a browser's or a proxy's cache; only the embedded
+    // script and style sheet may.
+    if !route.starts_with("/assets/") && !h.contains_key("cache-control") {
+        h.insert("cache-control", HeaderValue::from_static("no-store"));
+    }
     if state.settings.log_requests {
         eprintln!(
             "{method} {route} {} {:.1} ms",

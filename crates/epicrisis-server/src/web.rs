@@ -10,7 +10,7 @@ use crate::error::ApiError;
 use crate::{AppState, now_ms};
 use axum::Router;
 use axum::extract::rejection::FormRejection;
-use axum::extract::{ConnectInfo, Form, Path, Query, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Form, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -46,10 +46,19 @@ pub fn templates() -> Environment<'static> {
     env
 }
 
+/// The largest login form accepted (a user name, a password and a CSRF token fit in a
+/// few hundred bytes); a larger body is refused with 413 before anything is read.
+pub const LOGIN_BODY_BYTES: usize = 8 * 1024;
+
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(|| async { Redirect::to("/episodios") }))
-        .route("/login", get(login_page).post(login))
+        .route(
+            "/login",
+            get(login_page)
+                .post(login)
+                .layer(DefaultBodyLimit::max(LOGIN_BODY_BYTES)),
+        )
         .route("/logout", post(logout))
         .route("/episodios", get(episodes_page))
         .route("/episodios/{id}", get(episode_page))
@@ -85,7 +94,7 @@ fn page(state: &AppState, name: &str, ctx: minijinja::Value) -> Response {
             h.insert(
                 header::CONTENT_SECURITY_POLICY,
                 HeaderValue::from_static(
-                    "default-src 'self'; style-src 'self'; script-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'",
+                    "default-src 'self'; style-src 'self'; script-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'",
                 ),
             );
             r
@@ -192,8 +201,20 @@ async fn login(
         );
     }
     let username = f.username.trim().to_lowercase();
-    let keys = vec![format!("u:{username}"), format!("ip:{}", addr.ip())];
-    if let Some(wait) = state.limiter.locked(&keys) {
+    if username.chars().count() > auth::MAX_USERNAME_CHARS {
+        return login_form(
+            &state,
+            Some(&format!(
+                "El nombre de usuario tiene más de {} caracteres; revise lo que escribió.",
+                auth::MAX_USERNAME_CHARS
+            )),
+            StatusCode::BAD_REQUEST,
+        );
+    }
+    let ip = crate::client::client_ip(addr.ip(), &headers, &state.settings.trusted_proxies);
+    let keys = vec![format!("u:{username}"), format!("ip:{ip}")];
+    // Counted before the password is checked: parallel guesses cannot all pass.
+    if let Err(wait) = state.limiter.begin(&keys) {
         let mut r = login_form(
             &state,
             Some(&format!(
@@ -208,29 +229,36 @@ async fn login(
     }
     let user = match state.store.user_by_name(&username).await {
         Ok(u) => u,
-        Err(e) => return error_page(&state, e.into()),
+        Err(e) => {
+            return login_form(
+                &state,
+                Some(&ApiError::from(e).message),
+                StatusCode::SERVICE_UNAVAILABLE,
+            );
+        }
     };
     // Verify even for an unknown user, so timing does not tell which names exist.
     let hash = user.as_ref().map(|u| u.password_hash.clone()).unwrap_or_else(|| {
         "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$3Tq0T3sVSLQbAx0AiiQ0fMBVWjvgVS9NWuJaBlJXZhU".into()
     });
     let password = f.password.clone();
-    let ok = tokio::task::spawn_blocking(move || auth::verify_password(&password, &hash))
-        .await
-        .unwrap_or(false);
+    // At most a few argon2 checks at once (19 MiB and a core each).
+    let ok = match state.limiter.verifying.acquire().await {
+        Ok(_permit) => tokio::task::spawn_blocking(move || auth::verify_password(&password, &hash))
+            .await
+            .unwrap_or(false),
+        Err(_) => false,
+    };
     let user = match user {
         Some(u) if ok && !u.disabled => u,
         _ => {
-            state.limiter.failed(&keys);
-            let _ = audit(
-                &state,
-                None,
-                "login_failed",
-                None,
-                None,
-                json!({"username": username}),
-            )
-            .await;
+            // The audit keeps a name only when it is an account's: a typed name that
+            // is no one's (often a password typed in the wrong box) is not stored.
+            let detail = match &user {
+                Some(_) => json!({"username": username}),
+                None => json!({"unknown_user": true}),
+            };
+            let _ = audit(&state, None, "login_failed", None, None, detail).await;
             return login_form(
                 &state,
                 Some("Usuario o contraseña incorrectos."),
@@ -238,7 +266,7 @@ async fn login(
             );
         }
     };
-    state.limiter.succeeded(&keys[0]);
+    state.limiter.succeeded(&keys);
     let (token, csrf) = match (auth::random_token(), auth::random_token()) {
         (Ok(a), Ok(b)) => (a, b),
         (Err(e), _) | (_, Err(e)) => return error_page(&state, e),
@@ -837,6 +865,8 @@ async fn admin_enable(
 struct PasswordForm {
     csrf: Option<String>,
     password: Option<String>,
+    /// Asked when the account is the viewer's own.
+    current_password: Option<String>,
 }
 
 async fn admin_password(
@@ -858,7 +888,15 @@ async fn admin_password(
     if let Err(e) = p.require(&[], "administrar usuarios") {
         return error_page(&state, e);
     }
-    match crate::api::change_password(&state, &p, &name, f.password.unwrap_or_default()).await {
+    match crate::api::change_password(
+        &state,
+        &p,
+        &name,
+        f.password.unwrap_or_default(),
+        f.current_password,
+    )
+    .await
+    {
         Ok(()) => done("contrasena", &name),
         Err(e) => admin_view(&state, &p, None, Some(e), json!({})).await,
     }

@@ -29,11 +29,13 @@ use sqlx::{AnyConnection, AnyPool, Transaction};
 use sqlx::{Connection, Row};
 
 pub mod revisions;
+pub mod tokens;
 pub mod vectors;
 
 pub use revisions::{
     EpisodeRevision, HASH_SCHEME_RECORD, HASH_SCHEME_TEXT, RevisionInfo, VersionCheck,
 };
+pub use tokens::{ApiToken, TOKEN_DAYS};
 pub use vectors::{ArchiveHit, PassageVector};
 
 /// Which database the URL named.
@@ -755,16 +757,25 @@ impl Store {
         rows.iter().map(user_row).collect()
     }
 
-    /// `NotFound` for an unknown user.
-    pub async fn set_password(&self, username: &str, password_hash: &str) -> Result<()> {
-        let done = sqlx::query("UPDATE users SET password_hash = $1 WHERE username = $2")
+    /// Sets a password, ends the user's sessions but `keep_session` (the hash of the
+    /// session that asked, when a person changed their own password) and revokes their
+    /// API tokens: whoever knew the old password must not keep a way in. `NotFound` for
+    /// an unknown user.
+    pub async fn set_password(
+        &self,
+        username: &str,
+        password_hash: &str,
+        keep_session: Option<&str>,
+    ) -> Result<()> {
+        let mut tx = self.write_tx().await?;
+        let id = user_id_in(&mut tx, username).await?;
+        sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
             .bind(password_hash)
-            .bind(username)
-            .execute(&self.pool)
+            .bind(id)
+            .execute(&mut *tx)
             .await?;
-        if done.rows_affected() == 0 {
-            return Err(no_user(username));
-        }
+        end_access(&mut tx, id, keep_session).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -772,31 +783,14 @@ impl Store {
     /// again does not bring them back). `NotFound` for an unknown user.
     pub async fn set_disabled(&self, username: &str, disabled: bool) -> Result<()> {
         let mut tx = self.write_tx().await?;
-        let row = sqlx::query("SELECT id FROM users WHERE username = $1")
-            .bind(username)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let Some(row) = row else {
-            return Err(no_user(username));
-        };
-        let id: i64 = row.try_get("id")?;
+        let id = user_id_in(&mut tx, username).await?;
         sqlx::query("UPDATE users SET disabled = $1 WHERE id = $2")
             .bind(i64::from(disabled))
             .bind(id)
             .execute(&mut *tx)
             .await?;
         if disabled {
-            sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query(
-                "UPDATE api_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
-            )
-            .bind(now_ms())
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+            end_access(&mut tx, id, None).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -860,42 +854,6 @@ impl Store {
             .execute(&self.pool)
             .await?;
         Ok(())
-    }
-
-    /// Returns the token's id. `Conflict` when the hash exists, `NotFound` for an unknown user.
-    pub async fn add_api_token(&self, user_id: i64, name: &str, token_hash: &str) -> Result<i64> {
-        let result = sqlx::query(
-            "INSERT INTO api_tokens (user_id, name, token_hash, created_at) \
-             VALUES ($1, $2, $3, $4) RETURNING id",
-        )
-        .bind(user_id)
-        .bind(name)
-        .bind(token_hash)
-        .bind(now_ms())
-        .fetch_one(&self.pool)
-        .await;
-        match result {
-            Ok(r) => Ok(r.try_get("id")?),
-            Err(e) if is_unique_violation(&e) => {
-                Err(StoreError::Conflict("the API token exists".to_string()))
-            }
-            Err(e) if is_foreign_key_violation(&e) => {
-                Err(StoreError::NotFound(format!("no user {user_id}")))
-            }
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    /// The enabled user owning an unrevoked token.
-    pub async fn api_token_user(&self, token_hash: &str) -> Result<Option<User>> {
-        let row = sqlx::query(&format!(
-            "SELECT {USER_COLUMNS} FROM api_tokens t JOIN users u ON u.id = t.user_id \
-             WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND u.disabled = 0"
-        ))
-        .bind(token_hash)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref().map(user_row).transpose()
     }
 
     // --- audit
@@ -1018,7 +976,38 @@ fn install_drivers() {
     ONCE.call_once(sqlx::any::install_default_drivers);
 }
 
-fn now_ms() -> i64 {
+/// A user's id by name, inside a transaction; `NotFound` for an unknown user.
+async fn user_id_in(tx: &mut Transaction<'static, Any>, username: &str) -> Result<i64> {
+    let row = sqlx::query("SELECT id FROM users WHERE username = $1")
+        .bind(username)
+        .fetch_optional(&mut **tx)
+        .await?;
+    match row {
+        Some(r) => Ok(r.try_get("id")?),
+        None => Err(no_user(username)),
+    }
+}
+
+/// Ends every session of a user but `keep_session` and revokes their API tokens.
+async fn end_access(
+    tx: &mut Transaction<'static, Any>,
+    user_id: i64,
+    keep_session: Option<&str>,
+) -> Result<()> {
+    sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2")
+        .bind(user_id)
+        .bind(keep_session.unwrap_or(""))
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
+        .bind(now_ms())
+        .bind(user_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+pub(crate) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
@@ -1040,11 +1029,11 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
-fn is_unique_violation(e: &sqlx::Error) -> bool {
+pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
 }
 
-fn is_foreign_key_violation(e: &sqlx::Error) -> bool {
+pub(crate) fn is_foreign_key_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_foreign_key_violation())
 }
 
@@ -1232,12 +1221,12 @@ async fn insert_version(
     }
 }
 
-const USER_COLUMNS: &str =
+pub(crate) const USER_COLUMNS: &str =
     "u.id, u.username, u.display_name, u.role, u.password_hash, u.disabled, u.created_at";
 const USER_SELECT: &str = "SELECT u.id, u.username, u.display_name, u.role, u.password_hash, \
      u.disabled, u.created_at FROM users u";
 
-fn user_row(r: &AnyRow) -> Result<User> {
+pub(crate) fn user_row(r: &AnyRow) -> Result<User> {
     let role: String = r.try_get("role")?;
     Ok(User {
         id: r.try_get("id")?,
@@ -1537,6 +1526,13 @@ mod migrate {
             sqlite: include_str!("../migrations/sqlite/0003_revisions.sql"),
             postgres: include_str!("../migrations/postgres/0003_revisions.sql"),
             then: Step::Revisions,
+        },
+        Migration {
+            version: 4,
+            name: "token_expiry",
+            sqlite: include_str!("../migrations/sqlite/0004_token_expiry.sql"),
+            postgres: include_str!("../migrations/postgres/0004_token_expiry.sql"),
+            then: Step::None,
         },
     ];
 

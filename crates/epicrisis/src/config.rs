@@ -77,6 +77,10 @@ pub const KNOWN: &[(&str, &str)] = &[
     ),
     ("EPICRISIS_SESSION_HOURS", "hours a login lasts"),
     (
+        "EPICRISIS_TRUSTED_PROXIES",
+        "reverse proxies whose X-Forwarded-For is read",
+    ),
+    (
         "EPICRISIS_ALLOW_EXTERNAL",
         "true to allow external providers",
     ),
@@ -477,6 +481,9 @@ pub struct Config {
     pub secure_cookies: bool,
     /// `EPICRISIS_SESSION_HOURS`.
     pub session_hours: u32,
+    /// `EPICRISIS_TRUSTED_PROXIES`: addresses or ranges of the reverse proxies in front
+    /// of `serve` (comma-separated); empty: `X-Forwarded-For` is ignored.
+    pub trusted_proxies: Vec<epicrisis_server::client::IpNet>,
 }
 
 /// llama.cpp settings without the model path (resolved later).
@@ -682,8 +689,20 @@ impl Config {
                 |v| (1..=168).contains(v),
             )?
             .unwrap_or(12);
+        let trusted_proxies = match raw.string("EPICRISIS_TRUSTED_PROXIES") {
+            Some(v) => epicrisis_server::client::parse_list(&v).map_err(|e| {
+                raw.bad(
+                    "EPICRISIS_TRUSTED_PROXIES",
+                    &format!(
+                        "addresses or ranges separated by commas, e.g. 10.0.0.5,10.1.0.0/16 ({e})"
+                    ),
+                )
+            })?,
+            None => Vec::new(),
+        };
         let secret = |k: &str| raw.string(k).map(Secret);
         Ok(Config {
+            trusted_proxies,
             queue_size,
             session_hours,
             secure_cookies: bool_value(raw, "EPICRISIS_SECURE_COOKIES")?,

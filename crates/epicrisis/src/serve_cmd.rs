@@ -64,7 +64,14 @@ pub enum TokensCommand {
         /// What the token is for (e.g. "HIS integración").
         #[arg(long)]
         name: String,
+        /// Days the token lasts (1 to 365).
+        #[arg(long, default_value_t = epicrisis_store::TOKEN_DAYS, value_parser = clap::value_parser!(i64).range(1..=365))]
+        days: i64,
     },
+    /// List API tokens (of one account, or all): id, account, name, created, expires, state.
+    List { username: Option<String> },
+    /// Revoke an API token by its id (as `tokens list` shows it).
+    Revoke { id: i64 },
 }
 
 #[derive(Debug, Subcommand)]
@@ -229,11 +236,14 @@ pub fn users(cmd: UsersCommand, env_file: Option<&Path>) -> Result<ExitCode, Fai
                 }
                 let hash = new_hash()?;
                 store
-                    .set_password(&username, &hash)
+                    .set_password(&username, &hash, None)
                     .await
                     .map_err(store_err)?;
                 audit_admin(&store, "user_passwd", serde_json::json!({"user": username})).await?;
-                println!("contraseña de {username} cambiada");
+                println!(
+                    "contraseña de {username} cambiada (sus sesiones terminaron y sus tokens de API \
+                     quedaron revocados)"
+                );
             }
             UsersCommand::List => {
                 for u in store.users().await.map_err(store_err)? {
@@ -260,7 +270,11 @@ pub fn tokens(cmd: TokensCommand, env_file: Option<&Path>) -> Result<ExitCode, F
     runtime()?.block_on(async move {
         let store = open_store(&url).await?;
         match cmd {
-            TokensCommand::Add { username, name } => {
+            TokensCommand::Add {
+                username,
+                name,
+                days,
+            } => {
                 let u = store
                     .user_by_name(&username)
                     .await
@@ -268,21 +282,74 @@ pub fn tokens(cmd: TokensCommand, env_file: Option<&Path>) -> Result<ExitCode, F
                     .ok_or_else(|| Failure::Input(format!("no existe el usuario {username:?}")))?;
                 let token = auth::random_token()
                     .map_err(|e| Failure::Internal(anyhow::anyhow!(e.message)))?;
+                let expires = epicrisis_server::now_ms() + days * 86_400_000;
                 let id = store
-                    .add_api_token(u.id, &name, &auth::token_hash(&token))
+                    .add_api_token(u.id, &name, &auth::token_hash(&token), expires)
                     .await
                     .map_err(store_err)?;
                 audit_admin(
                     &store,
                     "token_add",
-                    serde_json::json!({"user": u.username, "tokenId": id}),
+                    serde_json::json!({"user": u.username, "tokenId": id, "days": days}),
                 )
                 .await?;
                 eprintln!(
-                    "token {id} para {} (guárdelo: no se vuelve a mostrar):",
+                    "token {id} para {} por {days} días (guárdelo: no se vuelve a mostrar):",
                     u.username
                 );
                 println!("{token}");
+            }
+            TokensCommand::List { username } => {
+                let owner = match username {
+                    Some(name) => Some(
+                        store
+                            .user_by_name(&name)
+                            .await
+                            .map_err(store_err)?
+                            .ok_or_else(|| {
+                                Failure::Input(format!("no existe el usuario {name:?}"))
+                            })?
+                            .id,
+                    ),
+                    None => None,
+                };
+                let now = epicrisis_server::now_ms();
+                for t in store.api_tokens(owner).await.map_err(store_err)? {
+                    // Dates in UTC, as the audit trail keeps times.
+                    let day = |ms: i64| {
+                        epicrisis_domain::Date::from_ymd(1970, 1, 1).map_or_else(String::new, |d| {
+                            d.add_days(ms.div_euclid(86_400_000)).to_string()
+                        })
+                    };
+                    let state = if t.revoked_at.is_some() {
+                        "revocado"
+                    } else if !t.active(now) {
+                        "expirado"
+                    } else {
+                        "vigente"
+                    };
+                    println!(
+                        "{}\t{}\t{}\t{}\t{}\t{state}",
+                        t.id,
+                        t.username,
+                        t.name,
+                        day(t.created_at),
+                        t.expires_at.map_or_else(|| "—".to_string(), day)
+                    );
+                }
+            }
+            TokensCommand::Revoke { id } => {
+                store
+                    .revoke_api_token(id, None)
+                    .await
+                    .map_err(|e| match e {
+                        epicrisis_store::StoreError::NotFound(_) => Failure::Input(format!(
+                            "no hay un token de API {id} (vea `epicrisis tokens list`)"
+                        )),
+                        other => store_err(other),
+                    })?;
+                audit_admin(&store, "token_revoke", serde_json::json!({"tokenId": id})).await?;
+                println!("token {id} revocado");
             }
         }
         Ok(ExitCode::SUCCESS)
@@ -388,6 +455,7 @@ pub fn serve(args: ServeArgs, env_file: Option<&Path>) -> Result<ExitCode, Failu
         shutdown_grace: Duration::from_secs(args.shutdown_grace),
         external_notice,
         log_requests: !args.quiet,
+        trusted_proxies: config.trusted_proxies.clone(),
         ..Settings::default()
     };
     // The archive's embeddings model: the one the engine already loaded, else the

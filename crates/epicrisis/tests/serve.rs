@@ -121,6 +121,8 @@ fn every_route_refuses_anonymous_requests() {
         ("GET", "/api/v1/audit"),
         ("GET", "/api/v1/audit/verify"),
         ("POST", "/api/v1/tokens"),
+        ("GET", "/api/v1/tokens"),
+        ("POST", "/api/v1/tokens/1/revoke"),
         ("GET", "/api/v1/users"),
         ("POST", "/api/v1/users"),
         ("POST", "/api/v1/users/ana/disable"),
@@ -175,6 +177,18 @@ fn every_route_refuses_anonymous_requests() {
         .unwrap();
     assert_eq!(h["status"], "ok");
     assert!(!h.to_string().contains(EPISODE));
+    // Anonymous callers learn only that it is alive; a signed-in one sees the engine.
+    assert!(h.get("engine").is_none() && h.get("queue").is_none(), "{h}");
+    let h: Value = s.get("/api/health").json().unwrap();
+    assert!(h["engine"].is_string() && h["queue"].is_object(), "{h}");
+    // Answers with patient data are not kept by browsers or proxies.
+    let r = s.get(&format!("/api/v1/episodes/{EPISODE}"));
+    assert_eq!(
+        r.headers()
+            .get("cache-control")
+            .and_then(|v| v.to_str().ok()),
+        Some("no-store")
+    );
     // A state-changing request with the cookie but without the CSRF header is refused.
     let r = s
         .client
@@ -775,12 +789,32 @@ fn full_flow(dir: &Path) {
     ] {
         assert!(actions.contains(&a), "{a} missing from {actions:?}");
     }
-    // An API token works without CSRF and is shown once.
-    let t: Value = s
-        .post("/api/v1/tokens", &json!({"name": "HIS"}))
+    // Only an admin creates API tokens; one works without CSRF and is shown once.
+    assert_eq!(
+        s.post("/api/v1/tokens", &json!({"name": "HIS"})).status(),
+        403
+    );
+    add_user(dir, "tic", "admin", "Informática");
+    let admin = login(&srv.url, "tic");
+    let t: Value = admin
+        .post("/api/v1/tokens", &json!({"name": "HIS", "days": 30}))
         .json()
         .unwrap();
     let token = t["token"].as_str().unwrap().to_string();
+    let expires = t["expiresAt"].as_i64().unwrap();
+    let in_30_days = epicrisis_server::now_ms() + 30 * 86_400_000;
+    assert!((expires - in_30_days).abs() < 600_000, "{t}");
+    // A token cannot make more tokens.
+    assert_eq!(
+        Client::new()
+            .post(format!("{}/api/v1/tokens", srv.url))
+            .bearer_auth(&token)
+            .json(&json!({"name": "otro"}))
+            .send()
+            .unwrap()
+            .status(),
+        403
+    );
     let r = Client::new()
         .get(format!("{}/api/v1/episodes?q=1416", srv.url))
         .bearer_auth(&token)
@@ -788,6 +822,36 @@ fn full_flow(dir: &Path) {
         .unwrap();
     let list: Value = r.json().unwrap();
     assert_eq!(list["episodes"][0]["episode_id"], EPISODE);
+    // Tokens are listed (an admin sees all, others their own) and revoked by id.
+    let all: Value = admin.get("/api/v1/tokens").json().unwrap();
+    let his = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["name"] == "HIS")
+        .expect("the token is listed")
+        .clone();
+    assert!(his.get("token").is_none() && his["revokedAt"].is_null());
+    let own: Value = s.get("/api/v1/tokens").json().unwrap();
+    assert_eq!(own.as_array().unwrap().len(), 0, "{own}");
+    let id = his["id"].as_i64().unwrap();
+    assert_eq!(
+        s.post(&format!("/api/v1/tokens/{id}/revoke"), &json!({}))
+            .status(),
+        404,
+        "someone else's token"
+    );
+    let revoked: Value = admin
+        .post(&format!("/api/v1/tokens/{id}/revoke"), &json!({}))
+        .json()
+        .unwrap();
+    assert!(revoked["revokedAt"].is_i64(), "{revoked}");
+    let r = Client::new()
+        .get(format!("{}/api/v1/episodes?q=1416", srv.url))
+        .bearer_auth(&token)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 401);
     // Pages render.
     let page = s.get(&format!("/episodios/{EPISODE}")).text().unwrap();
     assert!(
@@ -897,7 +961,8 @@ fn openai_compatible_endpoint_serves_the_local_model_to_our_openai_backend() {
             "1",
         ],
     );
-    let s = login(&srv.url, "ana");
+    add_user(dir.path(), "tic", "admin", "Informática");
+    let s = login(&srv.url, "tic");
     let token = s
         .post("/api/v1/tokens", &json!({"name": "other server"}))
         .json::<Value>()
@@ -1077,14 +1142,35 @@ fn an_admin_manages_accounts_over_the_api() {
         .status(),
         403
     );
+    // One's own password needs the current one; the change ends the account's other
+    // sessions and keeps the one that asked.
+    let caja_elsewhere = login(&srv.url, "caja");
     assert_eq!(
         caja.post(
             "/api/v1/users/caja/password",
             &json!({"password": "otra-clave-larga"})
         )
         .status(),
+        403
+    );
+    assert_eq!(
+        caja.post(
+            "/api/v1/users/caja/password",
+            &json!({"password": "otra-clave-larga", "currentPassword": "no-es-esta"})
+        )
+        .status(),
+        403
+    );
+    assert_eq!(
+        caja.post(
+            "/api/v1/users/caja/password",
+            &json!({"password": "otra-clave-larga", "currentPassword": PASSWORD})
+        )
+        .status(),
         200
     );
+    assert_eq!(caja.get("/api/v1/me").status(), 200);
+    assert_eq!(caja_elsewhere.get("/api/v1/me").status(), 401);
     let out = bin(dir.path()).args(["audit", "verify"]).output().unwrap();
     assert!(out.status.success());
 }

@@ -101,7 +101,9 @@ pub fn csrf_of(page: &str) -> String {
         .to_string()
 }
 
-pub fn login(base: &str, user: &str) -> Session {
+/// A fresh browser-like client holding the login form's CSRF cookie, and the form's
+/// token.
+pub fn login_form(base: &str) -> (Client, String) {
     let client = Client::builder().cookie_store(true).build().unwrap();
     let page = client
         .get(format!("{base}/login"))
@@ -110,6 +112,11 @@ pub fn login(base: &str, user: &str) -> Session {
         .text()
         .unwrap();
     let csrf = csrf_of(&page);
+    (client, csrf)
+}
+
+pub fn login(base: &str, user: &str) -> Session {
+    let (client, csrf) = login_form(base);
     let r = client
         .post(format!("{base}/login"))
         .form(&[("username", user), ("password", PASSWORD), ("csrf", &csrf)])
