@@ -186,47 +186,59 @@ impl Analysis<'_> {
                 message,
             })
         };
-        // The items that state this kind of piece, and whether one states this value.
-        fn verdict<T: ToString>(
+        // Whether any item states this kind of piece, and whether one states this value;
+        // what the items say is only spelled out for a finding (a list of 2,000 items
+        // must not format 2,000 doses for every dose that matches).
+        fn verdict<T>(
             items: &[&MedRef],
             of: impl Fn(&MedRef) -> &[T],
             same: impl Fn(&T) -> bool,
-        ) -> (bool, bool, Vec<String>) {
-            let with: Vec<&&MedRef> = items.iter().filter(|x| !of(x).is_empty()).collect();
-            let matched = with.iter().any(|x| of(x).iter().any(&same));
-            let data = with
+        ) -> (bool, bool) {
+            let mut any = false;
+            for x in items {
+                let values = of(x);
+                if values.iter().any(&same) {
+                    return (true, true);
+                }
+                any |= !values.is_empty();
+            }
+            (any, false)
+        }
+        fn data<T: ToString>(items: &[&MedRef], of: impl Fn(&MedRef) -> &[T]) -> Vec<String> {
+            items
                 .iter()
                 .flat_map(|x| of(x).iter().map(ToString::to_string))
-                .collect();
-            (!with.is_empty(), matched, data)
+                .collect()
         }
         match &p.piece {
             Piece::Dose(d) => {
-                let (any, ok, data) = verdict(items, |x| &x.doses, |y| y.same_as(d));
+                let (any, ok) = verdict(items, |x| &x.doses, |y| y.same_as(d));
                 if !any && !fallback_ok {
                     bad("La dosis", Vec::new())
                 } else if any && !ok {
-                    bad("La dosis", data)
+                    bad("La dosis", data(items, |x| &x.doses))
                 } else {
                     None
                 }
             }
             Piece::Route(r) => {
-                let (any, ok, data) = verdict(items, |x| &x.routes, |y| y.same_as(r));
-                (any && !ok).then(|| bad("La vía", data)).flatten()
+                let (any, ok) = verdict(items, |x| &x.routes, |y| y.same_as(r));
+                (any && !ok)
+                    .then(|| bad("La vía", data(items, |x| &x.routes)))
+                    .flatten()
             }
             Piece::Frequency(f) => {
-                let (any, ok, data) = verdict(items, |x| &x.frequencies, |y| y.same_as(f));
+                let (any, ok) = verdict(items, |x| &x.frequencies, |y| y.same_as(f));
                 if !any && !readings.is_empty() && !fallback_ok {
                     bad("La frecuencia", Vec::new())
                 } else if any && !ok {
-                    bad("La frecuencia", data)
+                    bad("La frecuencia", data(items, |x| &x.frequencies))
                 } else {
                     None
                 }
             }
             Piece::Duration(d) => {
-                let (any, ok, data) = verdict(items, |x| &x.durations, |y| y.same_as(d));
+                let (any, ok) = verdict(items, |x| &x.durations, |y| y.same_as(d));
                 // «por 7 días» may be the span between the item's start and end dates.
                 let days_match = match d {
                     Duration::Span {
@@ -244,7 +256,7 @@ impl Analysis<'_> {
                 } else if !any && !readings.is_empty() && !fallback_ok {
                     bad("La duración", Vec::new())
                 } else if any && !ok {
-                    bad("La duración", data)
+                    bad("La duración", data(items, |x| &x.durations))
                 } else {
                     None
                 }
