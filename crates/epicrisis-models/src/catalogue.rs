@@ -242,7 +242,7 @@ static CATALOGUE: &[ModelSpec] = &[
         recommendation: Recommendation::Testing,
         is_default: true,
         dimension: None,
-        notes: "the guide's default; Zephyr chat template; weak Spanish",
+        notes: "el predeterminado de la guía; plantilla de chat Zephyr; español débil",
         artifacts: Artifacts::Gguf {
             quants: &[
                 q(
@@ -277,7 +277,7 @@ static CATALOGUE: &[ModelSpec] = &[
         recommendation: Recommendation::Balance,
         is_default: false,
         dimension: None,
-        notes: "Llama 3 template; multilingual (Spanish officially supported)",
+        notes: "plantilla Llama 3; multilingüe (español con soporte oficial)",
         artifacts: Artifacts::Gguf {
             quants: &[
                 q(
@@ -313,7 +313,7 @@ static CATALOGUE: &[ModelSpec] = &[
         recommendation: Recommendation::Production,
         is_default: false,
         dimension: None,
-        notes: "the guide's production choice; Mistral [INST] template",
+        notes: "la elección de la guía para producción; plantilla Mistral [INST]",
         artifacts: Artifacts::Gguf {
             quants: &[
                 q(
@@ -348,7 +348,7 @@ static CATALOGUE: &[ModelSpec] = &[
         recommendation: Recommendation::BestQuality,
         is_default: false,
         dimension: None,
-        notes: "Llama 3 template; multilingual (Spanish officially supported)",
+        notes: "plantilla Llama 3; multilingüe (español con soporte oficial)",
         artifacts: Artifacts::Gguf {
             quants: &[
                 q(
@@ -383,7 +383,7 @@ static CATALOGUE: &[ModelSpec] = &[
         recommendation: Recommendation::Testing,
         is_default: false,
         dimension: None,
-        notes: "ChatML; fast but tends to copy its input back",
+        notes: "ChatML; rápido, pero tiende a repetir su entrada",
         artifacts: Artifacts::Gguf {
             quants: &[
                 pinned(
@@ -425,7 +425,7 @@ static CATALOGUE: &[ModelSpec] = &[
         recommendation: Recommendation::Testing,
         is_default: false,
         dimension: None,
-        notes: "ChatML; the best Spanish of the small models (used for this project's measurements)",
+        notes: "ChatML; el mejor español de los modelos pequeños (usado en las mediciones de este proyecto)",
         artifacts: Artifacts::Gguf {
             quants: &[
                 pinned(
@@ -467,7 +467,7 @@ static CATALOGUE: &[ModelSpec] = &[
         recommendation: Recommendation::Fixture,
         is_default: false,
         dimension: None,
-        notes: "ChatML; English only (Spanish output is garbled): plumbing tests",
+        notes: "ChatML; solo inglés (en español escribe texto sin sentido): pruebas de integración",
         artifacts: Artifacts::Gguf {
             quants: &[
                 q(
@@ -514,7 +514,7 @@ static CATALOGUE: &[ModelSpec] = &[
         recommendation: Recommendation::Balance,
         is_default: true,
         dimension: Some(384),
-        notes: "the guide's default; 100 languages; prefixes `query: ` / `passage: `",
+        notes: "el predeterminado de la guía; 100 idiomas; prefijos `query: ` / `passage: `",
         artifacts: Artifacts::Folder {
             files: &[
                 req("config.json", 1_000),
@@ -549,7 +549,7 @@ static CATALOGUE: &[ModelSpec] = &[
         recommendation: Recommendation::BestQuality,
         is_default: false,
         dimension: Some(1024),
-        notes: "multilingual, 8,192-token inputs; CLS pooling",
+        notes: "multilingüe, entradas de hasta 8192 tokens; pooling CLS",
         artifacts: Artifacts::Folder {
             files: &[
                 req("config.json", 1_000),
@@ -578,7 +578,7 @@ static CATALOGUE: &[ModelSpec] = &[
         recommendation: Recommendation::Production,
         is_default: false,
         dimension: Some(1024),
-        notes: "100 languages; prefixes `query: ` / `passage: `",
+        notes: "100 idiomas; prefijos `query: ` / `passage: `",
         artifacts: Artifacts::Folder {
             files: &[
                 req("config.json", 1_000),
@@ -605,7 +605,7 @@ static CATALOGUE: &[ModelSpec] = &[
         recommendation: Recommendation::Fixture,
         is_default: false,
         dimension: Some(384),
-        notes: "English only: test fixture",
+        notes: "solo inglés: modelo para pruebas internas",
         artifacts: Artifacts::Folder {
             files: &[
                 req("config.json", 1_000),
@@ -778,7 +778,7 @@ impl ModelSpec {
                 name: self.name.to_string(),
                 quant: want,
                 available: if quants.is_empty() {
-                    "none (an embeddings model is a folder; leave --quant out)".to_string()
+                    "ninguna (un modelo de embeddings es una carpeta; no use --quant)".to_string()
                 } else {
                     quants
                         .iter()

@@ -125,7 +125,7 @@ impl HubConfig {
             Ok(())
         } else {
             Err(ModelsError::Invalid(format!(
-                "the download endpoint {e:?} (--mirror or HF_ENDPOINT) is not an http(s) URL; use e.g. https://huggingface.co or https://hf-mirror.com"
+                "la dirección de descarga {e:?} (--mirror o HF_ENDPOINT) no es una URL http(s); use, p. ej., https://huggingface.co o https://hf-mirror.com"
             )))
         }
     }
@@ -332,14 +332,14 @@ fn parse_content_range(v: &str) -> (Option<u64>, Option<u64>) {
 fn describe(e: &reqwest::Error, cfg: &HubConfig) -> String {
     if e.is_timeout() {
         return format!(
-            "no answer within {} s (timeout)",
+            "sin respuesta en {} s (se agotó el tiempo de espera)",
             cfg.read_timeout.as_secs_f64()
         );
     }
     let mut s = if e.is_connect() {
-        "cannot connect".to_string()
+        "no se pudo conectar".to_string()
     } else {
-        "connection failed".to_string()
+        "falló la conexión".to_string()
     };
     let mut src: Option<&dyn std::error::Error> = std::error::Error::source(e);
     while let Some(inner) = src {
@@ -351,7 +351,7 @@ fn describe(e: &reqwest::Error, cfg: &HubConfig) -> String {
 }
 
 fn describe_io(e: &std::io::Error) -> String {
-    let mut s = format!("the connection broke during the transfer: {e}");
+    let mut s = format!("la conexión se cortó durante la transferencia: {e}");
     let mut src = e.get_ref().and_then(|i| i.source());
     while let Some(inner) = src {
         s.push_str(": ");
@@ -368,7 +368,7 @@ impl Downloader {
             Some(t) => {
                 let mut v = HeaderValue::from_str(&format!("Bearer {t}")).map_err(|_| {
                     ModelsError::Invalid(
-                        "HF_TOKEN contains characters that cannot go in an HTTP header; copy the token again from your Hugging Face account settings (Access Tokens)".to_string(),
+                        "HF_TOKEN contiene caracteres que no pueden ir en un encabezado HTTP; copie el token de nuevo desde la configuración de su cuenta de Hugging Face (Access Tokens)".to_string(),
                     )
                 })?;
                 v.set_sensitive(true);
@@ -457,7 +457,7 @@ impl Downloader {
         if todo.is_empty() {
             progress.event(&Event::Skipped {
                 label: &label_all,
-                reason: "already installed (size and sha256 checked)",
+                reason: "ya está instalado (tamaño y sha256 comprobados)",
             });
             let entry = self.entry(&plan, spec, kept, dir)?;
             let same = dir
@@ -478,14 +478,14 @@ impl Downloader {
 
         // 2. Room on the disk.
         std::fs::create_dir_all(&plan.folder)
-            .map_err(|e| ModelsError::io(&plan.folder, "create the folder", e))?;
+            .map_err(|e| ModelsError::io(&plan.folder, "crear la carpeta", e))?;
         // A present file that failed its check is fetched again in full.
         let needed: u64 = todo
             .iter()
             .map(|f| f.expected_size.saturating_sub(f.partial))
             .sum();
         let available = (self.free_space)(&plan.folder)
-            .map_err(|e| ModelsError::io(&plan.folder, "measure the free disk space of", e))?;
+            .map_err(|e| ModelsError::io(&plan.folder, "medir el espacio libre en disco de", e))?;
         if available < needed.saturating_add(self.config.space_margin) {
             return Err(ModelsError::InsufficientSpace {
                 path: plan.folder.clone(),
@@ -508,7 +508,7 @@ impl Downloader {
                 Err(ModelsError::NotFound { .. }) if f.need == Need::Optional => {
                     progress.event(&Event::Skipped {
                         label: &f.label,
-                        reason: "optional file not published by the repository",
+                        reason: "archivo opcional que el repositorio no publica",
                     });
                     absent_optional.push(f.relative.clone());
                 }
@@ -531,8 +531,9 @@ impl Downloader {
         let mut downloaded = Vec::new();
         for (f, file) in fetched {
             let part = part_path(&f.dest);
-            std::fs::rename(&part, &f.dest)
-                .map_err(|e| ModelsError::io(&f.dest, "move the downloaded file into place", e))?;
+            std::fs::rename(&part, &f.dest).map_err(|e| {
+                ModelsError::io(&f.dest, "mover a su lugar el archivo descargado", e)
+            })?;
             sync_dir(&f.dest);
             progress.event(&Event::Finished {
                 label: &f.label,
@@ -605,7 +606,7 @@ impl Downloader {
         let part = part_path(&f.dest);
         if let Some(parent) = part.parent() {
             std::fs::create_dir_all(parent)
-                .map_err(|e| ModelsError::io(parent, "create the folder", e))?;
+                .map_err(|e| ModelsError::io(parent, "crear la carpeta", e))?;
         }
         let mut hash = PartHash::new();
         let mut received = 0u64;
@@ -655,7 +656,7 @@ impl Downloader {
             total: size,
         });
         let sha = hex(&hash.hasher.finalize());
-        let what = format!("{} (downloaded to {})", f.url, part.display());
+        let what = format!("{} (descargado en {})", f.url, part.display());
         if let Some(p) = f.pin
             && p.size != size
         {
@@ -678,7 +679,7 @@ impl Downloader {
             });
         }
         if let Err(e) = File::open(&part).and_then(|f| f.sync_all()) {
-            return Err(ModelsError::io(&part, "sync", e));
+            return Err(ModelsError::io(&part, "guardar en disco", e));
         }
         Ok((
             InstalledFile {
@@ -701,7 +702,7 @@ impl Downloader {
         req.send().map_err(|e| {
             if e.is_builder() {
                 Failure::Fatal(ModelsError::Invalid(format!(
-                    "{url}: cannot make a request for this URL ({e}); check --mirror / HF_ENDPOINT"
+                    "{url}: no se puede hacer una solicitud a esta URL ({e}); revise --mirror o HF_ENDPOINT"
                 )))
             } else {
                 Failure::Transient(describe(&e, &self.config))
@@ -723,7 +724,7 @@ impl Downloader {
             *hash = PartHash::new();
             File::create(part)
                 .map(drop)
-                .map_err(|e| Failure::Fatal(ModelsError::io(part, "write", e)))
+                .map_err(|e| Failure::Fatal(ModelsError::io(part, "escribir", e)))
         };
         let mut offset = file_len(part);
         if let Some(exact) = f.exact_size() {
@@ -750,7 +751,7 @@ impl Downloader {
                     if start != Some(offset) {
                         truncate(hash)?;
                         return Err(Failure::Transient(format!(
-                            "the server resumed at byte {} instead of {offset}; starting again from zero",
+                            "el servidor retomó en el byte {} en vez de {offset}; se empieza de nuevo desde cero",
                             start.map_or_else(|| "?".to_string(), |s| s.to_string())
                         )));
                     }
@@ -790,7 +791,9 @@ impl Downloader {
                     || s == StatusCode::REQUEST_TIMEOUT
                     || s == StatusCode::TOO_MANY_REQUESTS =>
                 {
-                    return Err(Failure::Transient(format!("the server answered HTTP {s}")));
+                    return Err(Failure::Transient(format!(
+                        "el servidor respondió HTTP {s}"
+                    )));
                 }
                 s => {
                     let detail = s
@@ -810,7 +813,7 @@ impl Downloader {
         {
             remove_quietly(part);
             return Err(Failure::Fatal(ModelsError::SizeMismatch {
-                what: format!("{} (announced by the server)", f.url),
+                what: format!("{} (anunciado por el servidor)", f.url),
                 expected: p.size,
                 actual: t,
             }));
@@ -825,7 +828,7 @@ impl Downloader {
                     offset,
                     &mut hash.hasher,
                     progress,
-                    &format!("{} (checking the partial download)", f.label),
+                    &format!("{} (revisando la descarga parcial)", f.label),
                 )?;
             }
             hash.len = offset;
@@ -855,7 +858,7 @@ impl Downloader {
             .create(true)
             .append(true)
             .open(part)
-            .map_err(|e| ModelsError::io(part, "write", e))?;
+            .map_err(|e| ModelsError::io(part, "escribir", e))?;
         let mut buf = vec![0u8; 256 * 1024];
         let mut done = offset;
         let mut meter = Meter::new(offset);
@@ -868,7 +871,7 @@ impl Downloader {
             if let Err(e) = out.write_all(&buf[..n]) {
                 // Whatever part of the buffer was written is unknown: hash from disk next time.
                 hash.len = u64::MAX;
-                return Err(Failure::Fatal(ModelsError::io(part, "write", e)));
+                return Err(Failure::Fatal(ModelsError::io(part, "escribir", e)));
             }
             hash.hasher.update(&buf[..n]);
             hash.len += n as u64;
@@ -878,18 +881,18 @@ impl Downloader {
         };
         meter.tick(progress, &f.label, done, total, true);
         if let Err(e) = out.flush().and_then(|()| out.sync_data()) {
-            return Err(Failure::Fatal(ModelsError::io(part, "write", e)));
+            return Err(Failure::Fatal(ModelsError::io(part, "escribir", e)));
         }
         result?;
         match total {
             Some(t) if done < t => Err(Failure::Transient(format!(
-                "the connection closed after {done} of {t} bytes"
+                "la conexión se cerró después de {done} de {t} bytes"
             ))),
             Some(t) if done > t => {
                 remove_quietly(part);
                 *hash = PartHash::new();
                 Err(Failure::Transient(format!(
-                    "the server sent {done} bytes for a file of {t}; starting again from zero"
+                    "el servidor envió {done} bytes para un archivo de {t}; se empieza de nuevo desde cero"
                 )))
             }
             _ => Ok(()),
@@ -966,7 +969,7 @@ pub fn plan(
                 return Err(ModelsError::UnknownQuant {
                     name: spec.name.to_string(),
                     quant: q.to_string(),
-                    available: "none (an embeddings model is a folder; leave --quant out)"
+                    available: "ninguna (un modelo de embeddings es una carpeta; no use --quant)"
                         .to_string(),
                 });
             }

@@ -21,9 +21,11 @@ pub enum HashOrigin {
 impl std::fmt::Display for HashOrigin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
-            HashOrigin::Pinned => "the sha256 pinned in the catalogue (the official release)",
-            HashOrigin::Recorded => "the sha256 recorded in manifest.json at the first install",
-            HashOrigin::Hub => "the sha256 the hub announces for this file",
+            HashOrigin::Pinned => "el sha256 fijado en el catálogo (el de la versión oficial)",
+            HashOrigin::Recorded => {
+                "el sha256 registrado en manifest.json en la primera instalación"
+            }
+            HashOrigin::Hub => "el sha256 que el hub anuncia para este archivo",
         })
     }
 }
@@ -31,21 +33,23 @@ impl std::fmt::Display for HashOrigin {
 fn mismatch_fix(origin: &HashOrigin) -> &'static str {
     match origin {
         HashOrigin::Recorded => {
-            "if the file was deliberately replaced upstream, forget the old record with `epicrisis models remove NAME` and download again; otherwise the copy is damaged or tampered with: download it again"
+            "si el archivo se reemplazó a propósito en su origen, quite el registro antiguo con `epicrisis models remove NAME` y descárguelo de nuevo; si no, la copia está dañada o fue alterada: descárguela de nuevo"
         }
         _ => {
-            "the copy is damaged, incomplete or not the official file: download it again (from the hub, a mirror, or a trusted copy) — nothing was installed"
+            "la copia está dañada, incompleta o no es el archivo oficial: descárguela de nuevo (del hub, de un espejo o de una copia de confianza); no se instaló nada"
         }
     }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum ModelsError {
-    #[error("unknown model {name:?}; the catalogue has: {known} (see `epicrisis models list`)")]
+    #[error(
+        "modelo desconocido {name:?}; el catálogo tiene: {known} (vea `epicrisis models list`)"
+    )]
     UnknownModel { name: String, known: String },
 
     #[error(
-        "model {name:?} has no {quant} file in the catalogue; available quantizations: {available}"
+        "el modelo {name:?} no tiene un archivo {quant} en el catálogo; cuantizaciones disponibles: {available}"
     )]
     UnknownQuant {
         name: String,
@@ -54,7 +58,7 @@ pub enum ModelsError {
     },
 
     #[error(
-        "model {name:?} is an {actual} model, not an {wanted} model; pick one from `epicrisis models list` with role {wanted}"
+        "{name:?} es un modelo de tipo {actual}, no {wanted}; elija en `epicrisis models list` uno con rol {wanted}"
     )]
     WrongRole {
         name: String,
@@ -63,7 +67,7 @@ pub enum ModelsError {
     },
 
     #[error(
-        "{url}: the hub refused access (HTTP {status}); the model may be gated or the token is wrong: open https://huggingface.co/{repo}, accept its licence with your account, create a read token and set HF_TOKEN (or check that HF_TOKEN is current)"
+        "{url}: el hub negó el acceso (HTTP {status}); el modelo puede ser de acceso restringido o el token es incorrecto: abra https://huggingface.co/{repo}, acepte su licencia con su cuenta, cree un token de lectura y defina HF_TOKEN (o revise que HF_TOKEN esté vigente)"
     )]
     Unauthorized {
         url: String,
@@ -72,12 +76,12 @@ pub enum ModelsError {
     },
 
     #[error(
-        "{url}: not found (HTTP 404); check the model name and file, and that the endpoint serves Hugging Face's layout. If huggingface.co is not reachable from this machine, use a mirror (`--mirror URL` or HF_ENDPOINT=URL), or copy the file here by hand and run `epicrisis models import PATH`"
+        "{url}: no encontrado (HTTP 404); revise el nombre del modelo y del archivo, y que el servidor tenga la misma estructura que Hugging Face. Si desde esta máquina no se llega a huggingface.co, use un espejo (`--mirror URL` o HF_ENDPOINT=URL), o copie el archivo a mano y ejecute `epicrisis models import PATH`"
     )]
     NotFound { url: String },
 
     #[error(
-        "{url}: the server answered HTTP {status}{detail}; try again later, or use a mirror (`--mirror URL` or HF_ENDPOINT)"
+        "{url}: el servidor respondió HTTP {status}{detail}; intente más tarde o use un espejo (`--mirror URL` o HF_ENDPOINT)"
     )]
     Http {
         url: String,
@@ -86,7 +90,7 @@ pub enum ModelsError {
     },
 
     #[error(
-        "{url}: gave up after {attempts} attempts ({last}); partial data is kept in {part} and the next `epicrisis models download` resumes from it. Check the network or proxy (HTTPS_PROXY), raise the timeout, or use a mirror (`--mirror URL`)"
+        "{url}: se abandonó tras {attempts} intentos ({last}); lo descargado se guarda en {part} y el próximo `epicrisis models download` continúa desde ahí. Revise la red o el proxy (HTTPS_PROXY), aumente el tiempo de espera o use un espejo (`--mirror URL`)"
     )]
     RetriesExhausted {
         url: String,
@@ -96,7 +100,7 @@ pub enum ModelsError {
     },
 
     #[error(
-        "not enough free disk space in {}: {} still to download plus a {} margin, but only {} are free; free some space or choose another models folder",
+        "no hay suficiente espacio libre en disco en {}: faltan {} por descargar más un margen de {}, pero solo hay {} libres; libere espacio o elija otra carpeta de modelos",
         path.display(), human_bytes(*needed), human_bytes(*margin), human_bytes(*available)
     )]
     InsufficientSpace {
@@ -107,7 +111,7 @@ pub enum ModelsError {
     },
 
     #[error(
-        "{what}: size is {actual} bytes but {expected} were expected; the file is incomplete or not the right one — nothing was installed; download it again"
+        "{what}: mide {actual} bytes, pero se esperaban {expected}; el archivo está incompleto o no es el correcto; no se instaló nada: descárguelo de nuevo"
     )]
     SizeMismatch {
         what: String,
@@ -116,7 +120,7 @@ pub enum ModelsError {
     },
 
     #[error(
-        "{what}: sha256 is {actual} but {origin} is {expected}; {}",
+        "{what}: el sha256 es {actual}, pero {origin} es {expected}; {}",
         mismatch_fix(origin)
     )]
     ChecksumMismatch {
@@ -133,24 +137,24 @@ pub enum ModelsError {
     Gguf(#[from] GgufError),
 
     #[error(
-        "{}: incomplete embeddings folder, missing {}; an embeddings model needs config.json, its weights (model.safetensors or pytorch_model.bin) and tokenizer.json — copy the missing files from the model's page or download it again",
+        "{}: carpeta de embeddings incompleta, falta {}; un modelo de embeddings necesita config.json, sus pesos (model.safetensors o pytorch_model.bin) y tokenizer.json: copie los archivos que faltan desde la página del modelo o descárguelo de nuevo",
         path.display(), missing.join(", ")
     )]
     IncompleteEmbeddings { path: PathBuf, missing: Vec<String> },
 
     #[error(
-        "{}: not a model file or folder this program can import (a .gguf file for a language model, or a folder with config.json, model.safetensors or pytorch_model.bin and tokenizer.json for an embeddings model)",
+        "{}: no es un archivo ni una carpeta de modelo que este programa pueda importar (un archivo .gguf para un modelo de lenguaje, o una carpeta con config.json, model.safetensors o pytorch_model.bin y tokenizer.json para un modelo de embeddings)",
         path.display()
     )]
     NotImportable { path: PathBuf },
 
     #[error(
-        "{}: the models manifest is unreadable ({detail}); move it aside and import the models again with `epicrisis models import PATH`",
+        "{}: el manifiesto de modelos no se puede leer ({detail}); muévalo a otro lugar y vuelva a importar los modelos con `epicrisis models import PATH`",
         path.display()
     )]
     Manifest { path: PathBuf, detail: String },
 
-    #[error("{}: cannot {action}: {source}", path.display())]
+    #[error("{}: no se pudo {action}: {source}", path.display())]
     Io {
         path: PathBuf,
         action: &'static str,
@@ -158,7 +162,7 @@ pub enum ModelsError {
         source: std::io::Error,
     },
 
-    #[error("cannot set up the HTTP client: {0}")]
+    #[error("no se pudo preparar el cliente HTTP: {0}")]
     Client(String),
 
     #[error("{0}")]

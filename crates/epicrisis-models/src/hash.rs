@@ -26,7 +26,7 @@ pub(crate) fn hash_prefix(
     progress: &mut dyn Progress,
     label: &str,
 ) -> Result<()> {
-    let f = std::fs::File::open(path).map_err(|e| ModelsError::io(path, "read", e))?;
+    let f = std::fs::File::open(path).map_err(|e| ModelsError::io(path, "leer", e))?;
     let mut r = f.take(len);
     let mut buf = vec![0u8; 1 << 20];
     let mut done = 0u64;
@@ -34,7 +34,7 @@ pub(crate) fn hash_prefix(
     loop {
         let n = r
             .read(&mut buf)
-            .map_err(|e| ModelsError::io(path, "read", e))?;
+            .map_err(|e| ModelsError::io(path, "leer", e))?;
         if n == 0 {
             break;
         }
@@ -46,10 +46,10 @@ pub(crate) fn hash_prefix(
     if done != len {
         return Err(ModelsError::io(
             path,
-            "read",
+            "leer",
             std::io::Error::new(
                 std::io::ErrorKind::UnexpectedEof,
-                format!("the file shrank to {done} bytes while being read"),
+                format!("el archivo se redujo a {done} bytes mientras se leía"),
             ),
         ));
     }
@@ -59,7 +59,7 @@ pub(crate) fn hash_prefix(
 /// The sha256 (lower-case hex) of a whole file.
 pub fn sha256_file(path: &Path, progress: &mut dyn Progress, label: &str) -> Result<String> {
     let len = std::fs::metadata(path)
-        .map_err(|e| ModelsError::io(path, "read", e))?
+        .map_err(|e| ModelsError::io(path, "leer", e))?
         .len();
     let mut h = Sha256::new();
     hash_prefix(path, len, &mut h, progress, label)?;

@@ -53,11 +53,11 @@ pub fn import(
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(ModelsError::Invalid(format!(
-                "{}: no such file or folder; check the path (the model must be copied onto this machine first, e.g. from a USB drive)",
+                "{}: no existe ese archivo ni esa carpeta; revise la ruta (primero hay que copiar el modelo a esta máquina, p. ej. desde un pendrive)",
                 source.display()
             )));
         }
-        Err(e) => return Err(ModelsError::io(source, "read", e)),
+        Err(e) => return Err(ModelsError::io(source, "leer", e)),
     };
     if meta.is_dir() {
         import_folder(dir, source, name, progress)
@@ -84,7 +84,7 @@ fn copy_hashing(
     label: &str,
 ) -> Result<(u64, String)> {
     let total = std::fs::metadata(src)
-        .map_err(|e| ModelsError::io(src, "read", e))?
+        .map_err(|e| ModelsError::io(src, "leer", e))?
         .len();
     let source_name = src.display().to_string();
     progress.event(&Event::Start {
@@ -93,8 +93,8 @@ fn copy_hashing(
         total: Some(total),
         resumed_from: 0,
     });
-    let mut input = std::fs::File::open(src).map_err(|e| ModelsError::io(src, "read", e))?;
-    let mut out = std::fs::File::create(dst).map_err(|e| ModelsError::io(dst, "write", e))?;
+    let mut input = std::fs::File::open(src).map_err(|e| ModelsError::io(src, "leer", e))?;
+    let mut out = std::fs::File::create(dst).map_err(|e| ModelsError::io(dst, "escribir", e))?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     let mut done = 0u64;
@@ -102,22 +102,22 @@ fn copy_hashing(
     loop {
         let n = input
             .read(&mut buf)
-            .map_err(|e| ModelsError::io(src, "read", e))?;
+            .map_err(|e| ModelsError::io(src, "leer", e))?;
         if n == 0 {
             break;
         }
         out.write_all(&buf[..n])
-            .map_err(|e| ModelsError::io(dst, "write", e))?;
+            .map_err(|e| ModelsError::io(dst, "escribir", e))?;
         hasher.update(&buf[..n]);
         done += n as u64;
         meter.tick(progress, label, done, Some(total), false);
     }
     meter.tick(progress, label, done, Some(total), true);
     out.sync_all()
-        .map_err(|e| ModelsError::io(dst, "write", e))?;
+        .map_err(|e| ModelsError::io(dst, "escribir", e))?;
     if done != total {
         return Err(ModelsError::SizeMismatch {
-            what: format!("{} (copied to {})", src.display(), dst.display()),
+            what: format!("{} (copiado en {})", src.display(), dst.display()),
             expected: total,
             actual: done,
         });
@@ -200,7 +200,7 @@ fn clash(name: &str, quant: Option<&str>, existing: &ManifestEntry) -> ModelsErr
         .collect::<Vec<_>>()
         .join(", ");
     ModelsError::Invalid(format!(
-        "model {what} is already installed from a different file: {files}; remove it first with `epicrisis models remove {name}`, or import this one under another name with --name NAME"
+        "el modelo {what} ya está instalado desde otro archivo: {files}; quítelo primero con `epicrisis models remove {name}`, o importe este con otro nombre usando --name NAME"
     ))
 }
 
@@ -214,7 +214,7 @@ fn already(
 ) -> Imported {
     progress.event(&Event::Skipped {
         label,
-        reason: "already installed (the same files)",
+        reason: "ya está instalado (los mismos archivos)",
     });
     Imported {
         model: dir.to_installed(existing.clone()),
@@ -244,12 +244,12 @@ fn import_gguf(
         }
         Err(e) => return Err(e.into()),
     };
-    let label = format!("import {file_name}");
+    let label = format!("importar {file_name}");
 
     // Hash (copying into the models folder at the same time, unless it is already there).
     let llm_root = dir.root().join(Role::Llm.folder());
     std::fs::create_dir_all(&llm_root)
-        .map_err(|e| ModelsError::io(&llm_root, "create the folder", e))?;
+        .map_err(|e| ModelsError::io(&llm_root, "crear la carpeta", e))?;
     let in_place = source.starts_with(dir.root())
         || source
             .canonicalize()
@@ -286,7 +286,7 @@ fn import_gguf(
     ) {
         (Some((s, q)), _, Some((n, Some(gs)))) if gs.name != s.name => {
             return Err(ModelsError::Invalid(format!(
-                "{} is {} {} (recognised by its sha256), not {n}; leave --name out, or give a name of your own",
+                "{} es {} {} (reconocido por su sha256), no {n}; quite --name o dé un nombre propio",
                 source.display(),
                 s.name,
                 q.quant
@@ -331,7 +331,7 @@ fn import_gguf(
             let n = derive_name(&file_name, &header_quant);
             if check_name(&n).is_err() {
                 return Err(ModelsError::Invalid(format!(
-                    "{}: cannot make a model name from the file name; give one with --name NAME (letters, digits, '.', '_' and '-')",
+                    "{}: no se puede formar un nombre de modelo a partir del nombre del archivo; indique uno con --name NAME (letras, dígitos, '.', '_' y '-')",
                     source.display()
                 )));
             }
@@ -363,7 +363,7 @@ fn import_gguf(
     }
     if in_place && !same_file(source, &dest) {
         return Err(ModelsError::Invalid(format!(
-            "{} is inside the models folder but not where {model_name} {quant} belongs ({}); move it out of {} and import it from there",
+            "{} está dentro de la carpeta de modelos, pero no donde corresponde a {model_name} {quant} ({}); sáquelo de {} e impórtelo desde allí",
             source.display(),
             dest.display(),
             dir.root().display()
@@ -373,7 +373,7 @@ fn import_gguf(
         let there = sha256_file(&dest, progress, &label)?;
         if there != sha {
             return Err(ModelsError::Invalid(format!(
-                "{} already exists and is a different file (not recorded in the manifest); move it away (or import it with `epicrisis models import {}`), then import again",
+                "{} ya existe y es otro archivo (no registrado en el manifiesto); muévalo a otro lugar (o impórtelo con `epicrisis models import {}`) y vuelva a importar",
                 dest.display(),
                 dest.display()
             )));
@@ -382,9 +382,9 @@ fn import_gguf(
 
     if !in_place {
         std::fs::create_dir_all(dest.parent().unwrap_or(dir.root()))
-            .map_err(|e| ModelsError::io(&dest, "create the folder of", e))?;
+            .map_err(|e| ModelsError::io(&dest, "crear la carpeta de destino de", e))?;
         std::fs::rename(&tmp, &dest)
-            .map_err(|e| ModelsError::io(&dest, "move the imported file into place", e))?;
+            .map_err(|e| ModelsError::io(&dest, "mover a su lugar el archivo importado", e))?;
         temps.0.clear();
         sync_dir(&dest);
     }
@@ -458,7 +458,7 @@ fn import_folder(
                     let n = derive_name(&folder, "");
                     if check_name(&n).is_err() {
                         return Err(ModelsError::Invalid(format!(
-                            "{}: cannot make a model name from the folder name; give one with --name NAME",
+                            "{}: no se puede formar un nombre de modelo a partir del nombre de la carpeta; indique uno con --name NAME",
                             source.display()
                         )));
                     }
@@ -470,7 +470,7 @@ fn import_folder(
     let dest_dir = dir.model_dir(Role::Embeddings, &model_name);
     if same_file(source, &dest_dir) {
         return Err(ModelsError::Invalid(format!(
-            "{} is already the installed folder of {model_name}; to record files placed there by hand, move the folder out of {} and import it from there",
+            "{} ya es la carpeta instalada de {model_name}; para registrar archivos puestos ahí a mano, saque la carpeta de {} e impórtela desde allí",
             source.display(),
             dir.root().display()
         )));
@@ -484,7 +484,7 @@ fn import_folder(
         let dest = f.split('/').fold(dest_dir.clone(), |p, s| p.join(s));
         if let Some(parent) = dest.parent() {
             std::fs::create_dir_all(parent)
-                .map_err(|e| ModelsError::io(parent, "create the folder", e))?;
+                .map_err(|e| ModelsError::io(parent, "crear la carpeta", e))?;
         }
         let tmp = temp_path(&dest, "import");
         temps.0.push(tmp.clone());
@@ -512,7 +512,7 @@ fn import_folder(
         ));
     }
     let files: Vec<InstalledFile> = copied.iter().map(|(_, _, f)| f.clone()).collect();
-    let label = format!("import {model_name}");
+    let label = format!("importar {model_name}");
     if let Some(existing) = dir.load_manifest()?.find(&model_name, None) {
         if existing.files == files && files.iter().all(|f| dir.resolve(&f.path).is_file()) {
             return Ok(already(dir, existing, &label, spec, progress));
@@ -528,7 +528,7 @@ fn import_folder(
     }
     for (tmp, dest, f) in &copied {
         std::fs::rename(tmp, dest)
-            .map_err(|e| ModelsError::io(dest, "move the imported file into place", e))?;
+            .map_err(|e| ModelsError::io(dest, "mover a su lugar el archivo importado", e))?;
         sync_dir(dest);
         progress.event(&Event::Finished {
             label: &f.path,

@@ -103,15 +103,15 @@ impl<W: std::io::Write> Progress for LineProgress<W> {
                     .unwrap_or_default();
                 if *resumed_from > 0 {
                     format!(
-                        "{label}: resuming at {} from {url}{size}",
+                        "{label}: se retoma en {} desde {url}{size}",
                         human(*resumed_from)
                     )
                 } else {
                     // Imports report their source path where downloads report a URL.
                     let verb = if url.starts_with("http://") || url.starts_with("https://") {
-                        "downloading"
+                        "descargando"
                     } else {
-                        "copying"
+                        "copiando"
                     };
                     format!("{label}: {verb} {url}{size}")
                 }
@@ -123,17 +123,17 @@ impl<W: std::io::Write> Progress for LineProgress<W> {
                 wait,
                 reason,
             } => format!(
-                "{label}: {reason}; retry {attempt}/{max} in {:.1} s",
+                "{label}: {reason}; reintento {attempt}/{max} en {:.1} s",
                 wait.as_secs_f64()
             ),
             Event::Verifying { label, total } => {
-                format!("{label}: checking size and sha256 ({})", human(*total))
+                format!("{label}: comprobando tamaño y sha256 ({})", human(*total))
             }
             Event::Finished {
                 label,
                 bytes,
                 sha256,
-            } => format!("{label}: done, {}, sha256 {sha256}", human(*bytes)),
+            } => format!("{label}: listo, {}, sha256 {sha256}", human(*bytes)),
             Event::Skipped { label, reason } => format!("{label}: {reason}"),
             Event::Bytes { .. } => return,
         };
@@ -253,7 +253,7 @@ mod terminal {
                     wait,
                     reason,
                 } => self.println(format!(
-                    "{label}: {reason}; retry {attempt}/{max} in {:.1} s",
+                    "{label}: {reason}; reintento {attempt}/{max} en {:.1} s",
                     wait.as_secs_f64()
                 )),
                 Event::Verifying { label, total } => {
@@ -370,12 +370,12 @@ mod tests {
             attempt: 2,
             max: 5,
             wait: Duration::from_millis(1500),
-            reason: "connection reset",
+            reason: "conexión reiniciada",
         });
         let text = String::from_utf8(p.into_inner()).unwrap();
         assert_eq!(
             text,
-            "tinyllama-1.1b-chat Q4_K_M: resuming at 100 MB from http://x/y.gguf (669 MB)\nx: connection reset; retry 2/5 in 1.5 s\n"
+            "tinyllama-1.1b-chat Q4_K_M: se retoma en 100 MB desde http://x/y.gguf (669 MB)\nx: conexión reiniciada; reintento 2/5 en 1.5 s\n"
         );
     }
 

@@ -158,7 +158,7 @@ impl ModelsDir {
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Manifest::default()),
-            Err(e) => return Err(ModelsError::io(&path, "read the models manifest", e)),
+            Err(e) => return Err(ModelsError::io(&path, "leer el manifiesto de modelos", e)),
         };
         let m: Manifest = serde_json::from_str(&text).map_err(|e| ModelsError::Manifest {
             path: path.clone(),
@@ -168,7 +168,7 @@ impl ModelsDir {
             return Err(ModelsError::Manifest {
                 path,
                 detail: format!(
-                    "version {} was written by a newer epicrisis (this one reads version {MANIFEST_VERSION}); update the program",
+                    "lo escribió una versión más nueva de epicrisis (versión de manifiesto {}; esta lee la {MANIFEST_VERSION}); actualice el programa",
                     m.version
                 ),
             });
@@ -222,7 +222,7 @@ impl ModelsDir {
                 match std::fs::remove_file(&p) {
                     Ok(()) => {}
                     Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(err) => return Err(ModelsError::io(&p, "delete", err)),
+                    Err(err) => return Err(ModelsError::io(&p, "borrar", err)),
                 }
             }
             // Empty folders left behind go too (best effort: a user's own file stays).
@@ -370,7 +370,7 @@ pub fn check_name(name: &str) -> Result<()> {
         Ok(())
     } else {
         Err(ModelsError::Invalid(format!(
-            "{name:?} cannot be a model name: use letters, digits, '.', '_' and '-' (e.g. --name my-model-7b)"
+            "{name:?} no puede ser un nombre de modelo: use letras, dígitos, '.', '_' y '-' (p. ej. --name mi-modelo-7b)"
         )))
     }
 }
@@ -399,7 +399,7 @@ pub(crate) fn temp_path(path: &Path, tag: &str) -> PathBuf {
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)
-            .map_err(|e| ModelsError::io(parent, "create the folder", e))?;
+            .map_err(|e| ModelsError::io(parent, "crear la carpeta", e))?;
     }
     let tmp = temp_path(path, "tmp");
     let result = (|| {
@@ -410,7 +410,7 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     })();
     if let Err(e) = result {
         let _ = std::fs::remove_file(&tmp);
-        return Err(ModelsError::io(path, "write", e));
+        return Err(ModelsError::io(path, "escribir", e));
     }
     sync_dir(path);
     Ok(())

@@ -60,6 +60,7 @@ pub enum ModelState {
 }
 
 impl ModelState {
+    /// Stable identifier (English), as in `models verify --format json`.
     pub fn as_str(self) -> &'static str {
         match self {
             ModelState::Ok => "ok",
@@ -70,11 +71,23 @@ impl ModelState {
             ModelState::Unsafe => "manifest points outside the models folder",
         }
     }
+
+    /// What a person reads (Spanish).
+    pub fn label(self) -> &'static str {
+        match self {
+            ModelState::Ok => "ok",
+            ModelState::Unrecorded => "no figura en el manifiesto",
+            ModelState::Partial => "descarga interrumpida",
+            ModelState::Missing => "faltan archivos",
+            ModelState::Damaged => "dañado",
+            ModelState::Unsafe => "el manifiesto apunta fuera de la carpeta de modelos",
+        }
+    }
 }
 
 impl std::fmt::Display for ModelState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+        f.write_str(self.label())
     }
 }
 
@@ -116,15 +129,17 @@ impl ModelReport {
             .filter(|f| f.state != FileState::Ok)
             .map(|f| match &f.state {
                 FileState::Ok => String::new(),
-                FileState::Missing => format!("{} is missing", f.path),
+                FileState::Missing => format!("falta {}", f.path),
                 FileState::SizeMismatch { expected, actual } => {
-                    format!("{} has {actual} bytes, {expected} recorded", f.path)
+                    format!("{} tiene {actual} bytes; se registraron {expected}", f.path)
                 }
                 FileState::HashMismatch { expected, actual } => {
-                    format!("{} has sha256 {actual}, {expected} recorded", f.path)
+                    format!("{} tiene sha256 {actual}; se registró {expected}", f.path)
                 }
-                FileState::OutsideModelsDir => format!("{} is outside the models folder", f.path),
-                FileState::Unreadable(e) => format!("{} cannot be read ({e})", f.path),
+                FileState::OutsideModelsDir => {
+                    format!("{} está fuera de la carpeta de modelos", f.path)
+                }
+                FileState::Unreadable(e) => format!("{} no se puede leer ({e})", f.path),
             })
             .collect();
         if bad.is_empty() {
@@ -137,14 +152,14 @@ impl ModelReport {
 
 fn install_command(entry: &ManifestEntry) -> String {
     if let Source::Import { original } = &entry.source {
-        return format!("import it again with `epicrisis models import {original}`");
+        return format!("vuelva a importarlo con `epicrisis models import {original}`");
     }
     let quant = match entry.quant.as_deref() {
         Some(q) if q != DEFAULT_QUANT => format!(" --quant {q}"),
         _ => String::new(),
     };
     format!(
-        "download it again with `epicrisis models download {}{quant}`",
+        "vuelva a descargarlo con `epicrisis models download {}{quant}`",
         entry.name
     )
 }
@@ -154,14 +169,14 @@ fn fix_for(state: ModelState, entry: &ManifestEntry, root: &Path) -> Option<Stri
     Some(match state {
         ModelState::Ok => return None,
         ModelState::Missing => format!(
-            "files recorded in manifest.json are gone: {again}, or forget it with `epicrisis models remove {}`",
+            "ya no están los archivos registrados en manifest.json: {again}, o quítelo del registro con `epicrisis models remove {}`",
             entry.name
         ),
         ModelState::Damaged => format!(
-            "the files are damaged, incomplete or were replaced: {again} (the damaged file is replaced only once a good copy has been checked)"
+            "los archivos están dañados, incompletos o fueron reemplazados: {again} (el archivo dañado solo se reemplaza después de comprobar una copia buena)"
         ),
         ModelState::Unsafe => format!(
-            "manifest.json was edited or damaged and names a file outside {}: drop the entry with `epicrisis models remove {}` (nothing outside the models folder is touched), then {again}",
+            "manifest.json fue editado o está dañado y nombra un archivo fuera de {}: quite la entrada con `epicrisis models remove {}` (no se toca nada fuera de la carpeta de modelos) y luego {again}",
             root.display(),
             entry.name
         ),
@@ -191,7 +206,7 @@ fn check_entry(
                 },
                 Ok(_) if !full => FileState::Ok,
                 Ok(m) => {
-                    let label = format!("verify {}", f.path);
+                    let label = format!("verificar {}", f.path);
                     progress.event(&Event::Verifying {
                         label: &label,
                         total: m.len(),
@@ -295,7 +310,7 @@ fn strays(dir: &ModelsDir, entries: &[ManifestEntry], hashed: bool) -> Vec<Model
                         p.clone(),
                         ModelState::Partial,
                         format!(
-                            "an interrupted download: `epicrisis models download {name}` resumes it; or delete {} to free its space",
+                            "una descarga interrumpida: `epicrisis models download {name}` la retoma; o borre {} para liberar su espacio",
                             p.display()
                         ),
                     ));
@@ -309,7 +324,7 @@ fn strays(dir: &ModelsDir, entries: &[ManifestEntry], hashed: bool) -> Vec<Model
                         p.clone(),
                         ModelState::Unrecorded,
                         format!(
-                            "a GGUF file not recorded in manifest.json (copied by hand?): `epicrisis models import {}` checks and records it",
+                            "un archivo GGUF que no figura en manifest.json (¿copiado a mano?): `epicrisis models import {}` lo revisa y lo registra",
                             p.display()
                         ),
                     ));
@@ -325,7 +340,7 @@ fn strays(dir: &ModelsDir, entries: &[ManifestEntry], hashed: bool) -> Vec<Model
                     model_dir.clone(),
                     ModelState::Unrecorded,
                     format!(
-                        "an embeddings folder not recorded in manifest.json (copied by hand?): move it out of the models folder and `epicrisis models import FOLDER --name {name}` checks and records it"
+                        "una carpeta de embeddings que no figura en manifest.json (¿copiada a mano?): sáquela de la carpeta de modelos y `epicrisis models import FOLDER --name {name}` la revisa y la registra"
                     ),
                 ));
             }
@@ -370,7 +385,8 @@ pub enum Severity {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
     pub severity: Severity,
-    /// `models manifest`, `default LLM`, `default embeddings`, `model NAME`.
+    /// `manifiesto de modelos`, `LLM predeterminado`, `embeddings predeterminado`,
+    /// `modelo NAME`.
     pub subject: String,
     pub detail: String,
     /// What to do; `None` when all is well.
@@ -398,8 +414,12 @@ fn default_finding(
     flag: &str,
 ) -> Finding {
     let subject = match role {
-        Role::Llm => "default LLM",
-        Role::Embeddings => "default embeddings",
+        Role::Llm => "LLM predeterminado",
+        Role::Embeddings => "embeddings predeterminado",
+    };
+    let kind = match role {
+        Role::Llm => "de lenguaje (LLM)",
+        Role::Embeddings => "de embeddings",
     };
     let present: Vec<&InstalledModel> = installed
         .iter()
@@ -409,7 +429,7 @@ fn default_finding(
         return finding(
             Severity::Ok,
             subject,
-            format!("{} installed at {}", default.display_name, m.path.display()),
+            format!("{} instalado en {}", default.display_name, m.path.display()),
             None,
         );
     }
@@ -418,7 +438,7 @@ fn default_finding(
             Severity::Ok,
             subject,
             format!(
-                "the guide's default ({}) is not installed; {} is, at {}",
+                "el predeterminado de la guía ({}) no está instalado; sí lo está {}, en {}",
                 default.display_name,
                 m.entry.name,
                 m.path.display()
@@ -430,11 +450,11 @@ fn default_finding(
         Severity::Warn,
         subject,
         format!(
-            "no {role} model is installed (the guide's default is {})",
+            "no hay ningún modelo {kind} instalado (el predeterminado de la guía es {})",
             default.display_name
         ),
         Some(format!(
-            "`epicrisis models download {flag}` (about {}), or `epicrisis models import PATH` for a copy fetched by hand",
+            "`epicrisis models download {flag}` (unos {}), o `epicrisis models import PATH` para una copia traída a mano",
             epicrisis_llm::system::human_bytes(default.approx_size(None))
         )),
     )
@@ -450,10 +470,10 @@ pub fn health(dir: &ModelsDir) -> Vec<Finding> {
         Err(e) => {
             return vec![finding(
                 Severity::Fail,
-                "models manifest",
+                "manifiesto de modelos",
                 e.to_string(),
                 Some(format!(
-                    "move {} aside and re-import the models with `epicrisis models import PATH`",
+                    "mueva {} a otro lugar y vuelva a importar los modelos con `epicrisis models import PATH`",
                     dir.manifest_path().display()
                 )),
             )];
@@ -477,7 +497,7 @@ pub fn health(dir: &ModelsDir) -> Vec<Finding> {
         };
         let detail = if r.is_ok() {
             format!(
-                "{} ({}), files present with their recorded sizes",
+                "{} ({}), archivos presentes con los tamaños registrados",
                 r.path.display(),
                 r.role
             )
@@ -486,7 +506,7 @@ pub fn health(dir: &ModelsDir) -> Vec<Finding> {
         };
         out.push(finding(
             severity,
-            format!("model {}", r.title()),
+            format!("modelo {}", r.title()),
             detail,
             r.fix,
         ));

@@ -66,7 +66,7 @@ fn a_fresh_download_is_installed_and_recorded_then_not_fetched_again() {
     assert!(again.already_installed);
     assert_eq!(server.seen().len(), n);
     assert!(
-        rec.lines.iter().any(|l| l.contains("already installed")),
+        rec.lines.iter().any(|l| l.contains("ya está instalado")),
         "{:?}",
         rec.lines
     );
@@ -113,7 +113,7 @@ fn an_interrupted_run_leaves_a_part_file_that_the_next_run_resumes() {
     let e = dl.install(&dir, spec, None, &mut NoProgress).unwrap_err();
     assert!(matches!(e, ModelsError::RetriesExhausted { .. }), "{e}");
     let msg = e.to_string();
-    assert!(msg.contains(".part") && msg.contains("resumes"), "{msg}");
+    assert!(msg.contains(".part") && msg.contains("continúa"), "{msg}");
     let part = tmp
         .path()
         .join("llm/test-model")
@@ -161,7 +161,7 @@ fn a_stalled_response_times_out_and_is_retried() {
     assert!(
         rec.lines
             .iter()
-            .any(|l| l.starts_with("retry") && l.contains("timeout")),
+            .any(|l| l.starts_with("retry") && l.contains("tiempo de espera")),
         "{:?}",
         rec.lines
     );
@@ -181,7 +181,7 @@ fn a_refused_token_names_hf_token_and_never_shows_it() {
         "{msg}"
     );
     assert!(
-        msg.contains("HF_TOKEN") && msg.contains(REPO) && msg.contains("licence"),
+        msg.contains("HF_TOKEN") && msg.contains(REPO) && msg.contains("licencia"),
         "{msg}"
     );
     assert!(
@@ -255,7 +255,7 @@ fn a_pinned_hash_mismatch_installs_nothing_and_keeps_no_part() {
         matches!(&e, ModelsError::ChecksumMismatch { origin: HashOrigin::Pinned, actual, .. } if *actual == sha256(&body)),
         "{e}"
     );
-    assert!(e.to_string().contains("nothing was installed"), "{e}");
+    assert!(e.to_string().contains("no se instaló nada"), "{e}");
     assert_eq!(tree(tmp.path()), Vec::<String>::new());
 
     // A pinned size the server contradicts stops before the body is stored.

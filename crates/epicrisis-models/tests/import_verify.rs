@@ -60,7 +60,7 @@ fn a_gguf_file_is_imported_under_a_derived_name() {
         .unwrap_err()
         .to_string();
     assert!(
-        e.contains("already installed from a different file") && e.contains("--name"),
+        e.contains("ya está instalado desde otro archivo") && e.contains("--name"),
         "{e}"
     );
     // Under another name it is fine.
@@ -133,7 +133,10 @@ fn broken_files_are_refused_with_a_reason() {
     let e = import(&dir, &src.path().join("nope.gguf"), None, &mut NoProgress)
         .unwrap_err()
         .to_string();
-    assert!(e.contains("nope.gguf") && e.contains("no such file"), "{e}");
+    assert!(
+        e.contains("nope.gguf") && e.contains("no existe ese archivo"),
+        "{e}"
+    );
     assert_eq!(tree(models.path()), Vec::<String>::new());
 }
 

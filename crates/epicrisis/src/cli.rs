@@ -1,110 +1,180 @@
-//! Command-line flags. Spanish-speaking users, English flags; help texts say what each
-//! command does and what it prints.
+//! Command-line flags. Spanish-speaking users, English flags; the help texts are Spanish
+//! and say what each command does and what it prints.
+//!
+//! clap writes its own words in English ("Usage:", "Options:", "Print help", the `help`
+//! subcommand). Here the `-h`/`--help` and `-V`/`--version` flags are our own, with
+//! Spanish texts; the `help` subcommand is left out (`epicrisis COMANDO --help` does the
+//! same); and the commands declared in this file get a help template with Spanish
+//! headings ([`T_OPCIONES`], [`T_ARGUMENTOS`], [`T_COMANDOS`]: each lists exactly the
+//! sections the command has, a test checks that nothing is left out).
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
+
+/// Help layout of a command with options only.
+pub const T_OPCIONES: &str =
+    "{before-help}{about-with-newline}\nUso: {usage}\n\nOpciones:\n{options}{after-help}";
+/// Help layout of a command with positional arguments and options.
+pub const T_ARGUMENTOS: &str = "{before-help}{about-with-newline}\nUso: {usage}\n\nArgumentos:\n{positionals}\n\nOpciones:\n{options}{after-help}";
+/// Help layout of a command with subcommands and options.
+pub const T_COMANDOS: &str = "{before-help}{about-with-newline}\nUso: {usage}\n\nComandos:\n{subcommands}\n\nOpciones:\n{options}{after-help}";
 
 #[derive(Debug, Parser)]
 #[command(
     name = "epicrisis",
     version,
     about = "Redacta la epicrisis (informe de alta hospitalaria) de un episodio y verifica cada afirmación contra los datos del paciente.",
-    long_about = "Redacta la epicrisis (informe de alta hospitalaria) de un episodio y verifica cada afirmación contra los datos del paciente.\n\nEntradas aceptadas (detectadas automáticamente): el episodio rico (episodio_*.json), el registro compacto ({\"input\": {dx, proc, tto, evo, dx_alta, med}}) y el JSON clínico del sistema anterior.\n\nCódigos de salida: 0 éxito; 1 el texto validado tiene errores; 2 entrada o uso incorrectos; 3 falla inesperada."
+    long_about = "Redacta la epicrisis (informe de alta hospitalaria) de un episodio y verifica cada afirmación contra los datos del paciente.\n\nEntradas aceptadas (detectadas automáticamente): el episodio rico (episodio_*.json), el registro compacto ({\"input\": {dx, proc, tto, evo, dx_alta, med}}) y el JSON clínico del sistema anterior.\n\nCódigos de salida: 0 éxito; 1 el texto validado tiene errores; 2 entrada o uso incorrectos; 3 falla inesperada.",
+    help_template = T_COMANDOS,
+    subcommand_value_name = "COMANDO",
+    disable_help_flag = true,
+    disable_version_flag = true,
+    disable_help_subcommand = true
 )]
 pub struct Cli {
-    /// Read settings from this file instead of ./.env (flags > environment > .env > defaults).
+    /// Lee la configuración de este archivo en vez de ./.env (opciones de la línea de
+    /// comandos > entorno > .env > valores predeterminados).
     #[arg(long, global = true, value_name = "FILE")]
     pub env_file: Option<PathBuf>,
+    /// Muestra la ayuda (-h un resumen, --help la versión completa).
+    #[arg(short = 'h', long = "help", global = true, action = ArgAction::Help, display_order = 10_000)]
+    help: Option<bool>,
+    /// Muestra la versión.
+    #[arg(short = 'V', long = "version", action = ArgAction::Version, display_order = 10_001)]
+    version: Option<bool>,
     #[command(subcommand)]
     pub command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Write an epicrisis for one episode and validate it.
+    /// Redacta la epicrisis de un episodio y la valida.
+    #[command(help_template = T_ARGUMENTOS)]
     Generate(GenerateArgs),
-    /// Check a text (any author) against an episode: unsupported claims, omissions.
+    /// Revisa un texto (de cualquier autor) contra un episodio: afirmaciones sin respaldo
+    /// y omisiones.
+    #[command(help_template = T_ARGUMENTOS)]
     Validate(ValidateArgs),
-    /// Run generation (or the validator alone) over a JSONL dataset and print quality figures.
+    /// Redacta (o solo valida) sobre un conjunto de datos JSONL y muestra cifras de
+    /// calidad.
+    #[command(help_template = T_ARGUMENTOS)]
     Eval(EvalArgs),
-    /// Measure a local model: prompt and generation speed (against a bare llama.cpp loop),
-    /// seconds per epicrisis, the saving of prefix reuse, and peak memory.
+    /// Mide un modelo local: velocidad de lectura del prompt y de generación (frente a un
+    /// ciclo de llama.cpp sin nada más), segundos por epicrisis, el ahorro al reutilizar el
+    /// prefijo y la memoria máxima.
+    #[command(help_template = T_OPCIONES)]
     Bench(BenchArgs),
-    /// Embeddings throughput against sentence-transformers (tokens/s, peak memory).
+    /// Rendimiento de los embeddings frente a sentence-transformers (tokens/s, memoria
+    /// máxima).
+    #[command(help_template = T_OPCIONES)]
     BenchEmbeddings(BenchEmbedArgs),
-    /// Retrieval quality on long stays assembled from the dev set (recall@5, MRR).
+    /// Calidad de la búsqueda de pasajes en hospitalizaciones largas armadas con el
+    /// conjunto dev (recall@5, MRR).
+    #[command(help_template = T_OPCIONES)]
     BenchRetrieval(BenchRetrievalArgs),
-    /// End to end on long stays: prompt tokens and seconds per epicrisis with and without retrieval.
+    /// De principio a fin en hospitalizaciones largas: tokens del prompt y segundos por
+    /// epicrisis, con y sin búsqueda de pasajes.
+    #[command(help_template = T_OPCIONES)]
     BenchLongstay(BenchLongstayArgs),
-    /// How the evidence thresholds separate supported from unsupported sentences on the
-    /// dev set (references against their own data and against another record's).
+    /// Cómo separan los umbrales de evidencia las oraciones respaldadas de las que no lo
+    /// están, en el conjunto dev (referencias contra sus propios datos y contra los de otro
+    /// registro).
+    #[command(help_template = T_OPCIONES)]
     BenchEvidence(BenchEvidenceArgs),
-    /// Similar past cases: signed epicrisis in the store closest in meaning to TEXT.
+    /// Casos anteriores similares: las epicrisis firmadas del almacén más cercanas en
+    /// significado a TEXT.
+    #[command(help_template = T_ARGUMENTOS)]
     Search(SearchArgs),
-    /// Measure de-identification on the Spanish clinical test set (recall and precision per
-    /// identifier type, clinical words kept), or write the test set.
+    /// Mide la desidentificación en el conjunto de prueba clínico en español (sensibilidad
+    /// y precisión por tipo de identificador, palabras clínicas conservadas), o escribe el
+    /// conjunto de prueba.
+    #[command(help_template = T_ARGUMENTOS)]
     EvalDeid(EvalDeidArgs),
-    /// Check the installation: settings, model files, memory, disk, CPU, GPU, database,
-    /// embeddings and external providers, each with a verdict and a fix.
+    /// Revisa la instalación: configuración, archivos de modelos, memoria, disco, CPU, GPU,
+    /// base de datos, embeddings y proveedores externos, cada uno con un veredicto y qué
+    /// hacer.
+    #[command(help_template = T_OPCIONES)]
     Doctor(DoctorArgs),
-    /// The models folder: list the catalogue, download, import files fetched by hand,
-    /// verify what is installed.
-    #[command(subcommand)]
+    /// La carpeta de modelos: muestra el catálogo, descarga, importa archivos traídos a
+    /// mano y verifica lo instalado.
+    #[command(subcommand, help_template = T_COMANDOS, subcommand_value_name = "COMANDO")]
     Models(ModelsCommand),
-    /// Export an episode or a saved draft as PDF, DOCX, HL7 FHIR R4, Markdown or text.
+    /// Exporta un episodio o un borrador guardado como PDF, DOCX, HL7 FHIR R4, Markdown o
+    /// texto.
+    #[command(help_template = T_ARGUMENTOS)]
     Export(crate::export_cmd::ExportArgs),
-    /// Run the web interface and the HTTP API (the predecessor's paths, /api/v1 and an
-    /// OpenAI-compatible /v1) with one shared model and a bounded generation queue.
+    /// Levanta la interfaz web y la API HTTP (las rutas del sistema anterior, /api/v1 y una
+    /// /v1 compatible con OpenAI) con un solo modelo compartido y una cola de redacción
+    /// acotada.
+    #[command(help_template = T_OPCIONES)]
     Serve(crate::serve_cmd::ServeArgs),
-    /// Accounts of the web interface and the API.
-    #[command(subcommand)]
+    /// Cuentas de la interfaz web y de la API.
+    #[command(subcommand, help_template = T_COMANDOS, subcommand_value_name = "COMANDO")]
     Users(crate::serve_cmd::UsersCommand),
-    /// API tokens for integrations.
-    #[command(subcommand)]
+    /// Tokens de API para integraciones.
+    #[command(subcommand, help_template = T_COMANDOS, subcommand_value_name = "COMANDO")]
     Tokens(crate::serve_cmd::TokensCommand),
-    /// The audit trail.
-    #[command(subcommand)]
+    /// El registro de auditoría.
+    #[command(subcommand, help_template = T_COMANDOS, subcommand_value_name = "COMANDO")]
     Audit(crate::serve_cmd::AuditCommand),
-    /// Saved versions of epicrisis in the store (drafts, signatures, amendments).
-    #[command(subcommand)]
+    /// Versiones de epicrisis guardadas en el almacén (borradores, firmas, enmiendas).
+    #[command(subcommand, help_template = T_COMANDOS, subcommand_value_name = "COMANDO")]
     Versions(crate::serve_cmd::VersionsCommand),
 }
 
 #[derive(Debug, Subcommand)]
 pub enum ModelsCommand {
-    /// The catalogue: name, role, size, quantization, memory, licence, installed or not,
-    /// and what the guide recommends it for; then anything installed outside the catalogue.
+    /// El catálogo: nombre, rol, tamaño, cuantización, memoria, licencia, si está
+    /// instalado y para qué lo recomienda la guía; luego lo instalado fuera del catálogo.
+    #[command(help_template = T_OPCIONES)]
     List {
-        /// `text` or `json`.
-        #[arg(long, value_enum, default_value = "text")]
+        /// `text` (predeterminado) o `json`.
+        #[arg(
+            long,
+            value_enum,
+            default_value = "text",
+            hide_default_value = true,
+            hide_possible_values = true
+        )]
         format: ReportFormat,
     },
-    /// Download models from the Hugging Face hub (or a mirror) into the models folder.
-    /// With no names and no flags on a terminal, asks model by model.
+    /// Descarga modelos del hub de Hugging Face (o de un espejo) a la carpeta de modelos.
+    /// Sin nombres ni opciones, en una terminal, pregunta modelo por modelo.
+    #[command(help_template = T_ARGUMENTOS)]
     Download(DownloadArgs),
-    /// Bring in a GGUF file or an embeddings folder fetched by hand (a USB stick, an
-    /// offline hospital): it is checked, copied into the models folder and recorded.
+    /// Incorpora un archivo GGUF o una carpeta de embeddings traídos a mano (un pendrive,
+    /// un hospital sin internet): se revisa, se copia a la carpeta de modelos y se registra.
+    #[command(help_template = T_ARGUMENTOS)]
     Import {
-        /// The .gguf file or the embeddings model folder.
+        /// El archivo .gguf o la carpeta del modelo de embeddings.
         path: PathBuf,
-        /// The name to install it under (default: recognised from the catalogue, else the
-        /// file or folder name).
+        /// El nombre con que se instala (predeterminado: el que se reconoce en el
+        /// catálogo o, si no, el nombre del archivo o de la carpeta).
         #[arg(long)]
         name: Option<String>,
     },
-    /// Re-check every installed model: files present, sizes, sha256, GGUF headers,
-    /// embeddings folders complete. Exit code 1 when something is wrong.
+    /// Vuelve a revisar cada modelo instalado: archivos presentes, tamaños, sha256,
+    /// encabezados GGUF y carpetas de embeddings completas. Código de salida 1 si algo
+    /// está mal.
+    #[command(help_template = T_OPCIONES)]
     Verify {
-        /// `text` or `json`.
-        #[arg(long, value_enum, default_value = "text")]
+        /// `text` (predeterminado) o `json`.
+        #[arg(
+            long,
+            value_enum,
+            default_value = "text",
+            hide_default_value = true,
+            hide_possible_values = true
+        )]
         format: ReportFormat,
     },
-    /// Print the installed file (or folder) of a model, for scripts; exit code 1 when it
-    /// is not installed.
+    /// Muestra el archivo (o la carpeta) instalado de un modelo, para scripts; código de
+    /// salida 1 si no está instalado.
+    #[command(help_template = T_ARGUMENTOS)]
     Path {
-        /// A catalogue name or alias, or the name a model was imported under.
+        /// Un nombre o alias del catálogo, o el nombre con que se importó un modelo.
         name: String,
-        /// A quantization (Q4_K_M, Q5_K_M, Q8_0, F16…).
+        /// Una cuantización (Q4_K_M, Q5_K_M, Q8_0, F16…).
         #[arg(long)]
         quant: Option<String>,
     },
@@ -112,50 +182,60 @@ pub enum ModelsCommand {
 
 #[derive(Debug, Args)]
 pub struct DownloadArgs {
-    /// Catalogue names or aliases (`epicrisis models list`).
+    /// Nombres o alias del catálogo (`epicrisis models list`).
     pub names: Vec<String>,
-    /// The guide's defaults: the default language model and the default embeddings model.
+    /// Los predeterminados de la guía: el modelo de lenguaje y el modelo de embeddings
+    /// predeterminados.
     #[arg(long)]
     pub all: bool,
-    /// The default language model (TinyLlama 1.1B Chat).
+    /// El modelo de lenguaje predeterminado (TinyLlama 1.1B Chat).
     #[arg(long)]
     pub llm: bool,
-    /// The default embeddings model (multilingual-e5-small).
+    /// El modelo de embeddings predeterminado (multilingual-e5-small).
     #[arg(long)]
     pub embeddings: bool,
-    /// Another language model by name, e.g. `mistral-7b`.
+    /// Otro modelo de lenguaje, por nombre, p. ej. `mistral-7b`.
     #[arg(long, value_name = "NAME")]
     pub alternative_llm: Option<String>,
-    /// Quantization of the GGUF files (default Q4_K_M).
+    /// Cuantización de los archivos GGUF (predeterminada: Q4_K_M).
     #[arg(long, value_name = "Q")]
     pub quant: Option<String>,
-    /// Base URL of a Hugging Face mirror [HF_ENDPOINT].
+    /// URL base de un espejo de Hugging Face [HF_ENDPOINT].
     #[arg(long, value_name = "URL")]
     pub mirror: Option<String>,
-    /// Do not ask (the interactive mode needs a terminal; this is implied without one).
+    /// No pregunta nada (el modo interactivo necesita una terminal; sin ella, no se
+    /// pregunta de todos modos).
     #[arg(long, short = 'y')]
     pub yes: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
-    /// `text` or `json`.
-    #[arg(long, value_enum, default_value = "text")]
+    /// `text` (predeterminado) o `json`.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "text",
+        hide_default_value = true,
+        hide_possible_values = true
+    )]
     pub format: ReportFormat,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Engine {
-    /// The deterministic writer: every fact copied from the data, no model.
+    /// El redactor determinista: cada dato se copia de los datos del episodio, sin modelo.
     Deterministic,
-    /// A local GGUF model through llama.cpp writes the narrative; facts come from the data.
+    /// Un modelo GGUF local, mediante llama.cpp, redacta la narrativa; los datos vienen
+    /// del episodio.
     Local,
-    /// An OpenAI-compatible server (OpenAI, or the hospital's own llama.cpp server, vLLM,
-    /// Ollama) writes the narrative from de-identified data; needs EPICRISIS_ALLOW_EXTERNAL=true.
+    /// Un servidor compatible con OpenAI (OpenAI, o un servidor propio del hospital:
+    /// llama.cpp, vLLM, Ollama) redacta la narrativa a partir de datos desidentificados;
+    /// requiere EPICRISIS_ALLOW_EXTERNAL=true.
     #[value(name = "openai")]
     OpenAi,
-    /// The Anthropic Messages API writes the narrative from de-identified data; needs
-    /// EPICRISIS_ALLOW_EXTERNAL=true.
+    /// La API Messages de Anthropic redacta la narrativa a partir de datos
+    /// desidentificados; requiere EPICRISIS_ALLOW_EXTERNAL=true.
     Anthropic,
 }
 
@@ -172,77 +252,98 @@ impl Engine {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
 pub enum StrategyArg {
-    /// The model writes the evolution narrative; codes, drugs and doses come from the data.
+    /// El modelo redacta la narrativa de la evolución; códigos, fármacos y dosis vienen de
+    /// los datos.
     #[default]
     Narrative,
-    /// The model writes the whole paragraph (for comparison; repaired or replaced if wrong).
+    /// El modelo redacta el párrafo completo (para comparar; se repara o se reemplaza si
+    /// tiene errores).
     Full,
 }
 
-/// Local model settings (flags override the environment variables named in brackets).
+/// Configuración del modelo local (las opciones prevalecen sobre las variables de entorno
+/// indicadas entre corchetes).
 #[derive(Debug, Args, Clone, Default)]
 pub struct ModelArgs {
-    /// The GGUF model file [LOCAL_LLM_PATH].
+    /// El archivo del modelo GGUF [LOCAL_LLM_PATH].
     #[arg(long)]
     pub model: Option<PathBuf>,
-    /// CPU threads [EPICRISIS_THREADS] (default: physical cores).
+    /// Hilos de CPU [EPICRISIS_THREADS] (predeterminado: los núcleos físicos).
     #[arg(long)]
     pub threads: Option<u32>,
-    /// Context window in tokens [EPICRISIS_CONTEXT_SIZE] (default 4096).
+    /// Ventana de contexto en tokens [EPICRISIS_CONTEXT_SIZE] (predeterminado: 4096).
     #[arg(long)]
     pub context_size: Option<u32>,
-    /// Tokens per decode batch [EPICRISIS_BATCH_SIZE] (default 512).
+    /// Tokens por lote de decodificación [EPICRISIS_BATCH_SIZE] (predeterminado: 512).
     #[arg(long)]
     pub batch_size: Option<u32>,
-    /// Prompt-lookup draft tokens checked per decoding step, 0 = off [EPICRISIS_DRAFT_TOKENS]
-    /// (default 8). Each kept token is the model's own choice; a long answer may still
-    /// differ in a word from one decoded without drafts (batched arithmetic).
+    /// Tokens de borrador (prompt lookup) que se comprueban en cada paso de decodificación,
+    /// 0 = desactivado [EPICRISIS_DRAFT_TOKENS] (predeterminado: 8). Cada token aceptado es
+    /// la elección del propio modelo; aun así, una respuesta larga puede diferir en una
+    /// palabra de la decodificada sin borrador (aritmética por lotes).
     #[arg(long)]
     pub draft_tokens: Option<u32>,
-    /// Flash attention: auto, on, off [EPICRISIS_FLASH_ATTENTION] (default auto: off on the
-    /// CPU for models narrower than 1,024, whose generation it slows; else llama.cpp's choice).
+    /// Flash attention: auto, on, off [EPICRISIS_FLASH_ATTENTION] (predeterminado: auto,
+    /// que la desactiva en CPU para modelos de ancho menor a 1024, cuya generación hace más
+    /// lenta; en los demás casos decide llama.cpp).
     #[arg(long)]
     pub flash_attention: Option<String>,
-    /// Layers offloaded to the GPU, with a `cuda` build [EPICRISIS_GPU_LAYERS] (default 0).
+    /// Capas que se cargan en la GPU, con una compilación `cuda` [EPICRISIS_GPU_LAYERS]
+    /// (predeterminado: 0).
     #[arg(long)]
     pub gpu_layers: Option<u32>,
-    /// Chat template: auto, chatml, llama3, mistral, zephyr, gemma, raw [EPICRISIS_CHAT_TEMPLATE].
+    /// Plantilla de chat: auto, chatml, llama3, mistral, zephyr, gemma, raw
+    /// [EPICRISIS_CHAT_TEMPLATE].
     #[arg(long)]
     pub template: Option<String>,
-    /// Refuse models whose estimated memory use exceeds this many MB [EPICRISIS_MEMORY_LIMIT_MB].
+    /// Rechaza los modelos cuyo uso estimado de memoria supere estos MB
+    /// [EPICRISIS_MEMORY_LIMIT_MB].
     #[arg(long)]
     pub memory_limit_mb: Option<u64>,
-    /// Most tokens per generation [MAX_TOKENS] (default 2048).
+    /// Máximo de tokens por redacción [MAX_TOKENS] (predeterminado: 2048).
     #[arg(long)]
     pub max_tokens: Option<u32>,
-    /// Sampling temperature, 0 = greedy [TEMPERATURE] (default 0.3).
+    /// Temperatura de muestreo, 0 = siempre el token más probable [TEMPERATURE]
+    /// (predeterminado: 0.3).
     #[arg(long)]
     pub temperature: Option<f32>,
-    /// Nucleus sampling [TOP_P] (default 0.9).
+    /// Muestreo de núcleo (top-p) [TOP_P] (predeterminado: 0.9).
     #[arg(long)]
     pub top_p: Option<f32>,
-    /// Top-k sampling, 0 = off [EPICRISIS_TOP_K] (default 40).
+    /// Muestreo top-k, 0 = desactivado [EPICRISIS_TOP_K] (predeterminado: 40).
     #[arg(long)]
     pub top_k: Option<i32>,
-    /// Repetition penalty, 1.0 = off [EPICRISIS_REPEAT_PENALTY] (default 1.1).
+    /// Penalización por repetición, 1.0 = desactivada [EPICRISIS_REPEAT_PENALTY]
+    /// (predeterminado: 1.1).
     #[arg(long)]
     pub repeat_penalty: Option<f32>,
-    /// Random seed: same seed, model and input give the same text [EPICRISIS_SEED].
+    /// Semilla aleatoria: con la misma semilla, modelo y entrada se obtiene el mismo texto
+    /// [EPICRISIS_SEED].
     #[arg(long)]
     pub seed: Option<u32>,
-    /// What the model writes.
-    #[arg(long, value_enum, default_value = "narrative")]
+    /// Qué redacta el modelo: `narrative` (predeterminado), la narrativa de la evolución,
+    /// con códigos, fármacos y dosis tomados de los datos; o `full`, el párrafo completo
+    /// (para comparar; se repara o se reemplaza si tiene errores).
+    #[arg(
+        long,
+        value_enum,
+        default_value = "narrative",
+        hide_default_value = true,
+        hide_possible_values = true
+    )]
     pub strategy: StrategyArg,
-    /// Repair rounds before a part falls back to the deterministic writer.
-    #[arg(long, default_value_t = 2)]
+    /// Rondas de reparación antes de que una parte pase al redactor determinista
+    /// (predeterminado: 2).
+    #[arg(long, default_value_t = 2, hide_default_value = true)]
     pub repair_rounds: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LayoutArg {
-    /// One paragraph, in the style of the reference epicrisis.
+    /// Un párrafo, al estilo de las epicrisis de referencia.
     Paragraph,
-    /// The sectioned document (Identificación, Período, Motivo, ... Indicaciones al alta).
+    /// El documento por secciones (Identificación, Período, Motivo, ... Indicaciones al
+    /// alta).
     Sections,
 }
 
@@ -261,17 +362,35 @@ pub enum ReportFormat {
 
 #[derive(Debug, Args)]
 pub struct GenerateArgs {
-    /// The episode: a JSON file, or `-` for standard input.
+    /// El episodio: un archivo JSON, o `-` para leerlo de la entrada estándar.
     pub episode: String,
-    /// Who writes the draft [MODEL_TYPE]; default: a local model when one is configured or
-    /// installed, else the deterministic writer.
-    #[arg(long, value_enum)]
+    /// Quién redacta el borrador [MODEL_TYPE]: `deterministic` (el redactor determinista,
+    /// sin modelo), `local` (un modelo GGUF local mediante llama.cpp), `openai` (un
+    /// servidor compatible con OpenAI) o `anthropic` (la API de Anthropic); los dos
+    /// externos reciben datos desidentificados y requieren EPICRISIS_ALLOW_EXTERNAL=true.
+    /// Predeterminado: un modelo local si hay uno configurado o instalado; si no, el
+    /// redactor determinista.
+    #[arg(long, value_enum, hide_possible_values = true)]
     pub engine: Option<Engine>,
-    /// Document layout.
-    #[arg(long, value_enum, default_value = "sections")]
+    /// Estructura del documento: `sections` (predeterminado), por secciones
+    /// (Identificación, Período, Motivo, ... Indicaciones al alta), o `paragraph`, un
+    /// párrafo al estilo de las epicrisis de referencia.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "sections",
+        hide_default_value = true,
+        hide_possible_values = true
+    )]
     pub layout: LayoutArg,
-    /// `text` prints the draft; `json` prints {text, layout, engine, validation, timings_ms} (plus provenance, attempts and parts for a model); `markdown` prints the draft with Markdown headings.
-    #[arg(long, value_enum, default_value = "text")]
+    /// `text` (predeterminado) muestra el borrador; `json` muestra {text, layout, engine, validation, timings_ms} (más provenance, attempts y parts cuando redacta un modelo); `markdown` muestra el borrador con títulos Markdown.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "text",
+        hide_default_value = true,
+        hide_possible_values = true
+    )]
     pub format: OutputFormat,
     #[command(flatten)]
     pub model: ModelArgs,
@@ -279,44 +398,71 @@ pub struct GenerateArgs {
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
-    /// The episode: a JSON file, or `-` for standard input.
+    /// El episodio: un archivo JSON, o `-` para leerlo de la entrada estándar.
     pub episode: String,
-    /// The text to check: a file, or `-` for standard input.
+    /// El texto a revisar: un archivo, o `-` para leerlo de la entrada estándar.
     pub text: String,
-    /// `text`: one finding per line; `json`: the report object.
-    #[arg(long, value_enum, default_value = "text")]
+    /// `text` (predeterminado): un hallazgo por línea; `json`: el informe como objeto JSON.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "text",
+        hide_default_value = true,
+        hide_possible_values = true
+    )]
     pub format: ReportFormat,
 }
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
-    /// A JSONL dataset: one record per line ({"instruction", "input": {...}, "output"}); or
-    /// a folder of episodes (NAME.json, with the reference narrative in
-    /// NAME.reference.txt, as testdata/rich/): then the figures include who wrote the
-    /// narratives and their ROUGE-L against the reference narratives.
+    /// Un conjunto de datos JSONL: un registro por línea ({"instruction", "input": {...},
+    /// "output"}); o una carpeta de episodios (NAME.json, con la narrativa de referencia en
+    /// NAME.reference.txt, como testdata/rich/): en ese caso las cifras incluyen quién
+    /// redactó las narrativas y su ROUGE-L frente a las narrativas de referencia.
     pub dataset: PathBuf,
-    /// Who writes the drafts.
-    #[arg(long, value_enum, default_value = "deterministic")]
+    /// Quién redacta los borradores: `deterministic` (predeterminado), `local`, `openai` o
+    /// `anthropic`, como en `generate`.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "deterministic",
+        hide_default_value = true,
+        hide_possible_values = true
+    )]
     pub engine: Engine,
-    /// Layout of the generated drafts (the references are paragraphs).
-    #[arg(long, value_enum, default_value = "paragraph")]
+    /// Estructura de los borradores redactados: `paragraph` (predeterminado; las
+    /// referencias son párrafos) o `sections`.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "paragraph",
+        hide_default_value = true,
+        hide_possible_values = true
+    )]
     pub layout: LayoutArg,
-    /// Output format of the summary.
-    #[arg(long, value_enum, default_value = "text")]
+    /// Formato de salida del resumen: `text` (predeterminado) o `json`.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "text",
+        hide_default_value = true,
+        hide_possible_values = true
+    )]
     pub format: ReportFormat,
-    /// Also write per-record results (JSON lines) to this file.
+    /// Además, escribe los resultados de cada registro (líneas JSON) en este archivo.
     #[arg(long)]
     pub report: Option<PathBuf>,
-    /// Validate the references and planted errors instead of generating.
+    /// Valida las referencias y los errores sembrados en vez de redactar.
     #[arg(long)]
     pub validator_only: bool,
-    /// With --validator-only: write the planted-error corpus (JSON lines) to this file.
+    /// Con --validator-only: escribe el corpus de errores sembrados (líneas JSON) en este
+    /// archivo.
     #[arg(long, requires = "validator_only")]
     pub write_planted: Option<PathBuf>,
-    /// Seed for planting errors (same seed, same corpus).
-    #[arg(long, default_value_t = 20584)]
+    /// Semilla para sembrar errores (misma semilla, mismo corpus; predeterminado: 20584).
+    #[arg(long, default_value_t = 20584, hide_default_value = true)]
     pub plant_seed: u64,
-    /// Only the first N records.
+    /// Solo los primeros N registros.
     #[arg(long)]
     pub limit: Option<usize>,
     #[command(flatten)]
@@ -325,23 +471,36 @@ pub struct EvalArgs {
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// Dev records to draft for seconds per epicrisis (0: speed only).
-    #[arg(long, default_value_t = 5)]
+    /// Registros dev que se redactan para medir los segundos por epicrisis (0: solo la
+    /// velocidad; predeterminado: 5).
+    #[arg(long, default_value_t = 5, hide_default_value = true)]
     pub records: usize,
-    /// Runs of the speed measurement; the best one counts (a shared machine is noisy).
-    #[arg(long, default_value_t = 2)]
+    /// Repeticiones de la medición de velocidad; cuenta la mejor (en una máquina
+    /// compartida las mediciones varían; predeterminado: 2).
+    #[arg(long, default_value_t = 2, hide_default_value = true)]
     pub reps: usize,
-    /// The JSONL dataset the records come from.
-    #[arg(long, default_value = "testdata/dev/train.jsonl")]
+    /// El conjunto de datos JSONL del que salen los registros
+    /// (predeterminado: `testdata/dev/train.jsonl`).
+    #[arg(
+        long,
+        default_value = "testdata/dev/train.jsonl",
+        hide_default_value = true
+    )]
     pub dataset: PathBuf,
-    /// Prompt length for the speed measurement, in tokens.
-    #[arg(long, default_value_t = 1000)]
+    /// Largo del prompt para la medición de velocidad, en tokens (predeterminado: 1000).
+    #[arg(long, default_value_t = 1000, hide_default_value = true)]
     pub prompt_tokens: usize,
-    /// Tokens to generate for the speed measurement.
-    #[arg(long, default_value_t = 128)]
+    /// Tokens que se generan en la medición de velocidad (predeterminado: 128).
+    #[arg(long, default_value_t = 128, hide_default_value = true)]
     pub gen_tokens: usize,
-    /// `text` or `json`.
-    #[arg(long, value_enum, default_value = "text")]
+    /// `text` (predeterminado) o `json`.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "text",
+        hide_default_value = true,
+        hide_possible_values = true
+    )]
     pub format: ReportFormat,
     #[command(flatten)]
     pub model: ModelArgs,
@@ -349,77 +508,127 @@ pub struct BenchArgs {
 
 #[derive(Debug, Args)]
 pub struct BenchEmbedArgs {
-    /// The embeddings model folder (default: EMBEDDINGS_MODEL).
+    /// La carpeta del modelo de embeddings (predeterminada: EMBEDDINGS_MODEL).
     #[arg(long)]
     pub model: Option<PathBuf>,
-    /// The JSONL dataset whose reference epicrisis and notes are embedded.
-    #[arg(long, default_value = "testdata/dev/train.jsonl")]
+    /// El conjunto de datos JSONL cuyas epicrisis de referencia y notas se convierten en
+    /// embeddings (predeterminado: `testdata/dev/train.jsonl`).
+    #[arg(
+        long,
+        default_value = "testdata/dev/train.jsonl",
+        hide_default_value = true
+    )]
     pub dataset: PathBuf,
-    /// Texts per forward pass (both implementations).
-    #[arg(long, default_value_t = 32)]
+    /// Textos por pasada del modelo (en ambas implementaciones; predeterminado: 32).
+    #[arg(long, default_value_t = 32, hide_default_value = true)]
     pub batch_size: usize,
-    /// A Python with sentence-transformers, to measure the reference in the same run.
+    /// Un Python con sentence-transformers, para medir la referencia en la misma ejecución.
     #[arg(long)]
     pub reference_python: Option<PathBuf>,
-    /// The reference script (default: tools/models/embed_reference.py).
+    /// El script de referencia (predeterminado: tools/models/embed_reference.py).
     #[arg(long)]
     pub reference_script: Option<PathBuf>,
-    /// `text` or `json`.
-    #[arg(long, value_enum, default_value = "text")]
+    /// `text` (predeterminado) o `json`.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "text",
+        hide_default_value = true,
+        hide_possible_values = true
+    )]
     pub format: ReportFormat,
 }
 
 #[derive(Debug, Args)]
 pub struct BenchRetrievalArgs {
-    /// The embeddings model folder (default: EMBEDDINGS_MODEL).
+    /// La carpeta del modelo de embeddings (predeterminada: EMBEDDINGS_MODEL).
     #[arg(long)]
     pub embeddings: Option<PathBuf>,
-    /// The JSONL dataset whose records become the days of the stays.
-    #[arg(long, default_value = "testdata/dev/train.jsonl")]
+    /// El conjunto de datos JSONL cuyos registros pasan a ser los días de las
+    /// hospitalizaciones (predeterminado: `testdata/dev/train.jsonl`).
+    #[arg(
+        long,
+        default_value = "testdata/dev/train.jsonl",
+        hide_default_value = true
+    )]
     pub dataset: PathBuf,
-    /// Days (records) per assembled stay.
-    #[arg(long, default_value_t = 60)]
+    /// Días (registros) de cada hospitalización armada (predeterminado: 60).
+    #[arg(long, default_value_t = 60, hide_default_value = true)]
     pub days: usize,
-    /// Longest passage, in tokens.
-    #[arg(long, default_value_t = 64)]
+    /// Largo máximo de un pasaje, en tokens (predeterminado: 64).
+    #[arg(long, default_value_t = 64, hide_default_value = true)]
     pub passage_tokens: usize,
-    /// `text` or `json`.
-    #[arg(long, value_enum, default_value = "text")]
+    /// `text` (predeterminado) o `json`.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "text",
+        hide_default_value = true,
+        hide_possible_values = true
+    )]
     pub format: ReportFormat,
 }
 
 #[derive(Debug, Args)]
 pub struct BenchEvidenceArgs {
-    /// The embeddings model folder (default: EMBEDDINGS_MODEL).
+    /// La carpeta del modelo de embeddings (predeterminada: EMBEDDINGS_MODEL).
     #[arg(long)]
     pub embeddings: Option<PathBuf>,
-    /// The JSONL dataset with reference epicrisis.
-    #[arg(long, default_value = "testdata/dev/train.jsonl")]
+    /// El conjunto de datos JSONL con las epicrisis de referencia
+    /// (predeterminado: `testdata/dev/train.jsonl`).
+    #[arg(
+        long,
+        default_value = "testdata/dev/train.jsonl",
+        hide_default_value = true
+    )]
     pub dataset: PathBuf,
-    /// `text` or `json`.
-    #[arg(long, value_enum, default_value = "text")]
+    /// `text` (predeterminado) o `json`.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "text",
+        hide_default_value = true,
+        hide_possible_values = true
+    )]
     pub format: ReportFormat,
 }
 
 #[derive(Debug, Args)]
 pub struct BenchLongstayArgs {
-    /// The embeddings model folder (default: EMBEDDINGS_MODEL).
+    /// La carpeta del modelo de embeddings (predeterminada: EMBEDDINGS_MODEL).
     #[arg(long)]
     pub embeddings: Option<PathBuf>,
-    /// The JSONL dataset whose records become the days of the long stay.
-    #[arg(long, default_value = "testdata/dev/train.jsonl")]
+    /// El conjunto de datos JSONL cuyos registros pasan a ser los días de la
+    /// hospitalización larga (predeterminado: `testdata/dev/train.jsonl`).
+    #[arg(
+        long,
+        default_value = "testdata/dev/train.jsonl",
+        hide_default_value = true
+    )]
     pub dataset: PathBuf,
-    /// Days (records) of the assembled stay.
-    #[arg(long, default_value_t = 60)]
+    /// Días (registros) de la hospitalización armada (predeterminado: 60).
+    #[arg(long, default_value_t = 60, hide_default_value = true)]
     pub days: usize,
-    /// A rich episode drafted too.
-    #[arg(long, default_value = "testdata/episodes/episodio_1416169.json")]
+    /// Un episodio rico que también se redacta
+    /// (predeterminado: `testdata/episodes/episodio_1416169.json`).
+    #[arg(
+        long,
+        default_value = "testdata/episodes/episodio_1416169.json",
+        hide_default_value = true
+    )]
     pub episode: PathBuf,
-    /// Tokens the notes may take in the prompt with retrieval.
-    #[arg(long, default_value_t = 700)]
+    /// Tokens que pueden ocupar las notas en el prompt con búsqueda de pasajes
+    /// (predeterminado: 700).
+    #[arg(long, default_value_t = 700, hide_default_value = true)]
     pub notes_budget: usize,
-    /// `text` or `json`.
-    #[arg(long, value_enum, default_value = "text")]
+    /// `text` (predeterminado) o `json`.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "text",
+        hide_default_value = true,
+        hide_possible_values = true
+    )]
     pub format: ReportFormat,
     #[command(flatten)]
     pub model: ModelArgs,
@@ -427,38 +636,167 @@ pub struct BenchLongstayArgs {
 
 #[derive(Debug, Args)]
 pub struct SearchArgs {
-    /// What to look for, in words ("neumonía con derrame pleural en adulto mayor").
+    /// Qué buscar, en palabras ("neumonía con derrame pleural en adulto mayor").
     pub text: String,
-    /// How many cases to show.
-    #[arg(long, default_value_t = 5)]
+    /// Cuántos casos mostrar (predeterminado: 5).
+    #[arg(long, default_value_t = 5, hide_default_value = true)]
     pub limit: usize,
-    /// Characters of each epicrisis to show.
-    #[arg(long, default_value_t = 160)]
+    /// Caracteres que se muestran de cada epicrisis (predeterminado: 160).
+    #[arg(long, default_value_t = 160, hide_default_value = true)]
     pub width: usize,
-    /// `text` or `json`.
-    #[arg(long, value_enum, default_value = "text")]
+    /// `text` (predeterminado) o `json`.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "text",
+        hide_default_value = true,
+        hide_possible_values = true
+    )]
     pub format: ReportFormat,
 }
 
 #[derive(Debug, Args)]
 pub struct EvalDeidArgs {
-    /// The test set (JSON lines of {id, patient, episode_id, text, planted}).
-    #[arg(default_value = "testdata/deid/cases.jsonl")]
+    /// El conjunto de prueba (líneas JSON de {id, patient, episode_id, text, planted};
+    /// predeterminado: `testdata/deid/cases.jsonl`).
+    #[arg(default_value = "testdata/deid/cases.jsonl", hide_default_value = true)]
     pub cases: PathBuf,
-    /// Write the test set to CASES instead of measuring, planting identifiers into the dev
-    /// records' notes and the example episode's daily notes.
+    /// Escribe el conjunto de prueba en CASES en vez de medir, sembrando identificadores
+    /// en las notas de los registros dev y en las notas diarias del episodio de ejemplo.
     #[arg(long)]
     pub write: bool,
-    /// With --write: the dev dataset whose notes are used.
-    #[arg(long, default_value = "testdata/dev/train.jsonl")]
+    /// Con --write: el conjunto de datos dev cuyas notas se usan
+    /// (predeterminado: `testdata/dev/train.jsonl`).
+    #[arg(
+        long,
+        default_value = "testdata/dev/train.jsonl",
+        hide_default_value = true
+    )]
     pub dataset: PathBuf,
-    /// With --write: the rich example episode whose daily notes are used.
-    #[arg(long, default_value = "testdata/episodes/episodio_1416169.json")]
+    /// Con --write: el episodio rico de ejemplo cuyas notas diarias se usan
+    /// (predeterminado: `testdata/episodes/episodio_1416169.json`).
+    #[arg(
+        long,
+        default_value = "testdata/episodes/episodio_1416169.json",
+        hide_default_value = true
+    )]
     pub episode: PathBuf,
-    /// With --write: seed for planting (same seed, same set).
-    #[arg(long, default_value_t = 20584)]
+    /// Con --write: semilla para sembrar (misma semilla, mismo conjunto;
+    /// predeterminado: 20584).
+    #[arg(long, default_value_t = 20584, hide_default_value = true)]
     pub seed: u64,
-    /// Output format of the figures.
-    #[arg(long, value_enum, default_value = "text")]
+    /// Formato de salida de las cifras: `text` (predeterminado) o `json`.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "text",
+        hide_default_value = true,
+        hide_possible_values = true
+    )]
     pub format: ReportFormat,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_tree_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    /// Every argument and subcommand a command has shows up in its help: the Spanish help
+    /// templates list sections by hand, so a template that lacks a section would hide it.
+    #[test]
+    fn help_templates_leave_nothing_out() {
+        fn walk(cmd: &mut clap::Command, path: &str) {
+            let help = cmd.render_long_help().to_string();
+            for a in cmd.get_arguments().filter(|a| !a.is_hide_set()) {
+                let shown = match (a.get_long(), a.get_value_names()) {
+                    (Some(l), _) => format!("--{l}"),
+                    (None, Some(v)) => format!("<{}>", v[0]),
+                    (None, None) => a.get_id().to_string().to_uppercase(),
+                };
+                assert!(
+                    help.contains(&shown)
+                        || help.contains(&format!("[{}]", &shown[1..shown.len() - 1])),
+                    "{path}: {shown} missing from the help:\n{help}"
+                );
+            }
+            let names: Vec<String> = cmd
+                .get_subcommands()
+                .filter(|s| !s.is_hide_set())
+                .map(|s| s.get_name().to_string())
+                .collect();
+            for n in &names {
+                assert!(
+                    help.lines().any(|l| l.trim_start().starts_with(n.as_str())),
+                    "{path}: subcommand {n} missing from the help:\n{help}"
+                );
+            }
+            for sub in cmd.get_subcommands_mut() {
+                let p = format!("{path} {}", sub.get_name());
+                walk(sub, &p);
+            }
+        }
+        let mut cmd = Cli::command();
+        cmd.build();
+        walk(&mut cmd, "epicrisis");
+    }
+
+    /// clap prints `[default: …]` and `[possible values: …]` in English; the arguments
+    /// declared here hide them and say the same in their Spanish text, which must then
+    /// name the default and every value.
+    #[test]
+    fn defaults_and_values_are_in_the_spanish_text() {
+        // Declared in serve_cmd.rs and export_cmd.rs.
+        const ELSEWHERE: &[&str] = &["export", "serve", "users", "tokens", "audit", "versions"];
+        fn walk(cmd: &mut clap::Command, path: &str) {
+            let help = cmd.render_long_help().to_string();
+            assert!(
+                !help.contains("[default:") && !help.contains("ossible values"),
+                "{path}: clap's English in the help:\n{help}"
+            );
+            for a in cmd.get_arguments() {
+                let text = a
+                    .get_long_help()
+                    .or(a.get_help())
+                    .map(|h| h.to_string())
+                    .unwrap_or_default();
+                if a.is_hide_default_value_set() {
+                    for d in a.get_default_values() {
+                        let d = d.to_string_lossy();
+                        assert!(
+                            text.contains(&format!("predeterminado: {d}"))
+                                || text.contains(&format!("predeterminado: `{d}`"))
+                                || text.contains(&format!("`{d}` (predeterminado")),
+                            "{path} --{}: the text does not name the default {d}: {text}",
+                            a.get_id()
+                        );
+                    }
+                }
+                if a.is_hide_possible_values_set() {
+                    for v in a.get_possible_values() {
+                        assert!(
+                            text.contains(&format!("`{}`", v.get_name())),
+                            "{path} --{}: the text does not name the value {}: {text}",
+                            a.get_id(),
+                            v.get_name()
+                        );
+                    }
+                }
+            }
+            for sub in cmd.get_subcommands_mut() {
+                if ELSEWHERE.contains(&sub.get_name()) {
+                    continue;
+                }
+                let p = format!("{path} {}", sub.get_name());
+                walk(sub, &p);
+            }
+        }
+        let mut cmd = Cli::command();
+        cmd.build();
+        walk(&mut cmd, "epicrisis");
+    }
 }

@@ -25,9 +25,9 @@ pub enum Origin {
 impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Origin::DotEnv { path, line } => write!(f, "{} line {line}", path.display()),
-            Origin::Env => f.write_str("environment"),
-            Origin::Flag(name) => write!(f, "flag {name}"),
+            Origin::DotEnv { path, line } => write!(f, "{} línea {line}", path.display()),
+            Origin::Env => f.write_str("entorno"),
+            Origin::Flag(name) => write!(f, "opción {name}"),
         }
     }
 }
@@ -35,60 +35,75 @@ impl fmt::Display for Origin {
 /// Every setting this program reads: (name, what it is). Unknown `EPICRISIS_` names in a
 /// `.env` file are reported with the closest known one.
 pub const KNOWN: &[(&str, &str)] = &[
-    ("MODEL_TYPE", "local, deterministic, openai or anthropic"),
-    ("LOCAL_LLM_PATH", "the GGUF model file"),
+    ("MODEL_TYPE", "local, deterministic, openai o anthropic"),
+    ("LOCAL_LLM_PATH", "el archivo del modelo GGUF"),
     (
         "EMBEDDINGS_MODEL",
-        "an embeddings model folder or catalogue name",
+        "carpeta o nombre en el catálogo de un modelo de embeddings",
     ),
-    ("EMBEDDINGS_TYPE", "local or none"),
-    ("MAX_TOKENS", "most tokens per generation"),
-    ("TEMPERATURE", "sampling temperature"),
-    ("TOP_P", "nucleus sampling"),
-    ("OPENAI_API_KEY", "secret"),
-    ("OPENAI_MODEL", "OpenAI model name"),
-    ("OPENAI_BASE_URL", "OpenAI-compatible server URL"),
-    ("ANTHROPIC_API_KEY", "secret"),
-    ("ANTHROPIC_MODEL", "Anthropic model name"),
-    ("ANTHROPIC_BASE_URL", "Anthropic API URL"),
-    ("HF_ENDPOINT", "Hugging Face hub or mirror URL"),
-    ("HF_TOKEN", "secret"),
-    ("DATABASE_URL", "sqlite:PATH or postgres://…"),
-    ("EPICRISIS_MODELS_DIR", "the models folder"),
-    ("EPICRISIS_THREADS", "CPU threads"),
-    ("EPICRISIS_CONTEXT_SIZE", "context window in tokens"),
-    ("EPICRISIS_BATCH_SIZE", "tokens per decode batch"),
+    ("EMBEDDINGS_TYPE", "local o none"),
+    ("MAX_TOKENS", "máximo de tokens por redacción"),
+    ("TEMPERATURE", "temperatura de muestreo"),
+    ("TOP_P", "muestreo de núcleo (top-p)"),
+    ("OPENAI_API_KEY", "secreto"),
+    ("OPENAI_MODEL", "nombre del modelo de OpenAI"),
+    (
+        "OPENAI_BASE_URL",
+        "URL de un servidor compatible con OpenAI",
+    ),
+    ("ANTHROPIC_API_KEY", "secreto"),
+    ("ANTHROPIC_MODEL", "nombre del modelo de Anthropic"),
+    ("ANTHROPIC_BASE_URL", "URL de la API de Anthropic"),
+    ("HF_ENDPOINT", "URL del hub de Hugging Face o de un espejo"),
+    ("HF_TOKEN", "secreto"),
+    ("DATABASE_URL", "sqlite:RUTA o postgres://…"),
+    ("EPICRISIS_MODELS_DIR", "la carpeta de modelos"),
+    ("EPICRISIS_THREADS", "hilos de CPU"),
+    ("EPICRISIS_CONTEXT_SIZE", "ventana de contexto en tokens"),
+    ("EPICRISIS_BATCH_SIZE", "tokens por lote de decodificación"),
     (
         "EPICRISIS_DRAFT_TOKENS",
-        "prompt-lookup draft tokens per step",
+        "tokens de borrador (prompt lookup) por paso",
     ),
-    ("EPICRISIS_FLASH_ATTENTION", "auto, on or off"),
-    ("EPICRISIS_GPU_LAYERS", "layers offloaded to the GPU"),
-    ("EPICRISIS_CHAT_TEMPLATE", "auto or a template family"),
-    ("EPICRISIS_SEED", "sampling seed"),
-    ("EPICRISIS_TOP_K", "top-k sampling"),
-    ("EPICRISIS_REPEAT_PENALTY", "repetition penalty"),
-    ("EPICRISIS_MEMORY_LIMIT_MB", "memory the model may use"),
-    ("EPICRISIS_LISTEN", "address of `epicrisis serve`"),
-    ("EPICRISIS_QUEUE_SIZE", "generation jobs that may wait"),
+    ("EPICRISIS_FLASH_ATTENTION", "auto, on u off"),
+    ("EPICRISIS_GPU_LAYERS", "capas que se cargan en la GPU"),
+    (
+        "EPICRISIS_CHAT_TEMPLATE",
+        "auto o una familia de plantillas",
+    ),
+    ("EPICRISIS_SEED", "semilla de muestreo"),
+    ("EPICRISIS_TOP_K", "muestreo top-k"),
+    ("EPICRISIS_REPEAT_PENALTY", "penalización por repetición"),
+    (
+        "EPICRISIS_MEMORY_LIMIT_MB",
+        "memoria que puede usar el modelo",
+    ),
+    ("EPICRISIS_LISTEN", "dirección de `epicrisis serve`"),
+    (
+        "EPICRISIS_QUEUE_SIZE",
+        "trabajos de redacción que pueden esperar",
+    ),
     (
         "EPICRISIS_SECURE_COOKIES",
-        "true behind HTTPS (Secure cookies)",
+        "true detrás de HTTPS (cookies Secure)",
     ),
-    ("EPICRISIS_SESSION_HOURS", "hours a login lasts"),
+    ("EPICRISIS_SESSION_HOURS", "horas que dura una sesión"),
     (
         "EPICRISIS_TRUSTED_PROXIES",
-        "reverse proxies whose X-Forwarded-For is read",
+        "proxies inversos cuyo X-Forwarded-For se lee",
     ),
     (
         "EPICRISIS_ALLOW_EXTERNAL",
-        "true to allow external providers",
+        "true para permitir proveedores externos",
     ),
     (
         "HOSPITAL_NAME",
-        "hospital name printed on exported documents",
+        "nombre del hospital en los documentos exportados",
     ),
-    ("HOSPITAL_LOGO", "logo file for exported documents"),
+    (
+        "HOSPITAL_LOGO",
+        "archivo del logo para los documentos exportados",
+    ),
 ];
 
 /// Settings whose values are never shown.
@@ -112,7 +127,7 @@ impl fmt::Debug for Secret {
 
 /// A parse error in a `.env` file.
 fn dotenv_error(path: &Path, line: usize, msg: &str) -> Failure {
-    Failure::Input(format!("{}: line {line}: {msg}", path.display()))
+    Failure::Input(format!("{}: línea {line}: {msg}", path.display()))
 }
 
 /// Parses `.env` text: `KEY=VALUE`, `export KEY=VALUE`, `#` comments, single or double
@@ -131,7 +146,7 @@ pub fn parse_dotenv(text: &str, path: &Path) -> Result<Vec<(String, String, usiz
             return Err(dotenv_error(
                 path,
                 line_no,
-                &format!("{line:?} is not KEY=VALUE"),
+                &format!("{line:?} no tiene la forma NOMBRE=VALOR"),
             ));
         };
         let key = key.trim();
@@ -142,7 +157,7 @@ pub fn parse_dotenv(text: &str, path: &Path) -> Result<Vec<(String, String, usiz
             return Err(dotenv_error(
                 path,
                 line_no,
-                &format!("{key:?} is not a variable name (letters, digits and _)"),
+                &format!("{key:?} no es un nombre de variable (letras, dígitos y _)"),
             ));
         }
         let v = value.trim();
@@ -151,7 +166,7 @@ pub fn parse_dotenv(text: &str, path: &Path) -> Result<Vec<(String, String, usiz
                 return Err(dotenv_error(
                     path,
                     line_no,
-                    "the value opens a double quote that is never closed",
+                    "el valor abre comillas dobles que nunca se cierran",
                 ));
             };
             let mut s = String::new();
@@ -174,7 +189,7 @@ pub fn parse_dotenv(text: &str, path: &Path) -> Result<Vec<(String, String, usiz
                 return Err(dotenv_error(
                     path,
                     line_no,
-                    "the value opens a single quote that is never closed",
+                    "el valor abre una comilla simple que nunca se cierra",
                 ));
             };
             rest[..end].to_string()
@@ -223,7 +238,7 @@ impl Raw {
             Some(p) => {
                 if !p.is_file() {
                     return Err(Failure::Input(format!(
-                        "--env-file {}: no such file",
+                        "--env-file {}: el archivo no existe",
                         p.display()
                     )));
                 }
@@ -233,9 +248,9 @@ impl Raw {
         };
         if let Some(p) = &path {
             let bytes = std::fs::read(p)
-                .map_err(|e| Failure::Input(format!("{}: cannot read: {e}", p.display())))?;
+                .map_err(|e| Failure::Input(format!("{}: no se pudo leer: {e}", p.display())))?;
             let text = String::from_utf8(bytes)
-                .map_err(|_| Failure::Input(format!("{}: not UTF-8 text", p.display())))?;
+                .map_err(|_| Failure::Input(format!("{}: no es texto UTF-8", p.display())))?;
             for (k, v, line) in parse_dotenv(&text, p)? {
                 let near = KNOWN.iter().map(|(n, _)| (edit_distance(&k, n), *n)).min();
                 let known = near.is_some_and(|(d, _)| d == 0);
@@ -244,10 +259,10 @@ impl Raw {
                 if !known && (k.starts_with("EPICRISIS_") || near.is_some_and(|(d, _)| d <= 2)) {
                     let hint = near
                         .filter(|(d, _)| *d <= 4)
-                        .map(|(_, n)| format!(" (did you mean {n}?)"))
+                        .map(|(_, n)| format!(" (¿quiso decir {n}?)"))
                         .unwrap_or_default();
                     r.warnings.push(format!(
-                        "{} line {line}: unknown setting {k}{hint}; it is ignored",
+                        "{} línea {line}: variable desconocida {k}{hint}; se ignora",
                         p.display()
                     ));
                 }
@@ -354,7 +369,7 @@ impl Raw {
             .iter()
             .map(|(k, (v, o))| {
                 let shown = if SECRETS.contains(&k.as_str()) {
-                    format!("set ({} characters, hidden)", v.chars().count())
+                    format!("definida ({} caracteres, oculta)", v.chars().count())
                 } else if k == "DATABASE_URL" {
                     redact_url(v)
                 } else {
@@ -369,7 +384,7 @@ impl Raw {
         match self.get(key) {
             Some((_, Origin::Flag(f))) => (*f).to_string(),
             Some((_, Origin::DotEnv { path, line })) => {
-                format!("{key} ({} line {line})", path.display())
+                format!("{key} ({} línea {line})", path.display())
             }
             _ => key.to_string(),
         }
@@ -378,12 +393,12 @@ impl Raw {
     fn bad(&self, key: &str, allowed: &str) -> Failure {
         let v = self.get(key).map(|(v, _)| v.as_str()).unwrap_or("");
         let shown = if SECRETS.contains(&key) {
-            "(hidden)".to_string()
+            "(oculto)".to_string()
         } else {
             format!("{v:?}")
         };
         Failure::Input(format!(
-            "{}={shown} is not valid: expected {allowed}",
+            "{}={shown} no es válido: se espera {allowed}",
             self.name_of(key)
         ))
     }
@@ -519,14 +534,14 @@ fn bool_value(raw: &Raw, key: &str) -> Result<bool, Failure> {
         None => Ok(false),
         Some(v) if matches!(v.as_str(), "1" | "true" | "yes" | "si" | "sí" | "on") => Ok(true),
         Some(v) if matches!(v.as_str(), "0" | "false" | "no" | "off") => Ok(false),
-        Some(_) => Err(raw.bad(key, "true or false")),
+        Some(_) => Err(raw.bad(key, "true o false")),
     }
 }
 
 fn url_value(raw: &Raw, key: &str, default: &str) -> Result<String, Failure> {
     let v = raw.string(key).unwrap_or_else(|| default.to_string());
     if !(v.starts_with("http://") || v.starts_with("https://")) {
-        return Err(raw.bad(key, "an http:// or https:// URL"));
+        return Err(raw.bad(key, "una URL http:// o https://"));
     }
     Ok(v.trim_end_matches('/').to_string())
 }
@@ -541,7 +556,7 @@ impl Config {
                 "deterministic" | "none" => ModelType::Deterministic,
                 "openai" => ModelType::OpenAi,
                 "anthropic" | "claude" => ModelType::Anthropic,
-                _ => return Err(raw.bad("MODEL_TYPE", "local, deterministic, openai or anthropic")),
+                _ => return Err(raw.bad("MODEL_TYPE", "local, deterministic, openai o anthropic")),
             }),
         };
         let mut llama = LlamaConfigTemplate {
@@ -556,37 +571,37 @@ impl Config {
         };
         if let Some(v) = raw.parse::<u32>(
             "EPICRISIS_CONTEXT_SIZE",
-            "a whole number of tokens from 512 to 131072",
+            "un número entero de tokens entre 512 y 131072",
             |v| (512..=131072).contains(v),
         )? {
             llama.context_size = v;
         }
         if let Some(v) = raw.parse::<u32>(
             "EPICRISIS_BATCH_SIZE",
-            "a whole number from 1 to 8192",
+            "un número entero entre 1 y 8192",
             |v| (1..=8192).contains(v),
         )? {
             llama.batch_size = v;
         }
         if let Some(v) = raw.parse::<u32>(
             "EPICRISIS_DRAFT_TOKENS",
-            "a whole number from 0 (one token per step) to 64",
+            "un número entero entre 0 (un token por paso) y 64",
             |v| *v <= 64,
         )? {
             llama.draft_tokens = v;
         }
         if let Some(v) = raw.string("EPICRISIS_FLASH_ATTENTION") {
             llama.flash_attention = FlashAttention::parse(&v)
-                .ok_or_else(|| raw.bad("EPICRISIS_FLASH_ATTENTION", "auto, on or off"))?;
+                .ok_or_else(|| raw.bad("EPICRISIS_FLASH_ATTENTION", "auto, on u off"))?;
         }
         llama.threads = raw.parse::<u32>(
             "EPICRISIS_THREADS",
-            "a whole number of CPU threads from 1 to 1024",
+            "un número entero de hilos de CPU entre 1 y 1024",
             |v| (1..=1024).contains(v),
         )?;
         if let Some(v) = raw.parse::<u32>(
             "EPICRISIS_GPU_LAYERS",
-            "a whole number of layers (0 = CPU only)",
+            "un número entero de capas (0 = solo CPU)",
             |v| *v <= 1000,
         )? {
             llama.gpu_layers = v;
@@ -597,52 +612,54 @@ impl Config {
             llama.template = Some(Family::parse(&v).ok_or_else(|| {
                 raw.bad(
                     "EPICRISIS_CHAT_TEMPLATE",
-                    "auto, chatml, llama3, mistral, zephyr, gemma or raw",
+                    "auto, chatml, llama3, mistral, zephyr, gemma o raw",
                 )
             })?);
         }
         llama.memory_limit = raw
             .parse::<u64>(
                 "EPICRISIS_MEMORY_LIMIT_MB",
-                "a whole number of megabytes",
+                "un número entero de megabytes",
                 |v| *v > 0,
             )?
             .map(|mb| mb * 1_000_000);
         let mut sampling = SamplingSettings::default();
-        if let Some(v) = raw.parse::<u32>("MAX_TOKENS", "a whole number from 1 to 32768", |v| {
-            (1..=32768).contains(v)
-        })? {
+        if let Some(v) =
+            raw.parse::<u32>("MAX_TOKENS", "un número entero entre 1 y 32768", |v| {
+                (1..=32768).contains(v)
+            })?
+        {
             sampling.max_tokens = v;
         }
-        if let Some(v) = raw.parse::<f32>("TEMPERATURE", "a number from 0.0 to 5.0", |v| {
+        if let Some(v) = raw.parse::<f32>("TEMPERATURE", "un número entre 0.0 y 5.0", |v| {
             (0.0..=5.0).contains(v)
         })? {
             sampling.temperature = v;
         }
-        if let Some(v) =
-            raw.parse::<f32>("TOP_P", "a number greater than 0.0 and at most 1.0", |v| {
-                *v > 0.0 && *v <= 1.0
-            })?
-        {
+        if let Some(v) = raw.parse::<f32>(
+            "TOP_P",
+            "un número mayor que 0.0 y menor o igual a 1.0",
+            |v| *v > 0.0 && *v <= 1.0,
+        )? {
             sampling.top_p = v;
         }
-        if let Some(v) =
-            raw.parse::<i32>("EPICRISIS_TOP_K", "a whole number, 0 to disable", |v| {
-                *v >= 0
-            })?
-        {
+        if let Some(v) = raw.parse::<i32>(
+            "EPICRISIS_TOP_K",
+            "un número entero (0 lo desactiva)",
+            |v| *v >= 0,
+        )? {
             sampling.top_k = v;
         }
         if let Some(v) = raw.parse::<f32>(
             "EPICRISIS_REPEAT_PENALTY",
-            "a number greater than 0.0 and at most 5.0 (1.0 = off)",
+            "un número mayor que 0.0 y menor o igual a 5.0 (1.0 = desactivado)",
             |v| *v > 0.0 && *v <= 5.0,
         )? {
             sampling.repeat_penalty = v;
         }
         if let Some(v) = raw.parse::<u32>(
             "EPICRISIS_SEED",
-            "a whole number from 0 to 4294967295",
+            "un número entero entre 0 y 4294967295",
             |_| true,
         )? {
             sampling.seed = v;
@@ -652,14 +669,14 @@ impl Config {
             .unwrap_or_else(|| "local".into())
             .to_ascii_lowercase();
         if !matches!(embeddings_type.as_str(), "local" | "none") {
-            return Err(raw.bad("EMBEDDINGS_TYPE", "local or none"));
+            return Err(raw.bad("EMBEDDINGS_TYPE", "local o none"));
         }
         let listen = match raw.string("EPICRISIS_LISTEN") {
             None => SocketAddr::from(([127, 0, 0, 1], 3000)),
             Some(v) => v.parse().map_err(|_| {
                 raw.bad(
                     "EPICRISIS_LISTEN",
-                    "an address and port such as 127.0.0.1:3000",
+                    "una dirección y un puerto, como 127.0.0.1:3000",
                 )
             })?,
         };
@@ -672,20 +689,20 @@ impl Config {
         {
             return Err(raw.bad(
                 "DATABASE_URL",
-                "sqlite:PATH or postgres://user:password@host/database",
+                "sqlite:RUTA o postgres://usuario:contraseña@servidor/base_de_datos",
             ));
         }
         let queue_size = raw
             .parse::<u32>(
                 "EPICRISIS_QUEUE_SIZE",
-                "a whole number of jobs from 1 to 1000",
+                "un número entero de trabajos entre 1 y 1000",
                 |v| (1..=1000).contains(v),
             )?
             .unwrap_or(8) as usize;
         let session_hours = raw
             .parse::<u32>(
                 "EPICRISIS_SESSION_HOURS",
-                "a whole number of hours from 1 to 168",
+                "un número entero de horas entre 1 y 168",
                 |v| (1..=168).contains(v),
             )?
             .unwrap_or(12);
@@ -694,7 +711,7 @@ impl Config {
                 raw.bad(
                     "EPICRISIS_TRUSTED_PROXIES",
                     &format!(
-                        "addresses or ranges separated by commas, e.g. 10.0.0.5,10.1.0.0/16 ({e})"
+                        "direcciones o rangos separados por comas, p. ej. 10.0.0.5,10.1.0.0/16 ({e})"
                     ),
                 )
             })?,
@@ -794,7 +811,7 @@ pub struct LocalSettings {
 pub fn local(config: &Config) -> Result<LocalSettings, Failure> {
     let path = config.resolve_llm_path().ok_or_else(|| {
         Failure::Input(format!(
-            "no local model configured: pass --model PATH.gguf, set LOCAL_LLM_PATH, or install one into {} (`epicrisis models download`, or `epicrisis models import FILE.gguf` for a file you already have)",
+            "no hay un modelo local configurado: use --model PATH.gguf, defina LOCAL_LLM_PATH o instale uno en {} (`epicrisis models download`, o `epicrisis models import FILE.gguf` si ya tiene el archivo)",
             config.models_dir.display()
         ))
     })?;

@@ -1,6 +1,11 @@
 //! `epicrisis doctor`: the models guide's troubleshooting list as checks, each with a
 //! verdict and a fix. Exit code 0 when nothing fails (warnings allowed), 1 otherwise.
 //! Secrets are never shown.
+//!
+//! What a person reads (the label, the detail and the fix) is Spanish. The JSON report
+//! keeps its keys, the verdicts (`ok`, `warn`, `fail`) and each check's `name` (`local
+//! model`, `database`…) as they were: scripts select checks by them. It adds `label`, the
+//! Spanish name the text report shows.
 
 use crate::Failure;
 use crate::cli::{DoctorArgs, ReportFormat};
@@ -24,14 +29,36 @@ pub enum Verdict {
 /// One check.
 #[derive(Debug, Clone, Serialize)]
 pub struct Check {
+    /// Stable identifier (English, for scripts): `configuration`, `local model`…
     pub name: &'static str,
+    /// The name a person reads (Spanish), see [`label`].
+    pub label: &'static str,
     pub verdict: Verdict,
     pub detail: String,
     /// What to do (empty when nothing).
     pub fix: String,
 }
 
-fn check(
+/// The Spanish name of a check, by its identifier.
+pub fn label(name: &'static str) -> &'static str {
+    match name {
+        "configuration" => "configuración",
+        "engine" => "motor de redacción",
+        "external provider" => "proveedor externo",
+        "local model" => "modelo local",
+        "memory" => "memoria",
+        "disk" => "disco",
+        "cpu" => "cpu",
+        "gpu" => "gpu",
+        "database" => "base de datos",
+        "listen address" => "dirección de escucha",
+        "embeddings" => "embeddings",
+        "models" => "modelos",
+        other => other,
+    }
+}
+
+pub fn check(
     name: &'static str,
     verdict: Verdict,
     detail: impl Into<String>,
@@ -39,9 +66,28 @@ fn check(
 ) -> Check {
     Check {
         name,
+        label: label(name),
         verdict,
         detail: detail.into(),
         fix: fix.into(),
+    }
+}
+
+/// An I/O error in Spanish for the common cases (the operating system's own text, in
+/// English, otherwise).
+fn io_text(e: &std::io::Error) -> String {
+    use std::io::ErrorKind as K;
+    match e.kind() {
+        K::NotFound => "no existe".into(),
+        K::PermissionDenied => "permiso denegado".into(),
+        K::ConnectionRefused => "conexión rechazada (nada escucha en ese puerto)".into(),
+        K::TimedOut => "sin respuesta (se agotó el tiempo de espera)".into(),
+        K::AddrNotAvailable => "la dirección no pertenece a esta máquina".into(),
+        K::AddrInUse => "la dirección está en uso".into(),
+        K::IsADirectory => "es una carpeta".into(),
+        K::ReadOnlyFilesystem => "el sistema de archivos es de solo lectura".into(),
+        K::StorageFull => "el disco está lleno".into(),
+        _ => e.to_string(),
     }
 }
 
@@ -99,8 +145,8 @@ fn model_checks(config: &Config, out: &mut Vec<Check>) {
             out.push(check(
                 "local model",
                 v,
-                format!("no LOCAL_LLM_PATH and no model installed in {}", config.models_dir.display()),
-                "`epicrisis models download` (or `epicrisis models import FILE.gguf` for a file you have), or set LOCAL_LLM_PATH",
+                format!("no hay LOCAL_LLM_PATH ni un modelo instalado en {}", config.models_dir.display()),
+                "`epicrisis models download` (o `epicrisis models import FILE.gguf` si ya tiene el archivo), o defina LOCAL_LLM_PATH",
             ));
             return;
         }
@@ -109,7 +155,7 @@ fn model_checks(config: &Config, out: &mut Vec<Check>) {
     let meta = match std::fs::metadata(&path) {
         Ok(m) => m,
         Err(e) => {
-            out.push(check("local model", Verdict::Fail, format!("{p}: {e}"), "check LOCAL_LLM_PATH (the path above is the one tried), or `epicrisis models list`"));
+            out.push(check("local model", Verdict::Fail, format!("{p}: {}", io_text(&e)), "revise LOCAL_LLM_PATH (la ruta indicada es la que se intentó abrir), o vea `epicrisis models list`"));
             return;
         }
     };
@@ -117,8 +163,8 @@ fn model_checks(config: &Config, out: &mut Vec<Check>) {
         out.push(check(
             "local model",
             Verdict::Fail,
-            format!("{p} is a folder"),
-            "point LOCAL_LLM_PATH to the .gguf file inside it",
+            format!("{p} es una carpeta"),
+            "haga que LOCAL_LLM_PATH apunte al archivo .gguf que está dentro de ella",
         ));
         return;
     }
@@ -126,15 +172,15 @@ fn model_checks(config: &Config, out: &mut Vec<Check>) {
         out.push(check(
             "local model",
             Verdict::Fail,
-            format!("{p}: {e}"),
-            format!("give the server's user read access: chmod 644 {p}"),
+            format!("{p}: {}", io_text(&e)),
+            format!("dé permiso de lectura al usuario del servidor: chmod 644 {p}"),
         ));
         return;
     }
     let header = match read_header(&path) {
         Ok(h) => h,
         Err(e) => {
-            out.push(check("local model", Verdict::Fail, e.to_string(), "download the file again (`epicrisis models download`) or `epicrisis models verify`"));
+            out.push(check("local model", Verdict::Fail, e.to_string(), "descargue el archivo de nuevo (`epicrisis models download`) o revíselo con `epicrisis models verify`"));
             return;
         }
     };
@@ -162,11 +208,11 @@ fn model_checks(config: &Config, out: &mut Vec<Check>) {
         Some(a) if est.total() > a => out.push(check(
             "memory",
             Verdict::Fail,
-            format!("the model needs about {} ({} weights + {} context), {} available", human_bytes(est.total()), human_bytes(est.weights), human_bytes(est.kv_cache), human_bytes(a)),
-            "use a smaller model (Qwen2.5-Coder-1.5B Q4_K_M, Llama 3.2 3B Q4_K_M), a lower quantization (Q4_K_M), a smaller EPICRISIS_CONTEXT_SIZE, or an external provider",
+            format!("el modelo necesita unos {} ({} de pesos + {} de contexto) y hay {} disponibles", human_bytes(est.total()), human_bytes(est.weights), human_bytes(est.kv_cache), human_bytes(a)),
+            "use un modelo más pequeño (Qwen2.5-Coder-1.5B Q4_K_M, Llama 3.2 3B Q4_K_M), una cuantización menor (Q4_K_M), un EPICRISIS_CONTEXT_SIZE más chico o un proveedor externo",
         )),
-        Some(a) => out.push(check("memory", Verdict::Ok, format!("needs about {} of {} available", human_bytes(est.total()), human_bytes(a)), "")),
-        None => out.push(check("memory", Verdict::Warn, "cannot read available memory", "")),
+        Some(a) => out.push(check("memory", Verdict::Ok, format!("necesita unos {} de {} disponibles", human_bytes(est.total()), human_bytes(a)), "")),
+        None => out.push(check("memory", Verdict::Warn, "no se pudo leer la memoria disponible", "")),
     }
 }
 
@@ -183,9 +229,9 @@ fn database_check(config: &Config) -> Check {
             return check(
                 "database",
                 Verdict::Fail,
-                format!("SQLite folder {} does not exist", dir.display()),
+                format!("la carpeta de SQLite {} no existe", dir.display()),
                 format!(
-                    "create it (`mkdir -p {}`) or change DATABASE_URL",
+                    "créela (`mkdir -p {}`) o cambie DATABASE_URL",
                     dir.display()
                 ),
             );
@@ -197,15 +243,18 @@ fn database_check(config: &Config) -> Check {
                 check(
                     "database",
                     Verdict::Ok,
-                    format!("SQLite file {} (folder writable)", p.display()),
+                    format!(
+                        "archivo SQLite {} (se puede escribir en la carpeta)",
+                        p.display()
+                    ),
                     "",
                 )
             }
             Err(e) => check(
                 "database",
                 Verdict::Fail,
-                format!("cannot write in {}: {e}", dir.display()),
-                "give the server's user write access to that folder, or change DATABASE_URL",
+                format!("no se puede escribir en {}: {}", dir.display(), io_text(&e)),
+                "dé al usuario del servidor permiso de escritura en esa carpeta, o cambie DATABASE_URL",
             ),
         }
     } else {
@@ -230,22 +279,22 @@ fn database_check(config: &Config) -> Check {
             None => check(
                 "database",
                 Verdict::Fail,
-                format!("{shown}: cannot resolve {addr}"),
-                "check the host name in DATABASE_URL",
+                format!("{shown}: no se pudo resolver {addr}"),
+                "revise el nombre del servidor en DATABASE_URL",
             ),
             Some(sa) => {
                 match std::net::TcpStream::connect_timeout(&sa, std::time::Duration::from_secs(3)) {
                     Ok(_) => check(
                         "database",
                         Verdict::Ok,
-                        format!("{shown}: PostgreSQL port reachable"),
+                        format!("{shown}: el puerto de PostgreSQL responde"),
                         "",
                     ),
                     Err(e) => check(
                         "database",
                         Verdict::Fail,
-                        format!("{shown}: cannot connect to {addr}: {e}"),
-                        "start PostgreSQL or correct host and port in DATABASE_URL",
+                        format!("{shown}: no se pudo conectar a {addr}: {}", io_text(&e)),
+                        "inicie PostgreSQL o corrija el servidor y el puerto en DATABASE_URL",
                     ),
                 }
             }
@@ -261,9 +310,9 @@ fn listen_check(config: &Config) -> Check {
             "listen address",
             Verdict::Ok,
             format!(
-                "{addr} is free for `epicrisis serve`{}",
+                "{addr} está libre para `epicrisis serve`{}",
                 if addr.ip().is_loopback() {
-                    " (this machine only)"
+                    " (solo desde esta máquina)"
                 } else {
                     ""
                 }
@@ -273,14 +322,14 @@ fn listen_check(config: &Config) -> Check {
         Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => check(
             "listen address",
             Verdict::Warn,
-            format!("{addr} is in use (a running `epicrisis serve`, or another program)"),
-            "stop the other program or choose another EPICRISIS_LISTEN",
+            format!("{addr} está en uso (un `epicrisis serve` en ejecución u otro programa)"),
+            "detenga el otro programa o elija otro valor para EPICRISIS_LISTEN",
         ),
         Err(e) => check(
             "listen address",
             Verdict::Fail,
-            format!("cannot listen on {addr}: {e}"),
-            "set EPICRISIS_LISTEN to an address of this machine, e.g. 127.0.0.1:3000",
+            format!("no se puede escuchar en {addr}: {}", io_text(&e)),
+            "defina EPICRISIS_LISTEN con una dirección de esta máquina, p. ej. 127.0.0.1:3000",
         ),
     }
 }
@@ -290,7 +339,7 @@ fn embeddings_check(config: &Config) -> Check {
         return check(
             "embeddings",
             Verdict::Ok,
-            "EMBEDDINGS_TYPE=none: retrieval by embeddings is off",
+            "EMBEDDINGS_TYPE=none: la búsqueda por embeddings está desactivada",
             "",
         );
     }
@@ -299,8 +348,8 @@ fn embeddings_check(config: &Config) -> Check {
         return check(
             "embeddings",
             Verdict::Warn,
-            format!("no embeddings model at {}", dir.display()),
-            "`epicrisis models download multilingual-e5-small` (or import the folder); long stays then fall back to keyword retrieval",
+            format!("no hay un modelo de embeddings en {}", dir.display()),
+            "`epicrisis models download multilingual-e5-small` (o importe la carpeta); sin él, en las hospitalizaciones largas se buscan los pasajes por palabras clave",
         );
     }
     let has = |f: &str| dir.join(f).is_file();
@@ -309,7 +358,7 @@ fn embeddings_check(config: &Config) -> Check {
         missing.push("config.json");
     }
     if !(has("model.safetensors") || has("pytorch_model.bin")) {
-        missing.push("model.safetensors (or pytorch_model.bin)");
+        missing.push("model.safetensors (o pytorch_model.bin)");
     }
     if !has("tokenizer.json") {
         missing.push("tokenizer.json");
@@ -318,15 +367,19 @@ fn embeddings_check(config: &Config) -> Check {
         check(
             "embeddings",
             Verdict::Ok,
-            format!("{} is complete", dir.display()),
+            format!("la carpeta {} está completa", dir.display()),
             "",
         )
     } else {
         check(
             "embeddings",
             Verdict::Fail,
-            format!("{} lacks {}", dir.display(), missing.join(", ")),
-            "download the model again (`epicrisis models download NAME`) or copy the missing files",
+            format!(
+                "la carpeta {} está incompleta; falta: {}",
+                dir.display(),
+                missing.join(", ")
+            ),
+            "descargue el modelo de nuevo (`epicrisis models download NAME`) o copie los archivos que faltan",
         )
     }
 }
@@ -335,7 +388,7 @@ fn provider_checks(config: &Config, out: &mut Vec<Check>) {
     let engine = config
         .model_type
         .map(ModelType::as_str)
-        .unwrap_or("(not set: local when a model is installed, else deterministic)");
+        .unwrap_or("(sin definir: local si hay un modelo instalado; si no, deterministic)");
     match config.model_type {
         Some(ModelType::OpenAi | ModelType::Anthropic) => {
             let (name, p, key) = if config.model_type == Some(ModelType::OpenAi) {
@@ -344,27 +397,27 @@ fn provider_checks(config: &Config, out: &mut Vec<Check>) {
                 ("Anthropic", &config.anthropic, "ANTHROPIC_API_KEY")
             };
             let place = if epicrisis_llm::http::is_loopback(&p.base_url) {
-                "this same machine"
+                "esta misma máquina"
             } else if epicrisis_llm::http::is_private_network(&p.base_url) {
-                "the hospital's internal network"
+                "la red interna del hospital"
             } else {
-                "outside the hospital"
+                "fuera del hospital"
             };
             out.push(check(
                 "engine",
                 Verdict::Warn,
                 format!(
-                    "MODEL_TYPE={engine}: de-identified episode text (names, RUT, phones, e-mails, addresses, episode numbers replaced; dates shifted) is sent to {name} at {} ({place})",
+                    "MODEL_TYPE={engine}: el texto desidentificado del episodio (con nombres, RUT, teléfonos, correos, direcciones y números de episodio reemplazados, y fechas desplazadas) se envía a {name} en {} ({place})",
                     p.base_url
                 ),
-                "use MODEL_TYPE=local to keep all data on this server",
+                "use MODEL_TYPE=local para que todos los datos se queden en este servidor",
             ));
             if !config.allow_external {
                 out.push(check(
                     "external provider",
                     Verdict::Fail,
-                    format!("MODEL_TYPE={engine} but external providers are not enabled"),
-                    "an administrator must set EPICRISIS_ALLOW_EXTERNAL=true deliberately",
+                    format!("MODEL_TYPE={engine}, pero los proveedores externos no están habilitados"),
+                    "un administrador debe definir EPICRISIS_ALLOW_EXTERNAL=true de forma deliberada",
                 ));
             }
             // A hospital's own OpenAI-compatible server may run without a key.
@@ -374,8 +427,8 @@ fn provider_checks(config: &Config, out: &mut Vec<Check>) {
                 out.push(check(
                     "external provider",
                     Verdict::Fail,
-                    format!("MODEL_TYPE={engine} but {key} is not set"),
-                    format!("set {key} in .env (it is never printed)"),
+                    format!("MODEL_TYPE={engine}, pero {key} no está definida"),
+                    format!("defina {key} en .env (su valor nunca se muestra)"),
                 ));
             }
             if p.model.is_none() {
@@ -383,10 +436,10 @@ fn provider_checks(config: &Config, out: &mut Vec<Check>) {
                     "external provider",
                     Verdict::Fail,
                     format!(
-                        "{}_MODEL is not set; `generate` refuses to guess the provider's model",
+                        "{}_MODEL no está definida; `generate` no adivina el modelo del proveedor",
                         key.trim_end_matches("_API_KEY")
                     ),
-                    "name the model in .env (e.g. OPENAI_MODEL=gpt-4o-mini, or the model your own server loaded)",
+                    "indique el modelo en .env (p. ej. OPENAI_MODEL=gpt-4o-mini, o el modelo que cargó su propio servidor)",
                 ));
             }
         }
@@ -394,7 +447,7 @@ fn provider_checks(config: &Config, out: &mut Vec<Check>) {
             out.push(check(
                 "engine",
                 Verdict::Ok,
-                format!("MODEL_TYPE={engine}: nothing clinical leaves this server"),
+                format!("MODEL_TYPE={engine}: ningún dato clínico sale de este servidor"),
                 "",
             ));
             let set: Vec<&str> = [
@@ -409,8 +462,13 @@ fn provider_checks(config: &Config, out: &mut Vec<Check>) {
                 out.push(check(
                     "external provider",
                     Verdict::Warn,
-                    format!("{} set while the engine is local: unused", set.join(" and ")),
-                    "remove unused keys from .env so nobody switches data out of the server by accident",
+                    format!(
+                        "{} {} con el motor local: no se {}",
+                        set.join(" y "),
+                        if set.len() > 1 { "definidas" } else { "definida" },
+                        if set.len() > 1 { "usan" } else { "usa" }
+                    ),
+                    "quite de .env las claves que no se usan, para que nadie envíe datos fuera del servidor por accidente",
                 ));
             }
         }
@@ -427,7 +485,7 @@ pub fn checks(raw: Result<Raw, Failure>, env_file: Option<&Path>) -> Vec<Check> 
                 "configuration",
                 Verdict::Fail,
                 m,
-                "fix the file or variable named above",
+                "corrija el archivo o la variable indicados",
             ));
             return out;
         }
@@ -441,8 +499,8 @@ pub fn checks(raw: Result<Raw, Failure>, env_file: Option<&Path>) -> Vec<Check> 
             let source = raw
                 .env_file
                 .as_ref()
-                .map(|p| format!("{} and the environment", p.display()))
-                .unwrap_or_else(|| "the environment (no .env file)".into());
+                .map(|p| format!("de {} y del entorno", p.display()))
+                .unwrap_or_else(|| "del entorno (no hay archivo .env)".into());
             let verdict = if raw.warnings.is_empty() {
                 Verdict::Ok
             } else {
@@ -452,9 +510,9 @@ pub fn checks(raw: Result<Raw, Failure>, env_file: Option<&Path>) -> Vec<Check> 
                 "configuration",
                 verdict,
                 format!(
-                    "read from {source}; {}",
+                    "leída {source}; {}",
                     if raw.warnings.is_empty() {
-                        "all values valid".to_string()
+                        "todos los valores son válidos".to_string()
                     } else {
                         raw.warnings.join("; ")
                     }
@@ -462,7 +520,7 @@ pub fn checks(raw: Result<Raw, Failure>, env_file: Option<&Path>) -> Vec<Check> 
                 if raw.warnings.is_empty() {
                     ""
                 } else {
-                    "remove or correct the settings named above"
+                    "quite o corrija las variables indicadas"
                 },
             ));
             c
@@ -472,7 +530,7 @@ pub fn checks(raw: Result<Raw, Failure>, env_file: Option<&Path>) -> Vec<Check> 
                 "configuration",
                 Verdict::Fail,
                 m,
-                "fix the value named above (see .env.example for what is allowed)",
+                "corrija el valor indicado (en .env.example están los valores permitidos)",
             ));
             return out;
         }
@@ -492,17 +550,17 @@ pub fn checks(raw: Result<Raw, Failure>, env_file: Option<&Path>) -> Vec<Check> 
             "disk",
             Verdict::Warn,
             format!(
-                "{} free where models go ({})",
+                "{} libres donde se guardan los modelos ({})",
                 human_bytes(b),
                 config.models_dir.display()
             ),
-            "free space before downloading models (a 7B model needs about 4–5 GB)",
+            "libere espacio antes de descargar modelos (un modelo 7B necesita unos 4–5 GB)",
         )),
         Some(b) => out.push(check(
             "disk",
             Verdict::Ok,
             format!(
-                "{} free where models go ({})",
+                "{} libres donde se guardan los modelos ({})",
                 human_bytes(b),
                 config.models_dir.display()
             ),
@@ -511,7 +569,7 @@ pub fn checks(raw: Result<Raw, Failure>, env_file: Option<&Path>) -> Vec<Check> 
         None => out.push(check(
             "disk",
             Verdict::Warn,
-            "cannot measure free disk space",
+            "no se pudo medir el espacio libre en disco",
             "",
         )),
     }
@@ -526,16 +584,16 @@ pub fn checks(raw: Result<Raw, Failure>, env_file: Option<&Path>) -> Vec<Check> 
         "cpu",
         cpu_verdict,
         format!(
-            "{} physical cores, {threads} threads; llama.cpp will use {}",
+            "{} núcleos físicos, {threads} hilos; llama.cpp usará {}",
             physical_cores(),
             if flags.is_empty() {
-                "no SIMD extensions".into()
+                "ninguna extensión SIMD".into()
             } else {
                 flags.join(", ")
             }
         ),
         if cpu_verdict == Verdict::Warn {
-            "without AVX2 generation is several times slower; prefer a small model"
+            "sin AVX2 la redacción es varias veces más lenta; prefiera un modelo pequeño"
         } else {
             ""
         },
@@ -547,36 +605,47 @@ pub fn checks(raw: Result<Raw, Failure>, env_file: Option<&Path>) -> Vec<Check> 
             "gpu",
             Verdict::Warn,
             format!(
-                "CUDA build, {} found, but EPICRISIS_GPU_LAYERS=0",
+                "compilación con CUDA y {} detectada, pero EPICRISIS_GPU_LAYERS=0",
                 gpus.join(", ")
             ),
-            "set EPICRISIS_GPU_LAYERS=99 to offload the whole model",
+            "defina EPICRISIS_GPU_LAYERS=99 para cargar el modelo completo en la GPU",
         ),
         (true, false, n) => check(
             "gpu",
             Verdict::Ok,
-            format!("CUDA build, {}; {n} layers offloaded", gpus.join(", ")),
+            format!(
+                "compilación con CUDA, {}; {n} capas en la GPU",
+                gpus.join(", ")
+            ),
             "",
         ),
         (true, true, _) => check(
             "gpu",
             Verdict::Warn,
-            "CUDA build but no NVIDIA GPU found",
-            "check the driver (`nvidia-smi`)",
+            "compilación con CUDA, pero no se detectó ninguna GPU NVIDIA",
+            "revise el controlador (`nvidia-smi`)",
         ),
         (false, _, n) if n > 0 => check(
             "gpu",
             Verdict::Warn,
-            format!("EPICRISIS_GPU_LAYERS={n} but this build has no GPU support"),
-            "rebuild with `cargo build --release --features cuda`, or set EPICRISIS_GPU_LAYERS=0",
+            format!("EPICRISIS_GPU_LAYERS={n}, pero esta compilación no tiene soporte de GPU"),
+            "vuelva a compilar con `cargo build --release --features cuda`, o defina EPICRISIS_GPU_LAYERS=0",
         ),
         (false, false, _) => check(
             "gpu",
             Verdict::Warn,
-            format!("{} present, but this is a CPU build", gpus.join(", ")),
-            "rebuild with `cargo build --release --features cuda` to use it",
+            format!(
+                "hay {}, pero esta compilación es solo para CPU",
+                gpus.join(", ")
+            ),
+            "vuelva a compilar con `cargo build --release --features cuda` para usarla",
         ),
-        (false, true, _) => check("gpu", Verdict::Ok, "CPU build, no GPU (as expected)", ""),
+        (false, true, _) => check(
+            "gpu",
+            Verdict::Ok,
+            "compilación para CPU, sin GPU (lo esperado)",
+            "",
+        ),
     };
     out.push(gpu);
     out.push(database_check(&config));
@@ -613,9 +682,9 @@ pub fn run(args: DoctorArgs, env_file: Option<&Path>) -> Result<ExitCode, Failur
                     Verdict::Warn => "aviso",
                     Verdict::Fail => "FALLA",
                 };
-                writeln!(out, "{mark}  {:18} {}", c.name, c.detail)?;
+                writeln!(out, "{mark}  {:20} {}", c.label, c.detail)?;
                 if !c.fix.is_empty() {
-                    writeln!(out, "       {:18} → {}", "", c.fix)?;
+                    writeln!(out, "       {:20} → {}", "", c.fix)?;
                 }
             }
             writeln!(

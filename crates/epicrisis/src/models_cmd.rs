@@ -4,7 +4,7 @@
 use crate::Failure;
 use crate::cli::{DownloadArgs, ModelsCommand, ReportFormat};
 use crate::config::{self, Config};
-use crate::doctor::{Check, Verdict};
+use crate::doctor::{Check, Verdict, check};
 use epicrisis_llm::system::human_bytes;
 use epicrisis_models::{
     Downloader, Event, HubConfig, LineProgress, ModelReport, ModelSpec, ModelsDir, ModelsError,
@@ -36,15 +36,17 @@ pub fn default_installed_llm(models_dir: &Path) -> Option<PathBuf> {
 pub fn doctor_checks(config: &Config) -> Vec<Check> {
     epicrisis_models::health(&ModelsDir::new(&config.models_dir))
         .into_iter()
-        .map(|f| Check {
-            name: "models",
-            verdict: match f.severity {
-                Severity::Ok => Verdict::Ok,
-                Severity::Warn => Verdict::Warn,
-                Severity::Fail => Verdict::Fail,
-            },
-            detail: format!("{}: {}", f.subject, f.detail),
-            fix: f.fix.unwrap_or_default(),
+        .map(|f| {
+            check(
+                "models",
+                match f.severity {
+                    Severity::Ok => Verdict::Ok,
+                    Severity::Warn => Verdict::Warn,
+                    Severity::Fail => Verdict::Fail,
+                },
+                format!("{}: {}", f.subject, f.detail),
+                f.fix.unwrap_or_default(),
+            )
         })
         .collect()
 }
@@ -65,6 +67,18 @@ fn role_label(r: Role) -> &'static str {
     match r {
         Role::Llm => "llm",
         Role::Embeddings => "embeddings",
+    }
+}
+
+/// What the guide recommends a model for, in Spanish (the JSON keeps the English label).
+fn recommendation_es(r: epicrisis_models::Recommendation) -> &'static str {
+    use epicrisis_models::Recommendation as R;
+    match r {
+        R::Testing => "pruebas",
+        R::Balance => "equilibrio",
+        R::Production => "producción",
+        R::BestQuality => "mejor calidad",
+        R::Fixture => "solo pruebas internas",
     }
 }
 
@@ -123,13 +137,31 @@ fn list(dir: &ModelsDir, format: ReportFormat) -> Result<ExitCode, Failure> {
         )?;
         return Ok(ExitCode::SUCCESS);
     }
-    writeln!(out, "Models folder: {}", shown_root(dir))?;
-    let nw = rows.iter().map(|r| r.spec.name.len()).max().unwrap_or(4);
-    let lw = rows.iter().map(|r| r.spec.licence.len()).max().unwrap_or(7);
+    writeln!(out, "Carpeta de modelos: {}", shown_root(dir))?;
+    let rec_of = |s: &ModelSpec| {
+        if s.is_default {
+            format!("{} (predeterminado)", recommendation_es(s.recommendation))
+        } else {
+            recommendation_es(s.recommendation).to_string()
+        }
+    };
+    let nw = rows.iter().map(|r| r.spec.name.len()).max().unwrap_or(6);
+    let lw = rows
+        .iter()
+        .map(|r| r.spec.licence.len())
+        .max()
+        .unwrap_or(8)
+        .max(8);
+    let rw = rows
+        .iter()
+        .map(|r| rec_of(r.spec).chars().count())
+        .max()
+        .unwrap_or(11)
+        .max(11);
     writeln!(
         out,
-        "{:<nw$}  {:<10} {:>9} {:<7} {:>8}  {:<lw$}  {:<17} installed",
-        "name", "role", "size", "quant", "RAM", "licence", "recommended"
+        "{:<nw$}  {:<10} {:>9} {:<7} {:>8}  {:<lw$}  {:<rw$} instalado",
+        "nombre", "rol", "tamaño", "cuant.", "RAM", "licencia", "recomendado"
     )?;
     for r in &rows {
         let s = r.spec;
@@ -144,24 +176,20 @@ fn list(dir: &ModelsDir, format: ReportFormat) -> Result<ExitCode, Failure> {
             r.installed
                 .iter()
                 .map(|m| {
-                    let q = m.entry.quant.clone().unwrap_or_else(|| "yes".into());
+                    let q = m.entry.quant.clone().unwrap_or_else(|| "sí".into());
                     if m.present {
                         q
                     } else {
-                        format!("{q} (files missing)")
+                        format!("{q} (faltan archivos)")
                     }
                 })
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        let rec = if s.is_default {
-            format!("{} (default)", s.recommendation.label())
-        } else {
-            s.recommendation.label().to_string()
-        };
+        let rec = rec_of(s);
         writeln!(
             out,
-            "{:<nw$}  {:<10} {:>9} {:<7} {:>8}  {:<lw$}  {:<17} {installed}",
+            "{:<nw$}  {:<10} {:>9} {:<7} {:>8}  {:<lw$}  {:<rw$} {installed}",
             s.name,
             role_label(s.role),
             human_bytes(s.approx_size(None)),
@@ -173,7 +201,7 @@ fn list(dir: &ModelsDir, format: ReportFormat) -> Result<ExitCode, Failure> {
         let mut extra = Vec::new();
         if s.quants().len() > 1 {
             extra.push(format!(
-                "also {}",
+                "también {}",
                 s.quants()
                     .iter()
                     .filter(|q| q.quant != quant)
@@ -183,7 +211,7 @@ fn list(dir: &ModelsDir, format: ReportFormat) -> Result<ExitCode, Failure> {
             ));
         }
         if let Some(d) = s.dimension {
-            extra.push(format!("{d}-d"));
+            extra.push(format!("{d} dimensiones"));
         }
         if !s.notes.is_empty() {
             extra.push(s.notes.to_string());
@@ -193,7 +221,7 @@ fn list(dir: &ModelsDir, format: ReportFormat) -> Result<ExitCode, Failure> {
         }
     }
     if !others.is_empty() {
-        writeln!(out, "\nInstalled outside the catalogue:")?;
+        writeln!(out, "\nInstalados fuera del catálogo:")?;
         for m in &others {
             writeln!(
                 out,
@@ -201,13 +229,13 @@ fn list(dir: &ModelsDir, format: ReportFormat) -> Result<ExitCode, Failure> {
                 m.entry.name,
                 role_label(m.entry.role),
                 m.path.display(),
-                if m.present { "" } else { " (files missing)" }
+                if m.present { "" } else { " (faltan archivos)" }
             )?;
         }
     }
     writeln!(
         out,
-        "\nDownload: epicrisis models download NAME [--quant Q5_K_M|Q8_0|F16]; offline: epicrisis models import FILE"
+        "\nDescargar: epicrisis models download NAME [--quant Q5_K_M|Q8_0|F16]; sin conexión a internet: epicrisis models import FILE"
     )?;
     Ok(ExitCode::SUCCESS)
 }
@@ -259,15 +287,15 @@ fn download(dir: &ModelsDir, config: &Config, args: DownloadArgs) -> Result<Exit
     if chosen.is_empty() {
         if args.yes || !interactive {
             return Err(Failure::Input(
-                "no model named: give names (`epicrisis models list`), or --all, --llm, --embeddings, --alternative-llm NAME; run it on a terminal without arguments to be asked model by model".into(),
+                "no se indicó ningún modelo: escriba sus nombres (`epicrisis models list`), o use --all, --llm, --embeddings o --alternative-llm NAME; ejecutado en una terminal sin argumentos, pregunta modelo por modelo".into(),
             ));
         }
         eprintln!(
-            "Models folder: {} ({} free). For each model, answer s (sí) or n.",
+            "Carpeta de modelos: {} ({}). Para cada modelo, responda s (sí) o n (no).",
             dir.root().display(),
             epicrisis_models::free_space(dir.root())
-                .map(human_bytes)
-                .unwrap_or_else(|_| "free space unknown".into())
+                .map(|b| format!("{} libres", human_bytes(b)))
+                .unwrap_or_else(|_| "espacio libre desconocido".into())
         );
         for spec in epicrisis_models::catalogue() {
             if spec.recommendation == epicrisis_models::Recommendation::Fixture {
@@ -284,21 +312,21 @@ fn download(dir: &ModelsDir, config: &Config, args: DownloadArgs) -> Result<Exit
                 String::new()
             };
             let question = format!(
-                "{}{q} — {}, {} to download, {} RAM, {}, {}{}. Download?",
+                "{}{q} — {}, {} a descargar, {} de RAM, {}, {}{}. ¿Descargar?",
                 spec.display_name,
                 role_label(spec.role),
                 human_bytes(spec.approx_size(args.quant.as_deref())),
                 human_bytes(spec.ram(args.quant.as_deref())),
                 spec.licence,
-                spec.recommendation.label(),
-                if installed { " (installed)" } else { "" },
+                recommendation_es(spec.recommendation),
+                if installed { " (ya instalado)" } else { "" },
             );
             if ask(&question, spec.is_default && !installed)? {
                 chosen.push((spec, args.quant.clone()));
             }
         }
         if chosen.is_empty() {
-            eprintln!("Nothing chosen.");
+            eprintln!("No se eligió ningún modelo.");
             return Ok(ExitCode::SUCCESS);
         }
     }
@@ -309,9 +337,9 @@ fn download(dir: &ModelsDir, config: &Config, args: DownloadArgs) -> Result<Exit
         let quant = quant.as_deref().filter(|_| spec.role == Role::Llm);
         let plan = downloader.plan(dir, spec, quant)?;
         eprintln!(
-            "{}: {} from {} ({} to fetch, needs about {} of memory to run)",
+            "{}: {} desde {} ({} por descargar; necesita unos {} de memoria para funcionar)",
             plan.name,
-            plan.quant.as_deref().unwrap_or("folder"),
+            plan.quant.as_deref().unwrap_or("carpeta"),
             plan.repo,
             human_bytes(plan.remaining_bytes()),
             human_bytes(plan.ram)
@@ -319,7 +347,7 @@ fn download(dir: &ModelsDir, config: &Config, args: DownloadArgs) -> Result<Exit
         match downloader.install(dir, spec, quant, progress.as_mut()) {
             Ok(o) if o.already_installed => {
                 eprintln!(
-                    "{}: already installed at {}",
+                    "{}: ya está instalado en {}",
                     spec.name,
                     o.model.path.display()
                 )
@@ -327,7 +355,7 @@ fn download(dir: &ModelsDir, config: &Config, args: DownloadArgs) -> Result<Exit
             Ok(o) => {
                 println!("{}", o.model.path.display());
                 eprintln!(
-                    "{}: installed at {} ({} downloaded)",
+                    "{}: instalado en {} ({} descargados)",
                     spec.name,
                     o.model.path.display(),
                     human_bytes(o.bytes_downloaded)
@@ -351,17 +379,17 @@ fn import(dir: &ModelsDir, path: &Path, name: Option<&str>) -> Result<ExitCode, 
     let done = epicrisis_models::import(dir, path, name, progress.as_mut())?;
     let what = done
         .recognised
-        .map(|s| format!(" (recognised as {})", s.display_name))
+        .map(|s| format!(" (reconocido como {})", s.display_name))
         .unwrap_or_default();
     if done.already_installed {
         eprintln!(
-            "{} is already installed as {}{what}",
+            "{} ya está instalado como {}{what}",
             path.display(),
             done.model.entry.name
         );
     } else {
         eprintln!(
-            "imported {} as {}{what}",
+            "se importó {} como {}{what}",
             path.display(),
             done.model.entry.name
         );
@@ -407,7 +435,7 @@ fn verify(dir: &ModelsDir, format: ReportFormat) -> Result<ExitCode, Failure> {
         if reports.is_empty() {
             writeln!(
                 out,
-                "No models installed in {} (`epicrisis models download` or `epicrisis models import PATH`).",
+                "No hay modelos instalados en {} (`epicrisis models download` o `epicrisis models import PATH`).",
                 dir.root().display()
             )?;
         }
@@ -439,7 +467,7 @@ fn path(dir: &ModelsDir, name: &str, quant: Option<&str>) -> Result<ExitCode, Fa
         }
         None => {
             eprintln!(
-                "{name}{} is not installed in {} (`epicrisis models list` shows what is)",
+                "{name}{} no está instalado en {} (`epicrisis models list` muestra lo que hay instalado)",
                 quant.map(|q| format!(" {q}")).unwrap_or_default(),
                 dir.root().display()
             );

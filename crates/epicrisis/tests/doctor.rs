@@ -128,7 +128,7 @@ fn a_sound_deterministic_setup_passes() {
     assert_eq!(code, 0, "{report:#}");
     assert_eq!(report["ok"], true);
     assert_check(&report, "configuration", "ok", &[".env"]);
-    assert_check(&report, "engine", "ok", &["nothing clinical leaves"]);
+    assert_check(&report, "engine", "ok", &["ningún dato clínico sale"]);
     assert_check(&report, "database", "ok", &["epicrisis.db"]);
 }
 
@@ -137,15 +137,15 @@ fn a_wrong_value_names_the_variable_the_line_and_what_is_allowed() {
     for (line, needles) in [
         (
             "TEMPERATURE=caliente",
-            &["TEMPERATURE", "line 4", "caliente", "0.0 to 5.0"][..],
+            &["TEMPERATURE", "línea 4", "caliente", "0.0 y 5.0"][..],
         ),
         (
             "EPICRISIS_FLASH_ATTENTION=rapido",
             &[
                 "EPICRISIS_FLASH_ATTENTION",
-                "line 4",
+                "línea 4",
                 "rapido",
-                "auto, on or off",
+                "auto, on u off",
             ][..],
         ),
     ] {
@@ -161,7 +161,7 @@ fn a_broken_env_file_names_the_line() {
     let case = Case::new(&["MODEL_TYPE=deterministic", "this line has no equals sign"]);
     let (code, report, _) = case.run();
     assert_eq!(code, 1);
-    assert_check(&report, "configuration", "fail", &[".env", "line 4"]);
+    assert_check(&report, "configuration", "fail", &[".env", "línea 4"]);
 }
 
 #[test]
@@ -211,7 +211,7 @@ fn a_folder_instead_of_a_model_file_is_named() {
     let case = Case::new(&["MODEL_TYPE=local", "LOCAL_LLM_PATH=."]);
     let (code, report, _) = case.run();
     assert_eq!(code, 1);
-    assert_check(&report, "local model", "fail", &["folder", ".gguf"]);
+    assert_check(&report, "local model", "fail", &["carpeta", ".gguf"]);
 }
 
 #[test]
@@ -240,7 +240,7 @@ fn a_valid_model_reports_quantization_and_memory() {
     let (code, report, _) = case.run();
     assert_eq!(code, 0, "{report:#}");
     assert_check(&report, "local model", "ok", &["GGUF", "Q4_1"]);
-    assert_check(&report, "memory", "ok", &["needs about"]);
+    assert_check(&report, "memory", "ok", &["necesita unos"]);
 }
 
 #[test]
@@ -258,10 +258,10 @@ fn a_model_too_big_for_the_memory_limit_suggests_smaller_ones() {
         "memory",
         "fail",
         &[
-            "needs about",
-            "smaller model",
-            "quantization",
-            "external provider",
+            "necesita unos",
+            "modelo más pequeño",
+            "cuantización",
+            "proveedor externo",
         ],
     );
 }
@@ -293,7 +293,7 @@ fn keys_are_never_printed() {
     let (_, report, all) = case.run();
     assert!(!all.contains(secret), "a key leaked: {all}");
     assert!(!all.contains("hunter2pass"), "a password leaked: {all}");
-    assert_check(&report, "engine", "warn", &["Anthropic", "de-identified"]);
+    assert_check(&report, "engine", "warn", &["Anthropic", "desidentificado"]);
 }
 
 #[test]
@@ -309,7 +309,7 @@ fn network_keys_set_in_local_mode_are_a_warning() {
         &report,
         "external provider",
         "warn",
-        &["OPENAI_API_KEY", "unused"],
+        &["OPENAI_API_KEY", "no se usa"],
     );
 }
 
@@ -380,4 +380,138 @@ fn text_output_has_a_verdict_and_a_fix_per_failing_check() {
     assert!(text.contains("FALLA"), "{text}");
     assert!(text.contains("→"), "{text}");
     assert!(text.contains("/nonexistent/m.gguf"), "{text}");
+}
+
+/// Words that only English prose has. Setting names, commands and paths in the output
+/// (LOCAL_LLM_PATH, `epicrisis models download`, --env-file <FILE>) contain none of them
+/// as whole words.
+const ENGLISH: &[&str] = &[
+    " the ",
+    " is ",
+    " are ",
+    " not ",
+    " and ",
+    " or ",
+    " of ",
+    " to ",
+    " with ",
+    " for ",
+    " cannot ",
+    "found",
+    "missing",
+    " free ",
+    "read from",
+    " write ",
+    " check ",
+    " run ",
+    " measure ",
+    " print ",
+    " should ",
+    " installed",
+    " available",
+    " folder",
+    "usage:",
+    "options:",
+    "commands:",
+    "arguments:",
+    "os error",
+];
+
+#[track_caller]
+fn assert_no_english(what: &str, text: &str) {
+    for line in text.lines() {
+        let l = format!(" {} ", line.to_lowercase());
+        for w in ENGLISH {
+            assert!(
+                !l.contains(w),
+                "{what}: English {w:?} in the line {line:?}\n{text}"
+            );
+        }
+    }
+}
+
+#[test]
+fn doctor_and_the_help_speak_spanish() {
+    let cases: &[&[&str]] = &[
+        &["MODEL_TYPE=deterministic"],
+        &["MODEL_TYPE=local", "EPICRISIS_THREAD=4"],
+        &[
+            "MODEL_TYPE=local",
+            "LOCAL_LLM_PATH=/nonexistent/modelo.gguf",
+        ],
+        &["MODEL_TYPE=local", "LOCAL_LLM_PATH=."],
+        &["MODEL_TYPE=openai"],
+        &[
+            "MODEL_TYPE=deterministic",
+            "OPENAI_API_KEY=sk-unused-key-999",
+        ],
+        &["MODEL_TYPE=deterministic", "TEMPERATURE=caliente"],
+        &["MODEL_TYPE=deterministic", "this line has no equals sign"],
+        &[
+            "MODEL_TYPE=deterministic",
+            "DATABASE_URL=sqlite:no/such/dir/e.db",
+            "EMBEDDINGS_TYPE=local",
+            "EMBEDDINGS_MODEL=emb",
+        ],
+    ];
+    for lines in cases {
+        let case = Case::new(lines);
+        std::fs::create_dir_all(case.path().join("emb")).unwrap();
+        std::fs::write(case.path().join("emb/config.json"), "{}").unwrap();
+        let mut c = Command::new(env!("CARGO_BIN_EXE_epicrisis"));
+        for k in SETTINGS {
+            c.env_remove(k);
+        }
+        let out = c.arg("doctor").current_dir(case.path()).output().unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_no_english(&format!("doctor with {lines:?}"), &text);
+        // The text report shows the Spanish names; the JSON keeps the identifiers.
+        assert!(text.contains("configuración"), "{text}");
+        let (_, report, _) = case.run();
+        for c in report["checks"].as_array().unwrap() {
+            assert!(c["name"].is_string() && c["label"].is_string(), "{c}");
+            assert!(
+                ["ok", "warn", "fail"].contains(&c["verdict"].as_str().unwrap()),
+                "{c}"
+            );
+        }
+    }
+    let case = Case::new(&["MODEL_TYPE=deterministic"]);
+    let mut c = Command::new(env!("CARGO_BIN_EXE_epicrisis"));
+    for k in SETTINGS {
+        c.env_remove(k);
+    }
+    let out = c.arg("doctor").current_dir(case.path()).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    for label in [
+        "motor de redacción",
+        "base de datos",
+        "dirección de escucha",
+        "disco",
+    ] {
+        assert!(text.contains(label), "{label}: {text}");
+    }
+
+    for args in [
+        &["--help"][..],
+        &["-h"],
+        &["doctor", "--help"],
+        &["models", "--help"],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_epicrisis"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("Uso:") && text.contains("Opciones:"),
+            "{text}"
+        );
+        assert_no_english(&format!("epicrisis {}", args.join(" ")), &text);
+    }
 }

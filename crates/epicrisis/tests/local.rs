@@ -164,7 +164,7 @@ fn wrong_settings_name_the_variable_and_what_is_allowed() {
             "temperature from the environment",
             &[("TEMPERATURE", "caliente")],
             &["--model", "x.gguf"],
-            &["TEMPERATURE", "caliente", "0.0 to 5.0"],
+            &["TEMPERATURE", "caliente", "0.0 y 5.0"],
         ),
         (
             "top_p flag",

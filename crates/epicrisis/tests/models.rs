@@ -153,7 +153,7 @@ fn download_from_a_mirror_then_list_path_verify_doctor_and_generate() {
         .unwrap();
     assert!(again.status.success(), "{}", text(&again));
     assert!(
-        text(&again).contains("already installed"),
+        text(&again).contains("ya está instalado"),
         "{}",
         text(&again)
     );
@@ -317,7 +317,7 @@ fn usage_errors_are_named() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out).contains("not installed"));
+    assert!(text(&out).contains("no está instalado"));
 }
 
 #[test]
