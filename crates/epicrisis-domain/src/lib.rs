@@ -16,6 +16,7 @@ pub mod posology;
 pub mod regimen;
 pub mod shorthand;
 pub mod text;
+pub mod warning;
 
 pub use codes::{AtcCode, CodeError, Icd10Code, ProcedureCode, SourceCode};
 pub use date::Date;

@@ -86,10 +86,11 @@ impl LabRow {
     }
 }
 
-/// Column titles of the laboratory table.
+/// Column titles of the laboratory table. The first value is not called «Ingreso»: a
+/// source's «ingreso» value is often taken days after admission (its date is shown).
 pub const LAB_COLUMNS: [&str; 6] = [
     "Examen",
-    "Ingreso",
+    "Primer valor",
     "Estado",
     "Rango de referencia",
     "Último",
@@ -213,7 +214,12 @@ fn lab_row(l: &LabSummary) -> LabRow {
         status,
         range,
         last: l.last.as_ref().map(with_date).unwrap_or_else(|| "—".into()),
-        min_max: format!("{} – {}", format_es(l.min), format_es(l.max)),
+        // One value, or all equal: no range to show.
+        min_max: if l.min == l.max {
+            "—".into()
+        } else {
+            format!("{} – {}", format_es(l.min), format_es(l.max))
+        },
     }
 }
 
@@ -464,14 +470,24 @@ pub fn build_document(ep: &Episode, draft: &Draft, meta: &DocumentMeta) -> Docum
         .reviewed_by
         .clone()
         .or_else(|| meta.signature.as_ref().map(|s| s.signer.clone()));
-    let footer = match &reviewer {
-        Some(r) => format!(
+    // The footer says what the document is: a signed epicrisis is no longer a draft.
+    let footer = match (meta.state, &reviewer) {
+        (DocumentState::Signed, Some(r)) => format!(
+            "Epicrisis redactada con asistencia automática (epicrisis) a partir de los datos \
+             del episodio; revisada y firmada por {r}."
+        ),
+        (DocumentState::Signed, None) => "Epicrisis redactada con asistencia automática \
+             (epicrisis) a partir de los datos del episodio; revisada y firmada."
+            .to_string(),
+        (_, Some(r)) => format!(
             "Borrador redactado con asistencia automática (epicrisis) a partir de los datos del \
              episodio; revisado por {r}."
         ),
-        None => "Borrador redactado con asistencia automática (epicrisis) a partir de los datos \
+        (_, None) => {
+            "Borrador redactado con asistencia automática (epicrisis) a partir de los datos \
                  del episodio; pendiente de revisión médica."
-            .to_string(),
+                .to_string()
+        }
     };
     Document {
         title: TITLE.to_string(),

@@ -61,6 +61,31 @@ fn cell(text: &str, header: bool) -> TableCell {
     c
 }
 
+/// The hospital's logo above the title, 1.5 cm high: PNG only (what docx-rs embeds; a
+/// JPEG or SVG logo is printed in the PDF and left out of the DOCX).
+fn logo_paragraph(logo: &crate::Logo) -> Option<Paragraph> {
+    let (w, h) = png_size(&logo.bytes)?;
+    const HEIGHT_EMU: u64 = 540_000;
+    let width_emu = HEIGHT_EMU * u64::from(w) / u64::from(h);
+    let pic = docx_rs::Pic::new_with_dimensions(logo.bytes.clone(), w, h)
+        .size(u32::try_from(width_emu).ok()?, HEIGHT_EMU as u32);
+    Some(
+        Paragraph::new()
+            .align(AlignmentType::Left)
+            .add_run(Run::new().add_image(pic)),
+    )
+}
+
+/// Width and height of a PNG, from its header (`None` for anything else or zero sizes).
+fn png_size(bytes: &[u8]) -> Option<(u32, u32)> {
+    if !bytes.starts_with(b"\x89PNG\r\n\x1a\n") || bytes.get(12..16)? != b"IHDR" {
+        return None;
+    }
+    let w = u32::from_be_bytes(bytes.get(16..20)?.try_into().ok()?);
+    let h = u32::from_be_bytes(bytes.get(20..24)?.try_into().ok()?);
+    (w > 0 && h > 0).then_some((w, h))
+}
+
 /// Writes the document as DOCX bytes.
 pub fn to_docx(doc: &Document) -> Result<Vec<u8>, ExportError> {
     let mut d = styles(Docx::new())
@@ -118,6 +143,9 @@ pub fn to_docx(doc: &Document) -> Result<Vec<u8>, ExportError> {
         );
     d = d.header(header).footer(footer);
 
+    if let Some(p) = doc.logo.as_ref().and_then(logo_paragraph) {
+        d = d.add_paragraph(p);
+    }
     d = d.add_paragraph(
         Paragraph::new()
             .style("Heading1")

@@ -248,6 +248,11 @@ fn pdf_of_the_example_episode() {
     }
     let signed = pdf_words(&signed_pdf);
     assert!(!signed.contains("BORRADOR"), "signed pdf has no draft mark");
+    // Nowhere called a draft, the footer included.
+    assert!(
+        !signed.contains("Borrador"),
+        "signed pdf calls itself a draft"
+    );
     for needle in [
         "Firmado por",
         "Dra. Carolina Muñoz Peña",
@@ -255,7 +260,7 @@ fn pdf_of_the_example_episode() {
         "Versión",
         "Dr. Íñigo Ñúñez",
         "Cirugía Digestiva",
-        "revisado por Dra. Carolina Muñoz Peña",
+        "revisada y firmada por Dra. Carolina Muñoz Peña",
     ] {
         assert!(signed.contains(needle), "signed pdf: missing {needle:?}");
     }
@@ -347,4 +352,80 @@ fn docx_opens_and_converts_in_libreoffice() {
         &must_contain(&long, &long_draft),
     );
     png_pages(&dir.join("example_draft.pdf"));
+}
+
+/// The hospital's logo goes into the Word document too (a PNG, 1.5 cm high, above the
+/// title), as an image part that Word and LibreOffice show.
+#[test]
+fn docx_carries_the_logo() {
+    use std::io::Read;
+    let ep = example();
+    let draft = sections_draft(&ep);
+    let png =
+        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/web/logo.png"))
+            .unwrap();
+    let meta = DocumentMeta {
+        logo: Some(epicrisis_export::Logo::from_bytes(png.clone()).unwrap()),
+        ..draft_meta()
+    };
+    let bytes = export(Format::Docx, &ep, &draft, &meta).unwrap();
+    let dir = artefacts("docx-logo");
+    let path = dir.join("logo.docx");
+    std::fs::write(&path, &bytes).unwrap();
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+    let media: Vec<String> = zip
+        .file_names()
+        .filter(|n| n.starts_with("word/media/") && !n.ends_with('/'))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(media.len(), 1, "{media:?}");
+    let mut stored = Vec::new();
+    zip.by_name(&media[0])
+        .unwrap()
+        .read_to_end(&mut stored)
+        .unwrap();
+    assert_eq!(stored, png, "the logo's bytes as given");
+    let mut body = String::new();
+    zip.by_name("word/document.xml")
+        .unwrap()
+        .read_to_string(&mut body)
+        .unwrap();
+    // 120×40 px shown 1.5 cm high: 1,620,000 × 540,000 EMU.
+    assert!(
+        body.contains("cx=\"1620000\" cy=\"540000\""),
+        "{}",
+        &body[..body.len().min(2000)]
+    );
+    let title = body.find("EPICRISIS").unwrap_or(usize::MAX);
+    assert!(
+        body.find("<pic:pic").is_some_and(|p| p < title),
+        "the logo comes before the title"
+    );
+    // Without a logo, no image.
+    let plain = export(Format::Docx, &ep, &draft, &draft_meta()).unwrap();
+    let zip = zip::ZipArchive::new(std::io::Cursor::new(plain)).unwrap();
+    assert!(
+        !zip.file_names()
+            .any(|n| n.starts_with("word/media/") && !n.ends_with('/'))
+    );
+    // LibreOffice shows it: one image in the PDF it makes of the document.
+    if !tool(
+        "soffice",
+        "LibreOffice (apt-get install libreoffice-writer-nogui)",
+    ) || !tool("pdfimages", "poppler-utils (apt-get install poppler-utils)")
+    {
+        return;
+    }
+    run(Command::new("soffice")
+        .arg(format!(
+            "-env:UserInstallation=file://{}",
+            dir.join("lo-profile").display()
+        ))
+        .args(["--headless", "--convert-to", "pdf", "--outdir"])
+        .arg(&dir)
+        .arg(&path));
+    let list = run(Command::new("pdfimages")
+        .arg("-list")
+        .arg(dir.join("logo.pdf")));
+    assert_eq!(list.lines().skip(2).count(), 1, "{list}");
 }

@@ -8,7 +8,7 @@ use crate::grounded::{
     Attempt, KnownVectors, PipelineOptions, PreparedNotes, Provenance, Retrieval, Timings,
     draft_with_model, link_evidence, prepare_notes, with_unsupported_sentences,
 };
-use crate::{Draft, Layout, TextFormat, writer};
+use crate::{Draft, Layout, Progress, TextFormat, writer};
 use epicrisis_domain::Episode;
 use epicrisis_llm::{
     CancelToken, ChatMessage, Generation, GenerationError, GenerationRequest, Generator, ModelInfo,
@@ -79,15 +79,16 @@ impl Engine {
         matches!(self, Engine::Model { external: true, .. })
     }
 
-    /// Drafts one episode; `on_text` sees the model's words as they arrive.
+    /// Drafts one episode; `on_progress` sees each stage and the model's words as they
+    /// arrive ([`Progress`]).
     pub fn draft(
         &self,
         ep: &Episode,
         layout: Layout,
         format: TextFormat,
-        on_text: impl FnMut(&str),
+        on_progress: impl FnMut(Progress),
     ) -> Result<Outcome, GenerationError> {
-        self.draft_cancellable(ep, layout, format, &CancelToken::new(), on_text)
+        self.draft_cancellable(ep, layout, format, &CancelToken::new(), on_progress)
     }
 
     /// As [`Engine::draft`], stopping early (with `GenerationError::Cancelled`) once
@@ -98,9 +99,16 @@ impl Engine {
         layout: Layout,
         format: TextFormat,
         cancel: &CancelToken,
-        on_text: impl FnMut(&str),
+        on_progress: impl FnMut(Progress),
     ) -> Result<Outcome, GenerationError> {
-        self.redraft_cancellable(ep, layout, format, &Guidance::default(), cancel, on_text)
+        self.redraft_cancellable(
+            ep,
+            layout,
+            format,
+            &Guidance::default(),
+            cancel,
+            on_progress,
+        )
     }
 
     /// As [`Engine::draft_cancellable`], with what the caller knows besides the episode.
@@ -116,7 +124,7 @@ impl Engine {
         format: TextFormat,
         guidance: &Guidance,
         cancel: &CancelToken,
-        on_text: impl FnMut(&str),
+        on_progress: impl FnMut(Progress),
     ) -> Result<Outcome, GenerationError> {
         let t = Instant::now();
         if cancel.is_cancelled() {
@@ -127,6 +135,8 @@ impl Engine {
                 let draft = writer::write(ep, layout);
                 let text = draft.render(format);
                 let generate_ms = t.elapsed().as_secs_f64() * 1e3;
+                let mut on_progress = on_progress;
+                on_progress(Progress::Checking);
                 let tv = Instant::now();
                 let report = epicrisis_validate::validate(ep, &text);
                 // The writer's sentences come from the data: keywords and items find
@@ -170,10 +180,10 @@ impl Engine {
                     cancel: cancel.clone(),
                 };
                 let (g, ext) = if *external {
-                    let (g, x) = draft_deidentified(&guarded, ep, &opts, on_text)?;
+                    let (g, x) = draft_deidentified(&guarded, ep, &opts, on_progress)?;
                     (g, Some(x))
                 } else {
-                    (draft_with_model(&guarded, ep, &opts, on_text)?, None)
+                    (draft_with_model(&guarded, ep, &opts, on_progress)?, None)
                 };
                 if cancel.is_cancelled() {
                     return Err(GenerationError::Cancelled);

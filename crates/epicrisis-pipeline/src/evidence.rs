@@ -238,6 +238,7 @@ pub fn unsupported_sentences(evidence: &[SentenceEvidence], text: &str) -> Vec<F
                 category: Category::Other,
                 mention,
                 span: Some(ev.span),
+                claim: None,
                 message: "Esta oración no tiene respaldo en las notas ni en los datos \
                           estructurados del episodio"
                     .to_string(),

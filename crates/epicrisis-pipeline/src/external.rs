@@ -127,11 +127,11 @@ pub fn draft_deidentified(
     generator: &dyn Generator,
     ep: &Episode,
     opts: &PipelineOptions,
-    on_text: impl FnMut(&str),
+    on_progress: impl FnMut(crate::Progress),
 ) -> Result<(GroundedDraft, ExternalUse), GenerationError> {
     let deid = Deidentifier::new(ep);
     let wrapped = Deidentified::new(generator, deid.clone());
-    let g = draft_with_model(&wrapped, ep, opts, on_text)?;
+    let g = draft_with_model(&wrapped, ep, opts, on_progress)?;
     let info = generator.info();
     let external = ExternalUse {
         provider: info.backend,

@@ -555,9 +555,10 @@ pub fn draft_with_model(
     generator: &dyn Generator,
     ep: &Episode,
     opts: &PipelineOptions,
-    mut on_text: impl FnMut(&str),
+    mut on_progress: impl FnMut(crate::Progress),
 ) -> Result<GroundedDraft, GenerationError> {
     let t0 = Instant::now();
+    on_progress(crate::Progress::Retrieving);
     let index = EpisodeIndex::new(ep);
     let layout = if opts.strategy == Strategy::Full {
         Layout::Paragraph
@@ -590,10 +591,11 @@ pub fn draft_with_model(
             Some(r) => r.merge(used),
         });
         let before = narrative::join(&sentences);
-        let done = narrator.run(&req, &before, &mut timings, &mut on_text)?;
+        let done = narrator.run(&req, &before, &mut timings, &mut on_progress)?;
         attempts.extend(done.attempts);
         sentences.extend(done.sentences);
     }
+    on_progress(crate::Progress::Checking);
     let draft = final_draft(&narrator, &mut sentences, &mut timings);
     let text = draft.render(TextFormat::Plain);
     let tv = Instant::now();

@@ -16,6 +16,7 @@ pub mod grounded;
 pub mod metrics;
 pub mod narrative;
 pub mod novel;
+pub mod progress;
 pub mod prompt;
 pub mod prose;
 pub mod retrieve;
@@ -24,3 +25,4 @@ pub mod steps;
 pub mod writer;
 
 pub use draft::{Body, Draft, Layout, Origin, Part, PartId, TextFormat};
+pub use progress::{Progress, Stage};

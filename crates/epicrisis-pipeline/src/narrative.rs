@@ -166,15 +166,22 @@ impl Narrator<'_> {
         req: &StepRequest,
         before: &str,
         timings: &mut Timings,
-        on_text: &mut dyn FnMut(&str),
+        on_progress: &mut dyn FnMut(crate::Progress),
     ) -> Result<StepResult, GenerationError> {
+        let rounds = 1 + self.opts.repair_rounds;
         let mut attempts: Vec<Attempt> = Vec::new();
         let mut turns: Vec<(String, String)> = Vec::new();
         let mut best: Option<(usize, usize)> = None;
         // The step's text so far, sentence by sentence (round 1: the answer; later
         // rounds: the supported sentences with the answer in place of the faulted ones).
         let mut current: Vec<SentenceVerdict> = Vec::new();
-        for round in 1..=(1 + self.opts.repair_rounds) {
+        for round in 1..=rounds {
+            on_progress(crate::Progress::Writing(crate::progress::Writing {
+                step: req.index + 1,
+                steps: self.steps,
+                round,
+                rounds,
+            }));
             let msgs = conversation(
                 &req.task,
                 &req.facts,
@@ -184,7 +191,11 @@ impl Narrator<'_> {
             );
             let mut request = GenerationRequest::new(msgs, self.sampling(req, round));
             request.stable_prefix_messages = FIXED_MESSAGES;
-            let (raw, stats) = self.generator.start(request)?.collect_with(&mut *on_text)?;
+            let (raw, stats) = self
+                .generator
+                .start(request)?
+                .collect_with(|t| on_progress(crate::Progress::Text(t)))?;
+            on_progress(crate::Progress::Checking);
             timings.add(&stats);
             // A loop stopped the answer inside its repeat: one copy stays.
             let answer = clean_model_text(trim_loop(&raw, self.opts.sampling.loop_words));

@@ -142,6 +142,7 @@ mod tests {
             severity: Severity::Error,
             mention: "vancomicina".into(),
             span: Some([100 + start, 100 + start + "vancomicina".len()]),
+            claim: None,
             kind: Kind::Unsupported,
             category: Category::Medication,
             message: String::new(),

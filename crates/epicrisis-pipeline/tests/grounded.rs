@@ -68,7 +68,11 @@ fn smollm2_drafts_are_valid_whatever_the_model_writes() {
                 layout,
                 ..opts.clone()
             },
-            |t| streamed.push_str(t),
+            |p| {
+                if let Some(t) = p.text() {
+                    streamed.push_str(t)
+                }
+            },
         )
         .expect("the pipeline runs");
         assert!(
@@ -162,7 +166,28 @@ fn a_faithful_answer_from_the_real_model_is_kept() {
         ..Default::default()
     };
     let mut streamed = String::new();
-    let d = draft_with_model(&g, &ep, &opts, |t| streamed.push_str(t)).unwrap();
+    let mut stages = Vec::new();
+    let d = draft_with_model(&g, &ep, &opts, |p| {
+        if let Some(t) = p.text() {
+            streamed.push_str(t)
+        }
+        stages.extend(p.stage());
+    })
+    .unwrap();
+    // The caller is told each stage: notes, the one answer (step 1 of 1, round 1 of the
+    // default three), its check, and the whole draft's check.
+    use epicrisis_pipeline::progress::{Stage, Writing};
+    let writing = Stage::Writing(Writing {
+        step: 1,
+        steps: 1,
+        round: 1,
+        rounds: 3,
+    });
+    assert_eq!(
+        stages,
+        [Stage::Retrieving, writing, Stage::Checking, Stage::Checking],
+        "{stages:?}"
+    );
     assert!(d.report.ok, "{}\n{}", d.report.to_text(), d.text);
     assert_eq!(d.attempts.len(), 1, "{:?}", d.attempts);
     assert_eq!(d.attempts[0].text, answer);

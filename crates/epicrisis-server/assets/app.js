@@ -36,9 +36,21 @@
     t.textContent = d.toLocaleString("es-CL");
   });
 
+  // «Altas de hoy»: today as the browser's clock says (the server may run on UTC).
+  const todayLink = document.getElementById("today-link");
+  if (todayLink) {
+    const d = new Date();
+    const iso = d.getFullYear() + "-" + String(d.getMonth() + 1).padStart(2, "0") + "-" + String(d.getDate()).padStart(2, "0");
+    todayLink.href = "/episodios?orden=revision&desde=" + iso + "&hasta=" + iso;
+  }
+
   // ---- list page: import
   const importForm = document.getElementById("import-form");
   if (importForm) {
+    const chosen = document.getElementById("import-file");
+    chosen.addEventListener("change", () => {
+      document.getElementById("import-name").textContent = chosen.files[0] ? chosen.files[0].name : "Ningún archivo elegido";
+    });
     importForm.addEventListener("submit", async (ev) => {
       ev.preventDefault();
       const status = document.getElementById("import-status");
@@ -76,24 +88,52 @@
   }
 
   const KIND = { unsupported: "No respaldado por los datos", omission: "Omisión", suspicious_source: "Dato de origen dudoso", style: "Redacción" };
+  const CATEGORY = { diagnosis: "diagnóstico", procedure: "procedimiento", medication: "medicamento", code: "código",
+    dose: "dosis", number: "número", lab: "laboratorio", date: "fecha", allergy: "alergia", control: "control" };
+  function kindLabel(f) {
+    return (KIND[f.kind] || "Hallazgo") + (CATEGORY[f.category] ? " · " + CATEGORY[f.category] : "");
+  }
+  // The list's order: what can hurt a patient first.
+  function harm(f) {
+    if (f.severity === "error") return f.kind === "unsupported" ? 0 : 1;
+    if (f.kind === "suspicious_source" && f.category === "code") return 2;
+    if (f.kind === "omission") return 3;
+    return 4;
+  }
 
-  function showDetail(i) {
+  // Spans are in Unicode code points; the editor counts UTF-16 units.
+  function unitsAt(text, cp) {
+    let units = 0, n = 0;
+    for (const ch of text) { if (n === cp) break; units += ch.length; n++; }
+    return units;
+  }
+  function caretPoint() { return Array.from(editor.value.slice(0, editor.selectionStart)).length; }
+
+  function showDetail(i, select) {
     const f = findings[i];
     if (!f) return;
     detail.hidden = false;
     detail.innerHTML = "";
     const h = document.createElement("h3");
-    h.textContent = (KIND[f.kind] || f.kind) + " · " + f.category;
+    h.textContent = kindLabel(f);
     const m = document.createElement("p");
-    m.innerHTML = "<strong>Texto:</strong> ";
-    m.append(document.createTextNode(f.mention));
+    const label = document.createElement("strong");
+    label.textContent = f.kind === "suspicious_source" ? "Dónde: " : f.span ? "Texto: " : "Dato: ";
+    m.append(label, document.createTextNode(f.mention));
     const why = document.createElement("p");
-    why.innerHTML = "<strong>Por qué:</strong> ";
-    why.append(document.createTextNode(f.message));
+    const wl = document.createElement("strong");
+    wl.textContent = "Por qué: ";
+    why.append(wl, document.createTextNode(f.message));
     detail.append(h, m, why);
     document.querySelectorAll(".mark.selected").forEach((x) => x.classList.remove("selected"));
     const mark = highlighted.querySelector('[data-finding="' + i + '"]');
-    if (mark) { mark.classList.add("selected"); mark.scrollIntoView({ block: "nearest" }); }
+    if (mark) mark.classList.add("selected");
+    const at = f.claim || f.span;
+    if (select && at && renderedText === editor.value) {
+      editor.focus();
+      editor.setSelectionRange(unitsAt(editor.value, at[0]), unitsAt(editor.value, at[1]));
+      if (mark) mark.scrollIntoView({ block: "center" });
+    }
   }
 
   // Who wrote each sentence of the generated narrative (model, repaired, extract), while
@@ -102,9 +142,9 @@
   const origins = JSON.parse((initialOrigins && initialOrigins.textContent) || "[]");
   const originsText = editor.value;
   const ORIGIN = {
-    model: ["origin-model", "Redactado por el modelo: léalo con atención"],
-    repaired: ["origin-model", "Redactado por el modelo tras una corrección: léalo con atención"],
-    extract: ["origin-extract", "Extracto literal de una nota de evolución"],
+    model: "origin-model",
+    repaired: "origin-model",
+    extract: "origin-extract",
   };
   // Appends chars[a, b) to `el`, the narrative's sentences in their own spans.
   function appendPlain(el, chars, a, b, text) {
@@ -115,8 +155,7 @@
         if (s >= e || !ORIGIN[o.origin]) continue;
         el.append(document.createTextNode(chars.slice(pos, s).join("")));
         const span = document.createElement("span");
-        span.className = ORIGIN[o.origin][0];
-        span.title = ORIGIN[o.origin][1];
+        span.className = ORIGIN[o.origin];
         span.textContent = chars.slice(s, e).join("");
         el.append(span);
         pos = e;
@@ -125,65 +164,78 @@
     el.append(document.createTextNode(chars.slice(pos, b).join("")));
   }
 
+  // The marks live in a layer under the editor, with the same text and wrapping: the
+  // physician edits the very text that is marked.
+  function fit() {
+    editor.style.height = "auto";
+    editor.style.height = editor.scrollHeight + 2 + "px";
+  }
+
   let renderedText = "";
   function render(text) {
     renderedText = text;
-    // Spans are in Unicode code points.
     const chars = Array.from(text);
     // Marks cannot nest: where findings overlap (a sentence without evidence that also
     // holds an invented drug), errors win, then shorter spans; the rest stay listed.
+    // A finding marks its whole claim (a drug with its posology) when it has one.
+    const range = (f) => f.claim || f.span;
     const placed = [];
     findings
       .map((f, i) => ({ f, i }))
-      .filter((x) => x.f.span && x.f.span[1] <= chars.length)
+      .filter((x) => range(x.f) && range(x.f)[1] <= chars.length)
       .sort((a, b) =>
         (a.f.severity === "error" ? 0 : 1) - (b.f.severity === "error" ? 0 : 1) ||
-        (a.f.span[1] - a.f.span[0]) - (b.f.span[1] - b.f.span[0]))
+        (range(a.f)[1] - range(a.f)[0]) - (range(b.f)[1] - range(b.f)[0]))
       .forEach((x) => {
-        const [s, e] = x.f.span;
-        if (!placed.some((p) => s < p.f.span[1] && p.f.span[0] < e)) placed.push(x);
+        const [s, e] = range(x.f);
+        if (!placed.some((p) => s < range(p.f)[1] && range(p.f)[0] < e)) placed.push(x);
       });
-    const spans = placed.sort((a, b) => a.f.span[0] - b.f.span[0]);
+    const spans = placed.sort((a, b) => range(a.f)[0] - range(b.f)[0]);
     highlighted.innerHTML = "";
     let pos = 0;
     for (const { f, i } of spans) {
-      const [s, e] = f.span;
+      const [s, e] = range(f);
       if (s < pos) continue;
       appendPlain(highlighted, chars, pos, s, text);
       const mark = document.createElement("mark");
       mark.className = "mark " + cls(f);
       mark.dataset.finding = String(i);
-      mark.tabIndex = 0;
-      mark.title = f.message;
       mark.textContent = chars.slice(s, e).join("");
-      mark.addEventListener("click", () => showDetail(i));
-      mark.addEventListener("keydown", (ev) => { if (ev.key === "Enter") showDetail(i); });
       highlighted.append(mark);
       pos = e;
     }
     appendPlain(highlighted, chars, pos, chars.length, text);
+    // A last line break needs a character after it to take its height.
+    highlighted.append(document.createTextNode("\u200b"));
+    highlighted.classList.toggle("stale", text !== editor.value);
     findingsList.innerHTML = "";
     let errors = 0;
-    findings.forEach((f, i) => {
-      if (cls(f) === "error") errors++;
-      const li = document.createElement("li");
-      li.className = "finding " + cls(f);
-      const b = document.createElement("button");
-      b.type = "button";
-      b.className = "link";
-      b.textContent = (f.span ? "«" + f.mention + "» " : (KIND[f.kind] || f.kind) + ": ") + "— " + f.message;
-      b.addEventListener("click", () => showDetail(i));
-      li.append(b);
-      findingsList.append(li);
-    });
+    findings
+      .map((f, i) => ({ f, i }))
+      .sort((a, b) => harm(a.f) - harm(b.f) || (a.f.span ? a.f.span[0] : 1e9) - (b.f.span ? b.f.span[0] : 1e9))
+      .forEach(({ f, i }) => {
+        if (cls(f) === "error") errors++;
+        const li = document.createElement("li");
+        li.className = "finding " + cls(f);
+        const b = document.createElement("button");
+        b.type = "button";
+        b.className = "link";
+        b.textContent = f.kind === "suspicious_source"
+          ? kindLabel(f) + " (" + f.mention + "): " + f.message
+          : kindLabel(f) + ": " + (f.mention ? "«" + f.mention + "» — " : "") + f.message;
+        b.addEventListener("click", () => showDetail(i, true));
+        li.append(b);
+        findingsList.append(li);
+      });
     count.textContent = findings.length ? errors + " error(es), " + (findings.length - errors) + " advertencia(s)" : "sin hallazgos";
     count.className = "badge " + (errors ? "bad" : "ok");
+    fit();
   }
 
   render(editor.value);
+  window.addEventListener("resize", fit);
 
-  // «Respaldo»: the evidence of the sentence at the caret in the editor, or under the
-  // pointer (or the caret) in the highlighted view. Spans are in code points.
+  // «Respaldo»: the evidence of the sentence at the caret. Spans are in code points.
   const evidencePanel = document.getElementById("evidence");
   const initialEvidence = document.getElementById("initial-evidence");
   let evidence = JSON.parse((initialEvidence && initialEvidence.textContent) || "[]");
@@ -242,46 +294,17 @@
     evidencePanel.append(ul);
   }
 
-  function showEditorEvidence(force) {
-    const pos = Array.from(editor.value.slice(0, editor.selectionStart)).length;
+  // The caret on a mark shows its finding; anywhere, the sentence's evidence.
+  let caretFinding = -1;
+  function atCaret(force) {
+    const pos = caretPoint();
     showEvidenceAt(editor.value, pos, force);
+    if (renderedText !== editor.value) return;
+    const i = findings.findIndex((f) => { const r = f.claim || f.span; return r && r[0] <= pos && pos <= r[1]; });
+    if (i >= 0 && i !== caretFinding) showDetail(i, false);
+    caretFinding = i;
   }
-  ["keyup", "click", "select", "focus"].forEach((e) => editor.addEventListener(e, () => showEditorEvidence(false)));
-
-  // The code point offset of (node, offset) inside the highlighted view.
-  function highlightedOffset(node, offset) {
-    if (!highlighted.contains(node)) return null;
-    let pos = 0;
-    const walker = document.createTreeWalker(highlighted, NodeFilter.SHOW_TEXT);
-    for (let t = walker.nextNode(); t; t = walker.nextNode()) {
-      if (t === node) return pos + Array.from(t.data.slice(0, offset)).length;
-      pos += Array.from(t.data).length;
-    }
-    return null;
-  }
-
-  function pointOffset(x, y) {
-    if (document.caretPositionFromPoint) {
-      const c = document.caretPositionFromPoint(x, y);
-      return c && highlightedOffset(c.offsetNode, c.offset);
-    }
-    if (document.caretRangeFromPoint) {
-      const r = document.caretRangeFromPoint(x, y);
-      return r && highlightedOffset(r.startContainer, r.startOffset);
-    }
-    return null;
-  }
-
-  highlighted.addEventListener("mousemove", (ev) => {
-    const pos = pointOffset(ev.clientX, ev.clientY);
-    if (pos != null) showEvidenceAt(renderedText, pos, false);
-  });
-  document.addEventListener("selectionchange", () => {
-    const sel = document.getSelection();
-    if (!sel || !sel.rangeCount || !highlighted.contains(sel.anchorNode)) return;
-    const pos = highlightedOffset(sel.anchorNode, sel.anchorOffset);
-    if (pos != null) showEvidenceAt(renderedText, pos, false);
-  });
+  ["keyup", "click", "select", "focus"].forEach((e) => editor.addEventListener(e, () => atCaret(false)));
 
   let timer = null;
   let seq = 0;
@@ -294,20 +317,36 @@
       findings = r.findings;
       if (r.evidence) { evidence = r.evidence; evidenceText = text; }
       render(text);
-      if (document.activeElement === editor) showEditorEvidence(true);
+      if (document.activeElement === editor) atCaret(true);
     } catch (e) {
       count.textContent = "no se pudo validar: " + e.message;
     }
   }
   editor.addEventListener("input", () => {
+    // The marks stay on the words until the check answers: out of place for a moment.
+    highlighted.classList.add("stale");
+    fit();
     clearTimeout(timer);
     timer = setTimeout(revalidate, 350);
   });
 
   const saveStatus = document.getElementById("save-status");
   const save = document.getElementById("save");
+  const sign = document.getElementById("sign");
+  const amend = document.getElementById("amend");
+  if (amend) {
+    amend.addEventListener("click", () => {
+      editor.readOnly = false;
+      amend.hidden = true;
+      if (save) save.hidden = false;
+      if (sign) sign.hidden = false;
+      saveStatus.textContent = "Enmienda: al guardar se crea una versión nueva; la firmada no cambia.";
+      editor.focus();
+    });
+  }
   if (save) {
     save.addEventListener("click", async () => {
+      if (editor.readOnly) { saveStatus.textContent = "La versión firmada no se edita: use «Enmendar la versión firmada»."; return; }
       saveStatus.textContent = "Guardando…";
       try {
         const v = await api("POST", base + "/versions", { text: editor.value, parentId: latestId, amend: latestStatus === "signed" });
@@ -317,23 +356,29 @@
         saveStatus.textContent = "No se guardó: " + e.message;
       }
     });
+    document.addEventListener("keydown", (ev) => {
+      if ((ev.ctrlKey || ev.metaKey) && ev.key.toLowerCase() === "s") {
+        ev.preventDefault();
+        if (!save.hidden) save.click();
+      }
+    });
   }
 
-  const sign = document.getElementById("sign");
   if (sign) {
+    const signNow = (ack) => api("POST", "/api/v1/versions/" + latestId + "/sign", ack ? { acknowledgeFindings: true } : {});
     sign.addEventListener("click", async () => {
       if (!latestId) { saveStatus.textContent = "No hay versión para firmar."; return; }
-      if (editor.value.trim() !== (root.dataset.savedText || editor.defaultValue).trim()) {
+      if (editor.value.trim() !== editor.defaultValue.trim()) {
         saveStatus.textContent = "Guarde los cambios antes de firmar.";
         return;
       }
       if (!confirm("¿Aprobar y firmar la versión actual? Una versión firmada no cambia; los cambios posteriores serán enmiendas.")) return;
       try {
-        await api("POST", "/api/v1/versions/" + latestId + "/sign", {});
+        await signNow(false);
       } catch (e) {
-        if (e.status === 409 && /no respaldan/.test(e.message)) {
+        if (e.status === 409 && e.data && e.data.needsConfirmation) {
           if (!confirm(e.message + "\n\n¿Firmar de todas formas?")) return;
-          try { await api("POST", "/api/v1/versions/" + latestId + "/sign", { acknowledgeFindings: true }); }
+          try { await signNow(true); }
           catch (e2) { saveStatus.textContent = "No se firmó: " + e2.message; return; }
         } else {
           saveStatus.textContent = "No se firmó: " + e.message;
@@ -345,36 +390,76 @@
     });
   }
 
-  // ---- generation with streaming
+  // ---- drafting: the stage, the time, and the words of the answer under way
   const gen = document.getElementById("generate");
   const cancel = document.getElementById("cancel");
   const jobStatus = document.getElementById("job-status");
+  const progress = document.getElementById("progress");
+  const stageEl = document.getElementById("stage");
+  const timing = document.getElementById("timing");
+  const bar = document.getElementById("progress-bar");
   const stream = document.getElementById("stream");
   let currentJob = null;
+  let startedAt = Date.now(), typical = null, ahead = 0, queued = false, tick = null;
+
+  function clock(s) {
+    s = Math.max(0, Math.round(s));
+    const m = Math.floor(s / 60), r = s % 60;
+    return m ? m + " min " + String(r).padStart(2, "0") + " s" : r + " s";
+  }
+  function showTiming() {
+    const el = (Date.now() - startedAt) / 1000;
+    let t = clock(el) + (queued ? " en cola" : " de redacción");
+    const total = typical ? typical * (queued ? ahead : 1) : null;
+    if (total) {
+      t += " · estimado: " + (el < total ? "unos " + clock(total - el) + " más" : "ya debería terminar");
+      bar.value = Math.min(99, (100 * el) / total);
+    } else {
+      t += " · aún no hay una estimación (es la primera redacción de este servidor)";
+      bar.removeAttribute("value");
+    }
+    timing.textContent = "· " + t;
+  }
+  function setQueued(a) {
+    queued = true;
+    ahead = a;
+    stageEl.textContent = "En cola: " + (a === 1 ? "1 redacción por delante" : a + " redacciones por delante");
+  }
+  function snapshot(s) {
+    typical = s.typicalS || null;
+    startedAt = Date.now() - (s.elapsedS || 0) * 1000;
+    stream.textContent = s.status === "running" ? s.text || "" : "";
+    if (s.status === "queued") setQueued(s.ahead || 1);
+    else { queued = false; stageEl.textContent = s.stageLabel || "Redactando"; }
+  }
 
   function follow(job) {
     currentJob = job.jobId;
     if (cancel) cancel.hidden = false;
     if (gen) gen.disabled = true;
-    stream.hidden = false;
+    progress.hidden = false;
     stream.textContent = "";
+    clearInterval(tick);
+    tick = setInterval(showTiming, 1000);
     const es = new EventSource(job.eventsUrl);
-    const finish = () => { es.close(); if (cancel) cancel.hidden = true; if (gen) gen.disabled = false; };
-    const position = (p) => {
-      if (p === 0 || p === null || p === undefined) jobStatus.textContent = "Redactando…";
-      else jobStatus.textContent = "En cola: posición " + p;
-    };
+    const finish = () => { es.close(); clearInterval(tick); progress.hidden = true; if (cancel) cancel.hidden = true; if (gen) gen.disabled = false; };
     es.addEventListener("snapshot", (e) => {
       const s = JSON.parse(e.data);
-      stream.textContent = s.text || "";
-      if (s.status === "queued") position(s.position);
-      if (s.status === "running") position(0);
-      if (s.status === "done") { finish(); jobStatus.textContent = "Listo."; location.reload(); }
+      snapshot(s);
+      showTiming();
+      if (s.status === "done") { finish(); jobStatus.textContent = "Listo; cargando el borrador…"; location.reload(); }
       if (s.status === "failed") { finish(); jobStatus.textContent = "Falló: " + (s.message || ""); }
       if (s.status === "cancelled") { finish(); jobStatus.textContent = "Cancelada."; }
     });
-    es.addEventListener("queued", (e) => position(JSON.parse(e.data).position));
-    es.addEventListener("started", () => position(0));
+    es.addEventListener("queued", (e) => setQueued(Math.max(1, JSON.parse(e.data).position - 1)));
+    es.addEventListener("started", () => { queued = false; startedAt = Date.now(); stageEl.textContent = "Redactando"; });
+    es.addEventListener("stage", (e) => {
+      const d = JSON.parse(e.data);
+      queued = false;
+      stageEl.textContent = d.label;
+      // A new answer: the last one was not kept as it was.
+      if (d.stage && d.stage.stage === "writing") stream.textContent = "";
+    });
     es.addEventListener("token", (e) => { stream.textContent += JSON.parse(e.data).text; });
     es.addEventListener("done", () => { finish(); jobStatus.textContent = "Listo; cargando el borrador…"; location.reload(); });
     es.addEventListener("failed", (e) => { finish(); jobStatus.textContent = "Falló: " + JSON.parse(e.data).message; });
@@ -384,9 +469,12 @@
 
   if (gen) {
     gen.addEventListener("click", async () => {
+      if (latestId && !confirm("Se redactará un borrador nuevo; el texto actual queda en el historial de versiones. ¿Continuar?")) return;
       jobStatus.textContent = "Enviando…";
       try {
-        follow(await api("POST", base + "/drafts"));
+        const job = await api("POST", base + "/drafts");
+        jobStatus.textContent = job.existing ? "Ya había una redacción en curso para este episodio: se muestra su avance." : "";
+        follow(job);
       } catch (e) {
         const wait = e.data && e.data.retryAfter ? " (reintente en " + e.data.retryAfter + " s)" : "";
         jobStatus.textContent = "No se pudo generar: " + e.message + wait;
@@ -398,6 +486,10 @@
       if (!currentJob) return;
       try { await api("POST", "/api/v1/jobs/" + currentJob + "/cancel"); } catch (e) { jobStatus.textContent = e.message; }
     });
+  }
+  // A draft under way when the page was opened (or reloaded): follow it.
+  if (root.dataset.job) {
+    follow({ jobId: root.dataset.job, eventsUrl: "/api/v1/jobs/" + root.dataset.job + "/events" });
   }
 
   // ---- versions and differences
@@ -421,6 +513,15 @@
     while (j < m) push("+", y[j++]);
     return out;
   }
+  // Unchanged stretches shortened to the words around the changes.
+  const CONTEXT = 24;
+  function shorten(t, first, last) {
+    const w = words(t);
+    if (w.length <= 2 * CONTEXT + 10) return t;
+    const head = first ? [] : w.slice(0, CONTEXT);
+    const tail = last ? [] : w.slice(-CONTEXT);
+    return head.join("") + " […] " + tail.join("");
+  }
   const diffBox = document.getElementById("diff");
   document.querySelectorAll("button.version").forEach((b) => {
     b.addEventListener("click", async () => {
@@ -431,7 +532,7 @@
         diffBox.hidden = false;
         diffBox.innerHTML = "";
         const h = document.createElement("h3");
-        h.textContent = "Versión " + v.number + (v.parentId ? " frente a la anterior" : "");
+        h.textContent = "Versión " + v.number + (v.parentId ? ": cambios frente a la anterior" : "");
         diffBox.append(h);
         if (v.writtenFromOlderRevision) {
           const note = document.createElement("p");
@@ -441,12 +542,18 @@
         }
         const pre = document.createElement("div");
         pre.className = "difftext";
-        for (const [op, t] of diff(prev.text, v.text)) {
+        const parts = diff(prev.text, v.text);
+        parts.forEach(([op, t], k) => {
           const el = document.createElement(op === "=" ? "span" : op === "+" ? "ins" : "del");
-          el.textContent = t;
+          el.textContent = op === "=" && parts.length > 1 ? shorten(t, k === 0, k === parts.length - 1) : t;
           pre.append(el);
-        }
-        diffBox.append(pre);
+        });
+        if (parts.length === 1 && parts[0][0] === "=") {
+          const same = document.createElement("p");
+          same.className = "muted";
+          same.textContent = "Sin cambios de texto frente a la anterior.";
+          diffBox.append(same);
+        } else diffBox.append(pre);
       } catch (e) {
         diffBox.hidden = false;
         diffBox.textContent = "No se pudo cargar la versión: " + e.message;

@@ -5,32 +5,30 @@
 
 use crate::auth::{Principal, Via};
 use crate::cache::{Parsed, StoredEpisode, StoredMeta};
+use crate::drafting::{busy, queue_draft, wait};
 use crate::error::{ApiError, ApiResult};
-use crate::jobs::{GuidanceFn, Job, JobEvent, Refused, SaveFn, Status};
+use crate::jobs::Status;
 use crate::{AppState, now_ms};
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use epicrisis_domain::Episode;
 use epicrisis_pipeline::engine::{Engine, Guidance, Outcome};
-use epicrisis_pipeline::grounded::{KnownPassage, KnownVectors, evolution_paragraph};
+use epicrisis_pipeline::grounded::evolution_paragraph;
 use epicrisis_pipeline::{Draft, writer};
 use epicrisis_store::{
     AuditEntry, EpisodeQuery, EpisodeRow, NewEpisode, NewVersion, Role, VersionKind, VersionRow,
     VersionStatus,
 };
 use epicrisis_validate::{Category, Finding, Kind, Report, Severity};
-use futures_util::Stream;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -46,7 +44,6 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/me", get(me))
         .route("/api/v1/episodes", get(list_episodes).post(import_episode))
         .route("/api/v1/episodes/{id}", get(get_episode))
-        .route("/api/v1/episodes/{id}/drafts", post(start_draft))
         .route(
             "/api/v1/episodes/{id}/versions",
             get(list_versions).post(save_version),
@@ -55,9 +52,6 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/episodes/{id}/audit", get(episode_audit))
         .route("/api/v1/versions/{id}", get(get_version))
         .route("/api/v1/versions/{id}/sign", post(sign_version))
-        .route("/api/v1/jobs/{id}", get(get_job).delete(cancel_job))
-        .route("/api/v1/jobs/{id}/cancel", post(cancel_job))
-        .route("/api/v1/jobs/{id}/events", get(job_events))
         .route("/api/v1/archive/search", get(archive_search))
         .route("/api/v1/audit", get(full_audit))
         .route("/api/v1/audit/verify", get(verify_audit))
@@ -99,7 +93,7 @@ pub fn read_episode(bytes: &[u8], name: &str) -> ApiResult<Episode> {
 
 pub(crate) fn unknown_episode(id: &str) -> ApiError {
     ApiError::not_found(format!(
-        "no existe el episodio {id:?}; impórtelo primero (POST /api/v1/episodes) / unknown episode"
+        "no existe el episodio {id:?}; impórtelo primero (POST /api/v1/episodes)"
     ))
 }
 
@@ -173,15 +167,30 @@ pub async fn store_episode(
     if let Some(id) = id {
         ep.id = Some(id);
     }
-    let Some(episode_id) = ep.id.clone().filter(|s| !s.trim().is_empty()) else {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "el episodio no trae identificador (id_atencion, episodeId o Encounter.id); indíquelo con ?id=… / the episode has no id: pass ?id=…",
-        ));
+    let episode_id = match ep.id.clone().filter(|s| !s.trim().is_empty()) {
+        Some(id) => id,
+        None => {
+            let id = crate::listing::assigned_id(&ep)?;
+            ep.warnings.push(epicrisis_domain::SourceWarning {
+                kind: epicrisis_domain::WarningKind::Normalised,
+                path: "id".into(),
+                message: format!(
+                    "the record has no episode number (id_atencion, episodeId or Encounter.id); \
+                     it was given {id:?}, derived from its contents"
+                ),
+                message_es: format!(
+                    "El registro no trae número de episodio (id_atencion); se le asignó «{id}» \
+                     a partir de su contenido. Importar el mismo archivo otra vez abre este \
+                     episodio; para que un archivo corregido lo actualice, agregue id_atencion."
+                ),
+            });
+            ep.id = Some(id.clone());
+            id
+        }
     };
     if episode_id.len() > 128 || episode_id.contains(['/', '?', '#']) {
         return Err(ApiError::bad_request(
-            "el identificador del episodio debe tener hasta 128 caracteres, sin / ? # / the episode id must be short and without / ? #",
+            "el identificador del episodio debe tener hasta 128 caracteres, sin / ? #; corríjalo en el archivo o indíquelo con ?id=…",
         ));
     }
     let row = state
@@ -194,6 +203,12 @@ pub async fn store_episode(
             episode_json: serde_json::to_string(&ep).map_err(ApiError::internal)?,
             source: String::from_utf8_lossy(bytes).into_owned(),
             source_kind: ep.shape.as_str().to_string(),
+            patient_name: ep.patient.name.clone(),
+            diagnosis: crate::listing::main_diagnosis(&ep),
+            search_text: Some(crate::listing::search_text(
+                &ep.id.clone().unwrap_or_default(),
+                &ep,
+            )),
         })
         .await?;
     // The stamp moved on anyway; forgetting the old copy frees its memory now.
@@ -242,7 +257,7 @@ fn version_full(v: &VersionRow) -> Value {
 
 /// What is saved with a generated version: the parts (with their origin) and the
 /// provenance, attempts and timings.
-fn provenance_json(o: &Outcome) -> String {
+pub(crate) fn provenance_json(o: &Outcome) -> String {
     json!({
         "draft": o.draft,
         "provenance": o.provenance,
@@ -266,241 +281,10 @@ fn rfc3339(ms: i64) -> String {
         .unwrap_or_default()
 }
 
-fn busy(r: Refused) -> ApiError {
-    match r {
-        Refused::Full {
-            retry_after_s,
-            capacity,
-        } => ApiError::busy(
-            format!(
-                "la cola de generación está llena ({capacity} en espera); intente de nuevo en {retry_after_s} s / the generation queue is full, try again"
-            ),
-            retry_after_s,
-        ),
-        Refused::Stopping => ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "el servidor se está deteniendo; intente en un momento / the server is stopping",
-        ),
-    }
-}
-
-/// Queues a draft of a stored episode; the result becomes a new version. `avoid`: the
-/// words an earlier draft was faulted for (a regeneration), empty for a first draft.
-pub async fn queue_draft(
-    state: &AppState,
-    p: &Principal,
-    episode_id: &str,
-    avoid: Vec<String>,
-) -> ApiResult<Arc<Job>> {
-    p.require(&[Role::Medico], "generar borradores")?;
-    let stored = parsed_episode(state, episode_id).await?;
-    let ep = stored.parsed.episode.clone();
-    let parent = state.store.latest_version(episode_id).await?;
-    if let Some(v) = &parent
-        && v.status == VersionStatus::Signed
-    {
-        return Err(ApiError::conflict(format!(
-            "la versión {} está firmada; para cambiarla use una enmienda / version {} is signed: amend it instead",
-            v.number, v.number
-        )));
-    }
-    let store = state.store.clone();
-    let handle = tokio::runtime::Handle::current();
-    let eid = episode_id.to_string();
-    let user_id = p.user.id;
-    let engine_name = state.engine.name();
-    let regenerate = !avoid.is_empty();
-    // The data the engine reads: the version records it, whatever is imported meanwhile.
-    let revision = stored.meta.revision;
-    let save: SaveFn = Box::new(move |o: &Outcome| {
-        let v = NewVersion {
-            episode_id: eid,
-            kind: VersionKind::Generated,
-            text: o.text.clone(),
-            report_json: serde_json::to_string(&o.report).map_err(|e| e.to_string())?,
-            provenance_json: provenance_json(o),
-            engine: Some(engine_name),
-            author_id: Some(user_id),
-            // The newest version when the draft is saved (others may have been saved
-            // while this job waited): a generated draft follows whatever is latest.
-            parent_id: None,
-            episode_revision: Some(revision),
-        };
-        handle
-            .block_on(async {
-                let latest = store.latest_version(&v.episode_id).await?;
-                let v = NewVersion {
-                    parent_id: latest.map(|l| l.id),
-                    ..v
-                };
-                store.add_version(&v).await
-            })
-            .map(|row| Some(row.id))
-            .map_err(|e| e.to_string())
-    });
-    let save = keep_passage_vectors(state, &stored, save);
-    let guidance = draft_guidance(state, &stored, avoid);
-    let job = state
-        .queue
-        .submit(
-            ep,
-            Some(episode_id.to_string()),
-            p.user.id,
-            state.settings.layout,
-            guidance,
-            save,
-        )
-        .map_err(busy)?;
-    audit(
-        state,
-        Some(p),
-        "generate",
-        Some(episode_id),
-        None,
-        json!({"engine": state.engine.name(), "job": job.id, "regenerate": regenerate}),
-    )
-    .await?;
-    Ok(job)
-}
-
 /// A problem that costs a convenience, not a request: one line on stderr (never patient
 /// text: the store's and the model's errors name files, settings and shapes).
 pub(crate) fn warn(what: &str, e: &dyn std::fmt::Display) {
     eprintln!("aviso: {what}: {e}");
-}
-
-/// The embeddings model a draft of this server uses for its notes: the server's, when
-/// the engine is a model on this machine (the deterministic writer embeds nothing).
-fn drafting_embedder(state: &AppState) -> Option<Arc<dyn epicrisis_embed::Embedder>> {
-    match &state.engine {
-        Engine::Model { .. } => state.embedder.clone(),
-        Engine::Deterministic => None,
-    }
-}
-
-/// What a draft of a stored episode is told besides the episode: `avoid` (a
-/// regeneration's words), the passage vectors an earlier draft kept in the store, and —
-/// for a model on this machine only — the evolution paragraphs of the two most similar
-/// signed epicrisis of other episodes as style examples. Never sent to an external
-/// provider: other patients' text would leave the machine. Runs on the worker thread.
-fn draft_guidance(state: &AppState, stored: &StoredEpisode, avoid: Vec<String>) -> GuidanceFn {
-    let Some(embedder) = drafting_embedder(state) else {
-        return Box::new(move || Guidance {
-            avoid,
-            ..Guidance::default()
-        });
-    };
-    let external = state.engine.is_external();
-    let store = state.store.clone();
-    let handle = tokio::runtime::Handle::current();
-    let id = stored.meta.episode_id.clone();
-    let query = crate::archive::episode_query(&stored.parsed.episode);
-    Box::new(move || {
-        let model = embedder.name().to_string();
-        let known_vectors = match handle.block_on(store.passage_vectors(&id, &model)) {
-            Ok(rows) => rows.map(|rows| {
-                Arc::new(KnownVectors {
-                    model: model.clone(),
-                    passages: rows
-                        .into_iter()
-                        .map(|r| KnownPassage {
-                            note: r.note_index as usize,
-                            start: r.char_start as usize,
-                            end: r.char_end as usize,
-                            vector: r.vector,
-                        })
-                        .collect(),
-                })
-            }),
-            Err(e) => {
-                warn(
-                    "stored passage vectors could not be read; the notes are embedded again",
-                    &e,
-                );
-                None
-            }
-        };
-        let style_examples = if external || query.trim().is_empty() {
-            Vec::new()
-        } else {
-            match handle.block_on(crate::archive::search_indexed(
-                &store,
-                embedder.as_ref(),
-                &query,
-                4,
-                Some(&id),
-            )) {
-                Ok(hits) => hits
-                    .iter()
-                    .filter_map(|h| evolution_paragraph(&h.text))
-                    .take(2)
-                    .collect(),
-                Err(e) => {
-                    warn("the archive could not be searched for style examples", &e);
-                    Vec::new()
-                }
-            }
-        };
-        Guidance {
-            avoid,
-            style_examples,
-            known_vectors,
-        }
-    })
-}
-
-/// Wraps `save` so that passage vectors a draft made (not reused) are kept in the store
-/// for the next draft of the episode, tied to the episode JSON they were cut from (a
-/// re-import in between makes the store refuse them). A failure costs only the reuse.
-fn keep_passage_vectors(state: &AppState, stored: &StoredEpisode, save: SaveFn) -> SaveFn {
-    if drafting_embedder(state).is_none() {
-        return save;
-    }
-    let store = state.store.clone();
-    let handle = tokio::runtime::Handle::current();
-    let id = stored.meta.episode_id.clone();
-    let sha = stored.meta.content_sha256.clone();
-    Box::new(move |o: &Outcome| {
-        let saved = save(o)?;
-        if let Some(notes) = o.notes.as_deref()
-            && !notes.reused
-            && let (Some((vectors, _)), Some(model)) = (&notes.vectors, &notes.model)
-        {
-            let rows: Vec<epicrisis_store::PassageVector> = notes
-                .passages
-                .iter()
-                .zip(vectors)
-                .map(|(p, v)| epicrisis_store::PassageVector {
-                    note_index: p.note as u32,
-                    day: p.day,
-                    char_start: p.start as u32,
-                    char_end: p.end as u32,
-                    vector: v.clone(),
-                })
-                .collect();
-            if let Err(e) = handle.block_on(store.put_passage_vectors(&id, model, &sha, &rows)) {
-                warn(
-                    "passage vectors were not kept; the next draft embeds the notes again",
-                    &e,
-                );
-            }
-        }
-        Ok(saved)
-    })
-}
-
-/// Waits for a job to finish.
-async fn wait(job: &Job) {
-    let mut rx = job.events.subscribe();
-    loop {
-        if job.status().finished() {
-            return;
-        }
-        match tokio::time::timeout(Duration::from_millis(500), rx.recv()).await {
-            Ok(Err(tokio::sync::broadcast::error::RecvError::Closed)) => return,
-            _ => continue,
-        }
-    }
 }
 
 // ---------------------------------------------------------------- predecessor
@@ -575,11 +359,8 @@ fn id_string(v: &Value) -> Option<String> {
 /// A JSON body parsed into `T`; one that does not fit is a 400 naming the expected
 /// `shape` (every JSON route answers bad bodies the same way, as JSON).
 pub(crate) fn json_body<T: serde::de::DeserializeOwned>(body: &[u8], shape: &str) -> ApiResult<T> {
-    serde_json::from_slice(body).map_err(|e| {
-        ApiError::bad_request(format!(
-            "el cuerpo debe ser JSON {shape}: {e} / the body must be JSON {shape}"
-        ))
-    })
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("el cuerpo debe ser JSON {shape}: {e}")))
 }
 
 fn parse_legacy(body: &Bytes) -> ApiResult<LegacyRequest> {
@@ -797,7 +578,7 @@ async fn legacy_draft(
     let named = legacy_episode_of(state, req).await?;
     let regenerate = !avoid.is_empty();
     let job = match &named {
-        Named::Stored(s) => queue_draft(state, p, &s.meta.episode_id, avoid).await?,
+        Named::Stored(s) => queue_draft(state, p, &s.meta.episode_id, avoid).await?.job,
         Named::Inline(parsed) => {
             p.require(&[Role::Medico], "generar borradores")?;
             let job = state
@@ -813,7 +594,8 @@ async fn legacy_draft(
                     }),
                     Box::new(|_| Ok(None)),
                 )
-                .map_err(busy)?;
+                .map_err(busy)?
+                .job;
             audit(
                 state,
                 Some(p),
@@ -1063,7 +845,7 @@ fn check_date(field: &str, v: &Option<String>) -> ApiResult<()> {
         && (d.len() != 10 || epicrisis_domain::Date::parse(d).is_err())
     {
         return Err(ApiError::bad_request(format!(
-            "{field}={d:?} no es una fecha AAAA-MM-DD / is not a YYYY-MM-DD date"
+            "{field}={d:?} no es una fecha AAAA-MM-DD"
         )));
     }
     Ok(())
@@ -1080,8 +862,13 @@ pub fn episode_query(
     check_date("from", &from)?;
     check_date("to", &to)?;
     let nonempty = |s: Option<String>| s.filter(|s| !s.trim().is_empty());
+    let q = nonempty(q);
     Ok(EpisodeQuery {
-        text: nonempty(q),
+        terms: q
+            .as_deref()
+            .map(crate::listing::search_terms)
+            .unwrap_or_default(),
+        text: q,
         service: nonempty(service),
         discharged_from: nonempty(from),
         discharged_to: nonempty(to),
@@ -1114,150 +901,6 @@ async fn get_episode(
         "revision": m.revision,
         "episode": stored.parsed.episode, "latestVersion": latest.as_ref().map(version_full),
     })))
-}
-
-fn job_json(state: &AppState, job: &Job) -> Value {
-    let position = state.queue.position(job);
-    let st = job.state.lock();
-    let (status, text, message, version) = match &st {
-        Ok(s) => (
-            s.status,
-            s.text.clone(),
-            s.message.clone(),
-            s.result.as_ref().and_then(|r| r.version_id),
-        ),
-        Err(_) => (Status::Failed, String::new(), None, None),
-    };
-    json!({
-        "jobId": job.id, "episodeId": job.episode_id, "status": status, "position": position,
-        "text": text, "message": message, "versionId": version,
-        "eventsUrl": format!("/api/v1/jobs/{}/events", job.id),
-    })
-}
-
-async fn start_draft(
-    State(state): State<AppState>,
-    p: Principal,
-    Path(id): Path<String>,
-) -> ApiResult<Response> {
-    let job = queue_draft(&state, &p, &id, Vec::new()).await?;
-    Ok((StatusCode::ACCEPTED, Json(job_json(&state, &job))).into_response())
-}
-
-fn find_job(state: &AppState, id: &str) -> ApiResult<Arc<Job>> {
-    state.queue.job(id).ok_or_else(|| {
-        ApiError::not_found("ese trabajo de generación no existe (o terminó hace más de una hora)")
-    })
-}
-
-async fn get_job(
-    State(state): State<AppState>,
-    _p: Principal,
-    Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
-    let job = find_job(&state, &id)?;
-    Ok(Json(job_json(&state, &job)))
-}
-
-async fn cancel_job(
-    State(state): State<AppState>,
-    p: Principal,
-    Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
-    let job = find_job(&state, &id)?;
-    if job.user_id != p.user.id && p.user.role != Role::Admin {
-        return Err(ApiError::forbidden(
-            "solo quien inició la generación puede cancelarla",
-        ));
-    }
-    let cancelled = state.queue.cancel(&job);
-    audit(
-        &state,
-        Some(&p),
-        "cancel",
-        job.episode_id.as_deref(),
-        None,
-        json!({"job": job.id}),
-    )
-    .await?;
-    Ok(Json(
-        json!({"cancelled": cancelled, "job": job_json(&state, &job)}),
-    ))
-}
-
-fn sse_event(ev: &JobEvent) -> Event {
-    let name = match ev {
-        JobEvent::Queued { .. } => "queued",
-        JobEvent::Started => "started",
-        JobEvent::Token { .. } => "token",
-        JobEvent::Done { .. } => "done",
-        JobEvent::Failed { .. } => "failed",
-        JobEvent::Cancelled => "cancelled",
-    };
-    Event::default()
-        .event(name)
-        .json_data(ev)
-        .unwrap_or_else(|_| Event::default().event(name))
-}
-
-/// Server-Sent Events of a job: a `snapshot` (status and the text so far), then
-/// `queued` (position), `started`, `token`, and one of `done`, `failed`, `cancelled`.
-/// A client that goes away only drops its stream; the job goes on and is saved.
-async fn job_events(
-    State(state): State<AppState>,
-    _p: Principal,
-    Path(id): Path<String>,
-) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
-    let job = find_job(&state, &id)?;
-    let rx = job.events.subscribe();
-    let snapshot = Event::default()
-        .event("snapshot")
-        .json_data(job_json(&state, &job))
-        .map_err(ApiError::internal)?;
-    let finished = job.status().finished();
-    let stream = futures_util::stream::unfold(
-        (Some(snapshot), rx, finished, job, state),
-        |(first, mut rx, finished, job, state)| async move {
-            if let Some(ev) = first {
-                return Some((Ok(ev), (None, rx, finished, job, state)));
-            }
-            if finished {
-                return None;
-            }
-            loop {
-                match tokio::time::timeout(Duration::from_secs(2), rx.recv()).await {
-                    Ok(Ok(ev)) => {
-                        let end = matches!(
-                            ev,
-                            JobEvent::Done { .. } | JobEvent::Failed { .. } | JobEvent::Cancelled
-                        );
-                        return Some((Ok(sse_event(&ev)), (None, rx, end, job, state)));
-                    }
-                    Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {
-                        // Too slow a reader: send the whole state again.
-                        let snap = Event::default()
-                            .event("snapshot")
-                            .json_data(job_json(&state, &job))
-                            .unwrap_or_default();
-                        let end = job.status().finished();
-                        return Some((Ok(snap), (None, rx, end, job, state)));
-                    }
-                    Ok(Err(_)) => return None,
-                    Err(_) => {
-                        if job.status().finished() {
-                            let snap = Event::default()
-                                .event("snapshot")
-                                .json_data(job_json(&state, &job))
-                                .unwrap_or_default();
-                            return Some((Ok(snap), (None, rx, true, job, state)));
-                        }
-                        continue;
-                    }
-                }
-            }
-        },
-    );
-    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
 
 async fn list_versions(
@@ -1331,9 +974,7 @@ async fn save_version(
     p.require(&[Role::Medico], "editar borradores")?;
     let b: SaveBody = json_body(&body, "{text, parentId, amend?}")?;
     if b.text.trim().is_empty() {
-        return Err(ApiError::bad_request(
-            "el texto está vacío / the text is empty",
-        ));
+        return Err(ApiError::bad_request("el texto está vacío"));
     }
     let stored = parsed_episode(&state, &id).await?;
     let (report, evidence) = stored.parsed.check(&b.text);
@@ -1432,10 +1073,23 @@ async fn sign_version(
     let v = load_version(&state, id).await?;
     let report = report_of(&v);
     let (errors, _) = counts(&report);
-    if errors > 0 && !b.acknowledge_findings {
-        return Err(ApiError::conflict(format!(
-            "la versión tiene {errors} afirmación(es) que los datos no respaldan; corríjalas o confirme con acknowledgeFindings=true / the text has unsupported claims"
-        )));
+    // The codes in the data that belong to another drug or diagnosis go into the signed
+    // document as they are: they are named here too.
+    let stored = parsed_episode(&state, &v.episode_id).await?;
+    let data = crate::record::version_data(&state, stored, &v).await?;
+    let wrong_codes: Vec<String> = data
+        .parsed()
+        .episode
+        .warnings
+        .iter()
+        .filter(|w| w.kind == epicrisis_domain::WarningKind::SuspiciousCode)
+        .map(|w| w.text_es().to_string())
+        .collect();
+    if (errors > 0 || !wrong_codes.is_empty()) && !b.acknowledge_findings {
+        return Err(
+            ApiError::conflict(sign_objection(v.number, &report, &wrong_codes))
+                .needing_confirmation(),
+        );
     }
     let signed = state.store.sign(id, p.user.id).await?;
     audit(
@@ -1444,11 +1098,64 @@ async fn sign_version(
         "approve",
         Some(&signed.episode_id),
         Some(signed.id),
-        json!({"signs": id, "contentHash": signed.content_hash, "acknowledgedFindings": errors}),
+        json!({"signs": id, "contentHash": signed.content_hash, "acknowledgedFindings": errors,
+               "acknowledgedWrongCodes": wrong_codes.len()}),
     )
     .await?;
     index_archive_later(&state);
     Ok((StatusCode::CREATED, Json(version_full(&signed))).into_response())
+}
+
+/// Why a version should not be signed as it is, in words for the confirmation dialog:
+/// claims the data does not support, what it leaves out, and codes of the data that
+/// belong to something else.
+fn sign_objection(number: i64, report: &Report, wrong_codes: &[String]) -> String {
+    let errors = |kind: Kind| {
+        report
+            .findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error && f.kind == kind)
+            .count()
+    };
+    let plural =
+        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let unsupported = errors(Kind::Unsupported);
+    let omitted = errors(Kind::Omission);
+    let other = report.error_count() - unsupported - omitted;
+    let mut said = Vec::new();
+    if unsupported > 0 {
+        said.push(plural(
+            unsupported,
+            "afirmación que los datos no respaldan",
+            "afirmaciones que los datos no respaldan",
+        ));
+    }
+    if omitted > 0 {
+        said.push(
+            plural(omitted, "omisión", "omisiones")
+                + " (datos del episodio que el texto no menciona)",
+        );
+    }
+    if other > 0 {
+        said.push(plural(other, "otro error", "otros errores"));
+    }
+    let mut m = if said.is_empty() {
+        format!("La versión {number} no tiene errores en el texto.")
+    } else {
+        format!("La versión {number} tiene {}.", said.join(" y "))
+    };
+    if !wrong_codes.is_empty() {
+        m += &format!(
+            " Los datos del episodio tienen {} que irá tal cual al documento firmado: {}",
+            plural(
+                wrong_codes.len(),
+                "código que no corresponde",
+                "códigos que no corresponden"
+            ),
+            wrong_codes.join(" ")
+        );
+    }
+    m + " Corríjalo antes de firmar, o confirme para firmar de todas formas."
 }
 
 /// Embeds newly signed epicrisis into the archive in the background, when the server
@@ -1522,24 +1229,24 @@ pub async fn search_archive(
     let q = q.trim().to_string();
     if q.is_empty() {
         return Err(ApiError::bad_request(
-            "falta el texto a buscar: use ?q=texto / the query parameter q is empty",
+            "falta el texto a buscar: use ?q=texto",
         ));
     }
     if q.chars().count() > ARCHIVE_MAX_QUERY {
         return Err(ApiError::bad_request(format!(
-            "el texto a buscar (q) es demasiado largo: máximo {ARCHIVE_MAX_QUERY} caracteres / q is longer than {ARCHIVE_MAX_QUERY} characters"
+            "el texto a buscar (q) es demasiado largo: máximo {ARCHIVE_MAX_QUERY} caracteres"
         )));
     }
     let k = k.unwrap_or(5);
     if !(1..=ARCHIVE_MAX_K).contains(&k) {
         return Err(ApiError::bad_request(format!(
-            "k debe estar entre 1 y {ARCHIVE_MAX_K} / k must be between 1 and {ARCHIVE_MAX_K}"
+            "k debe estar entre 1 y {ARCHIVE_MAX_K}"
         )));
     }
     let Some(embedder) = state.embedder.clone() else {
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "la búsqueda de casos similares necesita un modelo de embeddings: configure EMBEDDINGS_MODEL (por ejemplo models/embeddings/multilingual-e5-small) y reinicie el servidor / archive search needs an embeddings model (EMBEDDINGS_MODEL)",
+            "la búsqueda de casos similares necesita un modelo de embeddings: configure EMBEDDINGS_MODEL (por ejemplo models/embeddings/multilingual-e5-small) y reinicie el servidor",
         ));
     };
     // Signed epicrisis the background indexing has not reached yet: not searched now
@@ -1563,9 +1270,9 @@ pub async fn search_archive(
     .map_err(ApiError::internal)?
     .map_err(|e| match e {
         crate::archive::ArchiveError::Store(e) => ApiError::from(e),
-        crate::archive::ArchiveError::Embed(e) => ApiError::internal(format!(
-            "el modelo de embeddings falló / the embeddings model failed: {e}"
-        )),
+        crate::archive::ArchiveError::Embed(e) => {
+            ApiError::internal(format!("el modelo de embeddings falló: {e}"))
+        }
     })?;
     let results: Vec<ArchiveResult> = matches
         .into_iter()
@@ -1617,7 +1324,7 @@ async fn archive_search(
 ) -> ApiResult<Json<Value>> {
     let Query(q) = q.map_err(|e| {
         ApiError::bad_request(format!(
-            "parámetros no válidos: use ?q=texto&k=1..{ARCHIVE_MAX_K}&exclude=episodio / bad query parameters: {e}"
+            "parámetros no válidos ({e}): use ?q=texto&k=1..{ARCHIVE_MAX_K}&exclude=episodio"
         ))
     })?;
     let model = state.embedder.as_ref().map(|e| e.name().to_string());
@@ -1780,9 +1487,7 @@ pub async fn set_disabled(
 ) -> ApiResult<()> {
     p.require(&[], "administrar usuarios")?;
     if disabled && name == p.user.username {
-        return Err(ApiError::conflict(
-            "no puede deshabilitar su propia cuenta / you cannot disable your own account",
-        ));
+        return Err(ApiError::conflict("no puede deshabilitar su propia cuenta"));
     }
     state.store.set_disabled(name, disabled).await?;
     audit(
@@ -1865,7 +1570,7 @@ pub async fn change_password(
         if !ok {
             return Err(ApiError::forbidden(
                 "la contraseña actual no es correcta; escríbala para cambiarla \
-                 (currentPassword) / the current password is required and was wrong",
+                 (currentPassword)",
             ));
         }
     }

@@ -49,7 +49,7 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
 /// Refuses passwords a clinician's account should not have.
 pub fn check_password_strength(password: &str) -> Result<(), String> {
     if password.chars().count() < 10 {
-        return Err("la contraseña debe tener al menos 10 caracteres / the password must have at least 10 characters".into());
+        return Err("la contraseña debe tener al menos 10 caracteres".into());
     }
     Ok(())
 }
@@ -141,7 +141,7 @@ impl Principal {
             Ok(())
         } else {
             Err(ApiError::forbidden(format!(
-                "su rol ({}) no permite {what} / your role may not do this",
+                "su rol ({}) no permite {what}",
                 self.user.role.as_str()
             )))
         }
@@ -177,7 +177,7 @@ pub async fn principal(
             // A wrong token is an error, not an anonymous request.
             None => Err(ApiError::new(
                 axum::http::StatusCode::UNAUTHORIZED,
-                "el token de API no es válido, expiró o fue revocado / the API token is not valid, expired or was revoked",
+                "el token de API no es válido, expiró o fue revocado",
             )),
         };
     }
@@ -215,7 +215,7 @@ impl FromRequestParts<AppState> for Principal {
                 .unwrap_or("");
             if !same(sent, csrf) {
                 return Err(ApiError::forbidden(
-                    "falta el token CSRF o no coincide; recargue la página / missing or wrong CSRF token (header X-CSRF-Token)",
+                    "falta el token CSRF o no coincide; recargue la página",
                 ));
             }
         }

@@ -11,6 +11,9 @@ pub struct ApiError {
     pub status: StatusCode,
     pub message: String,
     pub retry_after: Option<u64>,
+    /// The request can be repeated with a confirmation (signing over findings):
+    /// `"needsConfirmation": true` in the body, for the page to ask the person.
+    pub needs_confirmation: bool,
 }
 
 impl ApiError {
@@ -19,7 +22,14 @@ impl ApiError {
             status,
             message: message.into(),
             retry_after: None,
+            needs_confirmation: false,
         }
+    }
+
+    /// This error, marked as one a confirmation overrides.
+    pub fn needing_confirmation(mut self) -> ApiError {
+        self.needs_confirmation = true;
+        self
     }
     pub fn bad_request(m: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, m)
@@ -33,7 +43,7 @@ impl ApiError {
     pub fn unauthorized() -> ApiError {
         ApiError::new(
             StatusCode::UNAUTHORIZED,
-            "inicie sesión o envíe un token de API (Authorization: Bearer …) / log in or send an API token",
+            "inicie sesión o envíe un token de API (Authorization: Bearer …)",
         )
     }
     pub fn conflict(m: impl Into<String>) -> ApiError {
@@ -47,6 +57,7 @@ impl ApiError {
             status: StatusCode::TOO_MANY_REQUESTS,
             message: message.into(),
             retry_after: Some(retry_after),
+            needs_confirmation: false,
         }
     }
 }
@@ -56,6 +67,9 @@ impl IntoResponse for ApiError {
         let mut body = json!({"error": self.message, "status": self.status.as_u16()});
         if let Some(s) = self.retry_after {
             body["retryAfter"] = json!(s);
+        }
+        if self.needs_confirmation {
+            body["needsConfirmation"] = json!(true);
         }
         let mut r = (self.status, axum::Json(body)).into_response();
         if let Some(s) = self.retry_after
@@ -79,7 +93,7 @@ impl From<StoreError> for ApiError {
                 StatusCode::SERVICE_UNAVAILABLE,
                 "La base de datos no respondió; no se guardó nada. Intente de nuevo en unos \
                  minutos; si persiste, avise a informática (`epicrisis doctor` revisa la \
-                 conexión). / The database did not answer; nothing was saved.",
+                 conexión).",
             ),
             other => ApiError::internal(other),
         }

@@ -1,13 +1,14 @@
 //! The generation queue: one worker thread drafts one episode at a time with the shared
-//! engine; a bounded number of jobs wait. Each job keeps the text written so far and
-//! broadcasts its progress, so a browser that connects late (or reconnects) sees all of
-//! it. A finished job's draft is saved as a new version in the same step that marks it
+//! engine; a bounded number of jobs wait, at most one per episode (asking for a draft of
+//! an episode that has one queued or under way gets that job back). Each job keeps its
+//! stage and the words of the answer under way and broadcasts its progress, so a browser
+//! that connects late (or reloads) sees where it is. A finished job's draft is saved as a new version in the same step that marks it
 //! done; a job cut by a crash saves nothing, so the last saved version stays as it was.
 
 use epicrisis_domain::Episode;
 use epicrisis_llm::CancelToken;
 use epicrisis_pipeline::engine::{Engine, Guidance, Outcome};
-use epicrisis_pipeline::{Layout, TextFormat};
+use epicrisis_pipeline::{Layout, Progress, Stage, TextFormat};
 use serde::Serialize;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Condvar, Mutex};
@@ -18,11 +19,26 @@ use tokio::sync::broadcast;
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum JobEvent {
-    Queued { position: usize },
+    Queued {
+        position: usize,
+    },
     Started,
-    Token { text: String },
-    Done { version_id: Option<i64> },
-    Failed { message: String },
+    /// A new stage: `label` is the stage in Spanish, for the page. A new writing stage
+    /// starts a new answer: the words before it were an answer the check rejected.
+    Stage {
+        stage: Stage,
+        label: String,
+    },
+    /// Words of the answer under way (not the draft: the check may reject it).
+    Token {
+        text: String,
+    },
+    Done {
+        version_id: Option<i64>,
+    },
+    Failed {
+        message: String,
+    },
     Cancelled,
 }
 
@@ -52,6 +68,9 @@ pub struct Finished {
 #[derive(Debug)]
 pub struct JobState {
     pub status: Status,
+    /// While running: the stage it is in.
+    pub stage: Option<Stage>,
+    /// While running: the words of the answer under way; once done, the draft.
     pub text: String,
     pub message: Option<String>,
     pub result: Option<Finished>,
@@ -124,6 +143,13 @@ pub struct Queue {
     capacity: usize,
 }
 
+/// A job the queue accepted: a new one, or the one already queued or under way for the
+/// same episode (`fresh` false).
+pub struct Accepted {
+    pub job: Arc<Job>,
+    pub fresh: bool,
+}
+
 /// Why a job was not accepted.
 #[derive(Debug)]
 pub enum Refused {
@@ -159,7 +185,8 @@ impl Queue {
         self.capacity
     }
 
-    /// Queues a job. `save` stores the draft when it is done.
+    /// Queues a job. `save` stores the draft when it is done. A stored episode has at most
+    /// one job at a time: while one is queued or running, it is returned instead.
     pub fn submit(
         &self,
         episode: Episode,
@@ -168,10 +195,15 @@ impl Queue {
         layout: Layout,
         guidance: GuidanceFn,
         save: SaveFn,
-    ) -> Result<Arc<Job>, Refused> {
+    ) -> Result<Accepted, Refused> {
         let mut inner = self.inner.lock().map_err(|_| Refused::Stopping)?;
         if inner.stopping {
             return Err(Refused::Stopping);
+        }
+        if let Some(id) = &episode_id
+            && let Some(job) = active_in(&inner, id)
+        {
+            return Ok(Accepted { job, fresh: false });
         }
         if inner.waiting.len() >= self.capacity {
             let avg = if inner.recent_seconds.is_empty() {
@@ -208,6 +240,7 @@ impl Queue {
             cancel: CancelToken::new(),
             state: Mutex::new(JobState {
                 status: Status::Queued,
+                stage: None,
                 text: String::new(),
                 message: None,
                 result: None,
@@ -228,11 +261,37 @@ impl Queue {
         job.emit(JobEvent::Queued { position });
         drop(inner);
         self.wake.notify_all();
-        Ok(job)
+        Ok(Accepted { job, fresh: true })
     }
 
     pub fn job(&self, id: &str) -> Option<Arc<Job>> {
         self.inner.lock().ok()?.jobs.get(id).cloned()
+    }
+
+    /// The job under way and the waiting ones, in order.
+    pub fn jobs_now(&self) -> Vec<Arc<Job>> {
+        match self.inner.lock() {
+            Ok(i) => i
+                .running
+                .iter()
+                .cloned()
+                .chain(i.waiting.iter().map(|p| p.job.clone()))
+                .collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// The job queued or under way for a stored episode, if any.
+    pub fn active_for(&self, episode_id: &str) -> Option<Arc<Job>> {
+        active_in(&*self.inner.lock().ok()?, episode_id)
+    }
+
+    /// How long a draft takes on this server: the mean of the last jobs, in seconds
+    /// (`None` before the first one finishes).
+    pub fn typical_seconds(&self) -> Option<f64> {
+        let inner = self.inner.lock().ok()?;
+        let n = inner.recent_seconds.len();
+        (n > 0).then(|| inner.recent_seconds.iter().sum::<f64>() / n as f64)
     }
 
     /// 0 while running, 1.. while waiting (1 = next), `None` when finished.
@@ -292,7 +351,7 @@ impl Queue {
         for Pending { job, .. } in waiting {
             job.set(|s| {
                 s.status = Status::Cancelled;
-                s.message = Some("el servidor se detuvo / the server stopped".into());
+                s.message = Some("el servidor se detuvo antes de redactarlo".into());
             });
             job.emit(JobEvent::Cancelled);
         }
@@ -372,12 +431,7 @@ impl Queue {
                 TextFormat::Plain,
                 &guidance,
                 &job.cancel,
-                |t| {
-                    job.set(|s| s.text.push_str(t));
-                    job.emit(JobEvent::Token {
-                        text: t.to_string(),
-                    });
-                },
+                |p| progress(job, p),
             )
         }));
         match result {
@@ -390,6 +444,7 @@ impl Queue {
                     Ok(version_id) => {
                         job.set(|s| {
                             s.status = Status::Done;
+                            s.stage = None;
                             s.text = outcome.text.clone();
                             s.result = Some(Finished {
                                 outcome,
@@ -399,17 +454,18 @@ impl Queue {
                         });
                         job.emit(JobEvent::Done { version_id });
                     }
-                    Err(e) => self.failed(job, format!("no se pudo guardar el borrador / the draft could not be saved: {e}")),
+                    Err(e) => self.failed(job, format!("no se pudo guardar el borrador: {e}")),
                 }
             }
             Ok(Err(epicrisis_llm::GenerationError::Cancelled)) => self.cancelled(job),
-            Ok(Err(e)) => self.failed(job, format!("el modelo falló / the model failed: {e}")),
-            Err(_) => self.failed(job, "error interno del motor de redacción (panic); el servidor sigue funcionando / internal error in the drafting engine".into()),
+            Ok(Err(e)) => self.failed(job, format!("el modelo falló: {e}")),
+            Err(_) => self.failed(job, "error interno del motor de redacción; el servidor sigue funcionando. Intente de nuevo o avise a informática.".into()),
         }
     }
 
     fn cancelled(&self, job: &Job) {
         job.set(|s| {
+            s.stage = None;
             s.status = Status::Cancelled;
             s.finished = Some(Instant::now());
         });
@@ -419,9 +475,137 @@ impl Queue {
     fn failed(&self, job: &Job, message: String) {
         job.set(|s| {
             s.status = Status::Failed;
+            s.stage = None;
             s.message = Some(message.clone());
             s.finished = Some(Instant::now());
         });
         job.emit(JobEvent::Failed { message });
+    }
+}
+
+/// The job queued or running for `episode_id`.
+fn active_in(inner: &Inner, episode_id: &str) -> Option<Arc<Job>> {
+    let same = |j: &Arc<Job>| j.episode_id.as_deref() == Some(episode_id);
+    inner
+        .running
+        .iter()
+        .chain(inner.waiting.iter().map(|p| &p.job))
+        .find(|j| same(j))
+        .cloned()
+}
+
+/// Keeps and broadcasts one report of a running draft.
+fn progress(job: &Job, p: Progress) {
+    match (p.stage(), p.text()) {
+        (Some(stage), _) => {
+            job.set(|s| {
+                s.stage = Some(stage);
+                // A new answer: the words of the last one are not the draft.
+                if matches!(stage, Stage::Writing(_)) {
+                    s.text.clear();
+                }
+            });
+            job.emit(JobEvent::Stage {
+                stage,
+                label: stage.describe_es(),
+            });
+        }
+        (None, Some(t)) => {
+            job.set(|s| s.text.push_str(t));
+            job.emit(JobEvent::Token {
+                text: t.to_string(),
+            });
+        }
+        (None, None) => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use epicrisis_domain::SourceShape;
+    use std::sync::mpsc;
+
+    /// A job whose save waits for `release`: it stays running until the test says so.
+    fn held(q: &Queue, episode: &str, release: mpsc::Receiver<()>) -> Accepted {
+        q.submit(
+            Episode::empty(SourceShape::Compact),
+            Some(episode.into()),
+            1,
+            Layout::Sections,
+            Box::new(Guidance::default),
+            Box::new(move |_| {
+                let _ = release.recv();
+                Ok(None)
+            }),
+        )
+        .map_err(|_| "refused")
+        .unwrap()
+    }
+
+    fn wait_until(job: &Job, what: impl Fn(&JobState) -> bool) {
+        let t = Instant::now();
+        while !job.state.lock().map(|s| what(&s)).unwrap_or(false) {
+            assert!(
+                t.elapsed() < Duration::from_secs(20),
+                "the job never got there"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    #[test]
+    fn an_episode_has_one_draft_job_at_a_time_and_reports_its_stage() {
+        let (q, _worker) = Queue::start(4, Engine::Deterministic).unwrap();
+        let (go_a, hold_a) = mpsc::channel();
+        let a = held(&q, "a", hold_a);
+        assert!(a.fresh);
+        let mut events = a.job.events.subscribe();
+        // Running (the writer checks its draft before the save holds it).
+        wait_until(&a.job, |s| s.status == Status::Running && s.stage.is_some());
+        assert_eq!(
+            a.job.state.lock().unwrap().stage,
+            Some(Stage::Checking),
+            "the writer's draft is being checked"
+        );
+        // Asking again for the same episode returns the job under way.
+        let (_go, hold) = mpsc::channel();
+        let again = held(&q, "a", hold);
+        assert!(!again.fresh);
+        assert_eq!(again.job.id, a.job.id);
+        assert_eq!(
+            q.active_for("a").map(|j| j.id.clone()),
+            Some(a.job.id.clone())
+        );
+        // Another episode gets its own job, queued behind.
+        let (go_b, hold_b) = mpsc::channel();
+        let b = held(&q, "b", hold_b);
+        assert!(b.fresh);
+        assert_eq!(q.position(&b.job), Some(2));
+        assert_eq!(q.typical_seconds(), None, "no draft has finished yet");
+        // Done: the next request for the episode is a new job.
+        go_a.send(()).unwrap();
+        wait_until(&a.job, |s| s.status == Status::Done);
+        assert!(a.job.state.lock().unwrap().stage.is_none());
+        let mut saw_stage = false;
+        while let Ok(ev) = events.try_recv() {
+            saw_stage |= matches!(
+                ev,
+                JobEvent::Stage {
+                    stage: Stage::Checking,
+                    ..
+                }
+            );
+        }
+        assert!(saw_stage, "the stage was broadcast");
+        assert!(q.typical_seconds().is_some());
+        go_b.send(()).unwrap();
+        wait_until(&b.job, |s| s.status == Status::Done);
+        let (go_c, hold_c) = mpsc::channel();
+        let c = held(&q, "a", hold_c);
+        assert!(c.fresh);
+        assert_ne!(c.job.id, a.job.id);
+        go_c.send(()).unwrap();
+        q.shutdown(Duration::from_secs(5));
     }
 }

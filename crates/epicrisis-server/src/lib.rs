@@ -16,13 +16,16 @@
 //! Nothing here logs clinical text, patient identifiers or secrets: the request log line
 //! carries the method, the route pattern (never the episode id), the status and the time.
 
+pub mod admin;
 pub mod api;
 pub mod archive;
 pub mod auth;
 pub mod cache;
 pub mod client;
+pub mod drafting;
 pub mod error;
 pub mod jobs;
+pub mod listing;
 pub mod openai;
 pub mod origins;
 pub mod record;
@@ -173,6 +176,8 @@ impl Server {
         // Signed epicrisis not yet in the archive (e.g. the embeddings model was just
         // configured) are embedded in the background; searches meanwhile say so.
         api::index_archive_later(&self.state);
+        let state = self.state.clone();
+        tokio::spawn(async move { listing::fill_list_columns(&state).await });
         let app = self.router();
         let queue = self.state.queue.clone();
         let grace = self.state.settings.shutdown_grace;
@@ -198,10 +203,12 @@ pub fn router(state: AppState) -> Router {
     let limit = state.settings.max_body_bytes;
     Router::new()
         .merge(api::routes())
+        .merge(drafting::routes())
         .merge(record::routes())
         .merge(tokens::routes())
         .merge(openai::routes())
         .merge(web::routes())
+        .fallback(web::not_found)
         .layer(middleware::from_fn_with_state(state.clone(), log_request))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)

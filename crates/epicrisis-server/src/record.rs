@@ -134,9 +134,7 @@ async fn export_episode(
                 ApiError::not_found(format!("no existe la versión {vid} de este episodio"))
             })?,
         None => state.store.latest_version(&id).await?.ok_or_else(|| {
-            ApiError::not_found(
-                "el episodio aún no tiene borrador; genere uno primero / no draft yet",
-            )
+            ApiError::not_found("el episodio aún no tiene borrador; genere uno primero")
         })?,
     };
     export(&state, &p, &v, format).await

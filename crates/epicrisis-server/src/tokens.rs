@@ -40,8 +40,7 @@ async fn create_token(
     p.require(&[], "crear tokens de API")?;
     if matches!(p.via, Via::Token) {
         return Err(ApiError::forbidden(
-            "un token de API no puede crear otros tokens; hágalo con una sesión de administrador \
-             / a token cannot create tokens",
+            "un token de API no puede crear otros tokens; hágalo con una sesión de administrador",
         ));
     }
     let b: TokenBody = json_body(&body, "{name, days?}")?;
@@ -80,7 +79,7 @@ async fn create_token(
     Ok((
         StatusCode::CREATED,
         Json(json!({"id": id, "token": token, "expiresAt": expires_at,
-                    "note": "guárdelo ahora: no se vuelve a mostrar / shown once"})),
+                    "note": "guárdelo ahora: no se vuelve a mostrar"})),
     )
         .into_response())
 }
@@ -105,7 +104,7 @@ async fn revoke_token(
         .await
         .map_err(|e| match e {
             epicrisis_store::StoreError::NotFound(_) => {
-                ApiError::not_found(format!("no hay un token {id} suyo / no such token"))
+                ApiError::not_found(format!("no hay un token {id} suyo"))
             }
             other => other.into(),
         })?;

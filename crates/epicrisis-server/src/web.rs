@@ -9,7 +9,6 @@ use crate::auth::{self, LOGIN_CSRF_COOKIE, Principal, SESSION_COOKIE, Via};
 use crate::error::ApiError;
 use crate::{AppState, now_ms};
 use axum::Router;
-use axum::extract::rejection::FormRejection;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Form, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -38,12 +37,32 @@ const APP_CSS: &str = include_str!("../assets/app.css");
 pub fn templates() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_auto_escape_callback(|_| minijinja::AutoEscape::Html);
+    env.add_filter("dmy", dmy);
+    env.add_filter("engine_es", engine_es);
     for (name, src) in TEMPLATES {
         if let Err(e) = env.add_template(name, src) {
             eprintln!("error en la plantilla {name}: {e}");
         }
     }
     env
+}
+
+/// `2025-12-26` as a Chilean reader writes it, `26/12/2025`; anything else as it is.
+fn dmy(iso: String) -> String {
+    match epicrisis_domain::Date::parse(&iso) {
+        Ok(d) if iso.len() == 10 => d.to_dmy(),
+        _ => iso,
+    }
+}
+
+/// A drafting engine's name as a physician reads it in the version list.
+fn engine_es(name: String) -> String {
+    match name.as_str() {
+        "deterministic" => "sin modelo".into(),
+        "llama.cpp" => "modelo local".into(),
+        "openai" | "anthropic" => format!("proveedor externo, {name}"),
+        _ => name,
+    }
 }
 
 /// The largest login form accepted (a user name, a password and a CSRF token fit in a
@@ -63,25 +82,12 @@ pub fn routes() -> Router<AppState> {
         .route("/episodios", get(episodes_page))
         .route("/episodios/{id}", get(episode_page))
         .route("/casos-similares", get(similar_page))
-        .route("/administracion", get(admin_page))
-        .route("/administracion/usuarios", post(admin_add))
-        .route(
-            "/administracion/usuarios/{name}/deshabilitar",
-            post(admin_disable),
-        )
-        .route(
-            "/administracion/usuarios/{name}/habilitar",
-            post(admin_enable),
-        )
-        .route(
-            "/administracion/usuarios/{name}/contrasena",
-            post(admin_password),
-        )
         .route("/assets/app.js", get(js))
         .route("/assets/app.css", get(css))
+        .merge(crate::admin::routes())
 }
 
-fn page(state: &AppState, name: &str, ctx: minijinja::Value) -> Response {
+pub(crate) fn page(state: &AppState, name: &str, ctx: minijinja::Value) -> Response {
     let rendered = state
         .templates
         .get_template(name)
@@ -107,14 +113,26 @@ fn page(state: &AppState, name: &str, ctx: minijinja::Value) -> Response {
     }
 }
 
-fn error_page(state: &AppState, e: ApiError) -> Response {
+pub(crate) fn error_page(state: &AppState, e: ApiError) -> Response {
     let mut r = page(
         state,
         "error.html",
-        context! { status => e.status.as_u16(), message => e.message },
+        context! { status => e.status.as_u16(), message => e.message,
+        hospital => state.settings.hospital_name },
     );
     *r.status_mut() = e.status;
     r
+}
+
+/// A path no route serves: a JSON error under `/api`, a page in Spanish elsewhere.
+pub async fn not_found(State(state): State<AppState>, uri: axum::http::Uri) -> Response {
+    let e = ApiError::not_found(
+        "no existe esa página; vuelva a la lista de episodios o revise la dirección",
+    );
+    if uri.path().starts_with("/api/") || uri.path().starts_with("/v1/") {
+        return e.into_response();
+    }
+    error_page(&state, e)
 }
 
 async fn js() -> Response {
@@ -130,7 +148,7 @@ async fn css() -> Response {
 }
 
 /// The signed-in user of a page, or the way to the login page.
-async fn viewer(state: &AppState, headers: &HeaderMap) -> Result<Principal, Response> {
+pub(crate) async fn viewer(state: &AppState, headers: &HeaderMap) -> Result<Principal, Response> {
     match auth::principal(state, headers).await {
         Ok(Some(p)) => Ok(p),
         Ok(None) => Err(Redirect::to("/login").into_response()),
@@ -138,13 +156,31 @@ async fn viewer(state: &AppState, headers: &HeaderMap) -> Result<Principal, Resp
     }
 }
 
-fn user_ctx(p: &Principal) -> Value {
+pub(crate) fn user_ctx(p: &Principal) -> Value {
     json!({"name": p.user.display_name, "username": p.user.username, "role": p.user.role.as_str(),
+           "role_label": p.user.role.label_es(),
            "can_edit": matches!(p.user.role, Role::Medico | Role::Admin)})
 }
 
-fn engine_ctx(state: &AppState) -> Value {
-    json!({"name": state.engine.name(), "external": state.settings.external_notice})
+/// How drafts are written here, in words for the header: a local model, a provider
+/// outside (with where de-identified text goes), or the writer without a model.
+pub(crate) fn engine_ctx(state: &AppState) -> Value {
+    use epicrisis_pipeline::engine::Engine;
+    let label = match (&state.engine, &state.settings.external_notice) {
+        (Engine::Deterministic, _) => {
+            "Redacción sin modelo: texto armado con los datos".to_string()
+        }
+        (Engine::Model { .. }, Some(to)) => {
+            format!("Redacción con proveedor externo: salen solo datos desidentificados, a {to}")
+        }
+        (Engine::Model { external: true, .. }, None) => {
+            "Redacción con proveedor externo: salen solo datos desidentificados".to_string()
+        }
+        (Engine::Model { .. }, None) => {
+            "Redacción con modelo local: los datos no salen del servidor".to_string()
+        }
+    };
+    json!({"name": state.engine.name(), "external": state.settings.external_notice, "label": label})
 }
 
 // ------------------------------------------------------------------ login
@@ -348,6 +384,28 @@ struct ListParams {
     servicio: Option<String>,
     desde: Option<String>,
     hasta: Option<String>,
+    /// `revision`: «Altas de hoy», ordered for review ([`review_rank`]).
+    orden: Option<String>,
+}
+
+/// Today's date on the server's clock (UTC), `YYYY-MM-DD`.
+fn today_iso() -> String {
+    let d = time::OffsetDateTime::from_unix_timestamp(now_ms() / 1000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+        .date();
+    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+}
+
+/// The order of «Altas de hoy»: drafts ready to sign first (the work at hand), then
+/// episodes without a draft (to draft), amendments awaiting signature, and signed ones.
+fn review_rank(e: &epicrisis_store::EpisodeSummary) -> u8 {
+    use epicrisis_store::VersionStatus::{Draft, Signed};
+    match (e.latest_status, e.signed_number) {
+        (Some(Draft), None) => 0,
+        (None, _) => 1,
+        (Some(Draft), Some(_)) => 2,
+        (Some(Signed), _) => 3,
+    }
 }
 
 async fn episodes_page(
@@ -359,6 +417,14 @@ async fn episodes_page(
         Ok(p) => p,
         Err(r) => return r,
     };
+    let review = q.orden.as_deref() == Some("revision");
+    let mut q = q;
+    if review && q.desde.is_none() && q.hasta.is_none() {
+        // Without dates (no script to send the browser's own date): today on the server.
+        let today = today_iso();
+        q.desde = Some(today.clone());
+        q.hasta = Some(today);
+    }
     let query = match crate::api::episode_query(
         q.q.clone(),
         q.servicio.clone(),
@@ -370,10 +436,14 @@ async fn episodes_page(
         Ok(q) => q,
         Err(e) => return error_page(&state, e),
     };
-    let rows = match state.store.list_episodes(&query).await {
+    let mut rows = match state.store.list_episodes(&query).await {
         Ok(r) => r,
         Err(e) => return error_page(&state, e.into()),
     };
+    if review {
+        // Stable: within a rank, the store's order (newest discharge first).
+        rows.sort_by_key(review_rank);
+    }
     page(
         &state,
         "episodes.html",
@@ -381,6 +451,7 @@ async fn episodes_page(
             user => user_ctx(&p), csrf => p.csrf(), engine => engine_ctx(&state),
             hospital => state.settings.hospital_name,
             episodes => rows, q => q.q, servicio => q.servicio, desde => q.desde, hasta => q.hasta,
+            review => review,
         },
     )
 }
@@ -414,7 +485,20 @@ fn episode_view(ep: &Episode) -> Value {
     use epicrisis_pipeline::prose;
     let dx = |ds: &[epicrisis_domain::Diagnosis]| -> Vec<Value> {
         ds.iter()
-            .map(|d| json!({"name": prose::list_name(&d.name), "code": d.code.as_ref().map(|c| c.display())}))
+            .map(|d| {
+                let code = d.code.as_ref().map(|c| c.display());
+                json!({"name": prose::list_name(&d.name), "code": code,
+                       "doubt": code_doubt(ep, &d.name, code.as_deref())})
+            })
+            .collect()
+    };
+    let meds = |ms: &[epicrisis_domain::Medication]| -> Vec<Value> {
+        ms.iter()
+            .map(|m| {
+                let code = m.code.as_ref().map(|c| c.display());
+                json!({"text": prose::medication_item(m),
+                       "doubt": code_doubt(ep, &m.name, code.as_deref())})
+            })
             .collect()
     };
     // Notes by day, in order.
@@ -447,19 +531,50 @@ fn episode_view(ep: &Episode) -> Value {
         "admission_dx": dx(&ep.admission_diagnoses),
         "discharge_dx": dx(&ep.discharge_diagnoses),
         "procedures": ep.procedures.iter().map(|p| prose::procedure_inline(p, true)).collect::<Vec<_>>(),
-        "treatments": ep.treatments.iter().map(prose::medication_item).collect::<Vec<_>>(),
+        "treatments": meds(&ep.treatments),
         "timeline": days.into_iter().map(|(l, n)| json!({"label": l, "notes": n})).collect::<Vec<_>>(),
         "labs": ep.labs.iter().map(|l| json!({
             "test": l.test, "unit": l.unit, "first": lab_value(&l.first),
             "last": l.last.as_ref().map(lab_value), "min": num(l.min), "max": num(l.max),
+            // A range only when the values differ (one value has none).
+            "spread": l.min != l.max,
         })).collect::<Vec<_>>(),
         "lab_findings": ep.lab_findings.iter().map(|f| json!({
             "test": f.test, "result": f.result, "date": f.date.map(|d| d.to_dmy()),
         })).collect::<Vec<_>>(),
-        "discharge_meds": ep.discharge.medications.iter().map(prose::medication_item).collect::<Vec<_>>(),
+        "discharge_meds": meds(&ep.discharge.medications),
         "controls": ep.discharge.controls, "care": ep.discharge.care,
         "warning_signs": ep.discharge.warning_signs, "recommendations": ep.discharge.recommendations,
     })
+}
+
+/// The doubt about an item's code, if the data has one: a code that belongs to another
+/// drug or diagnosis, or a malformed one, found by the item's name or its code in the
+/// warning's words.
+fn code_doubt(ep: &Episode, name: &str, code: Option<&str>) -> Option<String> {
+    use epicrisis_domain::WarningKind::{MalformedCode, SuspiciousCode};
+    let quoted = format!("«{name}»");
+    ep.warnings
+        .iter()
+        .filter(|w| matches!(w.kind, SuspiciousCode | MalformedCode))
+        .find(|w| {
+            let t = w.text_es();
+            t.contains(&quoted) || code.is_some_and(|c| !c.is_empty() && t.contains(c))
+        })
+        .map(|w| w.text_es().to_string())
+}
+
+/// The data's warnings for the page, the most harmful first: each with its kind and
+/// place in words; `minor` says it only rewrote a value into canonical form.
+fn warnings_view(ep: &Episode) -> Vec<Value> {
+    let mut ws: Vec<_> = ep.warnings.iter().collect();
+    ws.sort_by_key(|w| w.kind.harm_rank());
+    ws.iter()
+        .map(|w| {
+            json!({"kind": w.kind, "label": w.kind.label_es(), "place": w.place_es(),
+                   "text": w.text_es(), "minor": w.kind == epicrisis_domain::WarningKind::Normalised})
+        })
+        .collect()
 }
 
 fn findings_ctx(report: &Report) -> Value {
@@ -468,7 +583,7 @@ fn findings_ctx(report: &Report) -> Value {
         .iter()
         .map(|f| {
             json!({"class": finding_class(f), "mention": f.mention, "message": f.message,
-                        "span": f.span, "category": f.category, "kind": f.kind})
+                        "span": f.span, "claim": f.claim, "category": f.category, "kind": f.kind})
         })
         .collect();
     json!(list)
@@ -527,12 +642,15 @@ async fn episode_page(
             id => stored.meta.episode_id, shape => stored.meta.source_kind, ep => episode_view(ep),
             latest => latest.map(|v| json!({"id": v.id, "number": v.number, "status": v.status, "text": v.text, "kind": v.kind, "episode_revision": v.episode_revision})),
             revision => revision,
+            signed => versions.iter().rev().find(|v| v.status == epicrisis_store::VersionStatus::Signed)
+                .map(|v| json!({"id": v.id, "number": v.number})),
             findings => findings_ctx(&report),
             evidence => evidence,
             origins => latest.map(|v| crate::origins::origin_spans(&v.text, &v.provenance_json)).unwrap_or_default(),
             has_similar_query => !crate::archive::episode_query(ep).is_empty(),
             versions => summaries,
-            warnings => ep.warnings.iter().map(|w| w.message_es.clone()).collect::<Vec<_>>(),
+            warnings => warnings_view(ep),
+            job => state.queue.active_for(&id).map(|j| crate::drafting::job_json(&state, &j)),
         },
     )
 }
@@ -591,6 +709,8 @@ async fn similar_page(
         };
         match found {
             Ok(a) => (a, None, StatusCode::OK),
+            // Not a mistake of the person searching: said as a notice, below.
+            Err(e) if state.embedder.is_none() => (Default::default(), None, e.status),
             Err(e) => (Default::default(), Some(e.message), e.status),
         }
     } else {
@@ -614,290 +734,9 @@ async fn similar_page(
             q => text, k => q.k, excluir => q.excluir, searched => searched,
             results => results, error => error, pending => pending,
             model => state.embedder.as_ref().map(|e| e.name().to_string()),
+            available => state.embedder.is_some(),
         },
     );
     *r.status_mut() = status;
     r
-}
-
-// ------------------------------------------------------------------ administration
-
-/// The signed-in user of a form post, with the form's CSRF token checked (the session's
-/// token must come back in the `csrf` field). Anonymous: 401.
-async fn form_poster(
-    state: &AppState,
-    headers: &HeaderMap,
-    csrf: Option<&str>,
-) -> Result<Principal, Response> {
-    match auth::principal(state, headers).await {
-        Ok(Some(p)) => {
-            if let Via::Session { csrf: expected, .. } = &p.via
-                && !auth::same(expected, csrf.unwrap_or(""))
-            {
-                return Err(error_page(
-                    state,
-                    ApiError::forbidden(
-                        "csrf: el token del formulario falta o no coincide; recargue la página / missing or wrong form token",
-                    ),
-                ));
-            }
-            Ok(p)
-        }
-        Ok(None) => Err(error_page(state, ApiError::unauthorized())),
-        Err(e) => Err(error_page(state, e)),
-    }
-}
-
-fn role_es(r: Role) -> &'static str {
-    match r {
-        Role::Medico => "Médico",
-        Role::Administrativo => "Administrativo",
-        Role::Admin => "Administrador",
-    }
-}
-
-/// Unix milliseconds as `AAAA-MM-DD HH:MM` (UTC).
-fn date_time(ms: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .ok()
-        .and_then(|t| {
-            t.format(time::macros::format_description!(
-                "[year]-[month]-[day] [hour]:[minute] UTC"
-            ))
-            .ok()
-        })
-        .unwrap_or_default()
-}
-
-/// A user name for a query string (stored names are letters, digits, `.`, `_`, `-`).
-fn query_value(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"._-".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
-#[derive(Deserialize)]
-struct AdminQuery {
-    aviso: Option<String>,
-    usuario: Option<String>,
-}
-
-/// The administration page; `error` re-shows it after a refused form (with its status
-/// and the values typed, never the password).
-async fn admin_view(
-    state: &AppState,
-    p: &Principal,
-    notice: Option<String>,
-    error: Option<ApiError>,
-    form: Value,
-) -> Response {
-    let users = match crate::api::users(state, p).await {
-        Ok(u) => u,
-        Err(e) => return error_page(state, e),
-    };
-    let list: Vec<Value> = users
-        .iter()
-        .map(|u| {
-            json!({"username": u.username, "display_name": u.display_name,
-                   "role": u.role.as_str(), "role_es": role_es(u.role),
-                   "disabled": u.disabled, "created": date_time(u.created_at)})
-        })
-        .collect();
-    let roles: Vec<Value> = [Role::Medico, Role::Administrativo, Role::Admin]
-        .into_iter()
-        .map(|r| json!({"value": r.as_str(), "label": role_es(r)}))
-        .collect();
-    let status = error.as_ref().map_or(StatusCode::OK, |e| e.status);
-    let mut r = page(
-        state,
-        "admin.html",
-        context! {
-            user => user_ctx(p), csrf => p.csrf(), engine => engine_ctx(state),
-            hospital => state.settings.hospital_name,
-            users => list, roles => roles, notice => notice,
-            error => error.map(|e| e.message), form => form,
-        },
-    );
-    *r.status_mut() = status;
-    r
-}
-
-async fn admin_page(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Query(q): Query<AdminQuery>,
-) -> Response {
-    let p = match viewer(&state, &headers).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    if let Err(e) = p.require(&[], "administrar usuarios") {
-        return error_page(&state, e);
-    }
-    let who = q.usuario.unwrap_or_default();
-    let notice = match q.aviso.as_deref() {
-        Some("agregado") => Some(format!("Se agregó la cuenta {who}.")),
-        Some("deshabilitado") => Some(format!(
-            "Se deshabilitó la cuenta {who}; sus sesiones abiertas terminaron."
-        )),
-        Some("habilitado") => Some(format!("Se habilitó la cuenta {who}.")),
-        Some("contrasena") => Some(format!("Se cambió la contraseña de {who}.")),
-        _ => None,
-    };
-    admin_view(&state, &p, notice, None, json!({})).await
-}
-
-fn done(what: &str, who: &str) -> Response {
-    Redirect::to(&format!(
-        "/administracion?aviso={what}&usuario={}",
-        query_value(who)
-    ))
-    .into_response()
-}
-
-/// A form body that could not be read: 400, naming the fields expected.
-fn bad_form(state: &AppState, fields: &str, e: FormRejection) -> Response {
-    error_page(
-        state,
-        ApiError::bad_request(format!(
-            "el formulario debe traer {fields} (application/x-www-form-urlencoded): {e}"
-        )),
-    )
-}
-
-#[derive(Deserialize)]
-struct AddUserForm {
-    csrf: Option<String>,
-    username: Option<String>,
-    display_name: Option<String>,
-    role: Option<String>,
-    password: Option<String>,
-}
-
-async fn admin_add(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    form: Result<Form<AddUserForm>, FormRejection>,
-) -> Response {
-    let csrf = form.as_ref().ok().and_then(|f| f.csrf.clone());
-    let p = match form_poster(&state, &headers, csrf.as_deref()).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    let Form(f) = match form {
-        Ok(f) => f,
-        Err(e) => return bad_form(&state, "csrf, username, display_name, role y password", e),
-    };
-    let typed = json!({"username": f.username, "display_name": f.display_name, "role": f.role});
-    match crate::api::create_user(
-        &state,
-        &p,
-        f.username.as_deref().unwrap_or(""),
-        f.display_name,
-        f.role.as_deref().unwrap_or(""),
-        f.password.unwrap_or_default(),
-    )
-    .await
-    {
-        Ok(u) => done("agregado", &u.username),
-        Err(e) => admin_view(&state, &p, None, Some(e), typed).await,
-    }
-}
-
-#[derive(Deserialize)]
-struct CsrfForm {
-    csrf: Option<String>,
-}
-
-async fn admin_switch(
-    state: AppState,
-    headers: HeaderMap,
-    name: String,
-    form: Result<Form<CsrfForm>, FormRejection>,
-    disabled: bool,
-) -> Response {
-    let csrf = form.as_ref().ok().and_then(|f| f.csrf.clone());
-    let p = match form_poster(&state, &headers, csrf.as_deref()).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    if let Err(e) = form {
-        return bad_form(&state, "csrf", e);
-    }
-    match crate::api::set_disabled(&state, &p, &name, disabled).await {
-        Ok(()) => done(
-            if disabled {
-                "deshabilitado"
-            } else {
-                "habilitado"
-            },
-            &name,
-        ),
-        Err(e) => admin_view(&state, &p, None, Some(e), json!({})).await,
-    }
-}
-
-async fn admin_disable(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(name): Path<String>,
-    form: Result<Form<CsrfForm>, FormRejection>,
-) -> Response {
-    admin_switch(state, headers, name, form, true).await
-}
-
-async fn admin_enable(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(name): Path<String>,
-    form: Result<Form<CsrfForm>, FormRejection>,
-) -> Response {
-    admin_switch(state, headers, name, form, false).await
-}
-
-#[derive(Deserialize)]
-struct PasswordForm {
-    csrf: Option<String>,
-    password: Option<String>,
-    /// Asked when the account is the viewer's own.
-    current_password: Option<String>,
-}
-
-async fn admin_password(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(name): Path<String>,
-    form: Result<Form<PasswordForm>, FormRejection>,
-) -> Response {
-    let csrf = form.as_ref().ok().and_then(|f| f.csrf.clone());
-    let p = match form_poster(&state, &headers, csrf.as_deref()).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    let Form(f) = match form {
-        Ok(f) => f,
-        Err(e) => return bad_form(&state, "csrf y password", e),
-    };
-    // The page is for admins (one's own password included); the rule is the API's.
-    if let Err(e) = p.require(&[], "administrar usuarios") {
-        return error_page(&state, e);
-    }
-    match crate::api::change_password(
-        &state,
-        &p,
-        &name,
-        f.password.unwrap_or_default(),
-        f.current_password,
-    )
-    .await
-    {
-        Ok(()) => done("contrasena", &name),
-        Err(e) => admin_view(&state, &p, None, Some(e), json!({})).await,
-    }
 }

@@ -28,10 +28,12 @@ use sqlx::any::{Any, AnyPoolOptions, AnyRow};
 use sqlx::{AnyConnection, AnyPool, Transaction};
 use sqlx::{Connection, Row};
 
+pub mod listing;
 pub mod revisions;
 pub mod tokens;
 pub mod vectors;
 
+pub use listing::{EpisodeQuery, EpisodeSummary};
 pub use revisions::{
     EpisodeRevision, HASH_SCHEME_RECORD, HASH_SCHEME_TEXT, RevisionInfo, VersionCheck,
 };
@@ -85,6 +87,15 @@ pub enum Role {
 }
 
 impl Role {
+    /// The role as a person reads it: «médico», «administrativo», «administrador».
+    pub fn label_es(self) -> &'static str {
+        match self {
+            Role::Medico => "médico",
+            Role::Administrativo => "administrativo",
+            Role::Admin => "administrador",
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Medico => "medico",
@@ -129,6 +140,12 @@ pub struct NewEpisode {
     /// "predecessor", "fhir").
     pub source: String,
     pub source_kind: String,
+    /// The patient's name and the main diagnosis, for the episode list and its search
+    /// ([`listing`]).
+    pub patient_name: Option<String>,
+    pub diagnosis: Option<String>,
+    /// What the list's search matches, folded by the caller ([`listing`]).
+    pub search_text: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -153,30 +170,6 @@ impl EpisodeRow {
     pub fn content_sha256(&self) -> String {
         sha256_hex(self.episode_json.as_bytes())
     }
-}
-
-/// One line of the episode list.
-#[derive(Debug, Clone, Serialize)]
-pub struct EpisodeSummary {
-    pub episode_id: String,
-    pub service: Option<String>,
-    pub admission_date: Option<String>,
-    pub discharge_date: Option<String>,
-    pub imported_at: i64,
-    /// The newest version's status, if any draft exists.
-    pub latest_status: Option<VersionStatus>,
-}
-
-/// A search: every field optional; `text` matches the episode id or the service
-/// (case-insensitive substring); dates are inclusive ISO bounds on the discharge date.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct EpisodeQuery {
-    pub text: Option<String>,
-    pub service: Option<String>,
-    pub discharged_from: Option<String>,
-    pub discharged_to: Option<String>,
-    pub limit: Option<i64>,
-    pub offset: Option<i64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -415,9 +408,12 @@ impl Store {
         let mut tx = self.write_tx().await?;
         sqlx::query(
             "INSERT INTO episodes (episode_id, service, admission_date, discharge_date, \
-             episode_json, source, source_kind, imported_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) \
+             episode_json, source, source_kind, imported_at, updated_at, patient_name, \
+             diagnosis, search_text) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11) \
              ON CONFLICT (episode_id) DO UPDATE SET service = excluded.service, \
+             patient_name = excluded.patient_name, diagnosis = excluded.diagnosis, \
+             search_text = excluded.search_text, \
              admission_date = excluded.admission_date, discharge_date = excluded.discharge_date, \
              episode_json = excluded.episode_json, source = excluded.source, \
              source_kind = excluded.source_kind, \
@@ -432,6 +428,9 @@ impl Store {
         .bind(&e.source)
         .bind(&e.source_kind)
         .bind(now)
+        .bind(&e.patient_name)
+        .bind(&e.diagnosis)
+        .bind(&e.search_text)
         .execute(&mut *tx)
         .await?;
         revisions::record_import(&mut tx, &e.episode_id, &e.episode_json, &e.source_kind, now)
@@ -475,69 +474,6 @@ impl Store {
             })
         })
         .transpose()
-    }
-
-    /// Newest discharge first (episodes without a discharge date last), then by id.
-    /// `limit` defaults to 100 and is at most 1000. `service` matches the whole service
-    /// name, ignoring case.
-    pub async fn list_episodes(&self, q: &EpisodeQuery) -> Result<Vec<EpisodeSummary>> {
-        let mut sql = String::from(
-            "SELECT e.episode_id, e.service, e.admission_date, e.discharge_date, e.imported_at, \
-             (SELECT v.status FROM versions v WHERE v.episode_id = e.episode_id \
-              ORDER BY v.number DESC LIMIT 1) AS latest_status \
-             FROM episodes e WHERE 1 = 1",
-        );
-        let mut args: Vec<String> = Vec::new();
-        if let Some(text) = q.text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
-            let p = arg(&mut args, format!("%{}%", like_escape(text)));
-            sql += &format!(
-                " AND (LOWER(e.episode_id) LIKE LOWER({p}) ESCAPE '\\' \
-                 OR LOWER(e.service) LIKE LOWER({p}) ESCAPE '\\')"
-            );
-        }
-        if let Some(service) = q
-            .service
-            .as_deref()
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-        {
-            let p = arg(&mut args, service.to_string());
-            sql += &format!(" AND LOWER(e.service) = LOWER({p})");
-        }
-        if let Some(from) = q.discharged_from.as_deref().filter(|t| !t.is_empty()) {
-            let p = arg(&mut args, from.to_string());
-            sql += &format!(" AND e.discharge_date >= {p}");
-        }
-        if let Some(to) = q.discharged_to.as_deref().filter(|t| !t.is_empty()) {
-            let p = arg(&mut args, to.to_string());
-            sql += &format!(" AND e.discharge_date <= {p}");
-        }
-        let limit = q.limit.unwrap_or(100).clamp(0, 1000);
-        let offset = q.offset.unwrap_or(0).max(0);
-        sql += &format!(
-            " ORDER BY (e.discharge_date IS NULL), e.discharge_date DESC, e.episode_id \
-             LIMIT ${} OFFSET ${}",
-            args.len() + 1,
-            args.len() + 2
-        );
-        let mut query = sqlx::query(&sql);
-        for a in &args {
-            query = query.bind(a.as_str());
-        }
-        let rows = query.bind(limit).bind(offset).fetch_all(&self.pool).await?;
-        rows.iter()
-            .map(|r| {
-                let status: Option<String> = r.try_get("latest_status")?;
-                Ok(EpisodeSummary {
-                    episode_id: r.try_get("episode_id")?,
-                    service: r.try_get("service")?,
-                    admission_date: r.try_get("admission_date")?,
-                    discharge_date: r.try_get("discharge_date")?,
-                    imported_at: r.try_get("imported_at")?,
-                    latest_status: status.as_deref().map(parse_status).transpose()?,
-                })
-            })
-            .collect()
     }
 
     // --- versions
@@ -1042,13 +978,13 @@ fn no_user(username: &str) -> StoreError {
 }
 
 /// Adds a text argument and returns its placeholder.
-fn arg(args: &mut Vec<String>, v: String) -> String {
+pub(crate) fn arg(args: &mut Vec<String>, v: String) -> String {
     args.push(v);
     format!("${}", args.len())
 }
 
 /// Escapes `%`, `_` and the escape character itself for `LIKE … ESCAPE '\'`.
-fn like_escape(s: &str) -> String {
+pub(crate) fn like_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         if matches!(c, '%' | '_' | '\\') {
@@ -1079,7 +1015,7 @@ impl VersionKind {
     }
 }
 
-fn parse_status(s: &str) -> Result<VersionStatus> {
+pub(crate) fn parse_status(s: &str) -> Result<VersionStatus> {
     match s {
         "draft" => Ok(VersionStatus::Draft),
         "signed" => Ok(VersionStatus::Signed),
@@ -1532,6 +1468,13 @@ mod migrate {
             name: "token_expiry",
             sqlite: include_str!("../migrations/sqlite/0004_token_expiry.sql"),
             postgres: include_str!("../migrations/postgres/0004_token_expiry.sql"),
+            then: Step::None,
+        },
+        Migration {
+            version: 5,
+            name: "episode_list",
+            sqlite: include_str!("../migrations/sqlite/0005_episode_list.sql"),
+            postgres: include_str!("../migrations/postgres/0005_episode_list.sql"),
             then: Step::None,
         },
     ];

@@ -34,7 +34,7 @@ async fn check_migrations(db: &Db) {
         .fetch_one(&raw)
         .await
         .unwrap();
-    assert_eq!(n, 4);
+    assert_eq!(n, 5);
     // A database written by a newer program.
     sqlx::query(
         "INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', 0)",
@@ -591,8 +591,7 @@ async fn check_episodes(db: &Db) {
             service: service.map(str::to_string),
             discharged_from: from.map(str::to_string),
             discharged_to: to.map(str::to_string),
-            limit: None,
-            offset: None,
+            ..Default::default()
         }
     };
     assert_eq!(
@@ -667,7 +666,7 @@ async fn check_episodes(db: &Db) {
         .await
         .unwrap();
     assert_eq!(list[0].latest_status, Some(VersionStatus::Draft));
-    store
+    let signed = store
         .sign(
             v1.id,
             store
@@ -681,6 +680,90 @@ async fn check_episodes(db: &Db) {
     let list = store.list_episodes(&EpisodeQuery::default()).await.unwrap();
     assert_eq!(list[0].latest_status, Some(VersionStatus::Signed));
     assert_eq!(list[1].latest_status, None);
+    let n = signed.number;
+    assert_eq!(
+        (list[0].signed_number, list[0].latest_number),
+        (Some(n), Some(n))
+    );
+    // An amendment after the signature: the latest is a draft, the signed one stays.
+    store
+        .add_version(&NewVersion {
+            parent_id: Some(signed.id),
+            ..version("EP-2", VersionKind::Amendment, "b", None)
+        })
+        .await
+        .unwrap();
+    let list = store
+        .list_episodes(&q(Some("EP-2"), None, None, None))
+        .await
+        .unwrap();
+    assert_eq!(list[0].latest_status, Some(VersionStatus::Draft));
+    assert_eq!(
+        (list[0].signed_number, list[0].latest_number),
+        (Some(n), Some(n + 1))
+    );
+
+    // Patient and diagnosis: written on import, searched, filled for older rows.
+    store
+        .put_episode(&NewEpisode {
+            patient_name: Some("María Soto".into()),
+            diagnosis: Some("Infarto agudo al miocardio sin elevación del ST (I21.4)".into()),
+            search_text: Some(
+                "ep-9 uco maria soto infarto agudo al miocardio sin elevacion del st i21.4".into(),
+            ),
+            ..episode("EP-9", Some("UCO"), Some("2024-05-01"))
+        })
+        .await
+        .unwrap();
+    let terms = |text: &str, terms: &[&str]| EpisodeQuery {
+        text: Some(text.into()),
+        terms: terms.iter().map(|t| t.to_string()).collect(),
+        ..Default::default()
+    };
+    for (text, alts, want) in [
+        ("IAMSEST", vec!["iamsest"], 0),
+        ("IAMSEST", vec!["iamsest", "infarto agudo al miocardio"], 1),
+        ("María", vec!["maria"], 1),
+        ("I21.4", vec!["i21.4"], 1),
+        ("uco", vec![], 1),
+    ] {
+        let found = store.list_episodes(&terms(text, &alts)).await.unwrap();
+        assert_eq!(found.len(), want, "{text} {alts:?}");
+    }
+    let found = store
+        .list_episodes(&terms("soto", &["soto"]))
+        .await
+        .unwrap();
+    assert_eq!(found[0].patient_name.as_deref(), Some("María Soto"));
+    let unlisted = store.unlisted_episodes(100).await.unwrap();
+    assert!(unlisted.iter().all(|u| u.episode_id != "EP-9"));
+    assert!(unlisted.iter().any(|u| u.episode_id == "EP-1"));
+    store
+        .set_list_columns("EP-1", Some("Juan Pérez"), None, "ep-1 juan perez")
+        .await
+        .unwrap();
+    assert!(
+        store
+            .unlisted_episodes(100)
+            .await
+            .unwrap()
+            .iter()
+            .all(|u| u.episode_id != "EP-1")
+    );
+    assert_eq!(
+        store
+            .list_episodes(&terms("Juan", &["juan"]))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(
+        store
+            .set_list_columns("nadie", None, None, "")
+            .await
+            .is_err()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

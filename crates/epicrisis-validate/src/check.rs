@@ -405,6 +405,7 @@ impl<'a> Analysis<'a> {
             category,
             mention,
             span,
+            claim: None,
             message,
         });
     }
@@ -817,6 +818,7 @@ impl<'a> Analysis<'a> {
                     category,
                     mention: words,
                     span: Some([m.start, end]),
+                    claim: None,
                     message,
                 });
                 continue;
@@ -855,6 +857,7 @@ impl<'a> Analysis<'a> {
                         category: Category::Medication,
                         mention: words.clone(),
                         span: Some([m.start, m.end]),
+                        claim: None,
                         message: format!("«{words}» se presenta como indicación al alta, pero no figura entre los medicamentos de alta del episodio."),
                     });
                 }
@@ -930,6 +933,7 @@ impl<'a> Analysis<'a> {
                         category: Category::Code,
                         mention: c.text.clone(),
                         span: Some([c.start, c.end]),
+                        claim: None,
                         message: format!(
                             "El código {} corresponde a «{}» en los datos, no a «{}».",
                             c.text, owners[0].name, words
@@ -1049,6 +1053,7 @@ impl<'a> Analysis<'a> {
                             category: Category::Lab,
                             mention: words.clone(),
                             span: Some(span),
+                            claim: None,
                             message: format!("El valor «{words}» no coincide con los resultados de laboratorio del episodio ({}).", data.join("; ")),
                         });
                     }
@@ -1066,6 +1071,7 @@ impl<'a> Analysis<'a> {
                     category: Category::Number,
                     mention: words.clone(),
                     span: Some(span),
+                    claim: None,
                     message: format!(
                         "La cifra «{words}» no figura en los datos del episodio; verifíquela."
                     ),
@@ -1119,7 +1125,7 @@ impl<'a> Analysis<'a> {
             let denies = denies || (before.contains(&"refiere") && before.contains(&"no"));
             if not_recorded {
                 if let Allergies::Known(list) = &self.ix.allergies {
-                    out.push(Finding { severity: Severity::Error, kind: Kind::Unsupported, category: Category::Allergy, mention: words.clone(), span, message: format!("El texto dice que las alergias no están consignadas, pero el episodio registra: {}.", list.join(", ")) });
+                    out.push(Finding { severity: Severity::Error, kind: Kind::Unsupported, category: Category::Allergy, mention: words.clone(), span, claim: None, message: format!("El texto dice que las alergias no están consignadas, pero el episodio registra: {}.", list.join(", ")) });
                 }
                 continue;
             }
@@ -1132,6 +1138,7 @@ impl<'a> Analysis<'a> {
                     category: Category::Allergy,
                     mention: words.clone(),
                     span,
+                    claim: None,
                     message: format!(
                         "El texto niega alergias, pero el episodio registra: {}.",
                         list.join(", ")
@@ -1144,6 +1151,7 @@ impl<'a> Analysis<'a> {
                         category: Category::Allergy,
                         mention: words.clone(),
                         span,
+                        claim: None,
                         message: "El episodio no registra esta alergia.".to_string(),
                     });
                 }
@@ -1170,6 +1178,7 @@ impl<'a> Analysis<'a> {
                             category: Category::Allergy,
                             mention: words.clone(),
                             span,
+                            claim: None,
                             message: format!(
                                 "La alergia no coincide con la registrada: {}.",
                                 list.join(", ")
@@ -1209,6 +1218,7 @@ impl<'a> Analysis<'a> {
                     category: Category::Other,
                     mention: words.clone(),
                     span: Some([t.start, end]),
+                    claim: None,
                     message: format!(
                         "Abreviatura en el texto: escriba «cada {n} horas» en vez de «{words}»."
                     ),
@@ -1237,6 +1247,7 @@ impl<'a> Analysis<'a> {
                     category: Category::Other,
                     mention: self.slice(start, end),
                     span: Some([start, end]),
+                    claim: None,
                     message: "Resto de formato del modelo de lenguaje; elimínelo.".to_string(),
                 });
             }
@@ -1278,6 +1289,7 @@ impl<'a> Analysis<'a> {
                         category: Category::Other,
                         mention: sentence,
                         span: Some([a, b]),
+                        claim: None,
                         message: "Oración repetida.".to_string(),
                     });
                 }
@@ -1292,14 +1304,18 @@ impl<'a> Analysis<'a> {
                 category: Category::Other,
                 mention: String::new(),
                 span: None,
+                claim: None,
                 message: "El texto está vacío.".to_string(),
             });
         }
         self.findings.extend(out);
     }
 
+    /// The source data's doubts, the most harmful first (a code of another drug).
     fn source_warnings(&mut self) {
-        for w in &self.episode.warnings {
+        let mut warnings: Vec<_> = self.episode.warnings.iter().collect();
+        warnings.sort_by_key(|w| w.kind.harm_rank());
+        for w in warnings {
             if w.kind == WarningKind::Normalised {
                 continue;
             }
@@ -1311,19 +1327,11 @@ impl<'a> Analysis<'a> {
                 severity: Severity::Warning,
                 kind: Kind::SuspiciousSource,
                 category,
-                mention: w.path.clone(),
+                // Where, in words; the message says what is wrong.
+                mention: w.place_es(),
                 span: None,
-                // The mention is the path already; the message says what is wrong.
-                message: {
-                    let m = if w.message_es.is_empty() {
-                        &w.message
-                    } else {
-                        &w.message_es
-                    };
-                    m.strip_prefix(&format!("{}: ", w.path))
-                        .unwrap_or(m)
-                        .to_string()
-                },
+                claim: None,
+                message: w.text_es().to_string(),
             });
         }
     }

@@ -55,6 +55,11 @@ pub struct Finding {
     /// `[start, end)` in Unicode characters of the validated text; `None` for omissions
     /// and source problems.
     pub span: Option<[usize; 2]>,
+    /// The whole claim the finding faults, when it is longer than the mention: for a
+    /// drug the data does not have, the drug with its posology («warfarina 5 mg VO cada
+    /// 24 horas»), so that an interface marks all of it. `[start, end)` like `span`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim: Option<[usize; 2]>,
     /// Why, in Spanish, for the clinician.
     pub message: String,
 }

@@ -18,9 +18,17 @@ fn fold(s: &str) -> String {
     epicrisis_domain::text::fold(s)
 }
 
-/// Does a finding match an expectation (`severity`, `kind`, `category`, and `mention`
-/// contained, accent- and case-insensitively)?
-fn matches(f: &Finding, want: &Value) -> bool {
+/// Does a finding match an expectation (`severity`, `kind`, `category`, `mention`
+/// contained, accent- and case-insensitively, and `claim_text`, the exact words its
+/// claim covers in `text`)?
+fn matches(f: &Finding, want: &Value, text: &str) -> bool {
+    if let Some(w) = want.get("claim_text").and_then(Value::as_str) {
+        let Some([a, b]) = f.claim else { return false };
+        let covered: String = text.chars().skip(a).take(b.saturating_sub(a)).collect();
+        if covered != w {
+            return false;
+        }
+    }
     let s = serde_json::to_value(f).expect("finding serialises");
     for key in ["severity", "kind", "category"] {
         if let Some(w) = want.get(key)
@@ -76,7 +84,7 @@ fn check_case(name: &str, case: &Value) -> Result<(), String> {
         .into_iter()
         .flatten()
     {
-        if !report.findings.iter().any(|f| matches(f, want)) {
+        if !report.findings.iter().any(|f| matches(f, want, text)) {
             return Err(format!("missing finding {want}\n{}", show()));
         }
     }
@@ -86,7 +94,7 @@ fn check_case(name: &str, case: &Value) -> Result<(), String> {
         .into_iter()
         .flatten()
     {
-        if let Some(f) = report.findings.iter().find(|f| matches(f, unwanted)) {
+        if let Some(f) = report.findings.iter().find(|f| matches(f, unwanted, text)) {
             return Err(format!(
                 "unexpected finding {f:?} (matches {unwanted})\n{}",
                 show()

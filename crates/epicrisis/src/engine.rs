@@ -176,16 +176,17 @@ fn open_external(engine: Engine, config: &Config) -> Result<Box<dyn Generator>, 
 }
 
 impl Ready {
-    /// Drafts one episode; `on_text` sees the model's words as they arrive.
+    /// Drafts one episode; `on_progress` sees each stage and the model's words as they
+    /// arrive.
     pub fn draft(
         &self,
         ep: &Episode,
         layout: Layout,
         format: TextFormat,
-        on_text: impl FnMut(&str),
+        on_progress: impl FnMut(epicrisis_pipeline::Progress),
     ) -> Result<Outcome, Failure> {
         self.drafter
-            .draft(ep, layout, format, on_text)
+            .draft(ep, layout, format, on_progress)
             .map_err(|e| match &self.drafter {
                 Drafter::Model {
                     generator,

@@ -43,12 +43,16 @@ pub fn run(args: GenerateArgs, env_file: Option<&std::path::Path>) -> Result<Exi
     };
     // Show the model's words on a terminal while it writes.
     let live = engine_kind != crate::cli::Engine::Deterministic && std::io::stderr().is_terminal();
-    if live {
-        eprint!("redactando: ");
-    }
-    let outcome = engine.draft(&episode, layout, format, |t| {
-        if live {
-            eprint!("{t}");
+    // Each stage on its own line, then the answer's words: an answer the check rejects
+    // is followed by the next attempt's line.
+    let outcome = engine.draft(&episode, layout, format, |p| {
+        if !live {
+            return;
+        }
+        match (p.stage(), p.text()) {
+            (Some(stage), _) => eprint!("\n[{}] ", stage.describe_es()),
+            (None, Some(t)) => eprint!("{t}"),
+            (None, None) => {}
         }
     })?;
     if live {

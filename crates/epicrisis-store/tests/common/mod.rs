@@ -126,6 +126,9 @@ pub fn episode(id: &str, service: Option<&str>, discharge: Option<&str>) -> NewE
         episode_json: format!("{{\"id\":\"{id}\"}}"),
         source: format!("source of {id}"),
         source_kind: "rich".to_string(),
+        patient_name: None,
+        diagnosis: None,
+        search_text: None,
     }
 }
 

@@ -195,6 +195,7 @@ impl Analysis<'_> {
                     category,
                     mention,
                     span: None,
+                    claim: None,
                     message,
                 });
             };

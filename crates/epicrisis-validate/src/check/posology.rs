@@ -29,6 +29,7 @@ impl Analysis<'_> {
         let mut out = Vec::new();
         let mut consumed_ranges = Vec::new();
         let mut mention_doses = Vec::new();
+        let mut claim_ends = Vec::new();
         let drug_mentions: Vec<usize> = (0..self.mentions.len())
             .filter(|i| self.mentions[*i].kind == ConceptKind::Drug)
             .collect();
@@ -48,11 +49,35 @@ impl Analysis<'_> {
                 })
                 .collect();
             mention_doses.push((mi, doses));
+            // A drug the data does not have: its whole claim, posology included, is one
+            // finding (its `claim` covers «warfarina 5 mg VO cada 24 horas», and the
+            // dose is not faulted a second time).
+            let unsupported = self.findings.iter().position(|f| {
+                f.severity == Severity::Error
+                    && f.kind == Kind::Unsupported
+                    && f.category == Category::Medication
+                    && f.span.is_some_and(|[a, _]| a == m.start)
+            });
+            if let (Some(i), Some(last)) = (unsupported, pieces.last()) {
+                let end = self.tokens[last.end - 1].end;
+                claim_ends.push((i, end));
+            }
             for p in pieces {
                 consumed_ranges.push((p.start, p.end));
+                if unsupported.is_some() {
+                    continue;
+                }
                 if let Some(f) = self.judge_piece(m, &p, &items) {
                     out.push(f);
                 }
+            }
+        }
+        for (i, end) in claim_ends {
+            let f = &mut self.findings[i];
+            if let Some([a, e]) = f.span
+                && end > e
+            {
+                f.claim = Some([a, end]);
             }
         }
         for (s, e) in consumed_ranges {
@@ -183,6 +208,7 @@ impl Analysis<'_> {
                 category: Category::Dose,
                 mention: words.clone(),
                 span: Some(span),
+                claim: None,
                 message,
             })
         };

@@ -256,6 +256,7 @@ impl Analysis<'_> {
                 category: Category::Procedure,
                 mention: words.clone(),
                 span: Some([m.start, end]),
+                claim: None,
                 message,
             });
         }
@@ -311,6 +312,7 @@ impl Analysis<'_> {
                 category: Category::Diagnosis,
                 mention: words.clone(),
                 span: Some([m.start, state.end]),
+                claim: None,
                 message: format!(
                     "«{words}» se presenta como estado al ingreso, pero es el estado al alta: al ingreso no estaba {}.",
                     state.norm

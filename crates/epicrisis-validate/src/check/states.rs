@@ -171,6 +171,7 @@ impl Analysis<'_> {
                 category: Category::Other,
                 mention: words.clone(),
                 span: Some([start, end]),
+                claim: None,
                 message: format!(
                     "«{words}» se presenta como estado al alta, pero solo {} lo dice ({name}); ni las notas de los últimos días ni los datos del alta lo dicen.",
                     note_label(&ep.evolution[i], i)

@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod browser;
 pub mod server;
 
 /// A file under the project's `testdata/`.
@@ -32,6 +33,22 @@ pub fn fixture() -> PathBuf {
         "fixture missing: run `python3 tools/models/fetch.py smollm2-135m`"
     );
     p
+}
+
+/// The SmolLM2-135M test model, or `None` with a printed reason (the test then skips);
+/// with `EPICRISIS_REQUIRE_TOOLS` set, a missing fixture fails the test instead.
+pub fn model_fixture() -> Option<PathBuf> {
+    let p = fixture_path();
+    if p.exists() {
+        Some(p)
+    } else {
+        assert!(
+            std::env::var("EPICRISIS_REQUIRE_TOOLS").is_err(),
+            "fixture missing: run `python3 tools/models/fetch.py smollm2-135m`"
+        );
+        eprintln!("skipping: SmolLM2 fixture missing");
+        None
+    }
 }
 
 /// A number unlikely to repeat between calls (nanoseconds now plus a counter).

@@ -1,0 +1,166 @@
+//! The episode list's side of an import: the id given to a record that has none, and
+//! the columns the list shows and searches (patient, main diagnosis, a folded search
+//! text with the lexicon's names of the diagnoses, so that «IAMSEST» finds «Infarto
+//! agudo al miocardio sin elevación del ST»). Episodes imported before the store kept
+//! these columns get them when the server starts ([`fill_list_columns`]).
+
+use crate::AppState;
+use crate::error::{ApiError, ApiResult};
+use epicrisis_domain::Episode;
+
+/// The id of an episode whose data has none (compact records carry no number): `registro-`
+/// and ten hex digits of the SHA-256 of its parsed data, so that importing the same record
+/// again opens the same episode instead of a copy.
+pub(crate) fn assigned_id(ep: &Episode) -> ApiResult<String> {
+    use sha2::{Digest, Sha256};
+    let json = serde_json::to_vec(ep).map_err(ApiError::internal)?;
+    let d = Sha256::digest(&json);
+    let hex: String = d.iter().take(5).map(|b| format!("{b:02x}")).collect();
+    Ok(format!("registro-{hex}"))
+}
+
+/// The diagnosis the episode list shows and searches: the first discharge diagnosis (with
+/// its code), else the first admission diagnosis, else the reason for admission.
+pub(crate) fn main_diagnosis(ep: &Episode) -> Option<String> {
+    let named = |d: &epicrisis_domain::Diagnosis| match &d.code {
+        Some(c) => format!("{} ({})", d.name, c.display()),
+        None => d.name.clone(),
+    };
+    ep.discharge_diagnoses
+        .first()
+        .or(ep.admission_diagnoses.first())
+        .map(named)
+        .or_else(|| ep.reason.clone())
+        .filter(|s| !s.trim().is_empty())
+}
+
+/// What the episode list's search matches, folded (lower case, no accents): the id,
+/// service, patient (name and identifier), every diagnosis with its code, and the
+/// lexicon's name of each diagnosis («Infarto agudo al miocardio» for «IAMSEST»).
+pub(crate) fn search_text(id: &str, ep: &Episode) -> String {
+    use epicrisis_domain::text::fold;
+    let lx = epicrisis_domain::lexicon::lexicon();
+    let mut parts: Vec<String> = vec![id.to_string()];
+    parts.extend(ep.service.clone());
+    parts.extend(ep.patient.name.clone());
+    parts.extend(ep.patient.identifier.clone());
+    parts.extend(ep.reason.clone());
+    for d in ep.admission_diagnoses.iter().chain(&ep.discharge_diagnoses) {
+        parts.push(d.name.clone());
+        parts.extend(d.code.as_ref().map(|c| c.display()));
+        for key in names_of(&d.name) {
+            parts.push(lx.concept(key).canonical.clone());
+        }
+    }
+    fold(&parts.join(" · "))
+}
+
+/// The lexicon's concepts a phrase names (diagnoses, procedures, drugs).
+fn names_of(phrase: &str) -> Vec<epicrisis_domain::lexicon::ConceptId> {
+    use epicrisis_domain::lexicon::{content_tokens, lexicon};
+    let chars: Vec<char> = phrase.chars().collect();
+    let tokens = epicrisis_domain::text::tokenize_chars(&chars);
+    let content = content_tokens(&chars, &tokens);
+    let mut out = Vec::new();
+    for m in lexicon().find_terms(&content, false) {
+        for id in m.concepts {
+            if !out.contains(&id) {
+                out.push(id);
+            }
+        }
+    }
+    out
+}
+
+/// The folded forms a list search looks for: what was typed, and the lexicon's name of
+/// what it names («iamsest» also finds «infarto agudo al miocardio»).
+pub(crate) fn search_terms(q: &str) -> Vec<String> {
+    use epicrisis_domain::text::fold;
+    let lx = epicrisis_domain::lexicon::lexicon();
+    let mut out = vec![fold(q.trim())];
+    let upper = q.to_uppercase();
+    for phrase in [q, upper.as_str()] {
+        for id in names_of(phrase) {
+            let name = fold(&lx.concept(id).canonical);
+            if !out.contains(&name) {
+                out.push(name);
+            }
+        }
+    }
+    out
+}
+
+/// Fills the list columns (patient, diagnosis, search text) of episodes imported before
+/// the store kept them, reading each one's JSON; runs once at start, in the background.
+/// An episode that cannot be read gets empty columns (the page shows «—»).
+pub async fn fill_list_columns(state: &AppState) {
+    loop {
+        let rows = match state.store.unlisted_episodes(200).await {
+            Ok(r) if !r.is_empty() => r,
+            Ok(_) => return,
+            Err(e) => {
+                return crate::api::warn("the episode list's patient and diagnosis columns", &e);
+            }
+        };
+        for r in rows {
+            let ep: Option<Episode> = serde_json::from_str(&r.episode_json).ok();
+            let name = ep.as_ref().and_then(|e| e.patient.name.clone());
+            let dx = ep.as_ref().and_then(main_diagnosis);
+            let text = ep
+                .as_ref()
+                .map(|e| search_text(&r.episode_id, e))
+                .unwrap_or_default();
+            if let Err(e) = state
+                .store
+                .set_list_columns(&r.episode_id, name.as_deref(), dx.as_deref(), &text)
+                .await
+            {
+                return crate::api::warn("the episode list's patient and diagnosis columns", &e);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shorthand_finds_the_diagnosis_it_names() {
+        let terms = search_terms("IAMSEST");
+        assert!(terms.contains(&"iamsest".to_string()), "{terms:?}");
+        assert!(
+            terms.iter().any(|t| t.starts_with("infarto agudo")),
+            "{terms:?}"
+        );
+        let mut ep = Episode::empty(epicrisis_domain::SourceShape::Compact);
+        ep.patient.name = Some("María Ñúñez".into());
+        ep.discharge_diagnoses.push(epicrisis_domain::Diagnosis {
+            name: "IAMSEST".into(),
+            code: None,
+        });
+        let text = search_text("E-1", &ep);
+        assert!(text.contains("maria nunez"), "{text}");
+        // The record says «IAMSEST»; a search for the words finds it too.
+        let words = search_terms("infarto agudo al miocardio");
+        assert!(
+            words.iter().any(|w| text.contains(w.as_str())),
+            "{text} {words:?}"
+        );
+        assert_eq!(main_diagnosis(&ep).as_deref(), Some("IAMSEST"));
+    }
+
+    #[test]
+    fn a_record_without_a_number_gets_one_from_its_contents() {
+        let mut ep = Episode::empty(epicrisis_domain::SourceShape::Compact);
+        ep.reason = Some("dolor torácico".into());
+        let a = assigned_id(&ep).unwrap();
+        assert!(
+            a.starts_with("registro-") && a.len() == "registro-".len() + 10,
+            "{a}"
+        );
+        assert_eq!(assigned_id(&ep).unwrap(), a, "the same record, the same id");
+        ep.reason = Some("disnea".into());
+        assert_ne!(assigned_id(&ep).unwrap(), a);
+    }
+}
