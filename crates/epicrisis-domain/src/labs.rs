@@ -229,7 +229,7 @@ pub struct LabResult {
 }
 
 /// Summarises raw results per test, in order of first appearance: first valid value,
-/// last value when it differs by more than 0.001, min and max (DOMAIN.md).
+/// last value when it differs by more than 0.001, min and max (docs/domain.md).
 pub fn summarize_labs(results: &[LabResult]) -> Vec<LabSummary> {
     let mut order: Vec<String> = Vec::new();
     let mut groups: std::collections::HashMap<String, Vec<&LabResult>> = Default::default();

@@ -97,7 +97,7 @@ pub struct TermMatch {
 pub const STOPWORDS: &[&str] = &["de", "del", "la", "las", "el", "los", "al", "lo"];
 
 /// Token aliases applied before matching (`Ac.clavulánico` → `acido clavulanico`, the
-/// route synonyms of DOMAIN.md: `endovenoso` = `intravenoso` = `IV` = `EV`).
+/// route synonyms of docs/domain.md: `endovenoso` = `intravenoso` = `IV` = `EV`).
 const ALIASES: &[(&str, &str)] = &[
     ("ac", "acido"),
     ("vit", "vitamina"),

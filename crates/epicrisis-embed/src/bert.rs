@@ -9,7 +9,7 @@
 //! model family's published conventions: e5 models take `query: ` / `passage: ` and are
 //! mean-pooled, BGE models are CLS-pooled.
 //!
-//! Two things every vector depends on, learnt the hard way (ENGINE-NOTES.md): the
+//! Two things every vector depends on, learnt the hard way (docs/design.md): the
 //! tokenizer's own padding and truncation settings are switched off (we pad per batch and
 //! pool with the attention mask, otherwise every pair of sentences looks alike), and a text
 //! longer than the window is embedded window by window and averaged instead of being cut.

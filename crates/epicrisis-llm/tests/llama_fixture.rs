@@ -1,4 +1,4 @@
-//! The llama.cpp backend on the SmolLM2-135M fixture (MODELS.md): loading, template,
+//! The llama.cpp backend on the SmolLM2-135M fixture (docs/testing.md): loading, template,
 //! streaming, grammars, stop strings, cancellation, determinism, prefix reuse, the busy
 //! queue, and every loading error. `scripts/test.sh` fetches the fixture (`python3
 //! tools/models/fetch.py smollm2-135m`); `EPICRISIS_TEST_MODEL` may point elsewhere.

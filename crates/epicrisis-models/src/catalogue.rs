@@ -9,7 +9,7 @@
 //! machines this was written on; a renamed file shows up as a clear 404 naming the URL, and
 //! any file can always be fetched by hand and brought in with `epicrisis models import`.
 //! Sizes are approximate (decimal bytes) except where a sha256 is pinned: a pinned file
-//! has its exact size and hash, taken from MODELS.md, and nothing else is accepted for it.
+//! has its exact size and hash, taken from the pinned model packages (docs/operations.md), and nothing else is accepted for it.
 
 use serde::{Deserialize, Serialize};
 

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// The two layouts of DOMAIN.md.
+/// The two layouts of docs/domain.md.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Layout {

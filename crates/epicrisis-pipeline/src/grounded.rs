@@ -14,7 +14,7 @@
 //! ([`PipelineOptions::avoid`]); they seed the first round's instructions.
 //!
 //! (`Strategy::Full` lets the model write the whole paragraph instead; it exists to
-//! measure the choice, see ARCHITECTURE.md.)
+//! measure the choice, see docs/design.md.)
 
 use crate::draft::{Body, Draft, Layout, Origin, Part, PartId, TextFormat};
 use crate::narrative::{self, NarrativeSentence, Narrator, StepRequest};

@@ -1,4 +1,4 @@
-//! Quality figures of DOMAIN.md ("How quality is judged"): code recall, unsupported
+//! Quality figures of docs/domain.md ("How quality is judged"): code recall, unsupported
 //! claims, Ley 20.584 coverage and ROUGE-L against a reference.
 
 use epicrisis_domain::Episode;

@@ -4,7 +4,7 @@
 //!
 //! It is pure and deterministic, and a bad draft is a [`Report`], never an `Err`: the
 //! pipeline decides what to do with findings (repair, fall back), the web interface
-//! highlights them. It is category-, code-, synonym- and accent-aware (DOMAIN.md lists
+//! highlights them. It is category-, code-, synonym- and accent-aware (docs/domain.md lists
 //! what the predecessor got wrong), and it indexes the episode once ([`EpisodeIndex`]) so
 //! a draft and each repair of it cost well under a millisecond.
 
