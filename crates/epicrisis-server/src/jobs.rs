@@ -483,9 +483,11 @@ impl Queue {
     }
 }
 
-/// The job queued or running for `episode_id`.
+/// The job queued or running for `episode_id`. A job that has just finished (cancelled,
+/// failed or done) while the worker has not yet let it go is not one: a new request
+/// must not be handed a finished job.
 fn active_in(inner: &Inner, episode_id: &str) -> Option<Arc<Job>> {
-    let same = |j: &Arc<Job>| j.episode_id.as_deref() == Some(episode_id);
+    let same = |j: &Arc<Job>| j.episode_id.as_deref() == Some(episode_id) && !j.status().finished();
     inner
         .running
         .iter()
@@ -557,18 +559,33 @@ mod tests {
     #[test]
     fn an_episode_has_one_draft_job_at_a_time_and_reports_its_stage() {
         let (q, _worker) = Queue::start(4, Engine::Deterministic).unwrap();
+        // Another episode's draft holds the worker, so that «a» waits and its events
+        // can be followed from the start.
+        let (go_z, hold_z) = mpsc::channel();
+        let z = held(&q, "z", hold_z);
         let (go_a, hold_a) = mpsc::channel();
         let a = held(&q, "a", hold_a);
         assert!(a.fresh);
         let mut events = a.job.events.subscribe();
-        // Running (the writer checks its draft before the save holds it).
+        assert_eq!(q.position(&a.job), Some(2));
+        // Asking again while it waits returns the same job.
+        let (_go, hold) = mpsc::channel();
+        let again = held(&q, "a", hold);
+        assert!(!again.fresh);
+        assert_eq!(again.job.id, a.job.id);
+        // Another episode gets its own job, queued behind.
+        let (go_b, hold_b) = mpsc::channel();
+        let b = held(&q, "b", hold_b);
+        assert!(b.fresh);
+        assert_eq!(q.position(&b.job), Some(3));
+        assert_eq!(q.typical_seconds(), None, "no draft has finished yet");
+        go_z.send(()).unwrap();
+        wait_until(&z.job, |s| s.status == Status::Done);
+        // Running (the writer's draft is checked before the save holds it).
         wait_until(&a.job, |s| s.status == Status::Running && s.stage.is_some());
-        assert_eq!(
-            a.job.state.lock().unwrap().stage,
-            Some(Stage::Checking),
-            "the writer's draft is being checked"
-        );
-        // Asking again for the same episode returns the job under way.
+        assert_eq!(a.job.state.lock().unwrap().stage, Some(Stage::Checking));
+        assert!(q.typical_seconds().is_some());
+        // Asking again while it runs returns the same job.
         let (_go, hold) = mpsc::channel();
         let again = held(&q, "a", hold);
         assert!(!again.fresh);
@@ -577,13 +594,7 @@ mod tests {
             q.active_for("a").map(|j| j.id.clone()),
             Some(a.job.id.clone())
         );
-        // Another episode gets its own job, queued behind.
-        let (go_b, hold_b) = mpsc::channel();
-        let b = held(&q, "b", hold_b);
-        assert!(b.fresh);
-        assert_eq!(q.position(&b.job), Some(2));
-        assert_eq!(q.typical_seconds(), None, "no draft has finished yet");
-        // Done: the next request for the episode is a new job.
+        // Done: its stage was broadcast, and the next request is a new job.
         go_a.send(()).unwrap();
         wait_until(&a.job, |s| s.status == Status::Done);
         assert!(a.job.state.lock().unwrap().stage.is_none());
@@ -598,7 +609,6 @@ mod tests {
             );
         }
         assert!(saw_stage, "the stage was broadcast");
-        assert!(q.typical_seconds().is_some());
         go_b.send(()).unwrap();
         wait_until(&b.job, |s| s.status == Status::Done);
         let (go_c, hold_c) = mpsc::channel();
