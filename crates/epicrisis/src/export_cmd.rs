@@ -18,49 +18,58 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// Export formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ExportFormat {
-    /// A4 PDF with the hospital's header, page numbers and signature block.
+    /// PDF A4 con el encabezado del hospital, números de página y bloque de firma.
     Pdf,
-    /// Word document (headings, lists and a table), editable.
+    /// Documento de Word (títulos, listas y una tabla), editable.
     Docx,
-    /// HL7 FHIR R4 Bundle of type document (JSON).
+    /// Bundle HL7 FHIR R4 de tipo documento (JSON).
     Fhir,
-    /// Markdown, for copying into other systems.
+    /// Markdown, para copiar en otros sistemas.
     Markdown,
-    /// Plain text.
+    /// Texto plano.
     Text,
 }
 
 /// Flags of `epicrisis export`.
 #[derive(Debug, Args)]
 pub struct ExportArgs {
-    /// An episode (any accepted shape, FHIR Bundle included) or a saved draft
-    /// {"episode", "draft", "meta"}; `-` reads standard input.
+    /// Un episodio (cualquier forma aceptada, también un Bundle FHIR) o un borrador
+    /// guardado {"episode", "draft", "meta"}; `-` lee la entrada estándar.
     pub input: String,
-    /// Output format.
-    #[arg(long, value_enum)]
+    /// Formato de salida: `pdf`, `docx`, `fhir`, `markdown` o `text`.
+    #[arg(long, value_enum, hide_possible_values = true)]
     pub format: ExportFormat,
-    /// Output file; `-` writes to standard output (fhir, markdown and text only).
+    /// Archivo de salida; `-` escribe en la salida estándar (solo fhir, markdown y text).
     #[arg(short = 'o', long = "output")]
     pub output: String,
-    /// Layout of the draft written from an episode (ignored for a saved draft).
-    #[arg(long, value_enum, default_value = "sections")]
+    /// Formato del borrador que se redacta de un episodio: `sections` (predeterminado) o
+    /// `paragraph` (no se usa con un borrador guardado).
+    #[arg(
+        long,
+        value_enum,
+        default_value = "sections",
+        hide_default_value = true,
+        hide_possible_values = true
+    )]
     pub layout: LayoutArg,
-    /// Hospital name in the header [HOSPITAL_NAME].
+    /// Nombre del hospital en el encabezado [HOSPITAL_NAME].
     #[arg(long)]
     pub hospital: Option<String>,
-    /// Hospital logo, PNG, JPEG or SVG [HOSPITAL_LOGO].
+    /// Logo del hospital, PNG, JPEG o SVG [HOSPITAL_LOGO].
     #[arg(long)]
     pub logo: Option<PathBuf>,
-    /// Signs the document in this name (no "BORRADOR" mark; signature block filled).
+    /// Firma el documento a este nombre (sin la marca «BORRADOR»; bloque de firma
+    /// completo).
     #[arg(long)]
     pub signed_by: Option<String>,
-    /// Time of the signature (RFC 3339, e.g. 2025-12-26T18:30:00-03:00; default now).
+    /// Momento de la firma (RFC 3339, por ejemplo 2025-12-26T18:30:00-03:00;
+    /// predeterminado: ahora).
     #[arg(long, requires = "signed_by")]
     pub signed_at: Option<String>,
-    /// Physician who reviewed the draft (shown in the footer).
+    /// Médico que revisó el borrador (aparece en el pie de página).
     #[arg(long)]
     pub reviewed_by: Option<String>,
-    /// Version number of the document.
+    /// Número de versión del documento.
     #[arg(long)]
     pub doc_version: Option<u32>,
 }

@@ -3,7 +3,7 @@
 //! administration of its store.
 
 use crate::Failure;
-use crate::cli::{Engine, LayoutArg, ModelArgs};
+use crate::cli::{Engine, LayoutArg, ModelArgs, T_ARGUMENTOS, T_OPCIONES};
 use clap::{Args, Subcommand};
 use epicrisis_server::{Server, Settings, auth};
 use epicrisis_store::{AuditEntry, Role, Store};
@@ -15,19 +15,28 @@ use std::time::Duration;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Address and port [EPICRISIS_LISTEN] (default 127.0.0.1:3000).
+    /// Dirección y puerto [EPICRISIS_LISTEN] (predeterminado: 127.0.0.1:3000).
     #[arg(long)]
     pub listen: Option<SocketAddr>,
-    /// Who writes drafts [MODEL_TYPE]; default as in `generate`.
-    #[arg(long, value_enum)]
+    /// Quién redacta los borradores [MODEL_TYPE]: `deterministic`, `local`, `openai` o
+    /// `anthropic`, como en `generate` (también lo predeterminado).
+    #[arg(long, value_enum, hide_possible_values = true)]
     pub engine: Option<Engine>,
-    /// Document layout of drafts.
-    #[arg(long, value_enum, default_value = "sections")]
+    /// Formato de los borradores: `sections` (predeterminado, por secciones) o
+    /// `paragraph` (un párrafo).
+    #[arg(
+        long,
+        value_enum,
+        default_value = "sections",
+        hide_default_value = true,
+        hide_possible_values = true
+    )]
     pub layout: LayoutArg,
-    /// Seconds a shutdown waits for the running generation before cancelling it.
-    #[arg(long, default_value_t = 120)]
+    /// Segundos que una detención espera a la redacción en curso antes de cancelarla
+    /// (predeterminado: 120).
+    #[arg(long, default_value_t = 120, hide_default_value = true)]
     pub shutdown_grace: u64,
-    /// No request log lines on standard error.
+    /// Sin una línea por solicitud en la salida de errores.
     #[arg(long)]
     pub quiet: bool,
     #[command(flatten)]
@@ -36,57 +45,90 @@ pub struct ServeArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum UsersCommand {
-    /// Create an account. The password is read from standard input (hidden on a terminal).
+    /// Crea una cuenta. La contraseña se lee de la entrada estándar (oculta en una
+    /// terminal).
+    #[command(help_template = T_ARGUMENTOS)]
     Add {
+        /// El nombre de usuario (letras, números, «.», «_» o «-»).
         username: String,
-        /// medico (generates, edits, approves, signs), administrativo (views, exports) or admin.
+        /// medico (redacta, edita, aprueba, firma), administrativo (consulta, exporta) o
+        /// admin.
         #[arg(long)]
         role: String,
-        /// Name shown in the interface and on signatures (default: the user name).
+        /// Nombre que muestran la interfaz y las firmas (predeterminado: el de usuario).
         #[arg(long)]
         name: Option<String>,
     },
-    /// Disable an account: its sessions end and its API tokens stop working.
-    Disable { username: String },
-    /// Enable a disabled account.
-    Enable { username: String },
-    /// Set a new password (read from standard input).
-    Passwd { username: String },
-    /// List the accounts.
+    /// Deshabilita una cuenta: sus sesiones terminan y sus tokens de API dejan de
+    /// funcionar.
+    #[command(help_template = T_ARGUMENTOS)]
+    Disable {
+        /// El nombre de usuario.
+        username: String,
+    },
+    /// Habilita una cuenta deshabilitada.
+    #[command(help_template = T_ARGUMENTOS)]
+    Enable {
+        /// El nombre de usuario.
+        username: String,
+    },
+    /// Cambia la contraseña (se lee de la entrada estándar).
+    #[command(help_template = T_ARGUMENTOS)]
+    Passwd {
+        /// El nombre de usuario.
+        username: String,
+    },
+    /// Lista las cuentas.
+    #[command(help_template = T_OPCIONES)]
     List,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum TokensCommand {
-    /// Create an API token for an account (printed once; only its hash is kept).
+    /// Crea un token de API para una cuenta (se muestra una sola vez; solo se guarda su
+    /// hash).
+    #[command(help_template = T_ARGUMENTOS)]
     Add {
+        /// La cuenta dueña del token.
         username: String,
-        /// What the token is for (e.g. "HIS integración").
+        /// Para qué es el token (por ejemplo «integración HIS»).
         #[arg(long)]
         name: String,
-        /// Days the token lasts (1 to 365).
-        #[arg(long, default_value_t = epicrisis_store::TOKEN_DAYS, value_parser = clap::value_parser!(i64).range(1..=365))]
+        /// Días que dura el token, de 1 a 365 (predeterminado: 90).
+        #[arg(long, default_value_t = epicrisis_store::TOKEN_DAYS, hide_default_value = true, value_parser = clap::value_parser!(i64).range(1..=365))]
         days: i64,
     },
-    /// List API tokens (of one account, or all): id, account, name, created, expires, state.
-    List { username: Option<String> },
-    /// Revoke an API token by its id (as `tokens list` shows it).
-    Revoke { id: i64 },
+    /// Lista los tokens de API (de una cuenta, o todos): id, cuenta, nombre, creación,
+    /// vencimiento y estado.
+    #[command(help_template = T_ARGUMENTOS)]
+    List {
+        /// Solo los de esta cuenta.
+        username: Option<String>,
+    },
+    /// Revoca un token de API por su id (el que muestra `tokens list`).
+    #[command(help_template = T_ARGUMENTOS)]
+    Revoke {
+        /// El id del token.
+        id: i64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// Recompute the audit trail's hash chain; exit 1 when a row was changed or deleted.
+    /// Recalcula la cadena de hashes de la bitácora; código de salida 1 si una fila fue
+    /// cambiada o borrada.
+    #[command(help_template = T_OPCIONES)]
     Verify,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum VersionsCommand {
-    /// Recompute the hash of versions from their stored text, the episode data they were
-    /// written from and their metadata; exit 1 when one does not match. With no ids,
-    /// every signed version.
+    /// Recalcula el hash de versiones desde su texto guardado, los datos del episodio de
+    /// que se redactaron y sus metadatos; código de salida 1 si una no coincide. Sin ids,
+    /// todas las versiones firmadas.
+    #[command(help_template = T_ARGUMENTOS)]
     Verify {
-        /// Version ids (as in /api/v1/versions/ID); none: every signed version.
+        /// Ids de versión (los de /api/v1/versions/ID); ninguno: todas las firmadas.
         ids: Vec<i64>,
     },
 }

@@ -501,6 +501,14 @@ fn doctor_and_the_help_speak_spanish() {
         &["-h"],
         &["doctor", "--help"],
         &["models", "--help"],
+        &["serve", "--help"],
+        &["export", "--help"],
+        &["users", "--help"],
+        &["users", "add", "--help"],
+        &["tokens", "add", "--help"],
+        &["tokens", "list", "--help"],
+        &["audit", "verify", "--help"],
+        &["versions", "verify", "--help"],
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_epicrisis"))
             .args(args)
