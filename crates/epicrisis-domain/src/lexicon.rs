@@ -631,6 +631,23 @@ impl Lexicon {
         out
     }
 
+    /// The concepts a phrase names, each once, in the order found (`all_caps`: see
+    /// [`Lexicon::find_terms`]; true also lets a lower-case abbreviation match).
+    pub fn concepts_in(&self, phrase: &str, all_caps: bool) -> Vec<ConceptId> {
+        let chars: Vec<char> = phrase.chars().collect();
+        let tokens = crate::text::tokenize_chars(&chars);
+        let content = content_tokens(&chars, &tokens);
+        let mut out = Vec::new();
+        for m in self.find_terms(&content, all_caps) {
+            for id in m.concepts {
+                if !out.contains(&id) {
+                    out.push(id);
+                }
+            }
+        }
+        out
+    }
+
     /// Concepts of a kind among a match's concepts.
     pub fn of_kind<'a>(
         &'a self,
@@ -852,6 +869,25 @@ mod tests {
                 )
             })
             .collect()
+    }
+
+    #[test]
+    fn concepts_in_names_each_concept_once() {
+        let lx = lexicon();
+        let canon = |ids: Vec<ConceptId>| -> Vec<String> {
+            ids.iter()
+                .map(|c| lx.concept(*c).canonical.to_lowercase())
+                .collect()
+        };
+        let found = canon(lx.concepts_in("Ceftriaxona y luego ceftriaxona con vancomicina", false));
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(found[0].contains("ceftriaxona") && found[1].contains("vancomicina"));
+        // With `all_caps`, a lower-case abbreviation is read as one.
+        let iam = canon(lx.concepts_in("iamsest", true));
+        assert!(
+            iam.iter().any(|c| c.starts_with("infarto agudo")),
+            "{iam:?}"
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use crate::json::Ctx;
 use epicrisis_domain::codes::Parsed;
 use epicrisis_domain::lexicon::{self, ConceptId, ConceptKind};
-use epicrisis_domain::text::{fold_words, tokenize_chars};
+use epicrisis_domain::text::fold_words;
 use epicrisis_domain::{AtcCode, Icd10Code, ProcedureCode, SourceCode, WarningKind};
 use std::collections::{HashMap, HashSet};
 
@@ -129,19 +129,11 @@ pub(crate) fn atc(
 /// The drug concepts the lexicon finds in a name.
 pub(crate) fn drug_concepts(name: &str) -> Vec<ConceptId> {
     let lx = lexicon::lexicon();
-    let chars: Vec<char> = name.chars().collect();
-    let tokens = tokenize_chars(&chars);
-    let content = lexicon::content_tokens(&chars, &tokens);
-    let all_caps = !chars.iter().any(|c| c.is_lowercase());
-    let mut out = Vec::new();
-    for m in lx.find_terms(&content, all_caps) {
-        for id in lx.of_kind(&m.concepts, ConceptKind::Drug) {
-            if !out.contains(&id) {
-                out.push(id);
-            }
-        }
-    }
-    out
+    let all_caps = !name.chars().any(char::is_lowercase);
+    lx.concepts_in(name, all_caps)
+        .into_iter()
+        .filter(|id| lx.concept(*id).kind == ConceptKind::Drug)
+        .collect()
 }
 
 /// Why a 7-character ATC code does not fit `name`, if it does not: the reason in English

@@ -62,14 +62,6 @@ async fn form_poster(
     }
 }
 
-fn role_es(r: Role) -> &'static str {
-    match r {
-        Role::Medico => "Médico",
-        Role::Administrativo => "Administrativo",
-        Role::Admin => "Administrador",
-    }
-}
-
 /// An audit action as the page names it.
 fn action_es(action: &str) -> &str {
     match action {
@@ -203,13 +195,13 @@ async fn admin_view_checked(
         .iter()
         .map(|u| {
             json!({"username": u.username, "display_name": u.display_name,
-                   "role": u.role.as_str(), "role_es": role_es(u.role),
+                   "role": u.role.as_str(), "role_es": u.role.label_es(),
                    "disabled": u.disabled, "created": u.created_at})
         })
         .collect();
     let roles: Vec<Value> = [Role::Medico, Role::Administrativo, Role::Admin]
         .into_iter()
-        .map(|r| json!({"value": r.as_str(), "label": role_es(r)}))
+        .map(|r| json!({"value": r.as_str(), "label": r.label_es()}))
         .collect();
     let status = error.as_ref().map_or(StatusCode::OK, |e| e.status);
     let mut r = page(

@@ -271,12 +271,7 @@ impl Queue {
     /// The job under way and the waiting ones, in order.
     pub fn jobs_now(&self) -> Vec<Arc<Job>> {
         match self.inner.lock() {
-            Ok(i) => i
-                .running
-                .iter()
-                .cloned()
-                .chain(i.waiting.iter().map(|p| p.job.clone()))
-                .collect(),
+            Ok(i) => in_order(&i).cloned().collect(),
             Err(_) => Vec::new(),
         }
     }
@@ -487,13 +482,17 @@ impl Queue {
 /// failed or done) while the worker has not yet let it go is not one: a new request
 /// must not be handed a finished job.
 fn active_in(inner: &Inner, episode_id: &str) -> Option<Arc<Job>> {
-    let same = |j: &Arc<Job>| j.episode_id.as_deref() == Some(episode_id) && !j.status().finished();
+    in_order(inner)
+        .find(|j| j.episode_id.as_deref() == Some(episode_id) && !j.status().finished())
+        .cloned()
+}
+
+/// The job under way, then the waiting ones.
+fn in_order(inner: &Inner) -> impl Iterator<Item = &Arc<Job>> {
     inner
         .running
         .iter()
         .chain(inner.waiting.iter().map(|p| &p.job))
-        .find(|j| same(j))
-        .cloned()
 }
 
 /// Keeps and broadcasts one report of a running draft.

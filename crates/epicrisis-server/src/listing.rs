@@ -48,28 +48,11 @@ pub(crate) fn search_text(id: &str, ep: &Episode) -> String {
     for d in ep.admission_diagnoses.iter().chain(&ep.discharge_diagnoses) {
         parts.push(d.name.clone());
         parts.extend(d.code.as_ref().map(|c| c.display()));
-        for key in names_of(&d.name) {
-            parts.push(lx.concept(key).canonical.clone());
+        for id in lx.concepts_in(&d.name, false) {
+            parts.push(lx.concept(id).canonical.clone());
         }
     }
     fold(&parts.join(" · "))
-}
-
-/// The lexicon's concepts a phrase names (diagnoses, procedures, drugs).
-fn names_of(phrase: &str) -> Vec<epicrisis_domain::lexicon::ConceptId> {
-    use epicrisis_domain::lexicon::{content_tokens, lexicon};
-    let chars: Vec<char> = phrase.chars().collect();
-    let tokens = epicrisis_domain::text::tokenize_chars(&chars);
-    let content = content_tokens(&chars, &tokens);
-    let mut out = Vec::new();
-    for m in lexicon().find_terms(&content, false) {
-        for id in m.concepts {
-            if !out.contains(&id) {
-                out.push(id);
-            }
-        }
-    }
-    out
 }
 
 /// The folded forms a list search looks for: what was typed, and the lexicon's name of
@@ -78,13 +61,11 @@ pub(crate) fn search_terms(q: &str) -> Vec<String> {
     use epicrisis_domain::text::fold;
     let lx = epicrisis_domain::lexicon::lexicon();
     let mut out = vec![fold(q.trim())];
-    let upper = q.to_uppercase();
-    for phrase in [q, upper.as_str()] {
-        for id in names_of(phrase) {
-            let name = fold(&lx.concept(id).canonical);
-            if !out.contains(&name) {
-                out.push(name);
-            }
+    // Typed in any case, an abbreviation is one («iamsest» is IAMSEST).
+    for id in lx.concepts_in(q, true) {
+        let name = fold(&lx.concept(id).canonical);
+        if !out.contains(&name) {
+            out.push(name);
         }
     }
     out

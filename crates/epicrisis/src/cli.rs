@@ -710,7 +710,7 @@ mod tests {
     /// templates list sections by hand, so a template that lacks a section would hide it.
     #[test]
     fn help_templates_leave_nothing_out() {
-        fn walk(cmd: &mut clap::Command, path: &str) {
+        each_command(&mut |cmd, path| {
             let help = cmd.render_long_help().to_string();
             for a in cmd.get_arguments().filter(|a| !a.is_hide_set()) {
                 let shown = match (a.get_long(), a.get_value_names()) {
@@ -735,22 +735,15 @@ mod tests {
                     "{path}: subcommand {n} missing from the help:\n{help}"
                 );
             }
-            for sub in cmd.get_subcommands_mut() {
-                let p = format!("{path} {}", sub.get_name());
-                walk(sub, &p);
-            }
-        }
-        let mut cmd = Cli::command();
-        cmd.build();
-        walk(&mut cmd, "epicrisis");
+        });
     }
 
     /// clap prints `[default: …]` and `[possible values: …]` in English; every command's
-    /// arguments (here, in serve_cmd.rs and export_cmd.rs) hide them and say the same in their Spanish text, which must then
-    /// name the default and every value.
+    /// arguments (here, in serve_cmd.rs and export_cmd.rs) hide them and say the same in
+    /// their Spanish text, which must then name the default and every value.
     #[test]
     fn defaults_and_values_are_in_the_spanish_text() {
-        fn walk(cmd: &mut clap::Command, path: &str) {
+        each_command(&mut |cmd, path| {
             let help = cmd.render_long_help().to_string();
             assert!(
                 !help.contains("[default:") && !help.contains("ossible values"),
@@ -785,13 +778,24 @@ mod tests {
                     }
                 }
             }
+        });
+    }
+
+    /// Calls `check` on every command of the tree, with its path («epicrisis users add»).
+    fn each_command(check: &mut dyn FnMut(&mut clap::Command, &str)) {
+        fn walk(
+            cmd: &mut clap::Command,
+            path: &str,
+            check: &mut dyn FnMut(&mut clap::Command, &str),
+        ) {
+            check(cmd, path);
             for sub in cmd.get_subcommands_mut() {
                 let p = format!("{path} {}", sub.get_name());
-                walk(sub, &p);
+                walk(sub, &p, check);
             }
         }
         let mut cmd = Cli::command();
         cmd.build();
-        walk(&mut cmd, "epicrisis");
+        walk(&mut cmd, "epicrisis", check);
     }
 }
