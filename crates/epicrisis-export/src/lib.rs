@@ -168,7 +168,7 @@ pub struct DraftFile {
 /// sha256 of the draft's plain-text rendering, lower-case hex: what a signature covers.
 pub fn content_hash(draft: &Draft) -> String {
     let digest = Sha256::digest(draft.render(TextFormat::Plain).as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(digest)
 }
 
 /// Errors of the export crate.

@@ -31,7 +31,7 @@ use sha2::{Digest, Sha256};
 
 use crate::catalogue::{Artifacts, ModelSpec, Need, Pin, Role};
 use crate::error::{HashOrigin, ModelsError, Result};
-use crate::hash::{hash_prefix, hex, sha256_file};
+use crate::hash::{hash_prefix, sha256_file};
 use crate::progress::{Event, Meter, Progress};
 use crate::store::{
     InstalledFile, InstalledModel, ManifestEntry, ModelsDir, Source, now_rfc3339, sync_dir,
@@ -250,19 +250,9 @@ impl std::fmt::Debug for Downloader {
 
 /// Free bytes for an unprivileged user on the file system holding `path`.
 #[cfg(unix)]
-#[allow(clippy::unnecessary_cast, clippy::useless_conversion)]
 pub fn free_space(path: &Path) -> std::io::Result<u64> {
-    use std::os::unix::ffi::OsStrExt;
-    let c = std::ffi::CString::new(path.as_os_str().as_bytes())
-        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
-    // SAFETY: `c` is a valid NUL-terminated path and `s` a properly sized, writable
-    // statvfs struct that the call fills in.
-    let mut s: libc::statvfs = unsafe { std::mem::zeroed() };
-    let r = unsafe { libc::statvfs(c.as_ptr(), &mut s) };
-    if r != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok((s.f_bavail as u64).saturating_mul(s.f_frsize as u64))
+    let s = rustix::fs::statvfs(path)?;
+    Ok(s.f_bavail.saturating_mul(s.f_frsize))
 }
 
 /// Free bytes (unknown on this platform: no limit is assumed).
@@ -655,7 +645,7 @@ impl Downloader {
             label: &f.label,
             total: size,
         });
-        let sha = hex(&hash.hasher.finalize());
+        let sha = hex::encode(hash.hasher.finalize());
         let what = format!("{} (descargado en {})", f.url, part.display());
         if let Some(p) = f.pin
             && p.size != size

@@ -8,16 +8,6 @@ use sha2::{Digest, Sha256};
 use crate::error::{ModelsError, Result};
 use crate::progress::{Meter, Progress};
 
-pub(crate) fn hex(digest: &[u8]) -> String {
-    use std::fmt::Write;
-    digest
-        .iter()
-        .fold(String::with_capacity(digest.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
-}
-
 /// Feeds `len` bytes of `path` (from its start) into `hasher`.
 pub(crate) fn hash_prefix(
     path: &Path,
@@ -63,7 +53,7 @@ pub fn sha256_file(path: &Path, progress: &mut dyn Progress, label: &str) -> Res
         .len();
     let mut h = Sha256::new();
     hash_prefix(path, len, &mut h, progress, label)?;
-    Ok(hex(&h.finalize()))
+    Ok(hex::encode(h.finalize()))
 }
 
 #[cfg(test)]

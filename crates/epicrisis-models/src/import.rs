@@ -23,7 +23,7 @@ use crate::catalogue::{
     self, EMBEDDING_FILES, EMBEDDING_WEIGHTS, ModelSpec, QuantFile, Role, normalise_quant,
 };
 use crate::error::{HashOrigin, ModelsError, Result};
-use crate::hash::{hex, sha256_file};
+use crate::hash::sha256_file;
 use crate::progress::{Event, Meter, Progress};
 use crate::store::{
     InstalledFile, InstalledModel, ManifestEntry, ModelsDir, Source, check_name, now_rfc3339,
@@ -122,7 +122,7 @@ fn copy_hashing(
             actual: done,
         });
     }
-    Ok((done, hex(&hasher.finalize())))
+    Ok((done, hex::encode(hasher.finalize())))
 }
 
 /// Removes temporary files when dropped (an error part-way leaves nothing behind).
