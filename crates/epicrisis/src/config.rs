@@ -130,76 +130,92 @@ fn dotenv_error(path: &Path, line: usize, msg: &str) -> Failure {
     Failure::Input(format!("{}: línea {line}: {msg}", path.display()))
 }
 
-/// Parses `.env` text: `KEY=VALUE`, `export KEY=VALUE`, `#` comments, single or double
-/// quotes (double quotes understand `\n`, `\"`, `\\`), `#` after a space starts an inline
-/// comment in unquoted values.
+/// The line (1-based, from `from` on) where `key` is assigned: `KEY=…` or `export KEY=…`.
+fn assignment_line(lines: &[&str], from: usize, key: &str) -> Option<usize> {
+    (from..lines.len()).find(|&i| {
+        let l = lines[i].trim_start();
+        let l = l
+            .strip_prefix("export")
+            .filter(|r| r.starts_with(char::is_whitespace))
+            .unwrap_or(l);
+        l.trim_start()
+            .strip_prefix(key)
+            .is_some_and(|r| r.trim_start().starts_with('='))
+    })
+}
+
+/// Parses `.env` text with `dotenvy`: `KEY=VALUE`, `export KEY=VALUE`, `#` comments, single
+/// or double quotes (double quotes understand `\n`, `\"`, `\\`, `\$`), `#` after a space
+/// starts an inline comment in unquoted values, a value with spaces goes in quotes, and
+/// `$NAME`/`${NAME}` outside single quotes is replaced by an earlier line's value or the
+/// environment's. Each pair comes with its line number, for messages.
 pub fn parse_dotenv(text: &str, path: &Path) -> Result<Vec<(String, String, usize)>, Failure> {
+    let lines: Vec<&str> = text.lines().collect();
     let mut out = Vec::new();
-    for (i, raw) in text.lines().enumerate() {
-        let line_no = i + 1;
-        let line = raw.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let line = line.strip_prefix("export ").unwrap_or(line).trim_start();
-        let Some((key, value)) = line.split_once('=') else {
-            return Err(dotenv_error(
-                path,
-                line_no,
-                &format!("{line:?} no tiene la forma NOMBRE=VALOR"),
-            ));
-        };
-        let key = key.trim();
-        if key.is_empty()
-            || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-            || key.starts_with(|c: char| c.is_ascii_digit())
-        {
-            return Err(dotenv_error(
-                path,
-                line_no,
-                &format!("{key:?} no es un nombre de variable (letras, dígitos y _)"),
-            ));
-        }
-        let v = value.trim();
-        let value = if let Some(rest) = v.strip_prefix('"') {
-            let Some(end) = rest.rfind('"') else {
-                return Err(dotenv_error(
-                    path,
-                    line_no,
-                    "el valor abre comillas dobles que nunca se cierran",
-                ));
-            };
-            let mut s = String::new();
-            let mut chars = rest[..end].chars();
-            while let Some(c) = chars.next() {
-                if c == '\\' {
-                    match chars.next() {
-                        Some('n') => s.push('\n'),
-                        Some('t') => s.push('\t'),
-                        Some(o) => s.push(o),
-                        None => s.push('\\'),
-                    }
-                } else {
-                    s.push(c);
+    // Pairs come in file order: each is looked for after the previous one's line.
+    let mut next = 0;
+    for item in dotenvy::from_read_iter(text.as_bytes()) {
+        match item {
+            Ok((key, value)) => {
+                let line = assignment_line(&lines, next, &key).unwrap_or(next);
+                if key.contains('.') {
+                    return Err(dotenv_error(
+                        path,
+                        line + 1,
+                        &format!("{key:?} no es un nombre de variable (letras, dígitos y _)"),
+                    ));
                 }
+                next = line + 1;
+                out.push((key, value, line + 1));
             }
-            s
-        } else if let Some(rest) = v.strip_prefix('\'') {
-            let Some(end) = rest.rfind('\'') else {
-                return Err(dotenv_error(
-                    path,
-                    line_no,
-                    "el valor abre una comilla simple que nunca se cierra",
-                ));
-            };
-            rest[..end].to_string()
-        } else {
-            match v.find(" #") {
-                Some(p) => v[..p].trim_end().to_string(),
-                None => v.to_string(),
+            Err(dotenvy::Error::LineParse(bad, _)) => {
+                // The first line with content after the last pair read is where the bad
+                // entry starts (`bad` is that entry, or only its value).
+                let line = (next..lines.len())
+                    .find(|&i| {
+                        let t = lines[i].trim();
+                        !t.is_empty() && !t.starts_with('#')
+                    })
+                    .unwrap_or(next);
+                let shown = lines.get(line).map_or("", |l| l.trim());
+                let shown = shown.strip_prefix("export ").unwrap_or(shown).trim_start();
+                let msg = match shown.split_once('=') {
+                    None => format!("{shown:?} no tiene la forma NOMBRE=VALOR"),
+                    Some((key, _))
+                        if key.trim().is_empty()
+                            || !key
+                                .trim()
+                                .starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                            || !key
+                                .trim()
+                                .chars()
+                                .all(|c| c.is_ascii_alphanumeric() || c == '_') =>
+                    {
+                        format!(
+                            "{:?} no es un nombre de variable (letras, dígitos y _)",
+                            key.trim()
+                        )
+                    }
+                    Some((_, value)) => {
+                        let value = value.trim();
+                        if value.starts_with('"') && bad.matches('"').count() % 2 == 1 {
+                            "el valor abre comillas dobles que nunca se cierran".to_string()
+                        } else if value.starts_with('\'') && bad.matches('\'').count() % 2 == 1 {
+                            "el valor abre una comilla simple que nunca se cierra".to_string()
+                        } else {
+                            format!(
+                                "{shown:?}: no se entiende el valor (un valor con espacios va \
+                                 entre comillas; \\ solo antecede a n, \\, \", ' o $)"
+                            )
+                        }
+                    }
+                };
+                return Err(dotenv_error(path, line + 1, &msg));
             }
-        };
-        out.push((key.to_string(), value, line_no));
+            Err(e) => {
+                return Err(Failure::Input(format!("{}: {e}", path.display())));
+            }
+        }
     }
     Ok(out)
 }
@@ -210,23 +226,6 @@ pub struct Raw {
     values: BTreeMap<String, (String, Origin)>,
     pub warnings: Vec<String>,
     pub env_file: Option<PathBuf>,
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            cur.push(
-                (prev[j] + usize::from(ca != *cb))
-                    .min(prev[j + 1] + 1)
-                    .min(cur[j] + 1),
-            );
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 impl Raw {
@@ -252,7 +251,10 @@ impl Raw {
             let text = String::from_utf8(bytes)
                 .map_err(|_| Failure::Input(format!("{}: no es texto UTF-8", p.display())))?;
             for (k, v, line) in parse_dotenv(&text, p)? {
-                let near = KNOWN.iter().map(|(n, _)| (edit_distance(&k, n), *n)).min();
+                let near = KNOWN
+                    .iter()
+                    .map(|(n, _)| (strsim::levenshtein(&k, n), *n))
+                    .min();
                 let known = near.is_some_and(|(d, _)| d == 0);
                 // Our own prefix, or a near miss of a known name (LOCAL_LLM_PAHT): a
                 // setting the user meant and that would otherwise be silently ignored.
@@ -859,7 +861,36 @@ mod tests {
     }
 
     #[test]
-    fn near_names_are_suggested() {
-        assert_eq!(edit_distance("EPICRISIS_THREAD", "EPICRISIS_THREADS"), 1);
+    fn dotenv_errors_name_the_line() {
+        let err = |text: &str| match parse_dotenv(text, Path::new(".env")) {
+            Err(Failure::Input(m)) => m,
+            other => panic!("{text:?}: {other:?}"),
+        };
+        assert!(err("A=1\nNOEQUALS\n").contains(".env: línea 2: \"NOEQUALS\" no tiene la forma"));
+        assert!(err("A=1\n\nB=\"open\n").contains("línea 3: el valor abre comillas dobles"));
+        assert!(err("B='open\n").contains("línea 1: el valor abre una comilla simple"));
+        assert!(err("1A=x\n").contains("\"1A\" no es un nombre de variable"));
+        assert!(err("A.B=x\n").contains("\"A.B\" no es un nombre de variable"));
+        assert!(err("# c\nHOSPITAL_NAME=Hospital Regional\n").contains("línea 2"));
+        assert!(err("HOSPITAL_NAME=Hospital Regional\n").contains("entre comillas"));
+    }
+
+    #[test]
+    fn dotenv_values_span_lines_and_refer_to_earlier_ones() {
+        let text = "A='x'\nB=\"one\ntwo\"\nexport C=${A}y\nD='$A'\n";
+        let v = parse_dotenv(text, Path::new(".env")).unwrap();
+        let got: Vec<(&str, &str, usize)> = v
+            .iter()
+            .map(|(k, v, l)| (k.as_str(), v.as_str(), *l))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("A", "x", 1),
+                ("B", "one\ntwo", 2),
+                ("C", "xy", 4),
+                ("D", "$A", 5)
+            ]
+        );
     }
 }
