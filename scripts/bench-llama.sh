@@ -5,7 +5,7 @@
 #   scripts/bench-llama.sh [--models "smollm2-135m qwen2.5-coder-0.5b qwen2.5-coder-1.5b"]
 #                          [--prompt 512] [--gen 128] [--threads 2] [--reps 3]
 #
-# epicrisis first (`epicrisis bench --records 0`: a prompt of about --prompt tokens through
+# epicrisis first (`epicrisis-dev bench --records 0`: a prompt of about --prompt tokens through
 # the whole generator, then --gen tokens right after it); then llama-bench at the prompt
 # length epicrisis measured: `-p P` (prompt on an empty cache) and `-n G -d P` (generation
 # at that depth). Each side keeps its best of --reps runs (this machine is shared and
@@ -18,7 +18,7 @@
 # vendor/llama.cpp; the llama-cpp-sys-2 crate ships llama.cpp without the tools), pinned by
 # sha256, built once with the flags the crate uses here (Release, OpenMP, native CPU
 # kernels) and cached under ~/.cache/epicrisis/llama-bench/. epicrisis: the release build
-# of `epicrisis bench` (EPICRISIS_BIN overrides).
+# of `epicrisis-dev bench` (EPICRISIS_DEV_BIN overrides).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$ROOT"
@@ -73,10 +73,10 @@ build_llama_bench() {
 
 [ -x "$LLAMA_BENCH" ] || build_llama_bench
 need_rust
-BIN="${EPICRISIS_BIN:-$CARGO_TARGET_DIR/release/epicrisis}"
-if [ -z "${EPICRISIS_BIN:-}" ]; then
-  say "building epicrisis (release)"
-  cargo build --release --locked -q -p epicrisis
+BIN="${EPICRISIS_DEV_BIN:-$CARGO_TARGET_DIR/release/epicrisis-dev}"
+if [ -z "${EPICRISIS_DEV_BIN:-}" ]; then
+  say "building epicrisis-dev (release)"
+  cargo build --release --locked -q -p epicrisis-dev
 fi
 
 OUT=$(mktemp -d)
@@ -84,7 +84,7 @@ trap 'rm -rf "$OUT"' EXIT
 printf '%-22s %-11s %-7s %9s %10s %7s\n' model test flash llama-bench epicrisis ratio
 for name in $MODELS; do
   model="$(python3 tools/models/fetch.py "$name")"
-  # Drafts off: this compares plain decoding (drafts: `epicrisis eval … --draft-tokens`).
+  # Drafts off: this compares plain decoding (drafts: `epicrisis-dev eval … --draft-tokens`).
   "$BIN" bench --records 0 --model "$model" --threads "$THREADS" --reps "$REPS" --draft-tokens 0 \
     --prompt-tokens "$PROMPT" --gen-tokens "$GEN" --format json >"$OUT/ours.json"
   n=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["speed"]["prompt_tokens"])' "$OUT/ours.json")

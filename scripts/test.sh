@@ -39,7 +39,7 @@ cargo run --locked -q -p epicrisis-fuzz -- --seconds 60 --max-ms 30000 --out "$C
 say "quality figures on the dev set (not assertions: the tests above hold the bars)"
 # The test build's binary (dev profile, dependencies optimised): a release build would
 # compile llama.cpp and Typst a second time for figures that do not depend on it.
-cargo build --locked -q -p epicrisis
-BIN="$CARGO_TARGET_DIR/debug/epicrisis"
-"$BIN" eval testdata/dev/train.jsonl
-"$BIN" eval testdata/dev/train.jsonl --validator-only
+cargo build --locked -q -p epicrisis-dev
+DEV="$CARGO_TARGET_DIR/debug/epicrisis-dev"
+"$DEV" eval testdata/dev/train.jsonl
+"$DEV" eval testdata/dev/train.jsonl --validator-only

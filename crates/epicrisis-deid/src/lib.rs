@@ -18,6 +18,9 @@
 
 mod names;
 mod patterns;
+/// The de-identification test set (`epicrisis-dev eval-deid`); a development tool, built
+/// only with the `testset` feature.
+#[cfg(feature = "testset")]
 pub mod testset;
 
 use epicrisis_domain::Episode;

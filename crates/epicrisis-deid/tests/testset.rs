@@ -1,5 +1,5 @@
 //! The de-identification test set (`testdata/deid/cases.jsonl`, written by
-//! `epicrisis eval-deid --write`): no planted RUT or name survives, and clinical words do.
+//! `epicrisis-dev eval-deid --write`): no planted RUT or name survives, and clinical words do.
 
 use epicrisis_deid::testset::{Case, evaluate};
 

@@ -1,5 +1,5 @@
 //! Times `BertEmbedder::embed` on the texts of a JSON list (profiling aid for
-//! `epicrisis bench-embeddings`, which is the benchmark of record).
+//! `epicrisis-dev bench-embeddings`, which is the benchmark of record).
 //! Usage: cargo run --release -p epicrisis-embed --example embed_speed -- MODEL_DIR TEXTS.json [BATCH]
 use epicrisis_embed::{BertEmbedder, BertOptions, Embedder, Role};
 use std::time::Instant;

@@ -320,7 +320,7 @@ fn parse_single(text: &str, name: &str) -> Result<Value, IngestError> {
                 ErrorKind::Dataset,
                 format!(
                     "found {at_least}{count} JSON values on separate lines: this looks like a \
-                     JSONL dataset, but one episode is expected; use `epicrisis eval` for a \
+                     JSONL dataset, but one episode is expected; use `epicrisis-dev eval` for a \
                      dataset, or take one line (e.g. `head -n 1 {name} > episode.json`)"
                 ),
             ))
@@ -378,7 +378,7 @@ fn read_document(ctx: &mut Ctx<'_>, v: &Value) -> Result<Document, IngestError> 
         Value::Array(items) => {
             let hint = if items.iter().any(Value::is_object) {
                 "; to read several episodes, put one per line in a JSONL file and use \
-                 `epicrisis eval`, or pass one episode per file"
+                 `epicrisis-dev eval`, or pass one episode per file"
             } else {
                 ""
             };

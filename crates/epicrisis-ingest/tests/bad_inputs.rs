@@ -157,7 +157,7 @@ fn literal_bad_inputs() {
             ErrorKind::UnknownShape,
             &[
                 "expected one episode as a JSON object, found a list of 2 items",
-                "epicrisis eval",
+                "epicrisis-dev eval",
             ],
         ),
         (
@@ -204,7 +204,7 @@ fn bad_files() {
             ErrorKind::Dataset,
             &[
                 "two_episodes.jsonl: found 3 JSON values on separate lines",
-                "epicrisis eval",
+                "epicrisis-dev eval",
                 "one line",
             ],
         ),
@@ -317,7 +317,7 @@ fn dataset_passed_as_one_episode() {
         ErrorKind::Dataset,
         &[
             "train.jsonl: found 321 JSON values on separate lines",
-            "epicrisis eval",
+            "epicrisis-dev eval",
         ],
     );
 }

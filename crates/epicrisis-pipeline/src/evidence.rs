@@ -103,7 +103,7 @@ pub struct EvidenceOptions {
     pub min_coverage: f32,
     /// Least cosine for dense support (with at least one shared word). For
     /// multilingual-e5, whose unrelated sentences still score around 0.75–0.8; 0.88 is
-    /// the knee of `epicrisis bench-evidence` on the dev set (docs/benchmarks.md).
+    /// the knee of `epicrisis-dev bench-evidence` on the dev set (docs/benchmarks.md).
     pub min_cosine: f32,
     /// Passages kept per sentence.
     pub max_passages: usize,

@@ -493,7 +493,7 @@ pub struct GroundedDraft {
     pub notes: Arc<PreparedNotes>,
 }
 
-/// The messages of a first draft (used by `epicrisis bench` to time prefix reuse).
+/// The messages of a first draft (used by `epicrisis-dev bench` to time prefix reuse).
 pub fn first_messages(ep: &Episode, strategy: Strategy) -> Vec<ChatMessage> {
     let retrieval = Retrieval::default();
     let (notes, _) = notes_for_prompt(ep, &retrieval, &prepare_notes(ep, &retrieval));

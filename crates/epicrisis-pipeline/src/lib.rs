@@ -2,7 +2,7 @@
 //!
 //! Today: the deterministic writer ([`writer`]), which needs no model and is also the
 //! fallback of the model pipeline, the draft structure ([`draft`]) that records which
-//! part came from where, the quality figures used by `epicrisis eval` ([`metrics`]), the
+//! part came from where, the quality figures used by `epicrisis-dev eval` ([`metrics`]), the
 //! grounded model pipeline ([`grounded`]) and its de-identifying wrapper for generators
 //! outside the machine ([`external`]), and the ready engine that the command line and the
 //! server draft through ([`engine`]).

@@ -10,7 +10,12 @@
 
 mod check;
 pub mod index;
+/// Planted errors for the evaluation (`epicrisis-dev eval --validator-only`); a development
+/// tool, built only with the `planted` feature.
+#[cfg(feature = "planted")]
 pub mod planted;
+/// Rephrased references for the same evaluation; built only with the `planted` feature.
+#[cfg(feature = "planted")]
 pub mod rephrase;
 pub mod report;
 pub mod scan;

@@ -1,6 +1,6 @@
 //! The data-driven validator suite: every case under `testdata/validator/cases/` and the
 //! planted-error corpus `testdata/validator/planted.jsonl` (built from the dev references
-//! by `epicrisis eval --validator-only --write-planted`). One helper runs them all; a
+//! by `epicrisis-dev eval --validator-only --write-planted`). One helper runs them all; a
 //! failure names the case.
 
 use epicrisis_domain::Episode;

@@ -55,41 +55,10 @@ pub enum Command {
     /// y omisiones.
     #[command(help_template = T_ARGUMENTOS)]
     Validate(ValidateArgs),
-    /// Redacta (o solo valida) sobre un conjunto de datos JSONL y muestra cifras de
-    /// calidad.
-    #[command(help_template = T_ARGUMENTOS)]
-    Eval(EvalArgs),
-    /// Mide un modelo local: velocidad de lectura del prompt y de generación (frente a un
-    /// ciclo de llama.cpp sin nada más), segundos por epicrisis, el ahorro al reutilizar el
-    /// prefijo y la memoria máxima.
-    #[command(help_template = T_OPCIONES)]
-    Bench(BenchArgs),
-    /// Rendimiento de los embeddings frente a sentence-transformers (tokens/s, memoria
-    /// máxima).
-    #[command(help_template = T_OPCIONES)]
-    BenchEmbeddings(BenchEmbedArgs),
-    /// Calidad de la búsqueda de pasajes en hospitalizaciones largas armadas con el
-    /// conjunto dev (recall@5, MRR).
-    #[command(help_template = T_OPCIONES)]
-    BenchRetrieval(BenchRetrievalArgs),
-    /// De principio a fin en hospitalizaciones largas: tokens del prompt y segundos por
-    /// epicrisis, con y sin búsqueda de pasajes.
-    #[command(help_template = T_OPCIONES)]
-    BenchLongstay(BenchLongstayArgs),
-    /// Cómo separan los umbrales de evidencia las oraciones respaldadas de las que no lo
-    /// están, en el conjunto dev (referencias contra sus propios datos y contra los de otro
-    /// registro).
-    #[command(help_template = T_OPCIONES)]
-    BenchEvidence(BenchEvidenceArgs),
     /// Casos anteriores similares: las epicrisis firmadas del almacén más cercanas en
     /// significado a TEXT.
     #[command(help_template = T_ARGUMENTOS)]
     Search(SearchArgs),
-    /// Mide la desidentificación en el conjunto de prueba clínico en español (sensibilidad
-    /// y precisión por tipo de identificador, palabras clínicas conservadas), o escribe el
-    /// conjunto de prueba.
-    #[command(help_template = T_ARGUMENTOS)]
-    EvalDeid(EvalDeidArgs),
     /// Revisa la instalación: configuración, archivos de modelos, memoria, disco, CPU, GPU,
     /// base de datos, embeddings y proveedores externos, cada uno con un veredicto y qué
     /// hacer.
@@ -414,227 +383,6 @@ pub struct ValidateArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct EvalArgs {
-    /// Un conjunto de datos JSONL: un registro por línea ({"instruction", "input": {...},
-    /// "output"}); o una carpeta de episodios (NAME.json, con la narrativa de referencia en
-    /// NAME.reference.txt, como testdata/rich/): en ese caso las cifras incluyen quién
-    /// redactó las narrativas y su ROUGE-L frente a las narrativas de referencia.
-    pub dataset: PathBuf,
-    /// Quién redacta los borradores: `deterministic` (predeterminado), `local`, `openai` o
-    /// `anthropic`, como en `generate`.
-    #[arg(
-        long,
-        value_enum,
-        default_value = "deterministic",
-        hide_default_value = true,
-        hide_possible_values = true
-    )]
-    pub engine: Engine,
-    /// Estructura de los borradores redactados: `paragraph` (predeterminado; las
-    /// referencias son párrafos) o `sections`.
-    #[arg(
-        long,
-        value_enum,
-        default_value = "paragraph",
-        hide_default_value = true,
-        hide_possible_values = true
-    )]
-    pub layout: LayoutArg,
-    /// Formato de salida del resumen: `text` (predeterminado) o `json`.
-    #[arg(
-        long,
-        value_enum,
-        default_value = "text",
-        hide_default_value = true,
-        hide_possible_values = true
-    )]
-    pub format: ReportFormat,
-    /// Además, escribe los resultados de cada registro (líneas JSON) en este archivo.
-    #[arg(long)]
-    pub report: Option<PathBuf>,
-    /// Valida las referencias y los errores sembrados en vez de redactar.
-    #[arg(long)]
-    pub validator_only: bool,
-    /// Con --validator-only: escribe el corpus de errores sembrados (líneas JSON) en este
-    /// archivo.
-    #[arg(long, requires = "validator_only")]
-    pub write_planted: Option<PathBuf>,
-    /// Semilla para sembrar errores (misma semilla, mismo corpus; predeterminado: 20584).
-    #[arg(long, default_value_t = 20584, hide_default_value = true)]
-    pub plant_seed: u64,
-    /// Solo los primeros N registros.
-    #[arg(long)]
-    pub limit: Option<usize>,
-    #[command(flatten)]
-    pub model: ModelArgs,
-}
-
-#[derive(Debug, Args)]
-pub struct BenchArgs {
-    /// Registros dev que se redactan para medir los segundos por epicrisis (0: solo la
-    /// velocidad; predeterminado: 5).
-    #[arg(long, default_value_t = 5, hide_default_value = true)]
-    pub records: usize,
-    /// Repeticiones de la medición de velocidad; cuenta la mejor (en una máquina
-    /// compartida las mediciones varían; predeterminado: 2).
-    #[arg(long, default_value_t = 2, hide_default_value = true)]
-    pub reps: usize,
-    /// El conjunto de datos JSONL del que salen los registros
-    /// (predeterminado: `testdata/dev/train.jsonl`).
-    #[arg(
-        long,
-        default_value = "testdata/dev/train.jsonl",
-        hide_default_value = true
-    )]
-    pub dataset: PathBuf,
-    /// Largo del prompt para la medición de velocidad, en tokens (predeterminado: 1000).
-    #[arg(long, default_value_t = 1000, hide_default_value = true)]
-    pub prompt_tokens: usize,
-    /// Tokens que se generan en la medición de velocidad (predeterminado: 128).
-    #[arg(long, default_value_t = 128, hide_default_value = true)]
-    pub gen_tokens: usize,
-    /// `text` (predeterminado) o `json`.
-    #[arg(
-        long,
-        value_enum,
-        default_value = "text",
-        hide_default_value = true,
-        hide_possible_values = true
-    )]
-    pub format: ReportFormat,
-    #[command(flatten)]
-    pub model: ModelArgs,
-}
-
-#[derive(Debug, Args)]
-pub struct BenchEmbedArgs {
-    /// La carpeta del modelo de embeddings (predeterminada: EMBEDDINGS_MODEL).
-    #[arg(long)]
-    pub model: Option<PathBuf>,
-    /// El conjunto de datos JSONL cuyas epicrisis de referencia y notas se convierten en
-    /// embeddings (predeterminado: `testdata/dev/train.jsonl`).
-    #[arg(
-        long,
-        default_value = "testdata/dev/train.jsonl",
-        hide_default_value = true
-    )]
-    pub dataset: PathBuf,
-    /// Textos por pasada del modelo (en ambas implementaciones; predeterminado: 32).
-    #[arg(long, default_value_t = 32, hide_default_value = true)]
-    pub batch_size: usize,
-    /// Un Python con sentence-transformers, para medir la referencia en la misma ejecución.
-    #[arg(long)]
-    pub reference_python: Option<PathBuf>,
-    /// El script de referencia (predeterminado: tools/models/embed_reference.py).
-    #[arg(long)]
-    pub reference_script: Option<PathBuf>,
-    /// `text` (predeterminado) o `json`.
-    #[arg(
-        long,
-        value_enum,
-        default_value = "text",
-        hide_default_value = true,
-        hide_possible_values = true
-    )]
-    pub format: ReportFormat,
-}
-
-#[derive(Debug, Args)]
-pub struct BenchRetrievalArgs {
-    /// La carpeta del modelo de embeddings (predeterminada: EMBEDDINGS_MODEL).
-    #[arg(long)]
-    pub embeddings: Option<PathBuf>,
-    /// El conjunto de datos JSONL cuyos registros pasan a ser los días de las
-    /// hospitalizaciones (predeterminado: `testdata/dev/train.jsonl`).
-    #[arg(
-        long,
-        default_value = "testdata/dev/train.jsonl",
-        hide_default_value = true
-    )]
-    pub dataset: PathBuf,
-    /// Días (registros) de cada hospitalización armada (predeterminado: 60).
-    #[arg(long, default_value_t = 60, hide_default_value = true)]
-    pub days: usize,
-    /// Largo máximo de un pasaje, en tokens (predeterminado: 64).
-    #[arg(long, default_value_t = 64, hide_default_value = true)]
-    pub passage_tokens: usize,
-    /// `text` (predeterminado) o `json`.
-    #[arg(
-        long,
-        value_enum,
-        default_value = "text",
-        hide_default_value = true,
-        hide_possible_values = true
-    )]
-    pub format: ReportFormat,
-}
-
-#[derive(Debug, Args)]
-pub struct BenchEvidenceArgs {
-    /// La carpeta del modelo de embeddings (predeterminada: EMBEDDINGS_MODEL).
-    #[arg(long)]
-    pub embeddings: Option<PathBuf>,
-    /// El conjunto de datos JSONL con las epicrisis de referencia
-    /// (predeterminado: `testdata/dev/train.jsonl`).
-    #[arg(
-        long,
-        default_value = "testdata/dev/train.jsonl",
-        hide_default_value = true
-    )]
-    pub dataset: PathBuf,
-    /// `text` (predeterminado) o `json`.
-    #[arg(
-        long,
-        value_enum,
-        default_value = "text",
-        hide_default_value = true,
-        hide_possible_values = true
-    )]
-    pub format: ReportFormat,
-}
-
-#[derive(Debug, Args)]
-pub struct BenchLongstayArgs {
-    /// La carpeta del modelo de embeddings (predeterminada: EMBEDDINGS_MODEL).
-    #[arg(long)]
-    pub embeddings: Option<PathBuf>,
-    /// El conjunto de datos JSONL cuyos registros pasan a ser los días de la
-    /// hospitalización larga (predeterminado: `testdata/dev/train.jsonl`).
-    #[arg(
-        long,
-        default_value = "testdata/dev/train.jsonl",
-        hide_default_value = true
-    )]
-    pub dataset: PathBuf,
-    /// Días (registros) de la hospitalización armada (predeterminado: 60).
-    #[arg(long, default_value_t = 60, hide_default_value = true)]
-    pub days: usize,
-    /// Un episodio rico que también se redacta
-    /// (predeterminado: `testdata/episodes/episodio_1416169.json`).
-    #[arg(
-        long,
-        default_value = "testdata/episodes/episodio_1416169.json",
-        hide_default_value = true
-    )]
-    pub episode: PathBuf,
-    /// Tokens que pueden ocupar las notas en el prompt con búsqueda de pasajes
-    /// (predeterminado: 700).
-    #[arg(long, default_value_t = 700, hide_default_value = true)]
-    pub notes_budget: usize,
-    /// `text` (predeterminado) o `json`.
-    #[arg(
-        long,
-        value_enum,
-        default_value = "text",
-        hide_default_value = true,
-        hide_possible_values = true
-    )]
-    pub format: ReportFormat,
-    #[command(flatten)]
-    pub model: ModelArgs,
-}
-
-#[derive(Debug, Args)]
 pub struct SearchArgs {
     /// Qué buscar, en palabras ("neumonía con derrame pleural en adulto mayor").
     pub text: String,
@@ -655,45 +403,81 @@ pub struct SearchArgs {
     pub format: ReportFormat,
 }
 
-#[derive(Debug, Args)]
-pub struct EvalDeidArgs {
-    /// El conjunto de prueba (líneas JSON de {id, patient, episode_id, text, planted};
-    /// predeterminado: `testdata/deid/cases.jsonl`).
-    #[arg(default_value = "testdata/deid/cases.jsonl", hide_default_value = true)]
-    pub cases: PathBuf,
-    /// Escribe el conjunto de prueba en CASES en vez de medir, sembrando identificadores
-    /// en las notas de los registros dev y en las notas diarias del episodio de ejemplo.
-    #[arg(long)]
-    pub write: bool,
-    /// Con --write: el conjunto de datos dev cuyas notas se usan
-    /// (predeterminado: `testdata/dev/train.jsonl`).
-    #[arg(
-        long,
-        default_value = "testdata/dev/train.jsonl",
-        hide_default_value = true
-    )]
-    pub dataset: PathBuf,
-    /// Con --write: el episodio rico de ejemplo cuyas notas diarias se usan
-    /// (predeterminado: `testdata/episodes/episodio_1416169.json`).
-    #[arg(
-        long,
-        default_value = "testdata/episodes/episodio_1416169.json",
-        hide_default_value = true
-    )]
-    pub episode: PathBuf,
-    /// Con --write: semilla para sembrar (misma semilla, mismo conjunto;
-    /// predeterminado: 20584).
-    #[arg(long, default_value_t = 20584, hide_default_value = true)]
-    pub seed: u64,
-    /// Formato de salida de las cifras: `text` (predeterminado) o `json`.
-    #[arg(
-        long,
-        value_enum,
-        default_value = "text",
-        hide_default_value = true,
-        hide_possible_values = true
-    )]
-    pub format: ReportFormat,
+/// What is wrong with the help of a command tree declared with the Spanish templates
+/// (empty when nothing is): an argument or subcommand the help leaves out (the templates
+/// list sections by hand, so a template that lacks a section would hide it); clap's
+/// English `[default: …]` or `[possible values: …]`; a hidden default or value set that the
+/// Spanish text does not name. `root` names the binary in the messages. The tests of both
+/// binaries (`epicrisis`, `epicrisis-dev`) call it on their whole tree.
+pub fn help_faults(mut root_cmd: clap::Command, root: &str) -> Vec<String> {
+    fn walk(cmd: &mut clap::Command, path: &str, faults: &mut Vec<String>) {
+        command_faults(cmd, path, faults);
+        for sub in cmd.get_subcommands_mut() {
+            let p = format!("{path} {}", sub.get_name());
+            walk(sub, &p, faults);
+        }
+    }
+    let mut faults = Vec::new();
+    root_cmd.build();
+    walk(&mut root_cmd, root, &mut faults);
+    faults
+}
+
+fn command_faults(cmd: &mut clap::Command, path: &str, faults: &mut Vec<String>) {
+    let help = cmd.render_long_help().to_string();
+    for a in cmd.get_arguments().filter(|a| !a.is_hide_set()) {
+        let shown = match (a.get_long(), a.get_value_names()) {
+            (Some(l), _) => format!("--{l}"),
+            (None, Some(v)) => format!("<{}>", v[0]),
+            (None, None) => a.get_id().to_string().to_uppercase(),
+        };
+        if !(help.contains(&shown) || help.contains(&format!("[{}]", &shown[1..shown.len() - 1]))) {
+            faults.push(format!("{path}: {shown} missing from the help:\n{help}"));
+        }
+    }
+    for s in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        let n = s.get_name();
+        if !help.lines().any(|l| l.trim_start().starts_with(n)) {
+            faults.push(format!(
+                "{path}: subcommand {n} missing from the help:\n{help}"
+            ));
+        }
+    }
+    if help.contains("[default:") || help.contains("ossible values") {
+        faults.push(format!("{path}: clap's English in the help:\n{help}"));
+    }
+    for a in cmd.get_arguments() {
+        let text = a
+            .get_long_help()
+            .or(a.get_help())
+            .map(|h| h.to_string())
+            .unwrap_or_default();
+        if a.is_hide_default_value_set() {
+            for d in a.get_default_values() {
+                let d = d.to_string_lossy();
+                if !(text.contains(&format!("predeterminado: {d}"))
+                    || text.contains(&format!("predeterminado: `{d}`"))
+                    || text.contains(&format!("`{d}` (predeterminado")))
+                {
+                    faults.push(format!(
+                        "{path} --{}: the text does not name the default {d}: {text}",
+                        a.get_id()
+                    ));
+                }
+            }
+        }
+        if a.is_hide_possible_values_set() {
+            for v in a.get_possible_values() {
+                if !text.contains(&format!("`{}`", v.get_name())) {
+                    faults.push(format!(
+                        "{path} --{}: the text does not name the value {}: {text}",
+                        a.get_id(),
+                        v.get_name()
+                    ));
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -706,96 +490,12 @@ mod tests {
         Cli::command().debug_assert();
     }
 
-    /// Every argument and subcommand a command has shows up in its help: the Spanish help
-    /// templates list sections by hand, so a template that lacks a section would hide it.
+    /// Every argument and subcommand shows up in its Spanish help, which names the defaults
+    /// and values clap's English would have printed (here, in serve_cmd.rs and
+    /// export_cmd.rs).
     #[test]
-    fn help_templates_leave_nothing_out() {
-        each_command(&mut |cmd, path| {
-            let help = cmd.render_long_help().to_string();
-            for a in cmd.get_arguments().filter(|a| !a.is_hide_set()) {
-                let shown = match (a.get_long(), a.get_value_names()) {
-                    (Some(l), _) => format!("--{l}"),
-                    (None, Some(v)) => format!("<{}>", v[0]),
-                    (None, None) => a.get_id().to_string().to_uppercase(),
-                };
-                assert!(
-                    help.contains(&shown)
-                        || help.contains(&format!("[{}]", &shown[1..shown.len() - 1])),
-                    "{path}: {shown} missing from the help:\n{help}"
-                );
-            }
-            let names: Vec<String> = cmd
-                .get_subcommands()
-                .filter(|s| !s.is_hide_set())
-                .map(|s| s.get_name().to_string())
-                .collect();
-            for n in &names {
-                assert!(
-                    help.lines().any(|l| l.trim_start().starts_with(n.as_str())),
-                    "{path}: subcommand {n} missing from the help:\n{help}"
-                );
-            }
-        });
-    }
-
-    /// clap prints `[default: …]` and `[possible values: …]` in English; every command's
-    /// arguments (here, in serve_cmd.rs and export_cmd.rs) hide them and say the same in
-    /// their Spanish text, which must then name the default and every value.
-    #[test]
-    fn defaults_and_values_are_in_the_spanish_text() {
-        each_command(&mut |cmd, path| {
-            let help = cmd.render_long_help().to_string();
-            assert!(
-                !help.contains("[default:") && !help.contains("ossible values"),
-                "{path}: clap's English in the help:\n{help}"
-            );
-            for a in cmd.get_arguments() {
-                let text = a
-                    .get_long_help()
-                    .or(a.get_help())
-                    .map(|h| h.to_string())
-                    .unwrap_or_default();
-                if a.is_hide_default_value_set() {
-                    for d in a.get_default_values() {
-                        let d = d.to_string_lossy();
-                        assert!(
-                            text.contains(&format!("predeterminado: {d}"))
-                                || text.contains(&format!("predeterminado: `{d}`"))
-                                || text.contains(&format!("`{d}` (predeterminado")),
-                            "{path} --{}: the text does not name the default {d}: {text}",
-                            a.get_id()
-                        );
-                    }
-                }
-                if a.is_hide_possible_values_set() {
-                    for v in a.get_possible_values() {
-                        assert!(
-                            text.contains(&format!("`{}`", v.get_name())),
-                            "{path} --{}: the text does not name the value {}: {text}",
-                            a.get_id(),
-                            v.get_name()
-                        );
-                    }
-                }
-            }
-        });
-    }
-
-    /// Calls `check` on every command of the tree, with its path («epicrisis users add»).
-    fn each_command(check: &mut dyn FnMut(&mut clap::Command, &str)) {
-        fn walk(
-            cmd: &mut clap::Command,
-            path: &str,
-            check: &mut dyn FnMut(&mut clap::Command, &str),
-        ) {
-            check(cmd, path);
-            for sub in cmd.get_subcommands_mut() {
-                let p = format!("{path} {}", sub.get_name());
-                walk(sub, &p, check);
-            }
-        }
-        let mut cmd = Cli::command();
-        cmd.build();
-        walk(&mut cmd, "epicrisis", check);
+    fn the_spanish_help_leaves_nothing_out() {
+        let faults = help_faults(Cli::command(), "epicrisis");
+        assert!(faults.is_empty(), "{}", faults.join("\n\n"));
     }
 }

@@ -31,18 +31,3 @@ pub fn load(dir: &std::path::Path, options: BertOptions) -> Result<Arc<dyn Embed
         .map(|e| Arc::new(e) as Arc<dyn Embedder>)
         .map_err(|e| Failure::Input(format!("{e} (setting EMBEDDINGS_MODEL)")))
 }
-
-/// For the benchmarks: the embeddings model (`--embeddings`, else `EMBEDDINGS_MODEL`)
-/// and the records of `dataset`.
-pub fn for_bench(
-    embeddings: Option<&std::path::Path>,
-    dataset: &std::path::Path,
-    env_file: Option<&std::path::Path>,
-) -> Result<(Arc<dyn Embedder>, Vec<epicrisis_ingest::Record>), Failure> {
-    let (_, config) = crate::config::load(env_file, None)?;
-    let dir = embeddings
-        .map(std::path::Path::to_path_buf)
-        .unwrap_or_else(|| config.embeddings_dir());
-    let embedder = load(&dir, BertOptions::default())?;
-    Ok((embedder, crate::eval::read_dataset(dataset)?))
-}

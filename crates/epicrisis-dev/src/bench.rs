@@ -1,4 +1,4 @@
-//! `epicrisis bench`: how fast a local model decodes on this machine through the whole
+//! `epicrisis-dev bench`: how fast a local model decodes on this machine through the whole
 //! generator (queue, template, sampler, streaming), and what whole drafts cost. The reference figures (llama.cpp's own `llama-bench` at the same
 //! lengths) come from `scripts/bench-llama.sh`, which runs both.
 

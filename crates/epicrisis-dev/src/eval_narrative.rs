@@ -1,4 +1,4 @@
-//! The model's narrative in `epicrisis eval`: a folder of episodes (each `NAME.json` with
+//! The model's narrative in `epicrisis-dev eval`: a folder of episodes (each `NAME.json` with
 //! an optional reference narrative `NAME.reference.txt`, as in `testdata/rich/`) read as
 //! a dataset, and the figures of who wrote the narratives: sentences kept from the model
 //! as written, repaired, replaced by note extracts; rounds and steps; list-like answers;

@@ -1,4 +1,4 @@
-//! `epicrisis eval-deid`: recall and precision of de-identification per identifier type on
+//! `epicrisis-dev eval-deid`: recall and precision of de-identification per identifier type on
 //! the Spanish clinical test set, and the clinical words it keeps; `--write` builds the
 //! set from the dev records and the example episode.
 
@@ -14,7 +14,7 @@ pub fn run(args: EvalDeidArgs) -> Result<ExitCode, Failure> {
     }
     let bytes = std::fs::read(&args.cases).map_err(|e| {
         Failure::Input(format!(
-            "{}: {e} (build it with `epicrisis eval-deid --write {}`)",
+            "{}: {e} (build it with `epicrisis-dev eval-deid --write {}`)",
             args.cases.display(),
             args.cases.display()
         ))

@@ -1,4 +1,4 @@
-//! `epicrisis bench-embeddings`: how fast the embeddings backend turns text into vectors on
+//! `epicrisis-dev bench-embeddings`: how fast the embeddings backend turns text into vectors on
 //! this machine, against the reference implementation (sentence-transformers on PyTorch)
 //! on the same texts, batch size and thread count, in one run.
 
@@ -208,4 +208,25 @@ fn reference(
     }
     serde_json::from_slice(&out.stdout)
         .map_err(|e| Failure::Internal(anyhow::anyhow!("reference output is not JSON: {e}")))
+}
+
+/// For the benchmarks: the embeddings model (`--embeddings`, else `EMBEDDINGS_MODEL`)
+/// and the records of `dataset`.
+pub fn for_bench(
+    embeddings: Option<&std::path::Path>,
+    dataset: &std::path::Path,
+    env_file: Option<&std::path::Path>,
+) -> Result<
+    (
+        std::sync::Arc<dyn epicrisis_embed::Embedder>,
+        Vec<epicrisis_ingest::Record>,
+    ),
+    Failure,
+> {
+    let (_, config) = crate::config::load(env_file, None)?;
+    let dir = embeddings
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_else(|| config.embeddings_dir());
+    let embedder = crate::embedder::load(&dir, BertOptions::default())?;
+    Ok((embedder, crate::eval::read_dataset(dataset)?))
 }

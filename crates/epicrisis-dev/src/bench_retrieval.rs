@@ -1,4 +1,4 @@
-//! `epicrisis bench-retrieval`: does retrieval find the passage that answers a question in
+//! `epicrisis-dev bench-retrieval`: does retrieval find the passage that answers a question in
 //! a long stay? Recall@5 and MRR for lexical (BM25), dense (embeddings) and hybrid (RRF)
 //! retrieval.
 //!
@@ -138,7 +138,7 @@ pub fn run(
     env_file: Option<&std::path::Path>,
 ) -> Result<ExitCode, Failure> {
     let (embedder, records) =
-        crate::embedder::for_bench(args.embeddings.as_deref(), &args.dataset, env_file)?;
+        crate::bench_embed::for_bench(args.embeddings.as_deref(), &args.dataset, env_file)?;
     let episodes: Vec<&Episode> = records
         .iter()
         .map(|r| &r.episode)

@@ -1,4 +1,4 @@
-//! `epicrisis eval --validator-only`: the validator on each reference (false errors), on
+//! `epicrisis-dev eval --validator-only`: the validator on each reference (false errors), on
 //! planted errors (recall), and on the references with their discharge sentence
 //! rephrased (false errors and planted omissions again); the novel-word guard on each
 //! reference, or on each reference narrative of a folder.

@@ -1,4 +1,4 @@
-//! `epicrisis eval`: quality figures over a JSONL dataset.
+//! `epicrisis-dev eval`: quality figures over a JSONL dataset.
 
 use crate::Failure;
 use crate::cli::{EvalArgs, ReportFormat};

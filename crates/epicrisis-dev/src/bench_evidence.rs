@@ -1,4 +1,4 @@
-//! `epicrisis bench-evidence`: how the evidence thresholds separate sentences the data
+//! `epicrisis-dev bench-evidence`: how the evidence thresholds separate sentences the data
 //! supports from sentences it does not, on the dev set.
 //!
 //! Supported: the sentences of each record's reference epicrisis, checked against that
@@ -79,7 +79,7 @@ pub fn run(
     env_file: Option<&std::path::Path>,
 ) -> Result<ExitCode, Failure> {
     let (embedder, records) =
-        crate::embedder::for_bench(args.embeddings.as_deref(), &args.dataset, env_file)?;
+        crate::bench_embed::for_bench(args.embeddings.as_deref(), &args.dataset, env_file)?;
     let usable: Vec<(&Episode, &str)> = records
         .iter()
         .filter_map(|r| Some((&r.episode, r.reference.as_deref()?)))

@@ -1,0 +1,66 @@
+//! The `epicrisis` command line as a library: the commands a hospital runs (`generate`,
+//! `validate`, `serve`, `models`, `doctor`, `export`…) and what they share (settings,
+//! engine set-up, embedder, input readers). The `epicrisis` binary is its `main.rs`; the
+//! development tools (`epicrisis-dev`: benchmarks, evaluations, test-set writers) build on
+//! the same modules. It is the only place that reads the environment, picks backends and
+//! decides exit codes; the libraries receive their settings as arguments.
+//!
+//! Exit codes: 0 success; 1 the validated text has errors (`validate`); 2 bad input or
+//! usage (the message names the file, the JSON path or the flag); 3 an unexpected failure.
+
+pub mod cli;
+pub mod config;
+pub mod doctor;
+pub mod embedder;
+pub mod engine;
+pub mod export_cmd;
+pub mod generate;
+pub mod input;
+pub mod models_cmd;
+pub mod search_cmd;
+pub mod serve_cmd;
+pub mod validate;
+
+use std::process::ExitCode;
+
+/// An error that decides the exit code.
+#[derive(Debug)]
+pub enum Failure {
+    /// Bad input or usage: exit 2.
+    Input(String),
+    /// Anything else: exit 3.
+    Internal(anyhow::Error),
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Failure {
+        Failure::Internal(e)
+    }
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(e: std::io::Error) -> Failure {
+        Failure::Internal(e.into())
+    }
+}
+
+impl From<epicrisis_ingest::IngestError> for Failure {
+    fn from(e: epicrisis_ingest::IngestError) -> Failure {
+        Failure::Input(e.to_string())
+    }
+}
+
+/// A command's result as the process's exit code; a failure is printed on stderr first.
+pub fn exit_code(result: Result<ExitCode, Failure>) -> ExitCode {
+    match result {
+        Ok(code) => code,
+        Err(Failure::Input(msg)) => {
+            eprintln!("error: {msg}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Internal(e)) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(3)
+        }
+    }
+}
