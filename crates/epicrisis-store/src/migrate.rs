@@ -1,137 +1,211 @@
-//! Migrations built into the binary: per backend, numbered, applied in order in one
-//! transaction and recorded in `schema_migrations`.
-use sqlx::{AnyPool, Row};
+//! The schema: sqlx's migrations, one folder per backend (`migrations/sqlite`,
+//! `migrations/postgres`, the same numbered files), embedded in the binary by
+//! `sqlx::migrate!` and run on open. sqlx records each applied file with its SHA-384 in
+//! `_sqlx_migrations`; a released file must never change (a changed checksum stops the
+//! program), so a change to the schema is a new numbered file in both folders.
+//!
+//! **One transaction, one lock.** Everything below runs in one transaction on one
+//! connection: on SQLite a `BEGIN IMMEDIATE`, which takes the write lock at once, so a
+//! second process opening the same new file waits on the busy timeout and then finds the
+//! work done (sqlx's own SQLite migrator does not lock); on PostgreSQL a transaction that
+//! first takes `pg_advisory_xact_lock` (the key the earlier migrator used), released by
+//! the commit or the rollback whatever happens. sqlx's own lock is therefore switched off:
+//! it would cover the migrations but not the adoption and the step after them, and a
+//! session lock outlives a failed run. Each migration runs in a savepoint of that
+//! transaction (sqlx nests its `begin`), whole files at once: no splitting on `;` here.
+//!
+//! **Adoption.** Databases created by the earlier migrator have `schema_migrations`
+//! (versions 1, 2…) and no `_sqlx_migrations`. They are adopted, in the same transaction:
+//! sqlx's table is created and each version in `schema_migrations` is recorded with the
+//! checksum of the file built into this program, then the migrator applies what is newer.
+//! `schema_migrations` is left as it was (it is read only to adopt).
+//!
+//! **The step after the migrations.** Migration 3 (revisions) needs a revision 1 of every
+//! episode from its JSON, with a SHA-256 computed here, which SQL cannot do the same way on
+//! both backends and which sqlx cannot run between files. [`crate::revisions::backfill`]
+//! runs after the migrator, in the same transaction, whenever migration 3 was not applied
+//! before this open: it is idempotent (it only touches episodes that have no revision) and
+//! costs nothing on every later open. Since revision rows are written with every import
+//! from migration 3 on, an episode can lack one only if it was imported before.
+//!
+//! **A database written by a newer program** (a version this binary does not know, in
+//! either table) is refused with a message that says to use that version; a version whose
+//! checksum differs, with one that says the file was edited after release.
 
-use crate::{Backend, Result, StoreError, now_ms};
+use std::collections::HashSet;
 
-pub(crate) struct Migration {
-    pub version: i64,
-    pub name: &'static str,
-    pub sqlite: &'static str,
-    pub postgres: &'static str,
-    /// What the program does after the SQL, in the same transaction.
-    pub then: Step,
+use sqlx::any::Any;
+use sqlx::migrate::{Migrate, MigrateError, Migrator};
+use sqlx::{AnyConnection, AnyPool, Row, Transaction};
+
+use crate::{Backend, Result, StoreError, revisions};
+
+/// The PostgreSQL advisory lock that serialises migrating processes.
+const PG_LOCK_KEY: i64 = 7_305_813_229;
+
+/// The migration whose data the program fills in afterwards ([`revisions::backfill`]).
+const REVISIONS_VERSION: i64 = 3;
+
+/// The embedded migrations of a backend.
+pub(crate) fn migrator(backend: Backend) -> Migrator {
+    let mut m = match backend {
+        Backend::Sqlite => sqlx::migrate!("migrations/sqlite"),
+        Backend::Postgres => sqlx::migrate!("migrations/postgres"),
+    };
+    // Our transaction holds the lock (see the module documentation).
+    m.set_locking(false);
+    m
 }
 
-/// A migration's work that SQL cannot do on both backends.
-#[derive(Clone, Copy)]
-pub(crate) enum Step {
-    None,
-    /// Revision 1 of every episode from its JSON (SHA-256 computed here).
-    Revisions,
-}
-
-pub(crate) const MIGRATIONS: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "initial",
-        sqlite: include_str!("../migrations/sqlite/0001_initial.sql"),
-        postgres: include_str!("../migrations/postgres/0001_initial.sql"),
-        then: Step::None,
-    },
-    Migration {
-        version: 2,
-        name: "vectors",
-        sqlite: include_str!("../migrations/sqlite/0002_vectors.sql"),
-        postgres: include_str!("../migrations/postgres/0002_vectors.sql"),
-        then: Step::None,
-    },
-    Migration {
-        version: 3,
-        name: "revisions",
-        sqlite: include_str!("../migrations/sqlite/0003_revisions.sql"),
-        postgres: include_str!("../migrations/postgres/0003_revisions.sql"),
-        then: Step::Revisions,
-    },
-    Migration {
-        version: 4,
-        name: "token_expiry",
-        sqlite: include_str!("../migrations/sqlite/0004_token_expiry.sql"),
-        postgres: include_str!("../migrations/postgres/0004_token_expiry.sql"),
-        then: Step::None,
-    },
-    Migration {
-        version: 5,
-        name: "episode_list",
-        sqlite: include_str!("../migrations/sqlite/0005_episode_list.sql"),
-        postgres: include_str!("../migrations/postgres/0005_episode_list.sql"),
-        then: Step::None,
-    },
-];
-
-/// The statements of a migration file: comment lines dropped, split at semicolons.
-pub(crate) fn statements(sql: &str) -> Vec<String> {
-    let text: String = sql
-        .lines()
-        .filter(|l| !l.trim_start().starts_with("--"))
-        .collect::<Vec<_>>()
-        .join("\n");
-    text.split(';')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect()
-}
-
+/// Adopts a database of the earlier migrator, applies what is pending and fills in what
+/// only the program can, in one transaction.
 pub(crate) async fn run(pool: &AnyPool, backend: Backend) -> Result<()> {
-    let mut tx = match backend {
+    let migrator = migrator(backend);
+    let mut tx = begin_locked(pool, backend).await?;
+    adopt(&mut tx, backend, &migrator).await?;
+    tx.ensure_migrations_table()
+        .await
+        .map_err(|e| explain(e, &migrator))?;
+    let applied: HashSet<i64> = tx
+        .list_applied_migrations()
+        .await
+        .map_err(|e| explain(e, &migrator))?
+        .iter()
+        .map(|m| m.version)
+        .collect();
+    refuse_newer(applied.iter().copied(), &migrator)?;
+    // `run_direct` is what `Migrator::run` calls once it holds a connection; `run` itself
+    // would make `Store::open`'s future not `Send` ("`Acquire` is not general enough",
+    // sqlx's own comment on `run_direct`).
+    migrator
+        .run_direct(&mut *tx)
+        .await
+        .map_err(|e| explain(e, &migrator))?;
+    if !applied.contains(&REVISIONS_VERSION) {
+        revisions::backfill(&mut tx)
+            .await
+            .map_err(|e| StoreError::Db(format!("after migration 3 (revisions): {e}")))?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The transaction everything runs in, with the write lock (SQLite) or the advisory lock
+/// (PostgreSQL) held.
+async fn begin_locked(pool: &AnyPool, backend: Backend) -> Result<Transaction<'static, Any>> {
+    Ok(match backend {
         Backend::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await?,
         Backend::Postgres => {
             let mut tx = pool.begin().await?;
-            // Two processes opening a new database at once: one migrates, the other waits.
-            sqlx::query("SELECT 1 AS locked FROM (SELECT pg_advisory_xact_lock(7305813229)) AS l")
+            sqlx::query("SELECT 1 AS locked FROM (SELECT pg_advisory_xact_lock($1)) AS l")
+                .bind(PG_LOCK_KEY)
                 .execute(&mut *tx)
                 .await?;
             tx
         }
-    };
-    sqlx::query(
-        "CREATE TABLE IF NOT EXISTS schema_migrations \
-         (version BIGINT PRIMARY KEY NOT NULL, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
-    )
-    .execute(&mut *tx)
-    .await?;
-    let row = sqlx::query("SELECT MAX(version) AS v FROM schema_migrations")
-        .fetch_one(&mut *tx)
-        .await?;
-    let current: i64 = row.try_get::<Option<i64>, _>("v")?.unwrap_or(0);
-    let known = MIGRATIONS.last().map_or(0, |m| m.version);
-    if current > known {
-        return Err(StoreError::Conflict(format!(
-            "the database is at schema version {current} but this program knows only up to \
-             version {known}: it was written by a newer epicrisis; use that version (or newer)"
-        )));
+    })
+}
+
+/// A database of the earlier migrator (`schema_migrations`, no `_sqlx_migrations`): records
+/// its applied versions in sqlx's table with the checksums of the files built in.
+async fn adopt(conn: &mut AnyConnection, backend: Backend, migrator: &Migrator) -> Result<()> {
+    if !has_table(conn, backend, "schema_migrations").await?
+        || has_table(conn, backend, "_sqlx_migrations").await?
+    {
+        return Ok(());
     }
-    for m in MIGRATIONS.iter().filter(|m| m.version > current) {
-        let sql = match backend {
-            Backend::Sqlite => m.sqlite,
-            Backend::Postgres => m.postgres,
+    let versions: Vec<i64> = sqlx::query("SELECT version FROM schema_migrations ORDER BY version")
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| r.try_get("version"))
+        .collect::<std::result::Result<_, _>>()?;
+    refuse_newer(versions.iter().copied(), migrator)?;
+    conn.ensure_migrations_table()
+        .await
+        .map_err(|e| explain(e, migrator))?;
+    for version in versions {
+        let Some(m) = migrator.iter().find(|m| m.version == version) else {
+            return Err(StoreError::Conflict(format!(
+                "schema_migrations names version {version}, which no release of epicrisis \
+                 had: the table was changed by hand; restore the database from a backup"
+            )));
         };
-        for statement in statements(sql) {
-            sqlx::query(&statement)
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| {
-                    StoreError::Db(format!("migration {} ({}): {e}", m.version, m.name))
-                })?;
-        }
-        match m.then {
-            Step::None => {}
-            Step::Revisions => crate::revisions::backfill(&mut tx).await.map_err(|e| {
-                StoreError::Db(format!("migration {} ({}): {e}", m.version, m.name))
-            })?,
-        }
         sqlx::query(
-            "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, \
+             execution_time) VALUES ($1, $2, TRUE, $3, 0)",
         )
         .bind(m.version)
-        .bind(m.name)
-        .bind(now_ms())
-        .execute(&mut *tx)
+        .bind(m.description.to_string())
+        .bind(m.checksum.to_vec())
+        .execute(&mut *conn)
         .await?;
     }
-    tx.commit().await?;
     Ok(())
+}
+
+async fn has_table(conn: &mut AnyConnection, backend: Backend, name: &str) -> Result<bool> {
+    let sql = match backend {
+        Backend::Sqlite => {
+            "SELECT 1 AS found FROM sqlite_master WHERE type = 'table' AND name = $1"
+        }
+        Backend::Postgres => {
+            "SELECT 1 AS found FROM information_schema.tables \
+             WHERE table_schema = current_schema() AND table_name = $1"
+        }
+    };
+    let row = sqlx::query(sql)
+        .bind(name)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(row.is_some())
+}
+
+/// The newest of the applied versions this program does not know, if any.
+fn refuse_newer(applied: impl Iterator<Item = i64>, migrator: &Migrator) -> Result<()> {
+    let known = migrator.iter().map(|m| m.version).max().unwrap_or(0);
+    match applied.filter(|v| !migrator.version_exists(*v)).max() {
+        Some(current) => Err(newer(current, known)),
+        None => Ok(()),
+    }
+}
+
+fn newer(current: i64, known: i64) -> StoreError {
+    StoreError::Conflict(format!(
+        "the database is at schema version {current} but this program knows only up to \
+         version {known}: it was written by a newer epicrisis; use that version (or newer)"
+    ))
+}
+
+/// sqlx's migration errors in words that say what to do.
+fn explain(e: MigrateError, migrator: &Migrator) -> StoreError {
+    let known = migrator.iter().map(|m| m.version).max().unwrap_or(0);
+    let name = |v: i64| {
+        migrator
+            .iter()
+            .find(|m| m.version == v)
+            .map_or_else(|| format!("{v}"), |m| format!("{v} ({})", m.description))
+    };
+    match e {
+        MigrateError::VersionMissing(v) => newer(v, known),
+        MigrateError::VersionMismatch(v) => StoreError::Conflict(format!(
+            "migration {} applied to this database differs from the one built into this \
+             program (another checksum in _sqlx_migrations): the migration file was edited \
+             after it was released, or the table was changed by hand; build from the \
+             released migration files (add a new numbered migration for a change) or use the \
+             epicrisis version that migrated this database",
+            name(v)
+        )),
+        MigrateError::Dirty(v) => StoreError::Conflict(format!(
+            "migration {} was left half-applied (marked failed in _sqlx_migrations); restore \
+             the database from a backup",
+            name(v)
+        )),
+        MigrateError::ExecuteMigration(e, v) => {
+            StoreError::Db(format!("migration {}: {e}", name(v)))
+        }
+        other => StoreError::Db(other.to_string()),
+    }
 }
 
 #[cfg(test)]
@@ -139,21 +213,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn migration_files_split_into_statements() {
-        for m in MIGRATIONS {
-            let s = statements(m.sqlite);
-            let p = statements(m.postgres);
-            assert_eq!(
-                s.len(),
-                p.len(),
-                "migration {} differs in length",
-                m.version
-            );
-            assert!(s.iter().all(|st| !st.contains("--")));
-        }
-        assert_eq!(
-            statements("-- a; b\nCREATE x;\n\nCREATE y;"),
-            ["CREATE x", "CREATE y"]
-        );
+    fn both_backends_have_the_same_migrations() {
+        let s = migrator(Backend::Sqlite);
+        let p = migrator(Backend::Postgres);
+        let versions = |m: &Migrator| {
+            m.iter()
+                .map(|m| (m.version, m.description.to_string()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(versions(&s), versions(&p));
+        let numbers: Vec<i64> = s.iter().map(|m| m.version).collect();
+        assert_eq!(numbers, (1..=numbers.len() as i64).collect::<Vec<_>>());
+        assert!(numbers.contains(&REVISIONS_VERSION));
+        assert!(s.iter().all(|m| !m.no_tx));
+    }
+
+    #[test]
+    fn a_newer_database_is_refused_in_words() {
+        let m = migrator(Backend::Sqlite);
+        assert!(refuse_newer([1, 2, 3].into_iter(), &m).is_ok());
+        let e = refuse_newer([1, 2, 999].into_iter(), &m)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("999") && e.contains("newer epicrisis"), "{e}");
+        let e = explain(MigrateError::VersionMismatch(2), &m).to_string();
+        assert!(e.contains("2 (vectors)") && e.contains("edited"), "{e}");
+        let e = explain(MigrateError::VersionMissing(7), &m).to_string();
+        assert!(e.contains("version 7") && e.contains("newer"), "{e}");
     }
 }

@@ -494,7 +494,9 @@ pub(crate) async fn next_version_id(
 }
 
 /// Migration 3's step that SQL cannot do portably (SQLite has no SHA-256): each episode's
-/// JSON at the time of the migration becomes its revision 1 (see the module doc).
+/// JSON at the time of the migration becomes its revision 1 (see the module doc). Run by
+/// the migrator right after migration 3 is applied, in the same transaction
+/// ([`crate::migrate`]); idempotent: it only touches episodes that have no revision.
 pub(crate) async fn backfill(tx: &mut Transaction<'static, Any>) -> Result<()> {
     let mut after = String::new();
     loop {

@@ -12,53 +12,7 @@ use epicrisis_store::*;
 mod common;
 use common::*;
 
-// --- migrations
-
-async fn check_migrations(db: &Db) {
-    let store = Store::open(&db.url).await.expect("first open");
-    drop(store);
-    let store = Store::open(&db.url)
-        .await
-        .expect("second open (migrations are idempotent)");
-    assert_eq!(
-        store.backend(),
-        if db.label == "sqlite" {
-            Backend::Sqlite
-        } else {
-            Backend::Postgres
-        }
-    );
-    store.put_episode(&episode("E1", None, None)).await.unwrap();
-    let raw = db.raw().await;
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM schema_migrations")
-        .fetch_one(&raw)
-        .await
-        .unwrap();
-    assert_eq!(n, 5);
-    // A database written by a newer program.
-    sqlx::query(
-        "INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', 0)",
-    )
-    .execute(&raw)
-    .await
-    .unwrap();
-    raw.close().await;
-    match Store::open(&db.url).await {
-        Err(StoreError::Open { reason, .. }) => {
-            assert!(
-                reason.contains("999") && reason.contains("newer"),
-                "{reason}"
-            )
-        }
-        Err(e) => panic!("wrong error: {e}"),
-        Ok(_) => panic!("a newer schema was accepted"),
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn migrations_are_idempotent_and_refuse_a_newer_database() {
-    on_every_database!(check_migrations);
-}
+// --- opening (migrations: tests/migrations.rs)
 
 #[tokio::test]
 async fn bad_urls_and_unwritable_places_are_explained() {

@@ -179,20 +179,6 @@ async fn revisions_keep_the_signed_data_and_hashes_find_tampering() {
     on_every_database!(check_revisions_and_hashes);
 }
 
-/// The statements of a migration file, split as the store splits them.
-fn statements(sql: &str) -> Vec<String> {
-    let text: Vec<&str> = sql
-        .lines()
-        .filter(|l| !l.trim_start().starts_with("--"))
-        .collect();
-    text.join("\n")
-        .split(';')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect()
-}
-
 /// A database as the program left it before revisions existed (schema version 2), with
 /// an episode, a signed version and a draft after it, hashed under the old rule.
 async fn version_2_database(db: &Db) {
@@ -223,14 +209,15 @@ async fn version_2_database(db: &Db) {
         "users",
         "episodes",
         "schema_migrations",
+        "_sqlx_migrations",
     ] {
         sqlx::query(&format!("DROP TABLE IF EXISTS {table}"))
             .execute(&raw)
             .await
             .unwrap();
     }
-    for st in statements(one).into_iter().chain(statements(two)) {
-        sqlx::query(&st).execute(&raw).await.unwrap();
+    for sql in [one, two] {
+        sqlx::raw_sql(sql).execute(&raw).await.unwrap();
     }
     sqlx::query(
         "CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY NOT NULL, \

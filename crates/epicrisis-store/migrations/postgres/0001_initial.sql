@@ -1,5 +1,4 @@
--- The first schema (PostgreSQL). Statements are separated by semicolons at line ends; no
--- semicolon may appear inside a statement or a comment.
+-- The first schema (PostgreSQL). Run whole by sqlx's migrator (src/migrate.rs).
 -- Times are Unix milliseconds; booleans are 0/1 integers; JSON is text.
 
 CREATE TABLE episodes (

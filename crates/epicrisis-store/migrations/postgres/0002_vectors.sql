@@ -1,5 +1,4 @@
--- Sentence embeddings (PostgreSQL). Statements are separated by semicolons at line ends; no
--- semicolon may appear inside a statement or a comment.
+-- Sentence embeddings (PostgreSQL). Run whole by sqlx's migrator (src/migrate.rs).
 -- A vector is its floats as little-endian IEEE 754 binary32, back to back (BYTEA).
 -- Vectors of different models never meet: every key and every search includes the model.
 

@@ -1,5 +1,4 @@
--- The immutable signed record (PostgreSQL). Statements are separated by semicolons at line
--- ends; no semicolon may appear inside a statement or a comment. See src/revisions.rs.
+-- The immutable signed record (PostgreSQL). See src/revisions.rs.
 
 -- Every distinct content an episode was imported with, numbered 1, 2, 3… per episode.
 -- Only ever inserted: a re-import with identical JSON adds nothing, one with other JSON

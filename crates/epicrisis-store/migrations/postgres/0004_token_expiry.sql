@@ -1,5 +1,4 @@
--- API tokens expire. Statements are separated by semicolons at line ends; no semicolon
--- may appear inside a statement or a comment. See src/tokens.rs.
+-- API tokens expire. See src/tokens.rs.
 
 -- When the token stops working (Unix milliseconds). New tokens get one from the caller
 -- (90 days by default); tokens made before this migration, which had none, get 90 days

@@ -1,5 +1,4 @@
--- Sentence embeddings (SQLite). Statements are separated by semicolons at line ends; no
--- semicolon may appear inside a statement or a comment.
+-- Sentence embeddings (SQLite). Run whole by sqlx's migrator (src/migrate.rs).
 -- A vector is its floats as little-endian IEEE 754 binary32, back to back (BLOB).
 -- Vectors of different models never meet: every key and every search includes the model.
 
