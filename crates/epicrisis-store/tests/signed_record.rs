@@ -10,10 +10,7 @@ mod common;
 use common::*;
 
 fn sha256_hex(s: &str) -> String {
-    Sha256::digest(s.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(Sha256::digest(s.as_bytes()))
 }
 
 fn with_json(id: &str, json: &str) -> NewEpisode {
