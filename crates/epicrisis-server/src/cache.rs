@@ -8,13 +8,13 @@
 //! episodes and forgets the least recently used first. Entries are shared (`Arc`): a
 //! request keeps using its entry even if another request replaces it meanwhile.
 
+use crate::api::types as view;
 use epicrisis_domain::Episode;
 use epicrisis_pipeline::evidence::SentenceEvidence;
 use epicrisis_pipeline::grounded::{
     PreparedNotes, Retrieval, link_evidence, prepare_notes, with_unsupported_sentences,
 };
 use epicrisis_validate::{EpisodeIndex, Report};
-use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -71,43 +71,45 @@ impl Parsed {
     /// Evidence as the client shows it: every passage also carries its day and its text
     /// (the note's characters `start..end`), every item a Spanish label of its kind.
     /// References outside the episode (evidence stored before a re-import) are dropped.
-    pub fn evidence_json(&self, evidence: &[SentenceEvidence]) -> Value {
+    pub fn evidence_view(&self, evidence: &[SentenceEvidence]) -> Vec<view::SentenceEvidence> {
         let notes = &self.episode.evolution;
-        let list: Vec<Value> = evidence
+        let passage = |p: &epicrisis_pipeline::evidence::PassageRef| {
+            let note = notes.get(p.note)?;
+            let text: String = note
+                .text
+                .chars()
+                .skip(p.start)
+                .take(p.end.saturating_sub(p.start))
+                .collect();
+            Some(view::EvidencePassage {
+                id: p.id,
+                note: p.note,
+                day: p.day.or(note.day),
+                start: p.start,
+                end: p.end,
+                score: p.score,
+                text: text.trim().to_string(),
+            })
+        };
+        evidence
             .iter()
-            .map(|s| {
-                let passages: Vec<Value> = s
-                    .passages
-                    .iter()
-                    .filter_map(|p| {
-                        let note = notes.get(p.note)?;
-                        let text: String = note
-                            .text
-                            .chars()
-                            .skip(p.start)
-                            .take(p.end.saturating_sub(p.start))
-                            .collect();
-                        Some(json!({
-                            "id": p.id, "note": p.note, "day": p.day.or(note.day),
-                            "start": p.start, "end": p.end, "score": p.score,
-                            "text": text.trim(),
-                        }))
-                    })
-                    .collect();
-                let items: Vec<Value> = s
+            .map(|s| view::SentenceEvidence {
+                span: s.span,
+                checked: s.checked,
+                passages: s.passages.iter().filter_map(passage).collect(),
+                items: s
                     .items
                     .iter()
-                    .map(|i| {
-                        json!({
-                            "kind": i.kind, "label": kind_label(i.kind), "field": i.field,
-                            "index": i.index, "name": i.name,
-                        })
+                    .map(|i| view::EvidenceItem {
+                        kind: i.kind,
+                        label: kind_label(i.kind),
+                        field: i.field.clone(),
+                        index: i.index,
+                        name: i.name.clone(),
                     })
-                    .collect();
-                json!({"span": s.span, "checked": s.checked, "passages": passages, "items": items})
+                    .collect(),
             })
-            .collect();
-        Value::Array(list)
+            .collect()
     }
 }
 
@@ -267,18 +269,13 @@ mod tests {
         let text = "Evolucionó afebril y tolera régimen oral. Presentó un neumotórax a tensión que requirió drenaje pleural.";
         let (report, evidence) = p.check(text);
         assert_eq!(evidence.len(), 2);
-        let json = p.evidence_json(&evidence);
-        let first = &json[0]["passages"][0];
-        assert_eq!(first["day"], 2);
-        assert!(
-            first["text"]
-                .as_str()
-                .unwrap()
-                .contains("tolera régimen oral")
-        );
-        assert!(json[1]["passages"].as_array().unwrap().is_empty());
-        assert!(json[1]["items"].as_array().unwrap().is_empty());
-        assert_eq!(json[1]["checked"], true);
+        let view = p.evidence_view(&evidence);
+        let first = &view[0].passages[0];
+        assert_eq!(first.day, Some(2));
+        assert!(first.text.contains("tolera régimen oral"));
+        assert!(view[1].passages.is_empty());
+        assert!(view[1].items.is_empty());
+        assert!(view[1].checked);
         assert!(
             report
                 .findings
@@ -290,12 +287,7 @@ mod tests {
         // A stored reference to a note that no longer exists is dropped, not a panic.
         let mut stale = evidence.clone();
         stale[0].passages[0].note = 9;
-        assert!(
-            p.evidence_json(&stale)[0]["passages"]
-                .as_array()
-                .unwrap()
-                .is_empty()
-        );
+        assert!(p.evidence_view(&stale)[0].passages.is_empty());
     }
 
     #[test]

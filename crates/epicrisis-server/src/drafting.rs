@@ -7,29 +7,31 @@ use crate::AppState;
 use crate::api::{audit, parsed_episode, provenance_json, warn};
 use crate::auth::Principal;
 use crate::cache::StoredEpisode;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::jobs::{Accepted, GuidanceFn, Job, JobEvent, Refused, SaveFn, Status};
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use epicrisis_pipeline::engine::{Engine, Guidance, Outcome};
 use epicrisis_pipeline::grounded::{KnownPassage, KnownVectors, evolution_paragraph};
 use epicrisis_store::{NewVersion, Role, VersionKind, VersionStatus};
 use futures_util::Stream;
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::json;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/episodes/{id}/drafts", post(start_draft))
-        .route("/api/v1/jobs/{id}", get(get_job).delete(cancel_job))
-        .route("/api/v1/jobs/{id}/cancel", post(cancel_job))
-        .route("/api/v1/jobs/{id}/events", get(job_events))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(start_draft))
+        .routes(routes!(get_job, cancel_job))
+        .routes(routes!(cancel_job_post))
+        .routes(routes!(job_events))
 }
 
 pub(crate) fn busy(r: Refused) -> ApiError {
@@ -276,32 +278,92 @@ pub(crate) async fn wait(job: &Job) {
 /// A job as the API and the page see it: status, stage (in words too), place in the
 /// queue, seconds so far and what a draft typically takes here, and the words of the
 /// answer under way (once done, the draft).
-pub(crate) fn job_json(state: &AppState, job: &Job) -> Value {
-    let position = state.queue.position(job);
-    let typical = state.queue.typical_seconds();
-    let st = job.state.lock();
-    let Ok(s) = &st else {
-        return json!({"jobId": job.id, "status": Status::Failed});
-    };
-    let since = s.started.unwrap_or(job.created);
-    json!({
-        "jobId": job.id, "episodeId": job.episode_id, "status": s.status, "position": position,
-        // Drafts before this one (the one under way included).
-        "ahead": position.map(|p| p.saturating_sub(1)),
-        "stage": s.stage, "stageLabel": s.stage.map(|x| x.describe_es()),
-        "elapsedS": since.elapsed().as_secs(),
-        "typicalS": typical.map(|t| t.round() as u64),
-        "text": s.text, "message": s.message,
-        "versionId": s.result.as_ref().and_then(|r| r.version_id),
-        "eventsUrl": format!("/api/v1/jobs/{}/events", job.id),
-    })
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct JobView {
+    pub job_id: String,
+    pub episode_id: Option<String>,
+    /// `queued`, `running`, `done`, `failed` or `cancelled`.
+    #[schema(value_type = String)]
+    pub status: Status,
+    /// 1 while running, n when n−1 drafts are before it.
+    pub position: Option<usize>,
+    /// Drafts before this one (the one under way included).
+    pub ahead: Option<usize>,
+    /// `{stage: "reading"|"writing"|"checking", …}` (writing: part and attempt).
+    #[schema(value_type = Option<Object>)]
+    pub stage: Option<epicrisis_pipeline::Stage>,
+    /// The stage in Spanish words.
+    pub stage_label: Option<String>,
+    pub elapsed_s: u64,
+    /// The mean duration of the last drafts here.
+    pub typical_s: Option<u64>,
+    /// While running: the words of the answer under way; once done, the draft.
+    pub text: String,
+    /// Why it failed.
+    pub message: Option<String>,
+    /// The version saved, once done.
+    pub version_id: Option<i64>,
+    /// Server-Sent Events of this job.
+    pub events_url: String,
+    /// On `POST …/drafts`: the job is the one already under way for this episode.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub existing: Option<bool>,
 }
 
+pub(crate) fn job_json(state: &AppState, job: &Job) -> JobView {
+    let position = state.queue.position(job);
+    let typical = state.queue.typical_seconds();
+    let mut view = JobView {
+        job_id: job.id.clone(),
+        episode_id: job.episode_id.clone(),
+        status: Status::Failed,
+        position,
+        ahead: position.map(|p| p.saturating_sub(1)),
+        stage: None,
+        stage_label: None,
+        elapsed_s: 0,
+        typical_s: typical.map(|t| t.round() as u64),
+        text: String::new(),
+        message: None,
+        version_id: None,
+        events_url: format!("/api/v1/jobs/{}/events", job.id),
+        existing: None,
+    };
+    let st = job.state.lock();
+    let Ok(s) = &st else {
+        return view;
+    };
+    view.status = s.status;
+    view.stage = s.stage;
+    view.stage_label = s.stage.map(|x| x.describe_es());
+    view.elapsed_s = s.started.unwrap_or(job.created).elapsed().as_secs();
+    view.text = s.text.clone();
+    view.message = s.message.clone();
+    view.version_id = s.result.as_ref().and_then(|r| r.version_id);
+    view
+}
+
+/// The answer to a cancellation.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Cancelled {
+    /// Whether this request stopped it (false: it had already finished).
+    pub cancelled: bool,
+    pub job: JobView,
+}
+
+/// Queues a draft of a stored episode: 202 with the new job, or 200 with the job
+/// already under way for it (`existing`). The result becomes a new version.
+#[utoipa::path(post, path = "/api/v1/episodes/{id}/drafts", tag = "redacción",
+    params(("id" = String, Path, description = "El número de episodio")),
+    responses((status = 202, body = JobView), (status = 200, body = JobView),
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 429, body = ErrorBody)))]
 async fn start_draft(
     State(state): State<AppState>,
     p: Principal,
     Path(id): Path<String>,
-) -> ApiResult<Response> {
+) -> ApiResult<(StatusCode, Json<JobView>)> {
     let a = queue_draft(&state, &p, &id, Vec::new()).await?;
     // 202 for a new job; 200 for the one already under way for this episode.
     let status = if a.fresh {
@@ -310,8 +372,8 @@ async fn start_draft(
         StatusCode::OK
     };
     let mut body = job_json(&state, &a.job);
-    body["existing"] = json!(!a.fresh);
-    Ok((status, Json(body)).into_response())
+    body.existing = Some(!a.fresh);
+    Ok((status, Json(body)))
 }
 
 fn find_job(state: &AppState, id: &str) -> ApiResult<Arc<Job>> {
@@ -320,21 +382,48 @@ fn find_job(state: &AppState, id: &str) -> ApiResult<Arc<Job>> {
     })
 }
 
+/// A job's state.
+#[utoipa::path(get, path = "/api/v1/jobs/{id}", tag = "redacción",
+    params(("id" = String, Path, description = "El id del trabajo")),
+    responses((status = 200, body = JobView), (status = 404, body = ErrorBody)))]
 async fn get_job(
     State(state): State<AppState>,
     _p: Principal,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<JobView>> {
     let job = find_job(&state, &id)?;
     Ok(Json(job_json(&state, &job)))
 }
 
+/// Cancels a job (whoever started it, or an admin).
+#[utoipa::path(delete, path = "/api/v1/jobs/{id}", tag = "redacción",
+    params(("id" = String, Path, description = "El id del trabajo")),
+    responses((status = 200, body = Cancelled), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody)))]
 async fn cancel_job(
     State(state): State<AppState>,
     p: Principal,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
-    let job = find_job(&state, &id)?;
+) -> ApiResult<Json<Cancelled>> {
+    cancel(&state, &p, &id).await.map(Json)
+}
+
+/// Cancels a job, for clients that cannot send DELETE.
+#[utoipa::path(post, path = "/api/v1/jobs/{id}/cancel", tag = "redacción",
+    params(("id" = String, Path, description = "El id del trabajo")),
+    responses((status = 200, body = Cancelled), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody)))]
+async fn cancel_job_post(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Cancelled>> {
+    cancel(&state, &p, &id).await.map(Json)
+}
+
+async fn cancel(state: &AppState, p: &Principal, id: &str) -> ApiResult<Cancelled> {
+    let state = state.clone();
+    let job = find_job(&state, id)?;
     if job.user_id != p.user.id && p.user.role != Role::Admin {
         return Err(ApiError::forbidden(
             "solo quien inició la generación puede cancelarla",
@@ -343,16 +432,17 @@ async fn cancel_job(
     let cancelled = state.queue.cancel(&job);
     audit(
         &state,
-        Some(&p),
+        Some(p),
         "cancel",
         job.episode_id.as_deref(),
         None,
         json!({"job": job.id}),
     )
     .await?;
-    Ok(Json(
-        json!({"cancelled": cancelled, "job": job_json(&state, &job)}),
-    ))
+    Ok(Cancelled {
+        cancelled,
+        job: job_json(&state, &job),
+    })
 }
 
 fn sse_event(ev: &JobEvent) -> Event {
@@ -375,6 +465,11 @@ fn sse_event(ev: &JobEvent) -> Event {
 /// `started`, `stage` (a new stage; a writing stage starts a new answer), `token` (words
 /// of the answer under way), and one of `done`, `failed`, `cancelled`.
 /// A client that goes away only drops its stream; the job goes on and is saved.
+#[utoipa::path(get, path = "/api/v1/jobs/{id}/events", tag = "redacción",
+    params(("id" = String, Path, description = "El id del trabajo")),
+    responses((status = 200, description = "Server-Sent Events: snapshot, queued, started, stage, token, done, failed, cancelled",
+               content_type = "text/event-stream"),
+              (status = 404, body = ErrorBody)))]
 async fn job_events(
     State(state): State<AppState>,
     _p: Principal,

@@ -3,7 +3,8 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use epicrisis_store::StoreError;
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 /// An API error: a status and a message (Spanish first where a clinician reads it).
 #[derive(Debug)]
@@ -62,15 +63,31 @@ impl ApiError {
     }
 }
 
+/// The body of every error answer of the JSON API.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorBody {
+    /// What went wrong and what to do, in Spanish.
+    pub error: String,
+    /// The HTTP status, repeated.
+    pub status: u16,
+    /// On a 429: seconds to wait (also in `Retry-After`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
+    /// On a 409 from signing: the text has errors or the data wrong codes; the same
+    /// request with `acknowledgeFindings` signs.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub needs_confirmation: bool,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut body = json!({"error": self.message, "status": self.status.as_u16()});
-        if let Some(s) = self.retry_after {
-            body["retryAfter"] = json!(s);
-        }
-        if self.needs_confirmation {
-            body["needsConfirmation"] = json!(true);
-        }
+        let body = ErrorBody {
+            error: self.message,
+            status: self.status.as_u16(),
+            retry_after: self.retry_after,
+            needs_confirmation: self.needs_confirmation,
+        };
         let mut r = (self.status, axum::Json(body)).into_response();
         if let Some(s) = self.retry_after
             && let Ok(v) = HeaderValue::from_str(&s.to_string())

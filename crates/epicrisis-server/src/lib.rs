@@ -2,6 +2,8 @@
 //!
 //! - [`api`]: the predecessor's REST paths (same JSON field names) and our versioned
 //!   `/api/v1`;
+//! - [`openapi`]: the OpenAPI 3.1 document of every JSON route, built from the handlers'
+//!   own descriptions, at `/api/v1/openapi.json`, and its reading page `/api/v1/docs`;
 //! - [`openai`]: an OpenAI-compatible `/v1/chat/completions` and `/v1/models` with the
 //!   local model, behind the same authentication;
 //! - [`web`]: the Spanish web interface, server-rendered, its assets embedded;
@@ -27,6 +29,7 @@ pub mod error;
 pub mod jobs;
 pub mod listing;
 pub mod openai;
+pub mod openapi;
 pub mod origins;
 pub mod record;
 pub mod tokens;
@@ -201,12 +204,9 @@ impl Server {
 /// All routes.
 pub fn router(state: AppState) -> Router {
     let limit = state.settings.max_body_bytes;
+    let (api, _) = openapi::api_routes().split_for_parts();
     Router::new()
-        .merge(api::routes())
-        .merge(drafting::routes())
-        .merge(record::routes())
-        .merge(tokens::routes())
-        .merge(openai::routes())
+        .merge(api)
         .merge(web::routes())
         .fallback(web::not_found)
         .layer(middleware::from_fn_with_state(state.clone(), log_request))

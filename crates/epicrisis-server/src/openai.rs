@@ -10,13 +10,11 @@ use crate::api::audit;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use axum::Json;
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use epicrisis_llm::{
     ChatMessage, Event as GenEvent, GenerationError, GenerationRequest, GenerationStats, Generator,
     SamplingSettings, StopReason,
@@ -26,11 +24,13 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use std::convert::Infallible;
 use std::sync::Arc;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/models", get(models))
-        .route("/v1/chat/completions", post(chat))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(models))
+        .routes(routes!(chat))
 }
 
 fn generator(state: &AppState) -> ApiResult<(Arc<dyn Generator>, SamplingSettings)> {
@@ -73,6 +73,10 @@ fn openai_error(e: ApiError) -> Response {
     r
 }
 
+/// The local model, as OpenAI's model list (`{object: "list", data: [{id, …}]}`).
+#[utoipa::path(get, path = "/v1/models", tag = "openai",
+    responses((status = 200, description = "La lista de modelos, en la forma de OpenAI", body = Object),
+              (status = 503, description = "Sin modelo local: un error en la forma de OpenAI", body = Object)))]
 async fn models(State(state): State<AppState>, _p: Principal) -> Response {
     match generator(&state) {
         Ok((g, _)) => {
@@ -208,6 +212,14 @@ fn completion_id() -> String {
         .unwrap_or_else(|_| "chatcmpl-epicrisis".into())
 }
 
+/// A chat completion with the local model, in OpenAI's shapes (`stream: true` answers
+/// Server-Sent Events of `chat.completion.chunk`). Errors are OpenAI's
+/// `{error: {message, type, code}}`.
+#[utoipa::path(post, path = "/v1/chat/completions", tag = "openai",
+    request_body(content = Object, description = "Una solicitud de OpenAI: {model, messages, max_tokens?, temperature?, stream?}"),
+    responses((status = 200, description = "Una respuesta de OpenAI (o eventos, con stream)", body = Object),
+              (status = 400, description = "Un error en la forma de OpenAI", body = Object),
+              (status = 429, description = "La cola está llena", body = Object)))]
 async fn chat(State(state): State<AppState>, p: Principal, body: Bytes) -> Response {
     match chat_inner(state, p, body).await {
         Ok(r) => r,

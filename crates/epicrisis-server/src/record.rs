@@ -20,26 +20,29 @@
 //! when a version was written from an older revision ([`version_data`]).
 
 use crate::AppState;
+use crate::api::types::VerifyAnswer;
 use crate::api::{audit, draft_of, file_response, load_version, meta, render, unknown_episode};
 use crate::auth::Principal;
 use crate::cache::{Parsed, StoredEpisode};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
-use axum::routing::get;
-use axum::{Json, Router};
 use epicrisis_domain::Episode;
 use epicrisis_export::Format;
-use epicrisis_store::{VersionCheck, VersionRow};
-use serde::{Deserialize, Serialize};
+use epicrisis_store::VersionRow;
+use serde::Deserialize;
 use serde_json::json;
 use std::sync::Arc;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/episodes/{id}/export", get(export_episode))
-        .route("/api/v1/versions/{id}/export", get(export_version))
-        .route("/api/v1/versions/{id}/verify", get(verify_version))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(export_episode))
+        .routes(routes!(export_version))
+        .routes(routes!(verify_version))
 }
 
 /// The episode data a version was written from, parsed.
@@ -107,13 +110,20 @@ fn format_of(name: Option<&str>) -> ApiResult<Format> {
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ExportQuery {
+    /// `pdf` (by default), `docx`, `fhir`, `markdown` or `text`.
     format: Option<String>,
+    /// The version's id (the latest by default).
     version: Option<i64>,
 }
 
 /// A version of the episode (`version`, else the latest), as a document.
+#[utoipa::path(get, path = "/api/v1/episodes/{id}/export", tag = "documentos",
+    params(("id" = String, Path, description = "El número de episodio"), ExportQuery),
+    responses((status = 200, description = "El documento (PDF, Word, FHIR Bundle, Markdown o texto)"),
+              (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn export_episode(
     State(state): State<AppState>,
     p: Principal,
@@ -140,12 +150,18 @@ async fn export_episode(
     export(&state, &p, &v, format).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct FormatQuery {
+    /// `pdf` (by default), `docx`, `fhir`, `markdown` or `text`.
     format: Option<String>,
 }
 
 /// A version by its id, as a document (whatever was saved after it).
+#[utoipa::path(get, path = "/api/v1/versions/{id}/export", tag = "documentos",
+    params(("id" = i64, Path, description = "El id de la versión"), FormatQuery),
+    responses((status = 200, description = "El documento (PDF, Word, FHIR Bundle, Markdown o texto)"),
+              (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn export_version(
     State(state): State<AppState>,
     p: Principal,
@@ -180,19 +196,11 @@ async fn export(
     Ok(file_response(format, &v.episode_id, bytes))
 }
 
-/// The answer of `GET /api/v1/versions/{id}/verify`.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct VerifyAnswer {
-    /// Whether the recomputed hash matches the stored one.
-    pub ok: bool,
-    /// One sentence naming the version and the verdict (and, when it does not match,
-    /// what was found and what to do).
-    pub message: String,
-    #[serde(flatten)]
-    pub check: VersionCheck,
-}
-
+/// Recomputes a version's hash from its stored text, data snapshot, provenance and
+/// metadata, and says whether it matches the one stored when it was saved.
+#[utoipa::path(get, path = "/api/v1/versions/{id}/verify", tag = "documentos",
+    params(("id" = i64, Path, description = "El id de la versión")),
+    responses((status = 200, body = VerifyAnswer), (status = 404, body = ErrorBody)))]
 async fn verify_version(
     State(state): State<AppState>,
     p: Principal,
@@ -208,9 +216,5 @@ async fn verify_version(
         json!({"matches": check.matches, "hashScheme": check.hash_scheme}),
     )
     .await?;
-    Ok(Json(VerifyAnswer {
-        ok: check.matches,
-        message: check.message(),
-        check,
-    }))
+    Ok(Json(VerifyAnswer::from(check)))
 }

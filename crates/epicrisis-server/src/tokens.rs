@@ -6,44 +6,45 @@
 //! audited with the token's id, never its secret.
 
 use crate::AppState;
-use crate::api::{audit, json_body};
+use crate::api::audit;
+use crate::api::body::{BodyShape, JsonBody};
+use crate::api::types::{NewToken, TokenBody, TokenItem};
 use crate::auth::{Principal, Via};
-use crate::error::{ApiError, ApiResult};
-use axum::body::Bytes;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use epicrisis_store::{ApiToken, Role, TOKEN_DAYS};
-use serde::Deserialize;
+use epicrisis_store::{Role, TOKEN_DAYS};
 use serde_json::json;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/tokens", get(list_tokens).post(create_token))
-        .route("/api/v1/tokens/{id}/revoke", post(revoke_token))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_tokens, create_token))
+        .routes(routes!(revoke_token))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TokenBody {
-    name: String,
-    days: Option<i64>,
+impl BodyShape for TokenBody {
+    const SHAPE: &'static str = "{name, days?}";
 }
 
+/// Creates a token for the calling admin (a session, not a token); the secret is in
+/// this answer only.
+#[utoipa::path(post, path = "/api/v1/tokens", tag = "tokens", request_body = TokenBody,
+    responses((status = 201, body = NewToken), (status = 400, body = ErrorBody),
+              (status = 403, body = ErrorBody)))]
 async fn create_token(
     State(state): State<AppState>,
     p: Principal,
-    body: Bytes,
-) -> ApiResult<Response> {
+    JsonBody(b): JsonBody<TokenBody>,
+) -> ApiResult<(StatusCode, Json<NewToken>)> {
     p.require(&[], "crear tokens de API")?;
     if matches!(p.via, Via::Token) {
         return Err(ApiError::forbidden(
             "un token de API no puede crear otros tokens; hágalo con una sesión de administrador",
         ));
     }
-    let b: TokenBody = json_body(&body, "{name, days?}")?;
     let name = b.name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(ApiError::bad_request(
@@ -78,25 +79,36 @@ async fn create_token(
     .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"id": id, "token": token, "expiresAt": expires_at,
-                    "note": "guárdelo ahora: no se vuelve a mostrar"})),
-    )
-        .into_response())
+        Json(NewToken {
+            id,
+            token,
+            expires_at,
+            note: "guárdelo ahora: no se vuelve a mostrar",
+        }),
+    ))
 }
 
+/// The tokens: an admin's list has everybody's, anyone else's their own.
+#[utoipa::path(get, path = "/api/v1/tokens", tag = "tokens",
+    responses((status = 200, body = Vec<TokenItem>)))]
 async fn list_tokens(
     State(state): State<AppState>,
     p: Principal,
-) -> ApiResult<Json<Vec<ApiToken>>> {
+) -> ApiResult<Json<Vec<TokenItem>>> {
     let owner = (p.user.role != Role::Admin).then_some(p.user.id);
-    Ok(Json(state.store.api_tokens(owner).await?))
+    let tokens = state.store.api_tokens(owner).await?;
+    Ok(Json(tokens.into_iter().map(TokenItem::from).collect()))
 }
 
+/// Revokes a token (an admin any, anyone else their own).
+#[utoipa::path(post, path = "/api/v1/tokens/{id}/revoke", tag = "tokens",
+    params(("id" = i64, Path, description = "El id del token")),
+    responses((status = 200, body = TokenItem), (status = 404, body = ErrorBody)))]
 async fn revoke_token(
     State(state): State<AppState>,
     p: Principal,
     Path(id): Path<i64>,
-) -> ApiResult<Json<ApiToken>> {
+) -> ApiResult<Json<TokenItem>> {
     let owner = (p.user.role != Role::Admin).then_some(p.user.id);
     let t = state
         .store
@@ -117,5 +129,5 @@ async fn revoke_token(
         json!({"tokenId": id}),
     )
     .await?;
-    Ok(Json(t))
+    Ok(Json(TokenItem::from(t)))
 }

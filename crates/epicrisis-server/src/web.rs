@@ -29,6 +29,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("error.html", include_str!("../templates/error.html")),
     ("admin.html", include_str!("../templates/admin.html")),
     ("similar.html", include_str!("../templates/similar.html")),
+    ("api-docs.html", include_str!("../templates/api-docs.html")),
 ];
 const APP_JS: &str = include_str!("../assets/app.js");
 const APP_CSS: &str = include_str!("../assets/app.css");
@@ -627,12 +628,12 @@ async fn episode_page(
             Ok(data) => crate::api::version_evidence(v, data.parsed()),
             Err(e) => return error_page(&state, e),
         },
-        None => json!([]),
+        None => Vec::new(),
     };
     let report: Report = latest
         .and_then(|v| serde_json::from_str(&v.report_json).ok())
         .unwrap_or_default();
-    let summaries: Vec<Value> = versions.iter().rev().map(version_summary).collect();
+    let summaries: Vec<_> = versions.iter().rev().map(version_summary).collect();
     page(
         &state,
         "episode.html",

@@ -1,0 +1,572 @@
+//! The predecessor's paths, so its frontend and scripts keep working: `/api/health`,
+//! `/api/episodes/{id}`, `/api/generate-epicrisis`, `/api/regenerate-epicrisis`,
+//! `/api/validate-epicrisis` and `/api/export/{pdf,word}`. Their bodies keep the
+//! predecessor's shapes (an episode inline as `clinicalData`, or a stored `episodeId`).
+
+use super::body::{BodyShape, JsonBody};
+use super::documents::{file_response, meta, render};
+use super::{audit, blocking, load_episode, parsed_episode, read_episode, rfc3339};
+use crate::auth::Principal;
+use crate::cache::{Parsed, StoredEpisode};
+use crate::drafting::{busy, queue_draft, wait};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::jobs::Status;
+use crate::{AppState, now_ms};
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use epicrisis_pipeline::engine::{Engine, Guidance};
+use epicrisis_pipeline::writer;
+use epicrisis_store::Role;
+use epicrisis_validate::{Category, Finding, Report, Severity};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::Instant;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(health))
+        .routes(routes!(legacy_episode))
+        .routes(routes!(legacy_generate))
+        .routes(routes!(legacy_regenerate))
+        .routes(routes!(legacy_validate))
+        .routes(routes!(legacy_export_pdf))
+        .routes(routes!(legacy_export_word))
+}
+
+/// `GET /api/health`: «alive» for anyone (a load balancer's probe); the engine,
+/// database and queue only for a signed-in caller.
+#[utoipa::path(get, path = "/api/health", tag = "predecesor",
+    responses((status = 200, body = super::types::Health)))]
+async fn health(State(state): State<AppState>, headers: HeaderMap) -> Json<super::types::Health> {
+    use super::types::{Health, QueueLoad};
+    let mut h = Health {
+        status: "ok",
+        version: None,
+        engine: None,
+        external: None,
+        database: None,
+        queue: None,
+        uptime_s: None,
+    };
+    if !matches!(crate::auth::principal(&state, &headers).await, Ok(Some(_))) {
+        return Json(h);
+    }
+    let (waiting, running) = state.queue.load();
+    h.version = Some(env!("CARGO_PKG_VERSION"));
+    h.engine = Some(state.engine.name().to_string());
+    h.external = Some(state.engine.is_external());
+    h.database = Some(
+        match state.store.backend() {
+            epicrisis_store::Backend::Sqlite => "sqlite",
+            epicrisis_store::Backend::Postgres => "postgres",
+        }
+        .to_string(),
+    );
+    h.queue = Some(QueueLoad {
+        waiting,
+        running,
+        capacity: state.queue.capacity(),
+    });
+    h.uptime_s = Some(state.started.elapsed().as_secs());
+    Json(h)
+}
+
+/// An episode as the predecessor answered it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct LegacyEpisode {
+    episode_id: String,
+    /// The episode's clinical data as it was imported.
+    #[schema(value_type = Object)]
+    clinical_data: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    patient_info: Option<Value>,
+}
+
+/// The stored episode in the predecessor's shape: the source's `clinicalData` (and
+/// `patientInfo`) when it was imported in that shape, else the data as read.
+#[utoipa::path(get, path = "/api/episodes/{id}", tag = "predecesor",
+    params(("id" = String, Path, description = "El número de episodio")),
+    responses((status = 200, body = LegacyEpisode), (status = 404, body = ErrorBody)))]
+async fn legacy_episode(
+    State(state): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<LegacyEpisode>> {
+    let (row, ep) = load_episode(&state, &id).await?;
+    audit(
+        &state,
+        Some(&p),
+        "view",
+        Some(&id),
+        None,
+        json!({"api": "legacy"}),
+    )
+    .await?;
+    let source: Value = serde_json::from_str(&row.source).unwrap_or(Value::Null);
+    let (clinical_data, patient_info) = if let Some(cd) = source.get("clinicalData") {
+        (cd.clone(), source.get("patientInfo").cloned())
+    } else if source.get("resourceType").is_some() || source.is_null() {
+        (serde_json::to_value(&ep).unwrap_or(Value::Null), None)
+    } else if let Some(input) = source.get("input").filter(|v| v.is_object()) {
+        (input.clone(), None)
+    } else {
+        (source, None)
+    };
+    Ok(Json(LegacyEpisode {
+        episode_id: id,
+        clinical_data,
+        patient_info,
+    }))
+}
+
+/// A predecessor request: an episode inline (`clinicalData`) or stored (`episodeId`),
+/// and for validation and export the text.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct LegacyRequest {
+    /// A number or a string.
+    #[schema(value_type = Option<String>)]
+    episode_id: Option<Value>,
+    /// The episode inline, in the predecessor's shape (not stored).
+    #[schema(value_type = Option<Object>)]
+    clinical_data: Option<Value>,
+    #[schema(value_type = Option<Object>)]
+    patient_info: Option<Value>,
+    text: Option<String>,
+}
+
+impl BodyShape for LegacyRequest {
+    const SHAPE: &'static str = "{episodeId?, clinicalData?, text?}";
+}
+
+fn id_string(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// The episode of a predecessor request: sent inline, or stored (and cached).
+enum Named {
+    Inline(Box<Parsed>),
+    Stored(Arc<StoredEpisode>),
+}
+
+impl Named {
+    fn parsed(&self) -> &Parsed {
+        match self {
+            Named::Inline(p) => p,
+            Named::Stored(s) => &s.parsed,
+        }
+    }
+
+    /// The stored episode's id.
+    fn id(&self) -> Option<&str> {
+        match self {
+            Named::Inline(_) => None,
+            Named::Stored(s) => Some(&s.meta.episode_id),
+        }
+    }
+}
+
+/// The episode a predecessor request names: inline `clinicalData` (not stored) or a
+/// stored `episodeId`.
+async fn legacy_episode_of(state: &AppState, req: &LegacyRequest) -> ApiResult<Named> {
+    if let Some(cd) = &req.clinical_data {
+        let mut wrapper = json!({"clinicalData": cd});
+        if let Some(id) = &req.episode_id {
+            wrapper["episodeId"] = id.clone();
+        }
+        if let Some(pi) = &req.patient_info {
+            wrapper["patientInfo"] = pi.clone();
+        }
+        let bytes = serde_json::to_vec(&wrapper).map_err(ApiError::internal)?;
+        let parsed =
+            blocking(move || read_episode(&bytes, "clinicalData").map(Parsed::new)).await??;
+        return Ok(Named::Inline(Box::new(parsed)));
+    }
+    let Some(id) = req.episode_id.as_ref().and_then(id_string) else {
+        return Err(ApiError::bad_request(
+            "falta episodeId o clinicalData / send episodeId or clinicalData",
+        ));
+    };
+    Ok(Named::Stored(parsed_episode(state, &id).await?))
+}
+
+/// One finding, as the predecessor listed it.
+#[derive(Debug, Serialize, ToSchema)]
+struct LegacyItem {
+    /// `dx`, `proc`, `med`, `number`, `lab`, `date`, `control` or `other`.
+    #[serde(rename = "type")]
+    kind: &'static str,
+    mention: String,
+    reason: String,
+}
+
+/// The predecessor's validation: errors as `violations`, the rest as `warnings`.
+#[derive(Debug, Serialize, ToSchema)]
+struct LegacyValidation {
+    ok: bool,
+    violations: Vec<LegacyItem>,
+    warnings: Vec<LegacyItem>,
+    /// Ours, with positions and categories (`/api/validate-epicrisis` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Object>>)]
+    findings: Option<Vec<Finding>>,
+}
+
+fn legacy_type(c: Category) -> &'static str {
+    match c {
+        Category::Diagnosis | Category::Code => "dx",
+        Category::Procedure => "proc",
+        Category::Medication | Category::Dose | Category::Allergy => "med",
+        Category::Number => "number",
+        Category::Lab => "lab",
+        Category::Date => "date",
+        Category::Control => "control",
+        Category::Other => "other",
+    }
+}
+
+fn legacy_validation(r: &Report) -> LegacyValidation {
+    let items = |severity: Severity| {
+        r.findings
+            .iter()
+            .filter(|f| f.severity == severity)
+            .map(|f| LegacyItem {
+                kind: legacy_type(f.category),
+                mention: f.mention.clone(),
+                reason: f.message.clone(),
+            })
+            .collect()
+    };
+    LegacyValidation {
+        ok: r.ok,
+        violations: items(Severity::Error),
+        warnings: items(Severity::Warning),
+        findings: None,
+    }
+}
+
+/// A draft, as the predecessor answered it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct LegacyDraft {
+    text: String,
+    validation: LegacyValidation,
+    /// RFC 3339.
+    generated_at: String,
+    processing_time_ms: u64,
+    /// The version saved (a stored episode), none for an inline one.
+    version_id: Option<i64>,
+    engine: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    regeneration: Option<Regeneration>,
+}
+
+/// What a regeneration did with the previous draft's violations.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct Regeneration {
+    violations: usize,
+    /// Whether the engine is a model that was told the faulted words.
+    told_the_model: bool,
+}
+
+/// Drafts the episode (stored: saved as a new version) and waits for the draft.
+#[utoipa::path(post, path = "/api/generate-epicrisis", tag = "predecesor",
+    request_body = LegacyRequest,
+    responses((status = 200, body = LegacyDraft), (status = 400, body = ErrorBody),
+              (status = 429, body = ErrorBody)))]
+async fn legacy_generate(
+    State(state): State<AppState>,
+    p: Principal,
+    JsonBody(req): JsonBody<LegacyRequest>,
+) -> ApiResult<Json<LegacyDraft>> {
+    let t = Instant::now();
+    Ok(Json(legacy_draft(&state, &p, &req, Vec::new(), t).await?))
+}
+
+/// `POST /api/regenerate-epicrisis`'s body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct RegenerateBody {
+    #[serde(flatten)]
+    request: LegacyRequest,
+    /// Accepted, not shown to the model (small models copy what they are shown).
+    #[schema(value_type = Option<String>)]
+    previous_epicrisis: Option<Value>,
+    /// `[{type, mention, reason}]`, as `/api/generate-epicrisis` answered them.
+    #[schema(value_type = Option<Vec<Object>>)]
+    violations: Option<Value>,
+}
+
+impl BodyShape for RegenerateBody {
+    const SHAPE: &'static str =
+        "{episodeId|clinicalData, previousEpicrisis?, violations: [{type, mention, reason}]}";
+}
+
+fn regenerate_error(m: impl std::fmt::Display) -> ApiError {
+    ApiError::bad_request(format!(
+        "{m} / the body must be JSON {}",
+        RegenerateBody::SHAPE
+    ))
+}
+
+/// The mentions of a regeneration's `violations`. Absent or null: none. Anything else
+/// malformed is refused, naming the item and field.
+fn previous_violations(violations: &Option<Value>) -> ApiResult<Vec<String>> {
+    let items = match violations {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Array(items)) => items,
+        Some(_) => {
+            return Err(regenerate_error(
+                "violations: debe ser una lista [{type, mention, reason}]",
+            ));
+        }
+    };
+    if items.len() > 500 {
+        return Err(regenerate_error(
+            "violations: a lo sumo 500 elementos / at most 500",
+        ));
+    }
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| violation_mention(i, item))
+        .collect()
+}
+
+/// The mention of `violations[i]`, checked.
+fn violation_mention(i: usize, item: &Value) -> ApiResult<String> {
+    let Some(o) = item.as_object() else {
+        return Err(regenerate_error(format!(
+            "violations[{i}]: debe ser un objeto {{type, mention, reason}}"
+        )));
+    };
+    let mention = match o.get("mention") {
+        Some(Value::String(m)) if !m.trim().is_empty() => m.trim(),
+        Some(Value::String(_)) => {
+            return Err(regenerate_error(format!(
+                "violations[{i}].mention: está vacío / is empty"
+            )));
+        }
+        Some(_) => {
+            return Err(regenerate_error(format!(
+                "violations[{i}].mention: debe ser texto / must be a string"
+            )));
+        }
+        None => {
+            return Err(regenerate_error(format!(
+                "violations[{i}].mention: falta / is missing"
+            )));
+        }
+    };
+    if mention.chars().count() > 200 {
+        return Err(regenerate_error(format!(
+            "violations[{i}].mention: a lo sumo 200 caracteres / at most 200 characters"
+        )));
+    }
+    for field in ["type", "reason"] {
+        if o.get(field).is_some_and(|v| !v.is_string() && !v.is_null()) {
+            return Err(regenerate_error(format!(
+                "violations[{i}].{field}: debe ser texto / must be a string"
+            )));
+        }
+    }
+    Ok(mention.to_string())
+}
+
+/// A new draft, with the previous draft's violations passed to the engine, so that a
+/// model is told from its first round which words the data did not support. The
+/// deterministic writer only writes what the data says: with it the violations change
+/// nothing and the answer is a fresh validated draft.
+#[utoipa::path(post, path = "/api/regenerate-epicrisis", tag = "predecesor",
+    request_body = RegenerateBody,
+    responses((status = 200, body = LegacyDraft), (status = 400, body = ErrorBody),
+              (status = 429, body = ErrorBody)))]
+async fn legacy_regenerate(
+    State(state): State<AppState>,
+    p: Principal,
+    JsonBody(body): JsonBody<RegenerateBody>,
+) -> ApiResult<Json<LegacyDraft>> {
+    let t = Instant::now();
+    let avoid = previous_violations(&body.violations)?;
+    if body
+        .previous_epicrisis
+        .as_ref()
+        .is_some_and(|v| !v.is_string() && !v.is_null())
+    {
+        return Err(regenerate_error(
+            "previousEpicrisis: debe ser texto / must be a string",
+        ));
+    }
+    let received = avoid.len();
+    let told = received > 0 && matches!(state.engine, Engine::Model { .. });
+    let mut out = legacy_draft(&state, &p, &body.request, avoid, t).await?;
+    out.regeneration = Some(Regeneration {
+        violations: received,
+        told_the_model: told,
+    });
+    Ok(Json(out))
+}
+
+/// Drafts the episode of a predecessor request and waits for the result.
+async fn legacy_draft(
+    state: &AppState,
+    p: &Principal,
+    req: &LegacyRequest,
+    avoid: Vec<String>,
+    t: Instant,
+) -> ApiResult<LegacyDraft> {
+    let named = legacy_episode_of(state, req).await?;
+    let regenerate = !avoid.is_empty();
+    let job = match &named {
+        Named::Stored(s) => queue_draft(state, p, &s.meta.episode_id, avoid).await?.job,
+        Named::Inline(parsed) => {
+            p.require(&[Role::Medico], "generar borradores")?;
+            let job = state
+                .queue
+                .submit(
+                    parsed.episode.clone(),
+                    None,
+                    p.user.id,
+                    state.settings.layout,
+                    Box::new(move || Guidance {
+                        avoid,
+                        ..Guidance::default()
+                    }),
+                    Box::new(|_| Ok(None)),
+                )
+                .map_err(busy)?
+                .job;
+            audit(
+                state,
+                Some(p),
+                "generate",
+                None,
+                None,
+                json!({"inline": true, "regenerate": regenerate}),
+            )
+            .await?;
+            job
+        }
+    };
+    wait(&job).await;
+    let st = job
+        .state
+        .lock()
+        .map_err(|_| ApiError::internal("job state poisoned"))?;
+    match (&st.status, &st.result) {
+        (Status::Done, Some(f)) => Ok(LegacyDraft {
+            text: f.outcome.text.clone(),
+            validation: legacy_validation(&f.outcome.report),
+            generated_at: rfc3339(now_ms()),
+            processing_time_ms: t.elapsed().as_millis() as u64,
+            version_id: f.version_id,
+            engine: state.engine.name().to_string(),
+            regeneration: None,
+        }),
+        (Status::Cancelled, _) => Err(ApiError::conflict(
+            "la generación fue cancelada / generation cancelled",
+        )),
+        _ => Err(ApiError::internal(
+            st.message
+                .clone()
+                .unwrap_or_else(|| "generation failed".into()),
+        )),
+    }
+}
+
+/// Validates `text` against the episode.
+#[utoipa::path(post, path = "/api/validate-epicrisis", tag = "predecesor",
+    request_body = LegacyRequest,
+    responses((status = 200, body = LegacyValidation), (status = 400, body = ErrorBody)))]
+async fn legacy_validate(
+    State(state): State<AppState>,
+    p: Principal,
+    JsonBody(req): JsonBody<LegacyRequest>,
+) -> ApiResult<Json<LegacyValidation>> {
+    let text = req
+        .text
+        .clone()
+        .ok_or_else(|| ApiError::bad_request("falta text / send the text to validate"))?;
+    let named = legacy_episode_of(&state, &req).await?;
+    let (named, report) = blocking(move || {
+        let report = named.parsed().validate(&text);
+        (named, report)
+    })
+    .await?;
+    audit(&state, Some(&p), "validate", named.id(), None, json!({})).await?;
+    let mut out = legacy_validation(&report);
+    out.findings = Some(report.findings);
+    Ok(Json(out))
+}
+
+/// The episode (with `text`, else the deterministic draft) as a PDF.
+#[utoipa::path(post, path = "/api/export/pdf", tag = "predecesor",
+    request_body = LegacyRequest,
+    responses((status = 200, description = "El PDF", content_type = "application/pdf"),
+              (status = 400, body = ErrorBody)))]
+async fn legacy_export_pdf(
+    state: State<AppState>,
+    p: Principal,
+    body: JsonBody<LegacyRequest>,
+) -> ApiResult<Response> {
+    legacy_export(state, p, body, epicrisis_export::Format::Pdf).await
+}
+
+/// The episode (with `text`, else the deterministic draft) as a Word document.
+#[utoipa::path(post, path = "/api/export/word", tag = "predecesor",
+    request_body = LegacyRequest,
+    responses((status = 200, description = "El documento Word",
+               content_type = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+              (status = 400, body = ErrorBody)))]
+async fn legacy_export_word(
+    state: State<AppState>,
+    p: Principal,
+    body: JsonBody<LegacyRequest>,
+) -> ApiResult<Response> {
+    legacy_export(state, p, body, epicrisis_export::Format::Docx).await
+}
+
+async fn legacy_export(
+    State(state): State<AppState>,
+    p: Principal,
+    JsonBody(req): JsonBody<LegacyRequest>,
+    format: epicrisis_export::Format,
+) -> ApiResult<Response> {
+    let named = legacy_episode_of(&state, &req).await?;
+    let ep = named.parsed().episode.clone();
+    let stored = named.id().map(str::to_string);
+    let template = writer::write(&ep, state.settings.layout);
+    let draft = match &req.text {
+        Some(t) => template.from_edited_text(t),
+        None => template,
+    };
+    let meta = meta(&state, None, None);
+    let bytes = render(format, ep, draft, meta).await?;
+    audit(
+        &state,
+        Some(&p),
+        "export",
+        stored.as_deref(),
+        None,
+        json!({"format": format.as_str()}),
+    )
+    .await?;
+    Ok(file_response(
+        format,
+        stored.as_deref().unwrap_or("epicrisis"),
+        bytes,
+    ))
+}

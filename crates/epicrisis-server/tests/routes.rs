@@ -1,0 +1,222 @@
+//! In-process router tests (no socket): every operation of the OpenAPI document is
+//! routed, and the document and its page are served. The end-to-end tests over
+//! loopback are in `crates/epicrisis/tests/serve.rs`.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use epicrisis_pipeline::engine::Engine;
+use epicrisis_server::{Server, Settings};
+use epicrisis_store::Store;
+use tower::ServiceExt;
+
+async fn server() -> (tempfile::TempDir, Server) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("routes.db").display());
+    let store = Store::open(&url).await.unwrap();
+    let settings = Settings {
+        log_requests: false,
+        ..Settings::default()
+    };
+    let server = Server::new(store, Engine::Deterministic, settings).unwrap();
+    (dir, server)
+}
+
+async fn body_text(res: axum::response::Response) -> String {
+    let bytes = axum::body::to_bytes(res.into_body(), 1 << 24)
+        .await
+        .unwrap();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+#[tokio::test]
+async fn every_documented_operation_is_routed() {
+    let (_dir, server) = server().await;
+    let app = server.router();
+    let doc = serde_json::to_value(&*epicrisis_server::openapi::document()).unwrap();
+    let mut checked = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let uri = path.replace("{id}", "1").replace("{name}", "ana");
+            let req = Request::builder()
+                .method(method.to_uppercase().as_str())
+                .uri(&uri)
+                .body(Body::empty())
+                .unwrap();
+            let res = app.clone().oneshot(req).await.unwrap();
+            let public = op["security"].as_array().is_some_and(|s| {
+                s.iter()
+                    .any(|r| r.as_object().is_some_and(|o| o.is_empty()))
+            });
+            let status = res.status();
+            // Not the router's 404 or 405: the operation exists. Without a session the
+            // protected ones answer 401 before reading anything.
+            let expected = if public || uri == "/api/health" {
+                status == StatusCode::OK
+            } else {
+                status == StatusCode::UNAUTHORIZED
+            };
+            assert!(
+                expected,
+                "{method} {uri}: {status} {}",
+                body_text(res).await
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 35, "{checked} operations");
+}
+
+#[tokio::test]
+async fn the_document_and_its_page_are_served() {
+    let (_dir, server) = server().await;
+    let app = server.router();
+    let get = |uri: &str| Request::get(uri).body(Body::empty()).unwrap();
+    let res = app
+        .clone()
+        .oneshot(get("/api/v1/openapi.json"))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let served: serde_json::Value = serde_json::from_str(&body_text(res).await).unwrap();
+    let built = serde_json::to_value(&*epicrisis_server::openapi::document()).unwrap();
+    assert_eq!(served, built);
+    assert_eq!(served["openapi"], "3.1.0");
+    let res = app.clone().oneshot(get("/api/v1/docs")).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    // minijinja escapes `/` in HTML.
+    let page = body_text(res).await.replace("&#x2f;", "/");
+    for needle in [
+        "/api/v1/episodes/{id}/drafts",
+        "JobView",
+        "/api/generate-epicrisis",
+        "sin autenticación",
+    ] {
+        assert!(page.contains(needle), "the page lacks {needle}");
+    }
+}
+
+#[tokio::test]
+async fn a_bad_body_is_a_json_error_naming_the_shape_and_the_field() {
+    let (_dir, server) = server().await;
+    let store = &server.state.store;
+    let user = store
+        .add_user(
+            "ana",
+            "Ana",
+            epicrisis_store::Role::Medico,
+            "not-a-login-hash",
+        )
+        .await
+        .unwrap();
+    let token = "routes-test-token-0123456789abcdef";
+    let expires = epicrisis_server::now_ms() + 3_600_000;
+    store
+        .add_api_token(
+            user.id,
+            "test",
+            &epicrisis_server::auth::token_hash(token),
+            expires,
+        )
+        .await
+        .unwrap();
+    let app = server.router();
+    let post = |uri: &str, body: &'static str| {
+        Request::post(uri)
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "application/json")
+            .body(Body::from(body))
+            .unwrap()
+    };
+    for (uri, body, shape, field) in [
+        (
+            "/api/v1/episodes/1/validate",
+            r#"{"txt": "x"}"#,
+            "{text}",
+            "txt",
+        ),
+        (
+            "/api/v1/episodes/1/versions",
+            r#"{"text": 3}"#,
+            "{text, parentId, amend?}",
+            "integer",
+        ),
+        (
+            "/api/v1/tokens",
+            r#"{"nombre": "x"}"#,
+            "{name, days?}",
+            "nombre",
+        ),
+    ] {
+        let res = app.clone().oneshot(post(uri, body)).await.unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{uri}");
+        let answer: serde_json::Value = serde_json::from_str(&body_text(res).await).unwrap();
+        let error = answer["error"].as_str().unwrap();
+        assert!(
+            error.contains(shape) && error.contains(field),
+            "{uri}: {error}"
+        );
+        assert_eq!(answer["status"], 400);
+    }
+    // Without a token: 401, as JSON with the same body as every error.
+    let req = Request::post("/api/v1/episodes/1/validate")
+        .body(Body::from("{"))
+        .unwrap();
+    let res = app.clone().oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let body: serde_json::Value = serde_json::from_str(&body_text(res).await).unwrap();
+    assert_eq!(body["status"], 401);
+}
+
+#[test]
+fn docs_api_md_lists_every_operation() {
+    let md = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/api.md"),
+    )
+    .unwrap();
+    let doc = serde_json::to_value(&*epicrisis_server::openapi::document()).unwrap();
+    let mut missing = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            let needle = format!("`{} {path}`", method.to_uppercase());
+            if !md.contains(&needle) {
+                missing.push(needle);
+            }
+        }
+    }
+    assert!(missing.is_empty(), "docs/api.md does not list {missing:?}");
+}
+
+/// The document checked by an independent validator (openapi-spec-validator, from PyPI;
+/// `scripts/test.sh` installs it and sets `EPICRISIS_OPENAPI_PYTHON`). Without it the
+/// test is skipped with a reason, unless `EPICRISIS_REQUIRE_TOOLS=1`.
+#[test]
+fn an_independent_validator_accepts_the_document() {
+    let Some(python) = std::env::var_os("EPICRISIS_OPENAPI_PYTHON") else {
+        assert!(
+            std::env::var("EPICRISIS_REQUIRE_TOOLS").as_deref() != Ok("1"),
+            "EPICRISIS_OPENAPI_PYTHON is not set and EPICRISIS_REQUIRE_TOOLS=1: run \
+             scripts/test.sh, which installs openapi-spec-validator"
+        );
+        eprintln!(
+            "skipped: set EPICRISIS_OPENAPI_PYTHON to a python with openapi-spec-validator \
+             (scripts/test.sh does)"
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("openapi.json");
+    let doc = serde_json::to_string_pretty(&*epicrisis_server::openapi::document()).unwrap();
+    std::fs::write(&file, doc).unwrap();
+    let out = std::process::Command::new(python)
+        .args(["-m", "openapi_spec_validator"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "openapi-spec-validator: {said}");
+    assert!(said.contains("OK"), "{said}");
+}
