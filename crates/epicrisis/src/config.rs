@@ -165,6 +165,23 @@ pub fn parse_dotenv(text: &str, path: &Path) -> Result<Vec<(String, String, usiz
                         &format!("{key:?} no es un nombre de variable (letras, dígitos y _)"),
                     ));
                 }
+                // dotenvy replaces `$NAME` outside single quotes: a password with a `$`
+                // would change without a word. Refused, with the fix.
+                let raw = lines
+                    .get(line)
+                    .and_then(|l| l.split_once('='))
+                    .map_or("", |(_, v)| v.trim());
+                if raw.contains('$') && !raw.starts_with('\'') {
+                    return Err(dotenv_error(
+                        path,
+                        line + 1,
+                        &format!(
+                            "el valor de {key} tiene un $, que se reemplazaría por otra \
+                             variable; escríbalo entre comillas simples ('…') para guardarlo \
+                             tal cual"
+                        ),
+                    ));
+                }
                 next = line + 1;
                 out.push((key, value, line + 1));
             }
@@ -180,7 +197,8 @@ pub fn parse_dotenv(text: &str, path: &Path) -> Result<Vec<(String, String, usiz
                 let shown = lines.get(line).map_or("", |l| l.trim());
                 let shown = shown.strip_prefix("export ").unwrap_or(shown).trim_start();
                 let msg = match shown.split_once('=') {
-                    None => format!("{shown:?} no tiene la forma NOMBRE=VALOR"),
+                    // Not shown: a line without `=` may be a pasted secret.
+                    None => "la línea no tiene la forma NOMBRE=VALOR".to_string(),
                     Some((key, _))
                         if key.trim().is_empty()
                             || !key
@@ -203,9 +221,11 @@ pub fn parse_dotenv(text: &str, path: &Path) -> Result<Vec<(String, String, usiz
                         } else if value.starts_with('\'') && bad.matches('\'').count() % 2 == 1 {
                             "el valor abre una comilla simple que nunca se cierra".to_string()
                         } else {
+                            // The value is not shown: it may be a password.
                             format!(
-                                "{shown:?}: no se entiende el valor (un valor con espacios va \
-                                 entre comillas; \\ solo antecede a n, \\, \", ' o $)"
+                                "no se entiende el valor de {} (un valor con espacios va \
+                                 entre comillas; \\ solo antecede a n, \\, \", ' o $)",
+                                shown.split_once('=').map_or("", |(k, _)| k.trim())
                             )
                         }
                     }
@@ -866,7 +886,15 @@ mod tests {
             Err(Failure::Input(m)) => m,
             other => panic!("{text:?}: {other:?}"),
         };
-        assert!(err("A=1\nNOEQUALS\n").contains(".env: línea 2: \"NOEQUALS\" no tiene la forma"));
+        assert!(err("A=1\nNOEQUALS\n").contains(".env: línea 2: la línea no tiene la forma"));
+        assert!(
+            !err("A=1\nS3cr3t\n").contains("S3cr3t"),
+            "a bad line is not shown"
+        );
+        assert!(
+            !err("P=un secreto\n").contains("secreto"),
+            "nor a bad value"
+        );
         assert!(err("A=1\n\nB=\"open\n").contains("línea 3: el valor abre comillas dobles"));
         assert!(err("B='open\n").contains("línea 1: el valor abre una comilla simple"));
         assert!(err("1A=x\n").contains("\"1A\" no es un nombre de variable"));
@@ -876,8 +904,19 @@ mod tests {
     }
 
     #[test]
-    fn dotenv_values_span_lines_and_refer_to_earlier_ones() {
-        let text = "A='x'\nB=\"one\ntwo\"\nexport C=${A}y\nD='$A'\n";
+    fn dotenv_values_span_lines_and_a_dollar_needs_single_quotes() {
+        // dotenvy would replace `$A` by A's value: a password with a `$` would change
+        // silently, so it is refused unless single-quoted.
+        let err = parse_dotenv("A='x'\nPASSWORD=ab$A\n", Path::new(".env")).unwrap_err();
+        let Failure::Input(m) = err else {
+            panic!("{err:?}")
+        };
+        assert!(
+            m.contains("línea 2") && m.contains("comillas simples"),
+            "{m}"
+        );
+        assert!(!m.contains("ab$A"), "{m}");
+        let text = "A='x'\nB=\"one\ntwo\"\nexport C=plain\nD='$A'\n";
         let v = parse_dotenv(text, Path::new(".env")).unwrap();
         let got: Vec<(&str, &str, usize)> = v
             .iter()
@@ -888,7 +927,7 @@ mod tests {
             [
                 ("A", "x", 1),
                 ("B", "one\ntwo", 2),
-                ("C", "xy", 4),
+                ("C", "plain", 4),
                 ("D", "$A", 5)
             ]
         );
