@@ -18,7 +18,9 @@
 //! (versions 1, 2…) and no `_sqlx_migrations`. They are adopted, in the same transaction:
 //! sqlx's table is created and each version in `schema_migrations` is recorded with the
 //! checksum of the file built into this program, then the migrator applies what is newer.
-//! `schema_migrations` is left as it was (it is read only to adopt).
+//! `schema_migrations` is kept up to date afterwards (each newly applied version is added),
+//! so that an older epicrisis, which reads only that table, still refuses a database that
+//! a newer one has migrated further (a rollback of the program without its database).
 //!
 //! **The step after the migrations.** Migration 3 (revisions) needs a revision 1 of every
 //! episode from its JSON, with a SHA-256 computed here, which SQL cannot do the same way on
@@ -81,12 +83,42 @@ pub(crate) async fn run(pool: &AnyPool, backend: Backend) -> Result<()> {
         .run_direct(&mut *tx)
         .await
         .map_err(|e| explain(e, &migrator))?;
+    keep_old_ledger(&mut tx, backend, &migrator, &applied).await?;
     if !applied.contains(&REVISIONS_VERSION) {
         revisions::backfill(&mut tx)
             .await
             .map_err(|e| StoreError::Db(format!("after migration 3 (revisions): {e}")))?;
     }
     tx.commit().await?;
+    Ok(())
+}
+
+/// Adds the versions just applied to the earlier migrator's `schema_migrations`, where an
+/// adopted database has one: an older binary reads only that table to refuse a database
+/// newer than itself.
+async fn keep_old_ledger(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    migrator: &Migrator,
+    applied_before: &HashSet<i64>,
+) -> Result<()> {
+    if !has_table(conn, backend, "schema_migrations").await? {
+        return Ok(());
+    }
+    for m in migrator.iter() {
+        if applied_before.contains(&m.version) {
+            continue;
+        }
+        sqlx::query(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (version) DO NOTHING",
+        )
+        .bind(m.version)
+        .bind(m.description.to_string())
+        .bind(crate::now_ms())
+        .execute(&mut *conn)
+        .await?;
+    }
     Ok(())
 }
 
