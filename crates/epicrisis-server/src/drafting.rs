@@ -422,8 +422,7 @@ async fn cancel_job_post(
 }
 
 async fn cancel(state: &AppState, p: &Principal, id: &str) -> ApiResult<Cancelled> {
-    let state = state.clone();
-    let job = find_job(&state, id)?;
+    let job = find_job(state, id)?;
     if job.user_id != p.user.id && p.user.role != Role::Admin {
         return Err(ApiError::forbidden(
             "solo quien inició la generación puede cancelarla",
@@ -431,7 +430,7 @@ async fn cancel(state: &AppState, p: &Principal, id: &str) -> ApiResult<Cancelle
     }
     let cancelled = state.queue.cancel(&job);
     audit(
-        &state,
+        state,
         Some(p),
         "cancel",
         job.episode_id.as_deref(),
@@ -441,7 +440,7 @@ async fn cancel(state: &AppState, p: &Principal, id: &str) -> ApiResult<Cancelle
     .await?;
     Ok(Cancelled {
         cancelled,
-        job: job_json(&state, &job),
+        job: job_json(state, &job),
     })
 }
 

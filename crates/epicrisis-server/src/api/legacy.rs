@@ -45,36 +45,31 @@ pub fn routes() -> OpenApiRouter<AppState> {
     responses((status = 200, body = super::types::Health)))]
 async fn health(State(state): State<AppState>, headers: HeaderMap) -> Json<super::types::Health> {
     use super::types::{Health, QueueLoad};
-    let mut h = Health {
-        status: "ok",
-        version: None,
-        engine: None,
-        external: None,
-        database: None,
-        queue: None,
-        uptime_s: None,
-    };
     if !matches!(crate::auth::principal(&state, &headers).await, Ok(Some(_))) {
-        return Json(h);
+        return Json(Health {
+            status: "ok",
+            version: None,
+            engine: None,
+            external: None,
+            database: None,
+            queue: None,
+            uptime_s: None,
+        });
     }
     let (waiting, running) = state.queue.load();
-    h.version = Some(env!("CARGO_PKG_VERSION"));
-    h.engine = Some(state.engine.name().to_string());
-    h.external = Some(state.engine.is_external());
-    h.database = Some(
-        match state.store.backend() {
-            epicrisis_store::Backend::Sqlite => "sqlite",
-            epicrisis_store::Backend::Postgres => "postgres",
-        }
-        .to_string(),
-    );
-    h.queue = Some(QueueLoad {
-        waiting,
-        running,
-        capacity: state.queue.capacity(),
-    });
-    h.uptime_s = Some(state.started.elapsed().as_secs());
-    Json(h)
+    Json(Health {
+        status: "ok",
+        version: Some(env!("CARGO_PKG_VERSION")),
+        engine: Some(state.engine.name().to_string()),
+        external: Some(state.engine.is_external()),
+        database: Some(state.store.backend()),
+        queue: Some(QueueLoad {
+            waiting,
+            running,
+            capacity: state.queue.capacity(),
+        }),
+        uptime_s: Some(state.started.elapsed().as_secs()),
+    })
 }
 
 /// An episode as the predecessor answered it.

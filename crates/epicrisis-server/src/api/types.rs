@@ -26,7 +26,8 @@ pub struct Health {
     pub external: Option<bool>,
     /// `sqlite` or `postgres`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub database: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub database: Option<epicrisis_store::Backend>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub queue: Option<QueueLoad>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -206,7 +207,7 @@ pub struct Version {
 impl Version {
     /// A stored version, without its evidence.
     pub fn of(v: &VersionRow) -> Version {
-        let report: Report = serde_json::from_str(&v.report_json).unwrap_or_default();
+        let report = super::report_of(v);
         Version {
             summary: VersionSummary::of(v, &report),
             text: v.text.clone(),
