@@ -1,9 +1,9 @@
 //! The development tools' flags. Like the product's (`epicrisis::cli`): English flags,
 //! Spanish help texts with the same Spanish templates.
 
-use clap::{ArgAction, Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 pub use epicrisis::cli::{Engine, LayoutArg, ModelArgs, ReportFormat};
-use epicrisis::cli::{T_ARGUMENTOS, T_COMANDOS, T_OPCIONES};
+use epicrisis::cli::{GlobalOptions, T_ARGUMENTOS, T_COMANDOS, T_OPCIONES};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
@@ -18,16 +18,8 @@ use std::path::PathBuf;
     disable_help_subcommand = true
 )]
 pub struct Cli {
-    /// Lee la configuración de este archivo en vez de ./.env (opciones de la línea de
-    /// comandos > entorno > .env > valores predeterminados).
-    #[arg(long, global = true, value_name = "FILE")]
-    pub env_file: Option<PathBuf>,
-    /// Muestra la ayuda (-h un resumen, --help la versión completa).
-    #[arg(short = 'h', long = "help", global = true, action = ArgAction::Help, display_order = 10_000)]
-    help: Option<bool>,
-    /// Muestra la versión.
-    #[arg(short = 'V', long = "version", action = ArgAction::Version, display_order = 10_001)]
-    version: Option<bool>,
+    #[command(flatten)]
+    pub global: GlobalOptions,
     #[command(subcommand)]
     pub command: Command,
 }

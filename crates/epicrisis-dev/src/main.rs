@@ -21,7 +21,7 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    let env_file = cli.env_file.as_deref();
+    let env_file = cli.global.env_file.as_deref();
     epicrisis::exit_code(match cli.command {
         cli::Command::Eval(args) => eval::run(args, env_file),
         cli::Command::Bench(args) => bench::run(args, env_file),

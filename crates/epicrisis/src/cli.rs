@@ -32,6 +32,15 @@ pub const T_COMANDOS: &str = "{before-help}{about-with-newline}\nUso: {usage}\n\
     disable_help_subcommand = true
 )]
 pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalOptions,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The options every command of both binaries takes (`epicrisis` and `epicrisis-dev`).
+#[derive(Debug, Args)]
+pub struct GlobalOptions {
     /// Lee la configuración de este archivo en vez de ./.env (opciones de la línea de
     /// comandos > entorno > .env > valores predeterminados).
     #[arg(long, global = true, value_name = "FILE")]
@@ -42,8 +51,6 @@ pub struct Cli {
     /// Muestra la versión.
     #[arg(short = 'V', long = "version", action = ArgAction::Version, display_order = 10_001)]
     version: Option<bool>,
-    #[command(subcommand)]
-    pub command: Command,
 }
 
 #[derive(Debug, Subcommand)]
