@@ -4,7 +4,7 @@
 
 use super::{Analysis, Mention};
 use epicrisis_domain::lexicon::{
-    ConceptKind, ContentToken, is_disease_word, is_procedure_word, lexicon,
+    ConceptId, ConceptKind, ContentToken, is_disease_word, is_procedure_word, lexicon,
 };
 use epicrisis_domain::text::TokenKind;
 
@@ -115,9 +115,36 @@ const PLAN_AFTER: &[&str] = &[
     "electivo",
 ];
 
+/// Where a mention stands, from the words of its clause and sentence.
+#[derive(Debug, Clone, Copy)]
+struct Context {
+    negated: bool,
+    planned: bool,
+    history: bool,
+    discharge: bool,
+}
+
+/// The kind a mention takes from its concepts: the first of drug, drug class, diagnosis,
+/// procedure, lab, care unit and finding that one of them has; a diagnosis otherwise.
+fn main_kind(concepts: &[ConceptId]) -> ConceptKind {
+    let lx = lexicon();
+    let kinds: Vec<ConceptKind> = concepts.iter().map(|c| lx.concept(*c).kind).collect();
+    [
+        ConceptKind::Drug,
+        ConceptKind::DrugClass,
+        ConceptKind::Diagnosis,
+        ConceptKind::Procedure,
+        ConceptKind::Lab,
+        ConceptKind::CareUnit,
+        ConceptKind::Finding,
+    ]
+    .into_iter()
+    .find(|k| kinds.contains(k))
+    .unwrap_or(ConceptKind::Diagnosis)
+}
+
 impl Analysis<'_> {
     pub(super) fn find_mentions(&mut self) {
-        let lx = lexicon();
         let content: Vec<ContentToken> = self
             .content
             .iter()
@@ -127,22 +154,27 @@ impl Analysis<'_> {
         for c in &content {
             self.text_stems.insert(c.key.clone());
         }
-        let matches = lx.find_terms(&content, self.all_caps);
+        let covered = self.lexicon_mentions(&content);
+        self.word_mentions(&content, &covered);
+        self.mentions.sort_by_key(|m| m.start);
+        for i in 0..self.mentions.len() {
+            let cx = self.context_of(i);
+            let m = &mut self.mentions[i];
+            m.negated = cx.negated;
+            m.planned = cx.planned;
+            m.history = cx.history;
+            m.discharge = cx.discharge;
+        }
+    }
+
+    /// The lexicon's terms among the content tokens not yet consumed, as mentions; which
+    /// of those tokens they cover.
+    fn lexicon_mentions(&mut self, content: &[ContentToken]) -> Vec<bool> {
+        let lx = lexicon();
+        let matches = lx.find_terms(content, self.all_caps);
         let mut covered = vec![false; content.len()];
         for m in &matches {
-            let kinds: Vec<ConceptKind> = m.concepts.iter().map(|c| lx.concept(*c).kind).collect();
-            let kind = [
-                ConceptKind::Drug,
-                ConceptKind::DrugClass,
-                ConceptKind::Diagnosis,
-                ConceptKind::Procedure,
-                ConceptKind::Lab,
-                ConceptKind::CareUnit,
-                ConceptKind::Finding,
-            ]
-            .into_iter()
-            .find(|k| kinds.contains(k))
-            .unwrap_or(ConceptKind::Diagnosis);
+            let kind = main_kind(&m.concepts);
             for c in &m.concepts {
                 self.text_concepts.insert(*c);
             }
@@ -179,8 +211,13 @@ impl Analysis<'_> {
                 doses: Vec::new(),
             });
         }
-        // Words that look like diagnoses or procedures but are not in the lexicon
-        // ("colangiocarcinoma", "hemicolectomía"): checked by their own letters.
+        covered
+    }
+
+    /// Words that look like diagnoses or procedures but are not in the lexicon
+    /// ("colangiocarcinoma", "hemicolectomía"): checked by their own letters.
+    fn word_mentions(&mut self, content: &[ContentToken], covered: &[bool]) {
+        let lx = lexicon();
         for (i, c) in content.iter().enumerate() {
             if covered[i]
                 || self.tokens[c.token].kind != TokenKind::Word
@@ -214,26 +251,39 @@ impl Analysis<'_> {
                 doses: Vec::new(),
             });
         }
-        self.mentions.sort_by_key(|m| m.start);
-        for i in 0..self.mentions.len() {
-            let (neg, plan, hist, dis) = self.context_of(i);
-            let m = &mut self.mentions[i];
-            m.negated = neg;
-            m.planned = plan;
-            m.history = hist;
-            m.discharge = dis;
-        }
     }
 
     /// Negation, plan and discharge context of mention `i`, from the words of its clause
     /// and sentence.
-    fn context_of(&self, i: usize) -> (bool, bool, bool, bool) {
+    fn context_of(&self, i: usize) -> Context {
         let m = &self.mentions[i];
+        let (words_back, sentence_back) = self.words_before(m.tok_start);
+        let after = self.words_after(m.ext_end);
+        let negated = words_back.iter().any(|w| NEGATION_BEFORE.contains(w))
+            || after.iter().take(2).any(|w| NEGATION_AFTER.contains(w));
+        let planned = sentence_back
+            .iter()
+            .any(|w| PLAN_BEFORE.iter().any(|p| w.starts_with(p)))
+            || after.iter().take(2).any(|w| PLAN_AFTER.contains(w));
+        let discharge = self.in_discharge(m.start);
+        let history = words_back.iter().any(|w| HISTORY_CUES.contains(w))
+            || after.iter().take(3).any(|w| HISTORY_CUES.contains(w));
+        Context {
+            negated,
+            planned,
+            history,
+            discharge,
+        }
+    }
+
+    /// The words before token `first`, nearest first: up to six of its clause, and up to
+    /// sixty-one of its sentence (or line).
+    fn words_before(&self, first: usize) -> (Vec<&str>, Vec<&str>) {
         // Walk back to the start of the clause and of the sentence.
         let mut words_back: Vec<&str> = Vec::new();
         let mut sentence_back: Vec<&str> = Vec::new();
         let mut clause_done = false;
-        let mut t = m.tok_start;
+        let mut t = first;
         while t > 0 {
             t -= 1;
             let tok = &self.tokens[t];
@@ -263,8 +313,14 @@ impl Analysis<'_> {
                 break;
             }
         }
+        (words_back, sentence_back)
+    }
+
+    /// Up to three words from token `from` on, up to a comma, full stop, semicolon or
+    /// parenthesis.
+    fn words_after(&self, from: usize) -> Vec<&str> {
         let mut after: Vec<&str> = Vec::new();
-        let mut k = m.ext_end;
+        let mut k = from;
         while k < self.tokens.len() && after.len() < 3 {
             let tok = &self.tokens[k];
             if tok.kind == TokenKind::Punct {
@@ -276,15 +332,6 @@ impl Analysis<'_> {
             }
             k += 1;
         }
-        let negated = words_back.iter().any(|w| NEGATION_BEFORE.contains(w))
-            || after.iter().take(2).any(|w| NEGATION_AFTER.contains(w));
-        let planned = sentence_back
-            .iter()
-            .any(|w| PLAN_BEFORE.iter().any(|p| w.starts_with(p)))
-            || after.iter().take(2).any(|w| PLAN_AFTER.contains(w));
-        let discharge = self.in_discharge(m.start);
-        let history = words_back.iter().any(|w| HISTORY_CUES.contains(w))
-            || after.iter().take(3).any(|w| HISTORY_CUES.contains(w));
-        (negated, planned, history, discharge)
+        after
     }
 }
