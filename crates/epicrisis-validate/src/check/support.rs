@@ -92,7 +92,6 @@ impl Analysis<'_> {
     }
 
     pub(super) fn check_mentions(&mut self) {
-        let lx = lexicon();
         let mut out = Vec::new();
         for m in &self.mentions {
             if matches!(m.kind, ConceptKind::Lab) {
@@ -106,91 +105,103 @@ impl Analysis<'_> {
             };
             let words = self.slice(m.start, end);
             if !supported {
-                let (category, what) = match m.kind {
-                    ConceptKind::Drug => (Category::Medication, "El medicamento"),
-                    ConceptKind::DrugClass => (Category::Medication, "El tratamiento"),
-                    ConceptKind::Diagnosis => (Category::Diagnosis, "El diagnóstico"),
-                    ConceptKind::Procedure => (Category::Procedure, "El procedimiento o examen"),
-                    ConceptKind::CareUnit => (Category::Other, "La unidad"),
-                    ConceptKind::Finding => (Category::Diagnosis, "El hallazgo"),
-                    ConceptKind::Lab => (Category::Lab, "El examen"),
-                };
-                let (severity, message) = match self.soft_reason(m) {
-                    Some(Soft::Negated) => (
-                        Severity::Warning,
-                        format!(
-                            "Se afirma la ausencia de «{words}», que los datos del episodio no consignan."
-                        ),
-                    ),
-                    Some(Soft::Planned) => (
-                        Severity::Warning,
-                        format!(
-                            "«{words}» aparece como plan o pendiente, pero no figura en los datos del episodio."
-                        ),
-                    ),
-                    Some(Soft::Minor) => (
-                        Severity::Warning,
-                        format!(
-                            "{what} «{words}» no figura en los datos del episodio; verifique que corresponda."
-                        ),
-                    ),
-                    None => (
-                        Severity::Error,
-                        format!("{what} «{words}» no figura en los datos del episodio."),
-                    ),
-                };
-                out.push(Finding {
-                    severity,
-                    kind: Kind::Unsupported,
-                    category,
-                    mention: words,
-                    span: Some([m.start, end]),
-                    claim: None,
-                    message,
-                });
+                out.push(self.unsupported(m, words, end));
                 continue;
             }
             // A drug named in the discharge prescription must be in it.
-            if m.kind == ConceptKind::Drug && m.discharge && !m.negated {
-                let in_discharge = m
-                    .concepts
-                    .iter()
-                    .any(|c| self.ix.discharge_concepts.contains(c))
-                    || m.concepts.iter().any(|c| {
-                        lx.concept(*c).codes.iter().any(|code| {
-                            self.ix.meds.iter().any(|x| {
-                                x.discharge
-                                    && x.code_key.as_deref() == Some(code_key(code).as_str())
-                            })
-                        })
-                    })
-                    || self
-                        .ix
-                        .units
-                        .iter()
-                        .filter(|u| {
-                            matches!(
-                                u.source,
-                                epicrisis_domain::TextSource::DischargeMedication
-                                    | epicrisis_domain::TextSource::Instructions
-                                    | epicrisis_domain::TextSource::Control
-                            )
-                        })
-                        .any(|u| m.keys.iter().all(|k| u.stems.contains(k)));
-                if !in_discharge {
-                    out.push(Finding {
-                        severity: Severity::Error,
-                        kind: Kind::Unsupported,
-                        category: Category::Medication,
-                        mention: words.clone(),
-                        span: Some([m.start, m.end]),
-                        claim: None,
-                        message: format!("«{words}» se presenta como indicación al alta, pero no figura entre los medicamentos de alta del episodio."),
-                    });
-                }
+            if m.kind == ConceptKind::Drug
+                && m.discharge
+                && !m.negated
+                && !self.in_discharge_prescription(m)
+            {
+                out.push(Finding {
+                    severity: Severity::Error,
+                    kind: Kind::Unsupported,
+                    category: Category::Medication,
+                    mention: words.clone(),
+                    span: Some([m.start, m.end]),
+                    claim: None,
+                    message: format!("«{words}» se presenta como indicación al alta, pero no figura entre los medicamentos de alta del episodio."),
+                });
             }
         }
         self.findings.extend(out);
+    }
+
+    /// The finding for a mention the data does not support, `words` being the mention
+    /// up to `end`: an error, or a warning for a soft reason.
+    fn unsupported(&self, m: &Mention, words: String, end: usize) -> Finding {
+        let (category, what) = match m.kind {
+            ConceptKind::Drug => (Category::Medication, "El medicamento"),
+            ConceptKind::DrugClass => (Category::Medication, "El tratamiento"),
+            ConceptKind::Diagnosis => (Category::Diagnosis, "El diagnóstico"),
+            ConceptKind::Procedure => (Category::Procedure, "El procedimiento o examen"),
+            ConceptKind::CareUnit => (Category::Other, "La unidad"),
+            ConceptKind::Finding => (Category::Diagnosis, "El hallazgo"),
+            ConceptKind::Lab => (Category::Lab, "El examen"),
+        };
+        let (severity, message) = match self.soft_reason(m) {
+            Some(Soft::Negated) => (
+                Severity::Warning,
+                format!(
+                    "Se afirma la ausencia de «{words}», que los datos del episodio no consignan."
+                ),
+            ),
+            Some(Soft::Planned) => (
+                Severity::Warning,
+                format!(
+                    "«{words}» aparece como plan o pendiente, pero no figura en los datos del episodio."
+                ),
+            ),
+            Some(Soft::Minor) => (
+                Severity::Warning,
+                format!(
+                    "{what} «{words}» no figura en los datos del episodio; verifique que corresponda."
+                ),
+            ),
+            None => (
+                Severity::Error,
+                format!("{what} «{words}» no figura en los datos del episodio."),
+            ),
+        };
+        Finding {
+            severity,
+            kind: Kind::Unsupported,
+            category,
+            mention: words,
+            span: Some([m.start, end]),
+            claim: None,
+            message,
+        }
+    }
+
+    /// Whether the discharge prescription of the data has this drug: by concept, by the
+    /// code of a discharge item, or by its words in a discharge text of the data.
+    fn in_discharge_prescription(&self, m: &Mention) -> bool {
+        let lx = lexicon();
+        m.concepts
+            .iter()
+            .any(|c| self.ix.discharge_concepts.contains(c))
+            || m.concepts.iter().any(|c| {
+                lx.concept(*c).codes.iter().any(|code| {
+                    self.ix.meds.iter().any(|x| {
+                        x.discharge && x.code_key.as_deref() == Some(code_key(code).as_str())
+                    })
+                })
+            })
+            || self
+                .ix
+                .units
+                .iter()
+                .filter(|u| {
+                    matches!(
+                        u.source,
+                        epicrisis_domain::TextSource::DischargeMedication
+                            | epicrisis_domain::TextSource::Instructions
+                            | epicrisis_domain::TextSource::Control
+                    )
+                })
+                .any(|u| m.keys.iter().all(|k| u.stems.contains(k)))
     }
 }
 
