@@ -1,10 +1,10 @@
 //! Codes and dates: every code the text writes (CIE-10, ATC, procedure) and every date
 //! must be in the data, and a real code must sit next to the item the data gives it.
 
-use super::Analysis;
+use super::{Analysis, Mention};
 use crate::index::MedRef;
 use crate::report::{Category, Finding, Kind, Severity};
-use crate::scan::{CodeShape, scan_codes, scan_dates};
+use crate::scan::{CodeShape, CodeSpan, scan_codes, scan_dates};
 use epicrisis_domain::CodeRole;
 use epicrisis_domain::codes::code_key;
 use epicrisis_domain::lexicon::{ConceptKind, lexicon};
@@ -110,7 +110,6 @@ impl Analysis<'_> {
     /// A real code attached to the wrong item: "ceftriaxona (J01XD01)" when J01XD01 is
     /// metronidazol's code in the data.
     pub(super) fn check_code_association(&mut self) {
-        let lx = lexicon();
         let mut out = Vec::new();
         let mut prev_end = 0usize;
         for c in &self.codes {
@@ -125,19 +124,7 @@ impl Analysis<'_> {
                     Some(CodeRole::Treatment | CodeRole::DischargeMedication)
                 )
             });
-            // The nearest mention before the code, after the previous code, same sentence.
-            // Mentions are sorted by start: look back only as far as the previous code.
-            let upto = self.mentions.partition_point(|m| m.start < c.start);
-            let m = self.mentions[..upto]
-                .iter()
-                .rev()
-                .take_while(|m| m.start >= prev_end)
-                .find(|m| {
-                    m.end <= c.start
-                        && !self.chars[m.end..c.start]
-                            .iter()
-                            .any(|ch| *ch == '.' || *ch == ';' || *ch == '\n')
-                });
+            let m = self.mention_before(c.start, prev_end);
             prev_end = c.end;
             let Some(m) = m else { continue };
             let gap: Vec<&str> = self
@@ -148,40 +135,68 @@ impl Analysis<'_> {
             if gap.iter().any(|w| matches!(*w, "," | "y" | "e" | ";")) {
                 continue;
             }
-            if drug_code && m.kind == ConceptKind::Drug {
-                let owners: Vec<&MedRef> = self
-                    .ix
-                    .meds
-                    .iter()
-                    .filter(|x| x.code_key.as_deref() == Some(key.as_str()))
-                    .collect();
-                let owner_match = owners.iter().any(|o| {
-                    o.concepts.iter().any(|oc| m.concepts.contains(oc))
-                        || m.keys.iter().all(|k| o.stems.contains(k))
-                });
-                // Also accept when the mention's own official codes include this one.
-                let official = m
-                    .concepts
-                    .iter()
-                    .any(|cid| lx.concept(*cid).codes.iter().any(|x| code_key(x) == key));
-                let mention_is_episode_drug = self.ix.meds_for(&m.concepts).next().is_some();
-                if !owner_match && !official && mention_is_episode_drug && !owners.is_empty() {
-                    let words = self.slice(m.start, m.end);
-                    out.push(Finding {
-                        severity: Severity::Error,
-                        kind: Kind::Unsupported,
-                        category: Category::Code,
-                        mention: c.text.clone(),
-                        span: Some([c.start, c.end]),
-                        claim: None,
-                        message: format!(
-                            "El código {} corresponde a «{}» en los datos, no a «{}».",
-                            c.text, owners[0].name, words
-                        ),
-                    });
-                }
+            if drug_code
+                && m.kind == ConceptKind::Drug
+                && let Some(f) = self.code_of_another_drug(c, &key, m)
+            {
+                out.push(f);
             }
         }
         self.findings.extend(out);
+    }
+
+    /// The nearest mention before the code at character `at`, after the previous code
+    /// (which ends at `from`), in the same sentence.
+    fn mention_before(&self, at: usize, from: usize) -> Option<&Mention> {
+        // Mentions are sorted by start: look back only as far as the previous code.
+        let upto = self.mentions.partition_point(|m| m.start < at);
+        self.mentions[..upto]
+            .iter()
+            .rev()
+            .take_while(|m| m.start >= from)
+            .find(|m| {
+                m.end <= at
+                    && !self.chars[m.end..at]
+                        .iter()
+                        .any(|ch| *ch == '.' || *ch == ';' || *ch == '\n')
+            })
+    }
+
+    /// The finding for a drug's code `c` (`key` its key) written after the drug mention
+    /// `m`, when the data gives the code to another of the episode's drugs.
+    fn code_of_another_drug(&self, c: &CodeSpan, key: &str, m: &Mention) -> Option<Finding> {
+        let lx = lexicon();
+        let owners: Vec<&MedRef> = self
+            .ix
+            .meds
+            .iter()
+            .filter(|x| x.code_key.as_deref() == Some(key))
+            .collect();
+        let owner_match = owners.iter().any(|o| {
+            o.concepts.iter().any(|oc| m.concepts.contains(oc))
+                || m.keys.iter().all(|k| o.stems.contains(k))
+        });
+        // Also accept when the mention's own official codes include this one.
+        let official = m
+            .concepts
+            .iter()
+            .any(|cid| lx.concept(*cid).codes.iter().any(|x| code_key(x) == key));
+        let mention_is_episode_drug = self.ix.meds_for(&m.concepts).next().is_some();
+        if owner_match || official || !mention_is_episode_drug || owners.is_empty() {
+            return None;
+        }
+        let words = self.slice(m.start, m.end);
+        Some(Finding {
+            severity: Severity::Error,
+            kind: Kind::Unsupported,
+            category: Category::Code,
+            mention: c.text.clone(),
+            span: Some([c.start, c.end]),
+            claim: None,
+            message: format!(
+                "El código {} corresponde a «{}» en los datos, no a «{}».",
+                c.text, owners[0].name, words
+            ),
+        })
     }
 }
