@@ -6,11 +6,43 @@ use crate::report::{Category, Finding, Kind, Severity};
 use epicrisis_domain::text::{TokenKind, fold, fold_words};
 use std::collections::HashSet;
 
+/// Leftovers of a language model's chat format, or of its voice.
+const MODEL_MARKERS: &[&str] = &[
+    "<|",
+    "|>",
+    "</s>",
+    "[INST]",
+    "[/INST]",
+    "<start_of_turn>",
+    "<end_of_turn>",
+    "###",
+    "como modelo de lenguaje",
+    "as an ai",
+];
+
 impl Analysis<'_> {
     pub(super) fn check_style(&mut self) {
         let text: String = self.chars.iter().collect();
+        let mut out = self.shorthand_frequencies();
+        out.extend(self.model_markers(&text));
+        out.extend(self.repeated_sentences());
+        if text.trim().is_empty() {
+            out.push(Finding {
+                severity: Severity::Error,
+                kind: Kind::Omission,
+                category: Category::Other,
+                mention: String::new(),
+                span: None,
+                claim: None,
+                message: "El texto está vacío.".to_string(),
+            });
+        }
+        self.findings.extend(out);
+    }
+
+    /// Shorthand frequencies in prose: "c/8h" should read "cada 8 horas".
+    fn shorthand_frequencies(&self) -> Vec<Finding> {
         let mut out = Vec::new();
-        // Shorthand frequencies in prose: "c/8h" should read "cada 8 horas".
         for (i, t) in self.tokens.iter().enumerate() {
             if t.norm == "c"
                 && self.tokens.get(i + 1).is_some_and(|x| x.is_punct("/"))
@@ -39,19 +71,14 @@ impl Analysis<'_> {
                 });
             }
         }
-        for marker in [
-            "<|",
-            "|>",
-            "</s>",
-            "[INST]",
-            "[/INST]",
-            "<start_of_turn>",
-            "<end_of_turn>",
-            "###",
-            "como modelo de lenguaje",
-            "as an ai",
-        ] {
-            let f = fold(&text);
+        out
+    }
+
+    /// The first place of each of the [`MODEL_MARKERS`] in `text`.
+    fn model_markers(&self, text: &str) -> Vec<Finding> {
+        let mut out = Vec::new();
+        for marker in MODEL_MARKERS {
+            let f = fold(text);
             if let Some(pos) = f.find(&fold(marker)) {
                 let start = f[..pos].chars().count();
                 let end = start + marker.chars().count();
@@ -66,9 +93,14 @@ impl Analysis<'_> {
                 });
             }
         }
-        // The same sentence twice. Sentences end at ". " or a line break (not at the dot
-        // of a code); list entries are not sentences (a diagnosis may be both an admission
-        // and a discharge item).
+        out
+    }
+
+    /// The same sentence twice. Sentences end at ". " or a line break (not at the dot
+    /// of a code); list entries are not sentences (a diagnosis may be both an admission
+    /// and a discharge item).
+    fn repeated_sentences(&self) -> Vec<Finding> {
+        let mut out = Vec::new();
         let mut seen: HashSet<String> = HashSet::new();
         let mut start = 0usize;
         let n = self.chars.len();
@@ -111,17 +143,6 @@ impl Analysis<'_> {
             }
             i += 1;
         }
-        if text.trim().is_empty() {
-            out.push(Finding {
-                severity: Severity::Error,
-                kind: Kind::Omission,
-                category: Category::Other,
-                mention: String::new(),
-                span: None,
-                claim: None,
-                message: "El texto está vacío.".to_string(),
-            });
-        }
-        self.findings.extend(out);
+        out
     }
 }
