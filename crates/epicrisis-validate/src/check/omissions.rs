@@ -186,19 +186,16 @@ impl Analysis<'_> {
 
     pub(super) fn check_omissions(&mut self) {
         let mut out = Vec::new();
+        self.discharge_omissions(&mut out);
+        self.stay_omissions(&mut out);
+        self.record_omissions(&mut out);
+        self.findings.extend(out);
+    }
+
+    /// The discharge diagnoses and medications the text leaves out, or names only
+    /// outside the part that states the discharge.
+    fn discharge_omissions(&self, out: &mut Vec<Finding>) {
         let ep = self.episode;
-        let mut omit =
-            |severity: Severity, category: Category, mention: String, message: String| {
-                out.push(Finding {
-                    severity,
-                    kind: Kind::Omission,
-                    category,
-                    mention,
-                    span: None,
-                    claim: None,
-                    message,
-                });
-            };
         let states_discharge = self.states_discharge();
         // Built once: a list of thousands of items must not rescan the text per item.
         let statements = self.region(|p| self.in_statement(p));
@@ -217,12 +214,12 @@ impl Analysis<'_> {
             } else {
                 continue;
             };
-            omit(
+            out.push(omission(
                 Severity::Error,
                 Category::Diagnosis,
                 label(&d.name, d.code.as_ref().map(|c| c.display())),
                 message,
-            );
+            ));
         }
         for m in ep
             .discharge
@@ -238,7 +235,7 @@ impl Analysis<'_> {
                 self.names_item(&m.name, code)
             };
             if !named {
-                omit(
+                out.push(omission(
                     Severity::Error,
                     Category::Medication,
                     label(&m.name, m.code.as_ref().map(|c| c.display())),
@@ -246,32 +243,38 @@ impl Analysis<'_> {
                         "Falta el medicamento de alta «{}».",
                         m.raw.as_deref().unwrap_or(&m.name)
                     ),
-                );
+                ));
             }
         }
+    }
+
+    /// The admission diagnoses, procedures, hospital treatments and controls the text
+    /// does not name.
+    fn stay_omissions(&self, out: &mut Vec<Finding>) {
+        let ep = self.episode;
         for d in &ep.admission_diagnoses {
             if !self.names_item(&d.name, d.code.as_ref().map(|c| c.raw.as_str())) {
-                omit(
+                out.push(omission(
                     Severity::Warning,
                     Category::Diagnosis,
                     label(&d.name, d.code.as_ref().map(|c| c.display())),
                     format!("No se menciona el diagnóstico de ingreso «{}».", d.name),
-                );
+                ));
             }
         }
         for p in &ep.procedures {
             if !self.names_item(&p.name, p.code.as_ref().map(|c| c.raw.as_str())) {
-                omit(
+                out.push(omission(
                     Severity::Warning,
                     Category::Procedure,
                     label(&p.name, p.code.as_ref().map(|c| c.display())),
                     format!("No se menciona el procedimiento «{}».", p.name),
-                );
+                ));
             }
         }
         for m in ep.treatments.iter().filter(|m| m.kind == ItemKind::Drug) {
             if !self.names_item(&m.name, m.code.as_ref().map(|c| c.raw.as_str())) {
-                omit(
+                out.push(omission(
                     Severity::Warning,
                     Category::Medication,
                     label(&m.name, m.code.as_ref().map(|c| c.display())),
@@ -279,27 +282,32 @@ impl Analysis<'_> {
                         "No se menciona el tratamiento intrahospitalario «{}» (Ley 20.584, art. 11 d).",
                         m.name
                     ),
-                );
+                ));
             }
         }
         for c in &ep.discharge.controls {
             if !self.names_item(c, None) {
-                omit(
+                out.push(omission(
                     Severity::Warning,
                     Category::Control,
                     c.clone(),
                     format!("No se menciona el control «{c}» (Ley 20.584, art. 11 e)."),
-                );
+                ));
             }
         }
-        // Ley 20.584 art. 11: items the data has and the text leaves out.
+    }
+
+    /// Ley 20.584 art. 11: the dates of admission and discharge, the laboratory tests and
+    /// the patient's identification, when the data has them and the text leaves them out.
+    fn record_omissions(&self, out: &mut Vec<Finding>) {
+        let ep = self.episode;
         for (date, what) in [(ep.admission_date, "ingreso"), (ep.discharge_date, "alta")] {
             if let Some(d) = date
                 && !self.date_values.iter().any(|(full, dm)| {
                     *full == Some(d) || (full.is_none() && *dm == (d.day(), d.month()))
                 })
             {
-                omit(
+                out.push(omission(
                     Severity::Warning,
                     Category::Date,
                     d.to_dmy(),
@@ -307,33 +315,44 @@ impl Analysis<'_> {
                         "No se consigna la fecha de {what} ({}) (Ley 20.584, art. 11 b).",
                         d.to_dmy()
                     ),
-                );
+                ));
             }
         }
         if !ep.labs.is_empty()
             && !self.mentions.iter().any(|m| m.kind == ConceptKind::Lab)
             && !ep.labs.iter().any(|l| self.names_item(&l.test, None))
         {
-            omit(
+            out.push(omission(
                 Severity::Warning,
                 Category::Lab,
                 "exámenes".to_string(),
                 "No se mencionan los exámenes de laboratorio relevantes (Ley 20.584, art. 11 c)."
                     .to_string(),
-            );
+            ));
         }
         if let Some(name) = &ep.patient.name
             && !self.names_item(name, None)
         {
-            omit(
+            out.push(omission(
                 Severity::Warning,
                 Category::Other,
                 "identificación".to_string(),
                 "No se identifica al paciente (Ley 20.584, art. 11 a).".to_string(),
-            );
+            ));
         }
-        drop(statements);
-        self.findings.extend(out);
+    }
+}
+
+/// An omission finding: it has no span in the text.
+fn omission(severity: Severity, category: Category, mention: String, message: String) -> Finding {
+    Finding {
+        severity,
+        kind: Kind::Omission,
+        category,
+        mention,
+        span: None,
+        claim: None,
+        message,
     }
 }
 

@@ -14,7 +14,7 @@ use crate::index::MedRef;
 use crate::report::{Category, Finding, Kind, Severity};
 use epicrisis_domain::lexicon::{ConceptId, ConceptKind};
 use epicrisis_domain::numbers::interpretations;
-use epicrisis_domain::posology::{Piece, PieceAt, modifier_at, piece_at};
+use epicrisis_domain::posology::{Frequency, Piece, PieceAt, Route, modifier_at, piece_at};
 use epicrisis_domain::regimen::{is_loading_note, phase_start};
 use epicrisis_domain::text::TokenKind;
 use epicrisis_domain::{Dose, Duration, ItemKind, TimeUnit};
@@ -184,110 +184,143 @@ impl Analysis<'_> {
 
     /// The finding for one piece of posology that the data's items do not give, if any.
     fn judge_piece(&self, m: &Mention, p: &PieceAt, items: &[&MedRef]) -> Option<Finding> {
-        let span = [self.tokens[p.start].start, self.tokens[p.end - 1].end];
-        let words = self.slice(span[0], span[1]);
-        let name = self.slice(m.start, m.end);
         let readings: Vec<f64> = self.tokens[p.start..p.end]
             .iter()
             .filter(|t| t.kind == TokenKind::Number)
             .flat_map(|t| interpretations(&t.norm))
             .collect();
-        let fallback_ok = !readings.is_empty() && self.ix.has_number(&readings);
-        let bad = |what: &str, data: Vec<String>| -> Option<Finding> {
-            let message = if data.is_empty() {
-                format!("{what} «{words}» de {name} no figura en los datos del episodio.")
-            } else {
-                format!(
-                    "{what} «{words}» de {name} no coincide con los datos ({}).",
-                    data.join("; ")
-                )
-            };
-            Some(Finding {
-                severity: Severity::Error,
-                kind: Kind::Unsupported,
-                category: Category::Dose,
-                mention: words.clone(),
-                span: Some(span),
-                claim: None,
-                message,
-            })
+        let numbers = !readings.is_empty();
+        let fallback_ok = numbers && self.ix.has_number(&readings);
+        let (what, against) = match &p.piece {
+            Piece::Dose(d) => ("La dosis", dose_against(items, d, fallback_ok)),
+            Piece::Route(r) => ("La vía", route_against(items, r)),
+            Piece::Frequency(f) => (
+                "La frecuencia",
+                frequency_against(items, f, numbers, fallback_ok),
+            ),
+            Piece::Duration(d) => (
+                "La duración",
+                duration_against(items, d, numbers, fallback_ok),
+            ),
+            Piece::AsNeeded | Piece::Modifier(_) => return None,
         };
-        // Whether any item states this kind of piece, and whether one states this value;
-        // what the items say is only spelled out for a finding (a list of 2,000 items
-        // must not format 2,000 doses for every dose that matches).
-        fn verdict<T>(
-            items: &[&MedRef],
-            of: impl Fn(&MedRef) -> &[T],
-            same: impl Fn(&T) -> bool,
-        ) -> (bool, bool) {
-            let mut any = false;
-            for x in items {
-                let values = of(x);
-                if values.iter().any(&same) {
-                    return (true, true);
-                }
-                any |= !values.is_empty();
-            }
-            (any, false)
+        let data = against?;
+        let span = [self.tokens[p.start].start, self.tokens[p.end - 1].end];
+        let words = self.slice(span[0], span[1]);
+        let name = self.slice(m.start, m.end);
+        let message = if data.is_empty() {
+            format!("{what} «{words}» de {name} no figura en los datos del episodio.")
+        } else {
+            format!(
+                "{what} «{words}» de {name} no coincide con los datos ({}).",
+                data.join("; ")
+            )
+        };
+        Some(Finding {
+            severity: Severity::Error,
+            kind: Kind::Unsupported,
+            category: Category::Dose,
+            mention: words,
+            span: Some(span),
+            claim: None,
+            message,
+        })
+    }
+}
+
+// Each `*_against` says what the data's items hold against one piece of posology:
+// `None` when the piece is the data's, else the values the items state for that kind of
+// piece, empty when none states one (then the piece is faulted only when its numbers are
+// nowhere in the data, `fallback_ok` false).
+
+/// Whether any item states this kind of piece, and whether one states this value;
+/// what the items say is only spelled out for a finding (a list of 2,000 items
+/// must not format 2,000 doses for every dose that matches).
+fn verdict<T>(
+    items: &[&MedRef],
+    of: impl Fn(&MedRef) -> &[T],
+    same: impl Fn(&T) -> bool,
+) -> (bool, bool) {
+    let mut any = false;
+    for x in items {
+        let values = of(x);
+        if values.iter().any(&same) {
+            return (true, true);
         }
-        fn data<T: ToString>(items: &[&MedRef], of: impl Fn(&MedRef) -> &[T]) -> Vec<String> {
-            items
-                .iter()
-                .flat_map(|x| of(x).iter().map(ToString::to_string))
-                .collect()
-        }
-        match &p.piece {
-            Piece::Dose(d) => {
-                let (any, ok) = verdict(items, |x| &x.doses, |y| y.same_as(d));
-                if !any && !fallback_ok {
-                    bad("La dosis", Vec::new())
-                } else if any && !ok {
-                    bad("La dosis", data(items, |x| &x.doses))
-                } else {
-                    None
-                }
-            }
-            Piece::Route(r) => {
-                let (any, ok) = verdict(items, |x| &x.routes, |y| y.same_as(r));
-                (any && !ok)
-                    .then(|| bad("La vía", data(items, |x| &x.routes)))
-                    .flatten()
-            }
-            Piece::Frequency(f) => {
-                let (any, ok) = verdict(items, |x| &x.frequencies, |y| y.same_as(f));
-                if !any && !readings.is_empty() && !fallback_ok {
-                    bad("La frecuencia", Vec::new())
-                } else if any && !ok {
-                    bad("La frecuencia", data(items, |x| &x.frequencies))
-                } else {
-                    None
-                }
-            }
-            Piece::Duration(d) => {
-                let (any, ok) = verdict(items, |x| &x.durations, |y| y.same_as(d));
-                // «por 7 días» may be the span between the item's start and end dates.
-                let days_match = match d {
-                    Duration::Span {
-                        min,
-                        max: None,
-                        unit: TimeUnit::Days,
-                    } => items
-                        .iter()
-                        .flat_map(|x| x.dated_days.iter())
-                        .any(|x| (x - min).abs() < 1e-9),
-                    _ => false,
-                };
-                if days_match {
-                    None
-                } else if !any && !readings.is_empty() && !fallback_ok {
-                    bad("La duración", Vec::new())
-                } else if any && !ok {
-                    bad("La duración", data(items, |x| &x.durations))
-                } else {
-                    None
-                }
-            }
-            Piece::AsNeeded | Piece::Modifier(_) => None,
-        }
+        any |= !values.is_empty();
+    }
+    (any, false)
+}
+
+/// What the items state for one kind of piece, for a message.
+fn data<T: ToString>(items: &[&MedRef], of: impl Fn(&MedRef) -> &[T]) -> Vec<String> {
+    items
+        .iter()
+        .flat_map(|x| of(x).iter().map(ToString::to_string))
+        .collect()
+}
+
+fn dose_against(items: &[&MedRef], d: &Dose, fallback_ok: bool) -> Option<Vec<String>> {
+    let (any, ok) = verdict(items, |x| &x.doses, |y| y.same_as(d));
+    if !any && !fallback_ok {
+        Some(Vec::new())
+    } else if any && !ok {
+        Some(data(items, |x| &x.doses))
+    } else {
+        None
+    }
+}
+
+/// A route is faulted only against an item that states one.
+fn route_against(items: &[&MedRef], r: &Route) -> Option<Vec<String>> {
+    let (any, ok) = verdict(items, |x| &x.routes, |y| y.same_as(r));
+    (any && !ok).then(|| data(items, |x| &x.routes))
+}
+
+/// `numbers`: whether the piece writes a number («cada 8 horas», not «diaria»).
+fn frequency_against(
+    items: &[&MedRef],
+    f: &Frequency,
+    numbers: bool,
+    fallback_ok: bool,
+) -> Option<Vec<String>> {
+    let (any, ok) = verdict(items, |x| &x.frequencies, |y| y.same_as(f));
+    if !any && numbers && !fallback_ok {
+        Some(Vec::new())
+    } else if any && !ok {
+        Some(data(items, |x| &x.frequencies))
+    } else {
+        None
+    }
+}
+
+/// `numbers`: whether the piece writes a number.
+fn duration_against(
+    items: &[&MedRef],
+    d: &Duration,
+    numbers: bool,
+    fallback_ok: bool,
+) -> Option<Vec<String>> {
+    let (any, ok) = verdict(items, |x| &x.durations, |y| y.same_as(d));
+    // «por 7 días» may be the span between the item's start and end dates.
+    let days_match = match d {
+        Duration::Span {
+            min,
+            max: None,
+            unit: TimeUnit::Days,
+        } => items
+            .iter()
+            .flat_map(|x| x.dated_days.iter())
+            .any(|x| (x - min).abs() < 1e-9),
+        _ => false,
+    };
+    if days_match {
+        None
+    } else if !any && numbers && !fallback_ok {
+        Some(Vec::new())
+    } else if any && !ok {
+        Some(data(items, |x| &x.durations))
+    } else {
+        None
     }
 }
