@@ -16,9 +16,9 @@
 #
 # The reference: llama-bench from the llama-cpp-python source package on PyPI (its
 # vendor/llama.cpp; the llama-cpp-sys-2 crate ships llama.cpp without the tools), pinned by
-# sha256, built once with the flags the crate uses here (Release, OpenMP, native CPU
-# kernels) and cached under ~/.cache/epicrisis/llama-bench/. epicrisis: the release build
-# of `epicrisis-dev bench` (EPICRISIS_DEV_BIN overrides).
+# sha256, built once with the flags the crate uses here (Release, OpenMP, the same CPU
+# level: need_llama_bench in scripts/common.sh) and cached under ~/.cache/epicrisis/.
+# epicrisis: the release build of `epicrisis-dev bench` (EPICRISIS_DEV_BIN overrides).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$ROOT"
@@ -35,43 +35,13 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-LCP_VERSION=0.3.36
-LCP_SHA256=832db0699007f1be95a7e41ef12e88926b02ba836461e36a36372db2760c1a2e
-BENCH_DIR="$CACHE/llama-bench/$LCP_VERSION"
-LLAMA_BENCH="$BENCH_DIR/build/bin/llama-bench"
-
-build_llama_bench() {
-  need_packages build-essential cmake python3-pip
-  local sdist="$BENCH_DIR/llama_cpp_python-$LCP_VERSION.tar.gz"
-  mkdir -p "$BENCH_DIR"
-  if [ ! -f "$sdist" ] || ! echo "$LCP_SHA256  $sdist" | sha256sum -c --quiet 2>/dev/null; then
-    say "fetching llama-cpp-python $LCP_VERSION (source package, for llama.cpp's llama-bench)"
-    python3 -m pip download --quiet --no-deps --no-binary :all: --no-build-isolation \
-      "llama-cpp-python==$LCP_VERSION" -d "$BENCH_DIR" 2>/dev/null \
-      || python3 -m pip download --quiet --no-deps --no-binary :all: "llama-cpp-python==$LCP_VERSION" -d "$BENCH_DIR"
-    echo "$LCP_SHA256  $sdist" | sha256sum -c --quiet \
-      || { echo "error: $sdist does not have the pinned sha256 $LCP_SHA256" >&2; exit 2; }
-  fi
-  rm -rf "$BENCH_DIR/src" && mkdir -p "$BENCH_DIR/src"
-  tar -xzf "$sdist" -C "$BENCH_DIR/src" --strip-components=1
-  # The crate builds ggml with GGML_NATIVE when rustc targets the native CPU (see
-  # .cargo/config.toml). On CPUs that advertise AMX tiles a native build crashed in the
-  # first decode (docs/benchmarks.md): there, name the same instruction sets one by one.
-  local cpu=(-DGGML_NATIVE=ON)
-  if grep -qw amx_tile /proc/cpuinfo; then
-    cpu=(-DGGML_NATIVE=OFF)
-    for f in avx avx2 fma f16c avx512f avx512_vbmi avx512_vnni avx512_bf16 avx_vnni bmi2; do
-      grep -qw "$f" /proc/cpuinfo && cpu+=("-DGGML_$(echo "$f" | tr a-z A-Z | sed 's/AVX512F/AVX512/')=ON")
-    done
-  fi
-  say "building llama-bench (Release, OpenMP, ${cpu[*]}): a few minutes, once"
-  cmake -S "$BENCH_DIR/src/vendor/llama.cpp" -B "$BENCH_DIR/build" -DCMAKE_BUILD_TYPE=Release \
-    -DGGML_OPENMP=ON "${cpu[@]}" -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF -DBUILD_SHARED_LIBS=OFF \
-    -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF >/dev/null
-  cmake --build "$BENCH_DIR/build" --target llama-bench -j "$(nproc)" >/dev/null
-}
-
-[ -x "$LLAMA_BENCH" ] || build_llama_bench
+# llama-bench for the CPU level epicrisis was built for: the baseline (.cargo/config.toml),
+# or native when RUSTFLAGS asks for it, so the ratio is our overhead, not the kernels'.
+case "${RUSTFLAGS:-}" in
+  *target-cpu=native*) LEVEL=native ;;
+  *) LEVEL=x86-64-v3 ;;
+esac
+LLAMA_BENCH="$(need_llama_bench "$LEVEL")"
 need_rust
 BIN="${EPICRISIS_DEV_BIN:-$CARGO_TARGET_DIR/release/epicrisis-dev}"
 if [ -z "${EPICRISIS_DEV_BIN:-}" ]; then

@@ -157,3 +157,62 @@ need_pgvector() {
   fi
   export EPICRISIS_TEST_PGVECTOR=1
 }
+
+# llama.cpp's own llama-bench, the reference for decoding figures, built for a CPU level:
+# `x86-64-v3` (the release baseline, .cargo/config.toml: -march=x86-64-v3 and the GGML_*
+# switches the llama-cpp-sys-2 build script derives from rustc's target features) or
+# `native` (GGML_NATIVE, what `RUSTFLAGS="-C target-cpu=native"` gives). Source: the
+# llama-cpp-python package on PyPI (its vendor/llama.cpp), pinned by sha256; built once per
+# level (a few minutes) and cached. Prints the binary's path.
+LCP_VERSION=0.3.36
+LCP_SHA256=832db0699007f1be95a7e41ef12e88926b02ba836461e36a36372db2760c1a2e
+need_llama_bench() {
+  local level="$1" dir="$CACHE/llama-bench/$LCP_VERSION"
+  local bin="$dir/build-$level/bin/llama-bench"
+  if [ -x "$bin" ]; then echo "$bin"; return; fi
+  need_packages build-essential cmake python3-pip >&2
+  local sdist="$dir/llama_cpp_python-$LCP_VERSION.tar.gz"
+  mkdir -p "$dir"
+  if [ ! -f "$sdist" ] || ! echo "$LCP_SHA256  $sdist" | sha256sum -c --quiet 2>/dev/null; then
+    say "fetching llama-cpp-python $LCP_VERSION (source package, for llama.cpp's llama-bench)"
+    # The file's address from PyPI's simple index (JSON form): `pip download` of an sdist
+    # would build its build dependencies from source first.
+    python3 - "$LCP_VERSION" "$sdist" <<'PY'
+import json, sys, urllib.request
+version, dest = sys.argv[1:]
+name = f"llama_cpp_python-{version}.tar.gz"
+req = urllib.request.Request("https://pypi.org/simple/llama-cpp-python/",
+                             headers={"Accept": "application/vnd.pypi.simple.v1+json"})
+files = json.load(urllib.request.urlopen(req, timeout=60))["files"]
+url = next(f["url"] for f in files if f["filename"] == name)
+urllib.request.urlretrieve(url, dest)
+PY
+    echo "$LCP_SHA256  $sdist" | sha256sum -c --quiet \
+      || { echo "error: $sdist does not have the pinned sha256 $LCP_SHA256" >&2; exit 2; }
+  fi
+  if [ ! -d "$dir/src" ]; then
+    mkdir -p "$dir/src" && tar -xzf "$sdist" -C "$dir/src" --strip-components=1
+  fi
+  local cpu
+  case "$level" in
+    native)
+      cpu=(-DGGML_NATIVE=ON)
+      # On CPUs that advertise AMX tiles a GGML_NATIVE build crashed in the first decode:
+      # there, name the same instruction sets one by one.
+      if grep -qw amx_tile /proc/cpuinfo; then
+        cpu=(-DGGML_NATIVE=OFF)
+        for f in avx avx2 fma f16c avx512f avx512_vbmi avx512_vnni avx512_bf16 avx_vnni bmi2; do
+          grep -qw "$f" /proc/cpuinfo && cpu+=("-DGGML_$(echo "$f" | tr a-z A-Z | sed 's/AVX512F/AVX512/')=ON")
+        done
+      fi ;;
+    x86-64-v3) cpu=(-DGGML_NATIVE=OFF -DCMAKE_C_FLAGS=-march=x86-64-v3 -DCMAKE_CXX_FLAGS=-march=x86-64-v3
+                    -DGGML_SSE42=ON -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON) ;;
+    *) echo "error: need_llama_bench: unknown CPU level $level (native or x86-64-v3)" >&2; exit 2 ;;
+  esac
+  say "building llama-bench for $level (Release, OpenMP): a few minutes, once"
+  cmake -S "$dir/src/vendor/llama.cpp" -B "$dir/build-$level" -DCMAKE_BUILD_TYPE=Release \
+    -DGGML_OPENMP=ON "${cpu[@]}" -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF -DBUILD_SHARED_LIBS=OFF \
+    -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF >/dev/null
+  cmake --build "$dir/build-$level" --target llama-bench -j "$(nproc)" >/dev/null
+  echo "$bin"
+}

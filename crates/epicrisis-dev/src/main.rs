@@ -20,6 +20,9 @@ use epicrisis::{Failure, config, embedder, engine, generate, input};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    if let Err(code) = epicrisis::cpu_supported() {
+        return code;
+    }
     let cli = cli::Cli::parse();
     let env_file = cli.global.env_file.as_deref();
     epicrisis::exit_code(match cli.command {

@@ -9,6 +9,7 @@
 //! before llama.cpp sees them ([`gguf`]), and the machine facts used to refuse a model
 //! that does not fit in memory ([`system`]).
 
+pub mod cpu;
 pub mod generator;
 pub mod gguf;
 pub mod grammar;

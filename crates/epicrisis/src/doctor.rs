@@ -91,23 +91,58 @@ fn io_text(e: &std::io::Error) -> String {
     }
 }
 
-fn cpu_flags() -> Vec<String> {
-    let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let flags = info.lines().find(|l| l.starts_with("flags")).unwrap_or("");
-    [
-        "avx",
-        "avx2",
-        "fma",
-        "f16c",
-        "avx512f",
-        "avx512_vnni",
-        "avx512_bf16",
-        "amx_tile",
-    ]
-    .iter()
-    .filter(|f| flags.split_whitespace().any(|x| x == **f))
-    .map(|f| f.to_string())
-    .collect()
+/// The CPU line: cores and threads, what the build was compiled for, and what this CPU has
+/// that the build leaves aside (a native build could use it; docs/operations.md).
+fn cpu_check(threads: u32) -> Check {
+    use epicrisis_llm::cpu;
+    let built: Vec<_> = cpu::features()
+        .into_iter()
+        .filter(|f| f.built && f.name.starts_with("avx"))
+        .map(|f| f.name)
+        .collect();
+    let base = format!(
+        "{} núcleos físicos, {threads} hilos; compilado para {} ({})",
+        physical_cores(),
+        cpu::baseline(),
+        if built.is_empty() {
+            "sin AVX".to_string()
+        } else {
+            built.join(", ")
+        }
+    );
+    if let Err(e) = cpu::check() {
+        return check(
+            "cpu",
+            Verdict::Fail,
+            format!("{base}; a esta CPU le falta {}", e.missing.join(", ")),
+            "compile en esta máquina con RUSTFLAGS=\"-C target-cpu=native\" (docs/operations.md, «CPU»)",
+        );
+    }
+    let unused = cpu::unused();
+    let wide: Vec<_> = unused.iter().filter(|f| f.starts_with("avx")).collect();
+    if !built.contains(&"avx2") {
+        check(
+            "cpu",
+            Verdict::Warn,
+            base,
+            "sin AVX2 la redacción es varias veces más lenta; prefiera un modelo pequeño",
+        )
+    } else if wide.is_empty() {
+        check("cpu", Verdict::Ok, base, "")
+    } else {
+        check(
+            "cpu",
+            Verdict::Ok,
+            format!(
+                "{base}; esta CPU además tiene {} sin usar",
+                wide.iter()
+                    .map(|f| f.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            "una compilación nativa para esta máquina las aprovecharía (docs/operations.md, «CPU»)",
+        )
+    }
 }
 
 fn gpu_devices() -> Vec<String> {
@@ -573,31 +608,8 @@ pub fn checks(raw: Result<Raw, Failure>, env_file: Option<&Path>) -> Vec<Check> 
             "",
         )),
     }
-    let flags = cpu_flags();
     let threads = config.llama.threads.unwrap_or_else(physical_cores);
-    let cpu_verdict = if flags.iter().any(|f| f == "avx2") {
-        Verdict::Ok
-    } else {
-        Verdict::Warn
-    };
-    out.push(check(
-        "cpu",
-        cpu_verdict,
-        format!(
-            "{} núcleos físicos, {threads} hilos; llama.cpp usará {}",
-            physical_cores(),
-            if flags.is_empty() {
-                "ninguna extensión SIMD".into()
-            } else {
-                flags.join(", ")
-            }
-        ),
-        if cpu_verdict == Verdict::Warn {
-            "sin AVX2 la redacción es varias veces más lenta; prefiera un modelo pequeño"
-        } else {
-            ""
-        },
-    ));
+    out.push(cpu_check(threads));
     let gpus = gpu_devices();
     let cuda_build = cfg!(feature = "cuda");
     let gpu = match (cuda_build, gpus.is_empty(), config.llama.gpu_layers) {

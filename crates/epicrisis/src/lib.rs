@@ -6,7 +6,8 @@
 //! decides exit codes; the libraries receive their settings as arguments.
 //!
 //! Exit codes: 0 success; 1 the validated text has errors (`validate`); 2 bad input or
-//! usage (the message names the file, the JSON path or the flag); 3 an unexpected failure.
+//! usage (the message names the file, the JSON path or the flag); 3 an unexpected failure;
+//! 4 this CPU lacks instructions the build was compiled for ([`cpu_supported`]).
 
 pub mod cli;
 pub mod config;
@@ -48,6 +49,17 @@ impl From<epicrisis_ingest::IngestError> for Failure {
     fn from(e: epicrisis_ingest::IngestError) -> Failure {
         Failure::Input(e.to_string())
     }
+}
+
+/// Whether this CPU can run this build (`epicrisis_llm::cpu`); when it cannot, says which
+/// extensions are missing and how to build for it, and gives exit code 4. The binaries call
+/// it before anything else, so the answer comes before the first vector instruction would
+/// stop the process with SIGILL.
+pub fn cpu_supported() -> Result<(), ExitCode> {
+    epicrisis_llm::cpu::check().map_err(|e| {
+        eprintln!("{e}");
+        ExitCode::from(4)
+    })
 }
 
 /// A command's result as the process's exit code; a failure is printed on stderr first.

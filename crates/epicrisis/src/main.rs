@@ -6,6 +6,9 @@ use epicrisis::{cli, doctor, export_cmd, generate, models_cmd, search_cmd, serve
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    if let Err(code) = epicrisis::cpu_supported() {
+        return code;
+    }
     let cli = cli::Cli::parse();
     let env_file = cli.global.env_file.as_deref();
     epicrisis::exit_code(match cli.command {
