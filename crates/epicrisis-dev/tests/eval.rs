@@ -3,15 +3,10 @@
 //! drafts, few false errors on the references, planted errors caught), `--report`, and
 //! bad datasets refused with exit code 2 and a message naming the file.
 
+use epicrisis_testkit::fixtures::testdata;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-
-fn testdata(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../testdata")
-        .join(rel)
-}
 
 fn path_str(p: &Path) -> &str {
     p.to_str().expect("test paths are UTF-8")

@@ -3,8 +3,9 @@
 //! fixture models and a tiny XLM-RoBERTa: every vector must have cosine ≥ 0.999 with the
 //! reference one.
 //!
-//! Needs `EPICRISIS_ST_PYTHON`, `EPICRISIS_TEST_EMBED_MINILM` and `EPICRISIS_TEST_EMBED_E5`
-//! (scripts/test.sh sets them); a missing one fails the test and says how to get it.
+//! Needs the reference venv (`EPICRISIS_ST_PYTHON`) and the two fixtures (the cache of
+//! `tools/models/fetch.py`, or `EPICRISIS_TEST_EMBED_MINILM` and `EPICRISIS_TEST_EMBED_E5`):
+//! a missing one skips the test, or fails it under `EPICRISIS_REQUIRE_TOOLS=1`.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -12,34 +13,20 @@ use std::process::{Command, Stdio};
 
 use epicrisis_embed::{BertEmbedder, BertOptions, Embedder, Pooling, Role, cosine};
 
-fn env_path(var: &str, how: &str) -> PathBuf {
-    let p = std::env::var(var)
-        .unwrap_or_else(|_| panic!("{var} is not set: run `bash scripts/test.sh` once, or {how}"));
-    let p = PathBuf::from(p);
-    assert!(p.exists(), "{var}={} does not exist: {how}", p.display());
-    p
-}
+use epicrisis_testkit::fixtures::{e5, minilm};
 
-fn minilm() -> PathBuf {
-    env_path(
-        "EPICRISIS_TEST_EMBED_MINILM",
-        "set it to the output of `python3 tools/models/fetch.py all-minilm-l6-v2`",
-    )
-}
-
-fn e5() -> PathBuf {
-    env_path(
-        "EPICRISIS_TEST_EMBED_E5",
-        "set it to the output of `python3 tools/models/fetch.py multilingual-e5-small-q4`",
+/// The reference venv's Python (sentence-transformers); `EPICRISIS_ST_PYTHON` overrides.
+fn st_python() -> Option<PathBuf> {
+    epicrisis_testkit::fixtures::python(
+        "EPICRISIS_ST_PYTHON",
+        "st-venv",
+        "sentence_transformers",
+        "see `need_reference_embedder` in scripts/common.sh (scripts/test.sh runs it)",
     )
 }
 
 /// Vectors from sentence-transformers for `texts` with `prompt` before each.
-fn reference(model: &Path, texts: &[&str], prompt: &str) -> Vec<Vec<f32>> {
-    let python = env_path(
-        "EPICRISIS_ST_PYTHON",
-        "see `need_reference_embedder` in scripts/common.sh",
-    );
+fn reference(python: &Path, model: &Path, texts: &[&str], prompt: &str) -> Vec<Vec<f32>> {
     let script =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools/models/embed_reference.py");
     let mut child = Command::new(python)
@@ -82,7 +69,7 @@ const ENGLISH: &[&str] = &[
     "hello",
 ];
 
-fn check(model: &Path, texts: &[&str], role: Role, prompt: &str) -> f32 {
+fn check(python: &Path, model: &Path, texts: &[&str], role: Role, prompt: &str) -> f32 {
     let ours = BertEmbedder::load(model, BertOptions::default()).expect("load");
     assert_eq!(
         ours.prompt(role),
@@ -90,7 +77,7 @@ fn check(model: &Path, texts: &[&str], role: Role, prompt: &str) -> f32 {
         "the folder's prompt for {role:?}"
     );
     let got = ours.embed(texts, role).expect("embed");
-    let want = reference(model, texts, prompt);
+    let want = reference(python, model, texts, prompt);
     assert_eq!(got.len(), want.len());
     let mut worst = 1f32;
     for ((t, g), w) in texts.iter().zip(&got).zip(&want) {
@@ -106,9 +93,11 @@ fn check(model: &Path, texts: &[&str], role: Role, prompt: &str) -> f32 {
 
 #[test]
 fn minilm_matches_sentence_transformers() {
-    let dir = minilm();
+    let (Some(dir), Some(python)) = (minilm(), st_python()) else {
+        return;
+    };
     let all: Vec<&str> = ENGLISH.iter().chain(SPANISH).copied().collect();
-    let worst = check(&dir, &all, Role::Passage, "");
+    let worst = check(&python, &dir, &all, Role::Passage, "");
     eprintln!(
         "all-MiniLM-L6-v2: worst cosine {worst:.6} over {} texts",
         all.len()
@@ -124,15 +113,14 @@ fn minilm_matches_sentence_transformers() {
 /// tokenizer — the real BGE-M3 is 2 GB.
 #[test]
 fn xlm_roberta_matches_sentence_transformers() {
-    let python = env_path(
-        "EPICRISIS_ST_PYTHON",
-        "see `need_reference_embedder` in scripts/common.sh",
-    );
+    let (Some(e5), Some(python)) = (e5(), st_python()) else {
+        return;
+    };
     let dir = std::env::temp_dir().join(format!("epicrisis-tiny-xlmr-{}", std::process::id()));
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools/models/tiny_xlmr.py");
-    let out = Command::new(python)
+    let out = Command::new(&python)
         .arg(script)
-        .arg(e5())
+        .arg(&e5)
         .arg(&dir)
         .output()
         .expect("run tiny_xlmr.py");
@@ -142,7 +130,7 @@ fn xlm_roberta_matches_sentence_transformers() {
         String::from_utf8_lossy(&out.stderr)
     );
     let all: Vec<&str> = SPANISH.iter().chain(ENGLISH).copied().collect();
-    let worst = check(&dir, &all, Role::Passage, "");
+    let worst = check(&python, &dir, &all, Role::Passage, "");
     eprintln!(
         "tiny XLM-RoBERTa: worst cosine {worst:.6} over {} texts",
         all.len()
@@ -156,15 +144,18 @@ fn xlm_roberta_matches_sentence_transformers() {
 
 #[test]
 fn e5_matches_sentence_transformers_with_its_prompts() {
-    let dir = e5();
-    let worst_q = check(&dir, SPANISH, Role::Query, "query: ");
-    let worst_p = check(&dir, SPANISH, Role::Passage, "passage: ");
+    let (Some(dir), Some(python)) = (e5(), st_python()) else {
+        return;
+    };
+    let worst_q = check(&python, &dir, SPANISH, Role::Query, "query: ");
+    let worst_p = check(&python, &dir, SPANISH, Role::Passage, "passage: ");
     eprintln!("multilingual-e5-small: worst cosine query {worst_q:.6}, passage {worst_p:.6}");
 }
 
 #[test]
 fn e5_ranks_the_clinical_paraphrase_first() {
-    let m = BertEmbedder::load(&e5(), BertOptions::default()).unwrap();
+    let Some(e5) = e5() else { return };
+    let m = BertEmbedder::load(&e5, BertOptions::default()).unwrap();
     let q = m
         .embed(
             &["dolor torácico opresivo irradiado al brazo izquierdo"],
@@ -190,7 +181,8 @@ fn e5_ranks_the_clinical_paraphrase_first() {
 
 #[test]
 fn batching_and_padding_do_not_change_vectors() {
-    let m = BertEmbedder::load(&e5(), BertOptions::default()).unwrap();
+    let Some(e5) = e5() else { return };
+    let m = BertEmbedder::load(&e5, BertOptions::default()).unwrap();
     // A batch mixing very short and long texts pads the short ones heavily.
     let batch = m.embed(SPANISH, Role::Passage).unwrap();
     for (t, b) in SPANISH.iter().zip(&batch) {
@@ -200,7 +192,7 @@ fn batching_and_padding_do_not_change_vectors() {
     }
     // A tiny token budget forces one text per forward pass: same vectors again.
     let small = BertEmbedder::load(
-        &e5(),
+        &e5,
         BertOptions {
             batch_tokens: Some(64),
             ..Default::default()
@@ -215,7 +207,8 @@ fn batching_and_padding_do_not_change_vectors() {
 
 #[test]
 fn a_text_longer_than_the_window_is_split_not_cut() {
-    let m = BertEmbedder::load(&e5(), BertOptions::default()).unwrap();
+    let Some(e5) = e5() else { return };
+    let m = BertEmbedder::load(&e5, BertOptions::default()).unwrap();
     let first = "Paciente con neumonía grave que requiere ventilación mecánica en la unidad de cuidados intensivos. ";
     let last = "Al alta camina sin ayuda, sin oxígeno, con indicación de kinesioterapia respiratoria ambulatoria. ";
     let long = format!("{}{}", first.repeat(40), last.repeat(40));

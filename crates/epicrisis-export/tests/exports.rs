@@ -100,26 +100,13 @@ fn markdown_escapes_user_text() {
 }
 
 fn fhir_python() -> Option<PathBuf> {
-    if let Ok(p) = std::env::var("EPICRISIS_FHIR_PYTHON") {
-        return Some(PathBuf::from(p));
-    }
-    let venv = std::env::var("HOME")
-        .map(|h| PathBuf::from(h).join(".cache/epicrisis/fhir-venv/bin/python"))
-        .ok()?;
-    if venv.exists() {
-        return Some(venv);
-    }
-    if std::env::var("EPICRISIS_REQUIRE_TOOLS").as_deref() == Ok("1") {
-        panic!(
-            "the FHIR validator is required (EPICRISIS_REQUIRE_TOOLS=1): run scripts/test.sh, \
-             which installs fhir.resources 6.5 (FHIR R4) into ~/.cache/epicrisis/fhir-venv"
-        );
-    }
-    eprintln!(
-        "skipped: install fhir.resources==6.5.0 and pydantic<2 into ~/.cache/epicrisis/fhir-venv \
-         (scripts/test.sh does), or set EPICRISIS_FHIR_PYTHON"
-    );
-    None
+    epicrisis_testkit::fixtures::python(
+        "EPICRISIS_FHIR_PYTHON",
+        "fhir-venv",
+        "fhir.resources",
+        "run scripts/test.sh, which installs fhir.resources 6.5 (FHIR R4) and pydantic<2 into \
+         ~/.cache/epicrisis/fhir-venv",
+    )
 }
 
 #[test]
@@ -361,9 +348,7 @@ fn docx_carries_the_logo() {
     use std::io::Read;
     let ep = example();
     let draft = sections_draft(&ep);
-    let png =
-        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/web/logo.png"))
-            .unwrap();
+    let png = std::fs::read(testdata("web/logo.png")).unwrap();
     let meta = DocumentMeta {
         logo: Some(epicrisis_export::Logo::from_bytes(png.clone()).unwrap()),
         ..draft_meta()

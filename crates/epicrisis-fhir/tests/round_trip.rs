@@ -6,14 +6,8 @@ use epicrisis_domain::{Episode, Medication};
 use epicrisis_fhir::{
     CompositionStatus, DocumentInfo, PlainCodes, Section, SectionKind, from_bundle, to_bundle,
 };
+use epicrisis_testkit::fixtures::testdata;
 use serde_json::json;
-use std::path::PathBuf;
-
-fn testdata(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../testdata")
-        .join(rel)
-}
 
 fn read(rel: &str) -> Episode {
     epicrisis_ingest::read_episode_path(&testdata(rel)).expect("example episode")

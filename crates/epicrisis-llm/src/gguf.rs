@@ -496,32 +496,10 @@ pub(crate) mod tests {
     use super::*;
     use std::io::Write;
 
-    /// Writes a tiny but valid GGUF file: two metadata keys and one F32 tensor.
+    /// Writes a tiny but valid GGUF file (the testkit's: two metadata keys and one F32
+    /// tensor of 64 values), less its last `truncate_by` bytes.
     pub fn write_tiny(path: &Path, truncate_by: usize) {
-        let mut b: Vec<u8> = Vec::new();
-        b.extend_from_slice(b"GGUF");
-        b.extend_from_slice(&3u32.to_le_bytes());
-        b.extend_from_slice(&1u64.to_le_bytes()); // tensors
-        b.extend_from_slice(&2u64.to_le_bytes()); // kv
-        let s = |b: &mut Vec<u8>, x: &str| {
-            b.extend_from_slice(&(x.len() as u64).to_le_bytes());
-            b.extend_from_slice(x.as_bytes());
-        };
-        s(&mut b, "general.architecture");
-        b.extend_from_slice(&8u32.to_le_bytes());
-        s(&mut b, "llama");
-        s(&mut b, "general.file_type");
-        b.extend_from_slice(&4u32.to_le_bytes());
-        b.extend_from_slice(&15u32.to_le_bytes());
-        s(&mut b, "w");
-        b.extend_from_slice(&1u32.to_le_bytes());
-        b.extend_from_slice(&64u64.to_le_bytes());
-        b.extend_from_slice(&0u32.to_le_bytes()); // F32
-        b.extend_from_slice(&0u64.to_le_bytes());
-        while !b.len().is_multiple_of(32) {
-            b.push(0);
-        }
-        b.extend(std::iter::repeat_n(0u8, 64 * 4));
+        let mut b = epicrisis_testkit::gguf::tiny(64, 0);
         b.truncate(b.len() - truncate_by);
         std::fs::File::create(path).unwrap().write_all(&b).unwrap();
     }

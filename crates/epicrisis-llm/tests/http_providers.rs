@@ -7,9 +7,10 @@ use epicrisis_llm::http::{ApiKey, HttpSettings, anthropic, openai};
 use epicrisis_llm::{
     ChatMessage, Event, GenerationRequest, Generator, SamplingSettings, StopReason,
 };
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::sync::{Arc, Mutex};
+use epicrisis_testkit::http;
+use std::io::Write;
+use std::net::TcpStream;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// A scripted answer.
@@ -21,55 +22,46 @@ enum Reply {
     Stream(Vec<String>),
 }
 
-/// A loopback server that answers each request with the next scripted reply and records
-/// every request (headers and body).
+/// A loopback server (the testkit's) that answers each request with the next scripted
+/// reply; it records every request.
 struct Server {
     url: String,
-    requests: Arc<Mutex<Vec<String>>>,
+    http: http::Server,
+}
+
+impl Server {
+    /// Every request so far as text: request line, headers, blank line, body.
+    fn requests(&self) -> Vec<String> {
+        self.http
+            .requests()
+            .iter()
+            .map(|r| {
+                let mut t = format!("{} {} HTTP/1.1\r\n", r.method, r.target);
+                for (k, v) in &r.headers {
+                    t.push_str(&format!("{k}: {v}\r\n"));
+                }
+                t.push_str("\r\n");
+                t + &r.text()
+            })
+            .collect()
+    }
 }
 
 fn serve(script: Vec<Reply>) -> Server {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let requests = Arc::new(Mutex::new(Vec::new()));
-    let rec = requests.clone();
-    std::thread::spawn(move || {
-        let mut script = script.into_iter();
-        for conn in listener.incoming() {
-            let Ok(mut conn) = conn else { return };
-            let Some(req) = read_request(&mut conn) else {
-                continue;
-            };
-            rec.lock().unwrap().push(req);
-            let reply = script
-                .next()
-                .unwrap_or(Reply::Plain(500, vec![], "script ended".into()));
-            answer(&mut conn, reply);
-        }
+    let script = Mutex::new(script.into_iter());
+    let http = http::Server::start(move |_, conn| {
+        let reply = script.lock().unwrap().next().unwrap_or(Reply::Plain(
+            500,
+            vec![],
+            "script ended".into(),
+        ));
+        answer(conn, reply);
+        Ok(())
     });
-    Server { url, requests }
-}
-
-fn read_request(conn: &mut TcpStream) -> Option<String> {
-    let mut r = BufReader::new(conn.try_clone().ok()?);
-    let mut head = String::new();
-    let mut len = 0usize;
-    loop {
-        let mut line = String::new();
-        if r.read_line(&mut line).ok()? == 0 {
-            return None;
-        }
-        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-            len = v.trim().parse().ok()?;
-        }
-        head.push_str(&line);
-        if line == "\r\n" {
-            break;
-        }
+    Server {
+        url: http.url.clone(),
+        http,
     }
-    let mut body = vec![0; len];
-    r.read_exact(&mut body).ok()?;
-    Some(head + &String::from_utf8_lossy(&body))
 }
 
 fn answer(conn: &mut TcpStream, reply: Reply) {
@@ -177,7 +169,7 @@ fn openai_streams_text_and_sends_the_settings() {
     assert!(pieces.len() >= 2, "streamed in pieces: {pieces:?}");
     assert_eq!(stats.stop_reason, Some(StopReason::EndOfText));
     assert_eq!((stats.prompt_tokens, stats.generated_tokens), (12, 3));
-    let req = &s.requests.lock().unwrap()[0];
+    let req = &s.requests()[0];
     assert!(req.starts_with("POST /v1/chat/completions"));
     assert!(
         req.to_lowercase()
@@ -202,7 +194,7 @@ fn anthropic_streams_text_and_sends_its_format() {
     let (text, stats) = g.start(request()).unwrap().collect().unwrap();
     assert_eq!(text, "Sin incidentes.");
     assert_eq!((stats.prompt_tokens, stats.generated_tokens), (9, 3));
-    let req = &s.requests.lock().unwrap()[0];
+    let req = &s.requests()[0];
     assert!(req.starts_with("POST /v1/messages"));
     let lower = req.to_lowercase();
     assert!(lower.contains("x-api-key: sk-test-secretkey"));
@@ -228,7 +220,7 @@ fn a_429_with_retry_after_is_waited_for_then_retried() {
         t.elapsed() >= Duration::from_millis(950),
         "Retry-After honoured"
     );
-    assert_eq!(s.requests.lock().unwrap().len(), 2);
+    assert_eq!(s.requests().len(), 2);
 }
 
 #[test]
@@ -282,7 +274,7 @@ fn a_bad_key_names_the_setting_and_never_shows_the_key() {
         .to_string();
     assert!(e.contains("OPENAI_API_KEY") && e.contains("401"), "{e}");
     assert!(!e.contains("SECRETKEY"));
-    assert_eq!(s.requests.lock().unwrap().len(), 1, "never retried");
+    assert_eq!(s.requests().len(), 1, "never retried");
     let s = serve(vec![Reply::Plain(
         401,
         vec![],
@@ -366,11 +358,7 @@ fn a_cut_stream_is_an_error_and_not_retried_after_text() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("cut"), "{e}");
-    assert_eq!(
-        s.requests.lock().unwrap().len(),
-        1,
-        "text was streamed: no retry"
-    );
+    assert_eq!(s.requests().len(), 1, "text was streamed: no retry");
     let s = serve(vec![anthropic_stream(&["Sin "], false)]);
     let g = anthropic::open(settings(&s.url, "m")).unwrap();
     assert!(
@@ -447,11 +435,7 @@ fn cancellation_stops_the_stream() {
 
 #[test]
 fn an_unreachable_server_is_named() {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = epicrisis_testkit::free_port().unwrap();
     let mut st = settings(&format!("http://127.0.0.1:{port}/v1"), "m");
     st.max_retries = 1;
     let g = openai::open(st).unwrap();

@@ -17,32 +17,19 @@ use epicrisis_llm::{
 use std::path::PathBuf;
 use std::time::Duration;
 
-fn fixture() -> PathBuf {
-    if let Ok(p) = std::env::var("EPICRISIS_TEST_MODEL") {
-        return PathBuf::from(p);
-    }
-    let home = std::env::var("HOME").unwrap_or_default();
-    let cache = std::env::var("XDG_CACHE_HOME").unwrap_or(format!("{home}/.cache"));
-    let p = PathBuf::from(cache).join("epicrisis/models/SmolLM2-135M-Instruct.Q4_1.gguf");
-    assert!(
-        p.exists(),
-        "the SmolLM2 fixture is missing at {}: run `python3 tools/models/fetch.py smollm2-135m` (scripts/test.sh does)",
-        p.display()
-    );
-    p
-}
+use epicrisis_testkit::fixtures::smollm2 as fixture;
 
-fn load() -> LlamaGenerator {
+fn load() -> Option<LlamaGenerator> {
     load_drafting(8)
 }
 
 /// The fixture with at most `draft_tokens` prompt-lookup tokens per step (0: none).
-fn load_drafting(draft_tokens: u32) -> LlamaGenerator {
-    let mut c = LlamaConfig::new(fixture());
+fn load_drafting(draft_tokens: u32) -> Option<LlamaGenerator> {
+    let mut c = LlamaConfig::new(fixture()?);
     c.context_size = 2048;
     c.threads = Some(2);
     c.draft_tokens = draft_tokens;
-    LlamaGenerator::load(c).expect("fixture loads")
+    Some(LlamaGenerator::load(c).expect("fixture loads"))
 }
 
 fn ask(text: &str, max_tokens: u32, seed: u32) -> GenerationRequest {
@@ -65,7 +52,7 @@ fn ask(text: &str, max_tokens: u32, seed: u32) -> GenerationRequest {
 
 #[test]
 fn loads_with_metadata_and_the_files_template() {
-    let g = load();
+    let Some(g) = load() else { return };
     let info = g.info();
     assert_eq!(info.backend, "llama.cpp");
     assert_eq!(info.quantization.as_deref(), Some("Q4_1"));
@@ -89,7 +76,7 @@ fn loads_with_metadata_and_the_files_template() {
 
 #[test]
 fn streams_tokens_then_statistics() {
-    let g = load();
+    let Some(g) = load() else { return };
     // The words are forced, so the pieces and the end are known on any CPU.
     let answer = "Red, green and blue are three colours.";
     let mut req = ask("Name three colours.", 40, 1);
@@ -133,7 +120,7 @@ fn streams_tokens_then_statistics() {
 
 #[test]
 fn a_grammar_bounds_a_free_answer_and_a_broken_one_is_a_settings_error() {
-    let g = load();
+    let Some(g) = load() else { return };
     let mut req = ask("Is the sky blue? Answer yes or no.", 8, 11);
     req.settings.grammar = Some(grammar::one_of(&["yes", "no"]));
     let (text, stats) = g.start(req).unwrap().collect().unwrap();
@@ -167,7 +154,7 @@ fn long(seed: u32) -> GenerationRequest {
 
 #[test]
 fn cancellation_stops_a_generation() {
-    let g = load();
+    let Some(g) = load() else { return };
     let run = g.start(long(2)).unwrap();
     let mut cancelled_after = None;
     loop {
@@ -198,7 +185,7 @@ fn cancellation_stops_a_generation() {
 
 #[test]
 fn same_seed_same_text_with_or_without_a_warm_cache() {
-    let g = load();
+    let Some(g) = load() else { return };
     let (cold, s1) = g
         .start(ask("Describe a hospital in one sentence.", 40, 7))
         .unwrap()
@@ -268,7 +255,7 @@ fn conversation(turns: &[(&str, &str)], seed: u32) -> GenerationRequest {
 
 #[test]
 fn a_repair_round_reuses_the_conversation_and_matches_a_cold_run() {
-    let g = load();
+    let Some(g) = load() else { return };
     let (answer, s1) = g.start(conversation(&[], 5)).unwrap().collect().unwrap();
     let objection = "Shorter, and do not mention doctors.";
     let repair = conversation(&[(answer.as_str(), objection)], 6);
@@ -300,8 +287,12 @@ fn copy_request(grammar: Option<String>) -> GenerationRequest {
 
 #[test]
 fn drafts_change_the_passes_not_the_text() {
-    let drafting = load_drafting(8);
-    let plain = load_drafting(0);
+    let Some(drafting) = load_drafting(8) else {
+        return;
+    };
+    let Some(plain) = load_drafting(0) else {
+        return;
+    };
     // Forced words: the drafts from the prompt are the words the grammar allows, so the
     // model keeps them and the answer takes fewer passes than tokens.
     let (forced, s1) = drafting
@@ -336,7 +327,7 @@ fn drafts_change_the_passes_not_the_text() {
 
 #[test]
 fn stop_strings_end_the_text_before_them() {
-    let g = load();
+    let Some(g) = load() else { return };
     // The model is made to write the counting list (a free model may answer anything:
     // on one CPU SmolLM2 said "It's 10." and never wrote a comma).
     let list = "one, two, three, four, five";
@@ -369,7 +360,7 @@ fn stop_strings_end_the_text_before_them() {
 
 #[test]
 fn a_loop_stops_the_answer() {
-    let g = load();
+    let Some(g) = load() else { return };
     let mut req = ask("Say it again and again.", 1500, 9);
     req.settings.grammar = Some(grammar::repeated("the patient is well and eats. ", 200));
     let (text, stats) = g.start(req).unwrap().collect().unwrap();
@@ -390,7 +381,8 @@ fn a_loop_stops_the_answer() {
 
 #[test]
 fn a_full_queue_answers_busy() {
-    let mut c = LlamaConfig::new(fixture());
+    let Some(fx) = fixture() else { return };
+    let mut c = LlamaConfig::new(fx.clone());
     c.context_size = 2048;
     c.queue_capacity = 1;
     let g = LlamaGenerator::load(c).unwrap();
@@ -416,7 +408,8 @@ fn a_full_queue_answers_busy() {
 
 #[test]
 fn prompts_longer_than_the_context_are_refused() {
-    let mut c = LlamaConfig::new(fixture());
+    let Some(fx) = fixture() else { return };
+    let mut c = LlamaConfig::new(fx.clone());
     c.context_size = 256;
     let g = LlamaGenerator::load(c).unwrap();
     let long = "palabra ".repeat(600);
@@ -438,6 +431,7 @@ fn load_err(path: PathBuf, limit: Option<u64>) -> LoadError {
 
 #[test]
 fn loading_errors_say_what_to_do() {
+    let Some(fx) = fixture() else { return };
     let dir = tempfile::tempdir().unwrap();
     // Missing: the message prints the path that was tried.
     let missing = dir.path().join("nowhere/model.gguf");
@@ -456,13 +450,13 @@ fn loading_errors_say_what_to_do() {
     let e = load_err(html, None);
     assert!(e.to_string().contains("not a GGUF model file"), "{e}");
     // Truncated: the first 40 MB of the fixture.
-    let bytes = std::fs::read(fixture()).unwrap();
+    let bytes = std::fs::read(&fx).unwrap();
     let cut = dir.path().join("cut.gguf");
     std::fs::write(&cut, &bytes[..40_000_000]).unwrap();
     let e = load_err(cut, None);
     assert!(e.to_string().contains("truncated"), "{e}");
     // Too big for a memory limit the test sets.
-    let e = load_err(fixture(), Some(20_000_000));
+    let e = load_err(fx.clone(), Some(20_000_000));
     assert!(matches!(e, LoadError::TooBig(_)), "{e}");
     assert!(
         e.to_string().contains("smaller model") && e.to_string().contains("quantization"),
@@ -472,10 +466,11 @@ fn loading_errors_say_what_to_do() {
 
 #[test]
 fn unreadable_files_suggest_chmod() {
+    let Some(fx) = fixture() else { return };
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("locked.gguf");
-    std::fs::copy(fixture(), &p).unwrap();
+    std::fs::copy(&fx, &p).unwrap();
     std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o000)).unwrap();
     if std::fs::File::open(&p).is_ok() {
         // Running as root: permissions do not apply, so this cannot be staged here. The

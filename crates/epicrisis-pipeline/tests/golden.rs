@@ -4,14 +4,10 @@
 
 use epicrisis_pipeline::metrics::code_recall;
 use epicrisis_pipeline::{Layout, TextFormat, writer};
-use std::path::{Path, PathBuf};
-
-fn testdata() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata")
-}
+use epicrisis_testkit::fixtures::testdata;
 
 fn episode(file: &str) -> epicrisis_domain::Episode {
-    let path = testdata().join("episodes").join(file);
+    let path = testdata("episodes").join(file);
     let bytes = std::fs::read(&path).expect("example episode");
     epicrisis_ingest::read_episode(&bytes, file).expect("example reads")
 }
@@ -89,7 +85,7 @@ fn predecessor_episode_sections() {
 
 #[test]
 fn writer_passes_its_own_validator_on_every_dev_record() {
-    let bytes = std::fs::read(testdata().join("dev/train.jsonl")).expect("train.jsonl");
+    let bytes = std::fs::read(testdata("dev/train.jsonl")).expect("train.jsonl");
     let records = epicrisis_ingest::read_dataset(&bytes, "train.jsonl").expect("dataset");
     let mut failures = Vec::new();
     for r in &records {

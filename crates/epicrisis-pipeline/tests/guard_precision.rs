@@ -7,17 +7,13 @@
 
 use epicrisis_pipeline::grounded::novel_words;
 use epicrisis_pipeline::retrieve::sentence_spans;
+use epicrisis_testkit::fixtures::testdata;
 use epicrisis_validate::EpisodeIndex;
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-
-fn testdata() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata")
-}
 
 /// (line, folded word) → `true` when the data supports the word (a false flag).
 fn judgments() -> HashMap<(usize, String), bool> {
-    let text = std::fs::read_to_string(testdata().join("guard/judged.tsv")).expect("judged.tsv");
+    let text = std::fs::read_to_string(testdata("guard/judged.tsv")).expect("judged.tsv");
     let mut out = HashMap::new();
     for (n, row) in text.lines().enumerate() {
         if row.starts_with('#') || row.trim().is_empty() {
@@ -40,7 +36,7 @@ fn judgments() -> HashMap<(usize, String), bool> {
 fn false_flags_on_judged_references_stay_rare() {
     let judged = judgments();
     let last = judged.keys().map(|(l, _)| *l).max().expect("judgments");
-    let bytes = std::fs::read(testdata().join("dev/train.jsonl")).expect("train.jsonl");
+    let bytes = std::fs::read(testdata("dev/train.jsonl")).expect("train.jsonl");
     let records = epicrisis_ingest::read_dataset(&bytes, "train.jsonl").expect("dataset");
     let (mut false_flags, mut true_flags, mut unjudged) = (Vec::new(), 0usize, Vec::new());
     for r in records.iter().filter(|r| r.line <= last) {

@@ -1,20 +1,17 @@
 //! Retrieval and evidence on the real test episodes and the dev dataset.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use epicrisis_domain::{Episode, EvolutionNote, SourceShape};
 use epicrisis_pipeline::evidence::{self, EvidenceOptions};
 use epicrisis_pipeline::retrieve::{self, Passage, approx_tokens};
 use epicrisis_pipeline::{Layout, TextFormat, writer};
+use epicrisis_testkit::fixtures::testdata;
 use proptest::prelude::*;
-
-fn testdata() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata")
-}
 
 fn episodes() -> Vec<(String, Episode)> {
     let mut out = Vec::new();
-    let mut files: Vec<PathBuf> = std::fs::read_dir(testdata().join("episodes"))
+    let mut files: Vec<PathBuf> = std::fs::read_dir(testdata("episodes"))
         .expect("episodes folder")
         .map(|e| e.expect("entry").path())
         .filter(|p| p.extension().is_some_and(|x| x == "json"))
@@ -28,7 +25,7 @@ fn episodes() -> Vec<(String, Episode)> {
             epicrisis_ingest::read_episode(&bytes, &name).expect("reads"),
         ));
     }
-    let bytes = std::fs::read(testdata().join("dev/train.jsonl")).expect("train.jsonl");
+    let bytes = std::fs::read(testdata("dev/train.jsonl")).expect("train.jsonl");
     for r in epicrisis_ingest::read_dataset(&bytes, "train.jsonl").expect("dataset") {
         out.push((format!("train.jsonl:{}", r.line), r.episode));
     }

@@ -188,19 +188,16 @@ fn docs_api_md_lists_every_operation() {
 
 /// The document checked by an independent validator (openapi-spec-validator, from PyPI;
 /// `scripts/test.sh` installs it and sets `EPICRISIS_OPENAPI_PYTHON`). Without it the
-/// test is skipped with a reason, unless `EPICRISIS_REQUIRE_TOOLS=1`.
+/// test is skipped with a reason, unless `EPICRISIS_REQUIRE_TOOLS=1` (the testkit's rule).
 #[test]
 fn an_independent_validator_accepts_the_document() {
-    let Some(python) = std::env::var_os("EPICRISIS_OPENAPI_PYTHON") else {
-        assert!(
-            std::env::var("EPICRISIS_REQUIRE_TOOLS").as_deref() != Ok("1"),
-            "EPICRISIS_OPENAPI_PYTHON is not set and EPICRISIS_REQUIRE_TOOLS=1: run \
-             scripts/test.sh, which installs openapi-spec-validator"
-        );
-        eprintln!(
-            "skipped: set EPICRISIS_OPENAPI_PYTHON to a python with openapi-spec-validator \
-             (scripts/test.sh does)"
-        );
+    let Some(python) = epicrisis_testkit::fixtures::python(
+        "EPICRISIS_OPENAPI_PYTHON",
+        "fhir-venv",
+        "openapi_spec_validator",
+        "run scripts/test.sh, which installs openapi-spec-validator into \
+         ~/.cache/epicrisis/fhir-venv",
+    ) else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();

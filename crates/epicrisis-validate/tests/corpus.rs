@@ -4,15 +4,11 @@
 //! failure names the case.
 
 use epicrisis_domain::Episode;
+use epicrisis_testkit::fixtures::testdata;
 use epicrisis_validate::planted::{PlantKind, Planted};
 use epicrisis_validate::{EpisodeIndex, Finding, Report, validate, validate_indexed};
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-
-fn testdata() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata")
-}
 
 fn fold(s: &str) -> String {
     epicrisis_domain::text::fold(s)
@@ -45,7 +41,7 @@ fn matches(f: &Finding, want: &Value, text: &str) -> bool {
 
 fn check_case(name: &str, case: &Value) -> Result<(), String> {
     let episode: Episode = if let Some(file) = case.get("episode_file").and_then(Value::as_str) {
-        let path = testdata().join("validator/cases").join(file);
+        let path = testdata("validator/cases").join(file);
         let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
         epicrisis_ingest::read_episode(&bytes, file).map_err(|e| e.to_string())?
     } else {
@@ -118,7 +114,7 @@ fn check_case(name: &str, case: &Value) -> Result<(), String> {
 
 #[test]
 fn handcrafted_cases() {
-    let dir = testdata().join("validator/cases");
+    let dir = testdata("validator/cases");
     let mut entries: Vec<_> = std::fs::read_dir(&dir)
         .expect("cases folder")
         .filter_map(Result::ok)
@@ -154,7 +150,7 @@ fn handcrafted_cases() {
 }
 
 fn dev_records() -> Vec<epicrisis_ingest::Record> {
-    let path = testdata().join("dev/train.jsonl");
+    let path = testdata("dev/train.jsonl");
     let bytes = std::fs::read(&path).expect("train.jsonl");
     epicrisis_ingest::read_dataset(&bytes, "train.jsonl").expect("dataset reads")
 }
@@ -194,7 +190,7 @@ fn references_are_quiet_and_planted_errors_are_caught() {
         noisy.join("\n")
     );
 
-    let planted_path = testdata().join("validator/planted.jsonl");
+    let planted_path = testdata("validator/planted.jsonl");
     let text = std::fs::read_to_string(&planted_path).expect("planted.jsonl");
     let mut tally: BTreeMap<PlantKind, (usize, usize)> = BTreeMap::new();
     let mut missed = Vec::new();

@@ -7,16 +7,10 @@
 //! `PROPTEST_CASES=2000 cargo test -p epicrisis-validate --test props`.
 
 use epicrisis_domain::Episode;
+use epicrisis_testkit::fixtures::testdata;
 use epicrisis_validate::{Kind, Report, Severity, validate};
 use proptest::prelude::*;
-use std::path::PathBuf;
 use std::sync::LazyLock;
-
-fn testdata(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../testdata")
-        .join(rel)
-}
 
 /// The three example episodes and every record of train.jsonl (with its reference).
 struct Corpus {

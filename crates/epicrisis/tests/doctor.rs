@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Command;
 
 mod common;
-use common::fixture;
+use common::model_fixture;
 
 /// Every setting the program reads, removed from the child's environment so the
 /// developer's own settings cannot leak into a case.
@@ -225,8 +225,9 @@ fn a_file_that_is_not_gguf_is_refused() {
 
 #[test]
 fn a_truncated_download_is_detected() {
+    let Some(fx) = model_fixture() else { return };
     let case = Case::new(&["MODEL_TYPE=local", "LOCAL_LLM_PATH=cut.gguf"]);
-    let bytes = std::fs::read(fixture()).unwrap();
+    let bytes = std::fs::read(fx.as_path()).unwrap();
     std::fs::write(case.path().join("cut.gguf"), &bytes[..bytes.len() / 3]).unwrap();
     let (code, report, _) = case.run();
     assert_eq!(code, 1);
@@ -235,7 +236,8 @@ fn a_truncated_download_is_detected() {
 
 #[test]
 fn a_valid_model_reports_quantization_and_memory() {
-    let fx = fixture().display().to_string();
+    let Some(fx) = model_fixture() else { return };
+    let fx = fx.as_path().display().to_string();
     let case = Case::new(&["MODEL_TYPE=local", &format!("LOCAL_LLM_PATH={fx}")]);
     let (code, report, _) = case.run();
     assert_eq!(code, 0, "{report:#}");
@@ -245,7 +247,8 @@ fn a_valid_model_reports_quantization_and_memory() {
 
 #[test]
 fn a_model_too_big_for_the_memory_limit_suggests_smaller_ones() {
-    let fx = fixture().display().to_string();
+    let Some(fx) = model_fixture() else { return };
+    let fx = fx.as_path().display().to_string();
     let case = Case::new(&[
         "MODEL_TYPE=local",
         &format!("LOCAL_LLM_PATH={fx}"),

@@ -4,60 +4,39 @@
 //! back and passes validation. Also: the provider is refused unless an administrator
 //! enabled it.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use epicrisis_testkit::http;
+use std::io::Write;
+use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Command, Output};
-use std::sync::{Arc, Mutex};
 
-/// A provider on loopback speaking `format` ("openai" or "anthropic"). It answers with a
-/// sentence that names every placeholder it was sent, so re-identification is exercised.
-struct Recorder {
-    url: String,
-    bytes: Arc<Mutex<Vec<u8>>>,
+/// A provider on loopback (the testkit's server) speaking `format` ("openai" or
+/// "anthropic"). It answers with a sentence that names every placeholder it was sent, so
+/// re-identification is exercised.
+fn recorder(format: &'static str) -> http::Server {
+    http::Server::start(move |req, out| answer(req, format, out))
 }
 
-fn recorder(format: &'static str) -> Recorder {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let bytes = Arc::new(Mutex::new(Vec::new()));
-    let rec = bytes.clone();
-    std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(conn) = conn else { return };
-            let rec = rec.clone();
-            std::thread::spawn(move || handle(conn, format, rec));
+/// Everything the provider received: request lines, headers and bodies.
+fn received(server: &http::Server) -> String {
+    let mut all = String::new();
+    for r in server.requests() {
+        all.push_str(&format!("{} {}\n", r.method, r.target));
+        for (k, v) in &r.headers {
+            all.push_str(&format!("{k}: {v}\n"));
         }
-    });
-    Recorder { url, bytes }
-}
-
-fn handle(mut conn: TcpStream, format: &str, rec: Arc<Mutex<Vec<u8>>>) {
-    let mut r = BufReader::new(conn.try_clone().unwrap());
-    let mut raw = Vec::new();
-    let mut len = 0usize;
-    loop {
-        let mut line = String::new();
-        if r.read_line(&mut line).unwrap_or(0) == 0 {
-            return;
-        }
-        raw.extend_from_slice(line.as_bytes());
-        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-            len = v.trim().parse().unwrap_or(0);
-        }
-        if line == "\r\n" {
-            break;
-        }
+        all.push_str(&r.text());
+        all.push('\n');
     }
-    let mut body = vec![0; len];
-    r.read_exact(&mut body).unwrap();
-    raw.extend_from_slice(&body);
-    rec.lock().unwrap().extend_from_slice(&raw);
-    let body = String::from_utf8_lossy(&body);
+    all
+}
+
+fn answer(req: &http::Request, format: &str, conn: &mut TcpStream) -> std::io::Result<()> {
+    let body = req.text();
     // Every placeholder the request carries, named in the answer.
     let mut answer = String::from("Evoluciona favorablemente.");
     let mut seen = Vec::new();
-    let mut rest = body.as_ref();
+    let mut rest = body.as_str();
     while let Some(i) = rest.find('[') {
         let tail = &rest[i..];
         if let Some(j) = tail.find(']') {
@@ -96,8 +75,7 @@ fn handle(mut conn: TcpStream, format: &str, rec: Arc<Mutex<Vec<u8>>>) {
         }
         out.push_str("event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":5}}\n\nevent: message_stop\ndata: {\"type\":\"message_stop\"}\n\n");
     }
-    let _ = conn.write_all(out.as_bytes());
-    let _ = conn.shutdown(std::net::Shutdown::Both);
+    conn.write_all(out.as_bytes())
 }
 
 /// Identifiers planted into the example episode (all synthetic).
@@ -211,7 +189,7 @@ fn check_no_leak(engine: &'static str, file: &Path, dir: &Path) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{engine}: {stderr}");
     assert!(stderr.contains("desidentificado"), "{stderr}");
-    let recorded = String::from_utf8_lossy(&server.bytes.lock().unwrap()).to_lowercase();
+    let recorded = received(&server).to_lowercase();
     assert!(
         recorded.contains("evoluci"),
         "the prompt reached the server"
@@ -277,5 +255,5 @@ fn external_providers_are_refused_unless_enabled() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("EPICRISIS_ALLOW_EXTERNAL=true"), "{stderr}");
-    assert!(server.bytes.lock().unwrap().is_empty(), "nothing sent");
+    assert!(server.requests().is_empty(), "nothing sent");
 }

@@ -3,7 +3,7 @@
 use std::process::Command;
 
 mod common;
-use common::{fixture, testdata};
+use common::{model_fixture, testdata};
 
 fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_epicrisis"));
@@ -24,6 +24,7 @@ fn bin() -> Command {
 
 #[test]
 fn local_engine_json_adds_provenance_attempts_and_origins() {
+    let Some(fx) = model_fixture() else { return };
     let out = bin()
         .args([
             "generate",
@@ -39,7 +40,7 @@ fn local_engine_json_adds_provenance_attempts_and_origins() {
             "--max-tokens",
             "40",
         ])
-        .env("LOCAL_LLM_PATH", fixture())
+        .env("LOCAL_LLM_PATH", fx.as_path())
         .output()
         .unwrap();
     assert!(
@@ -104,6 +105,7 @@ fn local_engine_json_adds_provenance_attempts_and_origins() {
 
 #[test]
 fn the_same_seed_gives_the_same_draft() {
+    let Some(fx) = model_fixture() else { return };
     let run = || {
         let out = bin()
             .args([
@@ -122,7 +124,7 @@ fn the_same_seed_gives_the_same_draft() {
                 "--seed",
                 "7",
             ])
-            .env("LOCAL_LLM_PATH", fixture())
+            .env("LOCAL_LLM_PATH", fx.as_path())
             .output()
             .unwrap();
         assert!(

@@ -3,14 +3,12 @@
 //! `doctor` and `generate` then see. The downloader's failure modes (cuts, stalls, 5xx,
 //! 404, wrong checksums) are tested in `epicrisis-models`; here, the wiring.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
+use epicrisis_testkit::http;
 use std::path::Path;
 use std::process::{Command, Output};
-use std::sync::{Arc, Mutex};
 
 mod common;
-use common::fixture;
+use common::model_fixture;
 
 fn bin(dir: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_epicrisis"));
@@ -38,76 +36,31 @@ fn text(o: &Output) -> String {
     )
 }
 
-/// A minimal hub on loopback: serves `body` at `path` (with `Range` support), 404
-/// elsewhere, and records each request's first line and headers.
-struct Hub {
-    url: String,
-    requests: Arc<Mutex<Vec<String>>>,
-}
-
-fn hub(path: &'static str, body: Vec<u8>) -> Hub {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let requests = Arc::new(Mutex::new(Vec::new()));
-    let log = requests.clone();
-    let body = Arc::new(body);
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let body = body.clone();
-            let log = log.clone();
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let mut head = String::new();
-                loop {
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                        break;
-                    }
-                    head.push_str(&line);
-                }
-                log.lock().unwrap().push(head.clone());
-                let first = head.lines().next().unwrap_or("");
-                let target = first.split_whitespace().nth(1).unwrap_or("");
-                if target != path {
-                    let _ = stream.write_all(
-                        b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-                    );
-                    return;
-                }
-                let start = head
-                    .lines()
-                    .find_map(|l| {
-                        l.to_ascii_lowercase()
-                            .strip_prefix("range: bytes=")
-                            .map(str::to_string)
-                    })
-                    .and_then(|r| r.trim_end_matches('-').trim().parse::<usize>().ok())
-                    .unwrap_or(0)
-                    .min(body.len());
-                let status = if start > 0 {
-                    format!(
-                        "HTTP/1.1 206 Partial Content\r\nContent-Range: bytes {start}-{}/{}\r\n",
-                        body.len() - 1,
-                        body.len()
-                    )
-                } else {
-                    "HTTP/1.1 200 OK\r\n".to_string()
-                };
-                let _ = stream.write_all(
-                    format!(
-                        "{status}Content-Length: {}\r\nAccept-Ranges: bytes\r\nConnection: close\r\n\r\n",
-                        body.len() - start
-                    )
-                    .as_bytes(),
-                );
-                let _ = stream.write_all(&body[start..]);
-                let mut sink = Vec::new();
-                let _ = stream.read_to_end(&mut sink);
-            });
+/// A minimal hub on loopback (the testkit's server): serves `body` at `path` (with `Range`
+/// support), 404 elsewhere, and records each request.
+fn hub(path: &'static str, body: Vec<u8>) -> http::Server {
+    http::Server::start(move |req, out| {
+        if req.target != path {
+            return http::respond(out, 404, &[], b"");
         }
-    });
-    Hub { url, requests }
+        let start = req
+            .header("range")
+            .and_then(|r| r.strip_prefix("bytes="))
+            .and_then(|r| r.trim_end_matches('-').trim().parse::<usize>().ok())
+            .unwrap_or(0)
+            .min(body.len());
+        let range = format!("bytes {start}-{}/{}", body.len() - 1, body.len());
+        let mut headers = vec![("Accept-Ranges", "bytes")];
+        if start > 0 {
+            headers.push(("Content-Range", &range));
+        }
+        http::respond(
+            out,
+            if start > 0 { 206 } else { 200 },
+            &headers,
+            &body[start..],
+        )
+    })
 }
 
 const SMOL_PATH: &str =
@@ -115,8 +68,9 @@ const SMOL_PATH: &str =
 
 #[test]
 fn download_from_a_mirror_then_list_path_verify_doctor_and_generate() {
+    let Some(fx) = model_fixture() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let hub = hub(SMOL_PATH, std::fs::read(fixture()).unwrap());
+    let hub = hub(SMOL_PATH, std::fs::read(fx.as_path()).unwrap());
     let out = bin(dir.path())
         .args(["models", "download", "smollm2", "--quant", "Q4_1", "--yes"])
         .env("HF_ENDPOINT", &hub.url)
@@ -126,12 +80,13 @@ fn download_from_a_mirror_then_list_path_verify_doctor_and_generate() {
     let all = text(&out);
     assert!(out.status.success(), "{all}");
     assert!(!all.contains("hf_testtoken_do_not_print"), "{all}");
-    let reqs = hub.requests.lock().unwrap().join("\n");
-    assert!(reqs.contains(SMOL_PATH), "{reqs}");
+    let reqs = hub.requests();
+    assert!(reqs.iter().any(|r| r.target == SMOL_PATH), "{reqs:?}");
     assert!(
-        reqs.to_ascii_lowercase()
-            .contains("authorization: bearer hf_testtoken_do_not_print"),
-        "the token must reach the hub: {reqs}"
+        reqs.iter()
+            .filter_map(|r| r.header("authorization"))
+            .any(|v| v.eq_ignore_ascii_case("bearer hf_testtoken_do_not_print")),
+        "the token must reach the hub: {reqs:?}"
     );
     let installed = dir
         .path()
@@ -187,8 +142,7 @@ fn download_from_a_mirror_then_list_path_verify_doctor_and_generate() {
     assert!(verify.status.success(), "{}", text(&verify));
 
     // generate with no engine and no LOCAL_LLM_PATH picks the installed model.
-    let episode =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/episodes/compact_hernia.json");
+    let episode = common::testdata("episodes/compact_hernia.json");
     let gen_out = bin(dir.path())
         .args([
             "generate",
@@ -322,12 +276,13 @@ fn usage_errors_are_named() {
 
 #[test]
 fn import_then_generate_from_a_custom_models_dir() {
+    let Some(fx) = model_fixture() else { return };
     let dir = tempfile::tempdir().unwrap();
     let out = bin(dir.path())
         .args([
             "models",
             "import",
-            &fixture().display().to_string(),
+            &fx.as_path().display().to_string(),
             "--name",
             "mi-modelo",
         ])

@@ -4,7 +4,7 @@
 use reqwest::blocking::{Client, Response};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -45,15 +45,9 @@ impl Drop for PgDatabase {
 }
 
 fn setup_postgres() -> Option<(tempfile::TempDir, PgDatabase)> {
-    let Ok(admin) = std::env::var("EPICRISIS_TEST_DATABASE_URL") else {
-        assert!(
-            std::env::var("EPICRISIS_REQUIRE_TOOLS").is_err(),
-            "EPICRISIS_TEST_DATABASE_URL is not set: scripts/test.sh starts a PostgreSQL for this test"
-        );
-        eprintln!("skipping PostgreSQL: EPICRISIS_TEST_DATABASE_URL not set");
-        return None;
-    };
-    let name = format!("serve_e2e_{}_{}", std::process::id(), common::unique());
+    use epicrisis_testkit::postgres;
+    let admin = postgres::admin_url()?;
+    let name = postgres::database_name("serve_e2e");
     let out = Command::new("psql")
         .args([&admin, "-qc", &format!("CREATE DATABASE {name}")])
         .output()
@@ -67,10 +61,7 @@ fn setup_postgres() -> Option<(tempfile::TempDir, PgDatabase)> {
         admin: admin.clone(),
         name: name.clone(),
     };
-    let url = match admin.rsplit_once('/') {
-        Some((server, _)) => format!("{server}/{name}"),
-        None => panic!("EPICRISIS_TEST_DATABASE_URL {admin:?} has no database part"),
-    };
+    let url = postgres::database_url(&admin, &name);
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("database_url"), url).unwrap();
     add_users(dir.path());
@@ -298,22 +289,6 @@ fn the_server_starts_without_an_embeddings_model() {
     assert_eq!(s.get("/casos-similares").status(), 200);
 }
 
-/// The e5 fixture folder (`EPICRISIS_TEST_EMBED_E5`), or a skip (a failure under
-/// `EPICRISIS_REQUIRE_TOOLS`).
-fn e5_fixture() -> Option<PathBuf> {
-    match std::env::var("EPICRISIS_TEST_EMBED_E5") {
-        Ok(p) if Path::new(&p).join("config.json").is_file() => Some(PathBuf::from(p)),
-        _ => {
-            assert!(
-                std::env::var("EPICRISIS_REQUIRE_TOOLS").is_err(),
-                "EPICRISIS_TEST_EMBED_E5 is not set: run `python3 tools/models/fetch.py multilingual-e5-small-q4`"
-            );
-            eprintln!("skipping: multilingual-e5-small fixture missing");
-            None
-        }
-    }
-}
-
 /// Imports a test episode under `id`, drafts it and signs the draft; returns the
 /// signed version's JSON.
 fn draft_and_sign(s: &Session, file: &str, id: &str) -> Value {
@@ -355,7 +330,9 @@ fn wait_indexed(s: &Session) -> usize {
 /// validate their parameters and audit the search without its words.
 #[test]
 fn similar_cases_are_found_among_signed_epicrisis() {
-    let Some(e5) = e5_fixture() else { return };
+    let Some(e5) = epicrisis_testkit::fixtures::e5() else {
+        return;
+    };
     let dir = setup();
     std::fs::write(
         dir.path().join(".env"),
@@ -489,7 +466,9 @@ fn similar_cases_are_found_among_signed_epicrisis() {
 #[test]
 fn a_model_draft_reuses_passage_vectors_and_shows_signed_style() {
     let Some(model) = model_fixture() else { return };
-    let Some(e5) = e5_fixture() else { return };
+    let Some(e5) = epicrisis_testkit::fixtures::e5() else {
+        return;
+    };
     let model = model.display().to_string();
     let dir = setup();
     std::fs::write(

@@ -6,14 +6,9 @@ use epicrisis_domain::{
     LabStatus, LabSummary, LabValue, Medication, Route, TimeUnit,
 };
 use epicrisis_export::{DocumentMeta, DocumentState, Signature};
+pub use epicrisis_testkit::fixtures::testdata;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-pub fn testdata(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../testdata")
-        .join(rel)
-}
 
 pub fn example() -> Episode {
     epicrisis_ingest::read_episode_path(&testdata("episodes/episodio_1416169.json"))
@@ -192,22 +187,9 @@ pub fn sections_draft(ep: &Episode) -> epicrisis_pipeline::Draft {
     epicrisis_pipeline::writer::write(ep, epicrisis_pipeline::Layout::Sections)
 }
 
-/// Whether an external tool is on PATH. When it is missing, the test fails if
-/// `EPICRISIS_REQUIRE_TOOLS=1` (scripts/test.sh sets it), else says how to get it.
+/// Whether an external tool is on PATH (skip or fail otherwise: the testkit's rule).
 pub fn tool(name: &str, install: &str) -> bool {
-    let found = Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {name}"))
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !found {
-        if std::env::var("EPICRISIS_REQUIRE_TOOLS").as_deref() == Ok("1") {
-            panic!("{name} is required (EPICRISIS_REQUIRE_TOOLS=1): install {install}");
-        }
-        eprintln!("skipped: install {install} ({name} not found)");
-    }
-    found
+    epicrisis_testkit::fixtures::tool(name, install).is_some()
 }
 
 pub fn run(cmd: &mut Command) -> String {

@@ -1,14 +1,11 @@
 #![allow(dead_code)]
 
+pub use epicrisis_testkit::fixtures::testdata;
 use std::path::PathBuf;
 
 /// The workspace root (two levels above this crate).
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-pub fn testdata(rel: &str) -> PathBuf {
-    root().join("testdata").join(rel)
 }
 
 pub fn read(rel: &str) -> Vec<u8> {

@@ -440,30 +440,8 @@ mod tests {
     use llama_cpp_2::context::params::LlamaContextParams;
     use llama_cpp_2::model::params::LlamaModelParams;
     use std::num::NonZeroU32;
-    use std::path::PathBuf;
 
-    /// The SmolLM2 fixture (scripts/test.sh fetches it), or None with a note when it is
-    /// missing and no test run requires it.
-    fn fixture() -> Option<PathBuf> {
-        let p = match std::env::var("EPICRISIS_TEST_MODEL") {
-            Ok(p) => PathBuf::from(p),
-            Err(_) => {
-                let home = std::env::var("HOME").unwrap_or_default();
-                let cache = std::env::var("XDG_CACHE_HOME").unwrap_or(format!("{home}/.cache"));
-                PathBuf::from(cache).join("epicrisis/models/SmolLM2-135M-Instruct.Q4_1.gguf")
-            }
-        };
-        if p.exists() {
-            return Some(p);
-        }
-        assert!(
-            std::env::var_os("EPICRISIS_REQUIRE_TOOLS").is_none(),
-            "the SmolLM2 fixture is missing at {}: run `python3 tools/models/fetch.py smollm2-135m`",
-            p.display()
-        );
-        eprintln!("skipped: no model fixture at {}", p.display());
-        None
-    }
+    use epicrisis_testkit::fixtures::smollm2 as fixture;
 
     #[test]
     fn the_top_k_ahead_of_the_penalty_picks_what_the_full_penalty_picks() {

@@ -1,11 +1,11 @@
-//! Test support: a small HTTP/1.1 file server on 127.0.0.1 with Range support and
-//! injectable faults, fake catalogue entries, and tiny valid GGUF files.
+//! Test support: a file server (the testkit's loopback HTTP server) with Range support
+//! and injectable faults, fake catalogue entries, and tiny valid GGUF files.
 
 #![allow(dead_code)]
 
 use std::collections::{HashMap, VecDeque};
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::Write;
+use std::net::TcpStream;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -14,6 +14,7 @@ use epicrisis_models::{
     Artifacts, Downloader, Event, HubConfig, ModelSpec, Need, Pin, Progress, QuantFile,
     Recommendation, RepoFile, Role,
 };
+use epicrisis_testkit::http;
 
 /// Something to do to the next request (faults are used up one per request, in order).
 #[derive(Debug, Clone)]
@@ -43,31 +44,25 @@ struct State {
     statuses: HashMap<String, u16>,
     faults: VecDeque<Fault>,
     ignore_range: bool,
-    seen: Vec<Seen>,
 }
 
 #[derive(Clone)]
 pub struct Server {
     pub url: String,
     state: Arc<Mutex<State>>,
+    http: http::Server,
 }
 
 impl Server {
     pub fn start() -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
         let state = Arc::new(Mutex::new(State::default()));
         let st = state.clone();
-        std::thread::spawn(move || {
-            for conn in listener.incoming() {
-                let Ok(conn) = conn else { continue };
-                let st = st.clone();
-                std::thread::spawn(move || {
-                    let _ = handle(conn, &st);
-                });
-            }
-        });
-        Server { url, state }
+        let http = http::Server::start(move |req, out| answer(req, out, &st));
+        Server {
+            url: http.url.clone(),
+            state,
+            http,
+        }
     }
 
     /// Serves `body` at `/{path}` (`path` like `org/repo/resolve/main/file`).
@@ -92,38 +87,25 @@ impl Server {
         self.state.lock().unwrap().ignore_range = true;
     }
     pub fn seen(&self) -> Vec<Seen> {
-        self.state.lock().unwrap().seen.clone()
+        self.http
+            .requests()
+            .iter()
+            .map(|r| Seen {
+                path: r.target.clone(),
+                range: r.header("range").map(str::to_string),
+                authorization: r.header("authorization").map(str::to_string),
+            })
+            .collect()
     }
 }
 
-fn handle(conn: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
-    let mut reader = BufReader::new(conn.try_clone()?);
-    let mut line = String::new();
-    reader.read_line(&mut line)?;
-    let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
-    let mut range = None;
-    let mut authorization = None;
-    loop {
-        let mut h = String::new();
-        if reader.read_line(&mut h)? == 0 || h == "\r\n" || h == "\n" {
-            break;
-        }
-        if let Some((k, v)) = h.split_once(':') {
-            let v = v.trim().to_string();
-            match k.trim().to_ascii_lowercase().as_str() {
-                "range" => range = Some(v),
-                "authorization" => authorization = Some(v),
-                _ => {}
-            }
-        }
-    }
+/// Answers one request from the state: the next fault first, then a fixed status, then
+/// the file (whole, or from a `Range: bytes=N-` offset).
+fn answer(req: &http::Request, out: &mut TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
+    let path = req.target.clone();
+    let range = req.header("range").map(str::to_string);
     let (fault, body, status, ignore_range) = {
         let mut s = state.lock().unwrap();
-        s.seen.push(Seen {
-            path: path.clone(),
-            range: range.clone(),
-            authorization,
-        });
         let fault = s.faults.pop_front();
         (
             fault,
@@ -132,28 +114,22 @@ fn handle(conn: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
             s.ignore_range,
         )
     };
-    let mut out = conn;
-    let simple = |out: &mut TcpStream, code: u16, extra: &str| {
-        let text = format!("status {code}\n");
-        write!(
-            out,
-            "HTTP/1.1 {code} X\r\nContent-Length: {}\r\nConnection: close\r\n{extra}\r\n{text}",
-            text.len()
-        )
+    let simple = |out: &mut TcpStream, code: u16, headers: &[(&str, &str)]| {
+        http::respond(out, code, headers, format!("status {code}\n").as_bytes())
     };
     let mut drop_after = None;
     match fault {
         Some(Fault::Delay(d)) => std::thread::sleep(d),
-        Some(Fault::Status(code)) => return simple(&mut out, code, ""),
-        Some(Fault::Redirect(to)) => return simple(&mut out, 302, &format!("Location: {to}\r\n")),
+        Some(Fault::Status(code)) => return simple(out, code, &[]),
+        Some(Fault::Redirect(to)) => return simple(out, 302, &[("Location", &to)]),
         Some(Fault::DropAfter(n)) => drop_after = Some(n),
         None => {}
     }
     if let Some(code) = status {
-        return simple(&mut out, code, "");
+        return simple(out, code, &[]);
     }
     let Some(body) = body else {
-        return simple(&mut out, 404, "");
+        return simple(out, 404, &[]);
     };
     let len = body.len();
     let start = range
@@ -164,7 +140,8 @@ fn handle(conn: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
         .and_then(|n| n.parse::<usize>().ok());
     let (code, from, extra) = match start {
         Some(s) if s >= len => {
-            return simple(&mut out, 416, &format!("Content-Range: bytes */{len}\r\n"));
+            let range = format!("bytes */{len}");
+            return simple(out, 416, &[("Content-Range", &range)]);
         }
         Some(s) => (
             206,
@@ -261,33 +238,7 @@ pub fn folder_spec(name: &str, repo: &str, files: &[(&str, bool)]) -> &'static M
 
 /// A valid GGUF file (version 3, file type Q4_K_M, one F32 tensor of `floats` elements
 /// whose bytes follow a pattern seeded by `seed`).
-pub fn tiny_gguf(floats: u64, seed: u8) -> Vec<u8> {
-    let mut b: Vec<u8> = Vec::new();
-    b.extend_from_slice(b"GGUF");
-    b.extend_from_slice(&3u32.to_le_bytes());
-    b.extend_from_slice(&1u64.to_le_bytes()); // tensors
-    b.extend_from_slice(&2u64.to_le_bytes()); // metadata
-    let s = |b: &mut Vec<u8>, x: &str| {
-        b.extend_from_slice(&(x.len() as u64).to_le_bytes());
-        b.extend_from_slice(x.as_bytes());
-    };
-    s(&mut b, "general.architecture");
-    b.extend_from_slice(&8u32.to_le_bytes());
-    s(&mut b, "llama");
-    s(&mut b, "general.file_type");
-    b.extend_from_slice(&4u32.to_le_bytes());
-    b.extend_from_slice(&15u32.to_le_bytes()); // Q4_K_M
-    s(&mut b, "w");
-    b.extend_from_slice(&1u32.to_le_bytes());
-    b.extend_from_slice(&floats.to_le_bytes());
-    b.extend_from_slice(&0u32.to_le_bytes()); // F32
-    b.extend_from_slice(&0u64.to_le_bytes());
-    while !b.len().is_multiple_of(32) {
-        b.push(0);
-    }
-    b.extend((0..floats * 4).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)));
-    b
-}
+pub use epicrisis_testkit::gguf::tiny as tiny_gguf;
 
 pub fn sha256(bytes: &[u8]) -> String {
     use sha2::{Digest, Sha256};

@@ -3,10 +3,8 @@
 //! file uses only part of it, hence the `dead_code` allowance.
 #![allow(dead_code)]
 
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use epicrisis_store::*;
+use epicrisis_testkit::postgres;
 use sqlx::AnyPool;
 
 pub struct Db {
@@ -37,34 +35,6 @@ impl Db {
     }
 }
 
-fn unique_name() -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!(
-        "t_{}_{}_{}",
-        std::process::id(),
-        nanos,
-        N.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-/// `postgres://u@h:p/db?x` with another database name.
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, format!("?{q}")),
-        None => (url, String::new()),
-    };
-    let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let host_part = match base[scheme_end..].find('/') {
-        Some(i) => &base[..scheme_end + i],
-        None => base,
-    };
-    format!("{host_part}/{name}{query}")
-}
-
 /// SQLite always; PostgreSQL when `EPICRISIS_TEST_DATABASE_URL` is set.
 pub async fn databases() -> Vec<Db> {
     let dir = tempfile::tempdir().unwrap();
@@ -76,32 +46,23 @@ pub async fn databases() -> Vec<Db> {
         _dir: Some(dir),
         pg: None,
     }];
-    match std::env::var("EPICRISIS_TEST_DATABASE_URL") {
-        Ok(admin) if !admin.trim().is_empty() => {
-            sqlx::any::install_default_drivers();
-            let name = unique_name();
-            let pool = AnyPool::connect(&admin).await.unwrap_or_else(|e| {
-                panic!("cannot reach PostgreSQL at EPICRISIS_TEST_DATABASE_URL: {e}")
-            });
-            sqlx::query(&format!("CREATE DATABASE {name}"))
-                .execute(&pool)
-                .await
-                .expect("CREATE DATABASE (the test user needs CREATEDB)");
-            pool.close().await;
-            dbs.push(Db {
-                label: "postgres",
-                url: with_database(&admin, &name),
-                _dir: None,
-                pg: Some((admin, name)),
-            });
-        }
-        _ if std::env::var("EPICRISIS_REQUIRE_TOOLS").as_deref() == Ok("1") => panic!(
-            "EPICRISIS_TEST_DATABASE_URL is not set and EPICRISIS_REQUIRE_TOOLS=1: run \
-             scripts/test.sh (it starts a private PostgreSQL on 127.0.0.1:54329), or point \
-             EPICRISIS_TEST_DATABASE_URL at a PostgreSQL admin URL whose user may CREATE \
-             DATABASE, e.g. postgres://postgres@127.0.0.1:54329/postgres"
-        ),
-        _ => eprintln!("skipping PostgreSQL: EPICRISIS_TEST_DATABASE_URL not set"),
+    if let Some(admin) = postgres::admin_url() {
+        sqlx::any::install_default_drivers();
+        let name = postgres::database_name("t");
+        let pool = AnyPool::connect(&admin).await.unwrap_or_else(|e| {
+            panic!("cannot reach PostgreSQL at EPICRISIS_TEST_DATABASE_URL: {e}")
+        });
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&pool)
+            .await
+            .expect("CREATE DATABASE (the test user needs CREATEDB)");
+        pool.close().await;
+        dbs.push(Db {
+            label: "postgres",
+            url: postgres::database_url(&admin, &name),
+            _dir: None,
+            pg: Some((admin, name)),
+        });
     }
     dbs
 }

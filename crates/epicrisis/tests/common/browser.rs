@@ -35,19 +35,15 @@ impl Driver {
     /// Headless Chromium through chromedriver, its window `width`×`height`; `None` (the
     /// test skips) when they are not installed, unless `EPICRISIS_REQUIRE_TOOLS` is set.
     pub fn start_at(width: u32, height: u32) -> Option<Driver> {
-        let (Some(driver), Some(browser)) = (which("chromedriver"), which("chromium")) else {
-            assert!(
-                std::env::var("EPICRISIS_REQUIRE_TOOLS").is_err(),
-                "chromium and chromium-driver are needed (apt-get install chromium chromium-driver)"
+        use epicrisis_testkit::fixtures::on_path;
+        let (Some(driver), Some(browser)) = (on_path("chromedriver"), on_path("chromium")) else {
+            epicrisis_testkit::skip_or_fail(
+                "chromium or chromedriver is not on PATH",
+                "apt-get install chromium chromium-driver",
             );
-            eprintln!("skipping: chromium or chromedriver missing");
             return None;
         };
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = epicrisis_testkit::free_port().unwrap();
         // Chromium's own words (date fields, file buttons) in Spanish, as a Chilean
         // physician's browser shows them.
         let child = Command::new(driver)
@@ -340,11 +336,3 @@ pub const ENGLISH: &[&str] = &[
     "labs",
     "medico",
 ];
-
-pub fn which(name: &str) -> Option<String> {
-    std::env::var("PATH")
-        .ok()?
-        .split(':')
-        .map(|d| format!("{d}/{name}"))
-        .find(|p| Path::new(p).is_file())
-}

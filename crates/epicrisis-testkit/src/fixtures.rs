@@ -1,0 +1,155 @@
+//! Where the tests find what they need: the project's `testdata/`, the model fixtures that
+//! `tools/models/fetch.py` caches (an environment variable overrides each), external tools
+//! on `PATH`, and the Python environments `scripts/test.sh` prepares. Every locator that
+//! can come back empty applies the rule of [`crate::skip_or_fail`].
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// The repository's root folder.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A file or folder under the project's `testdata/` (part of the repository: always there).
+pub fn testdata(rel: &str) -> PathBuf {
+    workspace_root().join("testdata").join(rel)
+}
+
+/// `~/.cache/epicrisis` (or under `XDG_CACHE_HOME`), where the scripts cache models, venvs
+/// and builds.
+pub fn cache_dir() -> PathBuf {
+    let base = match std::env::var_os("XDG_CACHE_HOME") {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache"),
+    };
+    base.join("epicrisis")
+}
+
+/// A model fixture: the path in `var` when set, else `default` under the cache's
+/// `models/`; `None` (skip or fail) when it is not there. `key` is the name
+/// `tools/models/fetch.py` knows it by. A folder counts when it has `config.json`.
+#[track_caller]
+pub fn model(var: &str, default: &str, key: &str) -> Option<PathBuf> {
+    let from_env = std::env::var_os(var).filter(|v| !v.is_empty());
+    let path = from_env
+        .clone()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| cache_dir().join("models").join(default));
+    let present = if path.is_dir() {
+        path.join("config.json").is_file()
+    } else {
+        path.is_file()
+    };
+    if present {
+        return Some(path);
+    }
+    let what = match from_env {
+        Some(_) => format!("{var}={} does not exist", path.display()),
+        None => format!("the {key} fixture is not at {}", path.display()),
+    };
+    crate::skip_or_fail(
+        &what,
+        &format!("run `python3 tools/models/fetch.py {key}` (scripts/test.sh does)"),
+    );
+    None
+}
+
+/// SmolLM2-135M-Instruct Q4_1, the small GGUF model (`EPICRISIS_TEST_MODEL`).
+#[track_caller]
+pub fn smollm2() -> Option<PathBuf> {
+    model(
+        "EPICRISIS_TEST_MODEL",
+        "SmolLM2-135M-Instruct.Q4_1.gguf",
+        "smollm2-135m",
+    )
+}
+
+/// all-MiniLM-L6-v2, an English sentence encoder (`EPICRISIS_TEST_EMBED_MINILM`).
+#[track_caller]
+pub fn minilm() -> Option<PathBuf> {
+    model(
+        "EPICRISIS_TEST_EMBED_MINILM",
+        "embeddings/all-minilm-l6-v2",
+        "all-minilm-l6-v2",
+    )
+}
+
+/// multilingual-e5-small, the product's encoder (`EPICRISIS_TEST_EMBED_E5`).
+#[track_caller]
+pub fn e5() -> Option<PathBuf> {
+    model(
+        "EPICRISIS_TEST_EMBED_E5",
+        "embeddings/multilingual-e5-small-q4",
+        "multilingual-e5-small-q4",
+    )
+}
+
+/// The program `name` on `PATH`, without the rule (for tests that have a fallback).
+pub fn on_path(name: &str) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+}
+
+/// The program `name` on `PATH`; `None` (skip or fail) when missing, `install` saying how
+/// to get it (`apt-get install poppler-utils`).
+#[track_caller]
+pub fn tool(name: &str, install: &str) -> Option<PathBuf> {
+    let found = on_path(name);
+    if found.is_none() {
+        crate::skip_or_fail(&format!("{name} is not on PATH"), install);
+    }
+    found
+}
+
+/// A Python interpreter that can import `module`: the one in `var` when set, else the venv
+/// `venv` under the cache (`fhir-venv`, `st-venv`); `None` (skip or fail) otherwise.
+/// `fix` says how to prepare it.
+#[track_caller]
+pub fn python(var: &str, venv: &str, module: &str, fix: &str) -> Option<PathBuf> {
+    let python = std::env::var_os(var)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| cache_dir().join(venv).join("bin/python"));
+    let imports = Command::new(&python)
+        .args(["-c", &format!("import {module}")])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if imports {
+        return Some(python);
+    }
+    crate::skip_or_fail(
+        &format!("no Python with {module} ({var} or {})", python.display()),
+        fix,
+    );
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn testdata_is_in_the_repository() {
+        assert!(
+            testdata("episodes").is_dir(),
+            "{}",
+            testdata("episodes").display()
+        );
+    }
+
+    #[test]
+    fn the_shell_is_on_the_path() {
+        assert!(on_path("sh").is_some());
+        assert!(on_path("surely-not-a-program-here").is_none());
+    }
+
+    #[test]
+    fn the_cache_is_under_the_home_or_xdg() {
+        assert!(cache_dir().ends_with("epicrisis"));
+    }
+}
