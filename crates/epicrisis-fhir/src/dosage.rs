@@ -116,7 +116,44 @@ fn dosage(m: &Phase, later: bool) -> Option<Value> {
     if let Some(Duration::Text { text }) = &m.duration {
         d.insert("additionalInstruction".into(), json!([{ "text": text }]));
     }
+    if let Some(timing) = timing(m) {
+        d.insert("timing".into(), timing);
+    }
+    if m.as_needed {
+        d.insert("asNeededBoolean".into(), json!(true));
+    }
+    if let Some(r) = &m.route {
+        d.insert("route".into(), route(r));
+    }
+    if let Some(dose) = dose_and_rate(m) {
+        d.insert("doseAndRate".into(), dose);
+    }
+    (!d.is_empty()).then_some(Value::Object(d))
+}
+
+/// `Dosage.timing`: the repeat of the step's frequency and bounds, and a frequency that
+/// has no structure (continuous, free text) as its `code`.
+fn timing(m: &Phase) -> Option<Value> {
     let mut repeat = Map::new();
+    let code = repeat_frequency(m, &mut repeat);
+    repeat_bounds(m, &mut repeat);
+    if !repeat.is_empty() || code.is_some() {
+        let mut timing = Map::new();
+        if !repeat.is_empty() {
+            timing.insert("repeat".into(), Value::Object(repeat));
+        }
+        if let Some(c) = code {
+            timing.insert("code".into(), json!({ "text": c }));
+        }
+        Some(Value::Object(timing))
+    } else {
+        None
+    }
+}
+
+/// The step's frequency into `Timing.repeat`; gives back, as text for `Timing.code`, a
+/// frequency that the repeat cannot hold.
+fn repeat_frequency(m: &Phase, repeat: &mut Map<String, Value>) -> Option<String> {
     let mut code: Option<String> = None;
     match &m.frequency {
         Some(Frequency::EveryHours(h)) => {
@@ -156,6 +193,11 @@ fn dosage(m: &Phase, later: bool) -> Option<Value> {
         Some(f @ (Frequency::Continuous | Frequency::Text(_))) => code = Some(f.to_string()),
         None => {}
     }
+    code
+}
+
+/// The step's duration as the bounds of `Timing.repeat`: a duration, or a range.
+fn repeat_bounds(m: &Phase, repeat: &mut Map<String, Value>) {
     match &m.duration {
         Some(Duration::Span {
             min,
@@ -176,42 +218,32 @@ fn dosage(m: &Phase, later: bool) -> Option<Value> {
         }
         _ => {}
     }
-    if !repeat.is_empty() || code.is_some() {
-        let mut timing = Map::new();
-        if !repeat.is_empty() {
-            timing.insert("repeat".into(), Value::Object(repeat));
-        }
-        if let Some(c) = code {
-            timing.insert("code".into(), json!({ "text": c }));
-        }
-        d.insert("timing".into(), Value::Object(timing));
+}
+
+/// `Dosage.route`: the Spanish text, with its SNOMED CT coding where one fits.
+fn route(r: &Route) -> Value {
+    let mut route = Map::new();
+    if let Some((code, display)) = route_snomed(r) {
+        route.insert(
+            "coding".into(),
+            json!([{"system": SNOMED, "code": code, "display": display}]),
+        );
     }
-    if m.as_needed {
-        d.insert("asNeededBoolean".into(), json!(true));
-    }
-    if let Some(r) = &m.route {
-        let mut route = Map::new();
-        if let Some((code, display)) = route_snomed(r) {
-            route.insert(
-                "coding".into(),
-                json!([{"system": SNOMED, "code": code, "display": display}]),
-            );
-        }
-        route.insert("text".into(), json!(r.to_string()));
-        d.insert("route".into(), Value::Object(route));
-    }
+    route.insert("text".into(), json!(r.to_string()));
+    Value::Object(route)
+}
+
+/// `Dosage.doseAndRate`, for a dose of one amount without a denominator.
+fn dose_and_rate(m: &Phase) -> Option<Value> {
     if let Some(dose) = &m.dose
         && dose.amounts.len() == 1
         && dose.per.is_empty()
     {
         let unit = dose.to_string();
         let unit = unit.split_once(' ').map_or("%", |(_, u)| u);
-        d.insert(
-            "doseAndRate".into(),
-            json!([{ "doseQuantity": { "value": num(dose.amounts[0]), "unit": unit } }]),
-        );
+        return Some(json!([{ "doseQuantity": { "value": num(dose.amounts[0]), "unit": unit } }]));
     }
-    (!d.is_empty()).then_some(Value::Object(d))
+    None
 }
 
 // ------------------------------------------------------------------ reading
@@ -290,92 +322,14 @@ pub(crate) fn read_all(dosage: &Value, m: &mut Medication) {
 /// `text` adds (several quantities, a duration in words, a loading mark; every note of a
 /// `later` step). Gives back the further steps the text alone holds.
 fn read_dosage(d: &Value, m: &mut Phase, later: bool) -> Vec<Phase> {
-    if let Some(dr) = first(d, "doseAndRate")
-        && let Some(q) = dr.get("doseQuantity")
-        && let Some(v) = q.get("value").and_then(Value::as_f64)
-        && let Some(unit) = s(q, "unit").or_else(|| s(q, "code")).and_then(dose_unit)
-    {
-        m.dose = Some(Dose {
-            amounts: vec![v],
-            unit,
-            per: Vec::new(),
-        });
+    if let Some(dose) = read_dose(d) {
+        m.dose = Some(dose);
     }
     if let Some(r) = d.get("route") {
-        m.route = s(r, "text")
-            .map(|t| Route::parse(t).unwrap_or_else(|| Route::Other(t.to_string())))
-            .or_else(|| {
-                let (_, code) = coding_in(r, &["snomed"])?;
-                Some(match code {
-                    "26643006" => Route::Oral,
-                    "47625008" => Route::Intravenous,
-                    "78421000" => Route::Intramuscular,
-                    "34206005" => Route::Subcutaneous,
-                    "37839007" => Route::Sublingual,
-                    "6064005" => Route::Topical,
-                    "37161004" => Route::Rectal,
-                    "46713006" => Route::Nasal,
-                    "54485002" => Route::Ophthalmic,
-                    "45890007" => Route::Transdermal,
-                    "72607000" => Route::Intrathecal,
-                    "16857009" => Route::Vaginal,
-                    _ => return None,
-                })
-            })
-            .or_else(|| concept_text(r).map(Route::Other));
+        m.route = read_route(r);
     }
     if let Some(t) = d.get("timing") {
-        let rep = t.get("repeat");
-        if let Some(rep) = rep {
-            let freq = rep.get("frequency").and_then(Value::as_f64).unwrap_or(1.0);
-            let per = rep.get("period").and_then(Value::as_f64);
-            let unit = s(rep, "periodUnit");
-            let when: Vec<&str> = arr(rep, "when").iter().filter_map(Value::as_str).collect();
-            m.frequency = if when.contains(&"NIGHT") || when.contains(&"HS") {
-                Some(Frequency::Nightly)
-            } else if when.contains(&"MORN") {
-                Some(Frequency::Morning)
-            } else {
-                match (per, unit) {
-                    (Some(p), Some("h")) if freq > 0.0 => Some(Frequency::EveryHours(p / freq)),
-                    (Some(p), Some("min")) if freq > 0.0 => Some(Frequency::EveryMinutes(p / freq)),
-                    (Some(p), Some("d")) if freq > 0.0 => {
-                        Some(Frequency::EveryHours(24.0 * p / freq))
-                    }
-                    (Some(p), Some("wk")) if freq == 1.0 && p == 1.0 => Some(Frequency::Weekly),
-                    (Some(p), Some("mo")) if freq == 1.0 && p == 1.0 => Some(Frequency::Monthly),
-                    _ if rep.get("count").and_then(Value::as_u64) == Some(1) => {
-                        Some(Frequency::Once)
-                    }
-                    _ => None,
-                }
-            };
-            if let Some((v, u)) = rep.get("boundsDuration").and_then(quantity_time) {
-                m.duration = Some(Duration::Span {
-                    min: v,
-                    max: None,
-                    unit: u,
-                });
-            } else if let Some(r) = rep.get("boundsRange")
-                && let Some((lo, u)) = r.get("low").and_then(quantity_time)
-            {
-                let hi = r.get("high").and_then(quantity_time).map(|(h, _)| h);
-                m.duration = Some(Duration::Span {
-                    min: lo,
-                    max: hi,
-                    unit: u,
-                });
-            }
-        }
-        if m.frequency.is_none()
-            && let Some(c) = t.get("code").and_then(concept_text)
-        {
-            m.frequency = Some(if fold_words(&c).contains("infusion continua") {
-                Frequency::Continuous
-            } else {
-                Frequency::Text(c)
-            });
-        }
+        read_timing(t, m);
     }
     if m.duration.is_none()
         && let Some(text) = arr(d, "additionalInstruction")
@@ -392,41 +346,157 @@ fn read_dosage(d: &Value, m: &mut Phase, later: bool) -> Vec<Phase> {
     // The text fills what the structure lacks (it is what `to_bundle` writes, and what
     // many servers send alone).
     if let Some(text) = s(d, "text") {
-        let p = parse_item(&format!("X {text}"));
-        if m.dose.is_none() {
-            m.dose = p.dose;
-        }
-        if m.extra_doses.is_empty() {
-            m.extra_doses = p.extra_doses;
-        }
-        if m.route.is_none() {
-            m.route = p.route;
-        }
-        if m.frequency.is_none() {
-            m.frequency = p.frequency;
-        }
-        if m.duration.is_none() {
-            m.duration = p.duration;
-        }
-        m.as_needed |= p.as_needed;
-        // A step's role as `posology_text` writes it («de carga», «en bolo»), not a
-        // word inside a frequency written in words («bolo SOS PA > 160/110»).
-        let folded = fold_words(text);
-        let marks = [("de carga", "carga"), ("en bolo", "bolo")]
-            .into_iter()
-            .filter(|(written, _)| folded.contains(written))
-            .map(|(_, note)| note.to_string());
-        let notes: Vec<String> = if later {
-            p.modifiers.clone()
-        } else {
-            marks.collect()
-        };
-        for n in notes {
-            if !m.notes.contains(&n) {
-                m.notes.push(n);
-            }
-        }
-        return p.then;
+        return read_text(text, m, later);
     }
     Vec::new()
+}
+
+/// The dose of `doseAndRate.doseQuantity`, when its unit is one the domain knows.
+fn read_dose(d: &Value) -> Option<Dose> {
+    if let Some(dr) = first(d, "doseAndRate")
+        && let Some(q) = dr.get("doseQuantity")
+        && let Some(v) = q.get("value").and_then(Value::as_f64)
+        && let Some(unit) = s(q, "unit").or_else(|| s(q, "code")).and_then(dose_unit)
+    {
+        return Some(Dose {
+            amounts: vec![v],
+            unit,
+            per: Vec::new(),
+        });
+    }
+    None
+}
+
+/// The route: its text, else its SNOMED CT code, else whatever the concept says.
+fn read_route(r: &Value) -> Option<Route> {
+    s(r, "text")
+        .map(|t| Route::parse(t).unwrap_or_else(|| Route::Other(t.to_string())))
+        .or_else(|| {
+            let (_, code) = coding_in(r, &["snomed"])?;
+            Some(match code {
+                "26643006" => Route::Oral,
+                "47625008" => Route::Intravenous,
+                "78421000" => Route::Intramuscular,
+                "34206005" => Route::Subcutaneous,
+                "37839007" => Route::Sublingual,
+                "6064005" => Route::Topical,
+                "37161004" => Route::Rectal,
+                "46713006" => Route::Nasal,
+                "54485002" => Route::Ophthalmic,
+                "45890007" => Route::Transdermal,
+                "72607000" => Route::Intrathecal,
+                "16857009" => Route::Vaginal,
+                _ => return None,
+            })
+        })
+        .or_else(|| concept_text(r).map(Route::Other))
+}
+
+/// `Dosage.timing`: frequency and bounds from its repeat, else a frequency from its code
+/// (`infusión continua`, or kept as text).
+fn read_timing(t: &Value, m: &mut Phase) {
+    let rep = t.get("repeat");
+    if let Some(rep) = rep {
+        m.frequency = read_frequency(rep);
+        if let Some(duration) = read_bounds(rep) {
+            m.duration = Some(duration);
+        }
+    }
+    if m.frequency.is_none()
+        && let Some(c) = t.get("code").and_then(concept_text)
+    {
+        m.frequency = Some(if fold_words(&c).contains("infusion continua") {
+            Frequency::Continuous
+        } else {
+            Frequency::Text(c)
+        });
+    }
+}
+
+/// The frequency of a `Timing.repeat`: its `when` (night, morning), else its frequency
+/// per period, else a single dose (`count` 1).
+fn read_frequency(rep: &Value) -> Option<Frequency> {
+    let freq = rep.get("frequency").and_then(Value::as_f64).unwrap_or(1.0);
+    let per = rep.get("period").and_then(Value::as_f64);
+    let unit = s(rep, "periodUnit");
+    let when: Vec<&str> = arr(rep, "when").iter().filter_map(Value::as_str).collect();
+    if when.contains(&"NIGHT") || when.contains(&"HS") {
+        Some(Frequency::Nightly)
+    } else if when.contains(&"MORN") {
+        Some(Frequency::Morning)
+    } else {
+        match (per, unit) {
+            (Some(p), Some("h")) if freq > 0.0 => Some(Frequency::EveryHours(p / freq)),
+            (Some(p), Some("min")) if freq > 0.0 => Some(Frequency::EveryMinutes(p / freq)),
+            (Some(p), Some("d")) if freq > 0.0 => Some(Frequency::EveryHours(24.0 * p / freq)),
+            (Some(p), Some("wk")) if freq == 1.0 && p == 1.0 => Some(Frequency::Weekly),
+            (Some(p), Some("mo")) if freq == 1.0 && p == 1.0 => Some(Frequency::Monthly),
+            _ if rep.get("count").and_then(Value::as_u64) == Some(1) => Some(Frequency::Once),
+            _ => None,
+        }
+    }
+}
+
+/// The duration of a `Timing.repeat`: `boundsDuration`, else `boundsRange` (its high
+/// end optional).
+fn read_bounds(rep: &Value) -> Option<Duration> {
+    if let Some((v, u)) = rep.get("boundsDuration").and_then(quantity_time) {
+        Some(Duration::Span {
+            min: v,
+            max: None,
+            unit: u,
+        })
+    } else if let Some(r) = rep.get("boundsRange")
+        && let Some((lo, u)) = r.get("low").and_then(quantity_time)
+    {
+        let hi = r.get("high").and_then(quantity_time).map(|(h, _)| h);
+        Some(Duration::Span {
+            min: lo,
+            max: hi,
+            unit: u,
+        })
+    } else {
+        None
+    }
+}
+
+/// What the Spanish `text` adds to the structured fields: whatever they lack, the
+/// step's loading or bolus mark (every modifier for a `later` step), and the further
+/// steps the text alone holds.
+fn read_text(text: &str, m: &mut Phase, later: bool) -> Vec<Phase> {
+    let p = parse_item(&format!("X {text}"));
+    if m.dose.is_none() {
+        m.dose = p.dose;
+    }
+    if m.extra_doses.is_empty() {
+        m.extra_doses = p.extra_doses;
+    }
+    if m.route.is_none() {
+        m.route = p.route;
+    }
+    if m.frequency.is_none() {
+        m.frequency = p.frequency;
+    }
+    if m.duration.is_none() {
+        m.duration = p.duration;
+    }
+    m.as_needed |= p.as_needed;
+    // A step's role as `posology_text` writes it («de carga», «en bolo»), not a
+    // word inside a frequency written in words («bolo SOS PA > 160/110»).
+    let folded = fold_words(text);
+    let marks = [("de carga", "carga"), ("en bolo", "bolo")]
+        .into_iter()
+        .filter(|(written, _)| folded.contains(written))
+        .map(|(_, note)| note.to_string());
+    let notes: Vec<String> = if later {
+        p.modifiers.clone()
+    } else {
+        marks.collect()
+    };
+    for n in notes {
+        if !m.notes.contains(&n) {
+            m.notes.push(n);
+        }
+    }
+    p.then
 }
