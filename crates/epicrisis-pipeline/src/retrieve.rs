@@ -316,32 +316,39 @@ pub fn select(
     count_tokens: &dyn Fn(&str) -> usize,
 ) -> Selection {
     let tokens_total = ep.evolution.iter().map(|n| count_tokens(&n.text)).sum();
-    let cost: Vec<usize> = passages.iter().map(|p| count_tokens(&p.text)).collect();
-    let mut parts: Vec<Option<Vec<RetrievalPart>>> = vec![None; passages.len()];
-    let mut required = vec![false; passages.len()];
-    let mut used = 0usize;
-    let take = |i: usize, used: &mut usize, parts: &mut Vec<Option<Vec<RetrievalPart>>>| {
-        if parts[i].is_none() && *used + cost[i] <= budget_tokens {
-            *used += cost[i];
-            parts[i] = Some(Vec::new());
-            true
-        } else {
-            false
-        }
-    };
+    let mut chosen = Chosen::new(passages, budget_tokens, count_tokens);
 
     // First and last day: how the patient came and how they left.
     for i in boundary_order(ep, passages) {
-        if take(i, &mut used, &mut parts) {
-            required[i] = true;
+        if chosen.take(i) {
+            chosen.required[i] = true;
         }
     }
 
     // The parts' questions, round-robin.
+    let ranked = rank_for_parts(ep, passages, vectors, query_vectors);
+    chosen.take_round_robin(&ranked);
+
+    // Budget left: the rest in note order, so that nothing is dropped without need.
+    for i in 0..passages.len() {
+        chosen.take(i);
+    }
+
+    chosen.into_selection(passages, tokens_total)
+}
+
+/// Each part's ranking of the passages (indices, best first), in the order of
+/// [`RetrievalPart::ALL`]: BM25 alone, or fused with the dense scores as [`select`] says.
+fn rank_for_parts(
+    ep: &Episode,
+    passages: &[Passage],
+    vectors: Option<&[Vec<f32>]>,
+    query_vectors: Option<&QueryVectors>,
+) -> Vec<Vec<usize>> {
     let vectors = vectors.filter(|v| v.len() == passages.len());
     let texts: Vec<&str> = passages.iter().map(|p| p.text.as_str()).collect();
     let bm = Bm25::new(&texts);
-    let ranked: Vec<Vec<usize>> = RetrievalPart::ALL
+    RetrievalPart::ALL
         .iter()
         .map(|&part| {
             let lexical = bm.scores(&part.query(ep));
@@ -359,62 +366,102 @@ pub fn select(
             .map(|h| h.index)
             .collect()
         })
-        .collect();
-    let mut cursor = [0usize; 4];
-    loop {
-        let mut progressed = false;
-        for part in RetrievalPart::ALL {
-            let list = &ranked[part.index()];
-            let c = &mut cursor[part.index()];
-            while *c < list.len() {
-                let i = list[*c];
-                *c += 1;
-                if let Some(ps) = parts[i].as_mut() {
-                    // Already chosen (by the boundary days or another part): it answers
-                    // this question too.
-                    if !ps.contains(&part) {
-                        ps.push(part);
+        .collect()
+}
+
+/// The passages [`select`] has chosen so far, and the budget they took.
+struct Chosen {
+    /// Tokens of each passage.
+    cost: Vec<usize>,
+    budget: usize,
+    used: usize,
+    /// Per passage: `None` while not chosen, then the parts whose question ranked it.
+    parts: Vec<Option<Vec<RetrievalPart>>>,
+    /// Per passage: chosen for the first or last day.
+    required: Vec<bool>,
+}
+
+impl Chosen {
+    fn new(passages: &[Passage], budget: usize, count_tokens: &dyn Fn(&str) -> usize) -> Chosen {
+        Chosen {
+            cost: passages.iter().map(|p| count_tokens(&p.text)).collect(),
+            budget,
+            used: 0,
+            parts: vec![None; passages.len()],
+            required: vec![false; passages.len()],
+        }
+    }
+
+    /// Chooses passage `i` if it is not chosen yet and still fits.
+    fn take(&mut self, i: usize) -> bool {
+        if self.parts[i].is_none() && self.used + self.cost[i] <= self.budget {
+            self.used += self.cost[i];
+            self.parts[i] = Some(Vec::new());
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Each part in turn takes its best passage not yet chosen that still fits, until
+    /// no part can take one more.
+    fn take_round_robin(&mut self, ranked: &[Vec<usize>]) {
+        let mut cursor = [0usize; 4];
+        loop {
+            let mut progressed = false;
+            for part in RetrievalPart::ALL {
+                let list = &ranked[part.index()];
+                let c = &mut cursor[part.index()];
+                while *c < list.len() {
+                    let i = list[*c];
+                    *c += 1;
+                    if let Some(ps) = self.parts[i].as_mut() {
+                        // Already chosen (by the boundary days or another part): it
+                        // answers this question too.
+                        if !ps.contains(&part) {
+                            ps.push(part);
+                        }
+                        continue;
                     }
-                    continue;
-                }
-                if take(i, &mut used, &mut parts) {
-                    if let Some(ps) = parts[i].as_mut() {
-                        ps.push(part);
+                    if self.take(i) {
+                        if let Some(ps) = self.parts[i].as_mut() {
+                            ps.push(part);
+                        }
+                        progressed = true;
+                        break;
                     }
-                    progressed = true;
-                    break;
                 }
             }
-        }
-        if !progressed {
-            break;
+            if !progressed {
+                break;
+            }
         }
     }
 
-    // Budget left: the rest in note order, so that nothing is dropped without need.
-    for i in 0..passages.len() {
-        take(i, &mut used, &mut parts);
-    }
-
-    let mut chosen: Vec<Selected> = parts
-        .into_iter()
-        .enumerate()
-        .filter_map(|(i, ps)| {
-            ps.map(|mut ps| {
-                ps.sort();
-                Selected {
-                    passage: passages[i].clone(),
-                    parts: ps,
-                    required: required[i],
-                }
+    /// The chosen passages in chronological order.
+    fn into_selection(self, passages: &[Passage], tokens_total: usize) -> Selection {
+        let required = self.required;
+        let mut chosen: Vec<Selected> = self
+            .parts
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, ps)| {
+                ps.map(|mut ps| {
+                    ps.sort();
+                    Selected {
+                        passage: passages[i].clone(),
+                        parts: ps,
+                        required: required[i],
+                    }
+                })
             })
-        })
-        .collect();
-    chosen.sort_by_key(|s| (s.passage.note, s.passage.start));
-    Selection {
-        passages: chosen,
-        tokens_used: used,
-        tokens_total,
+            .collect();
+        chosen.sort_by_key(|s| (s.passage.note, s.passage.start));
+        Selection {
+            passages: chosen,
+            tokens_used: self.used,
+            tokens_total,
+        }
     }
 }
 
