@@ -5,8 +5,8 @@
 use crate::evidence::SentenceEvidence;
 use crate::external::{ExternalUse, draft_deidentified};
 use crate::grounded::{
-    Attempt, KnownVectors, PipelineOptions, PreparedNotes, Provenance, Retrieval, Timings,
-    draft_with_model, link_evidence, prepare_notes, with_unsupported_sentences,
+    Attempt, GroundedDraft, KnownVectors, PipelineOptions, PreparedNotes, Provenance, Retrieval,
+    Timings, draft_with_model, link_evidence, prepare_notes, with_unsupported_sentences,
 };
 use crate::{Draft, Layout, Progress, TextFormat, writer};
 use epicrisis_domain::Episode;
@@ -131,90 +131,141 @@ impl Engine {
             return Err(GenerationError::Cancelled);
         }
         match self {
-            Engine::Deterministic => {
-                let draft = writer::write(ep, layout);
-                let text = draft.render(format);
-                let generate_ms = t.elapsed().as_secs_f64() * 1e3;
-                let mut on_progress = on_progress;
-                on_progress(Progress::Checking);
-                let tv = Instant::now();
-                let report = epicrisis_validate::validate(ep, &text);
-                // The writer's sentences come from the data: keywords and items find
-                // their evidence without an embeddings model.
-                let prepared = prepare_notes(ep, &Retrieval::default());
-                let evidence = link_evidence(ep, &text, &prepared, None);
-                let notes = Some(Arc::new(prepared));
-                let report = with_unsupported_sentences(report, &evidence, &text);
-                let validate_ms = tv.elapsed().as_secs_f64() * 1e3;
-                Ok(Outcome {
-                    draft,
-                    text,
-                    report,
-                    attempts: None,
-                    narrative: None,
-                    provenance: None,
-                    external: None,
-                    timings: None,
-                    generate_ms,
-                    validate_ms,
-                    evidence,
-                    notes,
-                })
-            }
+            Engine::Deterministic => Ok(deterministic(ep, layout, format, t, on_progress)),
             Engine::Model {
                 generator,
                 options,
                 external,
             } => {
-                let mut opts = options.clone();
-                opts.layout = layout;
-                opts.avoid = guidance.avoid.clone();
-                if !guidance.style_examples.is_empty() {
-                    opts.style_examples = guidance.style_examples.clone();
-                }
-                if guidance.known_vectors.is_some() {
-                    opts.known_vectors = guidance.known_vectors.clone();
-                }
-                let guarded = Cancellable {
-                    inner: generator.as_ref(),
-                    cancel: cancel.clone(),
-                };
-                let (g, ext) = if *external {
-                    let (g, x) = draft_deidentified(&guarded, ep, &opts, on_progress)?;
-                    (g, Some(x))
-                } else {
-                    (draft_with_model(&guarded, ep, &opts, on_progress)?, None)
-                };
+                let opts = guided_options(options, layout, guidance);
+                let (g, ext) = run_model(
+                    generator.as_ref(),
+                    *external,
+                    ep,
+                    &opts,
+                    cancel,
+                    on_progress,
+                )?;
                 if cancel.is_cancelled() {
                     return Err(GenerationError::Cancelled);
                 }
-                let (text, report, evidence) = if format == TextFormat::Plain {
-                    (g.text.clone(), g.report.clone(), g.evidence.clone())
-                } else {
-                    // Markdown is rendered from the same parts.
-                    let text = g.draft.render(format);
-                    let report = epicrisis_validate::validate(ep, &text);
-                    let embedder = opts.retrieval.embedder.as_deref();
-                    let evidence = link_evidence(ep, &text, &g.notes, embedder);
-                    let report = with_unsupported_sentences(report, &evidence, &text);
-                    (text, report, evidence)
-                };
-                Ok(Outcome {
-                    draft: g.draft,
-                    text,
-                    report,
-                    attempts: Some(g.attempts),
-                    narrative: Some(g.narrative),
-                    provenance: Some(g.provenance),
-                    external: ext,
-                    validate_ms: g.timings.validation_ms,
-                    timings: Some(g.timings),
-                    generate_ms: t.elapsed().as_secs_f64() * 1e3,
-                    evidence,
-                    notes: Some(g.notes),
-                })
+                Ok(model_outcome(ep, format, &opts, g, ext, t))
             }
         }
+    }
+}
+
+/// The deterministic writer's draft, validated, with the evidence of its sentences;
+/// `t` is when drafting began.
+fn deterministic(
+    ep: &Episode,
+    layout: Layout,
+    format: TextFormat,
+    t: Instant,
+    mut on_progress: impl FnMut(Progress),
+) -> Outcome {
+    let draft = writer::write(ep, layout);
+    let text = draft.render(format);
+    let generate_ms = t.elapsed().as_secs_f64() * 1e3;
+    on_progress(Progress::Checking);
+    let tv = Instant::now();
+    let report = epicrisis_validate::validate(ep, &text);
+    // The writer's sentences come from the data: keywords and items find
+    // their evidence without an embeddings model.
+    let prepared = prepare_notes(ep, &Retrieval::default());
+    let evidence = link_evidence(ep, &text, &prepared, None);
+    let notes = Some(Arc::new(prepared));
+    let report = with_unsupported_sentences(report, &evidence, &text);
+    let validate_ms = tv.elapsed().as_secs_f64() * 1e3;
+    Outcome {
+        draft,
+        text,
+        report,
+        attempts: None,
+        narrative: None,
+        provenance: None,
+        external: None,
+        timings: None,
+        generate_ms,
+        validate_ms,
+        evidence,
+        notes,
+    }
+}
+
+/// The engine's pipeline options for one draft: its layout, and what the caller knows.
+fn guided_options(
+    options: &PipelineOptions,
+    layout: Layout,
+    guidance: &Guidance,
+) -> PipelineOptions {
+    let mut opts = options.clone();
+    opts.layout = layout;
+    opts.avoid = guidance.avoid.clone();
+    if !guidance.style_examples.is_empty() {
+        opts.style_examples = guidance.style_examples.clone();
+    }
+    if guidance.known_vectors.is_some() {
+        opts.known_vectors = guidance.known_vectors.clone();
+    }
+    opts
+}
+
+/// The grounded pipeline with every request under `cancel`; on de-identified text when
+/// the generator is `external`.
+fn run_model(
+    generator: &dyn Generator,
+    external: bool,
+    ep: &Episode,
+    opts: &PipelineOptions,
+    cancel: &CancelToken,
+    on_progress: impl FnMut(Progress),
+) -> Result<(GroundedDraft, Option<ExternalUse>), GenerationError> {
+    let guarded = Cancellable {
+        inner: generator,
+        cancel: cancel.clone(),
+    };
+    if external {
+        let (g, x) = draft_deidentified(&guarded, ep, opts, on_progress)?;
+        Ok((g, Some(x)))
+    } else {
+        Ok((draft_with_model(&guarded, ep, opts, on_progress)?, None))
+    }
+}
+
+/// The outcome of a model's draft in `format`; `t` is when drafting began.
+fn model_outcome(
+    ep: &Episode,
+    format: TextFormat,
+    opts: &PipelineOptions,
+    g: GroundedDraft,
+    external: Option<ExternalUse>,
+    t: Instant,
+) -> Outcome {
+    let (text, report, evidence) = if format == TextFormat::Plain {
+        (g.text.clone(), g.report.clone(), g.evidence.clone())
+    } else {
+        // Markdown is rendered from the same parts.
+        let text = g.draft.render(format);
+        let report = epicrisis_validate::validate(ep, &text);
+        let embedder = opts.retrieval.embedder.as_deref();
+        let evidence = link_evidence(ep, &text, &g.notes, embedder);
+        let report = with_unsupported_sentences(report, &evidence, &text);
+        (text, report, evidence)
+    };
+    Outcome {
+        draft: g.draft,
+        text,
+        report,
+        attempts: Some(g.attempts),
+        narrative: Some(g.narrative),
+        provenance: Some(g.provenance),
+        external,
+        validate_ms: g.timings.validation_ms,
+        timings: Some(g.timings),
+        generate_ms: t.elapsed().as_secs_f64() * 1e3,
+        evidence,
+        notes: Some(g.notes),
     }
 }
 
