@@ -152,11 +152,121 @@ fn counterpart_keys(stems: &HashSet<String>) -> HashSet<String> {
     keys
 }
 
+/// The concepts a name denotes and its content-word keys.
+fn name_terms(lx: &Lexicon, name: &str) -> (Vec<ConceptId>, Vec<String>) {
+    let chars: Vec<char> = name.chars().collect();
+    let toks = tokenize_chars(&chars);
+    let ct = content_tokens(&chars, &toks);
+    let concepts: Vec<ConceptId> = lx
+        .find_terms(&ct, true)
+        .into_iter()
+        .flat_map(|t| t.concepts)
+        .collect();
+    (concepts, ct.iter().map(|c| c.key.clone()).collect())
+}
+
+/// A medication item, its numbers (every reading of its doses, durations, frequencies
+/// and dated days) added to `numbers`.
+fn med_ref(
+    lx: &Lexicon,
+    m: &epicrisis_domain::Medication,
+    discharge: bool,
+    numbers: &mut Vec<f64>,
+) -> MedRef {
+    let (concepts, stems) = name_terms(lx, &m.name);
+    let mut dated_days = Vec::new();
+    if let (Some(s), Some(e)) = (m.start, m.end) {
+        let d = s.days_until(e) as f64;
+        dated_days.push(d);
+        dated_days.push(d + 1.0);
+    }
+    let phases = m.phases();
+    let doses: Vec<Dose> = phases.iter().flat_map(|p| p.doses().cloned()).collect();
+    let routes: Vec<Route> = phases.iter().filter_map(|p| p.route.clone()).collect();
+    let frequencies: Vec<Frequency> = phases.iter().filter_map(|p| p.frequency.clone()).collect();
+    let durations: Vec<Duration> = phases.iter().filter_map(|p| p.duration.clone()).collect();
+    for d in &doses {
+        dose_values(d, numbers);
+    }
+    for d in &durations {
+        duration_values(d, numbers);
+    }
+    for f in &frequencies {
+        frequency_values(f, numbers);
+    }
+    numbers.extend(dated_days.iter().copied());
+    MedRef {
+        name: m.name.clone(),
+        kind: m.kind,
+        discharge,
+        concepts,
+        stems,
+        doses,
+        routes,
+        frequencies,
+        durations,
+        dated_days,
+        code_key: m.code.as_ref().map(|c| code_key(&c.display())),
+    }
+}
+
+/// Numbers a document may state besides those of its items: the length of stay,
+/// identifiers, the age, the hospital days of the notes and small counts.
+fn other_numbers(episode: &Episode, numbers: &mut Vec<f64>) {
+    if let Some(los) = episode.length_of_stay() {
+        numbers.extend([los as f64, (los + 1) as f64]);
+    }
+    // Identifiers a document may print (RUT, record and episode numbers).
+    for id in [episode.patient.identifier.as_deref(), episode.id.as_deref()]
+        .into_iter()
+        .flatten()
+    {
+        for part in id.split(|c: char| !c.is_ascii_digit() && c != '.') {
+            numbers.extend(interpretations(part.trim_matches('.')));
+        }
+    }
+    if let Some(age) = episode.patient.age {
+        numbers.push(f64::from(age));
+    }
+    if let Some(age) = episode.patient.age_number() {
+        numbers.push(f64::from(age));
+    }
+    for n in &episode.evolution {
+        if let Some(d) = n.day {
+            numbers.push(f64::from(d));
+        }
+    }
+    // Counts a summary may state ("3 diagnósticos", "2 antibióticos").
+    for c in 1..=3 {
+        numbers.push(c as f64);
+    }
+}
+
 impl EpisodeIndex {
     /// Indexes an episode.
     pub fn new(episode: &Episode) -> EpisodeIndex {
         let lx = lexicon();
-        let mut ix = EpisodeIndex {
+        let mut ix = EpisodeIndex::empty(episode);
+        ix.index_codes(episode);
+        ix.index_codes_in_text(episode);
+        let mut numbers: Vec<f64> = Vec::new();
+        ix.index_texts(lx, episode, &mut numbers);
+        ix.index_meds(lx, episode, &mut numbers);
+        ix.index_labs(lx, episode, &mut numbers);
+        ix.index_dates(episode, &mut numbers);
+        other_numbers(episode, &mut numbers);
+        ix.numbers = numbers
+            .into_iter()
+            .filter(|v| v.is_finite())
+            .map(value_key)
+            .collect();
+        ix.counterpart_keys = counterpart_keys(&ix.all_stems);
+        ix
+    }
+
+    /// An index with nothing indexed yet but what the episode says outright.
+    fn empty(episode: &Episode) -> EpisodeIndex {
+        EpisodeIndex {
             codes: HashMap::new(),
             units: Vec::new(),
             all_stems: HashSet::new(),
@@ -173,7 +283,12 @@ impl EpisodeIndex {
             has_procedures: !episode.procedures.is_empty(),
             has_patient_identity: episode.patient.name.is_some()
                 || episode.patient.identifier.is_some(),
-        };
+        }
+    }
+
+    /// The codes of the structured lists, with their CIE-10 categories and ATC codes,
+    /// and the diagnoses' codes as spelled.
+    fn index_codes(&mut self, episode: &Episode) {
         for c in episode.codes() {
             let key = code_key(&c.display);
             if matches!(
@@ -181,12 +296,12 @@ impl EpisodeIndex {
                 CodeRole::AdmissionDiagnosis | CodeRole::DischargeDiagnosis
             ) && let Some(cat) = key.get(..3)
             {
-                ix.icd10_categories.insert(cat.to_string());
+                self.icd10_categories.insert(cat.to_string());
             }
             if matches!(c.role, CodeRole::Treatment | CodeRole::DischargeMedication) {
-                ix.atc_codes.push(key.clone());
+                self.atc_codes.push(key.clone());
             }
-            ix.codes.entry(key).or_default().push(CodeRef {
+            self.codes.entry(key).or_default().push(CodeRef {
                 display: c.display.clone(),
                 role: Some(c.role),
                 item: c.item.to_string(),
@@ -199,22 +314,27 @@ impl EpisodeIndex {
             .chain(&episode.discharge_diagnoses)
         {
             if let Some(c) = &d.code {
-                ix.codes.entry(code_key(&c.raw)).or_default().push(CodeRef {
-                    display: c.raw.clone(),
-                    role: Some(CodeRole::AdmissionDiagnosis),
-                    item: d.name.clone(),
-                });
+                self.codes
+                    .entry(code_key(&c.raw))
+                    .or_default()
+                    .push(CodeRef {
+                        display: c.raw.clone(),
+                        role: Some(CodeRole::AdmissionDiagnosis),
+                        item: d.name.clone(),
+                    });
             }
         }
+    }
 
-        let mut numbers: Vec<f64> = Vec::new();
+    /// Codes written inside free text ("Media elástica compresión (Z29.8)") that no
+    /// structured list holds.
+    fn index_codes_in_text(&mut self, episode: &Episode) {
         for (_, text) in episode.texts() {
-            // Codes written inside free text ("Media elástica compresión (Z29.8)").
             let chars: Vec<char> = text.chars().collect();
             for c in crate::scan::scan_codes(&chars) {
                 let key = code_key(&c.text);
-                if !ix.codes.contains_key(&key) {
-                    ix.codes.entry(key).or_default().push(CodeRef {
+                if !self.codes.contains_key(&key) {
+                    self.codes.entry(key).or_default().push(CodeRef {
                         display: c.text.clone(),
                         role: None,
                         item: text.to_string(),
@@ -222,78 +342,42 @@ impl EpisodeIndex {
                 }
             }
         }
+    }
+
+    /// Every text field of the episode as a [`Unit`], its words and concepts pooled.
+    fn index_texts(&mut self, lx: &Lexicon, episode: &Episode, numbers: &mut Vec<f64>) {
         for (source, text) in episode.texts() {
-            let unit = ix.unit_of(lx, source, text, &mut numbers);
+            let unit = self.unit_of(lx, source, text, numbers);
             if matches!(source, TextSource::DischargeMedication) {
-                ix.discharge_concepts.extend(unit.concepts.iter().copied());
+                self.discharge_concepts
+                    .extend(unit.concepts.iter().copied());
             }
-            ix.all_stems.extend(unit.stems.iter().cloned());
-            ix.concepts.extend(unit.concepts.iter().copied());
-            ix.units.push(unit);
+            self.all_stems.extend(unit.stems.iter().cloned());
+            self.concepts.extend(unit.concepts.iter().copied());
+            self.units.push(unit);
         }
+    }
+
+    /// The in-hospital treatments, then the discharge medications.
+    fn index_meds(&mut self, lx: &Lexicon, episode: &Episode, numbers: &mut Vec<f64>) {
         for (list, discharge) in [
             (&episode.treatments, false),
             (&episode.discharge.medications, true),
         ] {
             for m in list {
-                let chars: Vec<char> = m.name.chars().collect();
-                let toks = tokenize_chars(&chars);
-                let ct = content_tokens(&chars, &toks);
-                let concepts: Vec<ConceptId> = lx
-                    .find_terms(&ct, true)
-                    .into_iter()
-                    .flat_map(|t| t.concepts)
-                    .collect();
-                let mut dated_days = Vec::new();
-                if let (Some(s), Some(e)) = (m.start, m.end) {
-                    let d = s.days_until(e) as f64;
-                    dated_days.push(d);
-                    dated_days.push(d + 1.0);
-                }
-                let phases = m.phases();
-                let doses: Vec<Dose> = phases.iter().flat_map(|p| p.doses().cloned()).collect();
-                let routes: Vec<Route> = phases.iter().filter_map(|p| p.route.clone()).collect();
-                let frequencies: Vec<Frequency> =
-                    phases.iter().filter_map(|p| p.frequency.clone()).collect();
-                let durations: Vec<Duration> =
-                    phases.iter().filter_map(|p| p.duration.clone()).collect();
-                for d in &doses {
-                    dose_values(d, &mut numbers);
-                }
-                for d in &durations {
-                    duration_values(d, &mut numbers);
-                }
-                for f in &frequencies {
-                    frequency_values(f, &mut numbers);
-                }
-                numbers.extend(dated_days.iter().copied());
+                let med = med_ref(lx, m, discharge, numbers);
                 if discharge {
-                    ix.discharge_concepts.extend(concepts.iter().copied());
+                    self.discharge_concepts.extend(med.concepts.iter().copied());
                 }
-                ix.meds.push(MedRef {
-                    name: m.name.clone(),
-                    kind: m.kind,
-                    discharge,
-                    concepts,
-                    stems: ct.iter().map(|c| c.key.clone()).collect(),
-                    doses,
-                    routes,
-                    frequencies,
-                    durations,
-                    dated_days,
-                    code_key: m.code.as_ref().map(|c| code_key(&c.display())),
-                });
+                self.meds.push(med);
             }
         }
+    }
+
+    /// The lab tests with every value, range limit and date recorded for them.
+    fn index_labs(&mut self, lx: &Lexicon, episode: &Episode, numbers: &mut Vec<f64>) {
         for l in &episode.labs {
-            let chars: Vec<char> = l.test.chars().collect();
-            let toks = tokenize_chars(&chars);
-            let ct = content_tokens(&chars, &toks);
-            let concepts: Vec<ConceptId> = lx
-                .find_terms(&ct, true)
-                .into_iter()
-                .flat_map(|t| t.concepts)
-                .collect();
+            let (concepts, stems) = name_terms(lx, &l.test);
             let mut values = vec![l.first.value, l.min, l.max];
             if let Some(last) = &l.last {
                 values.push(last.value);
@@ -302,17 +386,22 @@ impl EpisodeIndex {
                 values.extend(v.range_low);
                 values.extend(v.range_high);
                 if let Some(d) = v.date {
-                    ix.dates.insert(d);
+                    self.dates.insert(d);
                 }
             }
             numbers.extend(values.iter().copied());
-            ix.labs.push(LabRef {
+            self.labs.push(LabRef {
                 test: l.test.clone(),
                 concepts,
-                stems: ct.iter().map(|c| c.key.clone()).collect(),
+                stems,
                 values,
             });
         }
+    }
+
+    /// The dates of the stay, procedures, treatments and notes (labs' are indexed with
+    /// them), and the day, month and year of every date as numbers.
+    fn index_dates(&mut self, episode: &Episode, numbers: &mut Vec<f64>) {
         for d in [episode.admission_date, episode.discharge_date]
             .into_iter()
             .flatten()
@@ -326,49 +415,15 @@ impl EpisodeIndex {
             )
             .chain(episode.evolution.iter().filter_map(|n| n.date))
         {
-            ix.dates.insert(d);
+            self.dates.insert(d);
         }
-        for d in ix.dates.clone() {
+        for d in self.dates.clone() {
             numbers.extend([
                 f64::from(d.day()),
                 f64::from(d.month()),
                 f64::from(d.year()),
             ]);
         }
-        if let Some(los) = episode.length_of_stay() {
-            numbers.extend([los as f64, (los + 1) as f64]);
-        }
-        // Identifiers a document may print (RUT, record and episode numbers).
-        for id in [episode.patient.identifier.as_deref(), episode.id.as_deref()]
-            .into_iter()
-            .flatten()
-        {
-            for part in id.split(|c: char| !c.is_ascii_digit() && c != '.') {
-                numbers.extend(interpretations(part.trim_matches('.')));
-            }
-        }
-        if let Some(age) = episode.patient.age {
-            numbers.push(f64::from(age));
-        }
-        if let Some(age) = episode.patient.age_number() {
-            numbers.push(f64::from(age));
-        }
-        for n in &episode.evolution {
-            if let Some(d) = n.day {
-                numbers.push(f64::from(d));
-            }
-        }
-        // Counts a summary may state ("3 diagnósticos", "2 antibióticos").
-        for c in 1..=3 {
-            numbers.push(c as f64);
-        }
-        ix.numbers = numbers
-            .into_iter()
-            .filter(|v| v.is_finite())
-            .map(value_key)
-            .collect();
-        ix.counterpart_keys = counterpart_keys(&ix.all_stems);
-        ix
     }
 
     fn unit_of(
