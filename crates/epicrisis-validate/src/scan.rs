@@ -197,91 +197,105 @@ pub fn scan_dates(chars: &[char]) -> Vec<DateSpan> {
             continue;
         }
         let (n1, v1) = digits_at(chars, i, 4);
-        let j = i + n1;
-        // yyyy-mm-dd
-        if n1 == 4 && j < chars.len() && chars[j] == '-' {
-            let (n2, v2) = digits_at(chars, j + 1, 2);
-            let k = j + 1 + n2;
-            if n2 > 0 && k < chars.len() && chars[k] == '-' {
-                let (n3, v3) = digits_at(chars, k + 1, 2);
-                if n3 > 0
-                    && let Some(d) = Date::from_ymd(v1 as i32, v2 as u8, v3 as u8)
-                {
-                    let end = k + 1 + n3;
-                    out.push(DateSpan {
-                        start: i,
-                        end,
-                        text: chars[i..end].iter().collect(),
-                        date: Some(d),
-                        day_month: (d.day(), d.month()),
-                    });
-                    i = end;
-                    continue;
-                }
-            }
+        let found = iso_date(chars, i, n1, v1)
+            .or_else(|| numeric_date(chars, i, n1, v1))
+            .or_else(|| spelled_date(chars, i, n1, v1));
+        if let Some(span) = found {
+            i = span.end;
+            out.push(span);
+            continue;
         }
-        // dd/mm/yyyy, dd-mm-yyyy
-        if (1..=2).contains(&n1) && j < chars.len() && (chars[j] == '/' || chars[j] == '-') {
-            let sep = chars[j];
-            let (n2, v2) = digits_at(chars, j + 1, 2);
-            let k = j + 1 + n2;
-            if n2 > 0 && k < chars.len() && chars[k] == sep {
-                let (n3, v3) = digits_at(chars, k + 1, 4);
-                if n3 == 4 || n3 == 2 {
-                    let year = if n3 == 2 { 2000 + v3 as i32 } else { v3 as i32 };
-                    if let Some(d) = Date::from_ymd(year, v2 as u8, v1 as u8) {
-                        let end = k + 1 + n3;
-                        out.push(DateSpan {
-                            start: i,
-                            end,
-                            text: chars[i..end].iter().collect(),
-                            date: Some(d),
-                            day_month: (d.day(), d.month()),
-                        });
-                        i = end;
-                        continue;
-                    }
-                }
-            }
-        }
-        // "15 de diciembre (de 2025)"
-        if (1..=2).contains(&n1) {
-            let rest: String = chars[j..chars.len().min(j + 30)].iter().collect();
-            let f = fold(&rest);
-            if let Some(after) = f.strip_prefix(" de ") {
-                let month_word: String = after.chars().take_while(|c| c.is_alphabetic()).collect();
-                if let Some(m) = Date::month_from_name(&month_word) {
-                    let mut end = j + 4 + month_word.chars().count();
-                    let tail: String = f.chars().skip(4 + month_word.chars().count()).collect();
-                    let mut date = None;
-                    if let Some(y) = tail
-                        .strip_prefix(" de ")
-                        .or_else(|| tail.strip_prefix(" del "))
-                    {
-                        let yd: String = y.chars().take_while(|c| c.is_ascii_digit()).collect();
-                        if yd.len() == 4 {
-                            let skip = if tail.starts_with(" del ") { 5 } else { 4 };
-                            end += skip + 4;
-                            date = Date::from_ymd(yd.parse().unwrap_or(0), m, v1 as u8);
-                        }
-                    }
-                    if (1..=31).contains(&v1) {
-                        out.push(DateSpan {
-                            start: i,
-                            end,
-                            text: chars[i..end].iter().collect(),
-                            date,
-                            day_month: (v1 as u8, m),
-                        });
-                        i = end;
-                        continue;
-                    }
-                }
-            }
-        }
-        i = j.max(i + 1);
+        i = (i + n1).max(i + 1);
     }
     out
+}
+
+/// The span `[start, end)` of `chars`, a whole date.
+fn full_date(chars: &[char], start: usize, end: usize, d: Date) -> DateSpan {
+    DateSpan {
+        start,
+        end,
+        text: chars[start..end].iter().collect(),
+        date: Some(d),
+        day_month: (d.day(), d.month()),
+    }
+}
+
+/// `yyyy-mm-dd` at `i`, whose first `n1` digits read `v1`.
+fn iso_date(chars: &[char], i: usize, n1: usize, v1: u32) -> Option<DateSpan> {
+    let j = i + n1;
+    if n1 == 4 && j < chars.len() && chars[j] == '-' {
+        let (n2, v2) = digits_at(chars, j + 1, 2);
+        let k = j + 1 + n2;
+        if n2 > 0 && k < chars.len() && chars[k] == '-' {
+            let (n3, v3) = digits_at(chars, k + 1, 2);
+            if n3 > 0
+                && let Some(d) = Date::from_ymd(v1 as i32, v2 as u8, v3 as u8)
+            {
+                return Some(full_date(chars, i, k + 1 + n3, d));
+            }
+        }
+    }
+    None
+}
+
+/// `dd/mm/yyyy` or `dd-mm-yyyy` (or a two-digit year) at `i`, whose first `n1` digits
+/// read `v1`.
+fn numeric_date(chars: &[char], i: usize, n1: usize, v1: u32) -> Option<DateSpan> {
+    let j = i + n1;
+    if (1..=2).contains(&n1) && j < chars.len() && (chars[j] == '/' || chars[j] == '-') {
+        let sep = chars[j];
+        let (n2, v2) = digits_at(chars, j + 1, 2);
+        let k = j + 1 + n2;
+        if n2 > 0 && k < chars.len() && chars[k] == sep {
+            let (n3, v3) = digits_at(chars, k + 1, 4);
+            if n3 == 4 || n3 == 2 {
+                let year = if n3 == 2 { 2000 + v3 as i32 } else { v3 as i32 };
+                if let Some(d) = Date::from_ymd(year, v2 as u8, v1 as u8) {
+                    return Some(full_date(chars, i, k + 1 + n3, d));
+                }
+            }
+        }
+    }
+    None
+}
+
+/// "15 de diciembre (de 2025)" at `i`, whose first `n1` digits read `v1`: the full date
+/// when the year is written, else the day and month alone.
+fn spelled_date(chars: &[char], i: usize, n1: usize, v1: u32) -> Option<DateSpan> {
+    if !(1..=2).contains(&n1) {
+        return None;
+    }
+    let j = i + n1;
+    let rest: String = chars[j..chars.len().min(j + 30)].iter().collect();
+    let f = fold(&rest);
+    let after = f.strip_prefix(" de ")?;
+    let month_word: String = after.chars().take_while(|c| c.is_alphabetic()).collect();
+    let m = Date::month_from_name(&month_word)?;
+    let mut end = j + 4 + month_word.chars().count();
+    let tail: String = f.chars().skip(4 + month_word.chars().count()).collect();
+    let mut date = None;
+    if let Some(y) = tail
+        .strip_prefix(" de ")
+        .or_else(|| tail.strip_prefix(" del "))
+    {
+        let yd: String = y.chars().take_while(|c| c.is_ascii_digit()).collect();
+        if yd.len() == 4 {
+            let skip = if tail.starts_with(" del ") { 5 } else { 4 };
+            end += skip + 4;
+            date = Date::from_ymd(yd.parse().unwrap_or(0), m, v1 as u8);
+        }
+    }
+    if !(1..=31).contains(&v1) {
+        return None;
+    }
+    Some(DateSpan {
+        start: i,
+        end,
+        text: chars[i..end].iter().collect(),
+        date,
+        day_month: (v1 as u8, m),
+    })
 }
 
 #[cfg(test)]
