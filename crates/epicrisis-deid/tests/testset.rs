@@ -5,11 +5,8 @@ use epicrisis_deid::testset::{Case, evaluate};
 
 #[test]
 fn planted_identifiers_are_removed_and_clinical_words_kept() {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../testdata/deid/cases.jsonl"
-    );
-    let text = std::fs::read_to_string(path).expect("test set present");
+    let path = epicrisis_testkit::fixtures::testdata("deid/cases.jsonl");
+    let text = std::fs::read_to_string(&path).expect("test set present");
     let cases: Vec<Case> = text
         .lines()
         .filter(|l| !l.trim().is_empty())

@@ -304,10 +304,9 @@ mod tests {
     fn a_folder_is_read_in_name_order_with_its_references() {
         let dir = std::env::temp_dir().join(format!("eval-narrative-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let ep = std::fs::read(
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../../testdata/episodes/compact_hernia.json"),
-        )
+        let ep = std::fs::read(epicrisis_testkit::fixtures::testdata(
+            "episodes/compact_hernia.json",
+        ))
         .unwrap();
         std::fs::write(dir.join("b.json"), &ep).unwrap();
         std::fs::write(dir.join("a.json"), &ep).unwrap();

@@ -28,7 +28,7 @@ fn st_python() -> Option<PathBuf> {
 /// Vectors from sentence-transformers for `texts` with `prompt` before each.
 fn reference(python: &Path, model: &Path, texts: &[&str], prompt: &str) -> Vec<Vec<f32>> {
     let script =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools/models/embed_reference.py");
+        epicrisis_testkit::fixtures::workspace_root().join("tools/models/embed_reference.py");
     let mut child = Command::new(python)
         .arg(script)
         .stdin(Stdio::piped())
@@ -117,7 +117,7 @@ fn xlm_roberta_matches_sentence_transformers() {
         return;
     };
     let dir = std::env::temp_dir().join(format!("epicrisis-tiny-xlmr-{}", std::process::id()));
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools/models/tiny_xlmr.py");
+    let script = epicrisis_testkit::fixtures::workspace_root().join("tools/models/tiny_xlmr.py");
     let out = Command::new(&python)
         .arg(script)
         .arg(&e5)

@@ -137,7 +137,8 @@ fn fhir_bundles_validate_with_fhir_resources() {
         std::fs::write(&path, bytes).unwrap();
         files.push(path);
     }
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/validate_fhir.py");
+    let script =
+        epicrisis_testkit::fixtures::crate_path("epicrisis-export", "tests/validate_fhir.py");
     let out = run(Command::new(python).arg(script).args(&files));
     eprintln!("{out}");
     assert_eq!(

@@ -11,9 +11,7 @@ use std::io::Read;
 use std::path::PathBuf;
 
 fn bad_file(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/bad")
-        .join(name)
+    epicrisis_testkit::fixtures::crate_path("epicrisis-ingest", "tests/bad").join(name)
 }
 
 fn check(case: &str, err: &IngestError, kind: ErrorKind, needles: &[&str]) {

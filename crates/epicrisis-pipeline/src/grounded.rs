@@ -765,10 +765,9 @@ mod tests {
 
     #[test]
     fn units_of_the_data_are_not_novel_words() {
-        let bytes = std::fs::read(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../../testdata/episodes/episodio_1416169.json"),
-        )
+        let bytes = std::fs::read(epicrisis_testkit::fixtures::testdata(
+            "episodes/episodio_1416169.json",
+        ))
         .unwrap();
         let ep = epicrisis_ingest::read_episode(&bytes, "episodio_1416169.json").unwrap();
         let index = EpisodeIndex::new(&ep);

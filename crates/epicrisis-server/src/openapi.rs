@@ -285,7 +285,7 @@ mod tests {
     fn no_api_route_bypasses_the_document() {
         // Axum cannot list a router's routes, so the sources are read: an API route added
         // with a plain axum `route` call would be served but not described.
-        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let src = epicrisis_testkit::fixtures::crate_path("epicrisis-server", "src");
         let mut files = vec![src.clone()];
         let mut offenders = Vec::new();
         while let Some(p) = files.pop() {

@@ -169,10 +169,9 @@ async fn a_bad_body_is_a_json_error_naming_the_shape_and_the_field() {
 
 #[test]
 fn docs_api_md_lists_every_operation() {
-    let md = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/api.md"),
-    )
-    .unwrap();
+    let md =
+        std::fs::read_to_string(epicrisis_testkit::fixtures::workspace_root().join("docs/api.md"))
+            .unwrap();
     let doc = serde_json::to_value(&*epicrisis_server::openapi::document()).unwrap();
     let mut missing = Vec::new();
     for (path, item) in doc["paths"].as_object().unwrap() {

@@ -6,9 +6,37 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-/// The repository's root folder.
+/// The repository's root folder: the nearest folder holding `Cargo.lock` and `testdata/`
+/// above the running test's crate (`CARGO_MANIFEST_DIR`, which cargo sets when it runs a
+/// test), else above the working folder. The path compiled into this crate comes last:
+/// when one target folder serves several checkouts (a CI copy, a git worktree), cargo
+/// reuses a build whose compiled path names another, perhaps deleted, checkout.
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    let compiled = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let starts = [
+        std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from),
+        std::env::current_dir().ok(),
+        Some(compiled.clone()),
+    ];
+    starts
+        .into_iter()
+        .flatten()
+        .find_map(|start| root_above(&start))
+        .unwrap_or_else(|| compiled.join("../.."))
+}
+
+/// `start` or the nearest folder above it that looks like this repository's root.
+fn root_above(start: &Path) -> Option<PathBuf> {
+    start
+        .ancestors()
+        .find(|dir| dir.join("Cargo.lock").is_file() && dir.join("testdata").is_dir())
+        .map(Path::to_path_buf)
+}
+
+/// A file or folder of one crate of the workspace, by its folder name under `crates/`
+/// (its `tests/` data, its sources).
+pub fn crate_path(krate: &str, rel: &str) -> PathBuf {
+    workspace_root().join("crates").join(krate).join(rel)
 }
 
 /// A file or folder under the project's `testdata/` (part of the repository: always there).
@@ -140,6 +168,16 @@ mod tests {
             "{}",
             testdata("episodes").display()
         );
+    }
+
+    #[test]
+    fn the_root_is_found_from_any_folder_below_it() {
+        let root = workspace_root();
+        assert!(root.join("Cargo.lock").is_file(), "{}", root.display());
+        let deep = root.join("crates/epicrisis-testkit/src");
+        assert_eq!(root_above(&deep).unwrap(), root);
+        assert_eq!(root_above(Path::new("/")), None);
+        assert!(crate_path("epicrisis-testkit", "Cargo.toml").is_file());
     }
 
     #[test]

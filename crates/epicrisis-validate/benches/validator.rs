@@ -3,7 +3,6 @@
 //! episode (the server indexes once per episode and validates every edit).
 
 use epicrisis_validate::{EpisodeIndex, validate, validate_indexed};
-use std::path::Path;
 use std::time::Instant;
 
 fn percentile(v: &[f64], p: f64) -> f64 {
@@ -15,7 +14,7 @@ fn main() {
     let t = Instant::now();
     let terms = epicrisis_domain::lexicon::lexicon().term_count();
     let load_ms = t.elapsed().as_secs_f64() * 1e3;
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/dev/train.jsonl");
+    let path = epicrisis_testkit::fixtures::testdata("dev/train.jsonl");
     let bytes = std::fs::read(&path).expect("train.jsonl");
     let records = epicrisis_ingest::read_dataset(&bytes, "train.jsonl").expect("dataset");
     let docs: Vec<_> = records

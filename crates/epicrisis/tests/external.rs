@@ -108,10 +108,7 @@ const LEAKS: &[&str] = &[
 ];
 
 fn episode(dir: &Path) -> std::path::PathBuf {
-    let src = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../testdata/episodes/episodio_1416169.json"
-    );
+    let src = epicrisis_testkit::fixtures::testdata("episodes/episodio_1416169.json");
     let mut v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(src).unwrap()).unwrap();
     v["paciente"]["nombre"] = NAME.into();
@@ -129,10 +126,7 @@ fn episode(dir: &Path) -> std::path::PathBuf {
 }
 
 fn compact(dir: &Path) -> std::path::PathBuf {
-    let src = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../testdata/dev/train.jsonl"
-    );
+    let src = epicrisis_testkit::fixtures::testdata("dev/train.jsonl");
     let first = std::fs::read_to_string(src)
         .unwrap()
         .lines()

@@ -3,9 +3,9 @@
 pub use epicrisis_testkit::fixtures::testdata;
 use std::path::PathBuf;
 
-/// The workspace root (two levels above this crate).
+/// The workspace root.
 pub fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+    epicrisis_testkit::fixtures::workspace_root()
 }
 
 pub fn read(rel: &str) -> Vec<u8> {
