@@ -28,8 +28,8 @@
 //! - `versions`: drafts, signatures and amendments ([`NewVersion`], [`VersionRow`]);
 //! - `users`: [`Role`], [`User`], [`Session`];
 //! - `audit`: the audit trail and its hash chain ([`AuditEntry`], [`AuditCheck`]);
-//! - [`listing`], [`revisions`], [`tokens`], [`vectors`]: the episode list, the signed
-//!   record, API tokens, sentence embeddings.
+//! - [`jobs`], [`listing`], [`revisions`], [`tokens`], [`vectors`]: durable draft jobs,
+//!   the episode list, the signed record, API tokens, sentence embeddings.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -46,6 +46,7 @@ mod open;
 mod users;
 mod versions;
 
+pub mod jobs;
 pub mod listing;
 pub mod revisions;
 pub mod tokens;
@@ -55,6 +56,7 @@ pub use audit::{AuditCheck, AuditEntry, AuditRow};
 pub use episodes::{EpisodeRow, NewEpisode};
 pub use error::{Result, StoreError};
 pub(crate) use error::{is_foreign_key_violation, is_unique_violation};
+pub use jobs::{ClaimedJob, Completed, Enqueued, Heartbeat, JobEnd, JobRow, JobState, NewJob};
 pub use listing::{EpisodeQuery, EpisodeSummary};
 pub use revisions::{
     EpisodeRevision, HASH_SCHEME_RECORD, HASH_SCHEME_TEXT, RevisionInfo, VersionCheck,

@@ -88,8 +88,21 @@ impl Store {
     /// amendment does not follow a signed version.
     pub async fn add_version(&self, v: &NewVersion) -> Result<VersionRow> {
         let mut tx = self.write_tx().await?;
-        self.lock_episode(&mut tx, &v.episode_id).await?;
-        let latest = latest_in(&mut tx, &v.episode_id).await?;
+        let row = self.add_version_in(&mut tx, v, None).await?;
+        tx.commit().await?;
+        Ok(row)
+    }
+
+    /// [`Store::add_version`] inside `tx`; `job_id`: the draft job that wrote it (unique:
+    /// see [`crate::jobs`]).
+    pub(crate) async fn add_version_in(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        v: &NewVersion,
+        job_id: Option<&str>,
+    ) -> Result<VersionRow> {
+        self.lock_episode(tx, &v.episode_id).await?;
+        let latest = latest_in(tx, &v.episode_id).await?;
         let latest_id = latest.as_ref().map(|l| l.id);
         if v.parent_id != latest_id {
             return Err(StoreError::Conflict(match &latest {
@@ -122,7 +135,7 @@ impl Store {
                 )
                 .bind(&v.episode_id)
                 .bind(VersionStatus::Signed.as_str())
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&mut **tx)
                 .await?;
                 match signed {
                     Some(r) => amends = Some(r.try_get::<i64, _>("id")?),
@@ -143,10 +156,9 @@ impl Store {
             _ => {}
         }
         let number = latest.as_ref().map_or(1, |l| l.number + 1);
-        let revision = revisions::resolve(&mut tx, &v.episode_id, v.episode_revision).await?;
-        let id = insert_version(&mut tx, self.backend, v, number, amends, &revision).await?;
-        let row = version_in(&mut tx, id).await?;
-        tx.commit().await?;
+        let revision = revisions::resolve(tx, &v.episode_id, v.episode_revision).await?;
+        let id = insert_version(tx, self.backend, v, number, amends, &revision, job_id).await?;
+        let row = version_in(tx, id).await?;
         row.ok_or_else(|| StoreError::Db(format!("version {id} vanished after saving")))
     }
 
@@ -207,7 +219,7 @@ impl Store {
             episode_revision: Some(v.episode_revision),
         };
         let revision = revisions::resolve(&mut tx, &v.episode_id, new.episode_revision).await?;
-        let id = insert_version(&mut tx, self.backend, &new, v.number + 1, None, &revision).await?;
+        let id = insert_version(&mut tx, self.backend, &new, v.number + 1, None, &revision, None).await?;
         let row = version_in(&mut tx, id).await?;
         tx.commit().await?;
         row.ok_or_else(|| StoreError::Db(format!("version {id} vanished after saving")))
@@ -320,7 +332,7 @@ async fn version_in(tx: &mut Transaction<'static, Any>, id: i64) -> Result<Optio
     row.as_ref().map(version_row).transpose()
 }
 
-async fn latest_in(
+pub(crate) async fn latest_in(
     tx: &mut Transaction<'static, Any>,
     episode_id: &str,
 ) -> Result<Option<VersionRow>> {
@@ -344,6 +356,7 @@ async fn insert_version(
     number: i64,
     amends: Option<i64>,
     revision: &(i64, String),
+    job_id: Option<&str>,
 ) -> Result<i64> {
     let status = if v.kind == VersionKind::Signed {
         VersionStatus::Signed
@@ -370,8 +383,8 @@ async fn insert_version(
     let result = sqlx::query(
         "INSERT INTO versions (id, episode_id, number, kind, status, text, report_json, \
          provenance_json, engine, author_id, parent_id, amends, content_hash, hash_scheme, \
-         episode_revision, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+         episode_revision, created_at, job_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
          RETURNING id",
     )
     .bind(id)
@@ -390,6 +403,7 @@ async fn insert_version(
     .bind(HASH_SCHEME_RECORD)
     .bind(revision.0)
     .bind(created_at)
+    .bind(job_id)
     .fetch_one(&mut **tx)
     .await;
     match result {
