@@ -3,7 +3,7 @@
 //! may show the words, but must not present them as the draft: an answer can still be
 //! rejected by the check that follows it.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One report of a draft under way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,7 +21,7 @@ pub enum Progress<'a> {
 /// Which answer a model is writing: step `step` of `steps` (a long stay is written in
 /// steps of a few days), round `round` of at most `rounds` (the first answer and its
 /// repairs). All counted from 1.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Writing {
     pub step: usize,
@@ -31,7 +31,7 @@ pub struct Writing {
 }
 
 /// The stage a draft is in, as a caller keeps it (without the text).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "stage", rename_all = "camelCase")]
 pub enum Stage {
     Retrieving,

@@ -93,17 +93,17 @@ fn action_es(action: &str) -> &str {
 /// The server's state, the drafting queue and the latest audit entries, for the page.
 async fn operations(state: &AppState, verify: bool) -> Value {
     let database_ok = state.store.episode_stamp("").await.is_ok();
-    let (waiting, running) = state.queue.load();
-    let jobs: Vec<Value> = state
-        .queue
-        .jobs_now()
-        .iter()
-        .map(|j| crate::drafting::job_json(state, j))
-        .map(|j| {
-            json!({"episode": j.episode_id, "status": j.status, "stage": j.stage_label,
-                   "ahead": j.ahead, "elapsed": j.elapsed_s})
-        })
-        .collect();
+    let (waiting, running) = state.store.job_counts().await.unwrap_or((0, 0));
+    let mut jobs: Vec<Value> = Vec::new();
+    for row in state.store.active_jobs().await.unwrap_or_default() {
+        if let Ok(j) = crate::jobs::job_view(state, &row).await {
+            jobs.push(
+                json!({"episode": j.episode_id, "status": j.status, "stage": j.stage_label,
+                   "ahead": j.ahead, "elapsed": j.elapsed_s,
+                   "worker": row.lease_owner.as_deref().map(worker_host)}),
+            );
+        }
+    }
     let audit: Vec<Value> = match state.store.audit_trail(None, 30).await {
         // Newest first, as the store gives them.
         Ok(rows) => rows
@@ -141,7 +141,8 @@ async fn operations(state: &AppState, verify: bool) -> Value {
         "embeddings": state.embedder.as_ref().map(|e| e.name().to_string()),
         "uptime_min": state.started.elapsed().as_secs() / 60,
         "version": env!("CARGO_PKG_VERSION"),
-        "queue": {"waiting": waiting, "running": running, "capacity": state.queue.capacity(), "jobs": jobs},
+        "queue": {"waiting": waiting, "running": running, "capacity": state.settings.queue_capacity, "jobs": jobs,
+                   "local_worker": state.settings.worker},
         "audit": audit, "check": check,
     })
 }
@@ -392,4 +393,9 @@ async fn admin_password(
         Ok(()) => done("contrasena", &name),
         Err(e) => admin_view(&state, &p, None, Some(e), json!({})).await,
     }
+}
+
+/// The machine part of a worker's id (`host:pid:random`), for the page.
+fn worker_host(owner: &str) -> String {
+    owner.split(':').next().unwrap_or(owner).to_string()
 }

@@ -34,6 +34,7 @@ pub mod origins;
 pub mod record;
 pub mod tokens;
 pub mod web;
+pub mod worker;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
@@ -71,6 +72,11 @@ pub struct Settings {
     /// Reverse proxies whose `X-Forwarded-For` names the client
     /// (`EPICRISIS_TRUSTED_PROXIES`; empty: the header is ignored), see [`client`].
     pub trusted_proxies: Vec<client::IpNet>,
+    /// Whether this server drafts (a worker in the process) or only queues, for
+    /// separate `epicrisis worker` processes (`serve --no-worker`).
+    pub worker: bool,
+    /// How workers hold jobs.
+    pub jobs: worker::WorkerSettings,
 }
 
 impl Default for Settings {
@@ -88,6 +94,8 @@ impl Default for Settings {
             log_requests: true,
             episode_cache: 256,
             trusted_proxies: Vec::new(),
+            worker: true,
+            jobs: worker::WorkerSettings::default(),
         }
     }
 }
@@ -95,7 +103,8 @@ impl Default for Settings {
 pub struct Inner {
     pub store: Store,
     pub engine: Engine,
-    pub queue: Arc<jobs::Queue>,
+    /// Wakes this process's worker when a job is queued here.
+    pub wake: Arc<worker::Wake>,
     pub settings: Settings,
     pub limiter: auth::LoginLimiter,
     pub templates: minijinja::Environment<'static>,
@@ -131,17 +140,16 @@ pub fn now_ms() -> i64 {
 /// A running server's pieces (for `serve` and the tests).
 pub struct Server {
     pub state: AppState,
-    worker: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Server {
-    /// Starts the queue's worker and builds the state.
+    /// Builds the state. The worker starts with [`Server::run`] (after
+    /// [`Server::with_embedder`]), unless `settings.worker` is off.
     pub fn new(store: Store, engine: Engine, settings: Settings) -> std::io::Result<Server> {
-        let (queue, worker) = jobs::Queue::start(settings.queue_capacity, engine.clone())?;
         let state = AppState(Arc::new(Inner {
             store,
             engine,
-            queue,
+            wake: Arc::new(worker::Wake::default()),
             templates: web::templates(),
             limiter: auth::LoginLimiter::default(),
             started: Instant::now(),
@@ -150,10 +158,7 @@ impl Server {
             embedder: None,
             indexer: archive::Indexer::default(),
         }));
-        Ok(Server {
-            state,
-            worker: Some(worker),
-        })
+        Ok(Server { state })
     }
 
     /// Gives the server a sentence-embedding model (the archive's search). Call it right
@@ -172,7 +177,7 @@ impl Server {
     /// Serves until `shutdown` resolves, then stops taking requests, finishes (and
     /// saves) the running job within the grace period and returns.
     pub async fn run(
-        mut self,
+        self,
         listener: tokio::net::TcpListener,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
@@ -181,23 +186,33 @@ impl Server {
         api::index_archive_later(&self.state);
         let state = self.state.clone();
         tokio::spawn(async move { listing::fill_list_columns(&state).await });
+        let worker = match self.state.settings.worker {
+            true => Some(
+                worker::Worker::new(
+                    self.state.store.clone(),
+                    self.state.engine.clone(),
+                    self.state.embedder.clone(),
+                    self.state.settings.jobs.clone(),
+                    tokio::runtime::Handle::current(),
+                )
+                .start(self.state.wake.clone())?,
+            ),
+            false => None,
+        };
         let app = self.router();
-        let queue = self.state.queue.clone();
         let grace = self.state.settings.shutdown_grace;
-        let result = axum::serve(
+        axum::serve(
             listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(async move {
             shutdown.await;
             // Let the running job finish and be saved; streams then end on their own.
-            let _ = tokio::task::spawn_blocking(move || queue.shutdown(grace)).await;
+            if let Some(w) = worker {
+                let _ = tokio::task::spawn_blocking(move || w.shutdown(grace)).await;
+            }
         })
-        .await;
-        if let Some(w) = self.worker.take() {
-            let _ = tokio::task::spawn_blocking(move || w.join()).await;
-        }
-        result
+        .await
     }
 }
 

@@ -634,6 +634,11 @@ async fn episode_page(
         .and_then(|v| serde_json::from_str(&v.report_json).ok())
         .unwrap_or_default();
     let summaries: Vec<_> = versions.iter().rev().map(version_summary).collect();
+    // The draft queued or under way for this episode, followed after a reload.
+    let job = match state.store.active_job(&id).await {
+        Ok(Some(j)) => crate::jobs::job_view(&state, &j).await.ok(),
+        _ => None,
+    };
     page(
         &state,
         "episode.html",
@@ -651,7 +656,7 @@ async fn episode_page(
             has_similar_query => !crate::archive::episode_query(ep).is_empty(),
             versions => summaries,
             warnings => warnings_view(ep),
-            job => state.queue.active_for(&id).map(|j| crate::drafting::job_json(&state, &j)),
+            job => job,
         },
     )
 }

@@ -67,7 +67,10 @@ impl JobState {
     }
 
     pub fn finished(self) -> bool {
-        matches!(self, JobState::Done | JobState::Failed | JobState::Cancelled)
+        matches!(
+            self,
+            JobState::Done | JobState::Failed | JobState::Cancelled
+        )
     }
 }
 
@@ -132,7 +135,9 @@ pub enum Enqueued {
     /// The episode's job already queued or running.
     Existing(JobRow),
     /// `capacity` jobs are waiting already.
-    Full { waiting: usize },
+    Full {
+        waiting: usize,
+    },
 }
 
 /// What a worker learns when it reports progress.
@@ -233,7 +238,10 @@ impl Store {
         let id = new_job_id()?;
         // PostgreSQL numbers arrivals with an identity column; SQLite under its write lock.
         let (seq_column, seq_value) = match self.backend {
-            Backend::Sqlite => (", seq", ", (SELECT COALESCE(MAX(seq), 0) + 1 FROM draft_jobs)"),
+            Backend::Sqlite => (
+                ", seq",
+                ", (SELECT COALESCE(MAX(seq), 0) + 1 FROM draft_jobs)",
+            ),
             Backend::Postgres => ("", ""),
         };
         let result = sqlx::query(&format!(
@@ -326,7 +334,9 @@ impl Store {
         .bind(job.seq)
         .fetch_one(&self.pool)
         .await?;
-        Ok(Some(usize::try_from(r.try_get::<i64, _>("n")?).unwrap_or(0)))
+        Ok(Some(
+            usize::try_from(r.try_get::<i64, _>("n")?).unwrap_or(0),
+        ))
     }
 
     /// The mean seconds of the last 20 finished drafts (`None` before the first).
@@ -428,12 +438,7 @@ impl Store {
     /// follows whatever version is latest when it is saved) and marks the job done, in
     /// one transaction. Exactly once per job: a second call finds the first's version.
     /// A job cancelled meanwhile saves nothing and ends cancelled.
-    pub async fn complete_job(
-        &self,
-        id: &str,
-        engine: &str,
-        v: &NewVersion,
-    ) -> Result<Completed> {
+    pub async fn complete_job(&self, id: &str, engine: &str, v: &NewVersion) -> Result<Completed> {
         let mut tx = self.write_tx().await?;
         self.lock_episode(&mut tx, &v.episode_id).await?;
         let job = sqlx::query("SELECT cancel_requested, state FROM draft_jobs WHERE id = $1")
@@ -499,11 +504,7 @@ impl Store {
         };
         let finished_at = if finished { now } else { "NULL" };
         // A job handed back was not an attempt of its own.
-        let attempts = if finished {
-            "attempts"
-        } else {
-            "attempts - 1"
-        };
+        let attempts = if finished { "attempts" } else { "attempts - 1" };
         let inline = if finished { "NULL" } else { "inline_json" };
         let done = sqlx::query(&format!(
             "UPDATE draft_jobs SET state = $3, message = $4, result_json = $5, \
@@ -532,10 +533,12 @@ impl Store {
         .bind(id)
         .execute(&self.pool)
         .await?;
-        sqlx::query("UPDATE draft_jobs SET cancel_requested = 1 WHERE id = $1 AND state = 'running'")
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "UPDATE draft_jobs SET cancel_requested = 1 WHERE id = $1 AND state = 'running'",
+        )
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
         Ok(self.job(id).await?.map(|j| j.state))
     }
 

@@ -219,7 +219,16 @@ impl Store {
             episode_revision: Some(v.episode_revision),
         };
         let revision = revisions::resolve(&mut tx, &v.episode_id, new.episode_revision).await?;
-        let id = insert_version(&mut tx, self.backend, &new, v.number + 1, None, &revision, None).await?;
+        let id = insert_version(
+            &mut tx,
+            self.backend,
+            &new,
+            v.number + 1,
+            None,
+            &revision,
+            None,
+        )
+        .await?;
         let row = version_in(&mut tx, id).await?;
         tx.commit().await?;
         row.ok_or_else(|| StoreError::Db(format!("version {id} vanished after saving")))

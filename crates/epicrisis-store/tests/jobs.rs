@@ -77,7 +77,13 @@ async fn check_queue(db: &Db) {
     assert_eq!(active, [a.id.clone(), b.id.clone()]);
     // Progress: only the owner's counts.
     let beat = store
-        .job_progress(&a.id, "w1", 30_000, Some(r#"{"stage":"checking"}"#), Some("Pac"))
+        .job_progress(
+            &a.id,
+            "w1",
+            30_000,
+            Some(r#"{"stage":"checking"}"#),
+            Some("Pac"),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -138,12 +144,7 @@ async fn check_leases(db: &Db) {
     // A worker that stops hands its job back without spending an attempt.
     let b = new(&store, &request("B", user)).await;
     let c = store.claim_job("w1", 30_000).await.unwrap().unwrap();
-    assert!(
-        store
-            .end_job(&b.id, "w1", &JobEnd::Released)
-            .await
-            .unwrap()
-    );
+    assert!(store.end_job(&b.id, "w1", &JobEnd::Released).await.unwrap());
     let back = store.job(&b.id).await.unwrap().unwrap();
     assert_eq!((back.state, back.attempts), (JobState::Queued, 0));
     assert_eq!(c.job.id, b.id);

@@ -194,6 +194,7 @@ async fn version_2_database(db: &Db) {
     drop(Store::open(&db.url).await.unwrap());
     let raw = db.raw().await;
     for table in [
+        "draft_jobs",
         "archive_vectors",
         "passage_vectors",
         "passage_sets",

@@ -84,6 +84,11 @@ pub enum Command {
     /// acotada.
     #[command(help_template = T_OPCIONES)]
     Serve(crate::serve_cmd::ServeArgs),
+    /// Redacta los borradores que piden los servidores que comparten la base de datos
+    /// (sin HTTP): carga el modelo una vez y toma un trabajo tras otro. Se pueden tener
+    /// varios, en este equipo o en otros, junto a `serve --no-worker`.
+    #[command(help_template = T_OPCIONES)]
+    Worker(crate::serve_cmd::WorkerArgs),
     /// Cuentas de la interfaz web y de la API.
     #[command(subcommand, help_template = T_COMANDOS, subcommand_value_name = "COMANDO")]
     Users(crate::serve_cmd::UsersCommand),

@@ -84,6 +84,10 @@ pub const KNOWN: &[(&str, &str)] = &[
         "trabajos de redacción que pueden esperar",
     ),
     (
+        "EPICRISIS_JOB_LEASE_SECONDS",
+        "segundos sin noticias tras los que otro proceso retoma un borrador",
+    ),
+    (
         "EPICRISIS_SECURE_COOKIES",
         "true detrás de HTTPS (cookies Secure)",
     ),
@@ -514,6 +518,9 @@ pub struct Config {
     pub hospital_logo: Option<PathBuf>,
     /// `EPICRISIS_QUEUE_SIZE`: generation jobs that may wait behind the running one.
     pub queue_size: usize,
+    /// `EPICRISIS_JOB_LEASE_SECONDS`: how long a worker that stopped answering keeps its
+    /// job before another worker takes it over.
+    pub job_lease_seconds: u32,
     /// `EPICRISIS_SECURE_COOKIES`: mark session cookies `Secure` (behind HTTPS).
     pub secure_cookies: bool,
     /// `EPICRISIS_SESSION_HOURS`.
@@ -721,6 +728,13 @@ impl Config {
                 |v| (1..=1000).contains(v),
             )?
             .unwrap_or(8) as usize;
+        let job_lease_seconds = raw
+            .parse::<u32>(
+                "EPICRISIS_JOB_LEASE_SECONDS",
+                "un número entero de segundos entre 2 y 3600",
+                |v| (2..=3600).contains(v),
+            )?
+            .unwrap_or(30);
         let session_hours = raw
             .parse::<u32>(
                 "EPICRISIS_SESSION_HOURS",
@@ -743,6 +757,7 @@ impl Config {
         Ok(Config {
             trusted_proxies,
             queue_size,
+            job_lease_seconds,
             session_hours,
             secure_cookies: bool_value(raw, "EPICRISIS_SECURE_COOKIES")?,
             model_type,

@@ -39,6 +39,24 @@ pub struct ServeArgs {
     /// Sin una línea por solicitud en la salida de errores.
     #[arg(long)]
     pub quiet: bool,
+    /// Solo encola los borradores: los redactan procesos `epicrisis worker` que comparten
+    /// la base de datos (este servidor no carga el modelo).
+    #[arg(long)]
+    pub no_worker: bool,
+    #[command(flatten)]
+    pub model: ModelArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// Quién redacta [MODEL_TYPE]: `deterministic`, `local`, `openai` o `anthropic`, como
+    /// en `serve`.
+    #[arg(long, value_enum, hide_possible_values = true)]
+    pub engine: Option<Engine>,
+    /// Segundos que una detención espera al borrador en curso; después se detiene y el
+    /// trabajo vuelve a la cola para otro proceso (predeterminado: 120).
+    #[arg(long, default_value_t = 120, hide_default_value = true)]
+    pub shutdown_grace: u64,
     #[command(flatten)]
     pub model: ModelArgs,
 }
@@ -460,11 +478,49 @@ pub fn versions(cmd: VersionsCommand, env_file: Option<&Path>) -> Result<ExitCod
     })
 }
 
+/// The engine a server or worker drafts with, and the embeddings model of its
+/// retrieval and of the archive: the one the engine already loaded, else the configured
+/// one (none when EMBEDDINGS_TYPE=none or the default is not installed). Without a
+/// worker nothing is loaded: the deterministic writer stands in for the engine's name.
+fn drafter(
+    engine: Option<Engine>,
+    model: &ModelArgs,
+    config: &crate::config::Config,
+    layout: epicrisis_pipeline::Layout,
+) -> Result<(Engine, crate::engine::Ready, Option<EmbedderArc>), Failure> {
+    let engine_kind = crate::engine::choose(engine, config)?;
+    let ready = crate::engine::open(engine_kind, model, config, layout)?;
+    let embedder = match &ready.drafter {
+        epicrisis_pipeline::engine::Engine::Model { options, .. } => {
+            options.retrieval.embedder.clone()
+        }
+        epicrisis_pipeline::engine::Engine::Deterministic => crate::embedder::open(config)?,
+    };
+    Ok((engine_kind, ready, embedder))
+}
+
+type EmbedderArc = std::sync::Arc<dyn epicrisis_embed::Embedder>;
+
+fn job_settings(config: &crate::config::Config) -> epicrisis_server::worker::WorkerSettings {
+    epicrisis_server::worker::WorkerSettings {
+        lease: Duration::from_secs(u64::from(config.job_lease_seconds)),
+        ..Default::default()
+    }
+}
+
 pub fn serve(args: ServeArgs, env_file: Option<&Path>) -> Result<ExitCode, Failure> {
     let (_, config) = crate::config::load(env_file, Some(&args.model))?;
     let layout = crate::generate::layout(args.layout);
-    let engine_kind = crate::engine::choose(args.engine, &config)?;
-    let ready = crate::engine::open(engine_kind, &args.model, &config, layout)?;
+    let (engine_kind, ready, embedder) = if args.no_worker {
+        let ready = crate::engine::open(Engine::Deterministic, &args.model, &config, layout)?;
+        (
+            Engine::Deterministic,
+            ready,
+            crate::embedder::open(&config)?,
+        )
+    } else {
+        drafter(args.engine, &args.model, &config, layout)?
+    };
     let logo = match &config.hospital_logo {
         Some(p) => Some(
             std::fs::read(p)
@@ -498,15 +554,9 @@ pub fn serve(args: ServeArgs, env_file: Option<&Path>) -> Result<ExitCode, Failu
         external_notice,
         log_requests: !args.quiet,
         trusted_proxies: config.trusted_proxies.clone(),
+        worker: !args.no_worker,
+        jobs: job_settings(&config),
         ..Settings::default()
-    };
-    // The archive's embeddings model: the one the engine already loaded, else the
-    // configured one (none when EMBEDDINGS_TYPE=none or the default is not installed).
-    let embedder = match &ready.drafter {
-        epicrisis_pipeline::engine::Engine::Model { options, .. } => {
-            options.retrieval.embedder.clone()
-        }
-        epicrisis_pipeline::engine::Engine::Deterministic => crate::embedder::open(&config)?,
     };
     let listen = args.listen.unwrap_or(config.listen);
     let url = config.database_url.clone();
@@ -520,10 +570,14 @@ pub fn serve(args: ServeArgs, env_file: Option<&Path>) -> Result<ExitCode, Failu
         })?;
         let local = listener.local_addr()?;
         let server = Server::new(store, ready.drafter, settings)?.with_embedder(embedder);
+        let drafts = if args.no_worker {
+            "los redactan los procesos `epicrisis worker`".to_string()
+        } else {
+            format!("motor: {}", engine_kind.as_str())
+        };
         eprintln!(
-            "epicrisis {} escuchando en http://{local} (motor: {}, base de datos: {:?}); Ctrl-C para detener",
+            "epicrisis {} escuchando en http://{local} ({drafts}, base de datos: {:?}); Ctrl-C para detener",
             env!("CARGO_PKG_VERSION"),
-            engine_kind.as_str(),
             backend
         );
         match &server.state.embedder {
@@ -540,6 +594,41 @@ pub fn serve(args: ServeArgs, env_file: Option<&Path>) -> Result<ExitCode, Failu
         eprintln!("epicrisis detenido");
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// `epicrisis worker`: drafts the jobs of the shared database until SIGTERM or Ctrl-C,
+/// then finishes (and saves) the draft under way within the grace period.
+pub fn worker(args: WorkerArgs, env_file: Option<&Path>) -> Result<ExitCode, Failure> {
+    let (_, config) = crate::config::load(env_file, Some(&args.model))?;
+    // The layout comes with each job; this one only prepares the engine.
+    let layout = epicrisis_pipeline::Layout::Sections;
+    let (engine_kind, ready, embedder) = drafter(args.engine, &args.model, &config, layout)?;
+    let url = config.database_url.clone();
+    let grace = Duration::from_secs(args.shutdown_grace);
+    let rt = runtime()?;
+    let store = rt.block_on(open_store(&url))?;
+    let backend = store.backend();
+    let w = epicrisis_server::worker::Worker::new(
+        store,
+        ready.drafter,
+        embedder,
+        job_settings(&config),
+        rt.handle().clone(),
+    );
+    eprintln!(
+        "epicrisis {} redactando los trabajos de la base de datos ({backend:?}; motor: {}); Ctrl-C para detener",
+        env!("CARGO_PKG_VERSION"),
+        engine_kind.as_str(),
+    );
+    let handle = w
+        .start(std::sync::Arc::new(
+            epicrisis_server::worker::Wake::default(),
+        ))
+        .map_err(|e| Failure::Internal(anyhow::anyhow!("cannot start the worker: {e}")))?;
+    rt.block_on(shutdown_signal());
+    handle.shutdown(grace);
+    eprintln!("epicrisis detenido");
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn shutdown_signal() {

@@ -9,7 +9,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 mod common;
-use common::server::{PASSWORD, Session, add_user, bin, csrf_of, draft, login, serve};
+use common::server::{
+    PASSWORD, PgDatabase, Session, add_user, bin, csrf_of, draft, login, postgres_site, serve,
+};
 use common::{model_fixture, testdata};
 
 const EPISODE: &str = "1416169";
@@ -25,45 +27,8 @@ fn add_users(dir: &Path) {
     add_user(dir, "caja", "administrativo", "Caja Uno");
 }
 
-/// A database of its own on the test PostgreSQL server (`EPICRISIS_TEST_DATABASE_URL`,
-/// started by scripts/test.sh), dropped at the end.
-struct PgDatabase {
-    admin: String,
-    name: String,
-}
-
-impl Drop for PgDatabase {
-    fn drop(&mut self) {
-        let _ = Command::new("psql")
-            .args([
-                &self.admin,
-                "-qc",
-                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
-            ])
-            .output();
-    }
-}
-
 fn setup_postgres() -> Option<(tempfile::TempDir, PgDatabase)> {
-    use epicrisis_testkit::postgres;
-    let admin = postgres::admin_url()?;
-    let name = postgres::database_name("serve_e2e");
-    let out = Command::new("psql")
-        .args([&admin, "-qc", &format!("CREATE DATABASE {name}")])
-        .output()
-        .expect("psql (postgresql-client) is installed");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let db = PgDatabase {
-        admin: admin.clone(),
-        name: name.clone(),
-    };
-    let url = postgres::database_url(&admin, &name);
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("database_url"), url).unwrap();
+    let (dir, db) = postgres_site("serve_e2e")?;
     add_users(dir.path());
     Some((dir, db))
 }
@@ -1398,8 +1363,9 @@ fn version_count(s: &Session, episode: &str) -> usize {
 }
 
 /// With a real model: a job is cancelled mid-answer; a server killed mid-answer loses
-/// nothing saved and saves nothing half-written; a server stopped with SIGTERM
-/// mid-answer finishes the job, saves it and exits cleanly.
+/// nothing saved, saves nothing half-written and, restarted, drafts the killed job
+/// again; a server stopped with SIGTERM mid-answer finishes the job, saves it and exits
+/// cleanly.
 ///
 /// Nothing here depends on the model's words, only on its writing at least one token.
 /// The model runs on one thread: the other tests of this file run beside it, and
@@ -1460,7 +1426,7 @@ fn model_jobs_cancel_survive_sigkill_and_finish_on_sigterm() {
         "done"
     );
     assert_eq!(version_count(&s, "hernia"), 1);
-    let (_, mut ev) = start(&s);
+    let (killed, mut ev) = start(&s);
     wait_event(&mut ev, &["token"]);
     srv.child.kill().unwrap();
     srv.child.wait().unwrap();
@@ -1471,8 +1437,11 @@ fn model_jobs_cancel_survive_sigkill_and_finish_on_sigterm() {
         1,
         "a half-written draft was saved"
     );
+    // The killed job is durable: the restarted server takes it back at once (its
+    // worker is gone) and drafts it again; asking for a draft returns that job.
+    let (resumed, mut ev) = start(&s);
+    assert_eq!(resumed, killed, "the job of the killed server was lost");
     // SIGTERM in the middle of a draft: it is finished and saved, then the server exits.
-    let (_, mut ev) = start(&s);
     wait_event(&mut ev, &["token"]);
     let term = Command::new("kill")
         .args(["-TERM", &srv.child.id().to_string()])

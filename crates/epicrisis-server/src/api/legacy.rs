@@ -8,17 +8,18 @@ use super::documents::{file_response, meta, render};
 use super::{audit, blocking, load_episode, parsed_episode, read_episode, rfc3339};
 use crate::auth::Principal;
 use crate::cache::{Parsed, StoredEpisode};
-use crate::drafting::{busy, queue_draft, wait};
+use crate::drafting::{enqueue, queue_draft};
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::jobs::Status;
+use crate::jobs::{JobOptions, Status, wait};
+use crate::worker::InlineResult;
 use crate::{AppState, now_ms};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use epicrisis_pipeline::engine::{Engine, Guidance};
+use epicrisis_pipeline::engine::Engine;
 use epicrisis_pipeline::writer;
-use epicrisis_store::Role;
+use epicrisis_store::{NewJob, Role};
 use epicrisis_validate::{Category, Finding, Report, Severity};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -56,7 +57,7 @@ async fn health(State(state): State<AppState>, headers: HeaderMap) -> Json<super
             uptime_s: None,
         });
     }
-    let (waiting, running) = state.queue.load();
+    let (waiting, running) = state.store.job_counts().await.unwrap_or((0, 0));
     Json(Health {
         status: "ok",
         version: Some(env!("CARGO_PKG_VERSION")),
@@ -66,7 +67,7 @@ async fn health(State(state): State<AppState>, headers: HeaderMap) -> Json<super
         queue: Some(QueueLoad {
             waiting,
             running,
-            capacity: state.queue.capacity(),
+            capacity: state.settings.queue_capacity,
         }),
         uptime_s: Some(state.started.elapsed().as_secs()),
     })
@@ -429,21 +430,21 @@ async fn legacy_draft(
         Named::Stored(s) => queue_draft(state, p, &s.meta.episode_id, avoid).await?.job,
         Named::Inline(parsed) => {
             p.require(&[Role::Medico], "generar borradores")?;
-            let job = state
-                .queue
-                .submit(
-                    parsed.episode.clone(),
-                    None,
-                    p.user.id,
-                    state.settings.layout,
-                    Box::new(move || Guidance {
-                        avoid,
-                        ..Guidance::default()
-                    }),
-                    Box::new(|_| Ok(None)),
-                )
-                .map_err(busy)?
-                .job;
+            let options = JobOptions {
+                layout: state.settings.layout,
+                avoid,
+            };
+            let job = NewJob {
+                episode_id: None,
+                episode_revision: None,
+                // Kept in the job only until a worker has drafted it.
+                inline_json: Some(
+                    serde_json::to_string(&parsed.episode).map_err(ApiError::internal)?,
+                ),
+                options_json: serde_json::to_string(&options).map_err(ApiError::internal)?,
+                requested_by: p.user.id,
+            };
+            let job = enqueue(state, &job).await?.job;
             audit(
                 state,
                 Some(p),
@@ -456,30 +457,43 @@ async fn legacy_draft(
             job
         }
     };
-    wait(&job).await;
-    let st = job
-        .state
-        .lock()
-        .map_err(|_| ApiError::internal("job state poisoned"))?;
-    match (&st.status, &st.result) {
-        (Status::Done, Some(f)) => Ok(LegacyDraft {
-            text: f.outcome.text.clone(),
-            validation: legacy_validation(&f.outcome.report),
-            generated_at: rfc3339(now_ms()),
-            processing_time_ms: t.elapsed().as_millis() as u64,
-            version_id: f.version_id,
-            engine: state.engine.name().to_string(),
-            regeneration: None,
-        }),
-        (Status::Cancelled, _) => Err(ApiError::conflict(
-            "la generación fue cancelada / generation cancelled",
-        )),
-        _ => Err(ApiError::internal(
-            st.message
-                .clone()
-                .unwrap_or_else(|| "generation failed".into()),
-        )),
-    }
+    let job = wait(state, &job.id)
+        .await?
+        .ok_or_else(|| ApiError::internal("the draft job vanished"))?;
+    let (text, report, version_id, engine) = match (job.state, job.version_id, &job.result_json) {
+        (Status::Done, Some(id), _) => {
+            let v = state
+                .store
+                .version(id)
+                .await?
+                .ok_or_else(|| ApiError::internal("the saved draft vanished"))?;
+            let report = super::report_of(&v);
+            (v.text, report, Some(id), v.engine.unwrap_or_default())
+        }
+        (Status::Done, None, Some(r)) => {
+            let r: InlineResult = serde_json::from_str(r).map_err(ApiError::internal)?;
+            (r.text, r.report, None, r.engine)
+        }
+        (Status::Cancelled, _, _) => {
+            return Err(ApiError::conflict(
+                "la generación fue cancelada / generation cancelled",
+            ));
+        }
+        _ => {
+            return Err(ApiError::internal(
+                job.message.unwrap_or_else(|| "generation failed".into()),
+            ));
+        }
+    };
+    Ok(LegacyDraft {
+        text,
+        validation: legacy_validation(&report),
+        generated_at: rfc3339(now_ms()),
+        processing_time_ms: t.elapsed().as_millis() as u64,
+        version_id,
+        engine,
+        regeneration: None,
+    })
 }
 
 /// Validates `text` against the episode.

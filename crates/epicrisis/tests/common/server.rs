@@ -58,9 +58,32 @@ impl Drop for Served {
 }
 
 pub fn serve(dir: &Path, extra: &[&str]) -> Served {
-    let mut child = bin(dir)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .args(extra)
+    let mut cmd = bin(dir);
+    cmd.args(["serve", "--listen", "127.0.0.1:0"]).args(extra);
+    let (child, url, log) = spawn_logged(cmd, "escuchando en ");
+    Served {
+        child,
+        url: url.split_whitespace().next().unwrap_or("").to_string(),
+        log,
+    }
+}
+
+/// `epicrisis worker` for the site (the drafting process of a network deployment).
+pub fn worker(dir: &Path, extra: &[&str]) -> Served {
+    let mut cmd = bin(dir);
+    cmd.arg("worker").args(extra);
+    let (child, _, log) = spawn_logged(cmd, "redactando los trabajos");
+    Served {
+        child,
+        url: String::new(),
+        log,
+    }
+}
+
+/// Starts `cmd` with its standard error kept, and waits for the line with `ready`;
+/// returns what follows `ready` on that line.
+fn spawn_logged(mut cmd: Command, ready: &'static str) -> (Child, String, Arc<Mutex<String>>) {
+    let mut child = cmd
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -71,17 +94,61 @@ pub fn serve(dir: &Path, extra: &[&str]) -> Served {
     let l = log.clone();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(rest) = line.split("escuchando en ").nth(1) {
-                let _ = tx.send(rest.split_whitespace().next().unwrap_or("").to_string());
+            if let Some(rest) = line.split(ready).nth(1) {
+                let _ = tx.send(rest.to_string());
             }
             l.lock().unwrap().push_str(&line);
             l.lock().unwrap().push('\n');
         }
     });
-    let url = rx
+    let rest = rx
         .recv_timeout(Duration::from_secs(120))
-        .unwrap_or_else(|_| panic!("server did not start: {}", log.lock().unwrap()));
-    Served { child, url, log }
+        .unwrap_or_else(|_| panic!("it did not start: {}", log.lock().unwrap()));
+    (child, rest, log)
+}
+
+/// A database of its own on the test PostgreSQL server (`EPICRISIS_TEST_DATABASE_URL`,
+/// started by scripts/test.sh), dropped at the end.
+pub struct PgDatabase {
+    admin: String,
+    name: String,
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let _ = Command::new("psql")
+            .args([
+                &self.admin,
+                "-qc",
+                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+            ])
+            .output();
+    }
+}
+
+/// A site folder whose database is a new PostgreSQL database (`None`: no test server;
+/// see [`epicrisis_testkit::postgres`]).
+pub fn postgres_site(prefix: &str) -> Option<(tempfile::TempDir, PgDatabase)> {
+    use epicrisis_testkit::postgres;
+    let admin = postgres::admin_url()?;
+    let name = postgres::database_name(prefix);
+    let out = Command::new("psql")
+        .args([&admin, "-qc", &format!("CREATE DATABASE {name}")])
+        .output()
+        .expect("psql (postgresql-client) is installed");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let db = PgDatabase {
+        admin: admin.clone(),
+        name: name.clone(),
+    };
+    let url = postgres::database_url(&admin, &name);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("database_url"), url).unwrap();
+    Some((dir, db))
 }
 
 /// A browser-like client: logs in through the form, keeps the cookie, sends the CSRF

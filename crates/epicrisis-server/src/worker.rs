@@ -1,0 +1,630 @@
+//! The drafting worker: takes jobs from the store ([`epicrisis_store::jobs`]) one at a
+//! time, drafts them with the engine it loaded once, and saves each draft as a version.
+//! It runs inside `epicrisis serve` (unless `--no-worker`) and alone as
+//! `epicrisis worker`; any number of them share one database.
+//!
+//! While a job runs, a second thread (the heartbeat) renews the job's lease, writes the
+//! stage and the words under way for pages served by other processes, and cancels the
+//! draft when somebody asked or when the job is no longer this worker's. Database
+//! writes never sit in the decoding loop: the engine's progress only goes into memory.
+//!
+//! Stopping: no new job is taken, the running one may finish (and be saved) within the
+//! grace period; after it, the draft is stopped and the job handed back to the queue
+//! for the next worker or the next start. A worker that dies holds its job until the
+//! lease runs out; a server restarted on the same machine takes its dead predecessor's
+//! jobs back at once.
+
+use crate::api::{provenance_json, warn};
+use crate::jobs::JobOptions;
+use epicrisis_domain::Episode;
+use epicrisis_embed::Embedder;
+use epicrisis_llm::{CancelToken, GenerationError};
+use epicrisis_pipeline::engine::{Engine, Guidance, Outcome};
+use epicrisis_pipeline::grounded::{KnownPassage, KnownVectors, evolution_paragraph};
+use epicrisis_pipeline::{Progress, Stage, TextFormat};
+use epicrisis_store::{ClaimedJob, Completed, JobEnd, NewVersion, Store, VersionKind};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+use tokio::runtime::Handle;
+
+/// How a worker takes and holds jobs.
+#[derive(Debug, Clone)]
+pub struct WorkerSettings {
+    /// How long a job stays this worker's without a word from it; a worker that dies
+    /// loses its job to another after this.
+    pub lease: Duration,
+    /// How often an idle worker looks for work queued by other processes (work queued
+    /// by its own server wakes it at once).
+    pub idle_poll: Duration,
+    /// How often the heartbeat writes progress and looks for a cancellation.
+    pub heartbeat: Duration,
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        WorkerSettings {
+            lease: Duration::from_secs(30),
+            idle_poll: Duration::from_secs(1),
+            heartbeat: Duration::from_millis(300),
+        }
+    }
+}
+
+/// Wakes an idle worker of this process when its server queues a job.
+#[derive(Default)]
+pub struct Wake {
+    queued: Mutex<bool>,
+    cv: Condvar,
+}
+
+impl Wake {
+    pub fn notify(&self) {
+        if let Ok(mut q) = self.queued.lock() {
+            *q = true;
+        }
+        self.cv.notify_all();
+    }
+
+    fn wait(&self, timeout: Duration) {
+        let Ok(q) = self.queued.lock() else { return };
+        let Ok((mut q, _)) = self.cv.wait_timeout_while(q, timeout, |q| !*q) else {
+            return;
+        };
+        *q = false;
+    }
+}
+
+/// What the worker shares with whoever stops it.
+#[derive(Default)]
+struct Control {
+    stopping: AtomicBool,
+    /// Set when the grace period ran out: the draft under way is stopped and its job
+    /// handed back.
+    hand_back: AtomicBool,
+    current: Mutex<Option<CancelToken>>,
+}
+
+/// A started worker.
+pub struct WorkerHandle {
+    control: Arc<Control>,
+    wake: Arc<Wake>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl WorkerHandle {
+    /// Takes no new job; lets the running one finish for up to `grace`, then stops it
+    /// and hands its job back to the queue. Returns once the worker has stopped.
+    pub fn shutdown(self, grace: Duration) {
+        self.control.stopping.store(true, Ordering::SeqCst);
+        self.wake.notify();
+        let t = Instant::now();
+        while !self.thread.is_finished() {
+            if t.elapsed() > grace
+                && !self.control.hand_back.swap(true, Ordering::SeqCst)
+                && let Ok(current) = self.control.current.lock()
+                && let Some(c) = current.as_ref()
+            {
+                c.cancel();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.thread.join();
+    }
+}
+
+/// Everything a worker needs.
+pub struct Worker {
+    pub store: Store,
+    pub engine: Engine,
+    /// The embeddings model of the engine's retrieval and of the archive's style examples.
+    pub embedder: Option<Arc<dyn Embedder>>,
+    pub settings: WorkerSettings,
+    /// Names this worker in the store's leases: `host:pid:random`.
+    pub id: String,
+    pub runtime: Handle,
+}
+
+impl Worker {
+    /// A worker named after this machine and process.
+    pub fn new(
+        store: Store,
+        engine: Engine,
+        embedder: Option<Arc<dyn Embedder>>,
+        settings: WorkerSettings,
+        runtime: Handle,
+    ) -> Worker {
+        let suffix = crate::auth::random_token()
+            .map(|t| t[..8].to_string())
+            .unwrap_or_default();
+        Worker {
+            id: format!("{}:{}:{suffix}", host_name(), std::process::id()),
+            store,
+            engine,
+            embedder,
+            settings,
+            runtime,
+        }
+    }
+
+    /// Starts the worker's thread; `wake` is how its own server wakes it.
+    pub fn start(self, wake: Arc<Wake>) -> std::io::Result<WorkerHandle> {
+        let control = Arc::new(Control::default());
+        let c = control.clone();
+        let w = wake.clone();
+        let thread = std::thread::Builder::new()
+            .name("drafting-worker".into())
+            .spawn(move || self.run(&c, &w))?;
+        Ok(WorkerHandle {
+            control,
+            wake,
+            thread,
+        })
+    }
+
+    fn run(&self, control: &Control, wake: &Wake) {
+        self.take_back_dead_local_jobs();
+        let mut last_prune = None::<Instant>;
+        while !control.stopping.load(Ordering::SeqCst) {
+            if last_prune.is_none_or(|t| t.elapsed() > Duration::from_secs(3600)) {
+                last_prune = Some(Instant::now());
+                if let Err(e) = self.runtime.block_on(self.store.prune_jobs(30)) {
+                    warn("old draft jobs could not be pruned", &e);
+                }
+            }
+            let lease = self.settings.lease.as_millis() as i64;
+            match self.runtime.block_on(self.store.claim_job(&self.id, lease)) {
+                Ok(Some(job)) => self.draft(job, control),
+                Ok(None) => wake.wait(self.settings.idle_poll),
+                Err(e) => {
+                    warn("no draft job could be taken from the database", &e);
+                    wake.wait(self.settings.idle_poll * 5);
+                }
+            }
+        }
+    }
+
+    /// A server restarted on this machine takes back at once the jobs its earlier
+    /// process held (that process is gone), instead of waiting for their leases.
+    fn take_back_dead_local_jobs(&self) {
+        let Ok(owners) = self.runtime.block_on(self.store.job_owners()) else {
+            return;
+        };
+        let host = host_name();
+        let dead: Vec<String> = owners
+            .into_iter()
+            .filter(|o| {
+                let mut parts = o.split(':');
+                parts.next() == Some(host.as_str())
+                    && parts
+                        .next()
+                        .and_then(|p| p.parse::<u32>().ok())
+                        .is_some_and(|pid| !process_alive(pid))
+            })
+            .collect();
+        if let Err(e) = self.runtime.block_on(self.store.release_jobs_of(&dead)) {
+            warn("the jobs of a stopped worker could not be taken back", &e);
+        }
+    }
+
+    /// Drafts one claimed job and ends it: saved, failed, cancelled or handed back.
+    fn draft(&self, claimed: ClaimedJob, control: &Control) {
+        let job = &claimed.job;
+        let cancel = CancelToken::new();
+        if let Ok(mut current) = control.current.lock() {
+            *current = Some(cancel.clone());
+        }
+        let progress = Arc::new(Shared::default());
+        let beat = Heartbeat {
+            store: self.store.clone(),
+            runtime: self.runtime.clone(),
+            job_id: job.id.clone(),
+            worker: self.id.clone(),
+            lease_ms: self.settings.lease.as_millis() as i64,
+            every: self.settings.heartbeat,
+            progress: progress.clone(),
+            cancel: cancel.clone(),
+        };
+        let beat = std::thread::Builder::new()
+            .name("drafting-heartbeat".into())
+            .spawn(move || beat.run());
+        let result = self.write(&claimed, &cancel, &progress);
+        progress.done.store(true, Ordering::SeqCst);
+        if let Ok(b) = beat {
+            let _ = b.join();
+        }
+        if let Ok(mut current) = control.current.lock() {
+            *current = None;
+        }
+        let end = match result {
+            Ok(outcome) if !cancel.is_cancelled() => return self.save(&claimed, &outcome),
+            Ok(_) | Err(Failure::Cancelled) if control.hand_back.load(Ordering::SeqCst) => {
+                JobEnd::Released
+            }
+            Ok(_) | Err(Failure::Cancelled) => JobEnd::Cancelled,
+            Err(Failure::Message(m)) => JobEnd::Failed(m),
+        };
+        self.end(&job.id, &end);
+    }
+
+    fn end(&self, job_id: &str, end: &JobEnd) {
+        if let Err(e) = self
+            .runtime
+            .block_on(self.store.end_job(job_id, &self.id, end))
+        {
+            warn("a draft job could not be ended in the database", &e);
+        }
+    }
+
+    /// Reads the job's episode and options, and runs the engine.
+    fn write(
+        &self,
+        claimed: &ClaimedJob,
+        cancel: &CancelToken,
+        progress: &Shared,
+    ) -> Result<Outcome, Failure> {
+        let (episode, options) = self.inputs(claimed)?;
+        // A panic inside a backend must not take the worker down.
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let guidance = self.guidance(claimed, &episode, options.avoid.clone());
+            self.engine.redraft_cancellable(
+                &episode,
+                options.layout,
+                TextFormat::Plain,
+                &guidance,
+                cancel,
+                |p| progress.report(p),
+            )
+        }));
+        match result {
+            Ok(Ok(outcome)) => Ok(outcome),
+            Ok(Err(GenerationError::Cancelled)) => Err(Failure::Cancelled),
+            Ok(Err(e)) => Err(Failure::Message(format!("el modelo falló: {e}"))),
+            Err(_) => Err(Failure::Message(
+                "error interno del motor de redacción; el servidor sigue funcionando. Intente de nuevo o avise a informática.".into(),
+            )),
+        }
+    }
+
+    /// The episode (the revision the request saw, or the request's own) and options.
+    fn inputs(&self, claimed: &ClaimedJob) -> Result<(Episode, JobOptions), Failure> {
+        let job = &claimed.job;
+        let options: JobOptions = serde_json::from_str(&job.options_json)
+            .map_err(|e| Failure::Message(format!("opciones del trabajo ilegibles: {e}")))?;
+        let json = match (&job.episode_id, job.episode_revision, &claimed.inline_json) {
+            (Some(id), Some(rev), _) => self
+                .runtime
+                .block_on(self.store.episode_revision(id, rev))
+                .map_err(|e| Failure::Message(format!("no se pudo leer el episodio: {e}")))?
+                .map(|r| r.episode_json)
+                .ok_or_else(|| {
+                    Failure::Message(format!("falta la revisión {rev} de los datos del episodio"))
+                })?,
+            (_, _, Some(json)) => json.clone(),
+            _ => return Err(Failure::Message("el trabajo no tiene episodio".into())),
+        };
+        let episode = serde_json::from_str(&json)
+            .map_err(|e| Failure::Message(format!("episodio guardado ilegible: {e}")))?;
+        Ok((episode, options))
+    }
+
+    /// Saves a finished draft: a version for a stored episode (then its passage
+    /// vectors, for the next draft), the draft itself for an inline request.
+    fn save(&self, claimed: &ClaimedJob, outcome: &Outcome) {
+        let job = &claimed.job;
+        let engine = self.engine.name();
+        let (Some(episode_id), Some(revision)) = (&job.episode_id, job.episode_revision) else {
+            let result = InlineResult {
+                text: outcome.text.clone(),
+                report: outcome.report.clone(),
+                engine: engine.to_string(),
+            };
+            let end = match serde_json::to_string(&result) {
+                Ok(json) => JobEnd::InlineDone(json),
+                Err(e) => JobEnd::Failed(format!("no se pudo guardar el borrador: {e}")),
+            };
+            return self.end(&job.id, &end);
+        };
+        let report_json = match serde_json::to_string(&outcome.report) {
+            Ok(r) => r,
+            Err(e) => {
+                return self.end(
+                    &job.id,
+                    &JobEnd::Failed(format!("no se pudo guardar el borrador: {e}")),
+                );
+            }
+        };
+        let v = NewVersion {
+            episode_id: episode_id.clone(),
+            kind: VersionKind::Generated,
+            text: outcome.text.clone(),
+            report_json,
+            provenance_json: provenance_json(outcome),
+            engine: Some(engine.to_string()),
+            author_id: Some(job.requested_by),
+            parent_id: None,
+            episode_revision: Some(revision),
+        };
+        match self
+            .runtime
+            .block_on(self.store.complete_job(&job.id, &engine, &v))
+        {
+            Ok(Completed::Saved(_)) => self.keep_passage_vectors(episode_id, revision, outcome),
+            Ok(Completed::Cancelled) => {}
+            Err(e) => self.end(
+                &job.id,
+                &JobEnd::Failed(format!("no se pudo guardar el borrador: {e}")),
+            ),
+        }
+    }
+
+    /// The embeddings model drafts use: the server's, when the engine is a model on
+    /// this machine (the deterministic writer embeds nothing).
+    fn drafting_embedder(&self) -> Option<&Arc<dyn Embedder>> {
+        match &self.engine {
+            Engine::Model { .. } => self.embedder.as_ref(),
+            Engine::Deterministic => None,
+        }
+    }
+
+    /// What a draft is told besides the episode: `avoid` (a regeneration's words), the
+    /// passage vectors an earlier draft kept in the store, and — for a model on this
+    /// machine only — the evolution paragraphs of the two most similar signed epicrisis
+    /// of other episodes as style examples. Never sent to an external provider: other
+    /// patients' text would leave the machine.
+    fn guidance(&self, claimed: &ClaimedJob, episode: &Episode, avoid: Vec<String>) -> Guidance {
+        let (Some(embedder), Some(id)) = (self.drafting_embedder(), &claimed.job.episode_id) else {
+            return Guidance {
+                avoid,
+                ..Guidance::default()
+            };
+        };
+        let model = embedder.name().to_string();
+        let known_vectors = match self
+            .runtime
+            .block_on(self.store.passage_vectors(id, &model))
+        {
+            Ok(rows) => rows.map(|rows| {
+                Arc::new(KnownVectors {
+                    model: model.clone(),
+                    passages: rows
+                        .into_iter()
+                        .map(|r| KnownPassage {
+                            note: r.note_index as usize,
+                            start: r.char_start as usize,
+                            end: r.char_end as usize,
+                            vector: r.vector,
+                        })
+                        .collect(),
+                })
+            }),
+            Err(e) => {
+                warn(
+                    "stored passage vectors could not be read; the notes are embedded again",
+                    &e,
+                );
+                None
+            }
+        };
+        Guidance {
+            avoid,
+            style_examples: self.style_examples(embedder.as_ref(), id, episode),
+            known_vectors,
+        }
+    }
+
+    fn style_examples(&self, embedder: &dyn Embedder, id: &str, episode: &Episode) -> Vec<String> {
+        let query = crate::archive::episode_query(episode);
+        if self.engine.is_external() || query.trim().is_empty() {
+            return Vec::new();
+        }
+        let search = crate::archive::search_indexed(&self.store, embedder, &query, 4, Some(id));
+        match self.runtime.block_on(search) {
+            Ok(hits) => hits
+                .iter()
+                .filter_map(|h| evolution_paragraph(&h.text))
+                .take(2)
+                .collect(),
+            Err(e) => {
+                warn("the archive could not be searched for style examples", &e);
+                Vec::new()
+            }
+        }
+    }
+
+    /// Keeps the passage vectors a draft made (not reused) for the next draft of the
+    /// episode, tied to the data revision they were cut from (a re-import in between
+    /// makes the store refuse them). A failure costs only the reuse.
+    fn keep_passage_vectors(&self, episode_id: &str, revision: i64, o: &Outcome) {
+        if self.drafting_embedder().is_none() {
+            return;
+        }
+        let Some(notes) = o.notes.as_deref() else {
+            return;
+        };
+        let (Some((vectors, _)), Some(model)) = (&notes.vectors, &notes.model) else {
+            return;
+        };
+        if notes.reused {
+            return;
+        }
+        let rows: Vec<epicrisis_store::PassageVector> = notes
+            .passages
+            .iter()
+            .zip(vectors)
+            .map(|(p, v)| epicrisis_store::PassageVector {
+                note_index: p.note as u32,
+                day: p.day,
+                char_start: p.start as u32,
+                char_end: p.end as u32,
+                vector: v.clone(),
+            })
+            .collect();
+        let store = &self.store;
+        let kept = self.runtime.block_on(async {
+            let Some(rev) = store.episode_revision(episode_id, revision).await? else {
+                return Ok(());
+            };
+            store
+                .put_passage_vectors(episode_id, model, &rev.sha256, &rows)
+                .await
+        });
+        if let Err(e) = kept {
+            warn(
+                "passage vectors were not kept; the next draft embeds the notes again",
+                &e,
+            );
+        }
+    }
+}
+
+/// An inline request's draft, kept in its job until the request reads it.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct InlineResult {
+    pub text: String,
+    pub report: epicrisis_validate::Report,
+    pub engine: String,
+}
+
+enum Failure {
+    Cancelled,
+    Message(String),
+}
+
+/// The progress of the draft under way, as the engine reports it and the heartbeat
+/// writes it.
+#[derive(Default)]
+struct Shared {
+    state: Mutex<ProgressState>,
+    done: AtomicBool,
+}
+
+#[derive(Default)]
+struct ProgressState {
+    stage: Option<Stage>,
+    text: String,
+    /// Something changed since the heartbeat last wrote.
+    dirty: bool,
+}
+
+impl Shared {
+    fn report(&self, p: Progress) {
+        let Ok(mut s) = self.state.lock() else { return };
+        match (p.stage(), p.text()) {
+            (Some(stage), _) => {
+                s.stage = Some(stage);
+                // A new answer: the words of the last one are not the draft.
+                if matches!(stage, Stage::Writing(_)) {
+                    s.text.clear();
+                }
+            }
+            (None, Some(t)) => s.text.push_str(t),
+            (None, None) => return,
+        }
+        s.dirty = true;
+    }
+
+    /// What changed since the last call: (stage JSON, text).
+    fn take(&self) -> Option<(Option<String>, String)> {
+        let mut s = self.state.lock().ok()?;
+        if !s.dirty {
+            return None;
+        }
+        s.dirty = false;
+        let stage = s.stage.and_then(|st| serde_json::to_string(&st).ok());
+        Some((stage, s.text.clone()))
+    }
+}
+
+struct Heartbeat {
+    store: Store,
+    runtime: Handle,
+    job_id: String,
+    worker: String,
+    lease_ms: i64,
+    every: Duration,
+    progress: Arc<Shared>,
+    cancel: CancelToken,
+}
+
+impl Heartbeat {
+    fn run(self) {
+        while !self.progress.done.load(Ordering::SeqCst) {
+            std::thread::sleep(self.every);
+            let changed = self.progress.take();
+            let (stage, text) = match &changed {
+                Some((stage, text)) => (stage.as_deref(), Some(text.as_str())),
+                None => (None, None),
+            };
+            let beat = self.runtime.block_on(self.store.job_progress(
+                &self.job_id,
+                &self.worker,
+                self.lease_ms,
+                stage,
+                text,
+            ));
+            match beat {
+                Ok(b) if b.cancel_requested || !b.owned => self.cancel.cancel(),
+                Ok(_) => {}
+                Err(e) => warn("a draft job's progress could not be written", &e),
+            }
+        }
+    }
+}
+
+/// This machine's name, for worker ids (`HOSTNAME`, else /etc/hostname).
+fn host_name() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.trim().is_empty())
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().replace(':', "_"))
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+/// Whether a process of this machine is alive (Linux: its /proc entry). Elsewhere it
+/// counts as alive, and its jobs wait for their leases.
+fn process_alive(pid: u32) -> bool {
+    if pid == std::process::id() {
+        return true;
+    }
+    if cfg!(target_os = "linux") {
+        std::path::Path::new("/proc").join(pid.to_string()).exists()
+    } else {
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_is_taken_once_and_a_new_answer_clears_the_words() {
+        let s = Shared::default();
+        assert!(s.take().is_none());
+        s.report(Progress::Checking);
+        s.report(Progress::Text("Paciente "));
+        s.report(Progress::Text("evoluciona"));
+        let (stage, text) = s.take().unwrap();
+        assert!(stage.unwrap().contains("checking"));
+        assert_eq!(text, "Paciente evoluciona");
+        assert!(s.take().is_none(), "nothing new");
+        s.report(Progress::Writing(epicrisis_pipeline::progress::Writing {
+            step: 1,
+            steps: 1,
+            round: 2,
+            rounds: 3,
+        }));
+        assert_eq!(s.take().unwrap().1, "");
+    }
+
+    #[test]
+    fn this_process_is_alive_and_an_unused_pid_is_not() {
+        assert!(process_alive(std::process::id()));
+        if cfg!(target_os = "linux") {
+            assert!(!process_alive(u32::MAX - 7));
+        }
+    }
+}
