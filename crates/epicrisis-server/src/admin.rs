@@ -38,7 +38,7 @@ pub fn routes() -> Router<AppState> {
 
 /// The signed-in user of a form post, with the form's CSRF token checked (the session's
 /// token must come back in the `csrf` field). Anonymous: 401.
-async fn form_poster(
+pub(crate) async fn form_poster(
     state: &AppState,
     headers: &HeaderMap,
     csrf: Option<&str>,

@@ -71,6 +71,18 @@ pub async fn queue_draft(
     episode_id: &str,
     avoid: Vec<String>,
 ) -> ApiResult<Accepted> {
+    queue_draft_for(state, p, episode_id, avoid, false).await
+}
+
+/// [`queue_draft`]; `batch`: part of a batch (not bound by the queue's capacity, taken
+/// after the drafts people ask for).
+pub(crate) async fn queue_draft_for(
+    state: &AppState,
+    p: &Principal,
+    episode_id: &str,
+    avoid: Vec<String>,
+    batch: bool,
+) -> ApiResult<Accepted> {
     p.require(&[Role::Medico], "generar borradores")?;
     if let Some(job) = state.store.active_job(episode_id).await? {
         return Ok(Accepted { job, fresh: false });
@@ -100,6 +112,7 @@ pub async fn queue_draft(
             inline_json: None,
             options_json: serde_json::to_string(&options).map_err(ApiError::internal)?,
             requested_by: p.user.id,
+            batch,
         },
     )
     .await?;
@@ -112,7 +125,8 @@ pub async fn queue_draft(
         "generate",
         Some(episode_id),
         None,
-        json!({"engine": state.engine.name(), "job": accepted.job.id, "regenerate": regenerate}),
+        json!({"engine": state.engine.name(), "job": accepted.job.id, "regenerate": regenerate,
+               "batch": batch}),
     )
     .await?;
     Ok(accepted)

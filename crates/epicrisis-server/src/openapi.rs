@@ -80,6 +80,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(crate::api::routes())
         .merge(crate::drafting::routes())
+        .merge(crate::batches::routes())
         .merge(crate::record::routes())
         .merge(crate::tokens::routes())
         .merge(crate::openai::routes())

@@ -86,6 +86,7 @@ pub fn routes() -> Router<AppState> {
         .route("/assets/app.js", get(js))
         .route("/assets/app.css", get(css))
         .merge(crate::admin::routes())
+        .merge(crate::discharges::routes())
 }
 
 pub(crate) fn page(state: &AppState, name: &str, ctx: minijinja::Value) -> Response {
@@ -441,10 +442,19 @@ async fn episodes_page(
         Ok(r) => r,
         Err(e) => return error_page(&state, e.into()),
     };
-    if review {
+    let (states, under_way) = if review {
         // Stable: within a rank, the store's order (newest discharge first).
         rows.sort_by_key(review_rank);
-    }
+        crate::discharges::day_states(&state, &rows).await
+    } else {
+        Default::default()
+    };
+    let undrafted = rows
+        .iter()
+        .filter(|r| {
+            r.latest_status.is_none() && states.get(&r.episode_id).is_none_or(|s| s.job.is_none())
+        })
+        .count();
     page(
         &state,
         "episodes.html",
@@ -452,7 +462,7 @@ async fn episodes_page(
             user => user_ctx(&p), csrf => p.csrf(), engine => engine_ctx(&state),
             hospital => state.settings.hospital_name,
             episodes => rows, q => q.q, servicio => q.servicio, desde => q.desde, hasta => q.hasta,
-            review => review,
+            review => review, states => states, under_way => under_way, undrafted => undrafted,
         },
     )
 }

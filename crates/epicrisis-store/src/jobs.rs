@@ -6,7 +6,8 @@
 //! - [`Store::enqueue_job`] inserts it `queued` — unless the episode already has a job
 //!   queued or running (that one is returned; a partial unique index keeps it so under
 //!   concurrent requests), or the queue is full.
-//! - [`Store::claim_job`] hands the oldest queued job to a worker, `running`, with a lease
+//! - [`Store::claim_job`] hands the oldest queued job to a worker (those people asked
+//!   for before a batch's), `running`, with a lease
 //!   (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so that workers never wait on each other;
 //!   SQLite's write lock does the same for the single-machine default). A running job
 //!   whose lease ran out — its worker died — is claimed again, up to [`MAX_ATTEMPTS`]
@@ -86,6 +87,9 @@ pub struct NewJob {
     /// What the worker needs besides the episode (layout, words to avoid), JSON.
     pub options_json: String,
     pub requested_by: i64,
+    /// A batch's jobs wait behind those a person asked for, and do not count against
+    /// the queue's capacity.
+    pub batch: bool,
 }
 
 /// A job as stored (without the inline episode, which only the worker reads).
@@ -98,6 +102,8 @@ pub struct JobRow {
     pub episode_revision: Option<i64>,
     pub options_json: String,
     pub requested_by: i64,
+    /// Part of a batch (taken after the jobs people asked for).
+    pub batch: bool,
     pub state: JobState,
     pub attempts: i64,
     /// The worker holding it while it runs.
@@ -170,7 +176,7 @@ pub enum Completed {
     Cancelled,
 }
 
-const COLUMNS: &str = "id, seq, episode_id, episode_revision, options_json, requested_by, state, \
+const COLUMNS: &str = "id, seq, episode_id, episode_revision, options_json, requested_by, priority, state, \
      attempts, lease_owner, lease_until, cancel_requested, stage_json, partial_text, message, \
      version_id, result_json, engine, created_at, started_at, finished_at";
 
@@ -190,6 +196,7 @@ fn job_row(r: &AnyRow) -> Result<JobRow> {
         episode_revision: r.try_get("episode_revision")?,
         options_json: r.try_get("options_json")?,
         requested_by: r.try_get("requested_by")?,
+        batch: r.try_get::<i64, _>("priority")? > 0,
         state: JobState::parse(&r.try_get::<String, _>("state")?)?,
         attempts: r.try_get("attempts")?,
         lease_owner: r.try_get("lease_owner")?,
@@ -231,9 +238,11 @@ impl Store {
         {
             return Ok(Enqueued::Existing(active));
         }
-        let (waiting, _) = self.job_counts().await?;
-        if waiting >= capacity {
-            return Ok(Enqueued::Full { waiting });
+        if !job.batch {
+            let waiting = self.waiting_asked_for().await?;
+            if waiting >= capacity {
+                return Ok(Enqueued::Full { waiting });
+            }
         }
         let id = new_job_id()?;
         // PostgreSQL numbers arrivals with an identity column; SQLite under its write lock.
@@ -246,8 +255,8 @@ impl Store {
         };
         let result = sqlx::query(&format!(
             "INSERT INTO draft_jobs (id, episode_id, episode_revision, inline_json, \
-             options_json, requested_by, state, created_at{seq_column}) \
-             VALUES ($1, $2, $3, $4, $5, $6, 'queued', {now}{seq_value})",
+             options_json, requested_by, priority, state, created_at{seq_column}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', {now}{seq_value})",
             now = now_sql(self.backend)
         ))
         .bind(&id)
@@ -256,6 +265,7 @@ impl Store {
         .bind(&job.inline_json)
         .bind(&job.options_json)
         .bind(job.requested_by)
+        .bind(i64::from(job.batch))
         .execute(&self.pool)
         .await;
         match result {
@@ -299,7 +309,7 @@ impl Store {
     pub async fn active_jobs(&self) -> Result<Vec<JobRow>> {
         let rows = sqlx::query(&self.select_jobs(
             "WHERE state IN ('queued', 'running') \
-             ORDER BY CASE state WHEN 'running' THEN 0 ELSE 1 END, seq",
+             ORDER BY CASE state WHEN 'running' THEN 0 ELSE 1 END, priority, seq",
         ))
         .fetch_all(&self.pool)
         .await?;
@@ -321,16 +331,27 @@ impl Store {
         Ok((count("waiting")?, count("running")?))
     }
 
+    /// Queued jobs that people asked for (what the capacity bounds).
+    async fn waiting_asked_for(&self) -> Result<usize> {
+        let r = sqlx::query(
+            "SELECT COUNT(*) AS n FROM draft_jobs WHERE state = 'queued' AND priority = 0",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(usize::try_from(r.try_get::<i64, _>("n")?).unwrap_or(0))
+    }
+
     /// How many drafts come before a queued job: the running ones and the queued ones
-    /// older than it. `None` when the job is not queued.
+    /// taken before it. `None` when the job is not queued.
     pub async fn jobs_ahead(&self, job: &JobRow) -> Result<Option<usize>> {
         if job.state != JobState::Queued {
             return Ok(None);
         }
         let r = sqlx::query(
             "SELECT COUNT(*) AS n FROM draft_jobs WHERE state = 'running' \
-             OR (state = 'queued' AND seq < $1)",
+             OR (state = 'queued' AND (priority < $1 OR (priority = $1 AND seq < $2)))",
         )
+        .bind(i64::from(job.batch))
         .bind(job.seq)
         .fetch_one(&self.pool)
         .await?;
@@ -379,7 +400,7 @@ impl Store {
              WHERE id = (SELECT id FROM draft_jobs \
                  WHERE (state = 'queued' AND cancel_requested = 0) \
                     OR (state = 'running' AND lease_until < {now}) \
-                 ORDER BY seq LIMIT 1 {lock}) \
+                 ORDER BY priority, seq LIMIT 1 {lock}) \
              RETURNING {COLUMNS}, inline_json, {now} AS now"
         );
         let mut tx = self.write_tx().await?;

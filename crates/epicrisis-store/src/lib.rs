@@ -28,6 +28,7 @@
 //! - `versions`: drafts, signatures and amendments ([`NewVersion`], [`VersionRow`]);
 //! - `users`: [`Role`], [`User`], [`Session`];
 //! - `audit`: the audit trail and its hash chain ([`AuditEntry`], [`AuditCheck`]);
+//! - `batches`: drafts of many episodes together ([`BatchRow`], [`BatchItem`]);
 //! - [`jobs`], [`listing`], [`revisions`], [`tokens`], [`vectors`]: durable draft jobs,
 //!   the episode list, the signed record, API tokens, sentence embeddings.
 
@@ -39,6 +40,7 @@ use sqlx::any::Any;
 use sqlx::{AnyPool, Transaction};
 
 mod audit;
+mod batches;
 mod episodes;
 mod error;
 mod migrate;
@@ -53,6 +55,7 @@ pub mod tokens;
 pub mod vectors;
 
 pub use audit::{AuditCheck, AuditEntry, AuditRow};
+pub use batches::{BatchItem, BatchRow};
 pub use episodes::{EpisodeRow, NewEpisode};
 pub use error::{Result, StoreError};
 pub(crate) use error::{is_foreign_key_violation, is_unique_violation};

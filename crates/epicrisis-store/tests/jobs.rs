@@ -17,6 +17,7 @@ fn request(episode: &str, user: i64) -> NewJob {
         inline_json: None,
         options_json: r#"{"layout":"sections"}"#.into(),
         requested_by: user,
+        batch: false,
     }
 }
 
@@ -238,4 +239,50 @@ async fn check_cancel(db: &Db) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancelled_jobs_save_nothing_and_inline_jobs_keep_their_draft() {
     on_every_database!(check_cancel);
+}
+
+async fn check_batches(db: &Db) {
+    let (store, user) = setup(db).await;
+    // A batch's jobs ignore the capacity and wait behind what a person asks for later.
+    let b = store.create_batch("altas 2025-03-01", user).await.unwrap();
+    let mut batch_jobs = Vec::new();
+    for id in ["A", "B"] {
+        let job = NewJob {
+            batch: true,
+            ..request(id, user)
+        };
+        let Enqueued::New(j) = store.enqueue_job(&job, 1).await.unwrap() else {
+            panic!("a batch is not bound by the capacity")
+        };
+        store.put_batch_item(&b.id, id, Some(&j.id)).await.unwrap();
+        batch_jobs.push(j);
+    }
+    let asked = new(&store, &request("C", user)).await;
+    assert_eq!(store.jobs_ahead(&asked).await.unwrap(), Some(0));
+    assert_eq!(store.jobs_ahead(&batch_jobs[0]).await.unwrap(), Some(1));
+    let first = store.claim_job("w", 30_000).await.unwrap().unwrap();
+    assert_eq!(first.job.id, asked.id);
+    assert!(!first.job.batch);
+    let second = store.claim_job("w", 30_000).await.unwrap().unwrap();
+    assert_eq!(second.job.id, batch_jobs[0].id);
+    assert!(second.job.batch);
+    // Items keep their order; putting one again changes its job, not its place.
+    store.put_batch_item(&b.id, "A", None).await.unwrap();
+    let items = store.batch_items(&b.id).await.unwrap();
+    let ids: Vec<(&str, bool)> = items
+        .iter()
+        .map(|i| (i.episode_id.as_str(), i.job_id.is_some()))
+        .collect();
+    assert_eq!(ids, [("A", false), ("B", true)]);
+    assert_eq!(
+        store.batch(&b.id).await.unwrap().unwrap().name,
+        "altas 2025-03-01"
+    );
+    assert_eq!(store.batches(10).await.unwrap().len(), 1);
+    assert!(store.batch("nope").await.unwrap().is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_keep_their_order_and_wait_behind_what_people_ask_for() {
+    on_every_database!(check_batches);
 }

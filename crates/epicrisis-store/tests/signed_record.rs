@@ -194,6 +194,8 @@ async fn version_2_database(db: &Db) {
     drop(Store::open(&db.url).await.unwrap());
     let raw = db.raw().await;
     for table in [
+        "draft_batch_items",
+        "draft_batches",
         "draft_jobs",
         "archive_vectors",
         "passage_vectors",

@@ -89,6 +89,11 @@ pub enum Command {
     /// varios, en este equipo o en otros, junto a `serve --no-worker`.
     #[command(help_template = T_OPCIONES)]
     Worker(crate::serve_cmd::WorkerArgs),
+    /// Redacta muchos episodios de una vez (las altas del día): los importa, los encola
+    /// como un lote a nombre de un médico y los redacta; informe en CSV o JSON. Volver a
+    /// correrlo no redacta de nuevo lo ya redactado.
+    #[command(help_template = T_ARGUMENTOS)]
+    Batch(crate::batch_cmd::BatchArgs),
     /// Cuentas de la interfaz web y de la API.
     #[command(subcommand, help_template = T_COMANDOS, subcommand_value_name = "COMANDO")]
     Users(crate::serve_cmd::UsersCommand),

@@ -20,6 +20,7 @@ fn main() -> ExitCode {
         cli::Command::Export(args) => export_cmd::run(args, env_file),
         cli::Command::Serve(args) => serve_cmd::serve(args, env_file),
         cli::Command::Worker(args) => serve_cmd::worker(args, env_file),
+        cli::Command::Batch(args) => epicrisis::batch_cmd::batch(args, env_file),
         cli::Command::Users(cmd) => serve_cmd::users(cmd, env_file),
         cli::Command::Tokens(cmd) => serve_cmd::tokens(cmd, env_file),
         cli::Command::Audit(cmd) => serve_cmd::audit(cmd, env_file),

@@ -482,7 +482,7 @@ pub fn versions(cmd: VersionsCommand, env_file: Option<&Path>) -> Result<ExitCod
 /// retrieval and of the archive: the one the engine already loaded, else the configured
 /// one (none when EMBEDDINGS_TYPE=none or the default is not installed). Without a
 /// worker nothing is loaded: the deterministic writer stands in for the engine's name.
-fn drafter(
+pub(crate) fn drafter(
     engine: Option<Engine>,
     model: &ModelArgs,
     config: &crate::config::Config,
@@ -501,7 +501,9 @@ fn drafter(
 
 type EmbedderArc = std::sync::Arc<dyn epicrisis_embed::Embedder>;
 
-fn job_settings(config: &crate::config::Config) -> epicrisis_server::worker::WorkerSettings {
+pub(crate) fn job_settings(
+    config: &crate::config::Config,
+) -> epicrisis_server::worker::WorkerSettings {
     epicrisis_server::worker::WorkerSettings {
         lease: Duration::from_secs(u64::from(config.job_lease_seconds)),
         ..Default::default()

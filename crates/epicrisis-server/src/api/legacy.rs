@@ -443,6 +443,7 @@ async fn legacy_draft(
                 ),
                 options_json: serde_json::to_string(&options).map_err(ApiError::internal)?,
                 requested_by: p.user.id,
+                batch: false,
             };
             let job = enqueue(state, &job).await?.job;
             audit(

@@ -237,7 +237,7 @@ pub(crate) fn provenance_json(o: &Outcome) -> String {
     .to_string()
 }
 
-pub(crate) fn rfc3339(ms: i64) -> String {
+pub fn rfc3339(ms: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .ok()
         .and_then(|t| {

@@ -16,6 +16,8 @@ CREATE TABLE draft_jobs (
     inline_json      TEXT,
     options_json     TEXT NOT NULL,
     requested_by     BIGINT NOT NULL,
+    -- 0: asked for by a person (taken first); 1: part of a batch.
+    priority         BIGINT NOT NULL DEFAULT 0,
     state            TEXT NOT NULL,
     attempts         BIGINT NOT NULL DEFAULT 0,
     lease_owner      TEXT,
@@ -35,9 +37,26 @@ CREATE TABLE draft_jobs (
 -- At most one job queued or running per episode.
 CREATE UNIQUE INDEX draft_jobs_one_active ON draft_jobs (episode_id)
     WHERE state IN ('queued', 'running');
-CREATE INDEX draft_jobs_by_state ON draft_jobs (state, seq);
+CREATE INDEX draft_jobs_by_state ON draft_jobs (state, priority, seq);
 
 -- The job that wrote a version: a job's draft is saved exactly once, however many
 -- workers finish it (a worker thought dead may finish after another took the job over).
 ALTER TABLE versions ADD COLUMN job_id TEXT;
-CREATE UNIQUE INDEX versions_job ON versions (job_id)
+CREATE UNIQUE INDEX versions_job ON versions (job_id);
+
+-- Batches: a day's discharges drafted together. An item names an episode and the job that
+-- drafts it (none when the episode was already signed, or already had a draft of its
+-- current data when the batch was made).
+CREATE TABLE draft_batches (
+    id         TEXT PRIMARY KEY,
+    name       TEXT NOT NULL,
+    created_by BIGINT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE TABLE draft_batch_items (
+    batch_id   TEXT NOT NULL REFERENCES draft_batches (id),
+    position   BIGINT NOT NULL,
+    episode_id TEXT NOT NULL REFERENCES episodes (episode_id),
+    job_id     TEXT,
+    PRIMARY KEY (batch_id, episode_id)
+)

@@ -1,0 +1,120 @@
+//! «Altas de hoy» as a day's work: each discharged episode with the state of its draft
+//! (queued, being drafted, ready with n errors to fix, signed), and one button that
+//! drafts, as a batch ([`crate::batches`]), every episode of the day still without a
+//! draft. The list itself is the episode list's review order (`web.rs`).
+
+use crate::AppState;
+use crate::admin::form_poster;
+use crate::batches::start_batch;
+use crate::web::error_page;
+use axum::Router;
+use axum::extract::{Form, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::post;
+use epicrisis_store::{EpisodeSummary, JobState, VersionStatus};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/episodios/lote", post(draft_the_day))
+}
+
+/// Where an episode's draft stands, beyond the list's columns.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct DayState {
+    /// `queued` or `running` while a draft job is under way.
+    pub job: Option<&'static str>,
+    /// Errors the check found in the newest draft.
+    pub errors: Option<usize>,
+}
+
+/// The state of each listed episode's draft, by episode id; and whether a draft is
+/// under way for any (the page then reloads itself).
+pub async fn day_states(
+    state: &AppState,
+    rows: &[EpisodeSummary],
+) -> (HashMap<String, DayState>, bool) {
+    let mut out = HashMap::new();
+    let mut under_way = false;
+    for r in rows {
+        let mut s = DayState::default();
+        if let Ok(Some(job)) = state.store.active_job(&r.episode_id).await {
+            s.job = Some(match job.state {
+                JobState::Running => "running",
+                _ => "queued",
+            });
+            under_way = true;
+        } else if r.latest_status == Some(VersionStatus::Draft)
+            && let Ok(Some(v)) = state.store.latest_version(&r.episode_id).await
+        {
+            s.errors = Some(crate::api::report_of(&v).error_count());
+        }
+        out.insert(r.episode_id.clone(), s);
+    }
+    (out, under_way)
+}
+
+#[derive(Debug, Deserialize)]
+struct DayForm {
+    csrf: Option<String>,
+    desde: String,
+    hasta: String,
+}
+
+/// Drafts every episode discharged between the form's dates that has no version and no
+/// draft under way, as one batch; back to the list.
+async fn draft_the_day(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(f): Form<DayForm>,
+) -> Response {
+    let p = match form_poster(&state, &headers, f.csrf.as_deref()).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let query = match crate::api::episode_query(
+        None,
+        None,
+        Some(f.desde.clone()),
+        Some(f.hasta.clone()),
+        Some(1000),
+        None,
+    ) {
+        Ok(q) => q,
+        Err(e) => return error_page(&state, e),
+    };
+    let rows = match state.store.list_episodes(&query).await {
+        Ok(r) => r,
+        Err(e) => return error_page(&state, e.into()),
+    };
+    let mut ids = Vec::new();
+    for r in rows.iter().filter(|r| r.latest_status.is_none()) {
+        if matches!(state.store.active_job(&r.episode_id).await, Ok(None)) {
+            ids.push(r.episode_id.clone());
+        }
+    }
+    let name = if f.desde == f.hasta {
+        format!("Altas del {}", f.desde)
+    } else {
+        format!("Altas del {} al {}", f.desde, f.hasta)
+    };
+    if !ids.is_empty()
+        && let Err(e) = start_batch(&state, &p, &name, &ids).await
+    {
+        return error_page(&state, e);
+    }
+    let back = format!(
+        "/episodios?orden=revision&desde={}&hasta={}",
+        urlencoding(&f.desde),
+        urlencoding(&f.hasta)
+    );
+    Redirect::to(&back).into_response()
+}
+
+/// Dates go back into a URL: only what an ISO date holds is kept.
+fn urlencoding(s: &str) -> String {
+    s.chars()
+        .filter(|c| c.is_ascii_digit() || *c == '-')
+        .collect()
+}
