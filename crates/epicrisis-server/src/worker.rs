@@ -8,6 +8,10 @@
 //! draft when somebody asked or when the job is no longer this worker's. Database
 //! writes never sit in the decoding loop: the engine's progress only goes into memory.
 //!
+//! An idle worker starts as soon as a job is queued: by its own server directly, by other
+//! processes through PostgreSQL's `LISTEN`/`NOTIFY`; it also looks every second (SQLite,
+//! a lost listening connection, a dead worker's lease running out).
+//!
 //! Stopping: no new job is taken, the running one may finish (and be saved) within the
 //! grace period; after it, the draft is stopped and the job handed back to the queue
 //! for the next worker or the next start. A worker that dies holds its job until the
@@ -90,6 +94,8 @@ pub struct WorkerHandle {
     control: Arc<Control>,
     wake: Arc<Wake>,
     thread: std::thread::JoinHandle<()>,
+    /// Hears of jobs queued by other processes (PostgreSQL).
+    listener: tokio::task::JoinHandle<()>,
 }
 
 impl WorkerHandle {
@@ -110,6 +116,7 @@ impl WorkerHandle {
             std::thread::sleep(Duration::from_millis(50));
         }
         let _ = self.thread.join();
+        self.listener.abort();
     }
 }
 
@@ -152,6 +159,7 @@ impl Worker {
         let control = Arc::new(Control::default());
         let c = control.clone();
         let w = wake.clone();
+        let listener = self.runtime.spawn(listen(self.store.clone(), wake.clone()));
         let thread = std::thread::Builder::new()
             .name("drafting-worker".into())
             .spawn(move || self.run(&c, &w))?;
@@ -159,6 +167,7 @@ impl Worker {
             control,
             wake,
             thread,
+            listener,
         })
     }
 
@@ -475,6 +484,24 @@ impl Worker {
                 &e,
             );
         }
+    }
+}
+
+/// Wakes the worker whenever another process queues a job (PostgreSQL's `LISTEN`); a
+/// lost connection is made again after a few seconds, and meanwhile the worker polls.
+/// Returns at once on SQLite.
+async fn listen(store: Store, wake: Arc<Wake>) {
+    loop {
+        match store.job_listener().await {
+            Ok(None) => return,
+            Ok(Some(mut listener)) => {
+                while listener.next().await.is_ok() {
+                    wake.notify();
+                }
+            }
+            Err(e) => warn("the database's job announcements could not be heard", &e),
+        }
+        tokio::time::sleep(Duration::from_secs(5)).await;
     }
 }
 

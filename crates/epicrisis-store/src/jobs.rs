@@ -24,6 +24,10 @@
 //!
 //! Times come from the database's clock, not the worker's: leases compare times written
 //! by different machines.
+//!
+//! On PostgreSQL a queued (or handed-back) job is announced with `NOTIFY`, so that idle
+//! workers of other processes start at once ([`Store::job_listener`]); on SQLite, and
+//! whenever the listening connection is down, workers poll.
 
 use crate::{Backend, NewVersion, Result, Store, StoreError, is_unique_violation, versions};
 use serde::{Deserialize, Serialize};
@@ -180,6 +184,21 @@ const COLUMNS: &str = "id, seq, episode_id, episode_revision, options_json, requ
      attempts, lease_owner, lease_until, cancel_requested, stage_json, partial_text, message, \
      version_id, result_json, engine, created_at, started_at, finished_at";
 
+/// The PostgreSQL channel new jobs are announced on.
+const CHANNEL: &str = "epicrisis_jobs";
+
+/// A PostgreSQL connection that hears of new jobs.
+pub struct JobListener(sqlx::postgres::PgListener);
+
+impl JobListener {
+    /// Waits for the next announcement. An error means the connection was lost and could
+    /// not be made again: make a new listener later.
+    pub async fn next(&mut self) -> Result<()> {
+        self.0.recv().await?;
+        Ok(())
+    }
+}
+
 /// The database's clock in Unix milliseconds, as SQL.
 fn now_sql(backend: Backend) -> &'static str {
     match backend {
@@ -281,9 +300,32 @@ impl Store {
             }
             Err(e) => return Err(e.into()),
         }
+        self.announce_job().await?;
         let row = self.job(&id).await?;
         row.map(Enqueued::New)
             .ok_or_else(|| StoreError::Db(format!("job {id} vanished after queueing")))
+    }
+
+    /// Tells listening workers that a job is waiting (PostgreSQL; nothing on SQLite).
+    async fn announce_job(&self) -> Result<()> {
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT pg_notify($1, '')")
+                .bind(CHANNEL)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// A connection that hears of each job queued from now on (`None` on SQLite, where
+    /// workers poll).
+    pub async fn job_listener(&self) -> Result<Option<JobListener>> {
+        let Some(url) = &self.listen_url else {
+            return Ok(None);
+        };
+        let mut listener = sqlx::postgres::PgListener::connect(url).await?;
+        listener.listen(CHANNEL).await?;
+        Ok(Some(JobListener(listener)))
     }
 
     pub async fn job(&self, id: &str) -> Result<Option<JobRow>> {
@@ -540,6 +582,9 @@ impl Store {
         .bind(result)
         .execute(&self.pool)
         .await?;
+        if !finished && done.rows_affected() > 0 {
+            self.announce_job().await?;
+        }
         Ok(done.rows_affected() > 0)
     }
 
@@ -577,6 +622,9 @@ impl Store {
             .execute(&self.pool)
             .await?
             .rows_affected();
+        }
+        if n > 0 {
+            self.announce_job().await?;
         }
         Ok(n)
     }

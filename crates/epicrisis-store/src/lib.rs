@@ -59,7 +59,9 @@ pub use batches::{BatchItem, BatchRow};
 pub use episodes::{EpisodeRow, NewEpisode};
 pub use error::{Result, StoreError};
 pub(crate) use error::{is_foreign_key_violation, is_unique_violation};
-pub use jobs::{ClaimedJob, Completed, Enqueued, Heartbeat, JobEnd, JobRow, JobState, NewJob};
+pub use jobs::{
+    ClaimedJob, Completed, Enqueued, Heartbeat, JobEnd, JobListener, JobRow, JobState, NewJob,
+};
 pub use listing::{EpisodeQuery, EpisodeSummary};
 pub use revisions::{
     EpisodeRevision, HASH_SCHEME_RECORD, HASH_SCHEME_TEXT, RevisionInfo, VersionCheck,
@@ -87,6 +89,8 @@ pub struct Store {
     /// PostgreSQL with the `vector` extension: archive searches run in the database
     /// (see [`vectors`]).
     pgvector: bool,
+    /// PostgreSQL: where a worker's listening connection goes ([`Store::job_listener`]).
+    listen_url: Option<String>,
 }
 
 impl Store {

@@ -38,6 +38,7 @@ impl Store {
                 Target::Sqlite { .. } => Backend::Sqlite,
             },
             pgvector: false,
+            listen_url: matches!(target, Target::Postgres { .. }).then(|| connect_url.clone()),
         };
         migrate::run(&store.pool, store.backend)
             .await

@@ -286,3 +286,24 @@ async fn check_batches(db: &Db) {
 async fn batches_keep_their_order_and_wait_behind_what_people_ask_for() {
     on_every_database!(check_batches);
 }
+
+async fn check_announcements(db: &Db) {
+    let (store, user) = setup(db).await;
+    let listener = store.job_listener().await.unwrap();
+    let Some(mut listener) = listener else {
+        assert_eq!(db.label, "sqlite", "PostgreSQL announces jobs");
+        return;
+    };
+    // Another process's store (a server) queues; this one (a worker) hears it.
+    let server = Store::open(&db.url).await.unwrap();
+    new(&server, &request("A", user)).await;
+    tokio::time::timeout(Duration::from_secs(20), listener.next())
+        .await
+        .expect("the new job was announced")
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgresql_announces_new_jobs_to_listening_workers() {
+    on_every_database!(check_announcements);
+}
