@@ -79,6 +79,10 @@ pub struct Settings {
     pub worker: bool,
     /// How workers hold jobs.
     pub jobs: worker::WorkerSettings,
+    /// With `worker` off: the engine the `epicrisis worker` processes are configured with
+    /// (`--engine` or `MODEL_TYPE`: `local`, `deterministic`, `openai`, `anthropic`), for
+    /// the page's notice; `None` when this server does not know it.
+    pub workers_engine: Option<String>,
 }
 
 impl Default for Settings {
@@ -98,6 +102,7 @@ impl Default for Settings {
             trusted_proxies: Vec::new(),
             worker: true,
             jobs: worker::WorkerSettings::default(),
+            workers_engine: None,
         }
     }
 }

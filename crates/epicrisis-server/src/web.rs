@@ -168,6 +168,9 @@ pub(crate) fn user_ctx(p: &Principal) -> Value {
 /// outside (with where de-identified text goes), or the writer without a model.
 pub(crate) fn engine_ctx(state: &AppState) -> Value {
     use epicrisis_pipeline::engine::Engine;
+    if !state.settings.worker {
+        return workers_engine_ctx(state);
+    }
     let label = match (&state.engine, &state.settings.external_notice) {
         (Engine::Deterministic, _) => {
             "Redacción sin modelo: texto armado con los datos".to_string()
@@ -183,6 +186,24 @@ pub(crate) fn engine_ctx(state: &AppState) -> Value {
         }
     };
     json!({"name": state.engine.name(), "external": state.settings.external_notice, "label": label})
+}
+
+/// The notice of a server that does not draft: what its workers draft with, as far as
+/// the settings say.
+fn workers_engine_ctx(state: &AppState) -> Value {
+    let engine = state.settings.workers_engine.as_deref();
+    let label = match (engine, &state.settings.external_notice) {
+        (Some("deterministic"), _) => "Redacción sin modelo: texto armado con los datos".into(),
+        (Some("local"), _) => "Redacción con modelo local: los datos no salen del hospital".into(),
+        (Some(_), Some(to)) => {
+            format!("Redacción con proveedor externo: salen solo datos desidentificados, a {to}")
+        }
+        (Some(_), None) => {
+            "Redacción con proveedor externo: salen solo datos desidentificados".to_string()
+        }
+        (None, _) => "Redactan los equipos de redacción del hospital".to_string(),
+    };
+    json!({"name": engine.unwrap_or("worker"), "external": state.settings.external_notice, "label": label})
 }
 
 // ------------------------------------------------------------------ login

@@ -534,11 +534,26 @@ pub fn serve(args: ServeArgs, env_file: Option<&Path>) -> Result<ExitCode, Failu
         ),
         None => None,
     };
-    let external_notice = if ready.drafter.is_external() {
-        Some(match engine_kind {
-            Engine::OpenAi => config.openai.base_url.clone(),
-            _ => config.anthropic.base_url.clone(),
-        })
+    // Without a worker: what the workers are configured with, as the settings say.
+    let workers_engine = args.no_worker.then(|| {
+        args.engine
+            .map(|e| e.as_str().to_string())
+            .or_else(|| config.model_type.map(|m| m.as_str().to_string()))
+    });
+    let external = match &workers_engine {
+        Some(e) => matches!(e.as_deref(), Some("openai" | "anthropic")),
+        None => ready.drafter.is_external(),
+    };
+    let external_notice = if external {
+        Some(
+            match (
+                engine_kind,
+                workers_engine.as_ref().and_then(|e| e.as_deref()),
+            ) {
+                (Engine::OpenAi, _) | (_, Some("openai")) => config.openai.base_url.clone(),
+                _ => config.anthropic.base_url.clone(),
+            },
+        )
     } else {
         None
     };
@@ -558,6 +573,7 @@ pub fn serve(args: ServeArgs, env_file: Option<&Path>) -> Result<ExitCode, Failu
         trusted_proxies: config.trusted_proxies.clone(),
         worker: !args.no_worker,
         jobs: job_settings(&config),
+        workers_engine: workers_engine.flatten(),
         ..Settings::default()
     };
     let listen = args.listen.unwrap_or(config.listen);

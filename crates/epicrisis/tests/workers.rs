@@ -86,6 +86,12 @@ fn two_servers_two_workers_a_killed_worker_and_a_restarted_server_lose_nothing()
     let second = serve(dir, &["--no-worker", "--quiet"]);
     let s1 = login(&first.url, "ana");
     let s2 = login(&second.url, "ana");
+    // A server that does not draft says so, without naming an engine it does not know.
+    let page = s1.get("/episodios").text().unwrap();
+    assert!(
+        page.contains("Redactan los equipos de redacción del hospital"),
+        "{page}"
+    );
     let ids = import(&s1);
     // Queued through both servers; nothing drafts yet.
     let mut jobs = Vec::new();

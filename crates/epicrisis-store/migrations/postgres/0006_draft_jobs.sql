@@ -38,6 +38,8 @@ CREATE TABLE draft_jobs (
 CREATE UNIQUE INDEX draft_jobs_one_active ON draft_jobs (episode_id)
     WHERE state IN ('queued', 'running');
 CREATE INDEX draft_jobs_by_state ON draft_jobs (state, priority, seq);
+-- The typical duration reads the last finished drafts.
+CREATE INDEX draft_jobs_finished ON draft_jobs (state, finished_at);
 
 -- The job that wrote a version: a job's draft is saved exactly once, however many
 -- workers finish it (a worker thought dead may finish after another took the job over).
