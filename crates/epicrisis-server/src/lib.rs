@@ -30,6 +30,7 @@ pub mod drafting;
 pub mod error;
 pub mod jobs;
 pub mod listing;
+pub mod login;
 pub mod openai;
 pub mod openapi;
 pub mod origins;

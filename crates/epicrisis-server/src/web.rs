@@ -5,21 +5,20 @@
 //! «Administración» page (plain forms with the session's CSRF token, the API's rules).
 
 use crate::api::{audit, finding_class, parsed_episode, version_summary};
-use crate::auth::{self, LOGIN_CSRF_COOKIE, Principal, SESSION_COOKIE, Via};
+use crate::auth::{self, Principal};
 use crate::error::ApiError;
 use crate::{AppState, now_ms};
 use axum::Router;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Form, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use epicrisis_domain::Episode;
 use epicrisis_store::{Role, VersionRow};
 use epicrisis_validate::Report;
 use minijinja::{Environment, context};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use std::net::SocketAddr;
 
 const TEMPLATES: &[(&str, &str)] = &[
     ("base.html", include_str!("../templates/base.html")),
@@ -66,20 +65,10 @@ fn engine_es(name: String) -> String {
     }
 }
 
-/// The largest login form accepted (a user name, a password and a CSRF token fit in a
-/// few hundred bytes); a larger body is refused with 413 before anything is read.
-pub const LOGIN_BODY_BYTES: usize = 8 * 1024;
-
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(|| async { Redirect::to("/episodios") }))
-        .route(
-            "/login",
-            get(login_page)
-                .post(login)
-                .layer(DefaultBodyLimit::max(LOGIN_BODY_BYTES)),
-        )
-        .route("/logout", post(logout))
+        .merge(crate::login::routes())
         .route("/episodios", get(episodes_page))
         .route("/episodios/{id}", get(episode_page))
         .route("/casos-similares", get(similar_page))
@@ -204,199 +193,6 @@ fn workers_engine_ctx(state: &AppState) -> Value {
         (None, _) => "Redactan los equipos de redacción del hospital".to_string(),
     };
     json!({"name": engine.unwrap_or("worker"), "external": state.settings.external_notice, "label": label})
-}
-
-// ------------------------------------------------------------------ login
-
-async fn login_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if let Ok(Some(_)) = auth::principal(&state, &headers).await {
-        return Redirect::to("/episodios").into_response();
-    }
-    login_form(&state, None, StatusCode::OK)
-}
-
-fn login_form(state: &AppState, error: Option<&str>, status: StatusCode) -> Response {
-    let csrf = match auth::random_token() {
-        Ok(t) => t,
-        Err(e) => return error_page(state, e),
-    };
-    let mut r = page(
-        state,
-        "login.html",
-        context! { csrf => csrf, error => error, hospital => state.settings.hospital_name },
-    );
-    *r.status_mut() = status;
-    if let Ok(v) = HeaderValue::from_str(&auth::set_cookie(
-        LOGIN_CSRF_COOKIE,
-        &csrf,
-        3600,
-        state.settings.secure_cookies,
-    )) {
-        r.headers_mut().append(header::SET_COOKIE, v);
-    }
-    r
-}
-
-#[derive(Deserialize)]
-struct LoginForm {
-    username: String,
-    password: String,
-    csrf: String,
-}
-
-async fn login(
-    State(state): State<AppState>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Form(f): Form<LoginForm>,
-) -> Response {
-    // Double-submit check: the form's token must match the cookie set with the form.
-    let cookie_csrf = auth::cookie(&headers, LOGIN_CSRF_COOKIE).unwrap_or("");
-    if cookie_csrf.is_empty() || !auth::same(cookie_csrf, &f.csrf) {
-        return login_form(
-            &state,
-            Some("El formulario expiró; intente de nuevo."),
-            StatusCode::FORBIDDEN,
-        );
-    }
-    let username = f.username.trim().to_lowercase();
-    if username.chars().count() > auth::MAX_USERNAME_CHARS {
-        return login_form(
-            &state,
-            Some(&format!(
-                "El nombre de usuario tiene más de {} caracteres; revise lo que escribió.",
-                auth::MAX_USERNAME_CHARS
-            )),
-            StatusCode::BAD_REQUEST,
-        );
-    }
-    let ip = crate::client::client_ip(addr.ip(), &headers, &state.settings.trusted_proxies);
-    let keys = vec![format!("u:{username}"), format!("ip:{ip}")];
-    // Counted before the password is checked: parallel guesses cannot all pass.
-    if let Err(wait) = state.limiter.begin(&keys) {
-        let mut r = login_form(
-            &state,
-            Some(&format!(
-                "Demasiados intentos fallidos. Espere {wait} segundos."
-            )),
-            StatusCode::TOO_MANY_REQUESTS,
-        );
-        if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
-            r.headers_mut().insert(header::RETRY_AFTER, v);
-        }
-        return r;
-    }
-    let user = match state.store.user_by_name(&username).await {
-        Ok(u) => u,
-        Err(e) => {
-            return login_form(
-                &state,
-                Some(&ApiError::from(e).message),
-                StatusCode::SERVICE_UNAVAILABLE,
-            );
-        }
-    };
-    // Verify even for an unknown user, so timing does not tell which names exist.
-    let hash = user.as_ref().map(|u| u.password_hash.clone()).unwrap_or_else(|| {
-        "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$3Tq0T3sVSLQbAx0AiiQ0fMBVWjvgVS9NWuJaBlJXZhU".into()
-    });
-    let password = f.password.clone();
-    // At most a few argon2 checks at once (19 MiB and a core each).
-    let ok = match state.limiter.verifying.acquire().await {
-        Ok(_permit) => tokio::task::spawn_blocking(move || auth::verify_password(&password, &hash))
-            .await
-            .unwrap_or(false),
-        Err(_) => false,
-    };
-    let user = match user {
-        Some(u) if ok && !u.disabled => u,
-        _ => {
-            // The audit keeps a name only when it is an account's: a typed name that
-            // is no one's (often a password typed in the wrong box) is not stored.
-            let detail = match &user {
-                Some(_) => json!({"username": username}),
-                None => json!({"unknown_user": true}),
-            };
-            let _ = audit(&state, None, "login_failed", None, None, detail).await;
-            return login_form(
-                &state,
-                Some("Usuario o contraseña incorrectos."),
-                StatusCode::UNAUTHORIZED,
-            );
-        }
-    };
-    state.limiter.succeeded(&keys);
-    let (token, csrf) = match (auth::random_token(), auth::random_token()) {
-        (Ok(a), Ok(b)) => (a, b),
-        (Err(e), _) | (_, Err(e)) => return error_page(&state, e),
-    };
-    let hours = state.settings.session_hours;
-    if let Err(e) = state
-        .store
-        .create_session(
-            &auth::token_hash(&token),
-            user.id,
-            &csrf,
-            now_ms() + hours * 3_600_000,
-        )
-        .await
-    {
-        return error_page(&state, e.into());
-    }
-    let p = Principal {
-        user,
-        via: Via::Token,
-    };
-    let _ = audit(&state, Some(&p), "login", None, None, json!({})).await;
-    let mut r = Redirect::to("/episodios").into_response();
-    for c in [
-        auth::set_cookie(
-            SESSION_COOKIE,
-            &token,
-            hours * 3600,
-            state.settings.secure_cookies,
-        ),
-        auth::set_cookie(LOGIN_CSRF_COOKIE, "", 0, state.settings.secure_cookies),
-    ] {
-        if let Ok(v) = HeaderValue::from_str(&c) {
-            r.headers_mut().append(header::SET_COOKIE, v);
-        }
-    }
-    r
-}
-
-#[derive(Deserialize)]
-struct LogoutForm {
-    csrf: String,
-}
-
-async fn logout(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Form(f): Form<LogoutForm>,
-) -> Response {
-    if let Ok(Some(p)) = auth::principal(&state, &headers).await
-        && let Via::Session { csrf, token_hash } = &p.via
-    {
-        if !auth::same(csrf, &f.csrf) {
-            return error_page(
-                &state,
-                ApiError::forbidden("token CSRF incorrecto; recargue la página"),
-            );
-        }
-        let _ = state.store.delete_session(token_hash).await;
-        let _ = audit(&state, Some(&p), "logout", None, None, json!({})).await;
-    }
-    let mut r = Redirect::to("/login").into_response();
-    if let Ok(v) = HeaderValue::from_str(&auth::set_cookie(
-        SESSION_COOKIE,
-        "",
-        0,
-        state.settings.secure_cookies,
-    )) {
-        r.headers_mut().append(header::SET_COOKIE, v);
-    }
-    r
 }
 
 // ------------------------------------------------------------------ pages

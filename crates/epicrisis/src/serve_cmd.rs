@@ -510,6 +510,65 @@ pub(crate) fn job_settings(
     }
 }
 
+/// The server's settings from the flags and the configuration. Without a worker, the
+/// page's notice says what the workers are configured with (`--engine` or `MODEL_TYPE`).
+fn server_settings(
+    args: &ServeArgs,
+    config: &crate::config::Config,
+    layout: epicrisis_pipeline::Layout,
+    engine_kind: Engine,
+    ready: &crate::engine::Ready,
+) -> Result<Settings, Failure> {
+    let workers_engine = args.no_worker.then(|| {
+        args.engine
+            .map(|e| e.as_str().to_string())
+            .or_else(|| config.model_type.map(|m| m.as_str().to_string()))
+    });
+    let external = match &workers_engine {
+        Some(e) => matches!(e.as_deref(), Some("openai" | "anthropic")),
+        None => ready.drafter.is_external(),
+    };
+    let openai = engine_kind == Engine::OpenAi
+        || workers_engine.as_ref().and_then(|e| e.as_deref()) == Some("openai");
+    let external_notice = external.then(|| match openai {
+        true => config.openai.base_url.clone(),
+        false => config.anthropic.base_url.clone(),
+    });
+    Ok(Settings {
+        queue_capacity: config.queue_size,
+        secure_cookies: config.secure_cookies,
+        session_hours: i64::from(config.session_hours),
+        hospital_name: config
+            .hospital_name
+            .clone()
+            .unwrap_or_else(|| "Hospital".into()),
+        logo: hospital_logo(config)?,
+        layout,
+        shutdown_grace: Duration::from_secs(args.shutdown_grace),
+        external_notice,
+        log_requests: !args.quiet,
+        trusted_proxies: config.trusted_proxies.clone(),
+        worker: !args.no_worker,
+        jobs: job_settings(config),
+        workers_engine: workers_engine.flatten(),
+        ..Settings::default()
+    })
+}
+
+/// `HOSPITAL_LOGO`, read and checked.
+fn hospital_logo(
+    config: &crate::config::Config,
+) -> Result<Option<epicrisis_export::Logo>, Failure> {
+    let Some(p) = &config.hospital_logo else {
+        return Ok(None);
+    };
+    let bytes = std::fs::read(p)
+        .map_err(|e| Failure::Input(format!("HOSPITAL_LOGO {}: {e}", p.display())))?;
+    epicrisis_export::Logo::from_bytes(bytes)
+        .map(Some)
+        .map_err(|e| Failure::Input(format!("HOSPITAL_LOGO {}: {e}", p.display())))
+}
+
 pub fn serve(args: ServeArgs, env_file: Option<&Path>) -> Result<ExitCode, Failure> {
     let (_, config) = crate::config::load(env_file, Some(&args.model))?;
     let layout = crate::generate::layout(args.layout);
@@ -523,59 +582,7 @@ pub fn serve(args: ServeArgs, env_file: Option<&Path>) -> Result<ExitCode, Failu
     } else {
         drafter(args.engine, &args.model, &config, layout)?
     };
-    let logo = match &config.hospital_logo {
-        Some(p) => Some(
-            std::fs::read(p)
-                .map_err(|e| Failure::Input(format!("HOSPITAL_LOGO {}: {e}", p.display())))
-                .and_then(|b| {
-                    epicrisis_export::Logo::from_bytes(b)
-                        .map_err(|e| Failure::Input(format!("HOSPITAL_LOGO {}: {e}", p.display())))
-                })?,
-        ),
-        None => None,
-    };
-    // Without a worker: what the workers are configured with, as the settings say.
-    let workers_engine = args.no_worker.then(|| {
-        args.engine
-            .map(|e| e.as_str().to_string())
-            .or_else(|| config.model_type.map(|m| m.as_str().to_string()))
-    });
-    let external = match &workers_engine {
-        Some(e) => matches!(e.as_deref(), Some("openai" | "anthropic")),
-        None => ready.drafter.is_external(),
-    };
-    let external_notice = if external {
-        Some(
-            match (
-                engine_kind,
-                workers_engine.as_ref().and_then(|e| e.as_deref()),
-            ) {
-                (Engine::OpenAi, _) | (_, Some("openai")) => config.openai.base_url.clone(),
-                _ => config.anthropic.base_url.clone(),
-            },
-        )
-    } else {
-        None
-    };
-    let settings = Settings {
-        queue_capacity: config.queue_size,
-        secure_cookies: config.secure_cookies,
-        session_hours: i64::from(config.session_hours),
-        hospital_name: config
-            .hospital_name
-            .clone()
-            .unwrap_or_else(|| "Hospital".into()),
-        logo,
-        layout,
-        shutdown_grace: Duration::from_secs(args.shutdown_grace),
-        external_notice,
-        log_requests: !args.quiet,
-        trusted_proxies: config.trusted_proxies.clone(),
-        worker: !args.no_worker,
-        jobs: job_settings(&config),
-        workers_engine: workers_engine.flatten(),
-        ..Settings::default()
-    };
+    let settings = server_settings(&args, &config, layout, engine_kind, &ready)?;
     let listen = args.listen.unwrap_or(config.listen);
     let url = config.database_url.clone();
     runtime()?.block_on(async move {
