@@ -512,107 +512,103 @@ fn provider_checks(config: &Config, out: &mut Vec<Check>) {
 
 /// Runs every check.
 pub fn checks(raw: Result<Raw, Failure>, env_file: Option<&Path>) -> Vec<Check> {
-    let mut out = Vec::new();
-    let raw = match raw {
-        Ok(r) => r,
-        Err(Failure::Input(m)) => {
-            out.push(check(
-                "configuration",
-                Verdict::Fail,
-                m,
-                "corrija el archivo o la variable indicados",
-            ));
-            return out;
-        }
-        Err(Failure::Internal(e)) => {
-            out.push(check("configuration", Verdict::Fail, e.to_string(), ""));
-            return out;
-        }
-    };
-    let config = match Config::from_raw(&raw) {
-        Ok(c) => {
-            let source = raw
-                .env_file
-                .as_ref()
-                .map(|p| format!("de {} y del entorno", p.display()))
-                .unwrap_or_else(|| "del entorno (no hay archivo .env)".into());
-            let verdict = if raw.warnings.is_empty() {
-                Verdict::Ok
-            } else {
-                Verdict::Warn
-            };
-            out.push(check(
-                "configuration",
-                verdict,
-                format!(
-                    "leída {source}; {}",
-                    if raw.warnings.is_empty() {
-                        "todos los valores son válidos".to_string()
-                    } else {
-                        raw.warnings.join("; ")
-                    }
-                ),
-                if raw.warnings.is_empty() {
-                    ""
-                } else {
-                    "quite o corrija las variables indicadas"
-                },
-            ));
-            c
-        }
-        Err(Failure::Input(m)) => {
-            out.push(check(
-                "configuration",
-                Verdict::Fail,
-                m,
-                "corrija el valor indicado (en .env.example están los valores permitidos)",
-            ));
-            return out;
-        }
-        Err(Failure::Internal(e)) => {
-            out.push(check("configuration", Verdict::Fail, e.to_string(), ""));
-            return out;
-        }
-    };
     let _ = env_file;
+    let mut out = Vec::new();
+    let config = match configuration(raw) {
+        Ok((config, c)) => {
+            out.push(c);
+            config
+        }
+        Err(c) => return vec![c],
+    };
     provider_checks(&config, &mut out);
     if config.model_type != Some(ModelType::Deterministic) {
         model_checks(&config, &mut out);
     }
-    // Disk: the models folder's file system.
+    out.push(disk_check(&config));
+    let threads = config.llama.threads.unwrap_or_else(physical_cores);
+    out.push(cpu_check(threads));
+    out.push(gpu_check(&config));
+    out.push(database_check(&config));
+    out.push(listen_check(&config));
+    out.push(embeddings_check(&config));
+    out.extend(crate::models_cmd::doctor_checks(&config));
+    out
+}
+
+/// The settings read and validated, with the «configuration» check; a failed check
+/// alone when they cannot be (nothing else can be checked then).
+fn configuration(raw: Result<Raw, Failure>) -> Result<(Config, Check), Check> {
+    let failed = |e: Failure, fix: &str| match e {
+        Failure::Input(m) => check("configuration", Verdict::Fail, m, fix),
+        Failure::Internal(e) => check("configuration", Verdict::Fail, e.to_string(), ""),
+    };
+    let raw = raw.map_err(|e| failed(e, "corrija el archivo o la variable indicados"))?;
+    let config = Config::from_raw(&raw).map_err(|e| {
+        failed(
+            e,
+            "corrija el valor indicado (en .env.example están los valores permitidos)",
+        )
+    })?;
+    let source = raw
+        .env_file
+        .as_ref()
+        .map(|p| format!("de {} y del entorno", p.display()))
+        .unwrap_or_else(|| "del entorno (no hay archivo .env)".into());
+    let c = if raw.warnings.is_empty() {
+        check(
+            "configuration",
+            Verdict::Ok,
+            format!("leída {source}; todos los valores son válidos"),
+            "",
+        )
+    } else {
+        check(
+            "configuration",
+            Verdict::Warn,
+            format!("leída {source}; {}", raw.warnings.join("; ")),
+            "quite o corrija las variables indicadas",
+        )
+    };
+    Ok((config, c))
+}
+
+/// Free space on the models folder's file system.
+fn disk_check(config: &Config) -> Check {
+    let place = config.models_dir.display();
     match free_disk(&config.models_dir) {
-        Some(b) if b < 2_000_000_000 => out.push(check(
+        Some(b) if b < 2_000_000_000 => check(
             "disk",
             Verdict::Warn,
             format!(
-                "{} libres donde se guardan los modelos ({})",
-                human_bytes(b),
-                config.models_dir.display()
+                "{} libres donde se guardan los modelos ({place})",
+                human_bytes(b)
             ),
             "libere espacio antes de descargar modelos (un modelo 7B necesita unos 4–5 GB)",
-        )),
-        Some(b) => out.push(check(
+        ),
+        Some(b) => check(
             "disk",
             Verdict::Ok,
             format!(
-                "{} libres donde se guardan los modelos ({})",
-                human_bytes(b),
-                config.models_dir.display()
+                "{} libres donde se guardan los modelos ({place})",
+                human_bytes(b)
             ),
             "",
-        )),
-        None => out.push(check(
+        ),
+        None => check(
             "disk",
             Verdict::Warn,
             "no se pudo medir el espacio libre en disco",
             "",
-        )),
+        ),
     }
-    let threads = config.llama.threads.unwrap_or_else(physical_cores);
-    out.push(cpu_check(threads));
+}
+
+/// Whether the build, the GPUs present and `EPICRISIS_GPU_LAYERS` agree.
+fn gpu_check(config: &Config) -> Check {
     let gpus = gpu_devices();
     let cuda_build = cfg!(feature = "cuda");
-    let gpu = match (cuda_build, gpus.is_empty(), config.llama.gpu_layers) {
+    match (cuda_build, gpus.is_empty(), config.llama.gpu_layers) {
         (true, false, 0) => check(
             "gpu",
             Verdict::Warn,
@@ -658,13 +654,7 @@ pub fn checks(raw: Result<Raw, Failure>, env_file: Option<&Path>) -> Vec<Check> 
             "compilación para CPU, sin GPU (lo esperado)",
             "",
         ),
-    };
-    out.push(gpu);
-    out.push(database_check(&config));
-    out.push(listen_check(&config));
-    out.push(embeddings_check(&config));
-    out.extend(crate::models_cmd::doctor_checks(&config));
-    out
+    }
 }
 
 pub fn run(args: DoctorArgs, env_file: Option<&Path>) -> Result<ExitCode, Failure> {
