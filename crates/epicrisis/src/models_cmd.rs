@@ -95,41 +95,7 @@ fn list(dir: &ModelsDir, format: ReportFormat) -> Result<ExitCode, Failure> {
     let (rows, others) = epicrisis_models::listing(dir)?;
     let mut out = std::io::stdout().lock();
     if format == ReportFormat::Json {
-        let models: Vec<_> = rows
-            .iter()
-            .map(|r| {
-                let s = r.spec;
-                json!({
-                    "name": s.name,
-                    "aliases": s.aliases,
-                    "display_name": s.display_name,
-                    "role": role_label(s.role),
-                    "repo": s.repo,
-                    "licence": s.licence,
-                    "recommendation": s.recommendation.label(),
-                    "default": s.is_default,
-                    "dimension": s.dimension,
-                    "notes": s.notes,
-                    "size_bytes": s.approx_size(None),
-                    "ram_bytes": s.ram(None),
-                    "quantizations": s.quants().iter().map(|q| json!({
-                        "quant": q.quant, "file": q.file, "size_bytes": q.approx_size,
-                        "ram_bytes": q.ram, "sha256": q.pin.map(|p| p.sha256),
-                    })).collect::<Vec<_>>(),
-                    "installed": r.installed.iter().map(|m| json!({
-                        "quant": m.entry.quant, "path": m.path, "present": m.present,
-                    })).collect::<Vec<_>>(),
-                })
-            })
-            .collect();
-        let others: Vec<_> = others
-            .iter()
-            .map(|m| {
-                json!({"name": m.entry.name, "role": role_label(m.entry.role),
-                "quant": m.entry.quant, "path": m.path, "present": m.present})
-            })
-            .collect();
-        let v = json!({"models_dir": dir.root(), "catalogue": models, "other_installed": others});
+        let v = list_json(dir, &rows, &others);
         writeln!(
             out,
             "{}",
@@ -138,87 +104,23 @@ fn list(dir: &ModelsDir, format: ReportFormat) -> Result<ExitCode, Failure> {
         return Ok(ExitCode::SUCCESS);
     }
     writeln!(out, "Carpeta de modelos: {}", shown_root(dir))?;
-    let rec_of = |s: &ModelSpec| {
-        if s.is_default {
-            format!("{} (predeterminado)", recommendation_es(s.recommendation))
-        } else {
-            recommendation_es(s.recommendation).to_string()
-        }
-    };
-    let nw = rows.iter().map(|r| r.spec.name.len()).max().unwrap_or(6);
-    let lw = rows
-        .iter()
-        .map(|r| r.spec.licence.len())
-        .max()
-        .unwrap_or(8)
-        .max(8);
-    let rw = rows
-        .iter()
-        .map(|r| rec_of(r.spec).chars().count())
-        .max()
-        .unwrap_or(11)
-        .max(11);
+    let widths = ListWidths::of(&rows);
+    let nw = widths.name;
     writeln!(
         out,
         "{:<nw$}  {:<10} {:>9} {:<7} {:>8}  {:<lw$}  {:<rw$} instalado",
-        "nombre", "rol", "tamaño", "cuant.", "RAM", "licencia", "recomendado"
+        "nombre",
+        "rol",
+        "tamaño",
+        "cuant.",
+        "RAM",
+        "licencia",
+        "recomendado",
+        lw = widths.licence,
+        rw = widths.recommendation,
     )?;
     for r in &rows {
-        let s = r.spec;
-        let quant = if s.role == Role::Llm {
-            epicrisis_models::DEFAULT_QUANT
-        } else {
-            "-"
-        };
-        let installed = if r.installed.is_empty() {
-            "no".to_string()
-        } else {
-            r.installed
-                .iter()
-                .map(|m| {
-                    let q = m.entry.quant.clone().unwrap_or_else(|| "sí".into());
-                    if m.present {
-                        q
-                    } else {
-                        format!("{q} (faltan archivos)")
-                    }
-                })
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        let rec = rec_of(s);
-        writeln!(
-            out,
-            "{:<nw$}  {:<10} {:>9} {:<7} {:>8}  {:<lw$}  {:<rw$} {installed}",
-            s.name,
-            role_label(s.role),
-            human_bytes(s.approx_size(None)),
-            quant,
-            human_bytes(s.ram(None)),
-            s.licence,
-            rec,
-        )?;
-        let mut extra = Vec::new();
-        if s.quants().len() > 1 {
-            extra.push(format!(
-                "también {}",
-                s.quants()
-                    .iter()
-                    .filter(|q| q.quant != quant)
-                    .map(|q| format!("{} {}", q.quant, human_bytes(q.approx_size)))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
-        }
-        if let Some(d) = s.dimension {
-            extra.push(format!("{d} dimensiones"));
-        }
-        if !s.notes.is_empty() {
-            extra.push(s.notes.to_string());
-        }
-        if !extra.is_empty() {
-            writeln!(out, "{:<nw$}  {}", "", extra.join("; "))?;
-        }
+        list_row(&mut out, r, &widths)?;
     }
     if !others.is_empty() {
         writeln!(out, "\nInstalados fuera del catálogo:")?;
@@ -238,6 +140,150 @@ fn list(dir: &ModelsDir, format: ReportFormat) -> Result<ExitCode, Failure> {
         "\nDescargar: epicrisis models download NAME [--quant Q5_K_M|Q8_0|F16]; sin conexión a internet: epicrisis models import FILE"
     )?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `models list --format json`: the catalogue with what is installed, and the models
+/// installed outside it.
+fn list_json(
+    dir: &ModelsDir,
+    rows: &[epicrisis_models::CatalogueRow],
+    others: &[epicrisis_models::InstalledModel],
+) -> serde_json::Value {
+    let models: Vec<_> = rows
+        .iter()
+        .map(|r| {
+            let s = r.spec;
+            json!({
+                "name": s.name,
+                "aliases": s.aliases,
+                "display_name": s.display_name,
+                "role": role_label(s.role),
+                "repo": s.repo,
+                "licence": s.licence,
+                "recommendation": s.recommendation.label(),
+                "default": s.is_default,
+                "dimension": s.dimension,
+                "notes": s.notes,
+                "size_bytes": s.approx_size(None),
+                "ram_bytes": s.ram(None),
+                "quantizations": s.quants().iter().map(|q| json!({
+                    "quant": q.quant, "file": q.file, "size_bytes": q.approx_size,
+                    "ram_bytes": q.ram, "sha256": q.pin.map(|p| p.sha256),
+                })).collect::<Vec<_>>(),
+                "installed": r.installed.iter().map(|m| json!({
+                    "quant": m.entry.quant, "path": m.path, "present": m.present,
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let others: Vec<_> = others
+        .iter()
+        .map(|m| {
+            json!({"name": m.entry.name, "role": role_label(m.entry.role),
+            "quant": m.entry.quant, "path": m.path, "present": m.present})
+        })
+        .collect();
+    json!({"models_dir": dir.root(), "catalogue": models, "other_installed": others})
+}
+
+/// The recommendation in words, «(predeterminado)» for the default.
+fn recommendation_of(s: &ModelSpec) -> String {
+    if s.is_default {
+        format!("{} (predeterminado)", recommendation_es(s.recommendation))
+    } else {
+        recommendation_es(s.recommendation).to_string()
+    }
+}
+
+/// The widths of the text table's variable columns.
+struct ListWidths {
+    name: usize,
+    licence: usize,
+    recommendation: usize,
+}
+
+impl ListWidths {
+    fn of(rows: &[epicrisis_models::CatalogueRow]) -> ListWidths {
+        let widest = |f: &dyn Fn(&ModelSpec) -> usize, least: usize| {
+            rows.iter()
+                .map(|r| f(r.spec))
+                .max()
+                .unwrap_or(least)
+                .max(least)
+        };
+        ListWidths {
+            name: rows.iter().map(|r| r.spec.name.len()).max().unwrap_or(6),
+            licence: widest(&|s| s.licence.len(), 8),
+            recommendation: widest(&|s| recommendation_of(s).chars().count(), 11),
+        }
+    }
+}
+
+/// One catalogue model in the text table, and a line of extras (other quantizations,
+/// dimensions, notes) under it.
+fn list_row(
+    out: &mut impl Write,
+    r: &epicrisis_models::CatalogueRow,
+    w: &ListWidths,
+) -> std::io::Result<()> {
+    let s = r.spec;
+    let quant = if s.role == Role::Llm {
+        epicrisis_models::DEFAULT_QUANT
+    } else {
+        "-"
+    };
+    let installed = if r.installed.is_empty() {
+        "no".to_string()
+    } else {
+        r.installed
+            .iter()
+            .map(|m| {
+                let q = m.entry.quant.clone().unwrap_or_else(|| "sí".into());
+                if m.present {
+                    q
+                } else {
+                    format!("{q} (faltan archivos)")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    writeln!(
+        out,
+        "{:<nw$}  {:<10} {:>9} {:<7} {:>8}  {:<lw$}  {:<rw$} {installed}",
+        s.name,
+        role_label(s.role),
+        human_bytes(s.approx_size(None)),
+        quant,
+        human_bytes(s.ram(None)),
+        s.licence,
+        recommendation_of(s),
+        nw = w.name,
+        lw = w.licence,
+        rw = w.recommendation,
+    )?;
+    let mut extra = Vec::new();
+    if s.quants().len() > 1 {
+        extra.push(format!(
+            "también {}",
+            s.quants()
+                .iter()
+                .filter(|q| q.quant != quant)
+                .map(|q| format!("{} {}", q.quant, human_bytes(q.approx_size)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    if let Some(d) = s.dimension {
+        extra.push(format!("{d} dimensiones"));
+    }
+    if !s.notes.is_empty() {
+        extra.push(s.notes.to_string());
+    }
+    if !extra.is_empty() {
+        writeln!(out, "{:<nw$}  {}", "", extra.join("; "), nw = w.name)?;
+    }
+    Ok(())
 }
 
 /// Progress for downloads: a bar on a terminal, plain lines otherwise.
