@@ -2,6 +2,7 @@
 
 use crate::Failure;
 use crate::cli::{GenerateArgs, LayoutArg, OutputFormat};
+use epicrisis_pipeline::engine::Outcome;
 use epicrisis_pipeline::{Layout, TextFormat};
 use serde_json::json;
 use std::io::{IsTerminal, Write};
@@ -58,96 +59,128 @@ pub fn run(args: GenerateArgs, env_file: Option<&std::path::Path>) -> Result<Exi
     if live {
         eprintln!();
     }
-    let report = &outcome.report;
     let mut out = std::io::stdout().lock();
     match args.format {
         OutputFormat::Text | OutputFormat::Markdown => {
             out.write_all(outcome.text.as_bytes())?;
-            let errors = report.error_count();
-            let warnings = report.findings.len() - errors;
-            eprintln!(
-                "validación: {} — {errors} error(es), {warnings} advertencia(s){}",
-                if report.ok {
-                    "sin errores"
-                } else {
-                    "CON ERRORES"
-                },
-                if report.findings.is_empty() {
-                    ""
-                } else {
-                    "; detalle con --format json o `epicrisis validate`"
-                }
-            );
-            if let Some(attempts) = &outcome.attempts {
-                let origins: Vec<String> = outcome
-                    .draft
-                    .parts
-                    .iter()
-                    .filter(|p| p.origin != epicrisis_pipeline::Origin::Deterministic)
-                    .map(|p| format!("{:?}: {:?}", p.id, p.origin).to_lowercase())
-                    .collect();
-                eprintln!(
-                    "modelo: {} intento(s); {}",
-                    attempts.len(),
-                    origins.join(", ")
-                );
-            }
-            for w in episode
-                .warnings
-                .iter()
-                .filter(|w| w.kind != epicrisis_domain::WarningKind::Normalised)
-            {
-                eprintln!("aviso sobre los datos: {}", w.message_es);
-            }
+            text_summary(&outcome, &episode);
         }
         OutputFormat::Json => {
-            let parts: Vec<_> = outcome
-                .draft
-                .parts
-                .iter()
-                .map(|p| json!({"id": p.id, "title": p.title, "origin": p.origin}))
-                .collect();
-            let mut timings = json!({
-                "read": ms(t_read),
-                "generate": round(outcome.generate_ms),
-                "validate": round(outcome.validate_ms),
-                "total": ms(t0.elapsed()),
-            });
-            if let Some(t) = &outcome.timings {
-                timings["load"] = json!(round(engine.load_ms()));
-                timings["prompt_tokens"] = json!(t.prompt_tokens);
-                timings["cached_prompt_tokens"] = json!(t.cached_prompt_tokens);
-                timings["prompt"] = json!(round(t.prompt_ms));
-                timings["generated_tokens"] = json!(t.generated_tokens);
-                timings["generation"] = json!(round(t.generation_ms));
-                timings["validate"] = json!(round(t.validation_ms));
-                timings["attempts"] = json!(t.attempts);
-            }
-            let mut v = json!({
-                "text": outcome.text,
-                "layout": outcome.draft.layout.as_str(),
-                "engine": engine_kind.as_str(),
-                "validation": report,
-                "timings_ms": timings,
-                "parts": parts,
-                "evidence": outcome.evidence,
-            });
-            if let Some(p) = &outcome.provenance {
-                v["provenance"] = serde_json::to_value(p).map_err(anyhow::Error::from)?;
-                if let Some(x) = &outcome.external {
-                    v["provenance"]["external"] =
-                        serde_json::to_value(x).map_err(anyhow::Error::from)?;
-                }
-            }
-            if let Some(a) = &outcome.attempts {
-                v["attempts"] = serde_json::to_value(a).map_err(anyhow::Error::from)?;
-            }
-            if let Some(n) = &outcome.narrative {
-                v["narrative"] = serde_json::to_value(n).map_err(anyhow::Error::from)?;
-            }
+            let timings = Timings {
+                read: t_read,
+                total: t0.elapsed(),
+                load_ms: engine.load_ms(),
+            };
+            let v = json_answer(&outcome, engine_kind, &timings)?;
             serde_json::to_writer_pretty(&mut out, &v).map_err(anyhow::Error::from)?;
             out.write_all(b"\n")?;
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What the text formats say on standard error after the draft: the check's verdict,
+/// the model's attempts and the parts it wrote, and the warnings about the data.
+fn text_summary(outcome: &Outcome, episode: &epicrisis_domain::Episode) {
+    let report = &outcome.report;
+    let errors = report.error_count();
+    let warnings = report.findings.len() - errors;
+    eprintln!(
+        "validación: {} — {errors} error(es), {warnings} advertencia(s){}",
+        if report.ok {
+            "sin errores"
+        } else {
+            "CON ERRORES"
+        },
+        if report.findings.is_empty() {
+            ""
+        } else {
+            "; detalle con --format json o `epicrisis validate`"
+        }
+    );
+    if let Some(attempts) = &outcome.attempts {
+        let origins: Vec<String> = outcome
+            .draft
+            .parts
+            .iter()
+            .filter(|p| p.origin != epicrisis_pipeline::Origin::Deterministic)
+            .map(|p| format!("{:?}: {:?}", p.id, p.origin).to_lowercase())
+            .collect();
+        eprintln!(
+            "modelo: {} intento(s); {}",
+            attempts.len(),
+            origins.join(", ")
+        );
+    }
+    for w in episode
+        .warnings
+        .iter()
+        .filter(|w| w.kind != epicrisis_domain::WarningKind::Normalised)
+    {
+        eprintln!("aviso sobre los datos: {}", w.message_es);
+    }
+}
+
+/// The times `--format json` reports besides the engine's own.
+struct Timings {
+    read: std::time::Duration,
+    total: std::time::Duration,
+    load_ms: f64,
+}
+
+fn value<T: serde::Serialize>(x: &T) -> Result<serde_json::Value, Failure> {
+    Ok(serde_json::to_value(x).map_err(anyhow::Error::from)?)
+}
+
+/// `--format json`: the text, the check, the times, the parts with their origin, the
+/// evidence, and the model's provenance, attempts and narrative when a model wrote.
+fn json_answer(
+    outcome: &Outcome,
+    engine_kind: crate::cli::Engine,
+    t: &Timings,
+) -> Result<serde_json::Value, Failure> {
+    let parts: Vec<_> = outcome
+        .draft
+        .parts
+        .iter()
+        .map(|p| json!({"id": p.id, "title": p.title, "origin": p.origin}))
+        .collect();
+    let mut timings = json!({
+        "read": ms(t.read),
+        "generate": round(outcome.generate_ms),
+        "validate": round(outcome.validate_ms),
+        "total": ms(t.total),
+    });
+    if let Some(m) = &outcome.timings {
+        timings["load"] = json!(round(t.load_ms));
+        timings["prompt_tokens"] = json!(m.prompt_tokens);
+        timings["cached_prompt_tokens"] = json!(m.cached_prompt_tokens);
+        timings["prompt"] = json!(round(m.prompt_ms));
+        timings["generated_tokens"] = json!(m.generated_tokens);
+        timings["generation"] = json!(round(m.generation_ms));
+        timings["validate"] = json!(round(m.validation_ms));
+        timings["attempts"] = json!(m.attempts);
+    }
+    let mut v = json!({
+        "text": outcome.text,
+        "layout": outcome.draft.layout.as_str(),
+        "engine": engine_kind.as_str(),
+        "validation": outcome.report,
+        "timings_ms": timings,
+        "parts": parts,
+        "evidence": outcome.evidence,
+    });
+    if let Some(p) = &outcome.provenance {
+        v["provenance"] = value(p)?;
+        if let Some(x) = &outcome.external {
+            v["provenance"]["external"] = value(x)?;
+        }
+    }
+    if let Some(a) = &outcome.attempts {
+        v["attempts"] = value(a)?;
+    }
+    if let Some(n) = &outcome.narrative {
+        v["narrative"] = value(n)?;
+    }
+    Ok(v)
 }
