@@ -55,8 +55,21 @@ pub(crate) fn read(ctx: &mut Ctx<'_>, m: &Obj, predecessor: bool) -> Result<Epis
         SourceShape::Rich
     };
     let mut ep = Episode::empty(shape);
+    read_stay(ctx, m, &mut ep)?;
+    // From here on, a section or an item that cannot be read is a warning at its path
+    // (`json::recover`), and the rest is read: one odd field of a hospital export must
+    // not block a discharge. Only an episode without any diagnosis is refused.
+    read_clinical(ctx, m, &mut ep);
+    read_labs(ctx, m, &mut ep);
+    read_discharge(ctx, m, &mut ep);
+    require_a_diagnosis(ctx, &ep)?;
+    Ok(ep)
+}
 
-    // Identification and period.
+/// Identification and period: the episode number, the dates, service and physician (in
+/// `atencion`, or at the top level in flatter exports), with warnings for ids and dates
+/// that disagree.
+fn read_stay(ctx: &mut Ctx<'_>, m: &Obj, ep: &mut Episode) -> Result<(), IngestError> {
     let atencion = match get(m, "atencion") {
         Some(v) => json::object(
             ctx,
@@ -109,20 +122,24 @@ pub(crate) fn read(ctx: &mut Ctx<'_>, m: &Obj, predecessor: bool) -> Result<Epis
             ),
         );
     }
-    // From here on, a section or an item that cannot be read is a warning at its path
-    // (`json::recover`), and the rest is read: one odd field of a hospital export must
-    // not block a discharge. Only an episode without any diagnosis is refused.
+    Ok(())
+}
+
+/// The patient, the reason, the history, the diagnoses, procedures, treatments and the
+/// evolution notes.
+fn read_clinical(ctx: &mut Ctx<'_>, m: &Obj, ep: &mut Episode) {
+    let adm = ep.admission_date;
     if let Some(v) = get(m, "paciente") {
         let read = json::object(ctx, v, "paciente", "an object {sexo, edad, nombre, rut}")
             .map(|p| p.into_owned())
-            .and_then(|p| read_patient(ctx, &p, "paciente", &mut ep));
+            .and_then(|p| read_patient(ctx, &p, "paciente", ep));
         json::recover(ctx, read, (), "se omitieron los datos del paciente");
     }
 
     let reason = json::text(ctx, m, "motivo_ingreso", "");
     ep.reason = json::recover(ctx, reason, None, "se omitió el motivo de ingreso");
     if let Some(v) = get(m, "antecedentes") {
-        let read = read_history(ctx, v, &mut ep);
+        let read = read_history(ctx, v, ep);
         json::recover(ctx, read, (), "se omitieron los antecedentes");
     }
     ep.admission_diagnoses = diagnoses(ctx, m, "diagnostico_ingreso");
@@ -152,7 +169,10 @@ pub(crate) fn read(ctx: &mut Ctx<'_>, m: &Obj, predecessor: bool) -> Result<Epis
         let read = evolution::read(ctx, v, "evolucion", adm, &mut ep.evolution);
         json::recover(ctx, read, (), "se omitieron las notas de evolución");
     }
-    // Laboratory data never blocks an episode: what cannot be read is a warning.
+}
+
+/// Laboratory data never blocks an episode: what cannot be read is a warning.
+fn read_labs(ctx: &mut Ctx<'_>, m: &Obj, ep: &mut Episode) {
     if let Some(v) = get(m, "laboratorios_resumen") {
         ep.labs = json::items(
             ctx,
@@ -175,7 +195,10 @@ pub(crate) fn read(ctx: &mut Ctx<'_>, m: &Obj, predecessor: bool) -> Result<Epis
         ep.labs.extend(summarize_labs(&raw));
     }
     ep.lab_findings.append(&mut ctx.lab_findings);
+}
 
+/// `indicaciones_alta`: its lists, and its drugs routed to where they belong.
+fn read_discharge(ctx: &mut Ctx<'_>, m: &Obj, ep: &mut Episode) {
     if let Some(v) = get(m, "indicaciones_alta") {
         let ia = json::object(
             ctx,
@@ -200,9 +223,12 @@ pub(crate) fn read(ctx: &mut Ctx<'_>, m: &Obj, predecessor: bool) -> Result<Epis
             route_discharge_items(meds, &mut ep.discharge);
         }
     }
+}
 
+/// Refuses an episode without any diagnosis, saying why when the diagnoses were there
+/// but could not be read.
+fn require_a_diagnosis(ctx: &mut Ctx<'_>, ep: &Episode) -> Result<(), IngestError> {
     if ep.admission_diagnoses.is_empty() && ep.discharge_diagnoses.is_empty() {
-        // Say why, when the diagnoses were there but could not be read.
         let unread: Vec<String> = ctx
             .warnings
             .iter()
@@ -223,7 +249,7 @@ pub(crate) fn read(ctx: &mut Ctx<'_>, m: &Obj, predecessor: bool) -> Result<Epis
             ),
         ));
     }
-    Ok(ep)
+    Ok(())
 }
 
 /// Sends discharge items to where they belong: drugs to medications, follow-up to
