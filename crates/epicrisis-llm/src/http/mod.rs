@@ -406,6 +406,132 @@ struct Job<D: Dialect> {
 }
 
 /// How one try ended.
+/// What a stream has given so far.
+struct Streamed {
+    t0: Instant,
+    t_first: Instant,
+    stats: GenerationStats,
+    stop: StopMatcher,
+    loops: crate::loops::LoopGuard,
+    /// Characters received.
+    received: usize,
+    /// Text pieces received (the token count when the provider gives none).
+    pieces: u32,
+    finish: Option<StopReason>,
+    first_text: Option<Instant>,
+}
+
+/// What to do after a chunk.
+enum Flow {
+    More,
+    End,
+    /// The caller went away.
+    Gone,
+}
+
+impl Streamed {
+    fn new(request: &GenerationRequest, t0: Instant) -> Streamed {
+        Streamed {
+            t0,
+            t_first: Instant::now(),
+            stats: GenerationStats::default(),
+            stop: StopMatcher::new(&request.settings.stop),
+            loops: crate::loops::LoopGuard::new(request.settings.loop_words),
+            received: 0,
+            pieces: 0,
+            finish: None,
+            first_text: None,
+        }
+    }
+
+    fn take(&mut self, chunk: Chunk, tx: &mpsc::Sender<Event>, max_tokens: u32) -> Flow {
+        match chunk {
+            Chunk::Text(t) if t.is_empty() => Flow::More,
+            Chunk::Text(t) => self.text(&t, tx, max_tokens),
+            Chunk::Usage {
+                prompt_tokens,
+                completion_tokens,
+            } => {
+                if let Some(p) = prompt_tokens {
+                    self.stats.prompt_tokens = p;
+                }
+                if let Some(c) = completion_tokens {
+                    self.stats.generated_tokens = c;
+                }
+                Flow::More
+            }
+            Chunk::Finish {
+                reason,
+                completion_tokens,
+            } => {
+                self.finish = Some(reason);
+                if let Some(c) = completion_tokens {
+                    self.stats.generated_tokens = c;
+                }
+                Flow::More
+            }
+            Chunk::End => {
+                if self.finish.is_none() {
+                    self.finish = Some(StopReason::EndOfText);
+                }
+                Flow::End
+            }
+            Chunk::Nothing => Flow::More,
+        }
+    }
+
+    /// Words of the answer: passed on up to a stop string, a loop or the token limit.
+    fn text(&mut self, t: &str, tx: &mpsc::Sender<Event>, max_tokens: u32) -> Flow {
+        if self.first_text.is_none() {
+            let first = Instant::now();
+            self.first_text = Some(first);
+            self.stats.prompt_ms = self.t_first.duration_since(self.t0).as_secs_f64() * 1e3
+                + first.duration_since(self.t_first).as_secs_f64() * 1e3;
+        }
+        self.received += t.chars().count();
+        self.pieces += 1;
+        let (out, hit) = self.stop.push(t);
+        let looped = self.loops.push(&out).is_some();
+        if !out.is_empty() && tx.send(Event::Text(out)).is_err() {
+            return Flow::Gone;
+        }
+        if hit || looped || self.pieces >= max_tokens {
+            self.finish = Some(if hit {
+                StopReason::StopString
+            } else if looped {
+                StopReason::Repetition
+            } else {
+                StopReason::MaxTokens
+            });
+            return Flow::End;
+        }
+        Flow::More
+    }
+
+    /// The end: what the stop matcher held back (unless a stop string or a loop ended
+    /// the answer), then the figures.
+    fn end(mut self, tx: &mpsc::Sender<Event>) {
+        if !matches!(
+            self.finish,
+            Some(StopReason::StopString | StopReason::Repetition)
+        ) {
+            let rest = self.stop.finish();
+            if !rest.is_empty() {
+                let _ = tx.send(Event::Text(rest));
+            }
+        }
+        if self.stats.generated_tokens == 0 {
+            self.stats.generated_tokens = self.pieces;
+        }
+        self.stats.generation_ms = self
+            .first_text
+            .map(|f| f.elapsed().as_secs_f64() * 1e3)
+            .unwrap_or(0.0);
+        self.stats.stop_reason = self.finish;
+        let _ = tx.send(Event::Done(self.stats));
+    }
+}
+
 enum Try {
     Finished,
     /// Worth another try (nothing was streamed yet): the reason and how long to wait.
@@ -469,6 +595,15 @@ impl<D: Dialect> Job<D> {
     }
 
     fn try_once(&self, request: &GenerationRequest, t0: Instant) -> Try {
+        match self.send(request) {
+            Ok(resp) => self.stream(resp, request, t0),
+            Err(t) => t,
+        }
+    }
+
+    /// Sends the request; a refusal (any status but 2xx) or a failed connection is the
+    /// try's end.
+    fn send(&self, request: &GenerationRequest) -> Result<reqwest::blocking::Response, Try> {
         let d = &*self.dialect;
         let s = &self.settings;
         let mut rb = self
@@ -480,10 +615,10 @@ impl<D: Dialect> Job<D> {
             let mut v = match reqwest::header::HeaderValue::from_str(&value) {
                 Ok(v) => v,
                 Err(_) => {
-                    return Try::Fatal(GenerationError::Backend(format!(
+                    return Err(Try::Fatal(GenerationError::Backend(format!(
                         "the {name} header has characters HTTP does not allow (check {})",
                         d.key_setting()
-                    )));
+                    ))));
                 }
             };
             v.set_sensitive(sensitive);
@@ -492,7 +627,7 @@ impl<D: Dialect> Job<D> {
         let body = d.body(s, request);
         let bytes = match serde_json::to_vec(&body) {
             Ok(b) => b,
-            Err(e) => return Try::Fatal(GenerationError::Backend(e.to_string())),
+            Err(e) => return Err(Try::Fatal(GenerationError::Backend(e.to_string()))),
         };
         let resp = match rb.body(bytes).send() {
             Ok(r) => r,
@@ -505,82 +640,95 @@ impl<D: Dialect> Job<D> {
                     "request failed".to_string()
                 };
                 // reqwest's message names the URL only, never headers.
-                return Try::Retry(format!("{what} ({e})"), None);
+                return Err(Try::Retry(format!("{what} ({e})"), None));
             }
         };
         let status = resp.status().as_u16();
-        if !(200..300).contains(&status) {
-            let wait = resp
-                .headers()
-                .get("retry-after")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| retry_after(v, SystemTime::now()));
-            let text = resp.text().unwrap_or_default();
-            let message = error_message(&text);
-            let json: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
-            return match status {
-                429 | 500..=599 => Try::Retry(format!("HTTP {status}: {message}"), wait),
-                401 | 403 => Try::Fatal(
-                    ProviderError::BadKey {
-                        provider: d.name(),
-                        base_url: s.base_url.clone(),
-                        status,
-                        key_setting: d.key_setting(),
-                        message,
-                    }
-                    .into(),
-                ),
-                _ if status == 404 || d.is_unknown_model(status, &json) => Try::Fatal(
-                    ProviderError::UnknownModel {
-                        provider: d.name(),
-                        base_url: s.base_url.clone(),
-                        model: s.model.clone(),
-                        status,
-                        model_setting: d.model_setting(),
-                        message,
-                    }
-                    .into(),
-                ),
-                _ => Try::Fatal(
-                    ProviderError::Refused {
-                        provider: d.name(),
-                        status,
-                        message,
-                    }
-                    .into(),
-                ),
-            };
+        if (200..300).contains(&status) {
+            Ok(resp)
+        } else {
+            Err(self.refused(status, resp))
         }
-        let t_first = Instant::now();
-        let mut stats = GenerationStats::default();
-        let mut stop = StopMatcher::new(&request.settings.stop);
-        let mut loops = crate::loops::LoopGuard::new(request.settings.loop_words);
+    }
+
+    /// What a refusal means: retry later (429, 5xx, with the server's Retry-After), a wrong
+    /// key, an unknown model, or another refusal, each naming the setting to fix.
+    fn refused(&self, status: u16, resp: reqwest::blocking::Response) -> Try {
+        let d = &*self.dialect;
+        let s = &self.settings;
+        let wait = resp
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| retry_after(v, SystemTime::now()));
+        let text = resp.text().unwrap_or_default();
+        let message = error_message(&text);
+        let json: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        match status {
+            429 | 500..=599 => Try::Retry(format!("HTTP {status}: {message}"), wait),
+            401 | 403 => Try::Fatal(
+                ProviderError::BadKey {
+                    provider: d.name(),
+                    base_url: s.base_url.clone(),
+                    status,
+                    key_setting: d.key_setting(),
+                    message,
+                }
+                .into(),
+            ),
+            _ if status == 404 || d.is_unknown_model(status, &json) => Try::Fatal(
+                ProviderError::UnknownModel {
+                    provider: d.name(),
+                    base_url: s.base_url.clone(),
+                    model: s.model.clone(),
+                    status,
+                    model_setting: d.model_setting(),
+                    message,
+                }
+                .into(),
+            ),
+            _ => Try::Fatal(
+                ProviderError::Refused {
+                    provider: d.name(),
+                    status,
+                    message,
+                }
+                .into(),
+            ),
+        }
+    }
+
+    /// Reads the answer's stream to its end, passing its text on.
+    fn stream(
+        &self,
+        resp: reqwest::blocking::Response,
+        request: &GenerationRequest,
+        t0: Instant,
+    ) -> Try {
+        let d = &*self.dialect;
+        let mut st = Streamed::new(request, t0);
         let mut reader = SseReader::new(resp);
-        let mut received = 0usize;
-        let mut pieces = 0u32;
-        let mut finish: Option<StopReason> = None;
-        let mut first_text: Option<Instant> = None;
         loop {
             if self.cancel.is_cancelled() {
-                self.done_cancelled(t0, stats);
+                self.done_cancelled(t0, st.stats);
                 return Try::Finished;
             }
             let ev = match reader.next_event() {
                 Ok(Some(ev)) => ev,
                 Ok(None) => {
-                    if finish.is_some() {
+                    if st.finish.is_some() {
                         break;
                     }
-                    return self.cut(received, "the connection closed".into());
+                    return self.cut(st.received, "the connection closed".into());
                 }
-                Err(e) => return self.cut(received, e.to_string()),
+                Err(e) => return self.cut(st.received, e.to_string()),
             };
             let chunk = match d.parse(&ev) {
                 Ok(c) => c,
+                Err(message) if st.received == 0 => {
+                    return Try::Retry(format!("stream error: {message}"), None);
+                }
                 Err(message) => {
-                    if received == 0 {
-                        return Try::Retry(format!("stream error: {message}"), None);
-                    }
                     return Try::Fatal(
                         ProviderError::StreamError {
                             provider: d.name(),
@@ -590,83 +738,13 @@ impl<D: Dialect> Job<D> {
                     );
                 }
             };
-            match chunk {
-                Chunk::Text(t) => {
-                    if t.is_empty() {
-                        continue;
-                    }
-                    if first_text.is_none() {
-                        first_text = Some(Instant::now());
-                        stats.prompt_ms = t_first.duration_since(t0).as_secs_f64() * 1e3
-                            + first_text
-                                .map(|f| f.duration_since(t_first).as_secs_f64() * 1e3)
-                                .unwrap_or(0.0);
-                    }
-                    received += t.chars().count();
-                    pieces += 1;
-                    let (out, hit) = stop.push(&t);
-                    let looped = loops.push(&out).is_some();
-                    if !out.is_empty() && self.tx.send(Event::Text(out)).is_err() {
-                        // The caller went away.
-                        return Try::Finished;
-                    }
-                    if hit || looped || pieces >= request.settings.max_tokens {
-                        finish = Some(if hit {
-                            StopReason::StopString
-                        } else if looped {
-                            StopReason::Repetition
-                        } else {
-                            StopReason::MaxTokens
-                        });
-                        break;
-                    }
-                }
-                Chunk::Usage {
-                    prompt_tokens,
-                    completion_tokens,
-                } => {
-                    if let Some(p) = prompt_tokens {
-                        stats.prompt_tokens = p;
-                    }
-                    if let Some(c) = completion_tokens {
-                        stats.generated_tokens = c;
-                    }
-                }
-                Chunk::Finish {
-                    reason,
-                    completion_tokens,
-                } => {
-                    finish = Some(reason);
-                    if let Some(c) = completion_tokens {
-                        stats.generated_tokens = c;
-                    }
-                }
-                Chunk::End => {
-                    if finish.is_none() {
-                        finish = Some(StopReason::EndOfText);
-                    }
-                    break;
-                }
-                Chunk::Nothing => {}
+            match st.take(chunk, &self.tx, request.settings.max_tokens) {
+                Flow::More => {}
+                Flow::End => break,
+                Flow::Gone => return Try::Finished,
             }
         }
-        if !matches!(
-            finish,
-            Some(StopReason::StopString | StopReason::Repetition)
-        ) {
-            let rest = stop.finish();
-            if !rest.is_empty() {
-                let _ = self.tx.send(Event::Text(rest));
-            }
-        }
-        if stats.generated_tokens == 0 {
-            stats.generated_tokens = pieces;
-        }
-        stats.generation_ms = first_text
-            .map(|f| f.elapsed().as_secs_f64() * 1e3)
-            .unwrap_or(0.0);
-        stats.stop_reason = finish;
-        let _ = self.tx.send(Event::Done(stats));
+        st.end(&self.tx);
         Try::Finished
     }
 
