@@ -245,8 +245,76 @@ fn import_gguf(
         Err(e) => return Err(e.into()),
     };
     let label = format!("importar {file_name}");
+    let mut hashed = hash_gguf(dir, source, source_len, progress, &label)?;
+    let header_quant = normalise_quant(&header.quantization());
+    let id = identify_gguf(source, &file_name, &header_quant, &hashed.sha, name)?;
+    let dest = dir.model_dir(Role::Llm, &id.model_name).join(&id.dest_file);
+    let record = InstalledFile {
+        path: dir.relative(&dest),
+        size: hashed.size,
+        sha256: hashed.sha.clone(),
+    };
+    // Already there, or a clash?
+    let manifest = dir.load_manifest()?;
+    if let Some(existing) = manifest.find(&id.model_name, Some(&id.quant)) {
+        if existing.files == [record.clone()] && dest.is_file() {
+            return Ok(already(dir, existing, &label, id.recognised, progress));
+        }
+        if existing.files.iter().any(|f| f.sha256 != hashed.sha) {
+            return Err(clash(&id.model_name, Some(&id.quant), existing));
+        }
+    }
+    check_gguf_destination(dir, source, &dest, &id, &hashed, progress, &label)?;
+    if !hashed.in_place {
+        std::fs::create_dir_all(dest.parent().unwrap_or(dir.root()))
+            .map_err(|e| ModelsError::io(&dest, "crear la carpeta de destino de", e))?;
+        std::fs::rename(&hashed.tmp, &dest)
+            .map_err(|e| ModelsError::io(&dest, "mover a su lugar el archivo importado", e))?;
+        hashed.temps.0.clear();
+        sync_dir(&dest);
+    }
+    progress.event(&Event::Finished {
+        label: &label,
+        bytes: hashed.size,
+        sha256: &hashed.sha,
+    });
+    let entry = ManifestEntry {
+        name: id.model_name,
+        role: Role::Llm,
+        quant: Some(id.quant),
+        files: vec![record],
+        source: Source::Import {
+            original: source.display().to_string(),
+        },
+        installed_at: now_rfc3339(),
+        dimension: None,
+    };
+    dir.record(entry.clone())?;
+    Ok(Imported {
+        model: dir.to_installed(entry),
+        already_installed: false,
+        recognised: id.recognised,
+    })
+}
 
-    // Hash (copying into the models folder at the same time, unless it is already there).
+/// A GGUF file hashed — and copied to a temporary name in the models folder at the same
+/// time, unless it is already inside that folder.
+struct HashedGguf {
+    size: u64,
+    sha: String,
+    in_place: bool,
+    tmp: PathBuf,
+    /// Removed if the import stops before the rename.
+    temps: TempFiles,
+}
+
+fn hash_gguf(
+    dir: &ModelsDir,
+    source: &Path,
+    source_len: u64,
+    progress: &mut dyn Progress,
+    label: &str,
+) -> Result<HashedGguf> {
     let llm_root = dir.root().join(Role::Llm.folder());
     std::fs::create_dir_all(&llm_root)
         .map_err(|e| ModelsError::io(&llm_root, "crear la carpeta", e))?;
@@ -259,31 +327,58 @@ fn import_gguf(
     let tmp = temp_path(&llm_root.join("import.gguf"), "part");
     let mut temps = TempFiles(Vec::new());
     let (size, sha) = if in_place {
-        (source_len, sha256_file(source, progress, &label)?)
+        (source_len, sha256_file(source, progress, label)?)
     } else {
         temps.0.push(tmp.clone());
-        copy_hashing(source, &tmp, progress, &label)?
+        copy_hashing(source, &tmp, progress, label)?
     };
+    Ok(HashedGguf {
+        size,
+        sha,
+        in_place,
+        tmp,
+        temps,
+    })
+}
 
-    // What is it?
-    let header_quant = normalise_quant(&header.quantization());
-    let by_hash = catalogue::find_by_sha256(&sha);
-    let by_file = catalogue::find_by_file_name(&file_name);
+/// What an imported GGUF file is installed as.
+struct GgufIdentity {
+    model_name: String,
+    quant: String,
+    /// The file's name in the model's folder (ends in `.gguf`).
+    dest_file: String,
+    recognised: Option<&'static ModelSpec>,
+}
+
+/// Recognises a file: by its sha256, then by its file name (a pinned hash must then
+/// match), then by the name given (`--name`), else a name derived from the file name.
+fn identify_gguf(
+    source: &Path,
+    file_name: &str,
+    header_quant: &str,
+    sha: &str,
+    name: Option<&str>,
+) -> Result<GgufIdentity> {
+    let by_hash = catalogue::find_by_sha256(sha);
+    let by_file = catalogue::find_by_file_name(file_name);
     let given = name.map(|n| named_spec(n, Role::Llm)).transpose()?;
     let pinned_mismatch = |q: &QuantFile| -> Result<()> {
         match q.pin {
             Some(p) if p.sha256 != sha => Err(ModelsError::ChecksumMismatch {
                 what: source.display().to_string(),
                 expected: p.sha256.to_string(),
-                actual: sha.clone(),
+                actual: sha.to_string(),
                 origin: HashOrigin::Pinned,
             }),
             _ => Ok(()),
         }
     };
-    let (model_name, quant, dest_file, recognised): (String, String, String, _) = match (
-        by_hash, by_file, &given,
-    ) {
+    let name_or = |s: &ModelSpec| {
+        given
+            .as_ref()
+            .map_or(s.name.to_string(), |(n, _)| n.clone())
+    };
+    let (model_name, quant, dest_file, recognised) = match (by_hash, by_file, &given) {
         (Some((s, q)), _, Some((n, Some(gs)))) if gs.name != s.name => {
             return Err(ModelsError::Invalid(format!(
                 "{} es {} {} (reconocido por su sha256), no {n}; quite --name o dé un nombre propio",
@@ -292,50 +387,32 @@ fn import_gguf(
                 q.quant
             )));
         }
-        (Some((s, q)), _, given) => (
-            given
-                .as_ref()
-                .map_or(s.name.to_string(), |(n, _)| n.clone()),
-            q.quant.to_string(),
-            q.file.to_string(),
-            Some(s),
-        ),
+        (Some((s, q)), _, _) => (name_or(s), q.quant.to_string(), q.file.to_string(), Some(s)),
         (None, Some((s, q)), given)
             if given
                 .as_ref()
                 .is_none_or(|(_, gs)| gs.is_none_or(|g| g.name == s.name)) =>
         {
             pinned_mismatch(q)?;
-            (
-                given
-                    .as_ref()
-                    .map_or(s.name.to_string(), |(n, _)| n.clone()),
-                q.quant.to_string(),
-                q.file.to_string(),
-                Some(s),
-            )
+            (name_or(s), q.quant.to_string(), q.file.to_string(), Some(s))
         }
         (None, _, Some((n, spec))) => {
-            let known = spec.and_then(|s| s.quant(Some(&header_quant)).ok());
+            let known = spec.and_then(|s| s.quant(Some(header_quant)).ok());
             if let Some(q) = known {
                 pinned_mismatch(q)?;
             }
-            (
-                n.clone(),
-                header_quant.clone(),
-                known.map_or(file_name.clone(), |q| q.file.to_string()),
-                *spec,
-            )
+            let file = known.map_or(file_name.to_string(), |q| q.file.to_string());
+            (n.clone(), header_quant.to_string(), file, *spec)
         }
         (None, _, None) => {
-            let n = derive_name(&file_name, &header_quant);
+            let n = derive_name(file_name, header_quant);
             if check_name(&n).is_err() {
                 return Err(ModelsError::Invalid(format!(
                     "{}: no se puede formar un nombre de modelo a partir del nombre del archivo; indique uno con --name NAME (letras, dígitos, '.', '_' y '-')",
                     source.display()
                 )));
             }
-            (n, header_quant.clone(), file_name.clone(), None)
+            (n, header_quant.to_string(), file_name.to_string(), None)
         }
     };
     let dest_file = if dest_file.to_ascii_lowercase().ends_with(".gguf") {
@@ -343,35 +420,38 @@ fn import_gguf(
     } else {
         format!("{dest_file}.gguf")
     };
-    let dest = dir.model_dir(Role::Llm, &model_name).join(&dest_file);
-    let relative = dir.relative(&dest);
-    let record = InstalledFile {
-        path: relative.clone(),
-        size,
-        sha256: sha.clone(),
-    };
+    Ok(GgufIdentity {
+        model_name,
+        quant,
+        dest_file,
+        recognised,
+    })
+}
 
-    // Already there, or a clash?
-    let manifest = dir.load_manifest()?;
-    if let Some(existing) = manifest.find(&model_name, Some(&quant)) {
-        if existing.files == [record.clone()] && dest.is_file() {
-            return Ok(already(dir, existing, &label, recognised, progress));
-        }
-        if existing.files.iter().any(|f| f.sha256 != sha) {
-            return Err(clash(&model_name, Some(&quant), existing));
-        }
-    }
-    if in_place && !same_file(source, &dest) {
+/// Refuses a file inside the models folder but not where its name puts it, and another,
+/// unrecorded file already at the destination.
+fn check_gguf_destination(
+    dir: &ModelsDir,
+    source: &Path,
+    dest: &Path,
+    id: &GgufIdentity,
+    hashed: &HashedGguf,
+    progress: &mut dyn Progress,
+    label: &str,
+) -> Result<()> {
+    if hashed.in_place && !same_file(source, dest) {
         return Err(ModelsError::Invalid(format!(
-            "{} está dentro de la carpeta de modelos, pero no donde corresponde a {model_name} {quant} ({}); sáquelo de {} e impórtelo desde allí",
+            "{} está dentro de la carpeta de modelos, pero no donde corresponde a {} {} ({}); sáquelo de {} e impórtelo desde allí",
             source.display(),
+            id.model_name,
+            id.quant,
             dest.display(),
             dir.root().display()
         )));
     }
-    if !in_place && dest.exists() {
-        let there = sha256_file(&dest, progress, &label)?;
-        if there != sha {
+    if !hashed.in_place && dest.exists() {
+        let there = sha256_file(dest, progress, label)?;
+        if there != hashed.sha {
             return Err(ModelsError::Invalid(format!(
                 "{} ya existe y es otro archivo (no registrado en el manifiesto); muévalo a otro lugar (o impórtelo con `epicrisis models import {}`) y vuelva a importar",
                 dest.display(),
@@ -379,37 +459,7 @@ fn import_gguf(
             )));
         }
     }
-
-    if !in_place {
-        std::fs::create_dir_all(dest.parent().unwrap_or(dir.root()))
-            .map_err(|e| ModelsError::io(&dest, "crear la carpeta de destino de", e))?;
-        std::fs::rename(&tmp, &dest)
-            .map_err(|e| ModelsError::io(&dest, "mover a su lugar el archivo importado", e))?;
-        temps.0.clear();
-        sync_dir(&dest);
-    }
-    progress.event(&Event::Finished {
-        label: &label,
-        bytes: size,
-        sha256: &sha,
-    });
-    let entry = ManifestEntry {
-        name: model_name,
-        role: Role::Llm,
-        quant: Some(quant),
-        files: vec![record],
-        source: Source::Import {
-            original: source.display().to_string(),
-        },
-        installed_at: now_rfc3339(),
-        dimension: None,
-    };
-    dir.record(entry.clone())?;
-    Ok(Imported {
-        model: dir.to_installed(entry),
-        already_installed: false,
-        recognised,
-    })
+    Ok(())
 }
 
 fn import_folder(
