@@ -360,6 +360,42 @@ pub fn build_document(ep: &Episode, draft: &Draft, meta: &DocumentMeta) -> Docum
         .treating_physician
         .clone()
         .or_else(|| ep.physician.clone());
+    let ident = identification(ep, service.clone(), physician.clone());
+    let sections = sections(ep, draft);
+    let hash = content_hash(draft);
+    let short = hash.get(..16).unwrap_or(&hash).to_string();
+    let signed = meta.state == DocumentState::Signed && meta.signature.is_some();
+    let (signature_title, signature) = signature_block(meta, signed, &short);
+    let reviewer = meta
+        .reviewed_by
+        .clone()
+        .or_else(|| meta.signature.as_ref().map(|s| s.signer.clone()));
+    Document {
+        title: TITLE.to_string(),
+        hospital: meta.hospital_name.clone(),
+        service: service.unwrap_or_default(),
+        ident,
+        sections,
+        signature_title,
+        signature,
+        signed,
+        draft_mark: (!signed).then(|| DRAFT_MARK.to_string()),
+        footer: footer(meta.state, reviewer.as_deref()),
+        author: reviewer
+            .or(physician)
+            .unwrap_or_else(|| "epicrisis (redacción automática)".into()),
+        content_hash: hash,
+        logo: meta.logo.clone(),
+    }
+}
+
+/// The identification block: patient, identifier, age and sex, service, dates (with the
+/// length of stay) and treating physician; «no registrado» where the data has nothing.
+fn identification(
+    ep: &Episode,
+    service: Option<String>,
+    physician: Option<String>,
+) -> Vec<(String, String)> {
     let p = &ep.patient;
     let age_sex = match (p.age_es(), p.sex) {
         (Some(a), Some(s)) => format!("{a}, {}", sex_es(s)),
@@ -374,7 +410,7 @@ pub fn build_document(ep: &Episode, draft: &Draft, meta: &DocumentMeta) -> Docum
             if los == 1 { "día" } else { "días" }
         ));
     }
-    let ident = vec![
+    vec![
         ("Paciente".into(), or_missing(p.name.clone())),
         (
             "Identificador".into(),
@@ -385,12 +421,17 @@ pub fn build_document(ep: &Episode, draft: &Draft, meta: &DocumentMeta) -> Docum
             ),
         ),
         ("Edad y sexo".into(), age_sex),
-        ("Servicio".into(), or_missing(service.clone())),
+        ("Servicio".into(), or_missing(service)),
         ("Fecha de ingreso".into(), dmy(ep.admission_date)),
         ("Fecha de alta".into(), discharge),
-        ("Médico tratante".into(), or_missing(physician.clone())),
-    ];
+        ("Médico tratante".into(), or_missing(physician)),
+    ]
+}
 
+/// The document's sections: the draft's parts (identification and period are the block
+/// above), or for a one-paragraph draft the paragraph and then the structured parts a
+/// discharge needs apart (labs, medication, controls, care, warning signs).
+fn sections(ep: &Episode, draft: &Draft) -> Vec<Section> {
     let mut sections = Vec::new();
     match draft.layout {
         Layout::Sections => {
@@ -434,10 +475,17 @@ pub fn build_document(ep: &Episode, draft: &Draft, meta: &DocumentMeta) -> Docum
         }
     }
 
-    let hash = content_hash(draft);
-    let short = hash.get(..16).unwrap_or(&hash).to_string();
-    let signed = meta.state == DocumentState::Signed && meta.signature.is_some();
-    let (signature_title, signature) = match (&meta.signature, signed) {
+    sections
+}
+
+/// The signature block: the signer, time, version and hash of a signed document, or the
+/// state of an unsigned one (approved, or a draft not valid as a discharge report).
+fn signature_block(
+    meta: &DocumentMeta,
+    signed: bool,
+    short_hash: &str,
+) -> (String, Vec<(String, String)>) {
+    match (&meta.signature, signed) {
         (Some(s), true) => (
             "Firma".to_string(),
             vec![
@@ -462,16 +510,15 @@ pub fn build_document(ep: &Episode, draft: &Draft, meta: &DocumentMeta) -> Docum
                 lines.push(("Revisado por".into(), r.clone()));
             }
             lines.push(("Versión".into(), meta.version.to_string()));
-            lines.push(("Huella SHA-256".into(), format!("{short}…")));
+            lines.push(("Huella SHA-256".into(), format!("{short_hash}…")));
             ("Firma".to_string(), lines)
         }
-    };
-    let reviewer = meta
-        .reviewed_by
-        .clone()
-        .or_else(|| meta.signature.as_ref().map(|s| s.signer.clone()));
-    // The footer says what the document is: a signed epicrisis is no longer a draft.
-    let footer = match (meta.state, &reviewer) {
+    }
+}
+
+/// The footer says what the document is: a signed epicrisis is no longer a draft.
+fn footer(state: DocumentState, reviewer: Option<&str>) -> String {
+    match (state, reviewer) {
         (DocumentState::Signed, Some(r)) => format!(
             "Epicrisis redactada con asistencia automática (epicrisis) a partir de los datos \
              del episodio; revisada y firmada por {r}."
@@ -488,22 +535,5 @@ pub fn build_document(ep: &Episode, draft: &Draft, meta: &DocumentMeta) -> Docum
                  del episodio; pendiente de revisión médica."
                 .to_string()
         }
-    };
-    Document {
-        title: TITLE.to_string(),
-        hospital: meta.hospital_name.clone(),
-        service: service.unwrap_or_default(),
-        ident,
-        sections,
-        signature_title,
-        signature,
-        signed,
-        draft_mark: (!signed).then(|| DRAFT_MARK.to_string()),
-        footer,
-        author: reviewer
-            .or(physician)
-            .unwrap_or_else(|| "epicrisis (redacción automática)".into()),
-        content_hash: hash,
-        logo: meta.logo.clone(),
     }
 }
