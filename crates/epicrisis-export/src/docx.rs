@@ -106,43 +106,9 @@ pub fn to_docx(doc: &Document) -> Result<Vec<u8>, ExportError> {
                 ),
             ),
         )
-        .add_numbering(Numbering::new(BULLETS, BULLETS));
-
-    let mut header = Header::new().add_paragraph(
-        Paragraph::new()
-            .add_run(Run::new().add_text(&doc.hospital).bold().size(22))
-            .add_run(
-                Run::new()
-                    .add_text(if doc.service.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" — {}", doc.service)
-                    })
-                    .size(18)
-                    .color(GRAY),
-            ),
-    );
-    if let Some(mark) = &doc.draft_mark {
-        header = header.add_paragraph(
-            Paragraph::new()
-                .align(AlignmentType::Right)
-                .add_run(Run::new().add_text(mark).bold().color(RED).size(18)),
-        );
-    }
-    let footer = Footer::new()
-        .add_paragraph(
-            Paragraph::new().add_run(Run::new().add_text(&doc.footer).size(15).color(GRAY)),
-        )
-        .add_paragraph(
-            Paragraph::new()
-                .align(AlignmentType::Right)
-                .add_run(Run::new().add_text("Página ").size(15))
-                .add_page_num(docx_rs::PageNum::new())
-                .add_run(Run::new().add_text(" de ").size(15))
-                .add_num_pages(docx_rs::NumPages::new()),
-        );
-    d = d.header(header).footer(footer);
-
+        .add_numbering(Numbering::new(BULLETS, BULLETS))
+        .header(page_header(doc))
+        .footer(page_footer(doc));
     if let Some(p) = doc.logo.as_ref().and_then(logo_paragraph) {
         d = d.add_paragraph(p);
     }
@@ -169,46 +135,7 @@ pub fn to_docx(doc: &Document) -> Result<Vec<u8>, ExportError> {
                 .add_run(Run::new().add_text(&s.title)),
         );
         for b in &s.blocks {
-            match b {
-                Block::Text { paragraphs } => {
-                    for p in paragraphs {
-                        d = d.add_paragraph(
-                            Paragraph::new()
-                                .align(AlignmentType::Both)
-                                .add_run(Run::new().add_text(p)),
-                        );
-                    }
-                }
-                Block::List { items } => {
-                    for i in items {
-                        d = d.add_paragraph(bullet(
-                            Paragraph::new().add_run(Run::new().add_text(i)),
-                        ));
-                    }
-                }
-                Block::Medications { items } => {
-                    for m in items {
-                        d = d.add_paragraph(bullet(
-                            Paragraph::new()
-                                .add_run(Run::new().add_text(m.heading()).bold())
-                                .add_run(Run::new().add_text(format!(" — {}", m.detail()))),
-                        ));
-                    }
-                }
-                Block::Labs { columns, rows } => {
-                    // Only the header row is `cantSplit`: `repeat_table_headers` finds it so.
-                    let mut trs = vec![
-                        TableRow::new(columns.iter().map(|c| cell(c, true)).collect()).cant_split(),
-                    ];
-                    for r in rows {
-                        trs.push(TableRow::new(
-                            r.cells().iter().map(|c| cell(c, false)).collect(),
-                        ));
-                    }
-                    d = d.add_table(Table::new(trs).width(5000, WidthType::Pct));
-                    d = d.add_paragraph(Paragraph::new());
-                }
-            }
+            d = add_block(d, b);
         }
     }
     d = d.add_paragraph(
@@ -224,6 +151,91 @@ pub fn to_docx(doc: &Document) -> Result<Vec<u8>, ExportError> {
         .pack(&mut out)
         .map_err(|e| ExportError::Docx(e.to_string()))?;
     Ok(repeat_table_headers(out.into_inner()))
+}
+
+/// Every page's header: the hospital and service, and the draft mark of an unsigned one.
+fn page_header(doc: &Document) -> Header {
+    let mut header = Header::new().add_paragraph(
+        Paragraph::new()
+            .add_run(Run::new().add_text(&doc.hospital).bold().size(22))
+            .add_run(
+                Run::new()
+                    .add_text(if doc.service.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" — {}", doc.service)
+                    })
+                    .size(18)
+                    .color(GRAY),
+            ),
+    );
+    if let Some(mark) = &doc.draft_mark {
+        header = header.add_paragraph(
+            Paragraph::new()
+                .align(AlignmentType::Right)
+                .add_run(Run::new().add_text(mark).bold().color(RED).size(18)),
+        );
+    }
+    header
+}
+
+/// Every page's footer: what the document is, and «Página n de m».
+fn page_footer(doc: &Document) -> Footer {
+    Footer::new()
+        .add_paragraph(
+            Paragraph::new().add_run(Run::new().add_text(&doc.footer).size(15).color(GRAY)),
+        )
+        .add_paragraph(
+            Paragraph::new()
+                .align(AlignmentType::Right)
+                .add_run(Run::new().add_text("Página ").size(15))
+                .add_page_num(docx_rs::PageNum::new())
+                .add_run(Run::new().add_text(" de ").size(15))
+                .add_num_pages(docx_rs::NumPages::new()),
+        )
+}
+
+/// One block of a section: paragraphs, a bulleted list, medications (name in bold, then
+/// the posology) or the laboratory table (its header row repeated on every page).
+fn add_block(mut d: Docx, b: &Block) -> Docx {
+    match b {
+        Block::Text { paragraphs } => {
+            for p in paragraphs {
+                d = d.add_paragraph(
+                    Paragraph::new()
+                        .align(AlignmentType::Both)
+                        .add_run(Run::new().add_text(p)),
+                );
+            }
+        }
+        Block::List { items } => {
+            for i in items {
+                d = d.add_paragraph(bullet(Paragraph::new().add_run(Run::new().add_text(i))));
+            }
+        }
+        Block::Medications { items } => {
+            for m in items {
+                d = d.add_paragraph(bullet(
+                    Paragraph::new()
+                        .add_run(Run::new().add_text(m.heading()).bold())
+                        .add_run(Run::new().add_text(format!(" — {}", m.detail()))),
+                ));
+            }
+        }
+        Block::Labs { columns, rows } => {
+            // Only the header row is `cantSplit`: `repeat_table_headers` finds it so.
+            let mut trs =
+                vec![TableRow::new(columns.iter().map(|c| cell(c, true)).collect()).cant_split()];
+            for r in rows {
+                trs.push(TableRow::new(
+                    r.cells().iter().map(|c| cell(c, false)).collect(),
+                ));
+            }
+            d = d.add_table(Table::new(trs).width(5000, WidthType::Pct));
+            d = d.add_paragraph(Paragraph::new());
+        }
+    }
+    d
 }
 
 /// docx-rs cannot mark a table row as a header; Word repeats a row on every page when
