@@ -468,55 +468,8 @@ fn import_folder(
     name: Option<&str>,
     progress: &mut dyn Progress,
 ) -> Result<Imported> {
-    let present: Vec<&str> = EMBEDDING_FILES
-        .iter()
-        .copied()
-        .filter(|f| source.join(f).is_file())
-        .collect();
-    if present.is_empty() {
-        return Err(ModelsError::NotImportable {
-            path: source.to_path_buf(),
-        });
-    }
-    let mut missing = Vec::new();
-    if !present.contains(&"config.json") {
-        missing.push("config.json".to_string());
-    }
-    if !present.iter().any(|f| EMBEDDING_WEIGHTS.contains(f)) {
-        missing.push(EMBEDDING_WEIGHTS.join(" or "));
-    }
-    if !present.contains(&"tokenizer.json") {
-        missing.push("tokenizer.json".to_string());
-    }
-    if !missing.is_empty() {
-        return Err(ModelsError::IncompleteEmbeddings {
-            path: source.to_path_buf(),
-            missing,
-        });
-    }
-    let (model_name, spec) = match name {
-        Some(n) => named_spec(n, Role::Embeddings)?,
-        None => {
-            let folder = source
-                .canonicalize()
-                .ok()
-                .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-                .unwrap_or_default();
-            match catalogue::find_with_role(&folder, Role::Embeddings) {
-                Ok(s) => (s.name.to_string(), Some(s)),
-                Err(_) => {
-                    let n = derive_name(&folder, "");
-                    if check_name(&n).is_err() {
-                        return Err(ModelsError::Invalid(format!(
-                            "{}: no se puede formar un nombre de modelo a partir del nombre de la carpeta; indique uno con --name NAME",
-                            source.display()
-                        )));
-                    }
-                    (n, None)
-                }
-            }
-        }
-    };
+    let present = embedding_files(source)?;
+    let (model_name, spec) = folder_model_name(source, name)?;
     let dest_dir = dir.model_dir(Role::Embeddings, &model_name);
     if same_file(source, &dest_dir) {
         return Err(ModelsError::Invalid(format!(
@@ -525,42 +478,16 @@ fn import_folder(
             dir.root().display()
         )));
     }
-
-    // Copy each file next to its final place, hashing it.
     let mut temps = TempFiles(Vec::new());
-    let mut copied: Vec<(PathBuf, PathBuf, InstalledFile)> = Vec::new();
-    for f in &present {
-        let src = f.split('/').fold(source.to_path_buf(), |p, s| p.join(s));
-        let dest = f.split('/').fold(dest_dir.clone(), |p, s| p.join(s));
-        if let Some(parent) = dest.parent() {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| ModelsError::io(parent, "crear la carpeta", e))?;
-        }
-        let tmp = temp_path(&dest, "import");
-        temps.0.push(tmp.clone());
-        let (size, sha) = copy_hashing(&src, &tmp, progress, &format!("{model_name} {f}"))?;
-        if let Some(pin) = spec
-            .and_then(|s| s.folder_files().iter().find(|r| r.path == *f))
-            .and_then(|r| r.pin)
-            && (pin.sha256 != sha || pin.size != size)
-        {
-            return Err(ModelsError::ChecksumMismatch {
-                what: src.display().to_string(),
-                expected: pin.sha256.to_string(),
-                actual: sha,
-                origin: HashOrigin::Pinned,
-            });
-        }
-        copied.push((
-            tmp,
-            dest.clone(),
-            InstalledFile {
-                path: dir.relative(&dest),
-                size,
-                sha256: sha,
-            },
-        ));
-    }
+    let copied = copy_folder_files(
+        dir,
+        source,
+        &dest_dir,
+        &present,
+        (&model_name, spec),
+        &mut temps,
+        progress,
+    )?;
     let files: Vec<InstalledFile> = copied.iter().map(|(_, _, f)| f.clone()).collect();
     let label = format!("importar {model_name}");
     if let Some(existing) = dir.load_manifest()?.find(&model_name, None) {
@@ -605,6 +532,116 @@ fn import_folder(
         already_installed: false,
         recognised: spec,
     })
+}
+
+/// The embedding files a folder has; refused when it has none, or lacks the
+/// configuration, the weights or the tokenizer.
+fn embedding_files(source: &Path) -> Result<Vec<&'static str>> {
+    let present: Vec<&'static str> = EMBEDDING_FILES
+        .iter()
+        .copied()
+        .filter(|f| source.join(f).is_file())
+        .collect();
+    if present.is_empty() {
+        return Err(ModelsError::NotImportable {
+            path: source.to_path_buf(),
+        });
+    }
+    let mut missing = Vec::new();
+    if !present.contains(&"config.json") {
+        missing.push("config.json".to_string());
+    }
+    if !present.iter().any(|f| EMBEDDING_WEIGHTS.contains(f)) {
+        missing.push(EMBEDDING_WEIGHTS.join(" or "));
+    }
+    if !present.contains(&"tokenizer.json") {
+        missing.push("tokenizer.json".to_string());
+    }
+    if !missing.is_empty() {
+        return Err(ModelsError::IncompleteEmbeddings {
+            path: source.to_path_buf(),
+            missing,
+        });
+    }
+    Ok(present)
+}
+
+/// The name to install a folder under: the one given, else the catalogue model the
+/// folder is named after, else one derived from the folder's name.
+fn folder_model_name(
+    source: &Path,
+    name: Option<&str>,
+) -> Result<(String, Option<&'static ModelSpec>)> {
+    Ok(match name {
+        Some(n) => named_spec(n, Role::Embeddings)?,
+        None => {
+            let folder = source
+                .canonicalize()
+                .ok()
+                .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+                .unwrap_or_default();
+            match catalogue::find_with_role(&folder, Role::Embeddings) {
+                Ok(s) => (s.name.to_string(), Some(s)),
+                Err(_) => {
+                    let n = derive_name(&folder, "");
+                    if check_name(&n).is_err() {
+                        return Err(ModelsError::Invalid(format!(
+                            "{}: no se puede formar un nombre de modelo a partir del nombre de la carpeta; indique uno con --name NAME",
+                            source.display()
+                        )));
+                    }
+                    (n, None)
+                }
+            }
+        }
+    })
+}
+
+/// Copies each file next to its final place under a temporary name, hashing it (a
+/// catalogue model's pinned hashes must match); returns (temporary, final, record).
+fn copy_folder_files(
+    dir: &ModelsDir,
+    source: &Path,
+    dest_dir: &Path,
+    present: &[&str],
+    (model_name, spec): (&str, Option<&'static ModelSpec>),
+    temps: &mut TempFiles,
+    progress: &mut dyn Progress,
+) -> Result<Vec<(PathBuf, PathBuf, InstalledFile)>> {
+    let mut copied: Vec<(PathBuf, PathBuf, InstalledFile)> = Vec::new();
+    for f in present {
+        let src = f.split('/').fold(source.to_path_buf(), |p, s| p.join(s));
+        let dest = f.split('/').fold(dest_dir.to_path_buf(), |p, s| p.join(s));
+        if let Some(parent) = dest.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| ModelsError::io(parent, "crear la carpeta", e))?;
+        }
+        let tmp = temp_path(&dest, "import");
+        temps.0.push(tmp.clone());
+        let (size, sha) = copy_hashing(&src, &tmp, progress, &format!("{model_name} {f}"))?;
+        if let Some(pin) = spec
+            .and_then(|s| s.folder_files().iter().find(|r| r.path == *f))
+            .and_then(|r| r.pin)
+            && (pin.sha256 != sha || pin.size != size)
+        {
+            return Err(ModelsError::ChecksumMismatch {
+                what: src.display().to_string(),
+                expected: pin.sha256.to_string(),
+                actual: sha,
+                origin: HashOrigin::Pinned,
+            });
+        }
+        copied.push((
+            tmp,
+            dest.clone(),
+            InstalledFile {
+                path: dir.relative(&dest),
+                size,
+                sha256: sha,
+            },
+        ));
+    }
+    Ok(copied)
 }
 
 #[cfg(test)]
