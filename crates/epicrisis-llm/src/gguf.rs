@@ -298,47 +298,19 @@ impl<R: Read> Reader<R> {
 /// Reads and checks the header of a GGUF file.
 pub fn read_header(path: &Path) -> Result<GgufHeader, GgufError> {
     let p = path.display().to_string();
-    let file = std::fs::File::open(path).map_err(|e| GgufError::Io {
+    let io = |e: std::io::Error| GgufError::Io {
         path: p.clone(),
         detail: e.to_string(),
-    })?;
-    let len = file
-        .metadata()
-        .map_err(|e| GgufError::Io {
-            path: p.clone(),
-            detail: e.to_string(),
-        })?
-        .len();
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let len = file.metadata().map_err(io)?.len();
     let mut r = Reader {
         inner: BufReader::with_capacity(1 << 16, file),
         pos: 0,
         len,
         path: p.clone(),
     };
-    if len < 4 {
-        return Err(GgufError::NotGguf {
-            path: p,
-            found: format!("{len} bytes"),
-        });
-    }
-    let magic = r.bytes(4)?;
-    if magic != b"GGUF" {
-        let found: String = magic
-            .iter()
-            .map(|b| {
-                if b.is_ascii_graphic() {
-                    *b as char
-                } else {
-                    '.'
-                }
-            })
-            .collect();
-        return Err(GgufError::NotGguf { path: p, found });
-    }
-    let version = r.u32()?;
-    if !(2..=3).contains(&version) {
-        return Err(GgufError::Version { path: p, version });
-    }
+    let version = r.preamble()?;
     let n_tensors = r.u64()?;
     let n_kv = r.u64()?;
     if n_tensors > 1_000_000 || n_kv > 1_000_000 {
@@ -356,26 +328,7 @@ pub fn read_header(path: &Path) -> Result<GgufHeader, GgufError> {
     }
     let mut tensors = Vec::with_capacity(n_tensors as usize);
     for _ in 0..n_tensors {
-        let name = r.string()?;
-        let nd = r.u32()?;
-        if nd > 8 {
-            return Err(GgufError::Corrupt {
-                path: p,
-                detail: format!("tensor {name} has {nd} dimensions"),
-            });
-        }
-        let mut dims = Vec::with_capacity(nd as usize);
-        for _ in 0..nd {
-            dims.push(r.u64()?);
-        }
-        let ggml_type = r.u32()?;
-        let offset = r.u64()?;
-        tensors.push(TensorInfo {
-            name,
-            dims,
-            ggml_type,
-            offset,
-        });
+        tensors.push(r.tensor_info()?);
     }
     let alignment = metadata
         .get("general.alignment")
@@ -383,34 +336,17 @@ pub fn read_header(path: &Path) -> Result<GgufHeader, GgufError> {
         .filter(|a| *a > 0)
         .unwrap_or(32);
     let data_offset = r.pos.div_ceil(alignment) * alignment;
-    let mut expected = Some(data_offset);
-    for t in &tensors {
-        let n: u64 = t.dims.iter().product();
-        match (type_size(t.ggml_type), expected) {
-            (Some((block, bytes)), Some(e)) => {
-                let size = n.div_ceil(block) * bytes;
-                expected = Some(e.max(data_offset + t.offset + size));
-            }
-            _ => expected = None,
+    let expected = expected_size(&tensors, data_offset);
+    // The whole file must be there: the tensors' end, or at least the data's start.
+    for e in [expected, Some(data_offset)].into_iter().flatten() {
+        if len < e {
+            return Err(GgufError::Truncated {
+                path: p,
+                actual: len,
+                expected: e,
+                missing: e - len,
+            });
         }
-    }
-    if let Some(e) = expected
-        && len < e
-    {
-        return Err(GgufError::Truncated {
-            path: p,
-            actual: len,
-            expected: e,
-            missing: e - len,
-        });
-    }
-    if data_offset > len {
-        return Err(GgufError::Truncated {
-            path: p,
-            actual: len,
-            expected: data_offset,
-            missing: data_offset - len,
-        });
     }
     let _ = r.inner.seek(SeekFrom::Start(0));
     Ok(GgufHeader {
@@ -421,6 +357,82 @@ pub fn read_header(path: &Path) -> Result<GgufHeader, GgufError> {
         expected_size: expected,
         file_size: len,
     })
+}
+
+/// Where the last tensor's data ends (`None` when a tensor's type has no known size).
+fn expected_size(tensors: &[TensorInfo], data_offset: u64) -> Option<u64> {
+    let mut expected = Some(data_offset);
+    for t in tensors {
+        let n: u64 = t.dims.iter().product();
+        match (type_size(t.ggml_type), expected) {
+            (Some((block, bytes)), Some(e)) => {
+                let size = n.div_ceil(block) * bytes;
+                expected = Some(e.max(data_offset + t.offset + size));
+            }
+            _ => expected = None,
+        }
+    }
+    expected
+}
+
+impl<R: Read> Reader<R> {
+    /// The magic (`GGUF`: anything else is named, as text where it is printable, since
+    /// a download that went wrong is often an HTML page) and a supported version.
+    fn preamble(&mut self) -> Result<u32, GgufError> {
+        if self.len < 4 {
+            return Err(GgufError::NotGguf {
+                path: self.path.clone(),
+                found: format!("{} bytes", self.len),
+            });
+        }
+        let magic = self.bytes(4)?;
+        if magic != b"GGUF" {
+            let found: String = magic
+                .iter()
+                .map(|b| {
+                    if b.is_ascii_graphic() {
+                        *b as char
+                    } else {
+                        '.'
+                    }
+                })
+                .collect();
+            return Err(GgufError::NotGguf {
+                path: self.path.clone(),
+                found,
+            });
+        }
+        let version = self.u32()?;
+        if !(2..=3).contains(&version) {
+            return Err(GgufError::Version {
+                path: self.path.clone(),
+                version,
+            });
+        }
+        Ok(version)
+    }
+
+    /// One tensor's name, dimensions (at most 8), type and offset.
+    fn tensor_info(&mut self) -> Result<TensorInfo, GgufError> {
+        let name = self.string()?;
+        let nd = self.u32()?;
+        if nd > 8 {
+            return Err(GgufError::Corrupt {
+                path: self.path.clone(),
+                detail: format!("tensor {name} has {nd} dimensions"),
+            });
+        }
+        let mut dims = Vec::with_capacity(nd as usize);
+        for _ in 0..nd {
+            dims.push(self.u64()?);
+        }
+        Ok(TensorInfo {
+            name,
+            dims,
+            ggml_type: self.u32()?,
+            offset: self.u64()?,
+        })
+    }
 }
 
 impl GgufHeader {
