@@ -15,8 +15,8 @@ use crate::labs;
 use epicrisis_domain::posology::split_trailing_code;
 use epicrisis_domain::text::fold_words;
 use epicrisis_domain::{
-    Allergies, Date, Diagnosis, Episode, ItemKind, Medication, Procedure, Sex, SourceShape,
-    WarningKind, summarize_labs,
+    Allergies, Date, Diagnosis, Episode, ItemKind, Medication, Patient, Procedure, Sex,
+    SourceShape, WarningKind, summarize_labs,
 };
 use serde_json::{Map, Value};
 
@@ -374,60 +374,74 @@ pub(crate) fn read_patient(
     if pat.sex.is_none()
         && let Some((k, v)) = json::get_any(p, &["sexo", "sex", "genero", "gender"])
     {
-        let kp = key(path, k);
-        let sex = json::text_value(ctx, v, &kp);
-        if let Some(s) = json::recover(ctx, sex, None, "se omitió el sexo") {
-            pat.sex = parse_sex(&s);
-            if pat.sex.is_none() {
-                ctx.warn(
-                    WarningKind::Unreadable,
-                    &kp,
-                    format!(
-                        "{s:?} is not a sex (expected F, M, femenino, masculino or otro); left out"
-                    ),
-                    format!(
-                        "«{s}» no es un valor de sexo reconocido (se espera F, M, femenino, \
-                         masculino u otro); se omitió."
-                    ),
-                );
-            }
-        }
+        read_sex(ctx, v, &key(path, k), pat);
     }
     if pat.age.is_none()
         && let Some((k, v)) = json::get_any(p, &["edad", "age"])
     {
-        let kp = key(path, k);
-        let age = match v {
-            Value::Number(n) => n
-                .as_f64()
-                .filter(|a| a.fract() == 0.0)
-                .map(|a| (a as i64, None)),
-            Value::String(s) => age_text(s),
-            _ => None,
-        };
-        match age.filter(|(a, _)| (0..=130).contains(a)) {
-            Some((a, days)) => {
-                pat.age = u32::try_from(a).ok();
-                pat.age_days = days;
-            }
-            None if v.is_null() => {}
-            None => ctx.warn(
+        read_age(ctx, v, &key(path, k), pat);
+    }
+    age_from_birth_date(ctx, p, path, ep);
+    Ok(())
+}
+
+/// The sex: F, M, femenino, masculino or otro; anything else is a warning at `kp`.
+fn read_sex(ctx: &mut Ctx<'_>, v: &Value, kp: &str, pat: &mut Patient) {
+    let sex = json::text_value(ctx, v, kp);
+    if let Some(s) = json::recover(ctx, sex, None, "se omitió el sexo") {
+        pat.sex = parse_sex(&s);
+        if pat.sex.is_none() {
+            ctx.warn(
                 WarningKind::Unreadable,
-                &kp,
+                kp,
                 format!(
-                    "{} is not an age (expected a whole number of years such as 68, or \"8 meses\", \"12 días\"); left out",
-                    json::describe(v)
+                    "{s:?} is not a sex (expected F, M, femenino, masculino or otro); left out"
                 ),
                 format!(
-                    "Se recibió {}, que no es una edad válida (se espera un número entero de \
-                     años, p. ej. 68, o «8 meses», «12 días»); se omitió.",
-                    json::describe_es(v)
+                    "«{s}» no es un valor de sexo reconocido (se espera F, M, femenino, \
+                     masculino u otro); se omitió."
                 ),
-            ),
+            );
         }
     }
-    // The birth date when no age was read, or when the age says less than two years
-    // («0 años» for an infant): age at admission, in days under two years.
+}
+
+/// The age: whole years (68) or a text («8 meses», «12 días»: in days under two years);
+/// anything else but null is a warning at `kp`.
+fn read_age(ctx: &mut Ctx<'_>, v: &Value, kp: &str, pat: &mut Patient) {
+    let age = match v {
+        Value::Number(n) => n
+            .as_f64()
+            .filter(|a| a.fract() == 0.0)
+            .map(|a| (a as i64, None)),
+        Value::String(s) => age_text(s),
+        _ => None,
+    };
+    match age.filter(|(a, _)| (0..=130).contains(a)) {
+        Some((a, days)) => {
+            pat.age = u32::try_from(a).ok();
+            pat.age_days = days;
+        }
+        None if v.is_null() => {}
+        None => ctx.warn(
+            WarningKind::Unreadable,
+            kp,
+            format!(
+                "{} is not an age (expected a whole number of years such as 68, or \"8 meses\", \"12 días\"); left out",
+                json::describe(v)
+            ),
+            format!(
+                "Se recibió {}, que no es una edad válida (se espera un número entero de \
+                 años, p. ej. 68, o «8 meses», «12 días»); se omitió.",
+                json::describe_es(v)
+            ),
+        ),
+    }
+}
+
+/// The birth date when no age was read, or when the age says less than two years («0
+/// años» for an infant): age at admission, in days under two years.
+fn age_from_birth_date(ctx: &mut Ctx<'_>, p: &Obj, path: &str, ep: &mut Episode) {
     if ep.patient.age.is_none_or(|a| a < 2)
         && ep.patient.age_days.is_none()
         && let Some((k, v)) = json::get_any(p, &["fechaNacimiento", "fecha_nacimiento"])
@@ -444,7 +458,6 @@ pub(crate) fn read_patient(
         let days = birth.days_until(at);
         ep.patient.age_days = u32::try_from(days).ok().filter(|d| *d < 730);
     }
-    Ok(())
 }
 
 /// An age as text: «68», «68 años», «8 meses», «3 semanas», «12 días», «1 año 3 meses».
