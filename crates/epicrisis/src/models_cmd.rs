@@ -319,16 +319,13 @@ fn download(dir: &ModelsDir, config: &Config, args: DownloadArgs) -> Result<Exit
         config.hf_token.as_ref().map(|t| t.expose()),
     );
     let downloader = Downloader::new(hub)?;
-    let mut chosen: Vec<(&'static ModelSpec, Option<String>)> = epicrisis_models::select(
+    let mut chosen: Vec<&'static ModelSpec> = epicrisis_models::select(
         &args.names,
         args.all,
         args.llm,
         args.embeddings,
         args.alternative_llm.as_deref(),
-    )?
-    .into_iter()
-    .map(|m| (m, args.quant.clone()))
-    .collect();
+    )?;
     let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     if chosen.is_empty() {
         if args.yes || !interactive {
@@ -336,41 +333,7 @@ fn download(dir: &ModelsDir, config: &Config, args: DownloadArgs) -> Result<Exit
                 "no se indicó ningún modelo: escriba sus nombres (`epicrisis models list`), o use --all, --llm, --embeddings o --alternative-llm NAME; ejecutado en una terminal sin argumentos, pregunta modelo por modelo".into(),
             ));
         }
-        eprintln!(
-            "Carpeta de modelos: {} ({}). Para cada modelo, responda s (sí) o n (no).",
-            dir.root().display(),
-            epicrisis_models::free_space(dir.root())
-                .map(|b| format!("{} libres", human_bytes(b)))
-                .unwrap_or_else(|_| "espacio libre desconocido".into())
-        );
-        for spec in epicrisis_models::catalogue() {
-            if spec.recommendation == epicrisis_models::Recommendation::Fixture {
-                continue;
-            }
-            let installed = dir
-                .installed(spec.name)
-                .ok()
-                .flatten()
-                .is_some_and(|m| m.present);
-            let q = if spec.role == Role::Llm {
-                format!(" {}", epicrisis_models::DEFAULT_QUANT)
-            } else {
-                String::new()
-            };
-            let question = format!(
-                "{}{q} — {}, {} a descargar, {} de RAM, {}, {}{}. ¿Descargar?",
-                spec.display_name,
-                role_label(spec.role),
-                human_bytes(spec.approx_size(args.quant.as_deref())),
-                human_bytes(spec.ram(args.quant.as_deref())),
-                spec.licence,
-                recommendation_es(spec.recommendation),
-                if installed { " (ya instalado)" } else { "" },
-            );
-            if ask(&question, spec.is_default && !installed)? {
-                chosen.push((spec, args.quant.clone()));
-            }
-        }
+        chosen = ask_which(dir, args.quant.as_deref())?;
         if chosen.is_empty() {
             eprintln!("No se eligió ningún modelo.");
             return Ok(ExitCode::SUCCESS);
@@ -378,39 +341,11 @@ fn download(dir: &ModelsDir, config: &Config, args: DownloadArgs) -> Result<Exit
     }
     let mut progress = progress();
     let mut failed = 0;
-    for (spec, quant) in &chosen {
+    for spec in &chosen {
         // An embeddings model has no quantizations; --quant applies to the LLMs.
-        let quant = quant.as_deref().filter(|_| spec.role == Role::Llm);
-        let plan = downloader.plan(dir, spec, quant)?;
-        eprintln!(
-            "{}: {} desde {} ({} por descargar; necesita unos {} de memoria para funcionar)",
-            plan.name,
-            plan.quant.as_deref().unwrap_or("carpeta"),
-            plan.repo,
-            human_bytes(plan.remaining_bytes()),
-            human_bytes(plan.ram)
-        );
-        match downloader.install(dir, spec, quant, progress.as_mut()) {
-            Ok(o) if o.already_installed => {
-                eprintln!(
-                    "{}: ya está instalado en {}",
-                    spec.name,
-                    o.model.path.display()
-                )
-            }
-            Ok(o) => {
-                println!("{}", o.model.path.display());
-                eprintln!(
-                    "{}: instalado en {} ({} descargados)",
-                    spec.name,
-                    o.model.path.display(),
-                    human_bytes(o.bytes_downloaded)
-                );
-            }
-            Err(e) => {
-                failed += 1;
-                eprintln!("error: {e}");
-            }
+        let quant = args.quant.as_deref().filter(|_| spec.role == Role::Llm);
+        if !install_one(&downloader, dir, spec, quant, progress.as_mut())? {
+            failed += 1;
         }
     }
     Ok(if failed == 0 {
@@ -418,6 +353,91 @@ fn download(dir: &ModelsDir, config: &Config, args: DownloadArgs) -> Result<Exit
     } else {
         ExitCode::from(2)
     })
+}
+
+/// Asks, model by model of the catalogue (fixtures aside), whether to download it; the
+/// default answer is yes for the default model when it is not installed.
+fn ask_which(dir: &ModelsDir, quant: Option<&str>) -> Result<Vec<&'static ModelSpec>, Failure> {
+    eprintln!(
+        "Carpeta de modelos: {} ({}). Para cada modelo, responda s (sí) o n (no).",
+        dir.root().display(),
+        epicrisis_models::free_space(dir.root())
+            .map(|b| format!("{} libres", human_bytes(b)))
+            .unwrap_or_else(|_| "espacio libre desconocido".into())
+    );
+    let mut chosen = Vec::new();
+    for spec in epicrisis_models::catalogue() {
+        if spec.recommendation == epicrisis_models::Recommendation::Fixture {
+            continue;
+        }
+        let installed = dir
+            .installed(spec.name)
+            .ok()
+            .flatten()
+            .is_some_and(|m| m.present);
+        let q = if spec.role == Role::Llm {
+            format!(" {}", epicrisis_models::DEFAULT_QUANT)
+        } else {
+            String::new()
+        };
+        let question = format!(
+            "{}{q} — {}, {} a descargar, {} de RAM, {}, {}{}. ¿Descargar?",
+            spec.display_name,
+            role_label(spec.role),
+            human_bytes(spec.approx_size(quant)),
+            human_bytes(spec.ram(quant)),
+            spec.licence,
+            recommendation_es(spec.recommendation),
+            if installed { " (ya instalado)" } else { "" },
+        );
+        if ask(&question, spec.is_default && !installed)? {
+            chosen.push(spec);
+        }
+    }
+    Ok(chosen)
+}
+
+/// Plans and installs one model, saying what it does; false when it failed (the error
+/// is printed, and the other models are still installed).
+fn install_one(
+    downloader: &Downloader,
+    dir: &ModelsDir,
+    spec: &'static ModelSpec,
+    quant: Option<&str>,
+    progress: &mut dyn Progress,
+) -> Result<bool, Failure> {
+    let plan = downloader.plan(dir, spec, quant)?;
+    eprintln!(
+        "{}: {} desde {} ({} por descargar; necesita unos {} de memoria para funcionar)",
+        plan.name,
+        plan.quant.as_deref().unwrap_or("carpeta"),
+        plan.repo,
+        human_bytes(plan.remaining_bytes()),
+        human_bytes(plan.ram)
+    );
+    match downloader.install(dir, spec, quant, progress) {
+        Ok(o) if o.already_installed => {
+            eprintln!(
+                "{}: ya está instalado en {}",
+                spec.name,
+                o.model.path.display()
+            );
+        }
+        Ok(o) => {
+            println!("{}", o.model.path.display());
+            eprintln!(
+                "{}: instalado en {} ({} descargados)",
+                spec.name,
+                o.model.path.display(),
+                human_bytes(o.bytes_downloaded)
+            );
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 fn import(dir: &ModelsDir, path: &Path, name: Option<&str>) -> Result<ExitCode, Failure> {
