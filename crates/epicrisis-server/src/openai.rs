@@ -250,16 +250,35 @@ async fn chat_inner(state: AppState, p: Principal, body: Bytes) -> ApiResult<Res
     )
     .await?;
     let generation = g.start(gen_req).map_err(start_error)?;
-    let id = completion_id();
-    let created = crate::now_ms() / 1000;
-    // Forward the backend's (blocking) channel to the async side.
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<GenEvent>(256);
+    let answer = Answer {
+        id: completion_id(),
+        created: crate::now_ms() / 1000,
+        model: name,
+    };
     let cancel = generation.cancel.clone();
+    let rx = forward(generation);
+    if req.stream {
+        Ok(streamed_answer(rx, answer))
+    } else {
+        whole_answer(rx, cancel, answer).await
+    }
+}
+
+/// What every answer of one completion carries.
+struct Answer {
+    id: String,
+    created: i64,
+    model: String,
+}
+
+/// Forwards the backend's (blocking) channel to the async side; a client that goes
+/// away stops the generation.
+fn forward(generation: epicrisis_llm::Generation) -> tokio::sync::mpsc::Receiver<GenEvent> {
+    let (tx, rx) = tokio::sync::mpsc::channel::<GenEvent>(256);
     tokio::task::spawn_blocking(move || {
         for ev in generation.events.iter() {
             let end = matches!(ev, GenEvent::Done(_) | GenEvent::Failed(_));
             if tx.blocking_send(ev).is_err() {
-                // The client went away: stop generating.
                 generation.cancel.cancel();
                 return;
             }
@@ -268,29 +287,45 @@ async fn chat_inner(state: AppState, p: Principal, body: Bytes) -> ApiResult<Res
             }
         }
     });
-    if !req.stream {
-        let mut text = String::new();
-        let stats = loop {
-            match rx.recv().await {
-                Some(GenEvent::Text(t)) => text.push_str(&t),
-                Some(GenEvent::Done(s)) => break s,
-                Some(GenEvent::Failed(e)) => return Err(start_error(e)),
-                Some(GenEvent::Started) => {}
-                None => {
-                    cancel.cancel();
-                    return Err(ApiError::internal("the model stopped before finishing"));
-                }
+    rx
+}
+
+/// `stream: false`: the whole text in one `chat.completion`, with the token counts.
+async fn whole_answer(
+    mut rx: tokio::sync::mpsc::Receiver<GenEvent>,
+    cancel: epicrisis_llm::CancelToken,
+    a: Answer,
+) -> ApiResult<Response> {
+    let mut text = String::new();
+    let stats = loop {
+        match rx.recv().await {
+            Some(GenEvent::Text(t)) => text.push_str(&t),
+            Some(GenEvent::Done(s)) => break s,
+            Some(GenEvent::Failed(e)) => return Err(start_error(e)),
+            Some(GenEvent::Started) => {}
+            None => {
+                cancel.cancel();
+                return Err(ApiError::internal("the model stopped before finishing"));
             }
-        };
-        return Ok(Json(json!({
-            "id": id, "object": "chat.completion", "created": created, "model": name,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                         "finish_reason": finish_reason(&stats)}],
-            "usage": {"prompt_tokens": stats.prompt_tokens, "completion_tokens": stats.generated_tokens,
-                      "total_tokens": stats.prompt_tokens + stats.generated_tokens},
-        }))
-        .into_response());
-    }
+        }
+    };
+    Ok(Json(json!({
+        "id": a.id, "object": "chat.completion", "created": a.created, "model": a.model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
+                     "finish_reason": finish_reason(&stats)}],
+        "usage": {"prompt_tokens": stats.prompt_tokens, "completion_tokens": stats.generated_tokens,
+                  "total_tokens": stats.prompt_tokens + stats.generated_tokens},
+    }))
+    .into_response())
+}
+
+/// `stream: true`: Server-Sent Events of `chat.completion.chunk`s, then `[DONE]`.
+fn streamed_answer(rx: tokio::sync::mpsc::Receiver<GenEvent>, a: Answer) -> Response {
+    let Answer {
+        id,
+        created,
+        model: name,
+    } = a;
     let chunk = move |delta: Value, finish: Option<&str>| {
         json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": name,
                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
@@ -335,5 +370,5 @@ async fn chat_inner(state: AppState, p: Principal, body: Bytes) -> ApiResult<Res
             }
         },
     );
-    Ok(Sse::new(stream).into_response())
+    Sse::new(stream).into_response()
 }
