@@ -307,19 +307,24 @@ impl EpisodeIndex {
                 item: c.item.to_string(),
             });
         }
-        // Raw spellings too (a malformed code is still "in the data" verbatim).
-        for d in episode
+        // Raw spellings too (a malformed code is still "in the data" verbatim), each with
+        // the role of its list.
+        let admission = episode
             .admission_diagnoses
             .iter()
-            .chain(&episode.discharge_diagnoses)
-        {
+            .map(|d| (d, CodeRole::AdmissionDiagnosis));
+        let discharge = episode
+            .discharge_diagnoses
+            .iter()
+            .map(|d| (d, CodeRole::DischargeDiagnosis));
+        for (d, role) in admission.chain(discharge) {
             if let Some(c) = &d.code {
                 self.codes
                     .entry(code_key(&c.raw))
                     .or_default()
                     .push(CodeRef {
                         display: c.raw.clone(),
-                        role: Some(CodeRole::AdmissionDiagnosis),
+                        role: Some(role),
                         item: d.name.clone(),
                     });
             }
@@ -481,5 +486,30 @@ impl EpisodeIndex {
         self.meds
             .iter()
             .filter(move |m| m.concepts.iter().any(|c| concepts.contains(c)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_raw_diagnosis_code_keeps_the_role_of_its_list() {
+        let path = epicrisis_testkit::fixtures::testdata("episodes/episodio_1416169.json");
+        let bytes = std::fs::read(&path).unwrap();
+        let ep = epicrisis_ingest::read_episode(&bytes, "episodio_1416169.json").unwrap();
+        let index = EpisodeIndex::new(&ep);
+        // K65.0 is only a discharge diagnosis there: nothing calls it an admission one.
+        let roles: Vec<_> = index.codes[&code_key("K65.0")]
+            .iter()
+            .map(|r| r.role)
+            .collect();
+        assert!(!roles.is_empty());
+        assert!(
+            roles
+                .iter()
+                .all(|r| *r == Some(CodeRole::DischargeDiagnosis)),
+            "{roles:?}"
+        );
     }
 }
