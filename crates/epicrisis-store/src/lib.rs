@@ -54,7 +54,7 @@ pub mod revisions;
 pub mod tokens;
 pub mod vectors;
 
-pub use audit::{AuditCheck, AuditEntry, AuditRow};
+pub use audit::{Anchor, AuditCheck, AuditEntry, AuditKey, AuditRow, AuditSeal, MIN_KEY_BYTES};
 pub use batches::{BatchItem, BatchRow};
 pub use episodes::{EpisodeRow, NewEpisode};
 pub use error::{Result, StoreError};
@@ -91,6 +91,10 @@ pub struct Store {
     pgvector: bool,
     /// PostgreSQL: where a worker's listening connection goes ([`Store::job_listener`]).
     listen_url: Option<String>,
+    /// The audit key and anchor file ([`Store::with_audit_seal`]); empty by default.
+    seal: std::sync::Arc<AuditSeal>,
+    /// The head id this store last anchored, so that an unchanged head is not repeated.
+    last_anchor: std::sync::Arc<tokio::sync::Mutex<Option<i64>>>,
 }
 
 impl Store {

@@ -39,6 +39,8 @@ impl Store {
             },
             pgvector: false,
             listen_url: matches!(target, Target::Postgres { .. }).then(|| connect_url.clone()),
+            seal: Default::default(),
+            last_anchor: Default::default(),
         };
         migrate::run(&store.pool, store.backend)
             .await
@@ -94,12 +96,34 @@ fn pool_options(target: &Target) -> Result<(AnyPoolOptions, String)> {
                     ),
                 })?;
             }
+            create_private(path)?;
             let options = options
                 .max_connections(8)
-                .after_connect(|conn, _| Box::pin(sqlite_pragmas(conn)));
+                .after_connect(|conn, _| Box::pin(sqlite_pragmas(conn)))
+                .after_release(|conn, _| Box::pin(still_usable(conn)));
             (options, sqlite_url(path, params))
         }
     })
+}
+
+/// Creates a missing SQLite file with mode 0600, so that the episodes, drafts and audit
+/// trail are readable by this user only. SQLite gives its `-wal` and `-shm` files the
+/// database file's mode. An existing file keeps its mode (`doctor` warns when others can
+/// read it).
+fn create_private(path: &Path) -> Result<()> {
+    if path.exists() {
+        return Ok(());
+    }
+    match crate::audit::private_file(path, false) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::Open {
+            place: path.display().to_string(),
+            reason: format!(
+                "cannot create the file: {e}; check that the folder is writable by this user"
+            ),
+        }),
+    }
 }
 
 pub(crate) fn install_drivers() {
@@ -218,6 +242,28 @@ fn open_reason(target: &Target, e: &sqlx::Error) -> String {
             "{e}; check that the server is running and reachable, and the user, password and \
              database name in DATABASE_URL"
         ),
+    }
+}
+
+/// Whether a connection given back to the pool may be kept. Only after a write failed
+/// for lack of room ([`crate::error::SUSPECT_RELEASES`]): a connection on which a
+/// transaction cannot begin is closed (the pool opens a fresh one), so that one full disk
+/// does not leave the server refusing writes after room was made.
+async fn still_usable(conn: &mut AnyConnection) -> std::result::Result<bool, sqlx::Error> {
+    use std::sync::atomic::Ordering::SeqCst;
+    let suspect = &crate::error::SUSPECT_RELEASES;
+    if suspect
+        .fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1))
+        .is_err()
+    {
+        return Ok(true);
+    }
+    match conn.begin_with("BEGIN").await {
+        Ok(tx) => {
+            tx.rollback().await?;
+            Ok(true)
+        }
+        Err(_) => Ok(false),
     }
 }
 

@@ -193,6 +193,15 @@ impl Store {
         }
     }
 
+    /// Deletes the sessions that expired before `now`; returns how many.
+    pub async fn prune_sessions(&self, now: i64) -> Result<u64> {
+        let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
     /// The unexpired session and its (enabled) user.
     pub async fn session(&self, token_hash: &str, now: i64) -> Result<Option<(Session, User)>> {
         let row = sqlx::query(&format!(

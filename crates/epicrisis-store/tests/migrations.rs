@@ -49,13 +49,14 @@ fn open_refused(r: Result<Store>) -> String {
     }
 }
 
-const ALL: [(i64, bool); 6] = [
+const ALL: [(i64, bool); 7] = [
     (1, true),
     (2, true),
     (3, true),
     (4, true),
     (5, true),
     (6, true),
+    (7, true),
 ];
 
 async fn check_migrations(db: &Db) {
@@ -259,7 +260,7 @@ async fn check_adoption(db: &Db) {
         .await
         .unwrap();
     raw.close().await;
-    assert_eq!(old, [(1,), (2,), (3,), (4,), (5,), (6,)]);
+    assert_eq!(old, [(1,), (2,), (3,), (4,), (5,), (6,), (7,)]);
     // Opening again finds the recorded checksums equal to the built-in files.
     let store = Store::open(&db.url).await.expect("second open");
     assert_eq!(store.episode_revisions("OLD").await.unwrap().len(), 1);
@@ -271,11 +272,11 @@ async fn a_database_of_the_earlier_migrator_is_adopted() {
 }
 
 async fn check_old_newer_refused(db: &Db) {
-    old_database(db, &[1, 2, 3, 4, 5, 6, 7]).await;
+    old_database(db, &[1, 2, 3, 4, 5, 6, 7, 8]).await;
     let reason = open_refused(Store::open(&db.url).await);
     assert!(
-        reason.contains("schema version 7")
-            && reason.contains("knows only up to version 6")
+        reason.contains("schema version 8")
+            && reason.contains("knows only up to version 7")
             && reason.contains("use that version (or newer)"),
         "{reason}"
     );

@@ -122,7 +122,28 @@ async fn check_revisions_and_hashes(db: &Db) {
     assert_eq!(all.len(), 1);
     assert!(all[0].matches);
 
-    // Tampering, as only someone with the database's password could: each is found.
+    // The database refuses to change a version or a revision…
+    let raw = db.raw().await;
+    for sql in [
+        format!("UPDATE versions SET text = 'x' WHERE id = {}", s2.id),
+        format!("DELETE FROM versions WHERE id = {}", a4.id),
+        "UPDATE episode_revisions SET episode_json = '{}' WHERE episode_id = 'R'".to_string(),
+        "DELETE FROM episode_revisions WHERE episode_id = 'R'".to_string(),
+    ] {
+        let e = sqlx::query(&sql)
+            .execute(&raw)
+            .await
+            .expect_err(&sql)
+            .to_string();
+        assert!(
+            e.contains("cannot be") || e.contains("append-only"),
+            "{sql}: {e}"
+        );
+    }
+    raw.close().await;
+    assert!(store.verify_version(s2.id).await.unwrap().matches);
+    // …but whoever owns the database can drop the triggers: each change is then found.
+    db.drop_append_only_guards().await;
     raw_exec(
         db,
         &format!(
@@ -320,6 +341,7 @@ async fn check_migration_from_version_2(db: &Db) {
         2
     );
     // An old version tampered with is still found.
+    db.drop_append_only_guards().await;
     raw_exec(db, "UPDATE versions SET text = 'otro' WHERE id = 2").await;
     let c = store.verify_version(2).await.unwrap();
     assert!(!c.matches);

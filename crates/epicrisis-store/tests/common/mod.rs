@@ -22,6 +22,36 @@ impl Db {
         AnyPool::connect(&self.url).await.expect("raw connection")
     }
 
+    /// Drops the triggers that make versions, episode revisions and audit rows
+    /// append-only (migration 7), as someone who owns the database could, so that a test
+    /// can tamper with them and check that verification still finds it.
+    pub async fn drop_append_only_guards(&self) {
+        let raw = self.raw().await;
+        let triggers: &[(&str, &str)] = if self.label == "sqlite" {
+            &[
+                ("audit_is_append_only_update", ""),
+                ("audit_is_append_only_delete", ""),
+                ("versions_are_append_only_update", ""),
+                ("versions_are_append_only_delete", ""),
+                ("revisions_are_append_only_update", ""),
+                ("revisions_are_append_only_delete", ""),
+            ]
+        } else {
+            &[
+                ("audit_is_append_only", " ON audit"),
+                ("versions_are_append_only", " ON versions"),
+                ("revisions_are_append_only", " ON episode_revisions"),
+            ]
+        };
+        for (name, on) in triggers {
+            sqlx::query(&format!("DROP TRIGGER {name}{on}"))
+                .execute(&raw)
+                .await
+                .unwrap_or_else(|e| panic!("DROP TRIGGER {name}: {e}"));
+        }
+        raw.close().await;
+    }
+
     pub async fn finish(self) {
         let Some((admin, name)) = &self.pg else {
             return;
@@ -111,5 +141,17 @@ pub fn is_conflict<T: std::fmt::Debug>(r: Result<T>) -> String {
     match r {
         Err(StoreError::Conflict(m)) => m,
         other => panic!("expected Conflict, got {other:?}"),
+    }
+}
+
+/// An audit entry by user 1, "ana".
+pub fn audit_entry(action: &str, ep: Option<&str>, detail: &str) -> AuditEntry {
+    AuditEntry {
+        user_id: Some(1),
+        username: Some("ana".to_string()),
+        action: action.to_string(),
+        episode_id: ep.map(str::to_string),
+        version_id: None,
+        detail: detail.to_string(),
     }
 }
