@@ -310,29 +310,106 @@ fn date_items(ep: &Episode) -> Vec<Item> {
     out
 }
 
+/// The items by the words that must be in a sentence for a matcher to hold, so that a
+/// sentence is compared only with the items it could name: a long episode (thousands of
+/// diagnoses and drugs, as the readers allow) with a long draft was sentences × items.
+/// Each matcher needs one word at least: a name one of its content words
+/// ([`name_matches`]), a code its first term, a number the number. Text pieces (dates)
+/// are substrings and are always tried.
+pub(super) struct ItemIndex<'a> {
+    items: &'a [Item],
+    by_key: std::collections::HashMap<&'a str, Vec<usize>>,
+    by_token: std::collections::HashMap<&'a str, Vec<usize>>,
+    always: Vec<usize>,
+}
+
+impl<'a> ItemIndex<'a> {
+    pub(super) fn new(items: &'a [Item]) -> ItemIndex<'a> {
+        let mut ix = ItemIndex {
+            items,
+            by_key: Default::default(),
+            by_token: Default::default(),
+            always: Vec::new(),
+        };
+        for (i, item) in items.iter().enumerate() {
+            for m in &item.matchers {
+                match m {
+                    Matcher::Name { keys, .. } => {
+                        for k in keys {
+                            ix.by_key.entry(k.as_str()).or_default().push(i);
+                        }
+                    }
+                    Matcher::Code(code) => {
+                        if let Some(first) = code.first() {
+                            ix.by_token.entry(first.as_str()).or_default().push(i);
+                        }
+                    }
+                    Matcher::Number { number, .. } => {
+                        ix.by_token.entry(number.as_str()).or_default().push(i);
+                    }
+                    Matcher::Text(_) => ix.always.push(i),
+                }
+            }
+        }
+        ix
+    }
+
+    /// The items `sentence` names, in the items' order.
+    pub(super) fn named(&self, sentence: &str) -> Vec<ItemRef> {
+        let keys = term_keys(sentence);
+        let tokens = tokenize(sentence);
+        let mut candidates: Vec<usize> = self.always.clone();
+        for k in &keys {
+            candidates.extend(self.by_key.get(k.as_str()).into_iter().flatten());
+        }
+        for t in &tokens {
+            candidates.extend(self.by_token.get(t.as_str()).into_iter().flatten());
+        }
+        candidates.sort_unstable();
+        candidates.dedup();
+        let folded = fold(sentence);
+        candidates
+            .into_iter()
+            .map(|i| &self.items[i])
+            .filter(|item| names(item, &keys, &tokens, &folded))
+            .map(item_ref)
+            .collect()
+    }
+}
+
+fn item_ref(item: &Item) -> ItemRef {
+    ItemRef {
+        kind: item.kind,
+        field: item.field.to_string(),
+        index: item.index,
+        name: item.name.clone(),
+    }
+}
+
+/// Whether a sentence (its content-word keys, terms and folded text) names `item`.
+fn names(item: &Item, keys: &[String], tokens: &[String], folded: &str) -> bool {
+    item.matchers.iter().any(|m| match m {
+        Matcher::Name { keys: name, drug } => name_matches(name, *drug, keys),
+        Matcher::Code(code) => contains_run(tokens, code),
+        Matcher::Text(pieces) => pieces.iter().any(|p| folded.contains(&fold(p))),
+        Matcher::Number { number, words } => {
+            tokens.iter().any(|t| t == number)
+                && tokens.iter().any(|t| words.iter().any(|w| w == t))
+        }
+    })
+}
+
+/// The items `sentence` names, in the items' order (every item tried; the reference for
+/// [`ItemIndex::named`]).
+#[cfg(test)]
 pub(super) fn named_items(items: &[Item], sentence: &str) -> Vec<ItemRef> {
     let keys = term_keys(sentence);
     let tokens = tokenize(sentence);
     let folded = fold(sentence);
     items
         .iter()
-        .filter(|item| {
-            item.matchers.iter().any(|m| match m {
-                Matcher::Name { keys: name, drug } => name_matches(name, *drug, &keys),
-                Matcher::Code(code) => contains_run(&tokens, code),
-                Matcher::Text(pieces) => pieces.iter().any(|p| folded.contains(&fold(p))),
-                Matcher::Number { number, words } => {
-                    tokens.iter().any(|t| t == number)
-                        && tokens.iter().any(|t| words.iter().any(|w| w == t))
-                }
-            })
-        })
-        .map(|item| ItemRef {
-            kind: item.kind,
-            field: item.field.to_string(),
-            index: item.index,
-            name: item.name.clone(),
-        })
+        .filter(|item| names(item, &keys, &tokens, &folded))
+        .map(item_ref)
         .collect()
 }
 
@@ -363,6 +440,43 @@ fn contains_run(hay: &[String], needle: &[String]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The index finds exactly what trying every item finds, line by line, on the
+    /// example episodes and their drafts, and on sentences that name items by code,
+    /// number and date.
+    #[test]
+    fn the_index_names_what_every_item_tried_names() {
+        let mut checked = 0;
+        for file in [
+            "episodio_1416169.json",
+            "predecessor_neumonia.json",
+            "compact_hernia.json",
+        ] {
+            let path = epicrisis_testkit::fixtures::testdata("episodes").join(file);
+            let bytes = std::fs::read(&path).expect("example episode");
+            let ep = epicrisis_ingest::read_episode(&bytes, file).expect("example reads");
+            let items = episode_items(&ep);
+            let index = ItemIndex::new(&items);
+            let text =
+                crate::writer::write(&ep, crate::Layout::Sections).render(crate::TextFormat::Plain);
+            let extra = [
+                "Se operó (48.52) el 15/12/2025, paciente de 68 años, 11 días de estadía.",
+                "Meropenem 1 g EV c/8 h y derrame pleural bilateral resuelto.",
+            ];
+            for line in text.lines().chain(extra) {
+                let a = index.named(line);
+                let b = named_items(&items, line);
+                let key = |v: &[ItemRef]| {
+                    v.iter()
+                        .map(|r| (r.field.clone(), r.index, r.name.clone()))
+                        .collect::<Vec<_>>()
+                };
+                assert_eq!(key(&a), key(&b), "{line}");
+                checked += usize::from(!b.is_empty());
+            }
+        }
+        assert!(checked >= 20, "only {checked} lines named an item");
+    }
 
     #[test]
     fn name_matching_table() {

@@ -24,7 +24,7 @@ use epicrisis_validate::report::{Category, Finding, Kind, Severity};
 use serde::{Deserialize, Serialize};
 
 use crate::retrieve::{Passage, sentence_spans};
-use items::{episode_items, named_items};
+use items::{ItemIndex, episode_items};
 
 /// A passage that supports a sentence.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -162,6 +162,7 @@ pub fn evidence(
     let texts: Vec<&str> = passages.iter().map(|p| p.text.as_str()).collect();
     let bm = Bm25::new(&texts);
     let items = episode_items(ep);
+    let index = ItemIndex::new(&items);
     let vectors =
         vectors.filter(|v| v.passages.len() == passages.len() && v.sentences.len() == spans.len());
     spans
@@ -186,7 +187,7 @@ pub fn evidence(
                 span: [s, e],
                 checked,
                 passages: supporting_passages(&bm, passages, &sentence, dense.as_deref(), opts),
-                items: named_items(&items, &sentence),
+                items: index.named(&sentence),
             }
         })
         .collect()
