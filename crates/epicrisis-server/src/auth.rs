@@ -110,10 +110,27 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
+/// A cookie's name as sent: behind HTTPS (`secure`) with the `__Host-` prefix, which a
+/// browser accepts only from this very host, over HTTPS, for the whole site, so that
+/// neither a sibling subdomain nor a plain-HTTP page can plant or overwrite it.
+pub fn cookie_name(name: &str, secure: bool) -> String {
+    if secure {
+        format!("__Host-{name}")
+    } else {
+        name.to_string()
+    }
+}
+
+/// A cookie of the request by its name as sent (see [`cookie_name`]).
+pub fn our_cookie<'a>(headers: &'a HeaderMap, name: &str, secure: bool) -> Option<&'a str> {
+    cookie(headers, &cookie_name(name, secure))
+}
+
 /// A `Set-Cookie` value.
 pub fn set_cookie(name: &str, value: &str, max_age_s: i64, secure: bool) -> String {
     format!(
-        "{name}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age_s}{}",
+        "{}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age_s}{}",
+        cookie_name(name, secure),
         if secure { "; Secure" } else { "" }
     )
 }
@@ -181,7 +198,7 @@ pub async fn principal(
             )),
         };
     }
-    if let Some(token) = cookie(headers, SESSION_COOKIE) {
+    if let Some(token) = our_cookie(headers, SESSION_COOKIE, state.settings.secure_cookies) {
         let hash = token_hash(token);
         if let Some((session, user)) = state.store.session(&hash, crate::now_ms()).await? {
             return Ok(Some(Principal {
@@ -408,5 +425,18 @@ mod tests {
         );
         assert_eq!(cookie(&h, SESSION_COOKIE), Some("xyz"));
         assert_eq!(cookie(&h, "c"), None);
+        // Behind HTTPS only the __Host- cookie counts: a plain one may have been planted.
+        assert_eq!(our_cookie(&h, SESSION_COOKIE, true), None);
+        h.insert(
+            header::COOKIE,
+            "__Host-epicrisis_session=abc".parse().unwrap(),
+        );
+        assert_eq!(our_cookie(&h, SESSION_COOKIE, true), Some("abc"));
+        let set = set_cookie(SESSION_COOKIE, "v", 60, true);
+        assert!(
+            set.starts_with("__Host-epicrisis_session=v; Path=/;") && set.ends_with("; Secure"),
+            "{set}"
+        );
+        assert!(!set.contains("Domain"));
     }
 }

@@ -28,6 +28,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(create_batch, list_batches))
         .routes(routes!(get_batch))
         .routes(routes!(batch_report))
+        .layer(crate::api::body::limit(crate::api::body::LIST_BODY))
 }
 
 /// Where an episode of a batch is.

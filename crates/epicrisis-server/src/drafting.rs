@@ -29,6 +29,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(get_job, cancel_job))
         .routes(routes!(cancel_job_post))
         .routes(routes!(job_events))
+        .layer(crate::api::body::limit(crate::api::body::SMALL_BODY))
 }
 
 /// A job the queue accepted: a new one, or the one already queued or under way for the
@@ -48,7 +49,7 @@ pub(crate) async fn enqueue(state: &AppState, job: &NewJob) -> ApiResult<Accepte
         }
         Enqueued::Existing(job) => Ok(Accepted { job, fresh: false }),
         Enqueued::Full { waiting } => {
-            let typical = state.store.typical_job_seconds().await?.unwrap_or(10.0);
+            let typical = state.typical.get(&state.store).await?.unwrap_or(10.0);
             let retry_after_s = (typical.ceil() as u64).clamp(1, 600);
             Err(ApiError::busy(
                 format!(

@@ -112,6 +112,25 @@ impl From<StoreError> for ApiError {
                  minutos; si persiste, avise a informática (`epicrisis doctor` revisa la \
                  conexión).",
             ),
+            // No room to write: nothing was saved, and what was saved before is intact.
+            StoreError::Full(reason) => {
+                // The driver's words here name a file or a code, not stored values.
+                crate::api::warn("the database could not write", &reason);
+                ApiError::new(
+                    StatusCode::INSUFFICIENT_STORAGE,
+                    "No se pudo guardar: el disco del servidor está lleno o falla. No se \
+                     guardó nada y lo guardado antes sigue intacto; avise a informática.",
+                )
+            }
+            // The audit key or anchor file: a file path and what to do, never patient data.
+            StoreError::Seal { .. } => {
+                crate::api::warn("the audit trail could not be sealed", &e);
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "No se pudo sellar la bitácora de auditoría (clave o archivo de anclas); no \
+                     se guardó nada. Avise a informática: `epicrisis doctor` dice qué revisar.",
+                )
+            }
             other => ApiError::internal(other),
         }
     }

@@ -120,7 +120,7 @@ pub async fn job_view(state: &AppState, job: &JobRow) -> ApiResult<JobView> {
         JobState::Running => Some(0),
         _ => ahead.map(|a| a + 1),
     };
-    let typical = state.store.typical_job_seconds().await?;
+    let typical = state.typical.get(&state.store).await?;
     let stage: Option<Stage> = job
         .stage_json
         .as_deref()
@@ -160,6 +160,30 @@ pub async fn job_view(state: &AppState, job: &JobRow) -> ApiResult<JobView> {
         events_url: format!("/api/v1/jobs/{}/events", job.id),
         existing: None,
     })
+}
+
+/// The typical duration of a draft (the store's median of recent jobs), kept for
+/// [`TypicalSeconds::FRESH`]: every follower of every job reads it four times a second,
+/// and it moves only when jobs finish.
+#[derive(Default)]
+pub struct TypicalSeconds(std::sync::Mutex<Option<(std::time::Instant, Option<f64>)>>);
+
+impl TypicalSeconds {
+    pub const FRESH: Duration = Duration::from_secs(30);
+
+    pub async fn get(&self, store: &epicrisis_store::Store) -> ApiResult<Option<f64>> {
+        if let Ok(kept) = self.0.lock()
+            && let Some((at, value)) = *kept
+            && at.elapsed() < Self::FRESH
+        {
+            return Ok(value);
+        }
+        let value = store.typical_job_seconds().await?;
+        if let Ok(mut kept) = self.0.lock() {
+            *kept = Some((std::time::Instant::now(), value));
+        }
+        Ok(value)
+    }
 }
 
 /// How often a follower reads a running job's row.

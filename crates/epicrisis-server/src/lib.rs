@@ -29,6 +29,7 @@ pub mod discharges;
 pub mod drafting;
 pub mod error;
 pub mod jobs;
+pub mod listen;
 pub mod listing;
 pub mod login;
 pub mod openai;
@@ -47,7 +48,6 @@ use axum::response::Response;
 use epicrisis_pipeline::Layout;
 use epicrisis_pipeline::engine::Engine;
 use epicrisis_store::Store;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -61,6 +61,10 @@ pub struct Settings {
     pub session_hours: i64,
     /// Largest request body accepted.
     pub max_body_bytes: usize,
+    /// Connections, header and body timeouts ([`listen`]).
+    pub limits: listen::Limits,
+    /// `/v1`'s answer cap and per-user token budget ([`openai::budget`]).
+    pub v1: openai::budget::V1Limits,
     pub hospital_name: String,
     pub logo: Option<epicrisis_export::Logo>,
     pub layout: Layout,
@@ -93,6 +97,8 @@ impl Default for Settings {
             secure_cookies: false,
             session_hours: 12,
             max_body_bytes: 10 * 1024 * 1024,
+            limits: listen::Limits::default(),
+            v1: openai::budget::V1Limits::default(),
             hospital_name: "Hospital".into(),
             logo: None,
             layout: Layout::Sections,
@@ -124,6 +130,10 @@ pub struct Inner {
     pub embedder: Option<Arc<dyn epicrisis_embed::Embedder>>,
     /// The archive's background indexing (one run at a time).
     pub indexer: archive::Indexer,
+    /// The typical draft duration, read from the store at most every half minute.
+    pub typical: jobs::TypicalSeconds,
+    /// Tokens each user spent on `/v1` over the last hour.
+    pub v1_budget: openai::budget::TokenBudget,
 }
 
 /// Shared state of all handlers.
@@ -165,6 +175,8 @@ impl Server {
             settings,
             embedder: None,
             indexer: archive::Indexer::default(),
+            typical: jobs::TypicalSeconds::default(),
+            v1_budget: openai::budget::TokenBudget::default(),
         }));
         Ok(Server { state })
     }
@@ -194,6 +206,16 @@ impl Server {
         api::index_archive_later(&self.state);
         let state = self.state.clone();
         tokio::spawn(async move { listing::fill_list_columns(&state).await });
+        // Expired sessions are deleted hourly (a worker prunes old draft jobs).
+        let store = self.state.store.clone();
+        tokio::spawn(async move {
+            loop {
+                if let Err(e) = store.prune_sessions(now_ms()).await {
+                    api::warn("expired sessions could not be deleted", &e);
+                }
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+            }
+        });
         let worker = match self.state.settings.worker {
             true => Some(
                 worker::Worker::new(
@@ -209,11 +231,8 @@ impl Server {
         };
         let app = self.router();
         let grace = self.state.settings.shutdown_grace;
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
+        let limits = self.state.settings.limits;
+        listen::serve(listener, app, limits, async move {
             shutdown.await;
             // Let the running job finish and be saved; streams then end on their own.
             if let Some(w) = worker {
@@ -234,6 +253,9 @@ pub fn router(state: AppState) -> Router {
         .fallback(web::not_found)
         .layer(middleware::from_fn_with_state(state.clone(), log_request))
         .layer(DefaultBodyLimit::max(limit))
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            state.settings.limits.body_timeout,
+        ))
         .with_state(state)
 }
 

@@ -107,7 +107,8 @@ async fn login(
 /// The login form's own faults: an expired form (the double-submit token must match the
 /// cookie set with the form) or a user name too long to be anyone's.
 fn login_form_refused(state: &AppState, headers: &HeaderMap, f: &LoginForm) -> Option<Response> {
-    let cookie_csrf = auth::cookie(headers, LOGIN_CSRF_COOKIE).unwrap_or("");
+    let cookie_csrf =
+        auth::our_cookie(headers, LOGIN_CSRF_COOKIE, state.settings.secure_cookies).unwrap_or("");
     if cookie_csrf.is_empty() || !auth::same(cookie_csrf, &f.csrf) {
         return Some(login_form(
             state,

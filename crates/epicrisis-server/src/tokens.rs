@@ -23,6 +23,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_tokens, create_token))
         .routes(routes!(revoke_token))
+        .layer(crate::api::body::limit(crate::api::body::SMALL_BODY))
 }
 
 impl BodyShape for TokenBody {

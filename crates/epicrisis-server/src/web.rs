@@ -157,42 +157,54 @@ pub(crate) fn user_ctx(p: &Principal) -> Value {
 /// outside (with where de-identified text goes), or the writer without a model.
 pub(crate) fn engine_ctx(state: &AppState) -> Value {
     use epicrisis_pipeline::engine::Engine;
-    if !state.settings.worker {
-        return workers_engine_ctx(state);
-    }
-    let label = match (&state.engine, &state.settings.external_notice) {
-        (Engine::Deterministic, _) => {
-            "Redacción sin modelo: texto armado con los datos".to_string()
-        }
-        (Engine::Model { .. }, Some(to)) => {
-            format!("Redacción con proveedor externo: salen solo datos desidentificados, a {to}")
-        }
-        (Engine::Model { external: true, .. }, None) => {
-            "Redacción con proveedor externo: salen solo datos desidentificados".to_string()
-        }
-        (Engine::Model { .. }, None) => {
-            "Redacción con modelo local: los datos no salen del servidor".to_string()
-        }
+    let to = state.settings.external_notice.as_deref();
+    let (name, drafter) = if state.settings.worker {
+        let drafter = match &state.engine {
+            Engine::Deterministic => Drafter::Deterministic,
+            Engine::Model { external: true, .. } => Drafter::External,
+            Engine::Model { .. } if to.is_some() => Drafter::External,
+            Engine::Model { .. } => Drafter::Local("del servidor"),
+        };
+        (state.engine.name().to_string(), drafter)
+    } else {
+        // A server that does not draft: what its workers draft with, as far as the
+        // settings say.
+        let engine = state.settings.workers_engine.as_deref();
+        let drafter = match engine {
+            Some("deterministic") => Drafter::Deterministic,
+            Some("local") => Drafter::Local("del hospital"),
+            Some(_) => Drafter::External,
+            None => Drafter::Workers,
+        };
+        (engine.unwrap_or("worker").to_string(), drafter)
     };
-    json!({"name": state.engine.name(), "external": state.settings.external_notice, "label": label})
+    json!({"name": name, "external": to, "label": engine_label(drafter, to)})
 }
 
-/// The notice of a server that does not draft: what its workers draft with, as far as
-/// the settings say.
-fn workers_engine_ctx(state: &AppState) -> Value {
-    let engine = state.settings.workers_engine.as_deref();
-    let label = match (engine, &state.settings.external_notice) {
-        (Some("deterministic"), _) => "Redacción sin modelo: texto armado con los datos".into(),
-        (Some("local"), _) => "Redacción con modelo local: los datos no salen del hospital".into(),
-        (Some(_), Some(to)) => {
-            format!("Redacción con proveedor externo: salen solo datos desidentificados, a {to}")
+/// Who writes the drafts, for the notice above the text.
+enum Drafter {
+    Deterministic,
+    /// A local model, and where the data stays.
+    Local(&'static str),
+    External,
+    /// Separate worker processes whose engine this server does not know.
+    Workers,
+}
+
+fn engine_label(drafter: Drafter, external_to: Option<&str>) -> String {
+    match drafter {
+        Drafter::Deterministic => "Redacción sin modelo: texto armado con los datos".into(),
+        Drafter::Local(place) => {
+            format!("Redacción con modelo local: los datos no salen {place}")
         }
-        (Some(_), None) => {
-            "Redacción con proveedor externo: salen solo datos desidentificados".to_string()
-        }
-        (None, _) => "Redactan los equipos de redacción del hospital".to_string(),
-    };
-    json!({"name": engine.unwrap_or("worker"), "external": state.settings.external_notice, "label": label})
+        Drafter::External => match external_to {
+            Some(to) => format!(
+                "Redacción con proveedor externo: salen solo datos desidentificados, a {to}"
+            ),
+            None => "Redacción con proveedor externo: salen solo datos desidentificados".into(),
+        },
+        Drafter::Workers => "Redactan los equipos de redacción del hospital".into(),
+    }
 }
 
 // ------------------------------------------------------------------ pages

@@ -246,7 +246,9 @@ impl Worker {
             *current = None;
         }
         let end = match result {
-            Ok(outcome) if !cancel.is_cancelled() => return self.save(&claimed, &outcome),
+            Ok((outcome, sha256)) if !cancel.is_cancelled() => {
+                return self.save(&claimed, &outcome, sha256.as_deref());
+            }
             Ok(_) | Err(Failure::Cancelled) if control.hand_back.load(Ordering::SeqCst) => {
                 JobEnd::Released
             }
@@ -265,14 +267,15 @@ impl Worker {
         }
     }
 
-    /// Reads the job's episode and options, and runs the engine.
+    /// Reads the job's episode and options, and runs the engine; returns the draft and
+    /// the SHA-256 of the data revision it was written from (a stored episode's).
     fn write(
         &self,
         claimed: &ClaimedJob,
         cancel: &CancelToken,
         progress: &Shared,
-    ) -> Result<Outcome, Failure> {
-        let (episode, options) = self.inputs(claimed)?;
+    ) -> Result<(Outcome, Option<String>), Failure> {
+        let (episode, options, sha256) = self.inputs(claimed)?;
         // A panic inside a backend must not take the worker down.
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let guidance = self.guidance(claimed, &episode, options.avoid.clone());
@@ -286,7 +289,7 @@ impl Worker {
             )
         }));
         match result {
-            Ok(Ok(outcome)) => Ok(outcome),
+            Ok(Ok(outcome)) => Ok((outcome, sha256)),
             Ok(Err(GenerationError::Cancelled)) => Err(Failure::Cancelled),
             Ok(Err(e)) => Err(Failure::Message(format!("el modelo falló: {e}"))),
             Err(_) => Err(Failure::Message(
@@ -295,31 +298,35 @@ impl Worker {
         }
     }
 
-    /// The episode (the revision the request saw, or the request's own) and options.
-    fn inputs(&self, claimed: &ClaimedJob) -> Result<(Episode, JobOptions), Failure> {
+    /// The episode (the revision the request saw, or the request's own), the options, and
+    /// the revision's SHA-256 (`None` for a request's own episode).
+    fn inputs(
+        &self,
+        claimed: &ClaimedJob,
+    ) -> Result<(Episode, JobOptions, Option<String>), Failure> {
         let job = &claimed.job;
         let options: JobOptions = serde_json::from_str(&job.options_json)
             .map_err(|e| Failure::Message(format!("opciones del trabajo ilegibles: {e}")))?;
-        let json = match (&job.episode_id, job.episode_revision, &claimed.inline_json) {
+        let (json, sha256) = match (&job.episode_id, job.episode_revision, &claimed.inline_json) {
             (Some(id), Some(rev), _) => self
                 .runtime
                 .block_on(self.store.episode_revision(id, rev))
                 .map_err(|e| Failure::Message(format!("no se pudo leer el episodio: {e}")))?
-                .map(|r| r.episode_json)
+                .map(|r| (r.episode_json, Some(r.sha256)))
                 .ok_or_else(|| {
                     Failure::Message(format!("falta la revisión {rev} de los datos del episodio"))
                 })?,
-            (_, _, Some(json)) => json.clone(),
+            (_, _, Some(json)) => (json.clone(), None),
             _ => return Err(Failure::Message("el trabajo no tiene episodio".into())),
         };
         let episode = serde_json::from_str(&json)
             .map_err(|e| Failure::Message(format!("episodio guardado ilegible: {e}")))?;
-        Ok((episode, options))
+        Ok((episode, options, sha256))
     }
 
     /// Saves a finished draft: a version for a stored episode (then its passage
     /// vectors, for the next draft), the draft itself for an inline request.
-    fn save(&self, claimed: &ClaimedJob, outcome: &Outcome) {
+    fn save(&self, claimed: &ClaimedJob, outcome: &Outcome, sha256: Option<&str>) {
         let job = &claimed.job;
         let engine = self.engine.name();
         let (Some(episode_id), Some(revision)) = (&job.episode_id, job.episode_revision) else {
@@ -358,7 +365,11 @@ impl Worker {
             .runtime
             .block_on(self.store.complete_job(&job.id, &engine, &v))
         {
-            Ok(Completed::Saved(_)) => self.keep_passage_vectors(episode_id, revision, outcome),
+            Ok(Completed::Saved(_)) => {
+                if let Some(sha) = sha256 {
+                    self.keep_passage_vectors(episode_id, sha, outcome);
+                }
+            }
             Ok(Completed::Cancelled) => {}
             Err(e) => self.end(
                 &job.id,
@@ -444,7 +455,7 @@ impl Worker {
     /// Keeps the passage vectors a draft made (not reused) for the next draft of the
     /// episode, tied to the data revision they were cut from (a re-import in between
     /// makes the store refuse them). A failure costs only the reuse.
-    fn keep_passage_vectors(&self, episode_id: &str, revision: i64, o: &Outcome) {
+    fn keep_passage_vectors(&self, episode_id: &str, sha256: &str, o: &Outcome) {
         if self.drafting_embedder().is_none() {
             return;
         }
@@ -469,15 +480,10 @@ impl Worker {
                 vector: v.clone(),
             })
             .collect();
-        let store = &self.store;
-        let kept = self.runtime.block_on(async {
-            let Some(rev) = store.episode_revision(episode_id, revision).await? else {
-                return Ok(());
-            };
-            store
-                .put_passage_vectors(episode_id, model, &rev.sha256, &rows)
-                .await
-        });
+        let kept = self.runtime.block_on(
+            self.store
+                .put_passage_vectors(episode_id, model, sha256, &rows),
+        );
         if let Err(e) = kept {
             warn(
                 "passage vectors were not kept; the next draft embeds the notes again",

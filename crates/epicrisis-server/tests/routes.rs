@@ -9,6 +9,8 @@ use epicrisis_server::{Server, Settings};
 use epicrisis_store::Store;
 use tower::ServiceExt;
 
+mod common;
+
 async fn server() -> (tempfile::TempDir, Server) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("routes.db").display());
@@ -215,4 +217,100 @@ fn an_independent_validator_accepts_the_document() {
     );
     assert!(out.status.success(), "openapi-spec-validator: {said}");
     assert!(said.contains("OK"), "{said}");
+}
+
+/// An API token for a new account with `role`; returns the user's id and the token.
+async fn token_for(server: &Server, name: &str, role: epicrisis_store::Role) -> (i64, String) {
+    common::account_with_token(&server.state.store, name, role).await
+}
+
+async fn chat(server: &Server, token: &str, body: &str) -> (StatusCode, String) {
+    let req = Request::builder()
+        .method("POST")
+        .uri("/v1/chat/completions")
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    let res = server.router().oneshot(req).await.unwrap();
+    let status = res.status();
+    let retry = res.headers().get("retry-after").is_some();
+    let text = body_text(res).await;
+    (status, format!("{text} retry-after:{retry}"))
+}
+
+/// `/v1` is for physicians and admins, and each account has a budget of tokens per hour
+/// (checked before the model: this server has none, so an allowed call ends in 503).
+#[tokio::test]
+async fn v1_is_limited_by_role_and_by_an_hourly_budget() {
+    use epicrisis_store::Role;
+    let (_dir, server) = server().await;
+    let body = r#"{"messages": [{"role": "user", "content": "hola"}]}"#;
+    let (_, clerk) = token_for(&server, "caja", Role::Administrativo).await;
+    let (status, text) = chat(&server, &clerk, body).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{text}");
+    assert!(text.contains("administrativo"), "{text}");
+    let (doctor_id, doctor) = token_for(&server, "ana", Role::Medico).await;
+    let (status, text) = chat(&server, &doctor, body).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{text}");
+    let budget = server.state.settings.v1.tokens_per_hour;
+    server.state.v1_budget.spend(doctor_id, budget);
+    let (status, text) = chat(&server, &doctor, body).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{text}");
+    assert!(
+        text.contains("EPICRISIS_V1_TOKENS_PER_HOUR") && text.contains("retry-after:true"),
+        "{text}"
+    );
+    let (_, admin) = token_for(&server, "tic", Role::Admin).await;
+    assert_eq!(
+        chat(&server, &admin, body).await.0,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "another account has its own budget"
+    );
+}
+
+/// Each route takes bodies of the size its work needs: a small object on account routes,
+/// an epicrisis text on validation, a whole episode on import (the server's 10 MiB).
+#[tokio::test]
+async fn bodies_are_limited_per_route() {
+    use epicrisis_store::Role;
+    let (_dir, server) = server().await;
+    let (_, admin) = token_for(&server, "tic", Role::Admin).await;
+    let post = |uri: &str, bytes: usize| {
+        let body = format!(r#"{{"text": "{}"}}"#, "a".repeat(bytes));
+        Request::builder()
+            .method("POST")
+            .uri(uri)
+            .header("authorization", format!("Bearer {admin}"))
+            .header("content-type", "application/json")
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let app = server.router();
+    let status = |req: Request<Body>| {
+        let app = app.clone();
+        async move { app.oneshot(req).await.unwrap().status() }
+    };
+    assert_eq!(
+        status(post("/api/v1/users", 100 << 10)).await,
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
+    assert_eq!(
+        status(post("/api/v1/users", 1 << 10)).await,
+        StatusCode::BAD_REQUEST,
+        "read, and refused for its shape"
+    );
+    assert_eq!(
+        status(post("/api/v1/episodes/E/validate", 3 << 20)).await,
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
+    assert_ne!(
+        status(post("/api/v1/episodes/E/validate", 1 << 20)).await,
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
+    assert_ne!(
+        status(post("/api/v1/episodes", 5 << 20)).await,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "an episode may be large"
+    );
 }

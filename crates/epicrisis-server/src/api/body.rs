@@ -8,6 +8,20 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use serde::de::DeserializeOwned;
 
+/// The largest body of a route that carries an epicrisis text (a version, a text to
+/// validate, a prompt): 2 MiB, several hundred pages.
+pub const TEXT_BODY: usize = 2 << 20;
+/// The largest body of a route that carries a small object (an account, a token, a
+/// search, a draft request, a list of episode ids): 64 KiB; 1 MiB for batches.
+pub const SMALL_BODY: usize = 64 << 10;
+pub const LIST_BODY: usize = 1 << 20;
+// Episode imports and the predecessor's routes keep the server's limit (10 MiB).
+
+/// The per-route body limit as a layer.
+pub fn limit(bytes: usize) -> axum::extract::DefaultBodyLimit {
+    axum::extract::DefaultBodyLimit::max(bytes)
+}
+
 /// A request body type: the shape its errors name.
 pub trait BodyShape: Sized {
     /// The body's fields as a reader writes them, e.g. `{text, parentId?, amend?}`.

@@ -22,7 +22,11 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(me))
         .routes(routes!(list_episodes, import_episode))
         .routes(routes!(get_episode))
-        .routes(routes!(validate_text))
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(validate_text))
+                .layer(super::body::limit(super::body::TEXT_BODY)),
+        )
 }
 
 /// Who is calling, and the CSRF token a browser session sends with every change.

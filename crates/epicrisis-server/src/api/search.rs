@@ -17,7 +17,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(archive_search))
+    OpenApiRouter::new()
+        .routes(routes!(archive_search))
+        .layer(super::body::limit(super::body::SMALL_BODY))
 }
 
 /// Embeds newly signed epicrisis into the archive in the background, when the server

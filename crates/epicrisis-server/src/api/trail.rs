@@ -17,6 +17,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(episode_audit))
         .routes(routes!(full_audit))
         .routes(routes!(verify_audit))
+        .layer(super::body::limit(super::body::SMALL_BODY))
 }
 
 #[derive(Deserialize, IntoParams)]

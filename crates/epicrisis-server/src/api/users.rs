@@ -21,6 +21,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(disable_user))
         .routes(routes!(enable_user))
         .routes(routes!(set_user_password))
+        .layer(super::body::limit(super::body::SMALL_BODY))
 }
 
 /// The accounts (admins only); `GET /api/v1/users` and the administration page.

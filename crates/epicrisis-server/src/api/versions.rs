@@ -24,6 +24,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list_versions, save_version))
         .routes(routes!(get_version))
         .routes(routes!(sign_version))
+        .layer(super::body::limit(super::body::TEXT_BODY))
 }
 
 /// A version as lists show it.

@@ -4,6 +4,10 @@
 //! hospital systems, and other epicrisis servers (`MODEL_TYPE=openai` with
 //! `OPENAI_BASE_URL=http://this-host:3000/v1`), can so share one generation machine.
 //! Prompts and answers are never logged or stored; the audit trail records who called.
+//! Only physicians and admins may call it, with a cap on one answer's length and a budget
+//! of tokens per user and hour ([`budget`]).
+
+pub mod budget;
 
 use crate::AppState;
 use crate::api::audit;
@@ -15,11 +19,13 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
+use budget::V1Limits;
 use epicrisis_llm::{
     ChatMessage, Event as GenEvent, GenerationError, GenerationRequest, GenerationStats, Generator,
     SamplingSettings, StopReason,
 };
 use epicrisis_pipeline::engine::Engine;
+use epicrisis_store::Role;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::convert::Infallible;
@@ -31,6 +37,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(models))
         .routes(routes!(chat))
+        .layer(crate::api::body::limit(crate::api::body::TEXT_BODY))
 }
 
 fn generator(state: &AppState) -> ApiResult<(Arc<dyn Generator>, SamplingSettings)> {
@@ -129,7 +136,11 @@ fn content_text(v: &Value) -> ApiResult<String> {
     }
 }
 
-fn request(body: &[u8], defaults: SamplingSettings) -> ApiResult<(ChatRequest, GenerationRequest)> {
+fn request(
+    body: &[u8],
+    defaults: SamplingSettings,
+    max_tokens: u32,
+) -> ApiResult<(ChatRequest, GenerationRequest)> {
     let req: ChatRequest = serde_json::from_slice(body).map_err(|e| {
         ApiError::bad_request(format!("the body is not a chat completion request: {e}"))
     })?;
@@ -153,7 +164,14 @@ fn request(body: &[u8], defaults: SamplingSettings) -> ApiResult<(ChatRequest, G
         });
     }
     let mut s = defaults;
+    s.max_tokens = s.max_tokens.min(max_tokens);
     if let Some(n) = req.max_completion_tokens.or(req.max_tokens) {
+        if n > max_tokens {
+            return Err(ApiError::bad_request(format!(
+                "max_tokens {n} is more than this server allows for one answer ({max_tokens}; \
+                 EPICRISIS_V1_MAX_TOKENS)"
+            )));
+        }
         s.max_tokens = n;
     }
     if let Some(t) = req.temperature {
@@ -228,8 +246,21 @@ async fn chat(State(state): State<AppState>, p: Principal, body: Bytes) -> Respo
 }
 
 async fn chat_inner(state: AppState, p: Principal, body: Bytes) -> ApiResult<Response> {
+    p.require(&[Role::Medico], "usar el modelo por /v1")?;
+    let limits: V1Limits = state.settings.v1;
+    if let Err(wait) = state.v1_budget.check(p.user.id, limits.tokens_per_hour) {
+        return Err(ApiError::busy(
+            format!(
+                "this account spent its {} tokens of the hour on /v1 \
+                 (EPICRISIS_V1_TOKENS_PER_HOUR); try again in {} s",
+                limits.tokens_per_hour,
+                wait.as_secs()
+            ),
+            wait.as_secs(),
+        ));
+    }
     let (g, defaults) = generator(&state)?;
-    let (req, gen_req) = request(&body, defaults)?;
+    let (req, gen_req) = request(&body, defaults, limits.max_tokens)?;
     let name = g.info().name;
     if let Some(m) = &req.model
         && !m.is_empty()
@@ -256,7 +287,7 @@ async fn chat_inner(state: AppState, p: Principal, body: Bytes) -> ApiResult<Res
         model: name,
     };
     let cancel = generation.cancel.clone();
-    let rx = forward(generation);
+    let rx = forward(generation, state.clone(), p.user.id);
     if req.stream {
         Ok(streamed_answer(rx, answer))
     } else {
@@ -272,15 +303,26 @@ struct Answer {
 }
 
 /// Forwards the backend's (blocking) channel to the async side; a client that goes
-/// away stops the generation.
-fn forward(generation: epicrisis_llm::Generation) -> tokio::sync::mpsc::Receiver<GenEvent> {
+/// away stops the generation. What the generation spent is charged to `user`'s budget,
+/// also when the client left before the end.
+fn forward(
+    generation: epicrisis_llm::Generation,
+    state: AppState,
+    user: i64,
+) -> tokio::sync::mpsc::Receiver<GenEvent> {
     let (tx, rx) = tokio::sync::mpsc::channel::<GenEvent>(256);
     tokio::task::spawn_blocking(move || {
+        let mut listening = true;
         for ev in generation.events.iter() {
+            if let GenEvent::Done(s) = &ev {
+                let spent = u64::from(s.prompt_tokens) + u64::from(s.generated_tokens);
+                state.v1_budget.spend(user, spent);
+            }
             let end = matches!(ev, GenEvent::Done(_) | GenEvent::Failed(_));
-            if tx.blocking_send(ev).is_err() {
+            if listening && tx.blocking_send(ev).is_err() {
+                // Gone: stop the model, and read on only to charge what it spent.
                 generation.cancel.cancel();
-                return;
+                listening = false;
             }
             if end {
                 return;
@@ -371,4 +413,39 @@ fn streamed_answer(rx: tokio::sync::mpsc::Receiver<GenEvent>, a: Answer) -> Resp
         },
     );
     Sse::new(stream).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_answer_may_not_ask_for_more_than_the_cap() {
+        let body = |n: u32| {
+            format!(r#"{{"messages": [{{"role": "user", "content": "x"}}], "max_tokens": {n}}}"#)
+        };
+        let defaults = SamplingSettings {
+            max_tokens: 8192,
+            ..SamplingSettings::default()
+        };
+        let (_, r) = request(body(100).as_bytes(), defaults.clone(), 4096).unwrap();
+        assert_eq!(r.settings.max_tokens, 100);
+        let Err(e) = request(body(40_000).as_bytes(), defaults.clone(), 4096) else {
+            panic!("40,000 tokens were accepted");
+        };
+        assert_eq!(e.status, StatusCode::BAD_REQUEST);
+        assert!(
+            e.message.contains("EPICRISIS_V1_MAX_TOKENS"),
+            "{}",
+            e.message
+        );
+        // Without max_tokens, the server's default is held to the cap too.
+        let (_, r) = request(
+            br#"{"messages": [{"role": "user", "content": "x"}]}"#,
+            defaults,
+            4096,
+        )
+        .unwrap();
+        assert_eq!(r.settings.max_tokens, 4096);
+    }
 }
