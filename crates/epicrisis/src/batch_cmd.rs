@@ -75,7 +75,7 @@ pub fn batch(args: BatchArgs, env_file: Option<&Path>) -> Result<ExitCode, Failu
         (ready.drafter, embedder)
     };
     let rt = runtime()?;
-    let store = rt.block_on(open_store(&config.database_url))?;
+    let store = rt.block_on(open_store(&config))?;
     let principal = rt.block_on(physician(&store, &args.user))?;
     let settings = Settings {
         layout,
@@ -112,6 +112,10 @@ pub fn batch(args: BatchArgs, env_file: Option<&Path>) -> Result<ExitCode, Failu
         worker.shutdown(Duration::from_secs(0));
     }
     view.refused = refused;
+    // The batch's audit rows (imports, drafts) are anchored before the command ends.
+    if let Err(e) = rt.block_on(state.store.anchor_audit()) {
+        eprintln!("aviso: no se pudo anclar la bitácora: {e}");
+    }
     if let Some(path) = &args.report {
         write_report(path, &view)?;
     }

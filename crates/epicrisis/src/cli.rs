@@ -102,7 +102,7 @@ pub enum Command {
     Tokens(crate::serve_cmd::TokensCommand),
     /// El registro de auditoría.
     #[command(subcommand, help_template = T_COMANDOS, subcommand_value_name = "COMANDO")]
-    Audit(crate::serve_cmd::AuditCommand),
+    Audit(crate::audit_cmd::AuditCommand),
     /// Versiones de epicrisis guardadas en el almacén (borradores, firmas, enmiendas).
     #[command(subcommand, help_template = T_COMANDOS, subcommand_value_name = "COMANDO")]
     Versions(crate::serve_cmd::VersionsCommand),

@@ -9,6 +9,7 @@
 //! usage (the message names the file, the JSON path or the flag); 3 an unexpected failure;
 //! 4 this CPU lacks instructions the build was compiled for ([`cpu_supported`]).
 
+pub mod audit_cmd;
 pub mod batch_cmd;
 pub mod cli;
 pub mod config;

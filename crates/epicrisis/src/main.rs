@@ -2,7 +2,9 @@
 //! (`lib.rs`), this file only dispatches. Exit codes: see the library.
 
 use clap::Parser;
-use epicrisis::{cli, doctor, export_cmd, generate, models_cmd, search_cmd, serve_cmd, validate};
+use epicrisis::{
+    audit_cmd, cli, doctor, export_cmd, generate, models_cmd, search_cmd, serve_cmd, validate,
+};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -23,7 +25,7 @@ fn main() -> ExitCode {
         cli::Command::Batch(args) => epicrisis::batch_cmd::batch(args, env_file),
         cli::Command::Users(cmd) => serve_cmd::users(cmd, env_file),
         cli::Command::Tokens(cmd) => serve_cmd::tokens(cmd, env_file),
-        cli::Command::Audit(cmd) => serve_cmd::audit(cmd, env_file),
+        cli::Command::Audit(cmd) => audit_cmd::audit(cmd, env_file),
         cli::Command::Versions(cmd) => serve_cmd::versions(cmd, env_file),
     })
 }

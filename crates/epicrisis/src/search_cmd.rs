@@ -21,7 +21,7 @@ pub fn run(args: SearchArgs, env_file: Option<&std::path::Path>) -> Result<ExitC
     })?;
     let rt = crate::serve_cmd::runtime()?;
     let matches = rt.block_on(async {
-        let store = crate::serve_cmd::open_store(&config.database_url).await?;
+        let store = crate::serve_cmd::open_store(&config).await?;
         let indexed = epicrisis_server::archive::index_missing(&store, embedder.as_ref())
             .await
             .map_err(|e| Failure::Internal(anyhow::anyhow!("{e}")))?;

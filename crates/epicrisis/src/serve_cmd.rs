@@ -132,14 +132,6 @@ pub enum TokensCommand {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum AuditCommand {
-    /// Recalcula la cadena de hashes de la bitácora; código de salida 1 si una fila fue
-    /// cambiada o borrada.
-    #[command(help_template = T_OPCIONES)]
-    Verify,
-}
-
-#[derive(Debug, Subcommand)]
 pub enum VersionsCommand {
     /// Recalcula el hash de versiones desde su texto guardado, los datos del episodio de
     /// que se redactaron y sus metadatos; código de salida 1 si una no coincide. Sin ids,
@@ -158,18 +150,27 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
         .map_err(|e| Failure::Internal(anyhow::anyhow!("cannot start the async runtime: {e}")))
 }
 
-fn database_url(env_file: Option<&Path>) -> Result<String, Failure> {
+pub(crate) fn store_config(env_file: Option<&Path>) -> Result<crate::config::Config, Failure> {
     let (_, config) = crate::config::load(env_file, None)?;
-    Ok(config.database_url)
+    Ok(config)
 }
 
-pub async fn open_store(url: &str) -> Result<Store, Failure> {
-    Store::open(url)
+/// Opens the store of `DATABASE_URL`, sealed with the audit key of the configuration, and
+/// refuses a key that does not fit the trail already written.
+pub async fn open_store(config: &crate::config::Config) -> Result<Store, Failure> {
+    let seal = config.audit.seal()?;
+    let store = Store::open(&config.database_url)
         .await
-        .map_err(|e| Failure::Input(format!("{e} (DATABASE_URL)")))
+        .map_err(|e| Failure::Input(format!("{e} (DATABASE_URL)")))?
+        .with_audit_seal(seal);
+    store
+        .check_audit_key()
+        .await
+        .map_err(crate::config::seal_failure)?;
+    Ok(store)
 }
 
-fn store_err(e: epicrisis_store::StoreError) -> Failure {
+pub(crate) fn store_err(e: epicrisis_store::StoreError) -> Failure {
     match e {
         epicrisis_store::StoreError::NotFound(m) | epicrisis_store::StoreError::Conflict(m) => {
             Failure::Input(m)
@@ -231,13 +232,15 @@ async fn audit_admin(
         })
         .await
         .map_err(store_err)?;
+    // A command-line change is anchored at once: no server may be running to do it.
+    store.anchor_audit().await.map_err(store_err)?;
     Ok(())
 }
 
 pub fn users(cmd: UsersCommand, env_file: Option<&Path>) -> Result<ExitCode, Failure> {
-    let url = database_url(env_file)?;
+    let config = store_config(env_file)?;
     runtime()?.block_on(async move {
-        let store = open_store(&url).await?;
+        let store = open_store(&config).await?;
         match cmd {
             UsersCommand::Add {
                 username,
@@ -326,9 +329,9 @@ pub fn users(cmd: UsersCommand, env_file: Option<&Path>) -> Result<ExitCode, Fai
 }
 
 pub fn tokens(cmd: TokensCommand, env_file: Option<&Path>) -> Result<ExitCode, Failure> {
-    let url = database_url(env_file)?;
+    let config = store_config(env_file)?;
     runtime()?.block_on(async move {
-        let store = open_store(&url).await?;
+        let store = open_store(&config).await?;
         match cmd {
             TokensCommand::Add {
                 username,
@@ -416,35 +419,10 @@ pub fn tokens(cmd: TokensCommand, env_file: Option<&Path>) -> Result<ExitCode, F
     })
 }
 
-pub fn audit(cmd: AuditCommand, env_file: Option<&Path>) -> Result<ExitCode, Failure> {
-    let url = database_url(env_file)?;
-    runtime()?.block_on(async move {
-        let store = open_store(&url).await?;
-        match cmd {
-            AuditCommand::Verify => {
-                let check = store.verify_audit().await.map_err(store_err)?;
-                if check.problems.is_empty() {
-                    println!(
-                        "bitácora íntegra: {} fila(s), cadena de hashes verificada",
-                        check.rows
-                    );
-                    Ok(ExitCode::SUCCESS)
-                } else {
-                    println!("bitácora ALTERADA ({} fila(s) revisadas):", check.rows);
-                    for p in &check.problems {
-                        println!("- {p}");
-                    }
-                    Ok(ExitCode::from(1))
-                }
-            }
-        }
-    })
-}
-
 pub fn versions(cmd: VersionsCommand, env_file: Option<&Path>) -> Result<ExitCode, Failure> {
-    let url = database_url(env_file)?;
+    let config = store_config(env_file)?;
     runtime()?.block_on(async move {
-        let store = open_store(&url).await?;
+        let store = open_store(&config).await?;
         match cmd {
             VersionsCommand::Verify { ids } => {
                 let checks = if ids.is_empty() {
@@ -548,6 +526,8 @@ fn server_settings(
         external_notice,
         log_requests: !args.quiet,
         trusted_proxies: config.trusted_proxies.clone(),
+        limits: config.limits,
+        v1: config.v1,
         worker: !args.no_worker,
         jobs: job_settings(config),
         workers_engine: workers_engine.flatten(),
@@ -584,9 +564,9 @@ pub fn serve(args: ServeArgs, env_file: Option<&Path>) -> Result<ExitCode, Failu
     };
     let settings = server_settings(&args, &config, layout, engine_kind, &ready)?;
     let listen = args.listen.unwrap_or(config.listen);
-    let url = config.database_url.clone();
     runtime()?.block_on(async move {
-        let store = open_store(&url).await?;
+        let store = open_store(&config).await?;
+        let _anchoring = store.spawn_anchoring(config.audit.anchor_every);
         let backend = store.backend();
         let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
             Failure::Input(format!(
@@ -612,10 +592,12 @@ pub fn serve(args: ServeArgs, env_file: Option<&Path>) -> Result<ExitCode, Failu
         if server.state.store.users().await.map_err(store_err)?.is_empty() {
             eprintln!("aviso: no hay usuarios; cree el primero con `epicrisis users add NOMBRE --role admin`");
         }
+        let anchored = server.state.store.clone();
         server
             .run(listener, shutdown_signal())
             .await
             .map_err(|e| Failure::Internal(anyhow::anyhow!("the server stopped: {e}")))?;
+        anchor_at_exit(&anchored).await;
         eprintln!("epicrisis detenido");
         Ok(ExitCode::SUCCESS)
     })
@@ -628,10 +610,14 @@ pub fn worker(args: WorkerArgs, env_file: Option<&Path>) -> Result<ExitCode, Fai
     // The layout comes with each job; this one only prepares the engine.
     let layout = epicrisis_pipeline::Layout::Sections;
     let (engine_kind, ready, embedder) = drafter(args.engine, &args.model, &config, layout)?;
-    let url = config.database_url.clone();
     let grace = Duration::from_secs(args.shutdown_grace);
     let rt = runtime()?;
-    let store = rt.block_on(open_store(&url))?;
+    let store = rt.block_on(open_store(&config))?;
+    let anchoring = {
+        let _in_runtime = rt.enter();
+        store.spawn_anchoring(config.audit.anchor_every)
+    };
+    let anchored = store.clone();
     let backend = store.backend();
     let w = epicrisis_server::worker::Worker::new(
         store,
@@ -652,8 +638,18 @@ pub fn worker(args: WorkerArgs, env_file: Option<&Path>) -> Result<ExitCode, Fai
         .map_err(|e| Failure::Internal(anyhow::anyhow!("cannot start the worker: {e}")))?;
     rt.block_on(shutdown_signal());
     handle.shutdown(grace);
+    if anchoring.is_some() {
+        rt.block_on(anchor_at_exit(&anchored));
+    }
     eprintln!("epicrisis detenido");
     Ok(ExitCode::SUCCESS)
+}
+
+/// The last anchor of the audit chain before the process ends.
+async fn anchor_at_exit(store: &Store) {
+    if let Err(e) = store.anchor_audit().await {
+        eprintln!("aviso: no se pudo anclar la bitácora al terminar: {e}");
+    }
 }
 
 async fn shutdown_signal() {

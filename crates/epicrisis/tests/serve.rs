@@ -963,6 +963,22 @@ fn openai_compatible_endpoint_serves_the_local_model_to_our_openai_backend() {
         e["error"]["message"].as_str().unwrap().contains("grammar"),
         "{e}"
     );
+    // One answer may not ask for more than the server allows (EPICRISIS_V1_MAX_TOKENS).
+    let r = c
+        .post(format!("{}/v1/chat/completions", srv.url))
+        .bearer_auth(&token)
+        .json(&json!({"messages": [{"role": "user", "content": "x"}], "max_tokens": 40000}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let e: Value = r.json().unwrap();
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("EPICRISIS_V1_MAX_TOKENS"),
+        "{e}"
+    );
     // Free words: greedy decoding gives the same text twice on one machine.
     let free = |c: &Client| -> String {
         let r: Value = c

@@ -173,14 +173,23 @@ fn a_signed_document_survives_a_reimport_and_verify_finds_tampering() {
     let r = s.get("/api/v1/versions/999999/verify");
     assert_eq!(r.status(), 404);
 
-    // The signed text changed directly in the database: verify says so, naming it.
+    // The signed text changed directly in the database: the database refuses it (exit 0
+    // only if the trigger stopped the UPDATE); someone who drops the trigger first gets
+    // through, and verify says so, naming the version.
     let db = dir.path().join("db/epicrisis.db");
     let status = std::process::Command::new("python3")
         .args([
             "-c",
             "import sqlite3, sys\n\
              c = sqlite3.connect(sys.argv[1], timeout=30)\n\
-             c.execute(\"UPDATE versions SET text = replace(text, '1 g', '2 g') WHERE id = ?\", (int(sys.argv[2]),))\n\
+             u = \"UPDATE versions SET text = replace(text, '1 g', '2 g') WHERE id = ?\"\n\
+             try:\n\
+             \x20   c.execute(u, (int(sys.argv[2]),))\n\
+             \x20   sys.exit('the UPDATE of a version was not refused')\n\
+             except sqlite3.DatabaseError as e:\n\
+             \x20   assert 'cannot be changed' in str(e), str(e)\n\
+             c.execute('DROP TRIGGER versions_are_append_only_update')\n\
+             c.execute(u, (int(sys.argv[2]),))\n\
              c.commit()",
         ])
         .arg(&db)

@@ -16,7 +16,10 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+mod audit;
 mod settings;
+pub(crate) use audit::sqlite_file;
+pub use audit::{AuditSettings, KeySource, seal_failure};
 pub use settings::{Config, LlamaConfigTemplate, ModelType, Provider};
 
 /// Where a value came from.
@@ -97,6 +100,38 @@ pub const KNOWN: &[(&str, &str)] = &[
         "true detrás de HTTPS (cookies Secure)",
     ),
     ("EPICRISIS_SESSION_HOURS", "horas que dura una sesión"),
+    (
+        "EPICRISIS_V1_MAX_TOKENS",
+        "tokens que puede pedir una respuesta de /v1",
+    ),
+    (
+        "EPICRISIS_V1_TOKENS_PER_HOUR",
+        "tokens por hora y usuario en /v1",
+    ),
+    (
+        "EPICRISIS_MAX_CONNECTIONS",
+        "conexiones abiertas a la vez que acepta `serve`",
+    ),
+    (
+        "EPICRISIS_HEADER_TIMEOUT_SECONDS",
+        "segundos para recibir los encabezados de una petición",
+    ),
+    (
+        "EPICRISIS_BODY_TIMEOUT_SECONDS",
+        "segundos para recibir el cuerpo de una petición",
+    ),
+    (
+        "EPICRISIS_AUDIT_KEY_FILE",
+        "archivo de la clave que sella la bitácora",
+    ),
+    (
+        "EPICRISIS_AUDIT_ANCHOR_FILE",
+        "archivo donde se anota la cabeza de la bitácora",
+    ),
+    (
+        "EPICRISIS_AUDIT_ANCHOR_SECONDS",
+        "cada cuántos segundos se anota la cabeza de la bitácora",
+    ),
     (
         "EPICRISIS_TRUSTED_PROXIES",
         "proxies inversos cuyo X-Forwarded-For se lee",
@@ -258,6 +293,17 @@ pub struct Raw {
 }
 
 impl Raw {
+    /// Settings given as pairs, as if from the environment (for tests).
+    #[cfg(test)]
+    pub(crate) fn from_pairs(pairs: &[(&str, &str)]) -> Raw {
+        let mut r = Raw::default();
+        for (k, v) in pairs {
+            r.values
+                .insert((*k).to_string(), ((*v).to_string(), Origin::Env));
+        }
+        r
+    }
+
     /// Reads `.env` (the given file, which must exist, or `./.env` when present), then the
     /// environment on top.
     pub fn load(env_file: Option<&Path>) -> Result<Raw, Failure> {

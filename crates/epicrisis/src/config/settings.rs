@@ -7,6 +7,7 @@ use epicrisis_llm::llama::{FlashAttention, LlamaConfig};
 use epicrisis_llm::{Family, SamplingSettings};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// Which engine drafts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,6 +72,13 @@ pub struct Config {
     /// `EPICRISIS_TRUSTED_PROXIES`: addresses or ranges of the reverse proxies in front
     /// of `serve` (comma-separated); empty: `X-Forwarded-For` is ignored.
     pub trusted_proxies: Vec<epicrisis_server::client::IpNet>,
+    /// The audit trail's key and anchor file (`EPICRISIS_AUDIT_*`).
+    pub audit: super::AuditSettings,
+    /// `EPICRISIS_MAX_CONNECTIONS`, `EPICRISIS_HEADER_TIMEOUT_SECONDS`,
+    /// `EPICRISIS_BODY_TIMEOUT_SECONDS` (see `epicrisis_server::listen`).
+    pub limits: epicrisis_server::listen::Limits,
+    /// `EPICRISIS_V1_MAX_TOKENS`, `EPICRISIS_V1_TOKENS_PER_HOUR`.
+    pub v1: epicrisis_server::openai::budget::V1Limits,
 }
 
 /// llama.cpp settings without the model path (resolved later).
@@ -124,6 +132,9 @@ impl Config {
         let server = ServerSettings::from_raw(raw)?;
         let secret = |k: &str| raw.string(k).map(Secret);
         Ok(Config {
+            audit: super::AuditSettings::from_raw(raw, &server.database_url)?,
+            limits: server.limits,
+            v1: v1_limits(raw)?,
             trusted_proxies: server.trusted_proxies,
             queue_size: server.queue_size,
             job_lease_seconds: server.job_lease_seconds,
@@ -340,6 +351,62 @@ struct ServerSettings {
     job_lease_seconds: u32,
     session_hours: u32,
     trusted_proxies: Vec<epicrisis_server::client::IpNet>,
+    limits: epicrisis_server::listen::Limits,
+}
+
+/// The connection limits of `serve`.
+fn connection_limits(raw: &Raw) -> Result<epicrisis_server::listen::Limits, Failure> {
+    let defaults = epicrisis_server::listen::Limits::default();
+    let seconds = |key: &str, max: u64, default: Duration| -> Result<Duration, Failure> {
+        Ok(raw
+            .parse::<u64>(
+                key,
+                &format!("un número entero de segundos entre 1 y {max}"),
+                |v| (1..=max).contains(v),
+            )?
+            .map_or(default, Duration::from_secs))
+    };
+    Ok(epicrisis_server::listen::Limits {
+        max_connections: raw
+            .parse::<usize>(
+                "EPICRISIS_MAX_CONNECTIONS",
+                "un número entero de conexiones entre 8 y 100000",
+                |v| (8..=100_000).contains(v),
+            )?
+            .unwrap_or(defaults.max_connections),
+        header_timeout: seconds(
+            "EPICRISIS_HEADER_TIMEOUT_SECONDS",
+            600,
+            defaults.header_timeout,
+        )?,
+        body_timeout: seconds(
+            "EPICRISIS_BODY_TIMEOUT_SECONDS",
+            3600,
+            defaults.body_timeout,
+        )?,
+        drain: defaults.drain,
+    })
+}
+
+/// What `/v1` allows one request and one user.
+fn v1_limits(raw: &Raw) -> Result<epicrisis_server::openai::budget::V1Limits, Failure> {
+    let defaults = epicrisis_server::openai::budget::V1Limits::default();
+    Ok(epicrisis_server::openai::budget::V1Limits {
+        max_tokens: raw
+            .parse::<u32>(
+                "EPICRISIS_V1_MAX_TOKENS",
+                "un número entero de tokens entre 16 y 32768",
+                |v| (16..=32_768).contains(v),
+            )?
+            .unwrap_or(defaults.max_tokens),
+        tokens_per_hour: raw
+            .parse::<u64>(
+                "EPICRISIS_V1_TOKENS_PER_HOUR",
+                "un número entero de tokens por hora (0: sin límite)",
+                |_| true,
+            )?
+            .unwrap_or(defaults.tokens_per_hour),
+    })
 }
 
 impl ServerSettings {
@@ -398,6 +465,7 @@ impl ServerSettings {
             None => Vec::new(),
         };
         Ok(ServerSettings {
+            limits: connection_limits(raw)?,
             listen,
             database_url,
             queue_size,

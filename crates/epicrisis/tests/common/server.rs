@@ -60,6 +60,12 @@ impl Drop for Served {
 pub fn serve(dir: &Path, extra: &[&str]) -> Served {
     let mut cmd = bin(dir);
     cmd.args(["serve", "--listen", "127.0.0.1:0"]).args(extra);
+    serve_command(cmd)
+}
+
+/// Starts a prepared `epicrisis serve` command (e.g. with limits set before it runs)
+/// and waits until it listens.
+pub fn serve_command(cmd: Command) -> Served {
     let (child, url, log) = spawn_logged(cmd, "escuchando en ");
     Served {
         child,

@@ -7,6 +7,8 @@
 //! model`, `database`…) as they were: scripts select checks by them. It adds `label`, the
 //! Spanish name the text report shows.
 
+mod audit;
+
 use crate::Failure;
 use crate::cli::{DoctorArgs, ReportFormat};
 use crate::config::{Config, ModelType, Raw};
@@ -51,6 +53,7 @@ pub fn label(name: &'static str) -> &'static str {
         "cpu" => "cpu",
         "gpu" => "gpu",
         "database" => "base de datos",
+        "audit trail" => "bitácora de auditoría",
         "listen address" => "dirección de escucha",
         "embeddings" => "embeddings",
         "models" => "modelos",
@@ -530,6 +533,7 @@ pub fn checks(raw: Result<Raw, Failure>, env_file: Option<&Path>) -> Vec<Check> 
     out.push(cpu_check(threads));
     out.push(gpu_check(&config));
     out.push(database_check(&config));
+    out.push(audit::audit_check(&config));
     out.push(listen_check(&config));
     out.push(embeddings_check(&config));
     out.extend(crate::models_cmd::doctor_checks(&config));
