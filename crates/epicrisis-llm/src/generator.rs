@@ -406,6 +406,10 @@ pub struct ModelInfo {
     /// Flash attention as chosen at load (llama.cpp backend).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flash_attention: Option<String>,
+    /// Jobs decoded together in one context (`EPICRISIS_PARALLEL`), when more than one:
+    /// a job's tokens are then computed in batches with other jobs' tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parallel: Option<u32>,
 }
 
 /// Anything that turns messages into text.

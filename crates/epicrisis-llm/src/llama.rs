@@ -18,19 +18,19 @@ use crate::system::{available_memory, estimate, human_bytes, physical_cores};
 use crate::template::{Family, TemplateChoice};
 use llama_cpp_2::context::params::LlamaContextParams;
 use llama_cpp_2::llama_backend::LlamaBackend;
-use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::token::LlamaToken;
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError, channel, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError, channel, sync_channel};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 mod decode;
-use decode::Engine;
+mod engine;
+use engine::Engine;
 
 /// How to run a local model.
 #[derive(Debug, Clone, PartialEq)]
@@ -55,6 +55,9 @@ pub struct LlamaConfig {
     pub draft_tokens: u32,
     /// Flash attention (`EPICRISIS_FLASH_ATTENTION`).
     pub flash_attention: FlashAttention,
+    /// Jobs decoded together, each in a sequence of its own with a `context_size` window
+    /// (`EPICRISIS_PARALLEL`; 1 = one job at a time). See [`engine`].
+    pub parallel: u32,
 }
 
 /// Whether llama.cpp computes attention with its flash-attention kernels.
@@ -116,9 +119,13 @@ impl LlamaConfig {
             queue_capacity: 8,
             draft_tokens: 8,
             flash_attention: FlashAttention::Auto,
+            parallel: 1,
         }
     }
 }
+
+/// Most sequences one context decodes together (`EPICRISIS_PARALLEL`).
+pub const MAX_PARALLEL: u32 = 64;
 
 /// A model that does not fit in memory, with the estimate that says so.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -196,7 +203,12 @@ pub fn preflight(config: &LlamaConfig) -> Result<crate::gguf::GgufHeader, LoadEr
         return Err(io_error(&p, &e));
     }
     let header = read_header(path)?;
-    let est = estimate(&header, config.context_size, config.batch_size);
+    // Every sequence has a window of its own in the KV cache.
+    let est = estimate(
+        &header,
+        config.context_size.saturating_mul(config.parallel.max(1)),
+        config.batch_size,
+    );
     let limit = match (available_memory(), config.memory_limit) {
         (Some(a), Some(l)) => Some(a.min(l)),
         (a, l) => a.or(l),
@@ -333,6 +345,12 @@ impl LlamaGenerator {
                 config.context_size
             )));
         }
+        if !(1..=MAX_PARALLEL).contains(&config.parallel) {
+            return Err(LoadError::Setting(format!(
+                "EPICRISIS_PARALLEL = {} is out of range (1 to {MAX_PARALLEL} sequences)",
+                config.parallel
+            )));
+        }
         if config.batch_size == 0 {
             return Err(LoadError::Setting(
                 "EPICRISIS_BATCH_SIZE must be at least 1".into(),
@@ -401,6 +419,7 @@ impl LlamaGenerator {
             gpu_layers: Some(config.gpu_layers),
             draft_tokens: Some(config.draft_tokens),
             flash_attention: Some(loaded.flash_attention.to_string()),
+            parallel: (config.parallel > 1).then_some(config.parallel),
         };
         Ok(LlamaGenerator {
             jobs: Mutex::new(tx),
@@ -504,12 +523,18 @@ impl Generator for LlamaGenerator {
             cancel: cancel.clone(),
             enqueued: Instant::now(),
         };
-        if self.queued.load(Ordering::SeqCst) >= self.capacity {
+        // Counted before it is sent, in one step: two callers cannot both take the last place.
+        if self
+            .queued
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |q| {
+                (q < self.capacity).then_some(q + 1)
+            })
+            .is_err()
+        {
             return Err(GenerationError::Busy {
                 capacity: self.capacity,
             });
         }
-        self.queued.fetch_add(1, Ordering::SeqCst);
         let sender = self.jobs.lock().map_err(|_| GenerationError::Stopped)?;
         match sender.try_send(job) {
             Ok(()) => Ok(Generation {
@@ -564,9 +589,15 @@ fn worker(
     let (flash, flash_attention) = config
         .flash_attention
         .resolve(model.n_embd(), config.gpu_layers);
+    // Several sequences share one unified KV cache of a window each: a shared prompt
+    // prefix is held once, and a step's batch mixes any sequences in one pass. One
+    // sequence keeps llama.cpp's default layout (the same computation as always).
+    let sequences = config.parallel.max(1);
     let ctx_params = LlamaContextParams::default()
         .with_flash_attention_policy(flash)
-        .with_n_ctx(NonZeroU32::new(n_ctx))
+        .with_n_ctx(NonZeroU32::new(n_ctx * sequences))
+        .with_n_seq_max(sequences)
+        .with_kv_unified(sequences > 1)
         .with_n_batch(config.batch_size)
         .with_n_ubatch(config.batch_size)
         .with_n_threads(threads as i32)
@@ -605,35 +636,47 @@ fn worker(
     {
         return;
     }
-    let mut engine = Engine {
-        model: &model,
+    let mut engine = Engine::new(
+        &model,
         ctx,
-        batch: LlamaBatch::new(config.batch_size as usize, 1),
-        cached: Vec::new(),
-        n_batch: config.batch_size as usize,
+        config.batch_size as usize,
         n_ctx,
-        // A step decodes its token and its drafts in one batch.
-        draft_tokens: (config.draft_tokens as usize).min(config.batch_size as usize - 1),
-    };
-    for job in jobs {
-        queued.fetch_sub(1, Ordering::SeqCst);
-        let events = job.events.clone();
-        // A bug in one job must not take the model down for everyone.
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| engine.run(job)))
-            .unwrap_or_else(|_| {
-                Err(GenerationError::Backend(
-                "internal error while generating (the job was stopped; the model stays available)"
-                    .into(),
-            ))
-            });
-        match result {
-            Ok(()) => {}
-            Err(e) => {
-                // The cache may hold half a batch: start clean next time.
-                engine.ctx.clear_kv_cache();
-                engine.cached.clear();
-                let _ = events.send(Event::Failed(e));
+        config.draft_tokens as usize,
+        sequences as usize,
+    );
+    serve(&mut engine, &jobs, &queued);
+}
+
+/// The model thread's loop: takes jobs while a sequence is free, steps the running ones
+/// together, and waits for a job only when none runs. Ends when the generator is dropped
+/// and the jobs under way are done.
+fn serve(engine: &mut Engine<'_>, jobs: &Receiver<Job>, queued: &AtomicUsize) {
+    let mut open = true;
+    loop {
+        if engine.idle() {
+            if !open {
+                return;
             }
+            match jobs.recv() {
+                Ok(job) => {
+                    queued.fetch_sub(1, Ordering::SeqCst);
+                    engine.admit(job);
+                }
+                Err(_) => return,
+            }
+        }
+        while open && engine.has_room() {
+            match jobs.try_recv() {
+                Ok(job) => {
+                    queued.fetch_sub(1, Ordering::SeqCst);
+                    engine.admit(job);
+                }
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => open = false,
+            }
+        }
+        if !engine.idle() {
+            engine.step();
         }
     }
 }

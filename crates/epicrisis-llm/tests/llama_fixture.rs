@@ -482,3 +482,74 @@ fn unreadable_files_suggest_chmod() {
     assert!(matches!(e, LoadError::Unreadable { .. }), "{e}");
     assert!(e.to_string().contains("chmod 644"), "{e}");
 }
+
+#[test]
+fn parallel_sequences_decode_together_each_with_its_own_answer() {
+    let Some(path) = fixture() else { return };
+    let mut c = LlamaConfig::new(path);
+    c.context_size = 2048;
+    c.threads = Some(2);
+    c.parallel = 2;
+    // One token per step, and no loop guard: the forced repetition takes 1,500 steps.
+    c.draft_tokens = 0;
+    let g = LlamaGenerator::load(c.clone()).expect("fixture loads with two sequences");
+    assert_eq!(g.info().parallel, Some(2));
+    // A long answer runs; a short one, asked meanwhile, starts and ends beside it.
+    let mut long_request = long(2);
+    long_request.settings.loop_words = 0;
+    let long_run = g.start(long_request).unwrap();
+    match long_run.events.recv_timeout(Duration::from_secs(120)) {
+        Ok(Event::Started) => {}
+        other => panic!("expected the long answer to start, got {other:?}"),
+    }
+    let answer = "Red, green and blue are three colours.";
+    let mut short = ask("Name three colours.", 40, 1);
+    short.settings.grammar = Some(grammar::exactly(answer));
+    let (text, stats) = g.start(short).unwrap().collect().unwrap();
+    assert_eq!(text, answer);
+    assert_eq!(stats.stop_reason, Some(StopReason::EndOfText), "{stats:?}");
+    // The shared system message came from the other sequence's cache.
+    assert!(stats.cached_tokens > 0, "{stats:?}");
+    let mut long_pieces = 0;
+    let mut long_done = None;
+    while let Ok(e) = long_run.events.try_recv() {
+        match e {
+            Event::Text(_) => long_pieces += 1,
+            Event::Done(s) => long_done = Some(s),
+            Event::Failed(e) => panic!("{e}"),
+            Event::Started => {}
+        }
+    }
+    assert!(
+        long_done.is_none(),
+        "the long answer (1,500 forced tokens) is still under way"
+    );
+    assert!(
+        long_pieces > 0,
+        "the long answer moved while the short one ran"
+    );
+    long_run.cancel();
+    let stats = loop {
+        match long_run
+            .events
+            .recv_timeout(Duration::from_secs(120))
+            .unwrap()
+        {
+            Event::Done(s) => break s,
+            Event::Failed(e) => panic!("{e}"),
+            _ => {}
+        }
+    };
+    assert_eq!(stats.stop_reason, Some(StopReason::Cancelled), "{stats:?}");
+    // Both sequences are free again.
+    let mut hi = ask("Say hi.", 8, 3);
+    hi.settings.grammar = Some(grammar::exactly("Hi!"));
+    assert_eq!(g.start(hi).unwrap().collect().unwrap().0, "Hi!");
+    // Out of range: a setting error that names the variable.
+    c.parallel = 0;
+    match LlamaGenerator::load(c) {
+        Err(LoadError::Setting(m)) => assert!(m.contains("EPICRISIS_PARALLEL"), "{m}"),
+        Err(e) => panic!("expected a setting error, got {e}"),
+        Ok(_) => panic!("EPICRISIS_PARALLEL = 0 was accepted"),
+    }
+}

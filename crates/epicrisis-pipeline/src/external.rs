@@ -170,6 +170,7 @@ mod tests {
                 threads: None,
                 gpu_layers: None,
                 draft_tokens: None,
+                parallel: None,
                 flash_attention: None,
             }
         }

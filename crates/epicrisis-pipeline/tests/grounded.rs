@@ -254,6 +254,7 @@ impl Generator for Scripted {
             threads: None,
             gpu_layers: None,
             draft_tokens: None,
+            parallel: None,
             flash_attention: None,
         }
     }

@@ -35,6 +35,7 @@ impl Generator for Crashing {
             threads: None,
             gpu_layers: None,
             draft_tokens: None,
+            parallel: None,
             flash_attention: None,
         }
     }

@@ -276,6 +276,7 @@ impl<D: Dialect> crate::Generator for HttpGenerator<D> {
             threads: None,
             gpu_layers: None,
             draft_tokens: None,
+            parallel: None,
             flash_attention: None,
         }
     }
