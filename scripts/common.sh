@@ -166,9 +166,13 @@ need_pgvector() {
 # level (a few minutes) and cached. Prints the binary's path.
 LCP_VERSION=0.3.36
 LCP_SHA256=832db0699007f1be95a7e41ef12e88926b02ba836461e36a36372db2760c1a2e
-need_llama_bench() {
-  local level="$1" dir="$CACHE/llama-bench/$LCP_VERSION"
-  local bin="$dir/build-$level/bin/llama-bench"
+need_llama_bench() { need_llama_tool "$1" llama-bench; }
+
+# One of llama.cpp's own tools (llama-bench, llama-batched-bench) from the same pinned
+# source, built for CPU level $1 (native or x86-64-v3); prints its path.
+need_llama_tool() {
+  local level="$1" tool="$2" dir="$CACHE/llama-bench/$LCP_VERSION"
+  local bin="$dir/build-$level/bin/$tool"
   if [ -x "$bin" ]; then echo "$bin"; return; fi
   need_packages build-essential cmake python3-pip >&2
   local sdist="$dir/llama_cpp_python-$LCP_VERSION.tar.gz"
@@ -209,10 +213,10 @@ PY
                     -DGGML_SSE42=ON -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON) ;;
     *) echo "error: need_llama_bench: unknown CPU level $level (native or x86-64-v3)" >&2; exit 2 ;;
   esac
-  say "building llama-bench for $level (Release, OpenMP): a few minutes, once"
+  say "building $tool for $level (Release, OpenMP): a few minutes, once"
   cmake -S "$dir/src/vendor/llama.cpp" -B "$dir/build-$level" -DCMAKE_BUILD_TYPE=Release \
     -DGGML_OPENMP=ON "${cpu[@]}" -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF -DBUILD_SHARED_LIBS=OFF \
     -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF >/dev/null
-  cmake --build "$dir/build-$level" --target llama-bench -j "$(nproc)" >/dev/null
+  cmake --build "$dir/build-$level" --target "$tool" -j "$(nproc)" >/dev/null
   echo "$bin"
 }

@@ -1,5 +1,8 @@
-//! The drafting worker: takes jobs from the store ([`epicrisis_store::jobs`]) one at a
-//! time, drafts them with the engine it loaded once, and saves each draft as a version.
+//! The drafting worker: takes jobs from the store ([`epicrisis_store::jobs`]), drafts them
+//! with the engine it loaded once, and saves each draft as a version. It drafts
+//! [`WorkerSettings::drafts`] jobs at a time (`EPICRISIS_PARALLEL`), each on a thread of
+//! its own that claims, drafts and saves like a worker of its own; the local model decodes
+//! their tokens together (`epicrisis_llm::llama`'s scheduler).
 //! It runs inside `epicrisis serve` (unless `--no-worker`) and alone as
 //! `epicrisis worker`; any number of them share one database.
 //!
@@ -43,6 +46,8 @@ pub struct WorkerSettings {
     pub idle_poll: Duration,
     /// How often the heartbeat writes progress and looks for a cancellation.
     pub heartbeat: Duration,
+    /// Jobs drafted at a time (`EPICRISIS_PARALLEL`; at least 1).
+    pub drafts: usize,
 }
 
 impl Default for WorkerSettings {
@@ -51,31 +56,39 @@ impl Default for WorkerSettings {
             lease: Duration::from_secs(30),
             idle_poll: Duration::from_secs(1),
             heartbeat: Duration::from_millis(300),
+            drafts: 1,
         }
     }
 }
 
-/// Wakes an idle worker of this process when its server queues a job.
+/// Wakes the idle drafting threads of this process when its server queues a job.
+///
+/// A counter of notices: a thread notes it before looking for a job and, finding none,
+/// waits until it moves, so a job queued in between is never slept through, and every
+/// waiting thread wakes (each tries to claim; the store gives a job to one).
 #[derive(Default)]
 pub struct Wake {
-    queued: Mutex<bool>,
+    notices: Mutex<u64>,
     cv: Condvar,
 }
 
 impl Wake {
     pub fn notify(&self) {
-        if let Ok(mut q) = self.queued.lock() {
-            *q = true;
+        if let Ok(mut n) = self.notices.lock() {
+            *n = n.wrapping_add(1);
         }
         self.cv.notify_all();
     }
 
-    fn wait(&self, timeout: Duration) {
-        let Ok(q) = self.queued.lock() else { return };
-        let Ok((mut q, _)) = self.cv.wait_timeout_while(q, timeout, |q| !*q) else {
-            return;
-        };
-        *q = false;
+    /// The notices so far (before looking for a job).
+    fn seen(&self) -> u64 {
+        self.notices.lock().map(|n| *n).unwrap_or(0)
+    }
+
+    /// Waits for a notice after `seen`, or for `timeout`.
+    fn wait(&self, seen: u64, timeout: Duration) {
+        let Ok(n) = self.notices.lock() else { return };
+        let _ = self.cv.wait_timeout_while(n, timeout, |n| *n == seen);
     }
 }
 
@@ -83,39 +96,41 @@ impl Wake {
 #[derive(Default)]
 struct Control {
     stopping: AtomicBool,
-    /// Set when the grace period ran out: the draft under way is stopped and its job
-    /// handed back.
+    /// Set when the grace period ran out: the drafts under way are stopped and their
+    /// jobs handed back.
     hand_back: AtomicBool,
-    current: Mutex<Option<CancelToken>>,
+    /// The drafts under way, by job id.
+    current: Mutex<std::collections::HashMap<String, CancelToken>>,
 }
 
 /// A started worker.
 pub struct WorkerHandle {
     control: Arc<Control>,
     wake: Arc<Wake>,
-    thread: std::thread::JoinHandle<()>,
+    threads: Vec<std::thread::JoinHandle<()>>,
     /// Hears of jobs queued by other processes (PostgreSQL).
     listener: tokio::task::JoinHandle<()>,
 }
 
 impl WorkerHandle {
-    /// Takes no new job; lets the running one finish for up to `grace`, then stops it
-    /// and hands its job back to the queue. Returns once the worker has stopped.
+    /// Takes no new job; lets the running ones finish for up to `grace`, then stops them
+    /// and hands their jobs back to the queue. Returns once the worker has stopped.
     pub fn shutdown(self, grace: Duration) {
         self.control.stopping.store(true, Ordering::SeqCst);
         self.wake.notify();
         let t = Instant::now();
-        while !self.thread.is_finished() {
+        while !self.threads.iter().all(|t| t.is_finished()) {
             if t.elapsed() > grace
                 && !self.control.hand_back.swap(true, Ordering::SeqCst)
                 && let Ok(current) = self.control.current.lock()
-                && let Some(c) = current.as_ref()
             {
-                c.cancel();
+                current.values().for_each(CancelToken::cancel);
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        let _ = self.thread.join();
+        for t in self.threads {
+            let _ = t.join();
+        }
         self.listener.abort();
     }
 }
@@ -154,40 +169,60 @@ impl Worker {
         }
     }
 
-    /// Starts the worker's thread; `wake` is how its own server wakes it.
+    /// Starts the worker's drafting threads; `wake` is how its own server wakes them.
     pub fn start(self, wake: Arc<Wake>) -> std::io::Result<WorkerHandle> {
         let control = Arc::new(Control::default());
-        let c = control.clone();
-        let w = wake.clone();
         let listener = self.runtime.spawn(listen(self.store.clone(), wake.clone()));
-        let thread = std::thread::Builder::new()
-            .name("drafting-worker".into())
-            .spawn(move || self.run(&c, &w))?;
+        let drafts = self.settings.drafts.max(1);
+        let worker = Arc::new(self);
+        let mut threads = Vec::with_capacity(drafts);
+        for n in 0..drafts {
+            let (c, w, me) = (control.clone(), wake.clone(), worker.clone());
+            let spawned = std::thread::Builder::new()
+                .name(format!("drafting-worker-{n}"))
+                .spawn(move || me.run(&c, &w, n == 0));
+            match spawned {
+                Ok(t) => threads.push(t),
+                // Fewer threads than asked still drafts; none is an error.
+                Err(e) if threads.is_empty() => {
+                    listener.abort();
+                    return Err(e);
+                }
+                Err(e) => {
+                    warn("a drafting thread could not be started", &e);
+                    break;
+                }
+            }
+        }
         Ok(WorkerHandle {
             control,
             wake,
-            thread,
+            threads,
             listener,
         })
     }
 
-    fn run(&self, control: &Control, wake: &Wake) {
-        self.take_back_dead_local_jobs();
+    /// One drafting thread's loop; the `first` also takes back dead jobs and prunes.
+    fn run(&self, control: &Control, wake: &Wake, first: bool) {
+        if first {
+            self.take_back_dead_local_jobs();
+        }
         let mut last_prune = None::<Instant>;
         while !control.stopping.load(Ordering::SeqCst) {
-            if last_prune.is_none_or(|t| t.elapsed() > Duration::from_secs(3600)) {
+            if first && last_prune.is_none_or(|t| t.elapsed() > Duration::from_secs(3600)) {
                 last_prune = Some(Instant::now());
                 if let Err(e) = self.runtime.block_on(self.store.prune_jobs(30)) {
                     warn("old draft jobs could not be pruned", &e);
                 }
             }
             let lease = self.settings.lease.as_millis() as i64;
+            let seen = wake.seen();
             match self.runtime.block_on(self.store.claim_job(&self.id, lease)) {
                 Ok(Some(job)) => self.draft(job, control),
-                Ok(None) => wake.wait(self.settings.idle_poll),
+                Ok(None) => wake.wait(seen, self.settings.idle_poll),
                 Err(e) => {
                     warn("no draft job could be taken from the database", &e);
-                    wake.wait(self.settings.idle_poll * 5);
+                    wake.wait(seen, self.settings.idle_poll * 5);
                 }
             }
         }
@@ -221,7 +256,7 @@ impl Worker {
         let job = &claimed.job;
         let cancel = CancelToken::new();
         if let Ok(mut current) = control.current.lock() {
-            *current = Some(cancel.clone());
+            current.insert(job.id.clone(), cancel.clone());
         }
         let progress = Arc::new(Shared::default());
         let beat = Heartbeat {
@@ -243,7 +278,7 @@ impl Worker {
             let _ = b.join();
         }
         if let Ok(mut current) = control.current.lock() {
-            *current = None;
+            current.remove(&job.id);
         }
         let end = match result {
             Ok((outcome, sha256)) if !cancel.is_cancelled() => {

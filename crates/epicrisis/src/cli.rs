@@ -269,6 +269,11 @@ pub struct ModelArgs {
     /// palabra de la decodificada sin borrador (aritmética por lotes).
     #[arg(long)]
     pub draft_tokens: Option<u32>,
+    /// Redacciones que el modelo decodifica a la vez, cada una en su propia secuencia con
+    /// su ventana de contexto [EPICRISIS_PARALLEL] (predeterminado: 1). Más borradores por
+    /// hora en lotes de altas, a cambio de memoria (la caché KV crece por secuencia).
+    #[arg(long)]
+    pub parallel: Option<u32>,
     /// Flash attention: auto, on, off [EPICRISIS_FLASH_ATTENTION] (predeterminado: auto,
     /// que la desactiva en CPU para modelos de ancho menor a 1024, cuya generación hace más
     /// lenta; en los demás casos decide llama.cpp).

@@ -484,6 +484,8 @@ pub(crate) fn job_settings(
 ) -> epicrisis_server::worker::WorkerSettings {
     epicrisis_server::worker::WorkerSettings {
         lease: Duration::from_secs(u64::from(config.job_lease_seconds)),
+        // As many drafts at a time as the model decodes together.
+        drafts: config.llama.parallel as usize,
         ..Default::default()
     }
 }

@@ -73,6 +73,10 @@ pub const KNOWN: &[(&str, &str)] = &[
         "EPICRISIS_DRAFT_TOKENS",
         "tokens de borrador (prompt lookup) por paso",
     ),
+    (
+        "EPICRISIS_PARALLEL",
+        "redacciones que el modelo decodifica a la vez",
+    ),
     ("EPICRISIS_FLASH_ATTENTION", "auto, on u off"),
     ("EPICRISIS_GPU_LAYERS", "capas que se cargan en la GPU"),
     (
@@ -417,6 +421,11 @@ impl Raw {
             "EPICRISIS_DRAFT_TOKENS",
             "--draft-tokens",
             a.draft_tokens.map(|v| v.to_string()),
+        );
+        self.flag(
+            "EPICRISIS_PARALLEL",
+            "--parallel",
+            a.parallel.map(|v| v.to_string()),
         );
         self.flag(
             "EPICRISIS_FLASH_ATTENTION",

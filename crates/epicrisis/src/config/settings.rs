@@ -87,6 +87,8 @@ pub struct LlamaConfigTemplate {
     pub context_size: u32,
     pub batch_size: u32,
     pub draft_tokens: u32,
+    /// `EPICRISIS_PARALLEL`: drafts decoded together (sequences in one context).
+    pub parallel: u32,
     pub flash_attention: FlashAttention,
     pub threads: Option<u32>,
     pub gpu_layers: u32,
@@ -100,6 +102,7 @@ impl LlamaConfigTemplate {
         c.context_size = self.context_size;
         c.batch_size = self.batch_size;
         c.draft_tokens = self.draft_tokens;
+        c.parallel = self.parallel;
         c.flash_attention = self.flash_attention;
         c.threads = self.threads;
         c.gpu_layers = self.gpu_layers;
@@ -217,12 +220,14 @@ fn model_type(raw: &Raw) -> Result<Option<ModelType>, Failure> {
 }
 
 /// The local model's settings (`EPICRISIS_CONTEXT_SIZE`, `…_BATCH_SIZE`, `…_DRAFT_TOKENS`,
+/// `…_PARALLEL`,
 /// `…_FLASH_ATTENTION`, `…_THREADS`, `…_GPU_LAYERS`, `…_CHAT_TEMPLATE`, `…_MEMORY_LIMIT_MB`).
 fn llama_settings(raw: &Raw) -> Result<LlamaConfigTemplate, Failure> {
     let mut llama = LlamaConfigTemplate {
         context_size: 4096,
         batch_size: 512,
         draft_tokens: 8,
+        parallel: 1,
         flash_attention: FlashAttention::Auto,
         threads: None,
         gpu_layers: 0,
@@ -249,6 +254,13 @@ fn llama_settings(raw: &Raw) -> Result<LlamaConfigTemplate, Failure> {
         |v| *v <= 64,
     )? {
         llama.draft_tokens = v;
+    }
+    if let Some(v) = raw.parse::<u32>(
+        "EPICRISIS_PARALLEL",
+        "un número entero de redacciones simultáneas entre 1 y 64",
+        |v| (1..=epicrisis_llm::llama::MAX_PARALLEL).contains(v),
+    )? {
+        llama.parallel = v;
     }
     if let Some(v) = raw.string("EPICRISIS_FLASH_ATTENTION") {
         llama.flash_attention = FlashAttention::parse(&v)
