@@ -204,8 +204,15 @@ async fn add_episode(state: &AppState, p: &Principal, batch: &BatchRow, id: &str
 pub async fn batch_view(state: &AppState, batch: &BatchRow) -> ApiResult<BatchView> {
     let mut counts = BatchCounts::default();
     let mut items = Vec::new();
-    for item in state.store.batch_items(&batch.id).await? {
-        let view = item_view(state, &item.episode_id, item.job_id.as_deref()).await?;
+    // Three queries for the whole batch, whatever its size (it is polled while it runs).
+    let rows = state.store.batch_items(&batch.id).await?;
+    let episodes: Vec<String> = rows.iter().map(|i| i.episode_id.clone()).collect();
+    let job_ids: Vec<String> = rows.iter().filter_map(|i| i.job_id.clone()).collect();
+    let mut latest = state.store.latest_versions(&episodes).await?;
+    let mut jobs = state.store.jobs(&job_ids).await?;
+    for item in rows {
+        let job = item.job_id.as_ref().and_then(|id| jobs.remove(id));
+        let view = item_view(&item.episode_id, job, latest.remove(&item.episode_id));
         *match view.state {
             ItemState::Pending => &mut counts.pending,
             ItemState::Drafting => &mut counts.drafting,
@@ -227,17 +234,13 @@ pub async fn batch_view(state: &AppState, batch: &BatchRow) -> ApiResult<BatchVi
     })
 }
 
-/// An episode's state from its job (if the batch queued one) and newest version.
-pub async fn item_view(
-    state: &AppState,
+/// An episode's state from its job (if the batch queued one and it is not pruned) and
+/// its newest version.
+fn item_view(
     episode_id: &str,
-    job_id: Option<&str>,
-) -> ApiResult<BatchItemView> {
-    let latest = state.store.latest_version(episode_id).await?;
-    let job = match job_id {
-        Some(id) => state.store.job(id).await?,
-        None => None,
-    };
+    job: Option<epicrisis_store::JobRow>,
+    latest: Option<epicrisis_store::VersionRow>,
+) -> BatchItemView {
     let signed = latest
         .as_ref()
         .is_some_and(|v| v.status == VersionStatus::Signed);
@@ -263,7 +266,7 @@ pub async fn item_view(
         let (start, end) = (j.started_at?, j.finished_at?);
         Some((end - start).max(0) as f64 / 1e3)
     });
-    Ok(BatchItemView {
+    BatchItemView {
         episode_id: episode_id.to_string(),
         state: item_state,
         label: item_state.label_es().to_string(),
@@ -272,7 +275,7 @@ pub async fn item_view(
         job_id: job.as_ref().map(|j| j.id.clone()),
         version_id: latest.map(|v| v.id),
         message: job.and_then(|j| j.message),
-    })
+    }
 }
 
 /// The report as CSV: one line per episode (episode, state, errors, seconds, message).

@@ -37,18 +37,43 @@ pub async fn day_states(
 ) -> (HashMap<String, DayState>, bool) {
     let mut out = HashMap::new();
     let mut under_way = false;
+    // Two queries for the whole page: the jobs under way (the queue's length at most),
+    // and the newest drafts. A failed query leaves the columns empty, not the page.
+    let mut active: HashMap<String, JobState> = HashMap::new();
+    match state.store.active_jobs().await {
+        Ok(jobs) => {
+            for j in jobs {
+                if let Some(e) = j.episode_id {
+                    active.insert(e, j.state);
+                }
+            }
+        }
+        Err(e) => crate::api::warn("the draft jobs under way could not be read", &e),
+    }
+    let drafts: Vec<String> = rows
+        .iter()
+        .filter(|r| r.latest_status == Some(VersionStatus::Draft))
+        .filter(|r| !active.contains_key(&r.episode_id))
+        .map(|r| r.episode_id.clone())
+        .collect();
+    let latest = state
+        .store
+        .latest_versions(&drafts)
+        .await
+        .unwrap_or_else(|e| {
+            crate::api::warn("the newest drafts could not be read", &e);
+            HashMap::new()
+        });
     for r in rows {
         let mut s = DayState::default();
-        if let Ok(Some(job)) = state.store.active_job(&r.episode_id).await {
-            s.job = Some(match job.state {
+        if let Some(job) = active.get(&r.episode_id) {
+            s.job = Some(match job {
                 JobState::Running => "running",
                 _ => "queued",
             });
             under_way = true;
-        } else if r.latest_status == Some(VersionStatus::Draft)
-            && let Ok(Some(v)) = state.store.latest_version(&r.episode_id).await
-        {
-            s.errors = Some(crate::api::report_of(&v).error_count());
+        } else if let Some(v) = latest.get(&r.episode_id) {
+            s.errors = Some(crate::api::report_of(v).error_count());
         }
         out.insert(r.episode_id.clone(), s);
     }

@@ -129,6 +129,18 @@ pub(crate) fn arg(args: &mut Vec<String>, v: String) -> String {
     format!("${}", args.len())
 }
 
+/// Most values bound in one `IN (…)` list (SQLite allows 32,766 parameters, PostgreSQL
+/// 65,535; lists longer than this take several queries).
+pub(crate) const IN_CHUNK: usize = 500;
+
+/// `$1, $2, …, $n`.
+pub(crate) fn placeholders(n: usize) -> String {
+    (1..=n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Escapes `%`, `_` and the escape character itself for `LIKE … ESCAPE '\'`.
 pub(crate) fn like_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
