@@ -5,8 +5,9 @@
 //! An episode has at most one job queued or running; asking again returns it.
 
 use crate::AppState;
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::worker::InlineResult;
+use axum::http::StatusCode;
 use epicrisis_pipeline::{Layout, Stage};
 use epicrisis_store::{JobRow, JobState};
 use serde::{Deserialize, Serialize};
@@ -189,14 +190,62 @@ impl TypicalSeconds {
 /// How often a follower reads a running job's row.
 pub const FOLLOW_EVERY: Duration = Duration::from_millis(250);
 
-/// Waits until a job ends; its last row (`None`: it vanished).
+/// How long a synchronous route waits for its draft before answering 504 (the job goes
+/// on, and its own route follows it).
+pub const SYNC_WAIT: Duration = Duration::from_secs(15 * 60);
+
+/// How long a synchronous route's job may stay queued while no draft runs anywhere
+/// before the route says that no worker is drafting (idle workers look every second);
+/// the default of [`crate::Settings::no_worker_after`].
+pub const NO_WORKER_AFTER: Duration = Duration::from_secs(30);
+
+/// Waits until a job ends; its last row (`None`: it vanished). For the synchronous
+/// routes: gives up with 503 when the job waits queued and nothing is being drafted
+/// anywhere (no worker runs), and with 504 after [`SYNC_WAIT`]; the job stays queued or
+/// under way in both cases.
 pub async fn wait(state: &AppState, id: &str) -> ApiResult<Option<JobRow>> {
+    let t = std::time::Instant::now();
+    let follow = format!("/api/v1/jobs/{id}");
+    // Since when nothing has been seen running (a worker between two jobs is idle for a
+    // moment: it takes a few looks to say none is there).
+    let mut idle_since: Option<std::time::Instant> = None;
     loop {
-        match state.store.job(id).await? {
+        let j = match state.store.job(id).await? {
             Some(j) if j.state.finished() => return Ok(Some(j)),
-            Some(_) => tokio::time::sleep(FOLLOW_EVERY).await,
+            Some(j) => j,
             None => return Ok(None),
+        };
+        if t.elapsed() > SYNC_WAIT {
+            return Err(ApiError::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                format!(
+                    "el borrador sigue en curso tras {} minutos; el trabajo continúa: consúltelo en {follow}",
+                    SYNC_WAIT.as_secs() / 60
+                ),
+            ));
         }
+        if j.state == JobState::Queued && t.elapsed() > state.settings.no_worker_after {
+            let running = state
+                .store
+                .active_jobs()
+                .await?
+                .iter()
+                .any(|a| a.state == JobState::Running);
+            idle_since = match (running, idle_since) {
+                (true, _) => None,
+                (false, None) => Some(std::time::Instant::now()),
+                (false, since) => since,
+            };
+        }
+        if idle_since.is_some_and(|s| s.elapsed() > Duration::from_secs(3)) {
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!(
+                    "ningún proceso está redactando borradores: inicie `epicrisis worker` (o `epicrisis serve` sin --no-worker); el trabajo quedó en cola: {follow}"
+                ),
+            ));
+        }
+        tokio::time::sleep(FOLLOW_EVERY).await;
     }
 }
 

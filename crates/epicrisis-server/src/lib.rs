@@ -84,6 +84,9 @@ pub struct Settings {
     pub worker: bool,
     /// How workers hold jobs.
     pub jobs: worker::WorkerSettings,
+    /// How long a synchronous drafting route lets its job wait queued while nothing is
+    /// drafted anywhere before it answers that no worker runs ([`jobs::wait`]).
+    pub no_worker_after: Duration,
     /// With `worker` off: the engine the `epicrisis worker` processes are configured with
     /// (`--engine` or `MODEL_TYPE`: `local`, `deterministic`, `openai`, `anthropic`), for
     /// the page's notice; `None` when this server does not know it.
@@ -109,6 +112,7 @@ impl Default for Settings {
             trusted_proxies: Vec::new(),
             worker: true,
             jobs: worker::WorkerSettings::default(),
+            no_worker_after: jobs::NO_WORKER_AFTER,
             workers_engine: None,
         }
     }

@@ -314,3 +314,50 @@ async fn bodies_are_limited_per_route() {
         "an episode may be large"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_synchronous_draft_without_any_worker_says_so_and_keeps_the_job() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("noworker.db").display());
+    let store = Store::open(&url).await.unwrap();
+    let settings = Settings {
+        log_requests: false,
+        worker: false,
+        no_worker_after: std::time::Duration::from_secs(1),
+        ..Settings::default()
+    };
+    let server = Server::new(store, Engine::Deterministic, settings).unwrap();
+    let (_, token) =
+        common::account_with_token(&server.state.store, "mara", epicrisis_store::Role::Medico)
+            .await;
+    let line =
+        std::fs::read_to_string(epicrisis_testkit::fixtures::testdata("dev/train.jsonl")).unwrap();
+    let record: serde_json::Value = serde_json::from_str(line.lines().next().unwrap()).unwrap();
+    let body = serde_json::json!({"clinicalData": record["input"]});
+    let req = Request::builder()
+        .method("POST")
+        .uri("/api/generate-epicrisis")
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    let t = std::time::Instant::now();
+    let res = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        server.router().oneshot(req),
+    )
+    .await
+    .expect("the route answers instead of waiting for ever")
+    .unwrap();
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let text = body_text(res).await;
+    assert!(
+        text.contains("epicrisis worker") && text.contains("/api/v1/jobs/"),
+        "{text}"
+    );
+    assert!(t.elapsed() >= std::time::Duration::from_secs(1));
+    // The job stays queued for the first worker that starts.
+    let active = server.state.store.active_jobs().await.unwrap();
+    assert_eq!(active.len(), 1);
+    assert_eq!(active[0].state, epicrisis_store::JobState::Queued);
+}

@@ -282,7 +282,8 @@ struct Regeneration {
 #[utoipa::path(post, path = "/api/generate-epicrisis", tag = "predecesor",
     request_body = LegacyRequest,
     responses((status = 200, body = LegacyDraft), (status = 400, body = ErrorBody),
-              (status = 429, body = ErrorBody)))]
+              (status = 429, body = ErrorBody), (status = 503, body = ErrorBody),
+              (status = 504, body = ErrorBody)))]
 async fn legacy_generate(
     State(state): State<AppState>,
     p: Principal,
@@ -389,7 +390,8 @@ fn violation_mention(i: usize, item: &Value) -> ApiResult<String> {
 #[utoipa::path(post, path = "/api/regenerate-epicrisis", tag = "predecesor",
     request_body = RegenerateBody,
     responses((status = 200, body = LegacyDraft), (status = 400, body = ErrorBody),
-              (status = 429, body = ErrorBody)))]
+              (status = 429, body = ErrorBody), (status = 503, body = ErrorBody),
+              (status = 504, body = ErrorBody)))]
 async fn legacy_regenerate(
     State(state): State<AppState>,
     p: Principal,
