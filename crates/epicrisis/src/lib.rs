@@ -12,6 +12,7 @@
 pub mod audit_cmd;
 pub mod batch_cmd;
 pub mod cli;
+pub mod cli_errors;
 pub mod config;
 pub mod doctor;
 pub mod embedder;

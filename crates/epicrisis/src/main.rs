@@ -1,7 +1,6 @@
 //! `epicrisis`: the command line a hospital runs; the commands live in the library
 //! (`lib.rs`), this file only dispatches. Exit codes: see the library.
 
-use clap::Parser;
 use epicrisis::{
     audit_cmd, cli, doctor, export_cmd, generate, models_cmd, search_cmd, serve_cmd, validate,
 };
@@ -11,7 +10,7 @@ fn main() -> ExitCode {
     if let Err(code) = epicrisis::cpu_supported() {
         return code;
     }
-    let cli = cli::Cli::parse();
+    let cli: cli::Cli = epicrisis::cli_errors::parse();
     let env_file = cli.global.env_file.as_deref();
     epicrisis::exit_code(match cli.command {
         cli::Command::Generate(args) => generate::run(args, env_file),
