@@ -256,9 +256,17 @@ fn model_checks(config: &Config, out: &mut Vec<Check>) {
 
 fn database_check(config: &Config) -> Check {
     let url = &config.database_url;
-    if let Some(path) = url.strip_prefix("sqlite:") {
-        let path = path.trim_start_matches("//");
-        let p = Path::new(path);
+    if url.starts_with("sqlite:") {
+        // The file as the store opens it (`sqlite://`, `?mode=rwc` and the like understood).
+        let Some(file) = crate::config::sqlite_file(url) else {
+            return check(
+                "database",
+                Verdict::Warn,
+                "SQLite en memoria: todo lo guardado se pierde al detener el programa",
+                "use un archivo, p. ej. DATABASE_URL=sqlite:data/epicrisis.db",
+            );
+        };
+        let p = file.as_path();
         let dir = p
             .parent()
             .filter(|d| !d.as_os_str().is_empty())
