@@ -4,7 +4,10 @@
 # save, for 10 minutes, while drafts queue; then `audit verify` and `versions verify`.
 # Prints p50/p99 per kind of request, every error, and the server's memory over time.
 #
-#   scripts/bench-soak.sh [--clinicians 50] [--seconds 600] [--engine deterministic|local] [--model FILE]
+#   scripts/bench-soak.sh [--clinicians 50] [--seconds 600] [--engine deterministic|local] [--model FILE] [--grow]
+#
+# Each save edits the first draft again (fixed-size texts); --grow appends to the latest
+# version instead, so the text and the work per request grow all run.
 #
 # Uses target/release/epicrisis when present (else the debug build); EPICRISIS_BIN overrides.
 set -euo pipefail
@@ -17,12 +20,14 @@ BIN="${EPICRISIS_BIN:-}"
 N=50
 SECONDS_RUN=600
 ARGS=(--engine deterministic)
+GROW=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --clinicians) N="$2"; shift 2 ;;
     --seconds) SECONDS_RUN="$2"; shift 2 ;;
     --engine) ARGS=(--engine "$2"); shift 2 ;;
     --model) ARGS+=(--model "$2"); shift 2 ;;
+    --grow) GROW=(--grow); shift ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -53,7 +58,7 @@ for i in $(seq "$((N + 5))"); do
 done
 echo "== binary: $BIN; engine: ${ARGS[*]}; $(nproc) cores; $N clinicians for ${SECONDS_RUN}s"
 python3 tools/bench/soak.py --url "$URL" --token "$TOKEN" --pid "$SRV" --seconds "$SECONDS_RUN" \
-  --episodes "$(IFS=,; echo "${IDS[*]}")" --draft-episodes "$(IFS=,; echo "${DRAFT_IDS[*]}")"
+  --episodes "$(IFS=,; echo "${IDS[*]}")" --draft-episodes "$(IFS=,; echo "${DRAFT_IDS[*]}")" "${GROW[@]}"
 kill "$SRV"; wait "$SRV" 2>/dev/null || true
 echo "== after the run"
 "$BIN" audit verify | head -n 5

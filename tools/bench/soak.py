@@ -51,8 +51,9 @@ def pct(xs, p):
     return round(xs[min(len(xs) - 1, int(len(xs) * p))], 1) if xs else None
 
 
-def clinician(host, port, token, episode, until, stats, seed):
+def clinician(host, port, token, episode, until, stats, seed, grow):
     rnd = random.Random(seed)
+    base = None
     conn = http.client.HTTPConnection(host, port, timeout=120)
 
     def call(kind, method, path, body=None):
@@ -80,6 +81,12 @@ def clinician(host, port, token, episode, until, stats, seed):
         if status != 200:
             continue
         text = json.loads(raw)["text"]
+        # Each cycle edits the first draft again, so every save has about the same size
+        # and a growing memory or latency is the server's, not more text to check.
+        # --grow keeps adding lines to the latest version instead (work grows each save).
+        if base is None or grow:
+            base = text
+        text = base
         # Typing: a live validation every 2 s for about 20 s, then a save.
         for i in range(rnd.randint(6, 10)):
             if time.time() >= until:
@@ -127,13 +134,15 @@ def main():
     ap.add_argument("--draft-episodes", required=True, help="the drafting queue's episodes")
     ap.add_argument("--seconds", type=int, default=600)
     ap.add_argument("--pid", type=int, required=True)
+    ap.add_argument("--grow", action="store_true",
+                    help="each save adds lines to the latest version (the text grows all run)")
     a = ap.parse_args()
     u = urllib.parse.urlparse(a.url)
     episodes = a.episodes.split(",")
     until = time.time() + a.seconds
     stats = Stats()
     threads = [threading.Thread(target=clinician,
-                                args=(u.hostname, u.port, a.token, ep, until, stats, n))
+                                args=(u.hostname, u.port, a.token, ep, until, stats, n, a.grow))
                for n, ep in enumerate(episodes)]
     queue = a.draft_episodes.split(",")
     threads.append(threading.Thread(target=drafts,
@@ -148,7 +157,7 @@ def main():
     for t in threads:
         t.join()
     rss.append((round(time.time() - start), rss_kib(a.pid)))
-    print(f"{len(episodes)} clinicians, {a.seconds} s")
+    print(f"{len(episodes)} clinicians, {a.seconds} s, texts {'growing' if a.grow else 'of fixed size'}")
     print(f"{'request':<14} {'n':>7} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}")
     for k, v in sorted(stats.lat.items()):
         print(f"{k:<14} {len(v):>7} {pct(v, 0.5):>8} {pct(v, 0.99):>8} {round(max(v), 1):>8}")
