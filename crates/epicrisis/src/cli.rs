@@ -271,7 +271,8 @@ pub struct ModelArgs {
     pub draft_tokens: Option<u32>,
     /// Redacciones que el modelo decodifica a la vez, cada una en su propia secuencia con
     /// su ventana de contexto [EPICRISIS_PARALLEL] (predeterminado: 1). Más borradores por
-    /// hora en lotes de altas, a cambio de memoria (la caché KV crece por secuencia).
+    /// hora en lotes de altas donde la decodificación espera a la memoria (muchos núcleos,
+    /// GPU), a cambio de memoria (la caché KV crece por secuencia).
     #[arg(long)]
     pub parallel: Option<u32>,
     /// Flash attention: auto, on, off [EPICRISIS_FLASH_ATTENTION] (predeterminado: auto,

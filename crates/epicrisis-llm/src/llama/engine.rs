@@ -11,8 +11,9 @@
 //! computation as a cold one. Its first token is sampled right after.
 //!
 //! **Steps.** Each step puts every running job's next token (and its prompt-lookup
-//! drafts, [`super::decode`]) into one batch, one decode for all, then checks each job's
-//! drafts and samples its next token from its own rows of the logits. Every job keeps its
+//! drafts, [`super::decode`]; n running jobs share one job's draft budget) into one
+//! batch, one decode for all, then checks each job's drafts and samples its next token
+//! from its own rows of the logits. Every job keeps its
 //! own sampler, stop strings, loop guard and figures; a job that ends frees its sequence
 //! for the next one while the others go on.
 //!
@@ -298,13 +299,19 @@ impl<'m> Engine<'m> {
         self.batch.clear();
         let mut rows = 0;
         let n_slots = self.slots.len();
+        // The step's drafts are shared: each of n running jobs may draft 1/n of them, so
+        // a step's batch stays near one job's token and drafts. A lone job drafts as
+        // before; with several, the batch is filled by their tokens instead (on a CPU a
+        // step of 4 jobs and 8 drafts each measured fewer drafts per hour than no drafts).
+        let running = self.slots.iter().filter(|x| x.run.is_some()).count();
+        let share = self.draft_tokens / running.max(1);
         for s in 0..n_slots {
             // Rows the jobs after this one need at least (one each).
             let later = self.slots[s + 1..]
                 .iter()
                 .filter(|x| x.run.is_some())
                 .count();
-            if let Some(step) = self.plan(s, rows, later)? {
+            if let Some(step) = self.plan(s, rows, later, share)? {
                 rows = step.row + 1 + step.draft.len();
                 if let Some(run) = self.slots[s].run.as_mut() {
                     run.step = Some(step);
@@ -330,6 +337,7 @@ impl<'m> Engine<'m> {
         s: usize,
         row: usize,
         later: usize,
+        share: usize,
     ) -> Result<Option<Step>, GenerationError> {
         let n_ctx = self.n_ctx as usize;
         let room_in_batch = self.n_batch.saturating_sub(row + 1 + later);
@@ -349,10 +357,12 @@ impl<'m> Engine<'m> {
                 if let Some(l) = run.lookup.as_mut() {
                     l.push(token.0);
                 }
-                // Room for drafts: the tokens still allowed, the context and the batch left.
+                // Room for drafts: the job's share, the tokens still allowed, the context
+                // and the batch left.
                 let room = ((max_tokens - run.answer.generated) as usize)
                     .min(n_ctx.saturating_sub(pos + 2))
-                    .min(room_in_batch);
+                    .min(room_in_batch)
+                    .min(share);
                 let draft: Vec<LlamaToken> = run
                     .lookup
                     .as_ref()
