@@ -1110,6 +1110,8 @@ async fn users_sessions_and_tokens() {
 // --- crash safety (SQLite: the file is ours to keep consistent)
 
 const CRASH_ENV: &str = "EPICRISIS_STORE_CRASH_CHILD_DB";
+/// The signer's user id, for the child's signatures.
+const CRASH_SIGNER_ENV: &str = "EPICRISIS_STORE_CRASH_CHILD_SIGNER";
 
 /// Not a test on its own: the child process of `sqlite_survives_sigkill` (does nothing
 /// unless its environment variable names a database).
@@ -1118,6 +1120,7 @@ fn crash_child_writer() {
     let Ok(url) = std::env::var(CRASH_ENV) else {
         return;
     };
+    let signer: i64 = std::env::var(CRASH_SIGNER_ENV).unwrap().parse().unwrap();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -1127,12 +1130,22 @@ fn crash_child_writer() {
         loop {
             let latest = store.latest_version("K").await.unwrap();
             let number = latest.as_ref().map_or(1, |l| l.number + 1);
-            let v = version(
-                "K",
-                VersionKind::Edited,
-                &format!("text {number}"),
-                latest.map(|l| l.id),
-            );
+            // Every third version is a signature of the one before it.
+            if number % 3 == 0
+                && let Some(l) = &latest
+            {
+                let row = store.sign(l.id, signer).await.unwrap();
+                let mut e = audit_entry("sign", Some("K"), "{}");
+                e.version_id = Some(row.id);
+                store.audit(&e).await.unwrap();
+                continue;
+            }
+            // After a signature, a change is an amendment.
+            let kind = match &latest {
+                Some(l) if l.status == VersionStatus::Signed => VersionKind::Amendment,
+                _ => VersionKind::Edited,
+            };
+            let v = version("K", kind, &format!("text {number}"), latest.map(|l| l.id));
             let row = store.add_version(&v).await.unwrap();
             let mut e = audit_entry("edit", Some("K"), "{}");
             e.version_id = Some(row.id);
@@ -1147,6 +1160,10 @@ async fn sqlite_survives_sigkill() {
     let url = format!("sqlite:{}", dir.path().join("crash.db").display());
     let store = Store::open(&url).await.unwrap();
     store.put_episode(&episode("K", None, None)).await.unwrap();
+    let signer = store
+        .add_user("firma", "Firma", Role::Medico, "$argon2id$not-used-here")
+        .await
+        .unwrap();
 
     for round in 0..3 {
         let mut child = std::process::Command::new(std::env::current_exe().unwrap())
@@ -1157,6 +1174,7 @@ async fn sqlite_survives_sigkill() {
                 "--test-threads=1",
             ])
             .env(CRASH_ENV, &url)
+            .env(CRASH_SIGNER_ENV, signer.id.to_string())
             .stdout(std::process::Stdio::null())
             .spawn()
             .unwrap();
@@ -1194,9 +1212,20 @@ async fn sqlite_survives_sigkill() {
     assert!(check.problems.is_empty(), "{:?}", check.problems);
     let versions = store.versions("K").await.unwrap();
     assert!(versions.len() >= 75);
+    let mut signed = 0;
     for (i, v) in versions.iter().enumerate() {
         assert_eq!(v.number, i as i64 + 1, "numbers are contiguous");
-        assert_eq!(v.text, format!("text {}", v.number));
+        if v.number % 3 == 0 {
+            // A signature is whole or absent: the signed row, the text it signed, and a
+            // hash that verifies.
+            signed += 1;
+            assert_eq!(v.status, VersionStatus::Signed, "version {}", v.number);
+            assert_eq!(v.text, versions[i - 1].text);
+        } else {
+            assert_eq!(v.text, format!("text {}", v.number));
+        }
+        let check = store.verify_version(v.id).await.unwrap();
+        assert!(check.matches, "{}", check.message());
         if i > 0 {
             assert_eq!(v.parent_id, Some(versions[i - 1].id));
         }
@@ -1211,14 +1240,14 @@ async fn sqlite_survives_sigkill() {
                 .is_some()
         );
     }
+    assert!(signed >= 20, "{signed} signatures");
     let latest = store.latest_version("K").await.unwrap().unwrap();
+    let kind = match latest.status {
+        VersionStatus::Signed => VersionKind::Amendment,
+        _ => VersionKind::Edited,
+    };
     let next = store
-        .add_version(&version(
-            "K",
-            VersionKind::Edited,
-            "after the crash",
-            Some(latest.id),
-        ))
+        .add_version(&version("K", kind, "after the crash", Some(latest.id)))
         .await
         .unwrap();
     assert_eq!(next.number, latest.number + 1);
