@@ -37,10 +37,7 @@ done
 
 # llama-bench for the CPU level epicrisis was built for: the baseline (.cargo/config.toml),
 # or native when RUSTFLAGS asks for it, so the ratio is our overhead, not the kernels'.
-case "${RUSTFLAGS:-}" in
-  *target-cpu=native*) LEVEL=native ;;
-  *) LEVEL=x86-64-v3 ;;
-esac
+LEVEL="$(rust_cpu_level)"
 LLAMA_BENCH="$(need_llama_bench "$LEVEL")"
 need_rust
 BIN="${EPICRISIS_DEV_BIN:-$CARGO_TARGET_DIR/release/epicrisis-dev}"

@@ -33,18 +33,10 @@ while [ $# -gt 0 ]; do
     *) echo "unknown argument $1 (see the header of $0)" >&2; exit 2 ;;
   esac
 done
-case "${RUSTFLAGS:-}" in
-  *target-cpu=native*) LEVEL=native ;;
-  *) LEVEL=x86-64-v3 ;;
-esac
+LEVEL="$(rust_cpu_level)"
 BATCHED_BENCH="$(need_llama_tool "$LEVEL" llama-batched-bench)"
 need_rust
-BIN="${EPICRISIS_BIN:-$CARGO_TARGET_DIR/release/epicrisis}"
-if [ -z "${EPICRISIS_BIN:-}" ]; then
-  say "building epicrisis (release)"
-  cargo build --release --locked -q -p epicrisis
-fi
-BIN="$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")"
+BIN="$(bench_epicrisis_bin)"
 model="$(python3 tools/models/fetch.py "$MODEL")"
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT

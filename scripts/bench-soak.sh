@@ -57,7 +57,7 @@ for i in $(seq "$((N + 5))"); do
   if [ "$i" -le "$N" ]; then IDS+=("$ID"); else DRAFT_IDS+=("$ID"); fi
 done
 echo "== binary: $BIN; engine: ${ARGS[*]}; $(nproc) cores; $N clinicians for ${SECONDS_RUN}s"
-python3 tools/bench/soak.py --url "$URL" --token "$TOKEN" --pid "$SRV" --seconds "$SECONDS_RUN" \
+python3 tools/bench/soak.py --url "$URL" --token="$TOKEN" --pid "$SRV" --seconds "$SECONDS_RUN" \
   --episodes "$(IFS=,; echo "${IDS[*]}")" --draft-episodes "$(IFS=,; echo "${DRAFT_IDS[*]}")" "${GROW[@]}"
 kill "$SRV"; wait "$SRV" 2>/dev/null || true
 echo "== after the run"

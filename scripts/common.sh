@@ -168,6 +168,27 @@ LCP_VERSION=0.3.36
 LCP_SHA256=832db0699007f1be95a7e41ef12e88926b02ba836461e36a36372db2760c1a2e
 need_llama_bench() { need_llama_tool "$1" llama-bench; }
 
+# The CPU level the Rust build targets: the baseline of .cargo/config.toml, or native when
+# RUSTFLAGS asks for it. llama.cpp's own tools are built for the same level, so a ratio
+# against them is our overhead, not the kernels'.
+rust_cpu_level() {
+  case "${RUSTFLAGS:-}" in
+    *target-cpu=native*) echo native ;;
+    *) echo x86-64-v3 ;;
+  esac
+}
+
+# The epicrisis binary a benchmark runs, as an absolute path: $EPICRISIS_BIN, else the
+# release build (built here first).
+bench_epicrisis_bin() {
+  local bin="${EPICRISIS_BIN:-$CARGO_TARGET_DIR/release/epicrisis}"
+  if [ -z "${EPICRISIS_BIN:-}" ]; then
+    say "building epicrisis (release)"
+    cargo build --release --locked -q -p epicrisis >&2
+  fi
+  echo "$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")"
+}
+
 # One of llama.cpp's own tools (llama-bench, llama-batched-bench) from the same pinned
 # source, built for CPU level $1 (native or x86-64-v3); prints its path.
 need_llama_tool() {

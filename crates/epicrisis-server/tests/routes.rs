@@ -12,13 +12,18 @@ use tower::ServiceExt;
 mod common;
 
 async fn server() -> (tempfile::TempDir, Server) {
+    server_with(Settings {
+        log_requests: false,
+        ..Settings::default()
+    })
+    .await
+}
+
+/// A server on a fresh SQLite file with these settings.
+async fn server_with(settings: Settings) -> (tempfile::TempDir, Server) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("routes.db").display());
     let store = Store::open(&url).await.unwrap();
-    let settings = Settings {
-        log_requests: false,
-        ..Settings::default()
-    };
     let server = Server::new(store, Engine::Deterministic, settings).unwrap();
     (dir, server)
 }
@@ -317,16 +322,13 @@ async fn bodies_are_limited_per_route() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_synchronous_draft_without_any_worker_says_so_and_keeps_the_job() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("noworker.db").display());
-    let store = Store::open(&url).await.unwrap();
-    let settings = Settings {
+    let (_dir, server) = server_with(Settings {
         log_requests: false,
         worker: false,
         no_worker_after: std::time::Duration::from_secs(1),
         ..Settings::default()
-    };
-    let server = Server::new(store, Engine::Deterministic, settings).unwrap();
+    })
+    .await;
     let (_, token) =
         common::account_with_token(&server.state.store, "mara", epicrisis_store::Role::Medico)
             .await;

@@ -336,25 +336,16 @@ impl Store {
         row.as_ref().map(job_row).transpose()
     }
 
-    /// These jobs, by id (the ones pruned are missing): one query per
-    /// [`crate::IN_CHUNK`] ids.
+    /// These jobs, by id (the ones pruned are missing): one query per 500 ids.
     pub async fn jobs(&self, ids: &[String]) -> Result<std::collections::HashMap<String, JobRow>> {
-        let mut out = std::collections::HashMap::new();
-        for chunk in ids.chunks(crate::IN_CHUNK) {
-            let sql = self.select_jobs(&format!(
-                "WHERE id IN ({})",
-                crate::placeholders(chunk.len())
-            ));
-            let mut q = sqlx::query(&sql);
-            for id in chunk {
-                q = q.bind(id);
-            }
-            for r in q.fetch_all(&self.pool).await? {
-                let j = job_row(&r)?;
-                out.insert(j.id.clone(), j);
-            }
-        }
-        Ok(out)
+        let rows = self
+            .rows_in(ids, |list| {
+                self.select_jobs(&format!("WHERE id IN ({list})"))
+            })
+            .await?;
+        rows.iter()
+            .map(|r| job_row(r).map(|j| (j.id.clone(), j)))
+            .collect()
     }
 
     /// The episode's job queued or running, if any.

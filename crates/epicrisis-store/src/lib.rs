@@ -134,11 +134,32 @@ pub(crate) fn arg(args: &mut Vec<String>, v: String) -> String {
 pub(crate) const IN_CHUNK: usize = 500;
 
 /// `$1, $2, …, $n`.
-pub(crate) fn placeholders(n: usize) -> String {
+fn placeholders(n: usize) -> String {
     (1..=n)
         .map(|i| format!("${i}"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+impl Store {
+    /// The rows of `sql(list)` for every id, where `list` is the placeholders of one
+    /// chunk of at most [`IN_CHUNK`] ids (bound in order): one query per chunk.
+    pub(crate) async fn rows_in(
+        &self,
+        ids: &[String],
+        sql: impl Fn(&str) -> String,
+    ) -> Result<Vec<sqlx::any::AnyRow>> {
+        let mut out = Vec::new();
+        for chunk in ids.chunks(IN_CHUNK) {
+            let text = sql(&placeholders(chunk.len()));
+            let mut q = sqlx::query(&text);
+            for id in chunk {
+                q = q.bind(id);
+            }
+            out.extend(q.fetch_all(&self.pool).await?);
+        }
+        Ok(out)
+    }
 }
 
 /// Escapes `%`, `_` and the escape character itself for `LIKE … ESCAPE '\'`.

@@ -253,28 +253,22 @@ impl Store {
     }
 
     /// The newest version of each of these episodes that has one, by episode id: one
-    /// query per [`crate::IN_CHUNK`] episodes (lists and batches, instead of one each).
+    /// query per 500 episodes (lists and batches, instead of one each).
     pub async fn latest_versions(
         &self,
         episode_ids: &[String],
     ) -> Result<std::collections::HashMap<String, VersionRow>> {
-        let mut out = std::collections::HashMap::new();
-        for chunk in episode_ids.chunks(crate::IN_CHUNK) {
-            let sql = format!(
-                "{VERSION_SELECT} WHERE v.episode_id IN ({}) AND v.number = \
-                 (SELECT MAX(m.number) FROM versions m WHERE m.episode_id = v.episode_id)",
-                crate::placeholders(chunk.len())
-            );
-            let mut q = sqlx::query(&sql);
-            for id in chunk {
-                q = q.bind(id);
-            }
-            for r in q.fetch_all(&self.pool).await? {
-                let v = version_row(&r)?;
-                out.insert(v.episode_id.clone(), v);
-            }
-        }
-        Ok(out)
+        let rows = self
+            .rows_in(episode_ids, |list| {
+                format!(
+                    "{VERSION_SELECT} WHERE v.episode_id IN ({list}) AND v.number = \
+                     (SELECT MAX(m.number) FROM versions m WHERE m.episode_id = v.episode_id)"
+                )
+            })
+            .await?;
+        rows.iter()
+            .map(|r| version_row(r).map(|v| (v.episode_id.clone(), v)))
+            .collect()
     }
 
     /// Oldest first.
