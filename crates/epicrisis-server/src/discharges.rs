@@ -113,12 +113,22 @@ async fn draft_the_day(
         Ok(r) => r,
         Err(e) => return error_page(&state, e.into()),
     };
-    let mut ids = Vec::new();
-    for r in rows.iter().filter(|r| r.latest_status.is_none()) {
-        if matches!(state.store.active_job(&r.episode_id).await, Ok(None)) {
-            ids.push(r.episode_id.clone());
-        }
-    }
+    // The jobs under way, read once (an episode with one is left out; when they cannot
+    // be read, every episode is, as one read per episode did).
+    let busy: Option<std::collections::HashSet<String>> = state
+        .store
+        .active_jobs()
+        .await
+        .ok()
+        .map(|jobs| jobs.into_iter().filter_map(|j| j.episode_id).collect());
+    let ids: Vec<String> = match &busy {
+        Some(busy) => rows
+            .iter()
+            .filter(|r| r.latest_status.is_none() && !busy.contains(&r.episode_id))
+            .map(|r| r.episode_id.clone())
+            .collect(),
+        None => Vec::new(),
+    };
     let name = if f.desde == f.hasta {
         format!("Altas del {}", f.desde)
     } else {
