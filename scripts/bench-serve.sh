@@ -26,15 +26,8 @@ while [ $# -gt 0 ]; do
 done
 W=$(mktemp -d)
 trap 'kill $SRV 2>/dev/null || true; rm -rf "$W"' EXIT
-export DATABASE_URL="sqlite:$W/db/bench.db" EPICRISIS_QUEUE_SIZE=8
-echo "clave-secreta-123" | "$BIN" users add bench --role medico >/dev/null
-TOKEN=$("$BIN" tokens add bench --name bench 2>/dev/null)
-PORT=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
-"$BIN" serve --listen "127.0.0.1:$PORT" --quiet "${ARGS[@]}" 2>"$W/serve.log" &
-SRV=$!
-for _ in $(seq 100); do curl -fs "http://127.0.0.1:$PORT/api/health" >/dev/null && break; sleep 0.2; done
-URL="http://127.0.0.1:$PORT"
-AUTH="Authorization: Bearer $TOKEN"
+export EPICRISIS_QUEUE_SIZE=8
+bench_server "$W/db/bench.db" bench "$W/serve.log" "${ARGS[@]}"
 curl -fs -H "$AUTH" --data-binary @testdata/episodes/episodio_1416169.json "$URL/api/v1/episodes" >/dev/null
 JOB=$(curl -fs -H "$AUTH" -X POST "$URL/api/v1/episodes/1416169/drafts" | python3 -c 'import json,sys;print(json.load(sys.stdin)["eventsUrl"])')
 curl -fs -N -H "$AUTH" "$URL$JOB" >/dev/null

@@ -33,15 +33,8 @@ while [ $# -gt 0 ]; do
 done
 W=$(mktemp -d)
 trap 'kill $SRV 2>/dev/null || true; rm -rf "$W"' EXIT
-export DATABASE_URL="sqlite:$W/db/soak.db" EPICRISIS_QUEUE_SIZE=100 EMBEDDINGS_TYPE=none
-echo "clave-secreta-123" | "$BIN" users add soak --role medico >/dev/null
-TOKEN=$("$BIN" tokens add soak --name soak 2>/dev/null)
-PORT=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
-"$BIN" serve --listen "127.0.0.1:$PORT" --quiet "${ARGS[@]}" 2>"$W/serve.log" &
-SRV=$!
-for _ in $(seq 100); do curl -fs "http://127.0.0.1:$PORT/api/health" >/dev/null && break; sleep 0.2; done
-URL="http://127.0.0.1:$PORT"
-AUTH="Authorization: Bearer $TOKEN"
+export EPICRISIS_QUEUE_SIZE=100 EMBEDDINGS_TYPE=none
+bench_server "$W/db/soak.db" soak "$W/serve.log" "${ARGS[@]}"
 # N copies of the example episode under their own ids, each with a first draft, and 5
 # more for the drafting queue (a draft is a new version: on a clinician's episode it
 # would make their next save a 409, rightly).

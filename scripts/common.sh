@@ -178,6 +178,23 @@ rust_cpu_level() {
   esac
 }
 
+# A server for a benchmark, run by $BIN on a fresh SQLite file $1: a médico account $2
+# with an API token, then `serve` on a free loopback port with the arguments after $3,
+# its log in $3. Sets SRV (its pid), URL, TOKEN and AUTH (the header) once it answers.
+bench_server() {
+  local db="$1" user="$2" log="$3" port
+  shift 3
+  export DATABASE_URL="sqlite:$db"
+  echo "clave-secreta-123" | "$BIN" users add "$user" --role medico >/dev/null
+  TOKEN=$("$BIN" tokens add "$user" --name "$user" 2>/dev/null)
+  port=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
+  "$BIN" serve --listen "127.0.0.1:$port" --quiet "$@" 2>"$log" &
+  SRV=$!
+  URL="http://127.0.0.1:$port"
+  AUTH="Authorization: Bearer $TOKEN"
+  for _ in $(seq 100); do curl -fs "$URL/api/health" >/dev/null && break; sleep 0.2; done
+}
+
 # The epicrisis binary a benchmark runs, as an absolute path: $EPICRISIS_BIN, else the
 # release build (built here first).
 bench_epicrisis_bin() {
