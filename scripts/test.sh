@@ -21,6 +21,18 @@ if ! "$FHIR_VENV/bin/python" -c "import openapi_spec_validator" >/dev/null 2>&1;
   "$FHIR_VENV/bin/pip" install --quiet "openapi-spec-validator==0.7.2"
 fi
 export EPICRISIS_OPENAPI_PYTHON="$FHIR_VENV/bin/python"
+say "episode sources: MariaDB (a private server per test), the hl7 package's MLLP client, Medplum's FHIR server (npm, in memory)"
+need_packages mariadb-server
+# An independent MLLP sender for the HL7 v2 listener's tests (same venv).
+if ! "$FHIR_VENV/bin/python" -c "import hl7.client" >/dev/null 2>&1; then
+  "$FHIR_VENV/bin/pip" install --quiet "hl7==0.4.5"
+fi
+export EPICRISIS_HL7_PYTHON="$FHIR_VENV/bin/python"
+# The FHIR server the source's client is tested against (versions pinned by its lock file).
+if [ ! -d tools/fhir-test-server/node_modules/@medplum/fhir-router ]; then
+  command -v npm >/dev/null 2>&1 || need_packages nodejs npm
+  npm ci --prefix tools/fhir-test-server --no-audit --no-fund --loglevel=error
+fi
 say "embedding fixtures: all-MiniLM-L6-v2, multilingual-e5-small (Q4_0, dequantized), sentence-transformers reference"
 need_reference_embedder
 EPICRISIS_TEST_EMBED_MINILM="$(fetch_model all-minilm-l6-v2)"

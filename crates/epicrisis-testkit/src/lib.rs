@@ -12,10 +12,12 @@
 //!   included (a dropped connection, a delay, a redirect), and records what it was asked.
 //! - [`postgres`]: the administrator URL of the test PostgreSQL (`scripts/test.sh` starts one
 //!   on 127.0.0.1) and URLs of fresh databases on it.
+//! - [`fhir_server`]: the FHIR test server (Medplum's router in memory, under Node).
 //! - [`gguf`]: tiny but valid GGUF files, for what reads headers and downloads models.
 //!
 //! Standard library only: it is compiled into every crate's tests.
 
+pub mod fhir_server;
 pub mod fixtures;
 pub mod gguf;
 pub mod http;
