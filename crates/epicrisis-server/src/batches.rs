@@ -177,27 +177,44 @@ pub async fn start_batch(
 /// Adds one episode: without a job when it is signed or has a draft of its current
 /// data, else with the job that drafts it (the one under way, if any).
 async fn add_episode(state: &AppState, p: &Principal, batch: &BatchRow, id: &str) -> ApiResult<()> {
-    let Some(row) = state.store.episode(id).await? else {
-        return Err(ApiError::not_found(format!("no existe el episodio {id}")));
-    };
-    let latest = state.store.latest_version(id).await?;
-    let done = latest
-        .as_ref()
-        .is_some_and(|v| v.status == VersionStatus::Signed || v.episode_revision == row.revision);
-    let job = match done {
-        true => None,
-        false => Some(
-            queue_draft_for(state, p, id, Vec::new(), true)
-                .await?
-                .job
-                .id,
-        ),
-    };
+    let job = draft_if_needed(state, p, id).await?;
     state
         .store
         .put_batch_item(&batch.id, id, job.as_deref())
         .await?;
     Ok(())
+}
+
+/// Whether a stored episode needs a draft: it is not signed and has no draft of its
+/// current data.
+pub async fn needs_draft(state: &AppState, id: &str) -> ApiResult<bool> {
+    let Some(row) = state.store.episode(id).await? else {
+        return Err(ApiError::not_found(format!("no existe el episodio {id}")));
+    };
+    let latest = state.store.latest_version(id).await?;
+    Ok(!latest
+        .as_ref()
+        .is_some_and(|v| v.status == VersionStatus::Signed || v.episode_revision == row.revision))
+}
+
+/// Queues a draft of a stored episode, behind the drafts people ask for and outside the
+/// queue's capacity, unless it is signed or already has a draft of its current data (or
+/// one under way: that job is returned). What batches and the episodes that arrive from
+/// the hospital's systems (`epicrisis pull`, HL7 discharges) use; `None`: nothing to do.
+pub async fn draft_if_needed(
+    state: &AppState,
+    p: &Principal,
+    id: &str,
+) -> ApiResult<Option<String>> {
+    if !needs_draft(state, id).await? {
+        return Ok(None);
+    }
+    Ok(Some(
+        queue_draft_for(state, p, id, Vec::new(), true)
+            .await?
+            .job
+            .id,
+    ))
 }
 
 /// Where each episode of a batch is.

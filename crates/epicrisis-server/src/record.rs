@@ -173,6 +173,19 @@ async fn export_version(
     export(&state, &p, &v, format).await
 }
 
+/// `v` as a document, rendered from the episode data it was written from (what the export
+/// routes answer, and what is sent back to the hospital's FHIR server).
+pub async fn render_version(
+    state: &AppState,
+    v: &VersionRow,
+    format: Format,
+) -> ApiResult<Vec<u8>> {
+    let ep = snapshot_episode(state, v).await?;
+    let draft = draft_of(v, &ep, state.settings.layout);
+    let m = meta(state, Some(v), None);
+    render(format, ep, draft, m).await
+}
+
 /// Renders `v` from the data it was written from, audits the export, answers the file.
 async fn export(
     state: &AppState,
@@ -180,10 +193,7 @@ async fn export(
     v: &VersionRow,
     format: Format,
 ) -> ApiResult<Response> {
-    let ep = snapshot_episode(state, v).await?;
-    let draft = draft_of(v, &ep, state.settings.layout);
-    let m = meta(state, Some(v), None);
-    let bytes = render(format, ep, draft, m).await?;
+    let bytes = render_version(state, v, format).await?;
     audit(
         state,
         Some(p),

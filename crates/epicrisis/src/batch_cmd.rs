@@ -28,9 +28,17 @@ pub struct BatchArgs {
     /// episodio o registro compacto por línea) o archivos de episodio.
     #[arg(required = true, value_name = "EPISODIOS")]
     pub inputs: Vec<PathBuf>,
-    /// La cuenta de médico que pide los borradores (queda en la auditoría).
+    #[command(flatten)]
+    pub drafting: DraftingArgs,
+}
+
+/// Who asks for the drafts and who writes them: what `batch` and `pull` share.
+#[derive(Debug, Args)]
+pub struct DraftingArgs {
+    /// La cuenta de médico que pide los borradores (queda en la auditoría);
+    /// predeterminada: EPICRISIS_PULL_AS.
     #[arg(long = "as", value_name = "USUARIO")]
-    pub user: String,
+    pub user: Option<String>,
     /// Nombre del lote (predeterminado: «Lote del» y la fecha).
     #[arg(long)]
     pub name: Option<String>,
@@ -63,11 +71,42 @@ struct Input {
     bytes: Vec<u8>,
 }
 
+/// Where a batch's episodes come from.
+pub(crate) enum Gather {
+    /// Files read before anything else starts.
+    Files(Vec<PathBuf>),
+    /// The configured source: the discharges since a date and/or episodes by key; with
+    /// `draft` false, import only.
+    Source {
+        since: Option<epicrisis_sources::Since>,
+        keys: Vec<String>,
+        draft: bool,
+    },
+}
+
 pub fn batch(args: BatchArgs, env_file: Option<&Path>) -> Result<ExitCode, Failure> {
+    run(&args.drafting, env_file, Gather::Files(args.inputs))
+}
+
+/// Imports the episodes, queues them as one batch for the physician, drafts them (unless
+/// `--no-worker`) and reports.
+pub(crate) fn run(
+    args: &DraftingArgs,
+    env_file: Option<&Path>,
+    gather: Gather,
+) -> Result<ExitCode, Failure> {
     let (_, config) = crate::config::load(env_file, Some(&args.model))?;
     let layout = crate::generate::layout(args.layout);
-    let inputs = read_inputs(&args.inputs)?;
-    let (engine, embedder) = if args.no_worker {
+    let inputs = match &gather {
+        Gather::Files(paths) => read_inputs(paths)?,
+        Gather::Source { .. } if config.sources.source.is_none() => {
+            return Err(crate::sources_cmd::no_source());
+        }
+        Gather::Source { .. } => Vec::new(),
+    };
+    let user = requester(args, &config)?;
+    let drafting = !matches!(gather, Gather::Source { draft: false, .. });
+    let (engine, embedder) = if args.no_worker || !drafting {
         let ready = crate::engine::open(Engine::Deterministic, &args.model, &config, layout)?;
         (ready.drafter, None)
     } else {
@@ -76,7 +115,7 @@ pub fn batch(args: BatchArgs, env_file: Option<&Path>) -> Result<ExitCode, Failu
     };
     let rt = runtime()?;
     let store = rt.block_on(open_store(&config))?;
-    let principal = rt.block_on(physician(&store, &args.user))?;
+    let principal = rt.block_on(physician(&store, &user))?;
     let settings = Settings {
         layout,
         worker: false,
@@ -87,7 +126,16 @@ pub fn batch(args: BatchArgs, env_file: Option<&Path>) -> Result<ExitCode, Failu
     let state = Server::new(store, engine.clone(), settings)?
         .with_embedder(embedder.clone())
         .state;
-    let (ids, mut refused) = rt.block_on(import_all(&state, &inputs));
+    let (ids, mut refused) = match gather {
+        Gather::Files(_) => rt.block_on(import_all(&state, &inputs)),
+        Gather::Source { since, keys, .. } => rt.block_on(crate::sources_cmd::pull_into(
+            &state, &config, &principal, since, &keys,
+        ))?,
+    };
+    if !drafting {
+        anchor(&rt, &state);
+        return Ok(crate::sources_cmd::imported_only(&ids, &refused));
+    }
     let name = args.name.clone().unwrap_or_else(|| {
         format!(
             "Lote del {}",
@@ -99,23 +147,10 @@ pub fn batch(args: BatchArgs, env_file: Option<&Path>) -> Result<ExitCode, Failu
         .map_err(|e| Failure::Input(e.message))?;
     refused.append(&mut view.refused);
     if !args.no_worker {
-        let worker = epicrisis_server::worker::Worker::new(
-            state.store.clone(),
-            engine,
-            embedder,
-            state.settings.jobs.clone(),
-            rt.handle().clone(),
-        )
-        .start(state.wake.clone())
-        .map_err(|e| Failure::Internal(anyhow::anyhow!("cannot start the worker: {e}")))?;
-        view = follow(&rt, &state, &view)?;
-        worker.shutdown(Duration::from_secs(0));
+        view = draft(&rt, &state, engine, embedder, &view)?;
     }
     view.refused = refused;
-    // The batch's audit rows (imports, drafts) are anchored before the command ends.
-    if let Err(e) = rt.block_on(state.store.anchor_audit()) {
-        eprintln!("aviso: no se pudo anclar la bitácora: {e}");
-    }
+    anchor(&rt, &state);
     if let Some(path) = &args.report {
         write_report(path, &view)?;
     }
@@ -128,8 +163,53 @@ pub fn batch(args: BatchArgs, env_file: Option<&Path>) -> Result<ExitCode, Failu
     })
 }
 
+/// The account that asks for the drafts: `--as`, else `EPICRISIS_PULL_AS`.
+fn requester(args: &DraftingArgs, config: &crate::config::Config) -> Result<String, Failure> {
+    args.user
+        .clone()
+        .or_else(|| config.sources.pull_as.clone())
+        .ok_or_else(|| {
+            Failure::Input(
+                "--as USUARIO: indique la cuenta de médico que pide los borradores (o defina EPICRISIS_PULL_AS)"
+                    .into(),
+            )
+        })
+}
+
+/// Drafts the batch with a worker in this process, following it to the end.
+fn draft(
+    rt: &tokio::runtime::Runtime,
+    state: &AppState,
+    engine: epicrisis_pipeline::engine::Engine,
+    embedder: Option<std::sync::Arc<dyn epicrisis_embed::Embedder>>,
+    view: &BatchView,
+) -> Result<BatchView, Failure> {
+    let worker = epicrisis_server::worker::Worker::new(
+        state.store.clone(),
+        engine,
+        embedder,
+        state.settings.jobs.clone(),
+        rt.handle().clone(),
+    )
+    .start(state.wake.clone())
+    .map_err(|e| Failure::Internal(anyhow::anyhow!("cannot start the worker: {e}")))?;
+    let view = follow(rt, state, view);
+    worker.shutdown(Duration::from_secs(0));
+    view
+}
+
+/// The batch's audit rows (imports, drafts) are anchored before the command ends.
+fn anchor(rt: &tokio::runtime::Runtime, state: &AppState) {
+    if let Err(e) = rt.block_on(state.store.anchor_audit()) {
+        eprintln!("aviso: no se pudo anclar la bitácora: {e}");
+    }
+}
+
 /// The account the drafts are asked for by: it must exist, be enabled, and may draft.
-async fn physician(store: &epicrisis_store::Store, name: &str) -> Result<auth::Principal, Failure> {
+pub(crate) async fn physician(
+    store: &epicrisis_store::Store,
+    name: &str,
+) -> Result<auth::Principal, Failure> {
     let user = store
         .user_by_name(name)
         .await

@@ -94,6 +94,15 @@ pub enum Command {
     /// correrlo no redacta de nuevo lo ya redactado.
     #[command(help_template = T_ARGUMENTOS)]
     Batch(crate::batch_cmd::BatchArgs),
+    /// Trae episodios de la fuente configurada (servidor FHIR o base de datos del hospital):
+    /// las altas desde una fecha o episodios por número; los importa y los redacta como un
+    /// lote. Volver a correrlo no importa nada dos veces.
+    #[command(help_template = T_OPCIONES)]
+    Pull(crate::sources_cmd::PullArgs),
+    /// La fuente de episodios (FHIR o SQL): `check` revisa conexión, credenciales y un
+    /// episodio de muestra.
+    #[command(subcommand, help_template = T_COMANDOS, subcommand_value_name = "COMANDO")]
+    Sources(crate::sources_cmd::SourcesCommand),
     /// Cuentas de la interfaz web y de la API.
     #[command(subcommand, help_template = T_COMANDOS, subcommand_value_name = "COMANDO")]
     Users(crate::serve_cmd::UsersCommand),

@@ -20,10 +20,13 @@ pub mod engine;
 pub mod export_cmd;
 pub mod generate;
 pub mod input;
+mod intake;
 pub mod models_cmd;
 pub mod search_cmd;
 pub mod serve_cmd;
+pub mod sources_cmd;
 pub mod validate;
+mod writeback;
 
 use std::process::ExitCode;
 

@@ -22,6 +22,8 @@ fn main() -> ExitCode {
         cli::Command::Serve(args) => serve_cmd::serve(args, env_file),
         cli::Command::Worker(args) => serve_cmd::worker(args, env_file),
         cli::Command::Batch(args) => epicrisis::batch_cmd::batch(args, env_file),
+        cli::Command::Pull(args) => epicrisis::sources_cmd::pull(args, env_file),
+        cli::Command::Sources(cmd) => epicrisis::sources_cmd::sources(cmd, env_file),
         cli::Command::Users(cmd) => serve_cmd::users(cmd, env_file),
         cli::Command::Tokens(cmd) => serve_cmd::tokens(cmd, env_file),
         cli::Command::Audit(cmd) => audit_cmd::audit(cmd, env_file),

@@ -595,10 +595,12 @@ pub fn serve(args: ServeArgs, env_file: Option<&Path>) -> Result<ExitCode, Failu
             eprintln!("aviso: no hay usuarios; cree el primero con `epicrisis users add NOMBRE --role admin`");
         }
         let anchored = server.state.store.clone();
+        let services = crate::intake::Services::start(&server.state, &config).await?;
         server
             .run(listener, shutdown_signal())
             .await
             .map_err(|e| Failure::Internal(anyhow::anyhow!("the server stopped: {e}")))?;
+        services.stop().await;
         anchor_at_exit(&anchored).await;
         eprintln!("epicrisis detenido");
         Ok(ExitCode::SUCCESS)

@@ -18,9 +18,11 @@ use std::str::FromStr;
 
 mod audit;
 mod settings;
+mod sources;
 pub(crate) use audit::sqlite_file;
 pub use audit::{AuditSettings, KeySource, seal_failure};
 pub use settings::{Config, LlamaConfigTemplate, ModelType, Provider};
+pub use sources::SourceSettings;
 
 /// Where a value came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -152,10 +154,69 @@ pub const KNOWN: &[(&str, &str)] = &[
         "HOSPITAL_LOGO",
         "archivo del logo para los documentos exportados",
     ),
+    ("EPICRISIS_SOURCE", "fuente de episodios: fhir o sql"),
+    ("EPICRISIS_SOURCE_FHIR_URL", "URL base del servidor FHIR R4"),
+    (
+        "EPICRISIS_SOURCE_FHIR_TOKEN_FILE",
+        "archivo con el token (bearer) del servidor FHIR",
+    ),
+    (
+        "EPICRISIS_SOURCE_FHIR_CLIENT_ID",
+        "cliente OAuth2 del servidor FHIR",
+    ),
+    (
+        "EPICRISIS_SOURCE_FHIR_CLIENT_SECRET_FILE",
+        "archivo con el secreto del cliente OAuth2",
+    ),
+    ("EPICRISIS_SOURCE_FHIR_TOKEN_URL", "URL de tokens OAuth2"),
+    ("EPICRISIS_SOURCE_FHIR_SCOPE", "alcance (scope) OAuth2"),
+    (
+        "EPICRISIS_SOURCE_FHIR_EVERYTHING",
+        "leer cada episodio con Encounter/$everything",
+    ),
+    (
+        "EPICRISIS_SOURCE_SQL_URL",
+        "base de datos de la fuente (postgres:// o mysql://), solo lectura",
+    ),
+    (
+        "EPICRISIS_SOURCE_SQL_EPISODE",
+        "consulta que devuelve el JSON de un episodio",
+    ),
+    (
+        "EPICRISIS_SOURCE_SQL_DISCHARGES",
+        "consulta que lista las altas desde una fecha",
+    ),
+    (
+        "EPICRISIS_SOURCE_TIMEOUT_SECONDS",
+        "segundos de espera por respuesta de la fuente",
+    ),
+    (
+        "EPICRISIS_SOURCE_RETRIES",
+        "reintentos ante una fuente caída",
+    ),
+    (
+        "EPICRISIS_MLLP_LISTEN",
+        "dirección donde serve recibe mensajes HL7 v2 (ADT^A03)",
+    ),
+    (
+        "EPICRISIS_PULL_EVERY_MINUTES",
+        "cada cuántos minutos serve trae y redacta las altas",
+    ),
+    (
+        "EPICRISIS_PULL_DAYS",
+        "cuántos días atrás mira cada importación",
+    ),
+    (
+        "EPICRISIS_PULL_AS",
+        "cuenta de médico a cuyo nombre se piden los borradores de la fuente",
+    ),
 ];
 
 /// Settings whose values are never shown.
 pub const SECRETS: &[&str] = &["OPENAI_API_KEY", "ANTHROPIC_API_KEY", "HF_TOKEN"];
+
+/// Settings that are URLs which may hold a password: shown with it hidden.
+const URLS_WITH_PASSWORDS: &[&str] = &["DATABASE_URL", "EPICRISIS_SOURCE_SQL_URL"];
 
 /// A secret value: usable, never displayed.
 #[derive(Clone, PartialEq, Eq)]
@@ -456,7 +517,7 @@ impl Raw {
             .map(|(k, (v, o))| {
                 let shown = if SECRETS.contains(&k.as_str()) {
                     format!("definida ({} caracteres, oculta)", v.chars().count())
-                } else if k == "DATABASE_URL" {
+                } else if URLS_WITH_PASSWORDS.contains(&k.as_str()) {
                     redact_url(v)
                 } else {
                     v.clone()
@@ -480,6 +541,8 @@ impl Raw {
         let v = self.get(key).map(|(v, _)| v.as_str()).unwrap_or("");
         let shown = if SECRETS.contains(&key) {
             "(oculto)".to_string()
+        } else if URLS_WITH_PASSWORDS.contains(&key) {
+            format!("{:?}", redact_url(v))
         } else {
             format!("{v:?}")
         };

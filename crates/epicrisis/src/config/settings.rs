@@ -74,6 +74,9 @@ pub struct Config {
     pub trusted_proxies: Vec<epicrisis_server::client::IpNet>,
     /// The audit trail's key and anchor file (`EPICRISIS_AUDIT_*`).
     pub audit: super::AuditSettings,
+    /// Where episodes come from besides files: the FHIR or SQL source, the HL7 listener,
+    /// the pull schedule (`EPICRISIS_SOURCE*`, `EPICRISIS_MLLP_LISTEN`, `EPICRISIS_PULL_*`).
+    pub sources: super::SourceSettings,
     /// `EPICRISIS_MAX_CONNECTIONS`, `EPICRISIS_HEADER_TIMEOUT_SECONDS`,
     /// `EPICRISIS_BODY_TIMEOUT_SECONDS` (see `epicrisis_server::listen`).
     pub limits: epicrisis_server::listen::Limits,
@@ -112,7 +115,7 @@ impl LlamaConfigTemplate {
     }
 }
 
-fn bool_value(raw: &Raw, key: &str) -> Result<bool, Failure> {
+pub(super) fn bool_value(raw: &Raw, key: &str) -> Result<bool, Failure> {
     match raw.string(key).map(|v| v.to_ascii_lowercase()) {
         None => Ok(false),
         Some(v) if matches!(v.as_str(), "1" | "true" | "yes" | "si" | "sí" | "on") => Ok(true),
@@ -136,6 +139,7 @@ impl Config {
         let secret = |k: &str| raw.string(k).map(Secret);
         Ok(Config {
             audit: super::AuditSettings::from_raw(raw, &server.database_url)?,
+            sources: super::SourceSettings::from_raw(raw)?,
             limits: server.limits,
             v1: v1_limits(raw)?,
             trusted_proxies: server.trusted_proxies,
