@@ -42,6 +42,7 @@ pub mod settings {
     pub const FHIR_EVERYTHING: &str = "EPICRISIS_SOURCE_FHIR_EVERYTHING";
     pub const SQL_URL: &str = "EPICRISIS_SOURCE_SQL_URL";
     pub const SQL_EPISODE: &str = "EPICRISIS_SOURCE_SQL_EPISODE";
+    pub const SQL_MAPPING: &str = "EPICRISIS_SOURCE_SQL_MAPPING";
     pub const SQL_DISCHARGES: &str = "EPICRISIS_SOURCE_SQL_DISCHARGES";
     pub const TIMEOUT: &str = "EPICRISIS_SOURCE_TIMEOUT_SECONDS";
     pub const RETRIES: &str = "EPICRISIS_SOURCE_RETRIES";

@@ -3,7 +3,7 @@
 //! `mariadb-server`). Each holds the predecessor's shape: a table of discharges, a
 //! function that returns an episode as JSON, and a view.
 
-use epicrisis_sources::sql::{SqlConfig, SqlSource};
+use epicrisis_sources::sql::{EpisodeQuery, Mapping, SqlConfig, SqlSource};
 use epicrisis_sources::{Retry, Secret, Since, SourceError};
 use epicrisis_testkit::fixtures::testdata;
 use epicrisis_testkit::postgres;
@@ -30,7 +30,7 @@ fn episodes() -> Vec<(String, String)> {
 fn config(url: &str, episode: &str, discharges: &str) -> SqlConfig {
     SqlConfig {
         url: Secret::new(url),
-        episode_query: episode.into(),
+        episode: EpisodeQuery::Json(episode.into()),
         discharges_query: Some(discharges.into()),
         timeout: Duration::from_secs(10),
         retry: Retry {
@@ -318,4 +318,112 @@ async fn mariadb_function_and_view() {
     );
     admin.close().await;
     drop(db);
+}
+
+/// A schema of plain tables, read through a declared column mapping.
+const MAPPED_SCHEMA: &str = "
+CREATE TABLE pacientes (id_paciente int PRIMARY KEY, rut text, nombre text, sexo text, edad int);
+CREATE TABLE atenciones (id_atencion bigint PRIMARY KEY, id_paciente int, ingreso date, alta date,
+                         motivo text, servicio text);
+CREATE TABLE diagnosticos (id_atencion bigint, tipo char(1), codigo text, nombre text);
+CREATE TABLE evoluciones (id_atencion bigint, dia int, texto text);
+CREATE TABLE recetas (id_atencion bigint, nombre text, dosis text, via text, frecuencia text,
+                      duracion text);
+CREATE TABLE controles (id_atencion bigint, texto text);
+INSERT INTO pacientes VALUES (1, '11111111-1', 'Marisol Fuenzalida Rojas', 'F', 67);
+INSERT INTO atenciones VALUES (7700123, 1, '2026-03-02', '2026-03-06',
+  'Fiebre y disuria de 3 días', 'Medicina Interna');
+INSERT INTO diagnosticos VALUES (7700123, 'I', 'N39.0', 'Infección del tracto urinario'),
+                                (7700123, 'E', 'N10', 'Pielonefritis aguda');
+INSERT INTO evoluciones VALUES (7700123, 1, 'Ingresa febril, con dolor lumbar derecho.'),
+                               (7700123, 3, 'Afebril hace 48 horas, tolera vía oral.');
+INSERT INTO recetas VALUES (7700123, 'Cefuroxima', '500 mg', 'oral', 'cada 12 horas', '7 días');
+INSERT INTO controles VALUES (7700123, 'Control en policlínico en 7 días');
+";
+
+const MAPPING: &str = r#"
+[episodio]
+consulta = """
+SELECT a.id_atencion, p.rut AS "paciente.rut", p.nombre AS "paciente.nombre",
+       p.sexo AS "paciente.sexo", p.edad AS "paciente.edad",
+       a.ingreso::text AS "atencion.fecha_ingreso", a.alta::text AS "atencion.fecha_alta",
+       a.motivo AS motivo_ingreso, a.servicio AS "atencion.servicio"
+FROM atenciones a JOIN pacientes p USING (id_paciente)
+WHERE a.id_atencion = $1::bigint"""
+
+[[lista]]
+campo = "diagnostico_ingreso"
+consulta = "SELECT codigo, nombre FROM diagnosticos WHERE id_atencion = $1::bigint AND tipo = 'I'"
+
+[[lista]]
+campo = "diagnostico_egreso"
+consulta = "SELECT codigo, nombre FROM diagnosticos WHERE id_atencion = $1::bigint AND tipo = 'E'"
+
+[[lista]]
+campo = "evolucion_resumen"
+consulta = "SELECT dia, texto FROM evoluciones WHERE id_atencion = $1::bigint ORDER BY dia"
+
+[[lista]]
+campo = "indicaciones_alta.medicamentos"
+consulta = """SELECT nombre, dosis, via, frecuencia, duracion FROM recetas
+              WHERE id_atencion = $1::bigint"""
+
+[[lista]]
+campo = "indicaciones_alta.controles"
+consulta = "SELECT texto AS valor FROM controles WHERE id_atencion = $1::bigint"
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgresql_tables_through_a_column_mapping() {
+    let Some(admin) = postgres::admin_url() else {
+        return;
+    };
+    let name = postgres::database_name("fuente_mapeo");
+    let admin_pool = sqlx::PgPool::connect(&admin).await.unwrap();
+    admin_pool
+        .execute(format!("CREATE DATABASE {name}").as_str())
+        .await
+        .unwrap();
+    let url = postgres::database_url(&admin, &name);
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    pool.execute(MAPPED_SCHEMA).await.unwrap();
+    pool.close().await;
+    let mut c = config(
+        &url,
+        "",
+        "SELECT id_atencion FROM atenciones WHERE alta >= $1::date",
+    );
+    c.episode = EpisodeQuery::Mapped(Mapping::parse(MAPPING).unwrap());
+    let source = SqlSource::connect(c).await.unwrap();
+    let listed = source
+        .discharged_since(Since::parse("2026-03-01").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].id, "7700123");
+    let fetched = source.episode("7700123").await.unwrap();
+    let ep = epicrisis_ingest::read_episode(&fetched.document, "mapeo").unwrap();
+    assert_eq!(ep.id.as_deref(), Some("7700123"));
+    assert_eq!(ep.patient.name.as_deref(), Some("Marisol Fuenzalida Rojas"));
+    assert_eq!(ep.patient.age, Some(67));
+    let codes = |d: &[epicrisis_domain::Diagnosis]| -> Vec<String> {
+        d.iter()
+            .filter_map(|d| d.code.as_ref().map(|c| c.raw.clone()))
+            .collect()
+    };
+    assert_eq!(codes(&ep.admission_diagnoses), ["N39.0"]);
+    assert_eq!(codes(&ep.discharge_diagnoses), ["N10"]);
+    assert_eq!(ep.evolution.len(), 2);
+    assert_eq!(ep.discharge.medications.len(), 1);
+    assert_eq!(ep.discharge.controls, ["Control en policlínico en 7 días"]);
+    assert!(ep.admission_date.is_some() && ep.discharge_date.is_some());
+    // An unknown episode: the episode query has no row.
+    assert!(matches!(
+        source.episode("1").await,
+        Err(SourceError::NotFound { .. })
+    ));
+    admin_pool
+        .execute(format!("DROP DATABASE {name} WITH (FORCE)").as_str())
+        .await
+        .unwrap();
 }

@@ -183,6 +183,10 @@ pub const KNOWN: &[(&str, &str)] = &[
         "consulta que devuelve el JSON de un episodio",
     ),
     (
+        "EPICRISIS_SOURCE_SQL_MAPPING",
+        "archivo TOML de consultas con columnas mapeadas a los campos del episodio",
+    ),
+    (
         "EPICRISIS_SOURCE_SQL_DISCHARGES",
         "consulta que lista las altas desde una fecha",
     ),

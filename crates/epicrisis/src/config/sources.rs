@@ -6,8 +6,9 @@
 //!   (`…_CLIENT_ID`, `…_CLIENT_SECRET_FILE`, `…_TOKEN_URL`, `…_SCOPE`);
 //!   `EPICRISIS_SOURCE_FHIR_EVERYTHING` reads an encounter with `$everything`.
 //! - SQL: `EPICRISIS_SOURCE_SQL_URL`, `EPICRISIS_SOURCE_SQL_EPISODE` (the query that returns
-//!   one episode's JSON), `EPICRISIS_SOURCE_SQL_DISCHARGES` (the query that lists the
-//!   discharges since a date).
+//!   one episode's JSON) or `EPICRISIS_SOURCE_SQL_MAPPING` (a file of queries whose
+//!   columns are mapped to the rich format's fields), `EPICRISIS_SOURCE_SQL_DISCHARGES` (the
+//!   query that lists the discharges since a date).
 //! - Both: `EPICRISIS_SOURCE_TIMEOUT_SECONDS` (30), `EPICRISIS_SOURCE_RETRIES` (3).
 //! - `EPICRISIS_MLLP_LISTEN`: where `serve` listens for HL7 v2 discharge messages.
 //! - `EPICRISIS_PULL_EVERY_MINUTES`: `serve` pulls the discharges of the last
@@ -20,7 +21,7 @@
 use super::{Failure, Raw};
 use epicrisis_sources::fhir::{FhirAuth, FhirConfig};
 use epicrisis_sources::settings as names;
-use epicrisis_sources::sql::SqlConfig;
+use epicrisis_sources::sql::{EpisodeQuery, Mapping, SqlConfig};
 use epicrisis_sources::{Retry, Secret, SourceConfig};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -215,16 +216,51 @@ fn sql(raw: &Raw, timeout: Duration, retry: Retry) -> Result<SqlConfig, Failure>
     }
     Ok(SqlConfig {
         url: Secret::new(url),
-        episode_query: required(
-            raw,
-            names::SQL_EPISODE,
-            "la consulta que devuelve el JSON de un episodio dado su número, por ejemplo \
-             SELECT get_discharge_summary_json($1)",
-        )?,
+        episode: episode_query(raw)?,
         discharges_query: raw.string(names::SQL_DISCHARGES),
         timeout,
         retry,
     })
+}
+
+/// `EPICRISIS_SOURCE_SQL_EPISODE` (a query returning JSON) or `EPICRISIS_SOURCE_SQL_MAPPING`
+/// (a file of mapped queries): exactly one.
+fn episode_query(raw: &Raw) -> Result<EpisodeQuery, Failure> {
+    match (
+        raw.string(names::SQL_EPISODE),
+        raw.string(names::SQL_MAPPING),
+    ) {
+        (Some(q), None) => Ok(EpisodeQuery::Json(q)),
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(&path).map_err(|e| {
+                Failure::Input(format!(
+                    "{}: no se pudo leer el archivo {path}: {e}",
+                    raw.name_of(names::SQL_MAPPING)
+                ))
+            })?;
+            let mapping = Mapping::parse(&text).map_err(|e| {
+                Failure::Input(format!(
+                    "{}: el archivo {path} no es un mapeo válido: {e} (docs/sources.md)",
+                    raw.name_of(names::SQL_MAPPING)
+                ))
+            })?;
+            Ok(EpisodeQuery::Mapped(mapping))
+        }
+        (Some(_), Some(_)) => Err(Failure::Input(format!(
+            "{} y {}: use uno de los dos (una consulta que devuelve el JSON del episodio, o un \
+             archivo de mapeo de columnas)",
+            raw.name_of(names::SQL_EPISODE),
+            raw.name_of(names::SQL_MAPPING)
+        ))),
+        (None, None) => Err(Failure::Input(format!(
+            "{}=sql: falta {} (la consulta que devuelve el JSON de un episodio dado su número, \
+             por ejemplo SELECT get_discharge_summary_json($1)) o {} (un archivo de mapeo de \
+             columnas)",
+            names::SOURCE,
+            names::SQL_EPISODE,
+            names::SQL_MAPPING
+        ))),
+    }
 }
 
 #[cfg(test)]
@@ -272,7 +308,7 @@ mod tests {
         let Some(SourceConfig::Sql(c)) = s.source else {
             panic!()
         };
-        assert_eq!(c.episode_query, "SELECT f($1)");
+        assert!(matches!(&c.episode, EpisodeQuery::Json(q) if q == "SELECT f($1)"));
         assert!(!format!("{c:?}").contains("clave"));
     }
 

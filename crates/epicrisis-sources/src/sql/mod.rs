@@ -1,12 +1,14 @@
 //! The hospital's database as a source: PostgreSQL or MySQL/MariaDB, read-only.
 //!
-//! Two queries, written by the hospital's IT staff for their own schema:
+//! Queries written by the hospital's IT staff for their own schema:
 //! - `EPICRISIS_SOURCE_SQL_EPISODE` returns one episode as JSON, given the episode's key as
 //!   its only parameter (`$1` on PostgreSQL, `?` on MySQL). The first column of the first
 //!   row is the document: JSON text, a `json`/`jsonb` value, or bytes, in any shape the
 //!   readers accept (rich, compact, predecessor, FHIR Bundle). This is how the predecessor
 //!   read episodes (`select get_discharge_summary_json($1)`). No row, or NULL, means the
 //!   database has no such episode.
+//! - or, instead, `EPICRISIS_SOURCE_SQL_MAPPING`: a file of queries whose columns are
+//!   named as the rich format's fields ([`mapping`]), for a schema of plain tables.
 //! - `EPICRISIS_SOURCE_SQL_DISCHARGES` lists the episodes discharged on or after a date,
 //!   given as text `YYYY-MM-DD` (cast it on PostgreSQL: `$1::date`); the first column of
 //!   each row is the episode's key (text or an integer), in discharge order.
@@ -27,11 +29,17 @@
 //! tables and columns, not values; a data error (class 22, say) could quote a value, so
 //! only its code is shown.
 
-use crate::settings::{SQL_DISCHARGES, SQL_EPISODE, SQL_URL};
+mod cells;
+pub mod mapping;
+
+pub use mapping::Mapping;
+
+use crate::settings::{SQL_DISCHARGES, SQL_EPISODE, SQL_MAPPING, SQL_URL};
 use crate::{Discharge, Fetched, Retry, Secret, Since, SourceError};
-use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions, MySqlRow};
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
-use sqlx::{ConnectOptions, Executor, Row};
+use cells::{my_document, my_key, pg_document, pg_key};
+use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{ConnectOptions, Executor};
 use std::future::Future;
 use std::str::FromStr;
 use std::time::Duration;
@@ -41,13 +49,22 @@ use std::time::Duration;
 pub struct SqlConfig {
     /// `postgres://…` or `mysql://…` (MariaDB too); it may hold a password.
     pub url: Secret,
-    /// The query that returns one episode's JSON.
-    pub episode_query: String,
+    /// How one episode is read: a query returning its JSON, or mapped rows.
+    pub episode: EpisodeQuery,
     /// The query that lists the discharges since a date; `None`: the source can read
     /// episodes by key (HL7 events, `pull --episode`) but not list them.
     pub discharges_query: Option<String>,
     pub timeout: Duration,
     pub retry: Retry,
+}
+
+/// How the source reads one episode.
+#[derive(Debug, Clone)]
+pub enum EpisodeQuery {
+    /// `EPICRISIS_SOURCE_SQL_EPISODE`: the first column of the first row is the JSON.
+    Json(String),
+    /// `EPICRISIS_SOURCE_SQL_MAPPING`: rows mapped by declared columns ([`Mapping`]).
+    Mapped(Mapping),
 }
 
 enum Pool {
@@ -120,8 +137,24 @@ impl SqlSource {
     }
 
     pub async fn episode(&self, id: &str) -> Result<Fetched, SourceError> {
-        let query = self.config.episode_query.as_str();
-        let cell = match &self.pool {
+        let document = match &self.config.episode {
+            EpisodeQuery::Json(query) => self.json_document(query, id).await?,
+            EpisodeQuery::Mapped(m) => self.mapped_document(m, id).await?,
+        };
+        let document = document.ok_or_else(|| SourceError::NotFound {
+            detail: "la consulta del episodio no devolvió filas, o devolvió NULL".into(),
+        })?;
+        let summary = format!("{} bytes de JSON", document.len());
+        Ok(Fetched {
+            id: id.to_string(),
+            document,
+            summary,
+        })
+    }
+
+    /// The JSON the episode query returns; `None`: no row or NULL.
+    async fn json_document(&self, query: &str, id: &str) -> Result<Option<Vec<u8>>, SourceError> {
+        Ok(match &self.pool {
             Pool::Pg(pool) => {
                 let row = self
                     .timed(SQL_EPISODE, || {
@@ -138,16 +171,50 @@ impl SqlSource {
                     .await?;
                 row.as_ref().map(my_document).transpose()?.flatten()
             }
-        };
-        let document = cell.ok_or_else(|| SourceError::NotFound {
-            detail: format!("{SQL_EPISODE} no devolvió filas, o devolvió NULL"),
-        })?;
-        let summary = format!("{} bytes de JSON", document.len());
-        Ok(Fetched {
-            id: id.to_string(),
-            document,
-            summary,
         })
+    }
+
+    /// The episode built from the mapping's rows; `None`: the episode query has no row.
+    async fn mapped_document(&self, m: &Mapping, id: &str) -> Result<Option<Vec<u8>>, SourceError> {
+        let Some(episode) = self
+            .rows(&m.episodio.consulta, id)
+            .await?
+            .into_iter()
+            .next()
+        else {
+            return Ok(None);
+        };
+        let mut lists = Vec::with_capacity(m.listas.len());
+        for l in &m.listas {
+            lists.push((l.campo.as_str(), self.rows(&l.consulta, id).await?));
+        }
+        let doc = mapping::build(episode, lists).map_err(|detail| SourceError::Answer {
+            setting: SQL_MAPPING,
+            detail,
+        })?;
+        Ok(Some(doc.to_string().into_bytes()))
+    }
+
+    /// Every row of a mapping's query, as named JSON cells.
+    async fn rows(&self, query: &str, id: &str) -> Result<Vec<mapping::Cells>, SourceError> {
+        match &self.pool {
+            Pool::Pg(pool) => {
+                let rows = self
+                    .timed(SQL_MAPPING, || sqlx::query(query).bind(id).fetch_all(pool))
+                    .await?;
+                rows.iter()
+                    .map(|r| cells::pg_values(r, SQL_MAPPING))
+                    .collect()
+            }
+            Pool::My(pool) => {
+                let rows = self
+                    .timed(SQL_MAPPING, || sqlx::query(query).bind(id).fetch_all(pool))
+                    .await?;
+                rows.iter()
+                    .map(|r| cells::my_values(r, SQL_MAPPING))
+                    .collect()
+            }
+        }
     }
 
     pub fn describe(&self) -> String {
@@ -340,81 +407,6 @@ fn password_of(url: &str) -> Option<&str> {
     let creds = &rest[..rest.rfind('@')?];
     creds.split_once(':').map(|(_, p)| p)
 }
-
-fn not_a_document(setting: &'static str) -> SourceError {
-    SourceError::Answer {
-        setting,
-        detail: "la primera columna no es texto, JSON ni bytes; conviértala a texto en la \
-                 consulta (::text en PostgreSQL, CAST(… AS CHAR) en MySQL)"
-            .into(),
-    }
-}
-
-fn not_a_key() -> SourceError {
-    SourceError::Answer {
-        setting: SQL_DISCHARGES,
-        detail: "la primera columna no es texto ni un entero; conviértala a texto en la consulta"
-            .into(),
-    }
-}
-
-/// Reads the first column as the episode document (text, JSON or bytes); NULL is `None`.
-macro_rules! document_reader {
-    ($name:ident, $row:ty) => {
-        fn $name(row: &$row) -> Result<Option<Vec<u8>>, SourceError> {
-            if row.columns().is_empty() {
-                return Err(not_a_document(SQL_EPISODE));
-            }
-            if let Ok(v) = row.try_get::<Option<String>, _>(0) {
-                return Ok(v.map(String::into_bytes));
-            }
-            if let Ok(v) = row.try_get::<Option<serde_json::Value>, _>(0) {
-                return Ok(v.map(|v| v.to_string().into_bytes()));
-            }
-            if let Ok(v) = row.try_get::<Option<Vec<u8>>, _>(0) {
-                return Ok(v);
-            }
-            Err(not_a_document(SQL_EPISODE))
-        }
-    };
-}
-
-/// Reads the first column as an episode key (text or an integer); NULL is `None`.
-macro_rules! key_reader {
-    ($name:ident, $row:ty) => {
-        fn $name(row: &$row) -> Result<Option<String>, SourceError> {
-            if row.columns().is_empty() {
-                return Err(not_a_key());
-            }
-            if let Ok(v) = row.try_get::<Option<String>, _>(0) {
-                return Ok(v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty()));
-            }
-            if let Ok(v) = row.try_get::<Option<i64>, _>(0) {
-                return Ok(v.map(|n| n.to_string()));
-            }
-            if let Ok(v) = row.try_get::<Option<i32>, _>(0) {
-                return Ok(v.map(|n| n.to_string()));
-            }
-            Err(not_a_key())
-        }
-    };
-}
-
-document_reader!(pg_document, PgRow);
-document_reader!(my_document, MySqlRow);
-key_reader!(pg_key, PgRow);
-
-/// MySQL keys may also be unsigned integers.
-fn my_key(row: &MySqlRow) -> Result<Option<String>, SourceError> {
-    if let Ok(v) = row.try_get::<Option<u64>, _>(0) {
-        return Ok(v.map(|n| n.to_string()));
-    }
-    if let Ok(v) = row.try_get::<Option<u32>, _>(0) {
-        return Ok(v.map(|n| n.to_string()));
-    }
-    my_key_signed(row)
-}
-key_reader!(my_key_signed, MySqlRow);
 
 #[cfg(test)]
 mod tests {
