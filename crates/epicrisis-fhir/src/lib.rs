@@ -10,9 +10,12 @@
 //!
 //! The mapping (DOMAIN.md, "Interoperability"):
 //! - `Composition` (LOINC 18842-5 "Discharge summary") first, one section per part of the
-//!   draft with its narrative and references to the resources it talks about;
-//! - `Patient`, `Encounter` (period, service, treating physician, reason, diagnoses with
-//!   their role: `AD` admission, `DD` discharge);
+//!   draft with its narrative and references to the resources it talks about; its author
+//!   and attester reference a `Practitioner` of the same name, its custodian the
+//!   hospital's `Organization`;
+//! - `Patient` (the RUN as CL Core types it), `Practitioner` (treating physician,
+//!   signer), `Organization` (the hospital), `Encounter` (period, service, treating
+//!   physician, reason, diagnoses with their role: `AD` admission, `DD` discharge);
 //! - `Condition` (CIE-10, system `http://hl7.org/fhir/sid/icd-10`), `Procedure`;
 //! - `MedicationStatement` for in-hospital treatments, `MedicationRequest` (category
 //!   `discharge`) for the discharge prescription, ATC system `http://www.whocc.no/atc`,
@@ -20,13 +23,23 @@
 //! - `Observation` for laboratory values (value, unit, reference range, interpretation);
 //! - `DocumentReference` for the day-by-day evolution notes (plain text attachments).
 //!
+//! HL7 Chile's core guide, CL Core ([`clcore`], `docs/fhir-chile.md`): the export claims
+//! `CorePacienteCl`, `CorePrestadorCl`, `CoreOrganizacionCl`, `EncounterCL`,
+//! `CoreDiagnosticoCl`, `CoreObservacionCL` and `DocumentoCl` where the resource meets
+//! them, writes a valid RUN typed `01` of `CSTipoIdentificador` with its country, and a
+//! name in parts (given names, first surname, `SegundoApellido`) only when the one name
+//! string says which is which (`Quiroga Fuentes, Rosa Elena`). The import prefers the RUN
+//! among a Patient's identifiers and builds a name from its parts and that extension.
+//!
 //! JSON is built and walked with `serde_json::Value` by hand, as in `epicrisis-ingest`:
 //! FHIR is a wire format, kept at this edge, and every import error names its JSON path.
 
 mod base64;
+pub mod clcore;
 mod dosage;
 mod export;
 mod import;
+mod run;
 
 pub use export::{Attester, CompositionStatus, DocumentInfo, Section, SectionKind, to_bundle};
 pub use import::{CodeReader, FhirError, PlainCodes, from_bundle};

@@ -1,9 +1,14 @@
 //! The `Composition` (LOINC 18842-5 "Discharge summary"): the document's header and one
 //! section per part of the draft, with its narrative and the resources it talks about.
+//!
+//! It claims CL Core `DocumentoCl` when it has a section (the profile's one requirement);
+//! its author and attester reference the Practitioner of the same name when one was
+//! written, and its custodian the hospital's Organization.
 
-use super::values::{insert_opt, narrative};
+use super::people::named_reference;
+use super::values::{insert_opt, narrative, profile};
 use super::{DocumentInfo, Refs, Section, SectionKind};
-use crate::LOINC;
+use crate::{LOINC, clcore};
 use serde_json::{Value, json};
 
 /// The Composition resource, its sections referencing what `refs` holds.
@@ -21,21 +26,24 @@ pub(super) fn composition(info: &DocumentInfo, refs: &Refs) -> Value {
         "subject": {"reference": refs.patient},
         "encounter": {"reference": refs.encounter},
         "date": info.timestamp,
-        "author": [{ "display": info.author }],
+        "author": [named_reference(refs.practitioner(&info.author), &info.author)],
         "title": info.title,
         "confidentiality": "R",
     });
     if let Some(a) = &info.attester {
+        let party = named_reference(refs.practitioner(&a.party), &a.party);
         insert_opt(
             &mut composition,
             "attester",
-            Some(json!([{ "mode": "legal", "time": a.time, "party": { "display": a.party } }])),
+            Some(json!([{ "mode": "legal", "time": a.time, "party": party }])),
         );
     }
     if let Some(c) = &info.custodian {
-        insert_opt(&mut composition, "custodian", Some(json!({ "display": c })));
+        let org = refs.organization.as_ref().map(|(_, r)| r.as_str());
+        insert_opt(&mut composition, "custodian", Some(named_reference(org, c)));
     }
     if !sections.is_empty() {
+        insert_opt(&mut composition, "meta", Some(profile(clcore::DOCUMENT)));
         insert_opt(&mut composition, "section", Some(Value::Array(sections)));
     }
     composition

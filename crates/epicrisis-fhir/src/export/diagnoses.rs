@@ -1,9 +1,12 @@
-//! `Condition` (the admission and discharge diagnoses, CIE-10) and `Procedure`
-//! (ICD-9-CM or the hospital's own codes).
+//! `Condition` (the admission and discharge diagnoses, CIE-10; CL Core
+//! `CoreDiagnosticoCl`, whose rules (status codes from FHIR's value sets, onset as a
+//! dateTime or Period, subject a `CorePacienteCl`) these meet by writing no status and
+//! no onset) and `Procedure` (ICD-9-CM or the hospital's own codes; CL Core has no
+//! Procedure profile).
 
 use super::Builder;
-use super::values::{date, insert_opt};
-use crate::{ICD9CM, ICD10, LOCAL_PROCEDURE};
+use super::values::{date, insert_opt, profile};
+use crate::{ICD9CM, ICD10, LOCAL_PROCEDURE, clcore};
 use epicrisis_domain::{Diagnosis, Episode, Procedure};
 use serde_json::{Map, Value, json};
 
@@ -43,6 +46,7 @@ fn condition(b: &Builder<'_>, d: &Diagnosis, discharge: bool, ep: &Episode) -> V
     code.insert("text".into(), json!(d.name));
     let mut v = json!({
         "resourceType": "Condition",
+        "meta": profile(clcore::CONDITION),
         "category": [{
             "coding": [{
                 "system": "http://terminology.hl7.org/CodeSystem/condition-category",

@@ -1,15 +1,24 @@
-//! The `Encounter` of the stay: identifier, service, treating physician, period, reason,
-//! and its diagnoses with their role (`AD` admission, `DD` discharge) and rank.
+//! The `Encounter` of the stay (CL Core `EncounterCL`): identifier, service, treating
+//! physician, period, reason, the hospital, and its diagnoses with their role (`AD`
+//! admission, `DD` discharge) and rank.
+//!
+//! `EncounterCL` asks each participant for an `individual` (a `CorePrestadorCl`
+//! Practitioner here), its diagnoses to be `CoreDiagnosticoCl` Conditions and its
+//! `serviceProvider` a `CoreOrganizacionCl`: all three are written that way.
 
 use super::Refs;
-use super::values::{insert_opt, period};
+use super::people::named_reference;
+use super::values::{insert_opt, period, profile};
+use crate::clcore;
 use epicrisis_domain::Episode;
 use serde_json::{Value, json};
 
-/// The Encounter resource; `refs` gives the Patient and the Conditions it names.
+/// The Encounter resource; `refs` gives the Patient, the Practitioners, the hospital and
+/// the Conditions it names.
 pub(super) fn encounter(ep: &Episode, refs: &Refs) -> Value {
     let mut encounter = json!({
         "resourceType": "Encounter",
+        "meta": profile(clcore::ENCOUNTER),
         "status": "finished",
         "class": {
             "system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
@@ -24,7 +33,7 @@ pub(super) fn encounter(ep: &Episode, refs: &Refs) -> Value {
     if let Some(s) = &ep.service {
         insert_opt(&mut encounter, "serviceType", Some(json!({ "text": s })));
     }
-    if let Some(p) = &ep.physician {
+    if let Some(p) = ep.physician.as_deref().filter(|p| !p.trim().is_empty()) {
         insert_opt(
             &mut encounter,
             "participant",
@@ -36,8 +45,15 @@ pub(super) fn encounter(ep: &Episode, refs: &Refs) -> Value {
                         "display": "attender"
                     }]
                 }],
-                "individual": { "display": p }
+                "individual": named_reference(refs.practitioner(p), p)
             }])),
+        );
+    }
+    if let Some((name, r)) = &refs.organization {
+        insert_opt(
+            &mut encounter,
+            "serviceProvider",
+            Some(named_reference(Some(r), name)),
         );
     }
     insert_opt(

@@ -6,8 +6,10 @@ mod documents;
 mod encounter;
 mod info;
 mod medications;
+mod names;
 mod observations;
 mod patient;
+mod people;
 mod values;
 
 pub use info::{Attester, CompositionStatus, DocumentInfo, Section, SectionKind};
@@ -105,6 +107,20 @@ struct Refs {
     discharge_medications: Vec<String>,
     labs: Vec<String>,
     notes: Vec<String>,
+    /// The Practitioners written, by the name they were written for.
+    practitioners: Vec<(String, String)>,
+    /// The hospital's Organization: its name and reference.
+    organization: Option<(String, String)>,
+}
+
+impl Refs {
+    /// The reference of the Practitioner written for `name`, if any.
+    fn practitioner(&self, name: &str) -> Option<&str> {
+        self.practitioners
+            .iter()
+            .find(|(n, _)| people::same_person(n, name))
+            .map(|(_, r)| r.as_str())
+    }
 }
 
 /// Builds the document Bundle. Deterministic: the same episode and [`DocumentInfo`] give
@@ -124,9 +140,12 @@ pub fn to_bundle(ep: &Episode, info: &DocumentInfo) -> Value {
         discharge_medications: Vec::new(),
         labs: Vec::new(),
         notes: Vec::new(),
+        practitioners: Vec::new(),
+        organization: None,
     };
 
     b.push("patient", patient::patient(ep));
+    people::push_people(&mut b, ep, &mut refs);
     refs.conditions = diagnoses::push_conditions(&mut b, ep);
     b.push("encounter", encounter::encounter(ep, &refs));
     refs.procedures = diagnoses::push_procedures(&mut b, ep);

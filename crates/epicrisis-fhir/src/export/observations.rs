@@ -1,9 +1,11 @@
-//! Laboratory `Observation`s: the first and last value of each test (with the stay's
-//! minimum and maximum on the first), and qualitative results as `valueString`.
+//! Laboratory `Observation`s (CL Core `CoreObservacionCL`: final status, laboratory
+//! category, subject and encounter of CL Core profiles): the first and last value of
+//! each test (with the stay's minimum and maximum on the first), and qualitative results
+//! as `valueString`.
 
 use super::Builder;
-use super::values::{date, insert_opt, num};
-use crate::{EXT_LAB_PERIOD, EXT_LAB_ROLE};
+use super::values::{date, insert_opt, num, profile};
+use crate::{EXT_LAB_PERIOD, EXT_LAB_ROLE, clcore};
 use epicrisis_domain::{Date, Episode, LabFinding, LabStatus, LabSummary, LabValue};
 use serde_json::{Map, Value, json};
 
@@ -74,6 +76,7 @@ fn observation(b: &Builder<'_>, l: &LabSummary, v: &LabValue, last: bool) -> Val
     let unit = l.unit.as_deref();
     let mut o = json!({
         "resourceType": "Observation",
+        "meta": profile(clcore::OBSERVATION),
         "extension": [{ "url": EXT_LAB_ROLE, "valueCode": if last { "ultimo" } else { "ingreso" } }],
         "status": "final",
         "category": laboratory_category(),
@@ -123,6 +126,7 @@ fn laboratory_category() -> Value {
 fn finding_observation(b: &Builder<'_>, f: &LabFinding) -> Value {
     let mut o = json!({
         "resourceType": "Observation",
+        "meta": profile(clcore::OBSERVATION),
         "status": "final",
         "category": laboratory_category(),
         "code": { "text": f.test },

@@ -1,5 +1,5 @@
 //! Small JSON values shared by the resource writers: dates, numbers, periods, optional
-//! fields, and the XHTML narrative of a section.
+//! fields, the `meta` that claims a profile, and the XHTML narrative of a section.
 
 use epicrisis_domain::Date;
 use serde_json::{Map, Value, json};
@@ -68,6 +68,11 @@ pub(super) fn period(start: Option<Date>, end: Option<Date>) -> Option<Value> {
         p.insert("end".into(), date(e));
     }
     (!p.is_empty()).then_some(Value::Object(p))
+}
+
+/// `meta` claiming one profile (a CL Core canonical URL, see [`crate::clcore`]).
+pub(super) fn profile(url: &str) -> Value {
+    json!({ "profile": [url] })
 }
 
 pub(super) fn insert_opt(m: &mut Value, key: &str, v: Option<Value>) {

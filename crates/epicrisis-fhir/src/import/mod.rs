@@ -1,6 +1,7 @@
 //! FHIR R4 `Bundle` → [`Episode`]: the same kinds of resources [`crate::to_bundle`]
 //! writes, as a hospital's FHIR server would send them (any Bundle type; references by
-//! `urn:uuid:` full URLs or `Type/id`).
+//! `urn:uuid:` full URLs or `Type/id`), Chilean ones included: the RUN among several
+//! identifiers and names in CL Core's parts (`people`, docs/fhir-chile.md).
 
 mod codes;
 mod composition;
@@ -11,6 +12,7 @@ mod json;
 mod medications;
 mod observations;
 mod patient;
+mod people;
 
 pub use codes::{CodeReader, PlainCodes};
 pub(crate) use json::{arr, coding_in, concept_text, first, s};
@@ -40,6 +42,8 @@ struct Res<'a> {
     r: &'a Map<String, Value>,
     /// Its position in the Bundle's resources (a key for maps, found in constant time).
     index: usize,
+    /// The entry's `fullUrl`: an `http(s)` address when the resource lives on a server.
+    full_url: Option<&'a str>,
 }
 
 /// The roles of diagnoses by resource key ([`Reader::key_of`]): `true` for a discharge
@@ -79,7 +83,13 @@ impl<'a> Reader<'a> {
                 rd.by_ref.insert(format!("{ty}/{id}"), idx);
             }
             let index = rd.resources.len();
-            rd.resources.push(Res { path, r, index });
+            let full_url = e.get("fullUrl").and_then(Value::as_str);
+            rd.resources.push(Res {
+                path,
+                r,
+                index,
+                full_url,
+            });
         }
         Ok(rd)
     }

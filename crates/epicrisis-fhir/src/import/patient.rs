@@ -1,8 +1,13 @@
 //! The person: `Patient` (identifier, name, sex, age or birth date) and the
 //! `AllergyIntolerance` resources of their history.
+//!
+//! A Patient as CL Core (`CorePacienteCl`) and Chilean servers write it: several
+//! identifiers (a record number often first), of which the RUN is the one kept; names
+//! with the official one in parts and the second surname in an extension.
 
 use super::Reader;
-use super::json::{arr, concept_text, date_of, first, s};
+use super::json::{arr, concept_text, date_of, s};
+use super::people::{patient_identifier, person_name};
 use crate::EXT_AGE;
 use epicrisis_domain::{Allergies, Date, Episode, Sex};
 use serde_json::Value;
@@ -12,17 +17,16 @@ use serde_json::Value;
 pub(super) fn read_patient(rd: &Reader<'_>, ep: &mut Episode) -> Option<Date> {
     if let Some(p) = rd.of_type("Patient").next() {
         let v = Value::Object(p.r.clone());
-        ep.patient.identifier = first(&v, "identifier")
-            .and_then(|i| s(i, "value"))
-            .map(str::to_string);
-        ep.patient.name = first(&v, "name").and_then(|n| {
-            s(n, "text").map(str::to_string).or_else(|| {
-                let mut words: Vec<&str> =
-                    arr(n, "given").iter().filter_map(Value::as_str).collect();
-                words.extend(s(n, "family"));
-                (!words.is_empty()).then(|| words.join(" "))
-            })
-        });
+        ep.patient.identifier = match v.get("identifier") {
+            Some(Value::Array(ids)) => patient_identifier(ids),
+            Some(one) => patient_identifier(std::slice::from_ref(one)),
+            None => None,
+        };
+        ep.patient.name = match v.get("name") {
+            Some(Value::Array(names)) => person_name(names),
+            Some(one) => person_name(std::slice::from_ref(one)),
+            None => None,
+        };
         ep.patient.sex = match s(&v, "gender") {
             Some("female") => Some(Sex::Female),
             Some("male") => Some(Sex::Male),
