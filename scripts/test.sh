@@ -21,8 +21,15 @@ if ! "$FHIR_VENV/bin/python" -c "import openapi_spec_validator" >/dev/null 2>&1;
   "$FHIR_VENV/bin/pip" install --quiet "openapi-spec-validator==0.7.2"
 fi
 export EPICRISIS_OPENAPI_PYTHON="$FHIR_VENV/bin/python"
+# The server's /metrics is read by Prometheus's own parser (tests/observability.rs; same venv).
+if ! "$FHIR_VENV/bin/python" -c "import prometheus_client" >/dev/null 2>&1; then
+  "$FHIR_VENV/bin/pip" install --quiet "prometheus_client==0.26.0"
+fi
+export EPICRISIS_PROMETHEUS_PYTHON="$FHIR_VENV/bin/python"
 say "episode sources: MariaDB (a private server per test), the hl7 package's MLLP client, Medplum's FHIR server (npm, in memory)"
 need_packages mariadb-server
+say "operations: OpenLDAP (slapd, per test), openssl (TLS test certificates), systemd-analyze (the package's units)"
+need_packages slapd ldap-utils openssl systemd
 # An independent MLLP sender for the HL7 v2 listener's tests (same venv).
 if ! "$FHIR_VENV/bin/python" -c "import hl7.client" >/dev/null 2>&1; then
   "$FHIR_VENV/bin/pip" install --quiet "hl7==0.4.5"

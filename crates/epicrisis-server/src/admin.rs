@@ -86,6 +86,8 @@ fn action_es(action: &str) -> &str {
         "token_revoke" => "token de API revocado",
         "llm_completion" => "uso del modelo por la API",
         "verify" => "verificación de firma",
+        "backup" => "respaldo de la base de datos",
+        "restore" => "restauración de un respaldo",
         other => other,
     }
 }
@@ -197,7 +199,8 @@ async fn admin_view_checked(
         .map(|u| {
             json!({"username": u.username, "display_name": u.display_name,
                    "role": u.role.as_str(), "role_es": u.role.label_es(),
-                   "disabled": u.disabled, "created": u.created_at})
+                   "disabled": u.disabled, "created": u.created_at,
+                   "directory": u.source == epicrisis_store::UserSource::Directory})
         })
         .collect();
     let roles: Vec<Value> = [Role::Medico, Role::Administrativo, Role::Admin]

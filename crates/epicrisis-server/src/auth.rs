@@ -321,6 +321,22 @@ impl LoginLimiter {
         }
     }
 
+    /// An attempt that checked no password (the directory did not answer): every key
+    /// gets back the attempt [`LoginLimiter::begin`] counted, so that an outage does not
+    /// lock people, or the address of a ward's proxy, out of the emergency accounts.
+    pub fn refund(&self, keys: &[String]) {
+        if let Ok(mut map) = self.attempts.lock() {
+            for k in keys {
+                if let Some(v) = map.get_mut(k) {
+                    v.pop();
+                    if v.is_empty() {
+                        map.remove(k);
+                    }
+                }
+            }
+        }
+    }
+
     /// Keys currently held (for tests and the health view).
     pub fn len(&self) -> usize {
         self.attempts.lock().map_or(0, |m| m.len())
@@ -396,6 +412,20 @@ mod tests {
             l.begin(&keys).unwrap();
             l.succeeded(&keys);
         }
+        assert!(l.is_empty());
+    }
+
+    #[test]
+    fn an_unchecked_attempt_is_given_back() {
+        let l = LoginLimiter::default();
+        let keys = vec!["u:ana".to_string(), "ip:10.0.0.2".to_string()];
+        l.begin(&keys).unwrap();
+        // Many attempts while the directory is down never lock anyone.
+        for _ in 0..10 {
+            l.begin(&keys).unwrap();
+            l.refund(&keys);
+        }
+        l.refund(&keys);
         assert!(l.is_empty());
     }
 

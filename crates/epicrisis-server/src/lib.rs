@@ -9,9 +9,13 @@
 //! - [`web`]: the Spanish web interface, server-rendered, its assets embedded;
 //! - [`jobs`]: the bounded generation queue and its worker;
 //! - [`auth`]: passwords, sessions, API tokens, CSRF and login rate limiting;
+//! - [`directory`]: logins checked by the hospital's LDAP / Active Directory;
 //! - [`client`]: the client's address behind trusted reverse proxies;
 //! - [`cache`]: parsed episodes and their validation index, shared between requests;
 //! - [`tokens`]: API tokens — create (admins), list, revoke, with an expiry;
+//! - [`metrics`]: Prometheus metrics at `/metrics` (requests by route pattern, drafts by
+//!   engine and model, the queue, the pool, memory), and [`request_id`]: each request's
+//!   id, in its log lines' span and the `X-Request-Id` answer header;
 //! - [`record`]: the signed record — documents of a version rendered from the episode
 //!   data it was written from, and the verification of a version's hash.
 //!
@@ -25,6 +29,7 @@ pub mod auth;
 pub mod batches;
 pub mod cache;
 pub mod client;
+pub mod directory;
 pub mod discharges;
 pub mod drafting;
 pub mod error;
@@ -32,10 +37,13 @@ pub mod jobs;
 pub mod listen;
 pub mod listing;
 pub mod login;
+pub mod metrics;
 pub mod openai;
 pub mod openapi;
 pub mod origins;
 pub mod record;
+pub mod request_id;
+pub mod tls;
 pub mod tokens;
 pub mod web;
 pub mod worker;
@@ -91,6 +99,12 @@ pub struct Settings {
     /// (`--engine` or `MODEL_TYPE`: `local`, `deterministic`, `openai`, `anthropic`), for
     /// the page's notice; `None` when this server does not know it.
     pub workers_engine: Option<String>,
+    /// The secret that lets a scraper read `/metrics` (`EPICRISIS_METRICS_TOKEN_FILE`;
+    /// administrators' API tokens work too), see [`metrics`].
+    pub metrics_token: Option<metrics::MetricsToken>,
+    /// The hospital's directory (`EPICRISIS_LDAP_*`) for logins; `None`: local accounts
+    /// only, see [`directory`].
+    pub directory: Option<Arc<directory::Directory>>,
 }
 
 impl Default for Settings {
@@ -114,6 +128,8 @@ impl Default for Settings {
             jobs: worker::WorkerSettings::default(),
             no_worker_after: jobs::NO_WORKER_AFTER,
             workers_engine: None,
+            metrics_token: None,
+            directory: None,
         }
     }
 }
@@ -138,6 +154,8 @@ pub struct Inner {
     pub typical: jobs::TypicalSeconds,
     /// Tokens each user spent on `/v1` over the last hour.
     pub v1_budget: openai::budget::TokenBudget,
+    /// What this process counts for `/metrics`.
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 /// Shared state of all handlers.
@@ -181,6 +199,7 @@ impl Server {
             indexer: archive::Indexer::default(),
             typical: jobs::TypicalSeconds::default(),
             v1_budget: openai::budget::TokenBudget::default(),
+            metrics: Arc::new(metrics::Metrics::default()),
         }));
         Ok(Server { state })
     }
@@ -203,6 +222,16 @@ impl Server {
     pub async fn run(
         self,
         listener: tokio::net::TcpListener,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        self.run_with_tls(listener, None, shutdown).await
+    }
+
+    /// [`Server::run`], over TLS when `tls` is given ([`tls::Tls`]).
+    pub async fn run_with_tls(
+        self,
+        listener: tokio::net::TcpListener,
+        tls: Option<tls::Tls>,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         // Signed epicrisis not yet in the archive (e.g. the embeddings model was just
@@ -229,6 +258,7 @@ impl Server {
                     self.state.settings.jobs.clone(),
                     tokio::runtime::Handle::current(),
                 )
+                .with_metrics(self.state.metrics.clone())
                 .start(self.state.wake.clone())?,
             ),
             false => None,
@@ -236,7 +266,7 @@ impl Server {
         let app = self.router();
         let grace = self.state.settings.shutdown_grace;
         let limits = self.state.settings.limits;
-        listen::serve(listener, app, limits, async move {
+        listen::serve(listener, app, limits, tls, async move {
             shutdown.await;
             // Let the running job finish and be saved; streams then end on their own.
             if let Some(w) = worker {
@@ -254,6 +284,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(api)
         .merge(web::routes())
+        .merge(metrics::routes())
         .fallback(web::not_found)
         .layer(middleware::from_fn_with_state(state.clone(), log_request))
         .layer(DefaultBodyLimit::max(limit))
@@ -263,8 +294,9 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// One line per request: method, route pattern, status, milliseconds. Never the URI
-/// (it can hold an episode id) and never bodies.
+/// One line per request (an event of target `epicrisis::requests` in the request's span):
+/// method, route pattern, status, milliseconds, and the request id of the span; the same
+/// in the metrics. Never the URI (it can hold an episode id) and never bodies.
 async fn log_request(
     axum::extract::State(state): axum::extract::State<AppState>,
     req: Request,
@@ -277,8 +309,14 @@ async fn log_request(
         .get::<MatchedPath>()
         .map(|m| m.as_str().to_string())
         .unwrap_or_else(|| "(sin ruta)".into());
-    let mut resp = next.run(req).await;
+    // Every line of this request carries its id (the span); the answer names it too.
+    let id = request_id::of(req.headers());
+    let span = tracing::info_span!("request", request_id = %id);
+    let mut resp = tracing::Instrument::instrument(next.run(req), span.clone()).await;
     let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        h.insert(request_id::HEADER, v);
+    }
     h.insert(
         "x-content-type-options",
         HeaderValue::from_static("nosniff"),
@@ -290,12 +328,17 @@ async fn log_request(
     if !route.starts_with("/assets/") && !h.contains_key("cache-control") {
         h.insert("cache-control", HeaderValue::from_static("no-store"));
     }
+    let (status, elapsed) = (resp.status().as_u16(), t.elapsed());
+    state
+        .metrics
+        .request(method.as_str(), &route, status, elapsed);
     if state.settings.log_requests {
-        eprintln!(
-            "{method} {route} {} {:.1} ms",
-            resp.status().as_u16(),
-            t.elapsed().as_secs_f64() * 1e3
-        );
+        // Tenths of a millisecond, so that the message and the field say the same.
+        let ms = (elapsed.as_secs_f64() * 1e4).round() / 10.0;
+        span.in_scope(|| {
+            tracing::info!(target: "epicrisis::requests", %method, %route, status,
+                duration_ms = ms, "{method} {route} {status} {ms:.1} ms");
+        });
     }
     resp
 }

@@ -12,6 +12,9 @@
 //!   it (tower-http's `RequestBodyTimeoutLayer`, applied in [`crate::router`]); an answer
 //!   that takes long (an event stream, a draft) is not cut, only a client that sends slowly.
 //!
+//! - **TLS**, when configured ([`crate::tls`]): the handshake is bounded by the header
+//!   timeout too, and each connection takes the certificate current when it arrives.
+//!
 //! Each connection carries the client's address (`ConnectInfo`), as `axum::serve` did.
 //! A shutdown stops accepting, asks every connection to finish its request in flight and
 //! close, and waits for them up to [`Limits::drain`].
@@ -49,11 +52,13 @@ impl Default for Limits {
     }
 }
 
-/// Serves `app` on `listener` until `shutdown` resolves, then drains the connections.
+/// Serves `app` on `listener` until `shutdown` resolves, then drains the connections;
+/// over TLS when `tls` is given (the handshake must finish within the header timeout).
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     limits: Limits,
+    tls: Option<crate::tls::Tls>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
@@ -78,23 +83,18 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let app = app.clone();
-        let mut stop = stop_rx.clone();
+        let stop = stop_rx.clone();
+        let acceptor = tls.as_ref().map(crate::tls::Tls::acceptor);
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
-                let mut req = req.map(axum::body::Body::new);
-                req.extensions_mut().insert(ConnectInfo(addr));
-                app.clone().oneshot(req)
-            });
-            let conn = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(limits.header_timeout)
-                .serve_connection(TokioIo::new(stream), service);
-            let mut conn = std::pin::pin!(conn);
-            tokio::select! {
-                _ = conn.as_mut() => {}
-                () = async { drop(stop.wait_for(|s| *s).await) } => {
-                    conn.as_mut().graceful_shutdown();
-                    let _ = conn.await;
+            match acceptor {
+                None => connection(stream, addr, app, limits, stop).await,
+                Some(acceptor) => {
+                    let handshake =
+                        tokio::time::timeout(limits.header_timeout, acceptor.accept(stream));
+                    // A client that cannot or will not finish the handshake is dropped.
+                    if let Ok(Ok(stream)) = handshake.await {
+                        connection(stream, addr, app, limits, stop).await;
+                    }
                 }
             }
             drop(permit);
@@ -106,4 +106,33 @@ pub async fn serve(
     let all = u32::try_from(limits.max_connections.max(1)).unwrap_or(u32::MAX);
     let _ = tokio::time::timeout(limits.drain, slots.acquire_many(all)).await;
     Ok(())
+}
+
+/// One HTTP/1.1 connection (plain or TLS) until it ends or the server stops.
+async fn connection<I>(
+    io: I,
+    addr: std::net::SocketAddr,
+    app: Router,
+    limits: Limits,
+    mut stop: watch::Receiver<bool>,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
+        let mut req = req.map(axum::body::Body::new);
+        req.extensions_mut().insert(ConnectInfo(addr));
+        app.clone().oneshot(req)
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .serve_connection(TokioIo::new(io), service);
+    let mut conn = std::pin::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => {}
+        () = async { drop(stop.wait_for(|s| *s).await) } => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
+    }
 }

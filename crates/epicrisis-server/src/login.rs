@@ -1,6 +1,13 @@
 //! Signing in and out of the web interface: the login form (a double-submit CSRF
 //! token in a cookie of its own), the login limiter and argon2 check, the session
 //! cookie, and the audit entries of each attempt.
+//!
+//! With a directory configured ([`crate::directory`]), a name is checked in this order:
+//! a local account's name by its password here, and only here (the directory never takes
+//! over a local name, so the emergency accounts work whether the directory answers or
+//! not, and no one in the directory can become them); a directory account's name, or a
+//! name no account has, by the directory ([`crate::directory::login`]). The limiter counts
+//! both alike; an attempt the directory could not check (unreachable) is given back.
 
 use crate::api::audit;
 use crate::auth::{self, LOGIN_CSRF_COOKIE, Principal, SESSION_COOKIE, Via};
@@ -12,10 +19,10 @@ use axum::extract::{ConnectInfo, DefaultBodyLimit, Form, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use epicrisis_store::User;
+use epicrisis_store::{User, UserSource};
 use minijinja::context;
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Value, json};
 use std::net::SocketAddr;
 
 /// The largest login form accepted (a user name, a password and a CSRF token fit in a
@@ -40,7 +47,7 @@ async fn login_page(State(state): State<AppState>, headers: HeaderMap) -> Respon
     login_form(&state, None, StatusCode::OK)
 }
 
-fn login_form(state: &AppState, error: Option<&str>, status: StatusCode) -> Response {
+pub(crate) fn login_form(state: &AppState, error: Option<&str>, status: StatusCode) -> Response {
     let csrf = match auth::random_token() {
         Ok(t) => t,
         Err(e) => return error_page(state, e),
@@ -79,6 +86,14 @@ async fn login(
         return refused;
     }
     let username = f.username.trim().to_lowercase();
+    if f.password.is_empty() {
+        // Never sent anywhere: to a directory, an empty password is an anonymous bind.
+        return login_form(
+            &state,
+            Some("Escriba su contraseña."),
+            StatusCode::BAD_REQUEST,
+        );
+    }
     let ip = crate::client::client_ip(addr.ip(), &headers, &state.settings.trusted_proxies);
     let keys = vec![format!("u:{username}"), format!("ip:{ip}")];
     // Counted before the password is checked: parallel guesses cannot all pass.
@@ -95,13 +110,60 @@ async fn login(
         }
         return r;
     }
-    match checked_user(&state, &username, f.password.clone()).await {
-        Ok(user) => {
+    match signed_in(&state, &username, f.password).await {
+        Ok((user, detail)) => {
             state.limiter.succeeded(&keys);
-            start_session(&state, user).await
+            start_session(&state, user, detail).await
         }
-        Err(r) => r,
+        Err(refusal) => {
+            if !refusal.checked {
+                state.limiter.refund(&keys);
+            }
+            refusal.page
+        }
     }
+}
+
+/// A refused login: the page to show, and whether a password was checked at all (an
+/// attempt the directory could not check does not count towards the lock).
+pub(crate) struct Refusal {
+    pub page: Response,
+    pub checked: bool,
+}
+
+impl From<Response> for Refusal {
+    fn from(page: Response) -> Refusal {
+        Refusal {
+            page,
+            checked: true,
+        }
+    }
+}
+
+/// The account signing in and the audit entry's detail, in the order of the module's
+/// documentation: a local account here, anything else by the directory when there is one.
+async fn signed_in(
+    state: &AppState,
+    username: &str,
+    password: String,
+) -> Result<(User, Value), Refusal> {
+    let user = state.store.user_by_name(username).await.map_err(|e| {
+        login_form(
+            state,
+            Some(&ApiError::from(e).message),
+            StatusCode::SERVICE_UNAVAILABLE,
+        )
+    })?;
+    if let Some(dir) = &state.settings.directory
+        && user
+            .as_ref()
+            .is_none_or(|u| u.source == UserSource::Directory)
+    {
+        return crate::directory::login::sign_in(state, dir, username, &password, user.as_ref())
+            .await;
+    }
+    let user = checked_user(state, username, user, password).await?;
+    Ok((user, json!({})))
 }
 
 /// The login form's own faults: an expired form (the double-submit token must match the
@@ -136,15 +198,9 @@ fn login_form_refused(state: &AppState, headers: &HeaderMap, f: &LoginForm) -> O
 async fn checked_user(
     state: &AppState,
     username: &str,
+    user: Option<User>,
     password: String,
 ) -> Result<User, Response> {
-    let user = state.store.user_by_name(username).await.map_err(|e| {
-        login_form(
-            state,
-            Some(&ApiError::from(e).message),
-            StatusCode::SERVICE_UNAVAILABLE,
-        )
-    })?;
     let hash = user.as_ref().map(|u| u.password_hash.clone()).unwrap_or_else(|| {
         "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$3Tq0T3sVSLQbAx0AiiQ0fMBVWjvgVS9NWuJaBlJXZhU".into()
     });
@@ -174,8 +230,8 @@ async fn checked_user(
 }
 
 /// A new session for `user`: its cookie, the login form's cookie cleared, the audit
-/// entry, and on to the episode list.
-async fn start_session(state: &AppState, user: User) -> Response {
+/// entry (with `detail`), and on to the episode list.
+async fn start_session(state: &AppState, user: User, detail: Value) -> Response {
     let (token, csrf) = match (auth::random_token(), auth::random_token()) {
         (Ok(a), Ok(b)) => (a, b),
         (Err(e), _) | (_, Err(e)) => return error_page(state, e),
@@ -197,7 +253,7 @@ async fn start_session(state: &AppState, user: User) -> Response {
         user,
         via: Via::Token,
     };
-    let _ = audit(state, Some(&p), "login", None, None, json!({})).await;
+    let _ = audit(state, Some(&p), "login", None, None, detail).await;
     let mut r = Redirect::to("/episodios").into_response();
     for c in [
         auth::set_cookie(

@@ -41,7 +41,7 @@ pub fn templates() -> Environment<'static> {
     env.add_filter("engine_es", engine_es);
     for (name, src) in TEMPLATES {
         if let Err(e) = env.add_template(name, src) {
-            eprintln!("error en la plantilla {name}: {e}");
+            tracing::error!("error en la plantilla {name}: {e}");
         }
     }
     env

@@ -23,6 +23,7 @@
 
 use crate::api::{provenance_json, warn};
 use crate::jobs::JobOptions;
+use crate::metrics::{JobOutcome, Metrics};
 use epicrisis_domain::Episode;
 use epicrisis_embed::Embedder;
 use epicrisis_llm::{CancelToken, GenerationError};
@@ -145,6 +146,8 @@ pub struct Worker {
     /// Names this worker in the store's leases: `host:pid:random`.
     pub id: String,
     pub runtime: Handle,
+    /// Where its drafts are counted ([`Worker::with_metrics`]; its own otherwise).
+    pub metrics: Arc<Metrics>,
 }
 
 impl Worker {
@@ -166,12 +169,27 @@ impl Worker {
             embedder,
             settings,
             runtime,
+            metrics: Arc::default(),
         }
+    }
+
+    /// Counts this worker's drafts in `metrics` (its server's, or its metrics address's).
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Worker {
+        self.metrics = metrics;
+        self
     }
 
     /// Starts the worker's drafting threads; `wake` is how its own server wakes them.
     pub fn start(self, wake: Arc<Wake>) -> std::io::Result<WorkerHandle> {
         let control = Arc::new(Control::default());
+        // The engine's labels for the metrics (a local model's name waits for its
+        // checksum): worked out aside, not in the first draft's way.
+        let (metrics, engine) = (self.metrics.clone(), self.engine.clone());
+        let _ = std::thread::Builder::new()
+            .name("engine-labels".into())
+            .spawn(move || {
+                let _ = metrics.engine_labels(&engine);
+            });
         let listener = self.runtime.spawn(listen(self.store.clone(), wake.clone()));
         let drafts = self.settings.drafts.max(1);
         let worker = Arc::new(self);
@@ -251,8 +269,36 @@ impl Worker {
         }
     }
 
-    /// Drafts one claimed job and ends it: saved, failed, cancelled or handed back.
+    /// Drafts one claimed job and ends it, with its log lines (in a `job` span: the job
+    /// id, never the episode's) and its metrics.
     fn draft(&self, claimed: ClaimedJob, control: &Control) {
+        let span = tracing::info_span!("job", job_id = %claimed.job.id);
+        let _in = span.enter();
+        let t = Instant::now();
+        self.metrics.job_started();
+        let attempt = claimed.job.attempts;
+        tracing::info!(target: "epicrisis::jobs", attempt, "borrador iniciado (intento {attempt})");
+        let (outcome, draft) = self.draft_claimed(&claimed, control, &span);
+        let labels = self.metrics.engine_labels(&self.engine);
+        self.metrics
+            .job_ended(labels, outcome, t.elapsed(), draft.as_ref());
+        let seconds = (t.elapsed().as_secs_f64() * 10.0).round() / 10.0;
+        let errors = (outcome == JobOutcome::Done)
+            .then(|| draft.as_ref().map(|d| d.report.error_count()))
+            .flatten();
+        tracing::info!(target: "epicrisis::jobs", engine = %labels.engine, model = %labels.model,
+            outcome = outcome.as_str(), duration_s = seconds, validation_errors = errors,
+            "borrador {}: {}, {seconds:.1} s", outcome.as_str(), engine_and_model(labels));
+    }
+
+    /// Drafts one claimed job and ends it: saved, failed, cancelled or handed back;
+    /// the draft when one was written.
+    fn draft_claimed(
+        &self,
+        claimed: &ClaimedJob,
+        control: &Control,
+        span: &tracing::Span,
+    ) -> (JobOutcome, Option<Outcome>) {
         let job = &claimed.job;
         let cancel = CancelToken::new();
         if let Ok(mut current) = control.current.lock() {
@@ -268,11 +314,12 @@ impl Worker {
             every: self.settings.heartbeat,
             progress: progress.clone(),
             cancel: cancel.clone(),
+            span: span.clone(),
         };
         let beat = std::thread::Builder::new()
             .name("drafting-heartbeat".into())
             .spawn(move || beat.run());
-        let result = self.write(&claimed, &cancel, &progress);
+        let result = self.write(claimed, &cancel, &progress);
         progress.done.store(true, Ordering::SeqCst);
         if let Ok(b) = beat {
             let _ = b.join();
@@ -280,17 +327,19 @@ impl Worker {
         if let Ok(mut current) = control.current.lock() {
             current.remove(&job.id);
         }
-        let end = match result {
+        let (end, counted) = match result {
             Ok((outcome, sha256)) if !cancel.is_cancelled() => {
-                return self.save(&claimed, &outcome, sha256.as_deref());
+                let saved = self.save(claimed, &outcome, sha256.as_deref());
+                return (saved, Some(outcome));
             }
             Ok(_) | Err(Failure::Cancelled) if control.hand_back.load(Ordering::SeqCst) => {
-                JobEnd::Released
+                (JobEnd::Released, JobOutcome::Released)
             }
-            Ok(_) | Err(Failure::Cancelled) => JobEnd::Cancelled,
-            Err(Failure::Message(m)) => JobEnd::Failed(m),
+            Ok(_) | Err(Failure::Cancelled) => (JobEnd::Cancelled, JobOutcome::Cancelled),
+            Err(Failure::Message(m)) => (JobEnd::Failed(m), JobOutcome::Failed),
         };
         self.end(&job.id, &end);
+        (counted, None)
     }
 
     fn end(&self, job_id: &str, end: &JobEnd) {
@@ -361,7 +410,7 @@ impl Worker {
 
     /// Saves a finished draft: a version for a stored episode (then its passage
     /// vectors, for the next draft), the draft itself for an inline request.
-    fn save(&self, claimed: &ClaimedJob, outcome: &Outcome, sha256: Option<&str>) {
+    fn save(&self, claimed: &ClaimedJob, outcome: &Outcome, sha256: Option<&str>) -> JobOutcome {
         let job = &claimed.job;
         let engine = self.engine.name();
         let (Some(episode_id), Some(revision)) = (&job.episode_id, job.episode_revision) else {
@@ -370,19 +419,24 @@ impl Worker {
                 report: outcome.report.clone(),
                 engine: engine.to_string(),
             };
-            let end = match serde_json::to_string(&result) {
-                Ok(json) => JobEnd::InlineDone(json),
-                Err(e) => JobEnd::Failed(format!("no se pudo guardar el borrador: {e}")),
+            let (end, counted) = match serde_json::to_string(&result) {
+                Ok(json) => (JobEnd::InlineDone(json), JobOutcome::Done),
+                Err(e) => (
+                    JobEnd::Failed(format!("no se pudo guardar el borrador: {e}")),
+                    JobOutcome::Failed,
+                ),
             };
-            return self.end(&job.id, &end);
+            self.end(&job.id, &end);
+            return counted;
         };
         let report_json = match serde_json::to_string(&outcome.report) {
             Ok(r) => r,
             Err(e) => {
-                return self.end(
+                self.end(
                     &job.id,
                     &JobEnd::Failed(format!("no se pudo guardar el borrador: {e}")),
                 );
+                return JobOutcome::Failed;
             }
         };
         let v = NewVersion {
@@ -404,12 +458,16 @@ impl Worker {
                 if let Some(sha) = sha256 {
                     self.keep_passage_vectors(episode_id, sha, outcome);
                 }
+                JobOutcome::Done
             }
-            Ok(Completed::Cancelled) => {}
-            Err(e) => self.end(
-                &job.id,
-                &JobEnd::Failed(format!("no se pudo guardar el borrador: {e}")),
-            ),
+            Ok(Completed::Cancelled) => JobOutcome::Cancelled,
+            Err(e) => {
+                self.end(
+                    &job.id,
+                    &JobEnd::Failed(format!("no se pudo guardar el borrador: {e}")),
+                );
+                JobOutcome::Failed
+            }
         }
     }
 
@@ -613,10 +671,13 @@ struct Heartbeat {
     every: Duration,
     progress: Arc<Shared>,
     cancel: CancelToken,
+    /// The job's span, for its warnings.
+    span: tracing::Span,
 }
 
 impl Heartbeat {
     fn run(self) {
+        let _in = self.span.enter();
         while !self.progress.done.load(Ordering::SeqCst) {
             std::thread::sleep(self.every);
             let changed = self.progress.take();
@@ -637,6 +698,14 @@ impl Heartbeat {
                 Err(e) => warn("a draft job's progress could not be written", &e),
             }
         }
+    }
+}
+
+/// `llama.cpp model.gguf`, or the engine alone (`deterministic`).
+fn engine_and_model(l: &crate::metrics::EngineLabels) -> String {
+    match l.model.is_empty() {
+        true => l.engine.clone(),
+        false => format!("{} {}", l.engine, l.model),
     }
 }
 

@@ -26,21 +26,25 @@
 //!   from the earlier migrator, the step after them that only the program can do;
 //! - `episodes`: [`NewEpisode`], [`EpisodeRow`], [`Store::put_episode`] and reading;
 //! - `versions`: drafts, signatures and amendments ([`NewVersion`], [`VersionRow`]);
-//! - `users`: [`Role`], [`User`], [`Session`];
+//! - `users`: [`Role`], [`User`], [`Session`]; `directory`: the accounts of the hospital's
+//!   directory ([`DirectoryAccount`]);
 //! - `audit`: the audit trail and its hash chain ([`AuditEntry`], [`AuditCheck`]);
 //! - `batches`: drafts of many episodes together ([`BatchRow`], [`BatchItem`]);
+//! - [`backup`]: the logical export of every table to one checked file, and its restore
+//!   into an empty store (SQLite or PostgreSQL, either way);
 //! - [`jobs`], [`listing`], [`revisions`], [`tokens`], [`vectors`]: durable draft jobs,
 //!   the episode list, the signed record, API tokens, sentence embeddings.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sqlx::any::Any;
 use sqlx::{AnyPool, Transaction};
 
 mod audit;
 mod batches;
+mod directory;
 mod episodes;
 mod error;
 mod migrate;
@@ -48,6 +52,7 @@ mod open;
 mod users;
 mod versions;
 
+pub mod backup;
 pub mod jobs;
 pub mod listing;
 pub mod revisions;
@@ -56,6 +61,9 @@ pub mod vectors;
 
 pub use audit::{Anchor, AuditCheck, AuditEntry, AuditKey, AuditRow, AuditSeal, MIN_KEY_BYTES};
 pub use batches::{BatchItem, BatchRow};
+pub use directory::{
+    DISABLED_BY_ADMIN, DISABLED_BY_DIRECTORY, DirectoryAccount, DirectorySync, NO_PASSWORD,
+};
 pub use episodes::{EpisodeRow, NewEpisode};
 pub use error::{Result, StoreError};
 pub(crate) use error::{is_foreign_key_violation, is_unique_violation};
@@ -67,14 +75,14 @@ pub use revisions::{
     EpisodeRevision, HASH_SCHEME_RECORD, HASH_SCHEME_TEXT, RevisionInfo, VersionCheck,
 };
 pub use tokens::{ApiToken, TOKEN_DAYS};
-pub use users::{Role, Session, User};
+pub use users::{Role, Session, User, UserSource};
 pub(crate) use users::{USER_COLUMNS, user_row};
 pub use vectors::{ArchiveHit, PassageVector};
 pub(crate) use versions::parse_status;
 pub use versions::{NewVersion, VersionKind, VersionRow, VersionStatus};
 
 /// Which database the URL named.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Backend {
     Sqlite,
@@ -100,6 +108,16 @@ pub struct Store {
 impl Store {
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// The connection pool now: (open connections, idle ones, the most it opens), for
+    /// the server's metrics.
+    pub fn pool_stats(&self) -> (u32, usize, u32) {
+        (
+            self.pool.size(),
+            self.pool.num_idle(),
+            self.pool.options().get_max_connections(),
+        )
     }
 
     /// A write transaction: on SQLite `BEGIN IMMEDIATE` takes the write lock at once (so

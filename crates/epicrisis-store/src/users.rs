@@ -46,6 +46,34 @@ impl Role {
     }
 }
 
+/// Where an account's password is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UserSource {
+    /// Here: an argon2id hash (`epicrisis users add`, the administration page).
+    Local,
+    /// The hospital's directory (LDAP / Active Directory), at each login; no password is
+    /// kept or can be set here ([`crate::DirectoryAccount`]).
+    Directory,
+}
+
+impl UserSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserSource::Local => "local",
+            UserSource::Directory => "directory",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<UserSource> {
+        match s {
+            "local" => Some(UserSource::Local),
+            "directory" => Some(UserSource::Directory),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct User {
     pub id: i64,
@@ -56,6 +84,8 @@ pub struct User {
     pub password_hash: String,
     pub disabled: bool,
     pub created_at: i64,
+    /// Where the password is checked.
+    pub source: UserSource,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -126,7 +156,8 @@ impl Store {
     /// Sets a password, ends the user's sessions but `keep_session` (the hash of the
     /// session that asked, when a person changed their own password) and revokes their
     /// API tokens: whoever knew the old password must not keep a way in. `NotFound` for
-    /// an unknown user.
+    /// an unknown user, `Conflict` for a directory account (its password is the
+    /// directory's).
     pub async fn set_password(
         &self,
         username: &str,
@@ -135,11 +166,15 @@ impl Store {
     ) -> Result<()> {
         let mut tx = self.write_tx().await?;
         let id = user_id_in(&mut tx, username).await?;
-        sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+        let done = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2 AND source = $3")
             .bind(password_hash)
             .bind(id)
+            .bind(UserSource::Local.as_str())
             .execute(&mut *tx)
             .await?;
+        if done.rows_affected() == 0 {
+            return Err(crate::directory::no_local_password(username));
+        }
         end_access(&mut tx, id, keep_session).await?;
         tx.commit().await?;
         Ok(())
@@ -233,7 +268,7 @@ impl Store {
 }
 
 /// A user's id by name, inside a transaction; `NotFound` for an unknown user.
-async fn user_id_in(tx: &mut Transaction<'static, Any>, username: &str) -> Result<i64> {
+pub(crate) async fn user_id_in(tx: &mut Transaction<'static, Any>, username: &str) -> Result<i64> {
     let row = sqlx::query("SELECT id FROM users WHERE username = $1")
         .bind(username)
         .fetch_optional(&mut **tx)
@@ -245,7 +280,7 @@ async fn user_id_in(tx: &mut Transaction<'static, Any>, username: &str) -> Resul
 }
 
 /// Ends every session of a user but `keep_session` and revokes their API tokens.
-async fn end_access(
+pub(crate) async fn end_access(
     tx: &mut Transaction<'static, Any>,
     user_id: i64,
     keep_session: Option<&str>,
@@ -267,13 +302,14 @@ fn no_user(username: &str) -> StoreError {
     StoreError::NotFound(format!("no user {username:?}"))
 }
 
-pub(crate) const USER_COLUMNS: &str =
-    "u.id, u.username, u.display_name, u.role, u.password_hash, u.disabled, u.created_at";
+pub(crate) const USER_COLUMNS: &str = "u.id, u.username, u.display_name, u.role, \
+     u.password_hash, u.disabled, u.created_at, u.source";
 const USER_SELECT: &str = "SELECT u.id, u.username, u.display_name, u.role, u.password_hash, \
-     u.disabled, u.created_at FROM users u";
+     u.disabled, u.created_at, u.source FROM users u";
 
 pub(crate) fn user_row(r: &AnyRow) -> Result<User> {
     let role: String = r.try_get("role")?;
+    let source: String = r.try_get("source")?;
     Ok(User {
         id: r.try_get("id")?,
         username: r.try_get("username")?,
@@ -283,5 +319,8 @@ pub(crate) fn user_row(r: &AnyRow) -> Result<User> {
         password_hash: r.try_get("password_hash")?,
         disabled: r.try_get::<i64, _>("disabled")? != 0,
         created_at: r.try_get("created_at")?,
+        source: UserSource::parse(&source).ok_or_else(|| {
+            StoreError::Db(format!("unknown account source {source:?} in the database"))
+        })?,
     })
 }

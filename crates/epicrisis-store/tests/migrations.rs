@@ -49,7 +49,7 @@ fn open_refused(r: Result<Store>) -> String {
     }
 }
 
-const ALL: [(i64, bool); 7] = [
+const ALL: [(i64, bool); 8] = [
     (1, true),
     (2, true),
     (3, true),
@@ -57,6 +57,7 @@ const ALL: [(i64, bool); 7] = [
     (5, true),
     (6, true),
     (7, true),
+    (8, true),
 ];
 
 async fn check_migrations(db: &Db) {
@@ -260,7 +261,7 @@ async fn check_adoption(db: &Db) {
         .await
         .unwrap();
     raw.close().await;
-    assert_eq!(old, [(1,), (2,), (3,), (4,), (5,), (6,), (7,)]);
+    assert_eq!(old, [(1,), (2,), (3,), (4,), (5,), (6,), (7,), (8,)]);
     // Opening again finds the recorded checksums equal to the built-in files.
     let store = Store::open(&db.url).await.expect("second open");
     assert_eq!(store.episode_revisions("OLD").await.unwrap().len(), 1);
@@ -272,11 +273,11 @@ async fn a_database_of_the_earlier_migrator_is_adopted() {
 }
 
 async fn check_old_newer_refused(db: &Db) {
-    old_database(db, &[1, 2, 3, 4, 5, 6, 7, 8]).await;
+    old_database(db, &[1, 2, 3, 4, 5, 6, 7, 8, 9]).await;
     let reason = open_refused(Store::open(&db.url).await);
     assert!(
-        reason.contains("schema version 8")
-            && reason.contains("knows only up to version 7")
+        reason.contains("schema version 9")
+            && reason.contains("knows only up to version 8")
             && reason.contains("use that version (or newer)"),
         "{reason}"
     );

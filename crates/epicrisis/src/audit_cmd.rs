@@ -61,7 +61,7 @@ pub fn audit(cmd: AuditCommand, env_file: Option<&Path>) -> Result<ExitCode, Fai
     }
 }
 
-fn print_check(check: &AuditCheck) {
+pub(crate) fn print_check(check: &AuditCheck) {
     if check.problems.is_empty() {
         let sealed = match &check.key_id {
             Some(k) => format!(", {} sellada(s) con la clave {k}", check.keyed_rows),

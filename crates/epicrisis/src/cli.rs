@@ -115,6 +115,16 @@ pub enum Command {
     /// Versiones de epicrisis guardadas en el almacén (borradores, firmas, enmiendas).
     #[command(subcommand, help_template = T_COMANDOS, subcommand_value_name = "COMANDO")]
     Versions(crate::serve_cmd::VersionsCommand),
+    /// Respalda la base de datos de DATABASE_URL (SQLite o PostgreSQL) en un archivo, con
+    /// los servidores en marcha: una sola instantánea de todas las tablas, con la suma
+    /// SHA-256 de cada una. No incluye la clave de auditoría: respáldela aparte.
+    #[command(help_template = T_ARGUMENTOS)]
+    Backup(crate::backup_cmd::BackupArgs),
+    /// Restaura un respaldo en la base de datos de DATABASE_URL, que debe estar vacía
+    /// (SQLite o PostgreSQL, sin importar de cuál vino); luego verifica la bitácora y la
+    /// huella de cada versión. Código de salida 1 si algo no coincide.
+    #[command(help_template = T_ARGUMENTOS)]
+    Restore(crate::backup_cmd::RestoreArgs),
 }
 
 #[derive(Debug, Subcommand)]

@@ -16,7 +16,7 @@ pub fn open(config: &Config) -> Result<Option<Arc<dyn Embedder>>, Failure> {
     }
     let dir = config.embeddings_dir();
     if !dir.exists() && config.embeddings_model.is_none() {
-        eprintln!(
+        tracing::info!(
             "note: no embeddings model at {} (`epicrisis models download multilingual-e5-small`); passages are ranked by keywords only",
             dir.display()
         );

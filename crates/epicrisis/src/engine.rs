@@ -37,7 +37,7 @@ pub fn choose(flag: Option<Engine>, config: &Config) -> Result<Engine, Failure> 
             if config.resolve_llm_path().is_some() {
                 Ok(Engine::Local)
             } else {
-                eprintln!(
+                tracing::warn!(
                     "aviso: no hay un modelo local configurado ni instalado en {}; se usa la redacción determinista (vea `epicrisis models download`)",
                     config.models_dir.display()
                 );
@@ -168,7 +168,7 @@ fn open_external(engine: Engine, config: &Config) -> Result<Box<dyn Generator>, 
     } else {
         "fuera del hospital"
     };
-    eprintln!(
+    tracing::warn!(
         "aviso: proveedor {name} en {} ({place}); solo sale texto desidentificado (nombres, RUT, teléfonos, correos, direcciones, números de episodio y fechas reemplazados)",
         provider.base_url
     );

@@ -105,7 +105,7 @@ pub(crate) async fn audit_pull(
     let detail = json!({"source": source.describe(), "how": how, "imported": imported,
                         "refused": refused});
     if let Err(e) = epicrisis_server::api::audit(state, Some(p), "pull", None, None, detail).await {
-        eprintln!(
+        tracing::warn!(
             "aviso: no se pudo registrar la importación en la auditoría: {}",
             e.message
         );
@@ -174,7 +174,7 @@ pub(crate) fn spawn_schedule(
         tokio::time::sleep(Duration::from_secs(10).min(every)).await;
         loop {
             let line = scheduled_pull(&state, &source, &p, days).await;
-            eprintln!("{line}");
+            tracing::info!("{line}");
             tokio::time::sleep(every).await;
         }
     })
@@ -243,9 +243,9 @@ impl Services {
                 }
                 other => other,
             })?;
-        eprintln!("fuente de episodios: {}", source.describe());
+        tracing::info!("fuente de episodios: {}", source.describe());
         if let Some(every) = s.pull_every {
-            eprintln!(
+            tracing::info!(
                 "importación programada: cada {} min, a nombre de {user}",
                 every.as_secs() / 60
             );
@@ -308,6 +308,6 @@ async fn spawn_mllp(
         handler,
         shutdown,
     ));
-    eprintln!("HL7 v2: escuchando MLLP en {local}");
+    tracing::info!("HL7 v2: escuchando MLLP en {local}");
     Ok((task, stop))
 }

@@ -10,6 +10,7 @@
 //! 4 this CPU lacks instructions the build was compiled for ([`cpu_supported`]).
 
 pub mod audit_cmd;
+pub mod backup_cmd;
 pub mod batch_cmd;
 pub mod cli;
 pub mod cli_errors;
@@ -21,6 +22,8 @@ pub mod export_cmd;
 pub mod generate;
 pub mod input;
 mod intake;
+pub mod logging;
+mod metrics_port;
 pub mod models_cmd;
 pub mod search_cmd;
 pub mod serve_cmd;

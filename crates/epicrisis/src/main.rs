@@ -12,6 +12,8 @@ fn main() -> ExitCode {
     }
     let cli: cli::Cli = epicrisis::cli_errors::parse();
     let env_file = cli.global.env_file.as_deref();
+    // Where the libraries' events go (EPICRISIS_LOG, EPICRISIS_LOG_FORMAT).
+    epicrisis::logging::install(env_file);
     epicrisis::exit_code(match cli.command {
         cli::Command::Generate(args) => generate::run(args, env_file),
         cli::Command::Validate(args) => validate::run(args),
@@ -28,5 +30,7 @@ fn main() -> ExitCode {
         cli::Command::Tokens(cmd) => serve_cmd::tokens(cmd, env_file),
         cli::Command::Audit(cmd) => audit_cmd::audit(cmd, env_file),
         cli::Command::Versions(cmd) => serve_cmd::versions(cmd, env_file),
+        cli::Command::Backup(args) => epicrisis::backup_cmd::backup(args, env_file),
+        cli::Command::Restore(args) => epicrisis::backup_cmd::restore(args, env_file),
     })
 }

@@ -215,7 +215,7 @@ fn new_hash() -> Result<String, Failure> {
     auth::hash_password(&pw).map_err(|e| Failure::Internal(anyhow::anyhow!(e)))
 }
 
-async fn audit_admin(
+pub(crate) async fn audit_admin(
     store: &Store,
     action: &str,
     detail: serde_json::Value,
@@ -533,6 +533,14 @@ fn server_settings(
         worker: !args.no_worker,
         jobs: job_settings(config),
         workers_engine: workers_engine.flatten(),
+        metrics_token: crate::metrics_port::token(config)?,
+        directory: match config.directory.clone() {
+            Some(c) => Some(std::sync::Arc::new(
+                epicrisis_server::directory::Directory::new(c)
+                    .map_err(|e| Failure::Input(format!("EPICRISIS_LDAP_*: {e}")))?,
+            )),
+            None => None,
+        },
         ..Settings::default()
     })
 }
@@ -566,6 +574,12 @@ pub fn serve(args: ServeArgs, env_file: Option<&Path>) -> Result<ExitCode, Failu
     };
     let settings = server_settings(&args, &config, layout, engine_kind, &ready)?;
     let listen = args.listen.unwrap_or(config.listen);
+    let tls = match &config.tls {
+        Some((cert, key)) => {
+            Some(epicrisis_server::tls::Tls::load(cert, key).map_err(Failure::Input)?)
+        }
+        None => None,
+    };
     runtime()?.block_on(async move {
         let store = open_store(&config).await?;
         let _anchoring = store.spawn_anchoring(config.audit.anchor_every);
@@ -582,27 +596,38 @@ pub fn serve(args: ServeArgs, env_file: Option<&Path>) -> Result<ExitCode, Failu
         } else {
             format!("motor: {}", engine_kind.as_str())
         };
-        eprintln!(
-            "epicrisis {} escuchando en http://{local} ({drafts}, base de datos: {:?}); Ctrl-C para detener",
+        let stop = shutdown_signal();
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        tracing::info!(
+            "epicrisis {} escuchando en {scheme}://{local} ({drafts}, base de datos: {:?}); Ctrl-C para detener",
             env!("CARGO_PKG_VERSION"),
             backend
         );
+        let _reloading = tls.clone().map(reload_on_sighup);
         match &server.state.embedder {
-            Some(e) => eprintln!("archivo de casos: búsqueda con {}", e.name()),
-            None => eprintln!("archivo de casos: sin modelo de embeddings (EMBEDDINGS_TYPE/EMBEDDINGS_MODEL)"),
+            Some(e) => tracing::info!("archivo de casos: búsqueda con {}", e.name()),
+            None => tracing::info!("archivo de casos: sin modelo de embeddings (EMBEDDINGS_TYPE/EMBEDDINGS_MODEL)"),
+        }
+        if let Some(d) = &server.state.settings.directory {
+            tracing::info!(
+                "inicio de sesión: directorio {} ({} grupo(s)); las cuentas locales también",
+                d.config.url,
+                d.config.groups.len()
+            );
         }
         if server.state.store.users().await.map_err(store_err)?.is_empty() {
-            eprintln!("aviso: no hay usuarios; cree el primero con `epicrisis users add NOMBRE --role admin`");
+            tracing::warn!("aviso: no hay usuarios; cree el primero con `epicrisis users add NOMBRE --role admin`");
         }
         let anchored = server.state.store.clone();
         let services = crate::intake::Services::start(&server.state, &config).await?;
+        crate::metrics_port::for_server(&server.state, &config).await?;
         server
-            .run(listener, shutdown_signal())
+            .run_with_tls(listener, tls, stop)
             .await
             .map_err(|e| Failure::Internal(anyhow::anyhow!("the server stopped: {e}")))?;
         services.stop().await;
         anchor_at_exit(&anchored).await;
-        eprintln!("epicrisis detenido");
+        tracing::info!("epicrisis detenido");
         Ok(ExitCode::SUCCESS)
     })
 }
@@ -630,7 +655,12 @@ pub fn worker(args: WorkerArgs, env_file: Option<&Path>) -> Result<ExitCode, Fai
         job_settings(&config),
         rt.handle().clone(),
     );
-    eprintln!(
+    let w = w.with_metrics(rt.block_on(crate::metrics_port::for_worker(&anchored, &config))?);
+    let stop = {
+        let _in_runtime = rt.enter();
+        shutdown_signal()
+    };
+    tracing::info!(
         "epicrisis {} redactando los trabajos de la base de datos ({backend:?}; motor: {}); Ctrl-C para detener",
         env!("CARGO_PKG_VERSION"),
         engine_kind.as_str(),
@@ -640,42 +670,73 @@ pub fn worker(args: WorkerArgs, env_file: Option<&Path>) -> Result<ExitCode, Fai
             epicrisis_server::worker::Wake::default(),
         ))
         .map_err(|e| Failure::Internal(anyhow::anyhow!("cannot start the worker: {e}")))?;
-    rt.block_on(shutdown_signal());
+    rt.block_on(stop);
     handle.shutdown(grace);
     if anchoring.is_some() {
         rt.block_on(anchor_at_exit(&anchored));
     }
-    eprintln!("epicrisis detenido");
+    tracing::info!("epicrisis detenido");
     Ok(ExitCode::SUCCESS)
 }
 
 /// The last anchor of the audit chain before the process ends.
 async fn anchor_at_exit(store: &Store) {
     if let Err(e) = store.anchor_audit().await {
-        eprintln!("aviso: no se pudo anclar la bitácora al terminar: {e}");
+        tracing::warn!("aviso: no se pudo anclar la bitácora al terminar: {e}");
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(t) => t,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
-                }
+/// Reads the certificate again on each SIGHUP (a renewed certificate without a restart);
+/// a failed reload keeps the previous one and says why.
+fn reload_on_sighup(tls: epicrisis_server::tls::Tls) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let Ok(mut hup) = signal(SignalKind::hangup()) else {
+                return;
             };
-        tokio::select! {
-            _ = ctrl_c => {},
-            _ = term.recv() => {},
+            while hup.recv().await.is_some() {
+                match tls.reload() {
+                    Ok(()) => tracing::info!("TLS: certificado recargado"),
+                    Err(e) => tracing::warn!("TLS: no se pudo recargar ({e}); sigue el anterior"),
+                }
+            }
         }
+        #[cfg(not(unix))]
+        drop(tls);
+    })
+}
+
+/// A future that ends on SIGTERM or Ctrl-C. The handlers are installed when this is
+/// called (inside the runtime), not when it is first polled, so a signal that arrives right
+/// after the ready line is caught rather than killing the process.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    #[cfg(unix)]
+    let signals = {
+        use tokio::signal::unix::{SignalKind, signal};
+        (
+            signal(SignalKind::terminate()).ok(),
+            signal(SignalKind::interrupt()).ok(),
+        )
+    };
+    async move {
+        #[cfg(unix)]
+        match signals {
+            (Some(mut term), Some(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {},
+                    _ = int.recv() => {},
+                }
+            }
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+        tracing::info!("deteniendo: se termina (y guarda) la generación en curso…");
     }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
-    }
-    eprintln!("deteniendo: se termina (y guarda) la generación en curso…");
 }

@@ -573,9 +573,9 @@ fn the_whole_flow_on_postgresql() {
     full_flow(dir.path());
 }
 
-/// Generate, flag, edit, sign, amend, export, audit — and search the log.
+/// Generate, flag, edit, sign, amend, export, audit — and search the log (JSON lines).
 fn full_flow(dir: &Path) {
-    let srv = serve(dir, &["--engine", "deterministic"]);
+    let srv = common::logs::serve_json(dir, &["--engine", "deterministic"], &[]);
     let s = login(&srv.url, "ana");
     import(&s);
     // Predecessor surface.
@@ -843,6 +843,12 @@ fn full_flow(dir: &Path) {
     ] {
         assert!(!log.contains(secret), "the log contains {secret:?}:\n{log}");
     }
+    // Every line is JSON; request lines have the route pattern and the request's id.
+    let lines = common::logs::json_lines(&log);
+    let saved = common::logs::request_lines(&lines)
+        .into_iter()
+        .find(|l| l["route"] == "/api/v1/episodes/{id}/versions" && l["status"] == 201);
+    assert!(saved.is_some_and(|l| l["method"] == "POST"), "{log}");
     let out = bin(dir).args(["audit", "verify"]).output().unwrap();
     assert!(
         out.status.success(),

@@ -247,10 +247,11 @@ pub fn rfc3339(ms: i64) -> String {
         .unwrap_or_default()
 }
 
-/// A problem that costs a convenience, not a request: one line on stderr (never patient
-/// text: the store's and the model's errors name files, settings and shapes).
+/// A problem that costs a convenience, not a request: a warning event (never patient
+/// text: the store's and the model's errors name files, settings and shapes), in the
+/// span of the request or job it happened in.
 pub(crate) fn warn(what: &str, e: &dyn std::fmt::Display) {
-    eprintln!("aviso: {what}: {e}");
+    tracing::warn!("aviso: {what}: {e}");
 }
 
 /// A stored version, or 404.

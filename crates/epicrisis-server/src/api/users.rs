@@ -199,6 +199,12 @@ pub async fn change_password(
     current: Option<String>,
 ) -> ApiResult<()> {
     let own = name == p.user.username;
+    if own && p.user.source == epicrisis_store::UserSource::Directory {
+        // Anyone else's directory account: the store refuses it (409) below.
+        return Err(ApiError::conflict(
+            "su contraseña es la del directorio del hospital: cámbiela allí, no en epicrisis",
+        ));
+    }
     if !own {
         p.require(&[], "cambiar la contraseña de otra persona")?;
     } else {

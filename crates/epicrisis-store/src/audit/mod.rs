@@ -17,8 +17,8 @@ use sqlx::any::AnyRow;
 
 use crate::{Backend, Result, Store, StoreError, now_ms};
 use chain::{ChainCheck, row_hash};
-pub(crate) use seal::private_file;
 pub use seal::{Anchor, AuditKey, AuditSeal, MIN_KEY_BYTES};
+pub(crate) use seal::{private_file, utc_text};
 
 /// What happened, for the audit trail. `detail` never holds clinical text.
 #[derive(Debug, Clone)]

@@ -17,10 +17,13 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 mod audit;
+mod directory;
+mod observability;
 mod settings;
 mod sources;
 pub(crate) use audit::sqlite_file;
 pub use audit::{AuditSettings, KeySource, seal_failure};
+pub use observability::{DEFAULT_FILTER, LogFormat, LogSettings, ObservabilitySettings};
 pub use settings::{Config, LlamaConfigTemplate, ModelType, Provider};
 pub use sources::SourceSettings;
 
@@ -143,6 +146,19 @@ pub const KNOWN: &[(&str, &str)] = &[
         "proxies inversos cuyo X-Forwarded-For se lee",
     ),
     (
+        "EPICRISIS_LOG",
+        "qué se anota en el registro: un nivel o pares destino=nivel",
+    ),
+    ("EPICRISIS_LOG_FORMAT", "formato del registro: text o json"),
+    (
+        "EPICRISIS_METRICS_LISTEN",
+        "dirección aparte para /metrics (Prometheus)",
+    ),
+    (
+        "EPICRISIS_METRICS_TOKEN_FILE",
+        "archivo con el token que envía Prometheus a /metrics",
+    ),
+    (
         "EPICRISIS_ALLOW_EXTERNAL",
         "true para permitir proveedores externos",
     ),
@@ -153,6 +169,14 @@ pub const KNOWN: &[(&str, &str)] = &[
     (
         "HOSPITAL_LOGO",
         "archivo del logo para los documentos exportados",
+    ),
+    (
+        "EPICRISIS_TLS_CERT_FILE",
+        "certificado PEM (con su cadena) para HTTPS en serve",
+    ),
+    (
+        "EPICRISIS_TLS_KEY_FILE",
+        "clave privada PEM del certificado de HTTPS",
     ),
     ("EPICRISIS_SOURCE", "fuente de episodios: fhir o sql"),
     ("EPICRISIS_SOURCE_FHIR_URL", "URL base del servidor FHIR R4"),
@@ -213,6 +237,46 @@ pub const KNOWN: &[(&str, &str)] = &[
     (
         "EPICRISIS_PULL_AS",
         "cuenta de médico a cuyo nombre se piden los borradores de la fuente",
+    ),
+    (
+        "EPICRISIS_LDAP_URL",
+        "directorio para iniciar sesión: ldaps://servidor:636 o ldap://servidor:389",
+    ),
+    (
+        "EPICRISIS_LDAP_STARTTLS",
+        "true para StartTLS sobre ldap://",
+    ),
+    (
+        "EPICRISIS_LDAP_CA_FILE",
+        "certificados PEM de la CA del directorio",
+    ),
+    (
+        "EPICRISIS_LDAP_BIND_DN",
+        "DN de la cuenta de servicio que busca en el directorio",
+    ),
+    (
+        "EPICRISIS_LDAP_BIND_PASSWORD_FILE",
+        "archivo con la contraseña de la cuenta de servicio del directorio",
+    ),
+    (
+        "EPICRISIS_LDAP_BASE_DN",
+        "DN bajo el que se busca a las personas en el directorio",
+    ),
+    (
+        "EPICRISIS_LDAP_USER_FILTER",
+        "filtro LDAP que encuentra a una persona, con {u} por el usuario",
+    ),
+    (
+        "EPICRISIS_LDAP_GROUPS",
+        "grupos del directorio y sus roles: DN=rol;DN=rol",
+    ),
+    (
+        "EPICRISIS_LDAP_MEMBERSHIP",
+        "memberof o member: cómo se leen los grupos del directorio",
+    ),
+    (
+        "EPICRISIS_LDAP_TIMEOUT_SECONDS",
+        "segundos de espera por el directorio en cada inicio de sesión",
     ),
 ];
 
@@ -578,19 +642,7 @@ impl Raw {
     }
 }
 
-/// Hides the password of a URL (`postgres://user:***@host/db`).
-pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let creds = &url[s + 3..at];
-            match creds.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
-                None => url.to_string(),
-            }
-        }
-        _ => url.to_string(),
-    }
-}
+pub use epicrisis_sources::redact_url;
 
 /// Loads everything (the global `--env-file`, then the command's model flags).
 pub fn load(
@@ -602,7 +654,7 @@ pub fn load(
         raw.apply_model_args(a);
     }
     for w in &raw.warnings {
-        eprintln!("aviso: {w}");
+        tracing::warn!("aviso: {w}");
     }
     let config = Config::from_raw(&raw)?;
     Ok((raw, config))

@@ -65,8 +65,11 @@ pub struct Config {
     /// `EPICRISIS_JOB_LEASE_SECONDS`: how long a worker that stopped answering keeps its
     /// job before another worker takes it over.
     pub job_lease_seconds: u32,
-    /// `EPICRISIS_SECURE_COOKIES`: mark session cookies `Secure` (behind HTTPS).
+    /// `EPICRISIS_SECURE_COOKIES`: mark session cookies `Secure` (behind HTTPS); always on
+    /// with `tls`.
     pub secure_cookies: bool,
+    /// `EPICRISIS_TLS_CERT_FILE` and `EPICRISIS_TLS_KEY_FILE`: `serve` speaks HTTPS itself.
+    pub tls: Option<(PathBuf, PathBuf)>,
     /// `EPICRISIS_SESSION_HOURS`.
     pub session_hours: u32,
     /// `EPICRISIS_TRUSTED_PROXIES`: addresses or ranges of the reverse proxies in front
@@ -82,6 +85,10 @@ pub struct Config {
     pub limits: epicrisis_server::listen::Limits,
     /// `EPICRISIS_V1_MAX_TOKENS`, `EPICRISIS_V1_TOKENS_PER_HOUR`.
     pub v1: epicrisis_server::openai::budget::V1Limits,
+    /// Logs and metrics (`EPICRISIS_LOG*`, `EPICRISIS_METRICS_*`).
+    pub observability: super::ObservabilitySettings,
+    /// The hospital's directory for logins (`EPICRISIS_LDAP_*`); `None`: local accounts.
+    pub directory: Option<epicrisis_server::directory::DirectoryConfig>,
 }
 
 /// llama.cpp settings without the model path (resolved later).
@@ -115,6 +122,24 @@ impl LlamaConfigTemplate {
     }
 }
 
+/// The certificate and key files for HTTPS in `serve`: both or neither.
+fn tls_files(raw: &Raw) -> Result<Option<(PathBuf, PathBuf)>, Failure> {
+    let cert = raw.string("EPICRISIS_TLS_CERT_FILE").map(PathBuf::from);
+    let key = raw.string("EPICRISIS_TLS_KEY_FILE").map(PathBuf::from);
+    match (cert, key) {
+        (Some(c), Some(k)) => Ok(Some((c, k))),
+        (None, None) => Ok(None),
+        (Some(_), None) => Err(Failure::Input(format!(
+            "{}: falta EPICRISIS_TLS_KEY_FILE, el archivo PEM con la clave privada del certificado",
+            raw.name_of("EPICRISIS_TLS_CERT_FILE")
+        ))),
+        (None, Some(_)) => Err(Failure::Input(format!(
+            "{}: falta EPICRISIS_TLS_CERT_FILE, el archivo PEM con el certificado (y su cadena)",
+            raw.name_of("EPICRISIS_TLS_KEY_FILE")
+        ))),
+    }
+}
+
 pub(super) fn bool_value(raw: &Raw, key: &str) -> Result<bool, Failure> {
     match raw.string(key).map(|v| v.to_ascii_lowercase()) {
         None => Ok(false),
@@ -136,17 +161,22 @@ impl Config {
     /// Builds the configuration from raw settings.
     pub fn from_raw(raw: &Raw) -> Result<Config, Failure> {
         let server = ServerSettings::from_raw(raw)?;
+        let tls = tls_files(raw)?;
         let secret = |k: &str| raw.string(k).map(Secret);
         Ok(Config {
             audit: super::AuditSettings::from_raw(raw, &server.database_url)?,
             sources: super::SourceSettings::from_raw(raw)?,
+            observability: super::ObservabilitySettings::from_raw(raw)?,
+            directory: super::directory::from_raw(raw)?,
             limits: server.limits,
             v1: v1_limits(raw)?,
             trusted_proxies: server.trusted_proxies,
             queue_size: server.queue_size,
             job_lease_seconds: server.job_lease_seconds,
             session_hours: server.session_hours,
-            secure_cookies: bool_value(raw, "EPICRISIS_SECURE_COOKIES")?,
+            // Behind HTTPS of its own, cookies are always Secure.
+            secure_cookies: bool_value(raw, "EPICRISIS_SECURE_COOKIES")? || tls.is_some(),
+            tls,
             model_type: model_type(raw)?,
             models_dir: PathBuf::from(
                 raw.string("EPICRISIS_MODELS_DIR")

@@ -8,6 +8,7 @@
 //! Spanish name the text report shows.
 
 mod audit;
+mod metrics;
 
 use crate::Failure;
 use crate::cli::{DoctorArgs, ReportFormat};
@@ -55,6 +56,7 @@ pub fn label(name: &'static str) -> &'static str {
         "database" => "base de datos",
         "audit trail" => "bitácora de auditoría",
         "listen address" => "dirección de escucha",
+        "metrics" => "métricas",
         "embeddings" => "embeddings",
         "models" => "modelos",
         other => other,
@@ -543,6 +545,7 @@ pub fn checks(raw: Result<Raw, Failure>, env_file: Option<&Path>) -> Vec<Check> 
     out.push(database_check(&config));
     out.push(audit::audit_check(&config));
     out.push(listen_check(&config));
+    out.push(metrics::metrics_check(&config));
     out.push(embeddings_check(&config));
     out.extend(crate::models_cmd::doctor_checks(&config));
     out

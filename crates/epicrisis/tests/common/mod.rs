@@ -3,6 +3,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod browser;
+pub mod logs;
 pub mod server;
 
 pub use epicrisis_testkit::fixtures::{smollm2 as model_fixture, testdata};
