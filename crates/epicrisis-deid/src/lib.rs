@@ -90,24 +90,11 @@ pub struct Found {
     pub kind: Kind,
 }
 
-/// Whether a Chilean RUT's check digit is right (module 11).
+/// Whether a Chilean RUT's check digit is right (modulus 11); `body` may be written with
+/// dots.
 pub fn rut_check_digit_ok(body: &str, dv: char) -> bool {
-    let digits: Vec<u32> = body.chars().filter_map(|c| c.to_digit(10)).collect();
-    if digits.is_empty() {
-        return false;
-    }
-    let mut sum = 0;
-    let mut factor = 2;
-    for d in digits.iter().rev() {
-        sum += d * factor;
-        factor = if factor == 7 { 2 } else { factor + 1 };
-    }
-    let expected = match 11 - sum % 11 {
-        11 => '0',
-        10 => 'K',
-        n => char::from_digit(n, 10).unwrap_or('0'),
-    };
-    dv.to_ascii_uppercase() == expected
+    let digits: String = body.chars().filter(char::is_ascii_digit).collect();
+    epicrisis_domain::run::check_digit(&digits) == Some(dv.to_ascii_uppercase())
 }
 
 #[derive(Default)]

@@ -14,6 +14,7 @@ pub mod lexicon;
 pub mod numbers;
 pub mod posology;
 pub mod regimen;
+pub mod run;
 pub mod shorthand;
 pub mod text;
 pub mod warning;

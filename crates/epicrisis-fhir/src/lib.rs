@@ -39,7 +39,6 @@ pub mod clcore;
 mod dosage;
 mod export;
 mod import;
-mod run;
 
 pub use export::{Attester, CompositionStatus, DocumentInfo, Section, SectionKind, to_bundle};
 pub use import::{CodeReader, FhirError, PlainCodes, from_bundle};

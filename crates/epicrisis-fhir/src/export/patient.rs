@@ -9,7 +9,8 @@
 
 use super::names::human_name;
 use super::values::{insert_opt, profile};
-use crate::{EXT_AGE, UCUM, clcore, run};
+use crate::{EXT_AGE, UCUM, clcore};
+use epicrisis_domain::run;
 use epicrisis_domain::{Episode, Sex};
 use serde_json::{Value, json};
 

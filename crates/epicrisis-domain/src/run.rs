@@ -1,11 +1,15 @@
 //! Chile's RUN (the national identifier, also called RUT): its written shapes and its
 //! check digit (modulus 11).
 //!
-//! `epicrisis-deid` has its own check (to find RUTs in free text); this crate depends
-//! only on the domain, so the few lines live here too.
+//! One implementation for every crate: the FHIR mapping writes a valid RUN as CL Core's
+//! typed identifier, and de-identification checks the digit of RUTs found in free text.
 
-/// The check digit of a RUN body (its digits without the check digit): `0`–`9` or `K`.
-fn check_digit(body: &str) -> Option<char> {
+/// The check digit of a RUN body (its digits without the check digit): `0`–`9` or `K`;
+/// `None` for an empty body or one with anything but digits.
+pub fn check_digit(body: &str) -> Option<char> {
+    if body.is_empty() {
+        return None;
+    }
     let mut sum = 0u32;
     for (i, c) in body.chars().rev().enumerate() {
         let d = c.to_digit(10)?;
@@ -37,7 +41,7 @@ fn body_digits(s: &str) -> Option<String> {
 /// a body of 6 to 8 digits (with or without the dots), a hyphen, and the right check
 /// digit. Anything else, a record number for instance, is `None`: without the hyphen a
 /// number cannot be told from a record number whose last digit happens to match.
-pub(crate) fn normalise(s: &str) -> Option<String> {
+pub fn normalise(s: &str) -> Option<String> {
     let (body, dv) = s.trim().rsplit_once('-')?;
     let mut dv_chars = dv.trim().chars();
     let dv = dv_chars.next()?.to_ascii_uppercase();
@@ -58,6 +62,8 @@ mod tests {
         assert_eq!(check_digit("11111111"), Some('1'));
         assert_eq!(check_digit("10000013"), Some('K'));
         assert_eq!(check_digit("9876543"), Some('3'));
+        assert_eq!(check_digit(""), None);
+        assert_eq!(check_digit("12.345"), None);
     }
 
     #[test]
