@@ -115,7 +115,7 @@ pub(crate) fn run(
     };
     let rt = runtime()?;
     let store = rt.block_on(open_store(&config))?;
-    let principal = rt.block_on(physician(&store, &user))?;
+    let principal = rt.block_on(physician(&store, &user, named_by(args.user.is_some())))?;
     let settings = Settings {
         layout,
         worker: false,
@@ -163,6 +163,11 @@ pub(crate) fn run(
     })
 }
 
+/// Where the requesting account was named: the flag, or the setting it defaults to.
+pub(crate) fn named_by(flag: bool) -> &'static str {
+    if flag { "--as" } else { "EPICRISIS_PULL_AS" }
+}
+
 /// The account that asks for the drafts: `--as`, else `EPICRISIS_PULL_AS`.
 fn requester(args: &DraftingArgs, config: &crate::config::Config) -> Result<String, Failure> {
     args.user
@@ -206,23 +211,25 @@ fn anchor(rt: &tokio::runtime::Runtime, state: &AppState) {
 }
 
 /// The account the drafts are asked for by: it must exist, be enabled, and may draft.
+/// `named_by`: where the name came from, for the messages (`--as` or `EPICRISIS_PULL_AS`).
 pub(crate) async fn physician(
     store: &epicrisis_store::Store,
     name: &str,
+    named_by: &str,
 ) -> Result<auth::Principal, Failure> {
     let user = store
         .user_by_name(name)
         .await
-        .map_err(|e| Failure::Input(format!("--as {name}: {e}")))?
+        .map_err(|e| Failure::Input(format!("{named_by} {name}: {e}")))?
         .filter(|u| !u.disabled)
         .ok_or_else(|| {
             Failure::Input(format!(
-                "--as {name}: no hay una cuenta habilitada con ese nombre (`epicrisis users list`)"
+                "{named_by} {name}: no hay una cuenta habilitada con ese nombre (`epicrisis users list`)"
             ))
         })?;
     if !matches!(user.role, Role::Medico | Role::Admin) {
         return Err(Failure::Input(format!(
-            "--as {name}: la cuenta es {}, y solo un médico pide borradores",
+            "{named_by} {name}: la cuenta es {}, y solo un médico pide borradores",
             user.role.as_str()
         )));
     }

@@ -235,14 +235,7 @@ impl Services {
         }
         let source = Arc::new(crate::sources_cmd::connect(config).await?);
         let user = s.pull_as.as_deref().unwrap_or_default();
-        let p = crate::batch_cmd::physician(&state.store, user)
-            .await
-            .map_err(|e| match e {
-                crate::Failure::Input(m) => {
-                    crate::Failure::Input(m.replacen("--as", "EPICRISIS_PULL_AS", 1))
-                }
-                other => other,
-            })?;
+        let p = crate::batch_cmd::physician(&state.store, user, "EPICRISIS_PULL_AS").await?;
         tracing::info!("fuente de episodios: {}", source.describe());
         if let Some(every) = s.pull_every {
             tracing::info!(

@@ -34,6 +34,7 @@ pub(crate) fn send(
                 .into(),
         ));
     }
+    let named_by = crate::batch_cmd::named_by(user.is_some());
     let user = user
         .or_else(|| config.sources.pull_as.clone())
         .ok_or_else(|| {
@@ -45,7 +46,7 @@ pub(crate) fn send(
     let rt = runtime()?;
     rt.block_on(async {
         let store = open_store(&config).await?;
-        let principal = crate::batch_cmd::physician(&store, &user).await?;
+        let principal = crate::batch_cmd::physician(&store, &user, named_by).await?;
         let settings = Settings {
             worker: false,
             log_requests: false,
@@ -91,10 +92,13 @@ async fn send_one(
     if v.status != VersionStatus::Signed {
         return Err("no está firmada: solo se envían epicrisis firmadas".into());
     }
-    let render = |format| epicrisis_server::record::render_version(state, &v, format);
-    let pdf = render(Format::Pdf).await.map_err(|e| e.message)?;
-    let text = render(Format::Text).await.map_err(|e| e.message)?;
-    let fhir = render(Format::Fhir).await.map_err(|e| e.message)?;
+    let formats = [Format::Pdf, Format::Text, Format::Fhir];
+    let docs = epicrisis_server::record::render_version_as(state, &v, &formats)
+        .await
+        .map_err(|e| e.message)?;
+    let [pdf, text, fhir]: [Vec<u8>; 3] = docs
+        .try_into()
+        .map_err(|_| "no se pudieron preparar los tres documentos".to_string())?;
     let doc = OutgoingDocument {
         episode: v.episode_id.clone(),
         version_hash: v.content_hash.clone(),
