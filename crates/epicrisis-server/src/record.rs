@@ -180,10 +180,24 @@ pub async fn render_version(
     v: &VersionRow,
     format: Format,
 ) -> ApiResult<Vec<u8>> {
+    let mut docs = render_version_as(state, v, &[format]).await?;
+    Ok(docs.pop().unwrap_or_default())
+}
+
+/// [`render_version`] in several formats, the data snapshot read once; in `formats`' order.
+pub async fn render_version_as(
+    state: &AppState,
+    v: &VersionRow,
+    formats: &[Format],
+) -> ApiResult<Vec<Vec<u8>>> {
     let ep = snapshot_episode(state, v).await?;
     let draft = draft_of(v, &ep, state.settings.layout);
     let m = meta(state, Some(v), None);
-    render(format, ep, draft, m).await
+    let mut docs = Vec::with_capacity(formats.len());
+    for &format in formats {
+        docs.push(render(format, ep.clone(), draft.clone(), m.clone()).await?);
+    }
+    Ok(docs)
 }
 
 /// Renders `v` from the data it was written from, audits the export, answers the file.

@@ -71,18 +71,41 @@ async fn check_source(source: &SqlSource, eps: &[(String, String)], write_query:
     assert!(text.starts_with("EPICRISIS_SOURCE_SQL_EPISODE"), "{text}");
 }
 
+/// A database of its own on the test PostgreSQL, playing the hospital's.
+struct Hospital {
+    admin: sqlx::PgPool,
+    name: String,
+    url: String,
+}
+
+impl Hospital {
+    /// `None` (skip or fail) without a test PostgreSQL.
+    async fn create(prefix: &str) -> Option<Hospital> {
+        let admin_url = postgres::admin_url()?;
+        let name = postgres::database_name(prefix);
+        let admin = sqlx::PgPool::connect(&admin_url).await.unwrap();
+        admin
+            .execute(format!("CREATE DATABASE {name}").as_str())
+            .await
+            .unwrap();
+        let url = postgres::database_url(&admin_url, &name);
+        Some(Hospital { admin, name, url })
+    }
+
+    async fn drop(self) {
+        self.admin
+            .execute(format!("DROP DATABASE {} WITH (FORCE)", self.name).as_str())
+            .await
+            .unwrap();
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgresql_function_and_view() {
-    let Some(admin) = postgres::admin_url() else {
+    let Some(hospital) = Hospital::create("fuente_sql").await else {
         return;
     };
-    let name = postgres::database_name("fuente_sql");
-    let admin_pool = sqlx::PgPool::connect(&admin).await.unwrap();
-    admin_pool
-        .execute(format!("CREATE DATABASE {name}").as_str())
-        .await
-        .unwrap();
-    let url = postgres::database_url(&admin, &name);
+    let url = hospital.url.clone();
     let eps = episodes();
     {
         let pool = sqlx::PgPool::connect(&url).await.unwrap();
@@ -140,10 +163,7 @@ async fn postgresql_function_and_view() {
         text.contains("EPICRISIS_SOURCE_SQL_EPISODE") && text.contains("42P01"),
         "{text}"
     );
-    admin_pool
-        .execute(format!("DROP DATABASE {name} WITH (FORCE)").as_str())
-        .await
-        .unwrap();
+    hospital.drop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -375,16 +395,10 @@ consulta = "SELECT texto AS valor FROM controles WHERE id_atencion = $1::bigint"
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgresql_tables_through_a_column_mapping() {
-    let Some(admin) = postgres::admin_url() else {
+    let Some(hospital) = Hospital::create("fuente_mapeo").await else {
         return;
     };
-    let name = postgres::database_name("fuente_mapeo");
-    let admin_pool = sqlx::PgPool::connect(&admin).await.unwrap();
-    admin_pool
-        .execute(format!("CREATE DATABASE {name}").as_str())
-        .await
-        .unwrap();
-    let url = postgres::database_url(&admin, &name);
+    let url = hospital.url.clone();
     let pool = sqlx::PgPool::connect(&url).await.unwrap();
     pool.execute(MAPPED_SCHEMA).await.unwrap();
     pool.close().await;
@@ -422,8 +436,5 @@ async fn postgresql_tables_through_a_column_mapping() {
         source.episode("1").await,
         Err(SourceError::NotFound { .. })
     ));
-    admin_pool
-        .execute(format!("DROP DATABASE {name} WITH (FORCE)").as_str())
-        .await
-        .unwrap();
+    hospital.drop().await;
 }

@@ -175,38 +175,38 @@ fn serve_speaks_https_and_takes_a_renewed_certificate_on_sighup() {
     );
 }
 
+/// `serve` with these settings, expected to refuse to start: its standard error.
+fn refused(d: &Path, env: &[(&str, std::path::PathBuf)]) -> String {
+    let mut c = bin(d);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let out = c
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--engine",
+            "deterministic",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    err
+}
+
 #[test]
 fn a_certificate_without_its_key_is_refused_naming_the_setting() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let out = bin(d)
-        .env("EPICRISIS_TLS_CERT_FILE", d.join("no-existe.crt"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--engine",
-            "deterministic",
-        ])
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    let cert = ("EPICRISIS_TLS_CERT_FILE", d.join("no-existe.crt"));
+    let err = refused(d, std::slice::from_ref(&cert));
     assert!(err.contains("EPICRISIS_TLS_KEY_FILE"), "{err}");
-    let out = bin(d)
-        .env("EPICRISIS_TLS_CERT_FILE", d.join("no-existe.crt"))
-        .env("EPICRISIS_TLS_KEY_FILE", d.join("no-existe.key"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--engine",
-            "deterministic",
-        ])
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    let err = refused(
+        d,
+        &[cert, ("EPICRISIS_TLS_KEY_FILE", d.join("no-existe.key"))],
+    );
     assert!(
         err.contains("EPICRISIS_TLS_CERT_FILE=") && err.contains("no-existe.crt"),
         "{err}"

@@ -268,16 +268,7 @@ async fn connect_pg(config: &SqlConfig) -> Result<PgPool, SourceError> {
     let pool_options = PgPoolOptions::new()
         .max_connections(2)
         .acquire_timeout(config.timeout);
-    config
-        .retry
-        .run(SourceError::is_transient, || async {
-            pool_options
-                .clone()
-                .connect_with(options.clone())
-                .await
-                .map_err(|e| sql_error(e, SQL_URL, &config.url))
-        })
-        .await
+    connect_retrying(config, pool_options, options).await
 }
 
 async fn connect_my(config: &SqlConfig) -> Result<MySqlPool, SourceError> {
@@ -294,6 +285,15 @@ async fn connect_my(config: &SqlConfig) -> Result<MySqlPool, SourceError> {
                 Ok(())
             })
         });
+    connect_retrying(config, pool_options, options).await
+}
+
+/// Opens the pool (one connection now), trying again while the server is unreachable.
+async fn connect_retrying<DB: sqlx::Database>(
+    config: &SqlConfig,
+    pool_options: sqlx::pool::PoolOptions<DB>,
+    options: <DB::Connection as sqlx::Connection>::Options,
+) -> Result<sqlx::Pool<DB>, SourceError> {
     config
         .retry
         .run(SourceError::is_transient, || async {
