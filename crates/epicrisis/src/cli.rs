@@ -183,6 +183,21 @@ pub enum ModelsCommand {
         #[arg(long)]
         quant: Option<String>,
     },
+    /// Borra un modelo instalado: sus archivos en la carpeta de modelos y su registro en
+    /// manifest.json (todas sus cuantizaciones, salvo que se indique una). Nada fuera de
+    /// la carpeta de modelos se toca.
+    #[command(help_template = T_ARGUMENTOS)]
+    Remove {
+        /// Un nombre o alias del catálogo, o el nombre con que se importó un modelo.
+        name: String,
+        /// Solo esta cuantización (Q4_K_M, Q5_K_M, Q8_0, F16…).
+        #[arg(long)]
+        quant: Option<String>,
+        /// Solo lo quita del registro y deja los archivos donde están (para un registro
+        /// que nombra archivos que ya no existen).
+        #[arg(long)]
+        keep_files: bool,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -60,6 +60,11 @@ pub fn run(cmd: ModelsCommand, env_file: Option<&Path>) -> Result<ExitCode, Fail
         ModelsCommand::Import { path, name } => import(&dir, &path, name.as_deref()),
         ModelsCommand::Verify { format } => verify(&dir, format),
         ModelsCommand::Path { name, quant } => path(&dir, &name, quant.as_deref()),
+        ModelsCommand::Remove {
+            name,
+            quant,
+            keep_files,
+        } => remove(&dir, &config, &name, quant.as_deref(), keep_files),
     }
 }
 
@@ -520,24 +525,108 @@ fn verify(dir: &ModelsDir, format: ReportFormat) -> Result<ExitCode, Failure> {
     })
 }
 
-fn path(dir: &ModelsDir, name: &str, quant: Option<&str>) -> Result<ExitCode, Failure> {
-    // A catalogue alias (`tinyllama`) names the catalogue model; anything else is the
-    // name a model was imported under.
-    let canonical = epicrisis_models::find(name)
+/// A catalogue alias (`tinyllama`) names the catalogue model; anything else is the name a
+/// model was imported under.
+fn installed_name(name: &str) -> String {
+    epicrisis_models::find(name)
         .map(|s| s.name.to_string())
-        .unwrap_or_else(|_| epicrisis_models::canonical_name(name));
-    match dir.path_of(&canonical, quant)? {
+        .unwrap_or_else(|_| epicrisis_models::canonical_name(name))
+}
+
+fn not_installed(dir: &ModelsDir, name: &str, quant: Option<&str>) -> ExitCode {
+    eprintln!(
+        "{name}{} no está instalado en {} (`epicrisis models list` muestra lo que hay instalado)",
+        quant.map(|q| format!(" {q}")).unwrap_or_default(),
+        dir.root().display()
+    );
+    ExitCode::from(1)
+}
+
+fn path(dir: &ModelsDir, name: &str, quant: Option<&str>) -> Result<ExitCode, Failure> {
+    match dir.path_of(&installed_name(name), quant)? {
         Some(p) => {
             println!("{}", p.display());
             Ok(ExitCode::SUCCESS)
         }
-        None => {
+        None => Ok(not_installed(dir, name, quant)),
+    }
+}
+
+/// `models remove`: deletes the files and the manifest entries (or, with `keep_files`, the
+/// entries only), then says which setting still points at what is gone.
+fn remove(
+    dir: &ModelsDir,
+    config: &Config,
+    name: &str,
+    quant: Option<&str>,
+    keep_files: bool,
+) -> Result<ExitCode, Failure> {
+    let canonical = installed_name(name);
+    // Which settings name what is about to go, asked while the files still exist (so
+    // that a relative or linked path compares by what it resolves to).
+    let quant_wanted = quant.map(epicrisis_models::normalise_quant);
+    let going: Vec<PathBuf> = dir
+        .installed_all(&canonical)?
+        .into_iter()
+        .filter(|m| quant_wanted.is_none() || m.entry.quant == quant_wanted)
+        .map(|m| std::fs::canonicalize(&m.path).unwrap_or(m.path))
+        .collect();
+    let warnings = settings_pointing_at(config, &going);
+    let gone = if keep_files {
+        dir.forget(&canonical, quant)?
+    } else {
+        dir.remove(&canonical, quant)?
+    };
+    if gone.is_empty() {
+        return Ok(not_installed(dir, name, quant));
+    }
+    for e in &gone {
+        let bytes: u64 = e.files.iter().map(|f| f.size).sum();
+        let what = format!(
+            "{}{}",
+            e.name,
+            e.quant.as_deref().map(|q| format!(" {q}")).unwrap_or_default()
+        );
+        if keep_files {
             eprintln!(
-                "{name}{} no está instalado en {} (`epicrisis models list` muestra lo que hay instalado)",
-                quant.map(|q| format!(" {q}")).unwrap_or_default(),
+                "se quitó {what} del registro; sus {} archivo(s) siguen en {}",
+                e.files.len(),
                 dir.root().display()
             );
-            Ok(ExitCode::from(1))
+        } else {
+            eprintln!(
+                "se borró {what}: {} archivo(s), {}",
+                e.files.len(),
+                human_bytes(bytes)
+            );
         }
     }
+    for warning in warnings {
+        eprintln!("aviso: {warning}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The settings that name one of `removed` (a model just removed), with what to do.
+fn settings_pointing_at(config: &Config, removed: &[PathBuf]) -> Vec<String> {
+    let hits = |p: &Path| {
+        let p = std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+        removed.iter().any(|r| p == *r || p.starts_with(r))
+    };
+    let mut out = Vec::new();
+    if let Some(p) = &config.local_llm_path
+        && hits(p)
+    {
+        out.push(format!(
+            "LOCAL_LLM_PATH apunta a {}, que ya no está instalado: cámbielo o quítelo del .env",
+            p.display()
+        ));
+    }
+    if config.embeddings_model.is_some() && hits(&config.embeddings_dir()) {
+        out.push(format!(
+            "EMBEDDINGS_MODEL nombra {}, que ya no está instalado: cámbielo o instale otro con `epicrisis models download`",
+            config.embeddings_dir().display()
+        ));
+    }
+    out
 }

@@ -298,3 +298,57 @@ fn import_then_generate_from_a_custom_models_dir() {
     assert!(out.status.success(), "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("otra/carpeta/llm/"));
 }
+
+#[test]
+fn remove_deletes_files_and_registry_and_names_the_setting_left_pointing_at_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("Prueba-1B.Q4_K_M.gguf");
+    std::fs::write(&file, epicrisis_testkit::gguf::tiny(4_000, 7)).unwrap();
+    let models = dir.path().join("modelos");
+    let run = |args: &[&str], llm: Option<&Path>| {
+        let mut c = bin(dir.path());
+        c.args(args).env("EPICRISIS_MODELS_DIR", &models);
+        if let Some(p) = llm {
+            c.env("LOCAL_LLM_PATH", p);
+        }
+        c.output().unwrap()
+    };
+    let out = run(&["models", "import", &file.display().to_string()], None);
+    assert!(out.status.success(), "{}", text(&out));
+    let installed = std::path::PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    assert!(installed.starts_with(&models) && installed.exists());
+
+    // Only the registry: the file stays; a second time there is nothing to forget.
+    let out = run(&["models", "remove", "prueba-1b", "--keep-files"], None);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("del registro"), "{}", text(&out));
+    assert!(installed.exists());
+    let out = run(&["models", "remove", "prueba-1b", "--keep-files"], None);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("no está instalado"), "{}", text(&out));
+
+    // Installed again, then removed for good while LOCAL_LLM_PATH still names it.
+    std::fs::remove_file(&installed).unwrap();
+    let out = run(&["models", "import", &file.display().to_string()], None);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = run(
+        &["models", "remove", "prueba-1b", "--quant", "q4_k_m"],
+        Some(&installed),
+    );
+    let all = text(&out);
+    assert!(out.status.success(), "{all}");
+    assert!(all.contains("se borró prueba-1b Q4_K_M: 1 archivo(s)"), "{all}");
+    assert!(
+        all.contains("aviso: LOCAL_LLM_PATH apunta a") && all.contains("cámbielo"),
+        "{all}"
+    );
+    assert!(!installed.exists() && !installed.parent().unwrap().exists());
+    assert!(file.exists(), "the imported original is never touched");
+    let manifest = std::fs::read_to_string(models.join("manifest.json")).unwrap();
+    assert!(!manifest.contains("prueba-1b"), "{manifest}");
+    let out = run(&["models", "path", "prueba-1b"], None);
+    assert_eq!(out.status.code(), Some(1));
+    let out = run(&["models", "remove", "nada"], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("nada no está instalado"), "{}", text(&out));
+}
