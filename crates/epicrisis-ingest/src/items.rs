@@ -99,11 +99,7 @@ fn later_steps(steps: Vec<Vec<Piece>>) -> Vec<Phase> {
         .into_iter()
         .map(|pieces| {
             let mut phase = Phase::default();
-            for p in pieces {
-                if let Some(Piece::Duration(d)) = phase.absorb(p) {
-                    phase.notes.push(d.to_string());
-                }
-            }
+            absorb_all(&mut phase, pieces);
             phase
         })
         .collect()
@@ -122,6 +118,18 @@ pub(crate) enum Field {
     Route,
     Frequency,
     Duration,
+}
+
+impl Field {
+    /// True when `p` is this field's own kind of piece (a dose in the dose field...).
+    fn owns(self, p: &Piece) -> bool {
+        matches!(
+            (self, p),
+            (Field::Dose, Piece::Dose(_))
+                | (Field::Frequency, Piece::Frequency(_))
+                | (Field::Duration, Piece::Duration(_))
+        )
+    }
 }
 
 /// Reads a separate posology field into `med`. The field's own kind of piece wins over
@@ -148,72 +156,96 @@ pub(crate) fn apply_field(
         then,
         leftover,
     } = scan(text);
-    let own = |p: &Piece| {
-        matches!(
-            (field, p),
-            (Field::Dose, Piece::Dose(_))
-                | (Field::Frequency, Piece::Frequency(_))
-                | (Field::Duration, Piece::Duration(_))
-        )
-    };
-    let has_own = pieces.iter().any(own);
-    // «dosis: 300 mg carga, luego 75 mg» with «frecuencia: c/24h»: the frequency is the
-    // maintenance step's, not the loading dose's.
-    if has_own && then.is_empty() && matches!(field, Field::Frequency | Field::Duration) {
-        let lacks = |ph: &Phase| match field {
-            Field::Frequency => ph.frequency.is_none(),
-            _ => ph.duration.is_none(),
-        };
-        if let Some(ph) = med.maintenance_phase_mut().filter(|ph| lacks(ph)) {
-            for p in pieces {
-                if let Some(Piece::Duration(d)) = ph.absorb(p) {
-                    ph.notes.push(d.to_string());
-                }
-            }
-            for l in leftover {
-                add_note(med, &l);
-            }
-            return;
-        }
-    }
-    if !has_own {
-        match field {
-            Field::Frequency if leftover.is_empty() && pieces == [Piece::AsNeeded] => {
-                med.as_needed = true;
-            }
-            Field::Frequency => {
-                let f = Frequency::Text(text.to_string());
-                // «SOS dolor torácico»: kept as written, and given only if needed.
-                med.as_needed |= f.says_as_needed();
-                med.frequency = Some(f);
-            }
-            Field::Duration => {
-                med.duration = Some(Duration::Text {
-                    text: text.to_string(),
-                })
-            }
-            Field::Dose => {
-                add_note(med, text);
-                ctx.warn(
-                    WarningKind::Unreadable,
-                    path,
-                    format!(
-                        "{text:?} could not be read as a dose (expected an amount and a unit, \
-                         e.g. 1 g or 500 mg); kept as a note"
-                    ),
-                    format!(
-                        "No se pudo interpretar «{text}» como dosis (se espera una cantidad y \
-                         una unidad, p. ej. 1 g o 500 mg); se conservó como nota."
-                    ),
-                );
-            }
-            Field::Route => {}
-        }
+    if !pieces.iter().any(|p| field.owns(p)) {
+        apply_free_text(ctx, med, field, text, &pieces, &leftover, path);
         return;
     }
+    // «dosis: 300 mg carga, luego 75 mg» with «frecuencia: c/24h»: the frequency is the
+    // maintenance step's, not the loading dose's.
+    if then.is_empty()
+        && let Some(ph) = maintenance_lacking(med, field)
+    {
+        absorb_all(ph, pieces);
+    } else {
+        apply_own_pieces(med, field, pieces);
+        med.then.extend(later_steps(then));
+    }
+    for l in leftover {
+        add_note(med, &l);
+    }
+}
+
+/// The maintenance step a frequency or duration field belongs to: the last step of a
+/// regimen with a loading dose, when that step still lacks the field.
+fn maintenance_lacking(med: &mut Medication, field: Field) -> Option<&mut Phase> {
+    let lacks = |ph: &Phase| match field {
+        Field::Frequency => ph.frequency.is_none(),
+        Field::Duration => ph.duration.is_none(),
+        Field::Dose | Field::Route => false,
+    };
+    med.maintenance_phase_mut().filter(|ph| lacks(ph))
+}
+
+/// Adds every piece to a step without overwriting it; a second duration becomes a note.
+fn absorb_all(phase: &mut Phase, pieces: Vec<Piece>) {
+    for p in pieces {
+        if let Some(Piece::Duration(d)) = phase.absorb(p) {
+            phase.notes.push(d.to_string());
+        }
+    }
+}
+
+/// A field without a piece of its own kind: free text kept as written (`Frequency::Text`,
+/// `Duration::Text`), «SOS» alone as «if needed», or a dose kept as a note with a warning.
+fn apply_free_text(
+    ctx: &mut Ctx<'_>,
+    med: &mut Medication,
+    field: Field,
+    text: &str,
+    pieces: &[Piece],
+    leftover: &[String],
+    path: &str,
+) {
+    match field {
+        Field::Frequency if leftover.is_empty() && pieces == [Piece::AsNeeded] => {
+            med.as_needed = true;
+        }
+        Field::Frequency => {
+            let f = Frequency::Text(text.to_string());
+            // «SOS dolor torácico»: kept as written, and given only if needed.
+            med.as_needed |= f.says_as_needed();
+            med.frequency = Some(f);
+        }
+        Field::Duration => {
+            med.duration = Some(Duration::Text {
+                text: text.to_string(),
+            })
+        }
+        Field::Dose => {
+            add_note(med, text);
+            ctx.warn(
+                WarningKind::Unreadable,
+                path,
+                format!(
+                    "{text:?} could not be read as a dose (expected an amount and a unit, \
+                     e.g. 1 g or 500 mg); kept as a note"
+                ),
+                format!(
+                    "No se pudo interpretar «{text}» como dosis (se espera una cantidad y \
+                     una unidad, p. ej. 1 g o 500 mg); se conservó como nota."
+                ),
+            );
+        }
+        Field::Route => {}
+    }
+}
+
+/// Sets the first piece of the field's own kind (it wins over the name's) and lets the
+/// other pieces fill gaps in the first step.
+fn apply_own_pieces(med: &mut Medication, field: Field, pieces: Vec<Piece>) {
     let mut first_own = true;
     for p in pieces {
-        if own(&p) && first_own {
+        if field.owns(&p) && first_own {
             first_own = false;
             match p {
                 Piece::Dose(d) => med.dose = Some(d),
@@ -224,10 +256,6 @@ pub(crate) fn apply_field(
         } else {
             fill(med, p);
         }
-    }
-    med.then.extend(later_steps(then));
-    for l in leftover {
-        add_note(med, &l);
     }
 }
 

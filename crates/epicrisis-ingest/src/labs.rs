@@ -280,8 +280,31 @@ pub(crate) fn lab_summary(
         ));
     };
     let mut unit = json::text(ctx, &o, "unidad", p)?;
-    let first_v = get(&o, "ingreso");
-    let last_v = get(&o, "ultimo");
+    let Some((first, last)) = first_and_last(ctx, &o, p, &test, &mut unit)? else {
+        return Ok(None);
+    };
+    let (min, max) = summary_range(ctx, &o, p, &first, last.as_ref());
+    Ok(Some(LabSummary {
+        test,
+        unit,
+        first,
+        last,
+        min,
+        max,
+    }))
+}
+
+/// The first (`ingreso`) and last (`ultimo`) values of a summary; the last is dropped
+/// when it repeats the first. `None` when neither holds a number.
+fn first_and_last(
+    ctx: &mut Ctx<'_>,
+    o: &Obj,
+    p: &str,
+    test: &str,
+    unit: &mut Option<String>,
+) -> Result<Option<(LabValue, Option<LabValue>)>, IngestError> {
+    let first_v = get(o, "ingreso");
+    let last_v = get(o, "ultimo");
     if first_v.is_none() && last_v.is_none() {
         ctx.warn(
             WarningKind::Unreadable,
@@ -292,14 +315,14 @@ pub(crate) fn lab_summary(
         return Ok(None);
     }
     let first = match first_v {
-        Some(v) => lab_value(ctx, v, &key(p, "ingreso"), &test, &mut unit)?,
+        Some(v) => lab_value(ctx, v, &key(p, "ingreso"), test, unit)?,
         None => None,
     };
     // An unreadable last value leaves the first one standing; a qualitative one is a
     // finding of its own.
     let mut last = match last_v {
         Some(v) => {
-            let read = lab_value(ctx, v, &key(p, "ultimo"), &test, &mut unit);
+            let read = lab_value(ctx, v, &key(p, "ultimo"), test, unit);
             json::recover(ctx, read, None, "se omitió el último valor")
         }
         None => None,
@@ -314,12 +337,24 @@ pub(crate) fn lab_summary(
     {
         last = None;
     }
+    Ok(Some((first, last)))
+}
+
+/// The summary's minimum and maximum: those of its values, replaced by the `periodo`'s
+/// own `min`/`max` where it gives them, with a warning when they are the wrong way round.
+fn summary_range(
+    ctx: &mut Ctx<'_>,
+    o: &Obj,
+    p: &str,
+    first: &LabValue,
+    last: Option<&LabValue>,
+) -> (f64, f64) {
     let values: Vec<f64> = std::iter::once(first.value)
-        .chain(last.as_ref().map(|l| l.value))
+        .chain(last.map(|l| l.value))
         .collect();
     let mut min = values.iter().copied().fold(f64::INFINITY, f64::min);
     let mut max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    if let Some(pv) = get(&o, "periodo") {
+    if let Some(pv) = get(o, "periodo") {
         let pp = key(p, "periodo");
         let po = json::object(ctx, pv, &pp, "an object {min, max}").map(|o| o.into_owned());
         let po = json::recover(ctx, po, Obj::new(), "se omitió el período");
@@ -342,14 +377,7 @@ pub(crate) fn lab_summary(
             );
         }
     }
-    Ok(Some(LabSummary {
-        test,
-        unit,
-        first,
-        last,
-        min,
-        max,
-    }))
+    (min, max)
 }
 
 /// One `laboratorios_relevantes[i]`; `None` when it holds no number.
