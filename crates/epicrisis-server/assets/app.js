@@ -41,7 +41,11 @@
   if (todayLink) {
     const d = new Date();
     const iso = d.getFullYear() + "-" + String(d.getMonth() + 1).padStart(2, "0") + "-" + String(d.getDate()).padStart(2, "0");
-    todayLink.href = "/episodios?orden=revision&desde=" + iso + "&hasta=" + iso;
+    // The browser's own date (the server's clock is UTC); «Mis altas» keeps its filter.
+    const url = new URL(todayLink.href, location.href);
+    url.searchParams.set("desde", iso);
+    url.searchParams.set("hasta", iso);
+    todayLink.href = url.pathname + url.search;
   }
 
   // ---- list page: import

@@ -13,6 +13,7 @@ use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use epicrisis_store::AuditRow;
 use epicrisis_store::Role;
 use minijinja::context;
 use serde::Deserialize;
@@ -92,6 +93,58 @@ fn action_es(action: &str) -> &str {
     }
 }
 
+/// Why a login was refused or an account disabled, as the audit detail's `reason` says.
+fn reason_es(reason: &str) -> Option<&'static str> {
+    Some(match reason {
+        "bad_password" => "contraseña incorrecta",
+        "unknown_user" => "usuario desconocido",
+        "disabled_in_directory" => "cuenta deshabilitada en el directorio",
+        "no_group" => "sin grupo habilitado en el directorio",
+        "unreachable" => "directorio inalcanzable",
+        "directory_refused" => "el directorio rechazó la consulta",
+        "ambiguous" => "nombre ambiguo en el directorio",
+        _ => return None,
+    })
+}
+
+/// One audit entry as the page shows it: who (the account, the account a refused login
+/// named, or the command line and its system user) and what, with the detail a person
+/// needs (why a login failed, whose account changed, through the directory or not).
+fn audit_line(r: &AuditRow) -> Value {
+    let detail: Value = serde_json::from_str(&r.detail).unwrap_or(Value::Null);
+    let text = |k: &str| detail.get(k).and_then(Value::as_str);
+    let user = match r.username.as_deref().or(text("username")) {
+        Some("cli:?") => Some("línea de comandos".to_string()),
+        Some(u) => Some(match u.strip_prefix("cli:") {
+            Some(system) => format!("línea de comandos ({system})"),
+            None => u.to_string(),
+        }),
+        None => None,
+    };
+    let mut notes: Vec<String> = Vec::new();
+    if let Some(whose) = text("user") {
+        notes.push(format!("cuenta {whose}"));
+    }
+    if let Some(why) = text("reason").and_then(reason_es) {
+        notes.push(why.to_string());
+    } else if r.action == "login_failed" {
+        notes.push(if detail.get("unknown_user").is_some() {
+            "usuario desconocido".into()
+        } else {
+            "contraseña incorrecta o cuenta deshabilitada".into()
+        });
+    }
+    let mut action = action_es(&r.action).to_string();
+    if !notes.is_empty() {
+        action = format!("{action}: {}", notes.join(", "));
+    }
+    if text("via") == Some("directory") && !action.contains("directorio") {
+        action.push_str(" (directorio)");
+    }
+    json!({"at": r.at, "user": user, "action": action,
+           "episode": r.episode_id, "version": r.version_id})
+}
+
 /// The server's state, the drafting queue and the latest audit entries, for the page.
 async fn operations(state: &AppState, verify: bool) -> Value {
     let database_ok = state.store.episode_stamp("").await.is_ok();
@@ -108,13 +161,7 @@ async fn operations(state: &AppState, verify: bool) -> Value {
     }
     let audit: Vec<Value> = match state.store.audit_trail(None, 30).await {
         // Newest first, as the store gives them.
-        Ok(rows) => rows
-            .iter()
-            .map(|r| {
-                json!({"at": r.at, "user": r.username, "action": action_es(&r.action),
-                       "episode": r.episode_id, "version": r.version_id})
-            })
-            .collect(),
+        Ok(rows) => rows.iter().map(audit_line).collect(),
         Err(e) => {
             crate::api::warn("the audit trail could not be read for the page", &e);
             Vec::new()
@@ -401,4 +448,75 @@ async fn admin_password(
 /// The machine part of a worker's id (`host:pid:random`), for the page.
 fn worker_host(owner: &str) -> String {
     owner.split(':').next().unwrap_or(owner).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(username: Option<&str>, action: &str, detail: Value) -> AuditRow {
+        AuditRow {
+            id: 1,
+            at: 0,
+            user_id: None,
+            username: username.map(str::to_string),
+            action: action.into(),
+            episode_id: None,
+            version_id: None,
+            detail: detail.to_string(),
+            prev_hash: String::new(),
+            hash: String::new(),
+            key_id: None,
+        }
+    }
+
+    #[test]
+    fn audit_lines_say_who_and_why_in_spanish() {
+        let directory_refusal =
+            json!({"via": "directory", "reason": "no_group", "username": "sinrol"});
+        let directory_disable =
+            json!({"user": "medico1", "via": "directory", "reason": "no_group"});
+        let cases = [
+            (
+                row(None, "login_failed", directory_refusal),
+                "sinrol",
+                "inicio de sesión fallido: sin grupo habilitado en el directorio",
+            ),
+            (
+                row(None, "login_failed", json!({"unknown_user": true})),
+                "",
+                "inicio de sesión fallido: usuario desconocido",
+            ),
+            (
+                row(None, "login_failed", json!({"username": "ana"})),
+                "ana",
+                "inicio de sesión fallido: contraseña incorrecta o cuenta deshabilitada",
+            ),
+            (
+                row(None, "user_disable", directory_disable),
+                "",
+                "cuenta deshabilitada: cuenta medico1, sin grupo habilitado en el directorio",
+            ),
+            (
+                row(Some("jefa"), "login", json!({"via": "directory"})),
+                "jefa",
+                "inicio de sesión (directorio)",
+            ),
+            (
+                row(Some("cli:?"), "backup", json!({})),
+                "línea de comandos",
+                "respaldo de la base de datos",
+            ),
+            (
+                row(Some("cli:root"), "restore", json!({})),
+                "línea de comandos (root)",
+                "restauración de un respaldo",
+            ),
+        ];
+        for (r, user, action) in cases {
+            let v = audit_line(&r);
+            assert_eq!(v["user"].as_str().unwrap_or(""), user, "{v}");
+            assert_eq!(v["action"], action, "{v}");
+        }
+    }
 }

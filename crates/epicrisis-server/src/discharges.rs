@@ -85,6 +85,8 @@ struct DayForm {
     csrf: Option<String>,
     desde: String,
     hasta: String,
+    /// `1`: only the poster's own episodes (as «Mis altas de hoy» lists them).
+    mias: Option<String>,
 }
 
 /// Drafts every episode discharged between the form's dates that has no version and no
@@ -121,10 +123,18 @@ async fn draft_the_day(
         .await
         .ok()
         .map(|jobs| jobs.into_iter().filter_map(|j| j.episode_id).collect());
+    let mine = crate::web::only_mine(f.mias.as_deref());
+    let is_listed = |r: &EpisodeSummary| {
+        !mine
+            || r.physician
+                .as_deref()
+                .is_some_and(|doc| crate::listing::is_treating_physician(&p.user.display_name, doc))
+    };
     let ids: Vec<String> = match &busy {
         Some(busy) => rows
             .iter()
             .filter(|r| r.latest_status.is_none() && !busy.contains(&r.episode_id))
+            .filter(|r| is_listed(r))
             .map(|r| r.episode_id.clone())
             .collect(),
         None => Vec::new(),
@@ -140,9 +150,10 @@ async fn draft_the_day(
         return error_page(&state, e);
     }
     let back = format!(
-        "/episodios?orden=revision&desde={}&hasta={}",
+        "/episodios?orden=revision&desde={}&hasta={}{}",
         urlencoding(&f.desde),
-        urlencoding(&f.hasta)
+        urlencoding(&f.hasta),
+        if mine { "&mias=1" } else { "" }
     );
     Redirect::to(&back).into_response()
 }

@@ -217,6 +217,13 @@ struct ListParams {
     hasta: Option<String>,
     /// `revision`: «Altas de hoy», ordered for review ([`review_rank`]).
     orden: Option<String>,
+    /// `1`: only the episodes whose treating physician is the account's name.
+    mias: Option<String>,
+}
+
+/// Whether a list asks for the physician's own episodes only (`mias=1`).
+pub(crate) fn only_mine(mias: Option<&str>) -> bool {
+    matches!(mias, Some("1" | "si" | "true"))
 }
 
 /// Today's date on the server's clock (UTC), `YYYY-MM-DD`.
@@ -271,6 +278,15 @@ async fn episodes_page(
         Ok(r) => r,
         Err(e) => return error_page(&state, e.into()),
     };
+    let mine = review && only_mine(q.mias.as_deref());
+    let day_total = rows.len();
+    if mine {
+        rows.retain(|r| {
+            r.physician
+                .as_deref()
+                .is_some_and(|doc| crate::listing::is_treating_physician(&p.user.display_name, doc))
+        });
+    }
     let (states, under_way) = if review {
         // Stable: within a rank, the store's order (newest discharge first).
         rows.sort_by_key(review_rank);
@@ -292,6 +308,7 @@ async fn episodes_page(
             hospital => state.settings.hospital_name,
             episodes => rows, q => q.q, servicio => q.servicio, desde => q.desde, hasta => q.hasta,
             review => review, states => states, under_way => under_way, undrafted => undrafted,
+            mine => mine, day_total => day_total,
         },
     )
 }

@@ -26,6 +26,8 @@ pub struct NewEpisode {
     /// ([`listing`]).
     pub patient_name: Option<String>,
     pub diagnosis: Option<String>,
+    /// The treating physician as the data names them (`None` when it names none).
+    pub physician: Option<String>,
     /// What the list's search matches, folded by the caller ([`listing`]).
     pub search_text: Option<String>,
 }
@@ -65,10 +67,11 @@ impl Store {
         sqlx::query(
             "INSERT INTO episodes (episode_id, service, admission_date, discharge_date, \
              episode_json, source, source_kind, imported_at, updated_at, patient_name, \
-             diagnosis, search_text) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11) \
+             diagnosis, search_text, physician) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11, $12) \
              ON CONFLICT (episode_id) DO UPDATE SET service = excluded.service, \
              patient_name = excluded.patient_name, diagnosis = excluded.diagnosis, \
+             physician = excluded.physician, \
              search_text = excluded.search_text, \
              admission_date = excluded.admission_date, discharge_date = excluded.discharge_date, \
              episode_json = excluded.episode_json, source = excluded.source, \
@@ -87,6 +90,7 @@ impl Store {
         .bind(&e.patient_name)
         .bind(&e.diagnosis)
         .bind(&e.search_text)
+        .bind(e.physician.as_deref().unwrap_or(""))
         .execute(&mut *tx)
         .await?;
         revisions::record_import(&mut tx, &e.episode_id, &e.episode_json, &e.source_kind, now)

@@ -70,7 +70,7 @@ pub(crate) use error::{is_foreign_key_violation, is_unique_violation};
 pub use jobs::{
     ClaimedJob, Completed, Enqueued, Heartbeat, JobEnd, JobListener, JobRow, JobState, NewJob,
 };
-pub use listing::{EpisodeQuery, EpisodeSummary};
+pub use listing::{EpisodeQuery, EpisodeSummary, ListColumns};
 pub use revisions::{
     EpisodeRevision, HASH_SCHEME_RECORD, HASH_SCHEME_TEXT, RevisionInfo, VersionCheck,
 };

@@ -1,5 +1,5 @@
 //! The episode list: a search over the columns kept for it (id, service, patient,
-//! main diagnosis, dates) with each episode's latest and signed versions, so that a
+//! main diagnosis, treating physician, dates) with each episode's latest and signed versions, so that a
 //! page can say «Firmada (v2) · enmienda en borrador» without reading any version.
 
 use crate::{Result, Store, StoreError, VersionStatus, arg, like_escape, parse_status};
@@ -19,6 +19,8 @@ pub struct EpisodeSummary {
     /// they were kept, until the server fills them at its next start).
     pub patient_name: Option<String>,
     pub diagnosis: Option<String>,
+    /// The treating physician as the data names them.
+    pub physician: Option<String>,
     /// The newest version's status, if any draft exists.
     pub latest_status: Option<VersionStatus>,
     /// The newest version's number.
@@ -45,6 +47,16 @@ pub struct EpisodeQuery {
     pub offset: Option<i64>,
 }
 
+/// What the episode list shows and searches of one episode, copied from its data.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ListColumns<'a> {
+    pub patient_name: Option<&'a str>,
+    pub diagnosis: Option<&'a str>,
+    pub physician: Option<&'a str>,
+    /// Folded by the caller (lower case, no accents).
+    pub search_text: &'a str,
+}
+
 /// An episode whose list columns are still empty: its id and its episode JSON.
 #[derive(Debug, Clone)]
 pub struct Unlisted {
@@ -59,7 +71,7 @@ impl Store {
     pub async fn list_episodes(&self, q: &EpisodeQuery) -> Result<Vec<EpisodeSummary>> {
         let mut sql = String::from(
             "SELECT e.episode_id, e.service, e.admission_date, e.discharge_date, e.imported_at, \
-             e.patient_name, e.diagnosis, \
+             e.patient_name, e.diagnosis, e.physician, \
              (SELECT v.status FROM versions v WHERE v.episode_id = e.episode_id \
               ORDER BY v.number DESC LIMIT 1) AS latest_status, \
              (SELECT MAX(v.number) FROM versions v WHERE v.episode_id = e.episode_id) \
@@ -122,6 +134,9 @@ impl Store {
                     imported_at: r.try_get("imported_at")?,
                     patient_name: r.try_get("patient_name")?,
                     diagnosis: r.try_get("diagnosis")?,
+                    physician: r
+                        .try_get::<Option<String>, _>("physician")?
+                        .filter(|p| !p.is_empty()),
                     latest_status: status.as_deref().map(parse_status).transpose()?,
                     latest_number: r.try_get("latest_number")?,
                     signed_number: r.try_get("signed_number")?,
@@ -131,11 +146,12 @@ impl Store {
     }
 
     /// Up to `limit` episodes whose list columns were never written (imported before
-    /// they existed), for the caller to fill with [`Store::set_list_columns`].
+    /// they existed, or restored from a backup of that time), for the caller to fill with
+    /// [`Store::set_list_columns`].
     pub async fn unlisted_episodes(&self, limit: i64) -> Result<Vec<Unlisted>> {
         let rows = sqlx::query(
             "SELECT episode_id, episode_json FROM episodes \
-             WHERE search_text IS NULL ORDER BY episode_id LIMIT $1",
+             WHERE search_text IS NULL OR physician IS NULL ORDER BY episode_id LIMIT $1",
         )
         .bind(limit)
         .fetch_all(&self.pool)
@@ -151,21 +167,17 @@ impl Store {
     }
 
     /// Writes an episode's list columns (`search_text` folded by the caller; an empty
-    /// one still marks the row as done for [`Store::unlisted_episodes`]).
-    pub async fn set_list_columns(
-        &self,
-        episode_id: &str,
-        patient_name: Option<&str>,
-        diagnosis: Option<&str>,
-        search_text: &str,
-    ) -> Result<()> {
+    /// one, and an absent physician, still mark the row as done for
+    /// [`Store::unlisted_episodes`]).
+    pub async fn set_list_columns(&self, episode_id: &str, c: &ListColumns<'_>) -> Result<()> {
         let done = sqlx::query(
-            "UPDATE episodes SET patient_name = $1, diagnosis = $2, search_text = $3 \
-             WHERE episode_id = $4",
+            "UPDATE episodes SET patient_name = $1, diagnosis = $2, search_text = $3, \
+             physician = $4 WHERE episode_id = $5",
         )
-        .bind(patient_name)
-        .bind(diagnosis)
-        .bind(search_text)
+        .bind(c.patient_name)
+        .bind(c.diagnosis)
+        .bind(c.search_text)
+        .bind(c.physician.unwrap_or(""))
         .bind(episode_id)
         .execute(&self.pool)
         .await?;

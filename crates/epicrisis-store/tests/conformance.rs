@@ -693,7 +693,15 @@ async fn check_episodes(db: &Db) {
     assert!(unlisted.iter().all(|u| u.episode_id != "EP-9"));
     assert!(unlisted.iter().any(|u| u.episode_id == "EP-1"));
     store
-        .set_list_columns("EP-1", Some("Juan Pérez"), None, "ep-1 juan perez")
+        .set_list_columns(
+            "EP-1",
+            &ListColumns {
+                patient_name: Some("Juan Pérez"),
+                physician: Some("Dra. Ana Rojas"),
+                search_text: "ep-1 juan perez",
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     assert!(
@@ -704,17 +712,17 @@ async fn check_episodes(db: &Db) {
             .iter()
             .all(|u| u.episode_id != "EP-1")
     );
-    assert_eq!(
-        store
-            .list_episodes(&terms("Juan", &["juan"]))
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
+    let juan = store
+        .list_episodes(&terms("Juan", &["juan"]))
+        .await
+        .unwrap();
+    assert_eq!(juan.len(), 1);
+    assert_eq!(juan[0].physician.as_deref(), Some("Dra. Ana Rojas"));
+    // No physician in the data: none listed, and the row is still done.
+    assert_eq!(found[0].physician, None);
     assert!(
         store
-            .set_list_columns("nadie", None, None, "")
+            .set_list_columns("nadie", &ListColumns::default())
             .await
             .is_err()
     );

@@ -49,7 +49,7 @@ fn open_refused(r: Result<Store>) -> String {
     }
 }
 
-const ALL: [(i64, bool); 8] = [
+const ALL: [(i64, bool); 9] = [
     (1, true),
     (2, true),
     (3, true),
@@ -58,6 +58,7 @@ const ALL: [(i64, bool); 8] = [
     (6, true),
     (7, true),
     (8, true),
+    (9, true),
 ];
 
 async fn check_migrations(db: &Db) {
@@ -244,9 +245,18 @@ async fn check_adoption(db: &Db) {
     assert_eq!(unlisted.len(), 1);
     assert_eq!(unlisted[0].episode_json, "{\"id\":\"OLD\"}");
     store
-        .set_list_columns("OLD", Some("Juana Soto"), Some("Apendicitis"), "old juana")
+        .set_list_columns(
+            "OLD",
+            &ListColumns {
+                patient_name: Some("Juana Soto"),
+                diagnosis: Some("Apendicitis"),
+                search_text: "old juana",
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
+    assert!(store.unlisted_episodes(10).await.unwrap().is_empty());
     let found = store.list_episodes(&EpisodeQuery::default()).await.unwrap();
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].patient_name.as_deref(), Some("Juana Soto"));
@@ -261,7 +271,7 @@ async fn check_adoption(db: &Db) {
         .await
         .unwrap();
     raw.close().await;
-    assert_eq!(old, [(1,), (2,), (3,), (4,), (5,), (6,), (7,), (8,)]);
+    assert_eq!(old, [(1,), (2,), (3,), (4,), (5,), (6,), (7,), (8,), (9,)]);
     // Opening again finds the recorded checksums equal to the built-in files.
     let store = Store::open(&db.url).await.expect("second open");
     assert_eq!(store.episode_revisions("OLD").await.unwrap().len(), 1);
@@ -273,11 +283,11 @@ async fn a_database_of_the_earlier_migrator_is_adopted() {
 }
 
 async fn check_old_newer_refused(db: &Db) {
-    old_database(db, &[1, 2, 3, 4, 5, 6, 7, 8, 9]).await;
+    old_database(db, &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]).await;
     let reason = open_refused(Store::open(&db.url).await);
     assert!(
-        reason.contains("schema version 9")
-            && reason.contains("knows only up to version 8")
+        reason.contains("schema version 10")
+            && reason.contains("knows only up to version 9")
             && reason.contains("use that version (or newer)"),
         "{reason}"
     );

@@ -585,7 +585,10 @@ fn remove(
         let what = format!(
             "{}{}",
             e.name,
-            e.quant.as_deref().map(|q| format!(" {q}")).unwrap_or_default()
+            e.quant
+                .as_deref()
+                .map(|q| format!(" {q}"))
+                .unwrap_or_default()
         );
         if keep_files {
             eprintln!(

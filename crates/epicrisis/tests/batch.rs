@@ -221,3 +221,86 @@ fn the_days_discharges_page_drafts_those_without_a_draft_and_shows_their_state()
     let page = caja.get(day).text().unwrap();
     assert!(!page.contains("draft-day-form"));
 }
+
+#[test]
+fn my_discharges_are_those_whose_treating_physician_is_my_name() {
+    let dir = site();
+    let srv = serve(dir.path(), &["--engine", "deterministic", "--quiet"]);
+    let s = login(&srv.url, "ana");
+    let base: Value =
+        serde_json::from_slice(&std::fs::read(testdata("episodes/episodio_1416169.json")).unwrap())
+            .unwrap();
+    // Written the way exports write names: surname first in capitals, or with a title.
+    for (id, doc) in [
+        ("mio", Some("PÉREZ ANA")),
+        ("ajeno", Some("Dr. Juan Soto")),
+        ("solo-apellido", Some("Dra. Pérez")),
+        ("sin-medico", None),
+    ] {
+        let mut ep = base.clone();
+        if let Some(doc) = doc {
+            ep["atencion"]["medico_tratante"] = json!(doc);
+        }
+        let r = s.post_bytes(
+            &format!("/api/v1/episodes?id={id}"),
+            serde_json::to_vec(&ep).unwrap(),
+        );
+        assert_eq!(r.status(), 201);
+    }
+    let home = s.get("/episodios").text().unwrap();
+    assert!(
+        home.contains(">Mis altas de hoy</a>") && home.contains("mias=1"),
+        "a physician's link goes to their own discharges"
+    );
+    let mine = "/episodios?orden=revision&mias=1&desde=2025-12-26&hasta=2025-12-26";
+    let page = s.get(mine).text().unwrap();
+    assert!(page.contains("<h1>Mis altas de hoy</h1>"), "{page}");
+    assert!(page.contains("(1 de 4)"), "{page}");
+    assert!(page.contains("/episodios/mio\"") && !page.contains("/episodios/ajeno\""));
+    assert!(
+        !page.contains("/episodios/solo-apellido\""),
+        "a surname alone is nobody's"
+    );
+    assert!(page.contains("Redactar las 1 sin borrador"), "{page}");
+    assert!(
+        page.contains("PÉREZ ANA"),
+        "the column shows the name as written"
+    );
+    // Drafting «my» day drafts mine only, and comes back to my list.
+    let r = s
+        .client
+        .post(format!("{}/episodios/lote", s.base))
+        .form(&[
+            ("csrf", s.csrf.as_str()),
+            ("desde", "2025-12-26"),
+            ("hasta", "2025-12-26"),
+            ("mias", "1"),
+        ])
+        .send()
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    assert!(r.url().as_str().contains("mias=1"), "{}", r.url());
+    let t = Instant::now();
+    let all = "/episodios?orden=revision&desde=2025-12-26&hasta=2025-12-26";
+    let page = loop {
+        let page = s.get(all).text().unwrap();
+        if !page.contains("id=\"day-progress\"") {
+            break page;
+        }
+        assert!(t.elapsed() < Duration::from_secs(120), "{page}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(page.matches("Borrador listo para revisar").count(), 1);
+    assert_eq!(page.matches("Sin borrador").count(), 3, "{page}");
+    assert!(page.contains("id=\"mine-today\""), "{page}");
+    // The physician's name is searched like the patient's.
+    let found = s.get("/episodios?q=soto").text().unwrap();
+    assert!(found.contains("/episodios/ajeno\"") && !found.contains("/episodios/mio\""));
+    // Someone else's account: none of the day's discharges name them.
+    let caja = login(&srv.url, "caja");
+    let page = caja.get(mine).text().unwrap();
+    assert!(
+        page.contains("Ninguna de las 4 altas del día nombra a Caja Uno"),
+        "{page}"
+    );
+}

@@ -337,7 +337,10 @@ fn remove_deletes_files_and_registry_and_names_the_setting_left_pointing_at_it()
     );
     let all = text(&out);
     assert!(out.status.success(), "{all}");
-    assert!(all.contains("se borró prueba-1b Q4_K_M: 1 archivo(s)"), "{all}");
+    assert!(
+        all.contains("se borró prueba-1b Q4_K_M: 1 archivo(s)"),
+        "{all}"
+    );
     assert!(
         all.contains("aviso: LOCAL_LLM_PATH apunta a") && all.contains("cámbielo"),
         "{all}"
@@ -350,5 +353,9 @@ fn remove_deletes_files_and_registry_and_names_the_setting_left_pointing_at_it()
     assert_eq!(out.status.code(), Some(1));
     let out = run(&["models", "remove", "nada"], None);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out).contains("nada no está instalado"), "{}", text(&out));
+    assert!(
+        text(&out).contains("nada no está instalado"),
+        "{}",
+        text(&out)
+    );
 }

@@ -195,6 +195,7 @@ pub async fn store_episode(
             source_kind: ep.shape.as_str().to_string(),
             patient_name: ep.patient.name.clone(),
             diagnosis: crate::listing::main_diagnosis(&ep),
+            physician: ep.physician.clone().filter(|p| !p.trim().is_empty()),
             search_text: Some(crate::listing::search_text(
                 &ep.id.clone().unwrap_or_default(),
                 &ep,

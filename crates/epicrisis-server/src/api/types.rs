@@ -83,6 +83,8 @@ pub struct EpisodeItem {
     pub imported_at: i64,
     pub patient_name: Option<String>,
     pub diagnosis: Option<String>,
+    /// The treating physician as the episode's data names them.
+    pub physician: Option<String>,
     /// The newest version's status (`draft`, `signed`), if a draft exists.
     #[schema(value_type = Option<String>)]
     pub latest_status: Option<epicrisis_store::VersionStatus>,
@@ -102,6 +104,7 @@ impl From<EpisodeSummary> for EpisodeItem {
             imported_at: s.imported_at,
             patient_name: s.patient_name,
             diagnosis: s.diagnosis,
+            physician: s.physician,
             latest_status: s.latest_status,
             latest_number: s.latest_number,
             signed_number: s.signed_number,

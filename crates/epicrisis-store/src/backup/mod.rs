@@ -73,7 +73,7 @@ pub const FORMAT: &str = "epicrisis-backup";
 pub const FORMAT_VERSION: u32 = 1;
 /// The schema version [`tables::TABLES`] describes: the newest migration. Backups of an
 /// older schema (but not older than format 1, which began at 7) are read by column name.
-pub const BACKED_UP_SCHEMA: i64 = 8;
+pub const BACKED_UP_SCHEMA: i64 = 9;
 /// The oldest schema a format-1 backup can be of (the format began with it).
 pub const OLDEST_SCHEMA: i64 = 7;
 /// The section holding the audit anchor file's lines (not a table of the database).

@@ -76,6 +76,7 @@ pub(crate) const TABLES: &[Table] = &[
             ("patient_name", Text),
             ("diagnosis", Text),
             ("search_text", Text),
+            ("physician", Text),
         ],
     },
     Table {

@@ -120,6 +120,7 @@ pub fn episode(id: &str, service: Option<&str>, discharge: Option<&str>) -> NewE
         patient_name: None,
         diagnosis: None,
         search_text: None,
+        physician: None,
     }
 }
 

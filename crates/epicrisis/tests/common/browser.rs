@@ -230,6 +230,32 @@ impl Driver {
         .unwrap_or(i64::MAX)
     }
 
+    /// The checks every page must pass at the window's width: nothing wider than the
+    /// screen, no English a person would read, no value shown without its label. Then a
+    /// screenshot named `name`.
+    pub fn page_ok(&self, name: &str) {
+        let over = self.overflow_x();
+        let english = self.english_words();
+        // On a phone a table's rows become cards, each cell under its label: a cell that
+        // shows a value (not only buttons) must carry one.
+        let unlabelled = self.script(
+            "return [...document.querySelectorAll('table.list td:not([data-label]):not([colspan])')]
+               .filter(td => getComputedStyle(td).display === 'block')
+               .filter(td => { const c = td.cloneNode(true); c.querySelectorAll('button,label,input,select,form').forEach(e => e.remove()); return c.textContent.trim() !== ''; })
+               .slice(0, 3).map(td => td.textContent.trim().slice(0, 40))",
+        );
+        self.screenshot(name);
+        assert_eq!(unlabelled, json!([]), "{name}: lines without their label");
+        assert!(
+            over <= 0,
+            "{name}: the page is {over} px wider than the window"
+        );
+        assert!(
+            english.is_empty(),
+            "{name}: English on the page: {english:?}"
+        );
+    }
+
     /// The English words (from [`ENGLISH`]) in the text a person reads on the page:
     /// what is shown, titles, placeholders, labels of controls and the page's title.
     pub fn english_words(&self) -> Vec<String> {

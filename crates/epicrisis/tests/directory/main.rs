@@ -244,9 +244,36 @@ fn directory_people_sign_in_with_their_groups_roles() {
             .all(|(n, _, _)| !n.contains('*') && !n.contains('('))
     );
 
+    // What people read of all this, in a browser at a desktop's and a phone's width.
+    let browser = common::browser::Driver::start();
+    if let Some(d) = &browser {
+        let backup = site.path().join("respaldo.jsonl");
+        let out = server::bin(site.path())
+            .args(["backup", &backup.display().to_string()])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        for width in [1366, 390] {
+            d.resize(width, 900);
+            seen_by_people(d, &base, width);
+        }
+    }
+
     // The directory stops: the local emergency account still signs in; directory people
     // read why they cannot, and retrying during the outage locks no one.
     ldap.stop();
+    if let Some(d) = &browser {
+        for width in [1366, 390] {
+            d.resize(width, 900);
+            login_refused_reads(
+                d,
+                &base,
+                ("medico1", "clave-medico-1"),
+                "No se pudo contactar el directorio",
+                &format!("directorio-caido-{width}"),
+            );
+        }
+    }
     sign_in(&base, "urgencia", PASSWORD, "10.0.1.2").expect("local accounts work");
     for _ in 0..7 {
         assert_refused(
@@ -263,6 +290,80 @@ fn directory_people_sign_in_with_their_groups_roles() {
         "the server's log says why"
     );
     audit_trail(&admin);
+}
+
+/// Signs in through the login form as `who` (name, password), expecting a refusal that
+/// says `says`; checks the page (width, Spanish) and keeps its screenshot as `shot`.
+fn login_refused_reads(
+    d: &common::browser::Driver,
+    base: &str,
+    who: (&str, &str),
+    says: &str,
+    shot: &str,
+) {
+    d.go(&format!("{base}/login"));
+    d.type_into("#username", who.0);
+    d.type_into("#password", who.1);
+    d.click("form button[type=submit]");
+    d.wait_for(
+        says,
+        &format!(
+            "return (document.querySelector('.alert')||{{}}).textContent?.includes({}) === true",
+            serde_json::to_string(says).unwrap()
+        ),
+    );
+    d.page_ok(shot);
+}
+
+/// In the browser: a person in no mapped group is told so; the local admin's
+/// «Administración» marks the directory's accounts and names the directory's audit
+/// entries (logins, refusals, a backup) in Spanish.
+fn seen_by_people(d: &common::browser::Driver, base: &str, width: u32) {
+    login_refused_reads(
+        d,
+        base,
+        ("sinrol", "clave-sinrol-1"),
+        "no pertenece a ningún grupo",
+        &format!("directorio-sin-grupo-{width}"),
+    );
+    d.go(&format!("{base}/login"));
+    d.type_into("#username", "urgencia");
+    d.type_into("#password", PASSWORD);
+    d.click("form button[type=submit]");
+    d.wait_for(
+        "the episode list",
+        "return location.pathname === '/episodios'",
+    );
+    d.go(&format!("{base}/administracion"));
+    d.wait_for(
+        "the accounts",
+        "return document.querySelectorAll('#users tbody tr').length > 3",
+    );
+    let marked = d.script(
+        "return [...document.querySelectorAll('#users tbody tr')].filter(r => r.querySelector('.badge.muted')?.textContent === 'directorio').map(r => r.dataset.username)",
+    );
+    let marked: Vec<String> = serde_json::from_value(marked).unwrap();
+    for name in ["medico1", "jefa", "crojas"] {
+        assert!(marked.iter().any(|m| m == name), "{name}: {marked:?}");
+    }
+    assert!(!marked.iter().any(|m| m == "urgencia" || m == "colision"));
+    d.page_ok(&format!("directorio-administracion-{width}"));
+    let actions = d
+        .script("return [...document.querySelectorAll('#audit tbody tr')].map(r => r.textContent)");
+    let actions = serde_json::to_string(&actions).unwrap();
+    for label in [
+        "línea de comandos",
+        "respaldo de la base de datos",
+        "inicio de sesión fallido: sin grupo habilitado en el directorio",
+        "cuenta deshabilitada: cuenta medico1, sin grupo habilitado en el directorio",
+        "inicio de sesión (directorio)",
+    ] {
+        assert!(actions.contains(label), "{label}: {actions}");
+    }
+    d.script("document.getElementById('bitacora').scrollIntoView({block: 'start', behavior: 'instant'});");
+    d.page_ok(&format!("directorio-bitacora-{width}"));
+    d.click("header form button[type=submit]");
+    d.wait_for("the login page", "return location.pathname === '/login'");
 }
 
 /// Wrong, empty and unknown passwords and names, filter syntax, a disabled entry, a
