@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Load benchmark of `epicrisis serve` on loopback (bounded in count and time):
 # requests/s and latency (p50/p99) for live validation and for the episode page with 50
-# concurrent clients (wrk), then 20 generation jobs arriving at once (how many are
+# concurrent clients (wrk), then 20 generation jobs for 20 episodes arriving at once (how many are
 # queued, how many get 429, whether every accepted job finishes and the server lives).
 #
 #   scripts/bench-serve.sh [--engine deterministic|local] [--model FILE.gguf] [--seconds 10]
@@ -47,10 +47,15 @@ echo "== live validation (POST /api/v1/episodes/:id/validate, $(wc -c < "$W/body
 wrk -t2 -c50 -d"${SECONDS_RUN}s" --latency -s "$W/post.lua" "$URL/api/v1/episodes/1416169/validate" | grep -E "Requests/sec|50%|99%|Non-2xx|errors"
 echo "== episode page (GET /episodios/:id, audited), 50 clients, ${SECONDS_RUN}s"
 wrk -t2 -c50 -d"${SECONDS_RUN}s" --latency -s "$W/get.lua" "$URL/episodios/1416169" | grep -E "Requests/sec|50%|99%|Non-2xx|errors"
-echo "== 20 generation jobs at once (queue size 8)"
+echo "== 20 generation jobs at once, for 20 episodes (queue size 8)"
+# One draft job per episode at a time (a second request gets the running one back), so
+# the burst needs 20 episodes: the same data under 20 ids.
+for i in $(seq 20); do
+  curl -fs -H "$AUTH" --data-binary @testdata/episodes/episodio_1416169.json "$URL/api/v1/episodes?id=burst-$i" >/dev/null
+done
 PIDS=()
 for i in $(seq 20); do
-  curl -s -o "$W/job$i.json" -w "%{http_code}\n" -H "$AUTH" -X POST "$URL/api/v1/episodes/1416169/drafts" > "$W/code$i" &
+  curl -s -o "$W/job$i.json" -w "%{http_code}\n" -H "$AUTH" -X POST "$URL/api/v1/episodes/burst-$i/drafts" > "$W/code$i" &
   PIDS+=($!)
 done
 wait "${PIDS[@]}"
