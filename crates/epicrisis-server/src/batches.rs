@@ -188,13 +188,15 @@ async fn add_episode(state: &AppState, p: &Principal, batch: &BatchRow, id: &str
 /// Whether a stored episode needs a draft: it is not signed and has no draft of its
 /// current data.
 pub async fn needs_draft(state: &AppState, id: &str) -> ApiResult<bool> {
-    let Some(row) = state.store.episode(id).await? else {
+    // The revision number alone: the episode's data (and its source document) is read
+    // once, by the draft job.
+    let Some(revision) = state.store.current_revision(id).await? else {
         return Err(ApiError::not_found(format!("no existe el episodio {id}")));
     };
     let latest = state.store.latest_version(id).await?;
     Ok(!latest
         .as_ref()
-        .is_some_and(|v| v.status == VersionStatus::Signed || v.episode_revision == row.revision))
+        .is_some_and(|v| v.status == VersionStatus::Signed || v.episode_revision == revision))
 }
 
 /// Queues a draft of a stored episode, behind the drafts people ask for and outside the

@@ -111,6 +111,16 @@ impl Store {
         row.map(|r| Ok(r.try_get("updated_at")?)).transpose()
     }
 
+    /// The number of the episode's newest data revision alone (a cheap check of whether
+    /// a draft was written from the current data), `None` when there is no such episode.
+    pub async fn current_revision(&self, episode_id: &str) -> Result<Option<i64>> {
+        let row = sqlx::query("SELECT revision FROM episodes WHERE episode_id = $1")
+            .bind(episode_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| Ok(r.try_get("revision")?)).transpose()
+    }
+
     pub async fn episode(&self, episode_id: &str) -> Result<Option<EpisodeRow>> {
         let row = sqlx::query(
             "SELECT episode_id, service, admission_date, discharge_date, episode_json, source, \

@@ -530,6 +530,11 @@ async fn check_episodes(db: &Db) {
     assert_eq!(got.source, "new source");
     assert_eq!(got.discharge_date.as_deref(), Some("2024-03-11"));
     assert_eq!(got.episode_json, "{\"id\":\"EP-1\"}");
+    assert_eq!(
+        store.current_revision("EP-1").await.unwrap(),
+        Some(got.revision)
+    );
+    assert_eq!(store.current_revision("nope").await.unwrap(), None);
 
     let ids = |v: Vec<EpisodeSummary>| v.into_iter().map(|e| e.episode_id).collect::<Vec<_>>();
     let all = store.list_episodes(&EpisodeQuery::default()).await.unwrap();
