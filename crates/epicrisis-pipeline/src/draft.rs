@@ -175,6 +175,23 @@ impl Draft {
         if self.layout == Layout::Paragraph {
             return one_part(Origin::Edited);
         }
+        let Some(sections) = self.edited_sections(text) else {
+            return one_part(Origin::Edited);
+        };
+        let parts = sections
+            .into_iter()
+            .map(|(i, lines)| edited_part(&self.parts[i], lines))
+            .collect();
+        Draft {
+            layout: Layout::Sections,
+            parts,
+        }
+    }
+
+    /// The edited text cut at this draft's section headings (in order): each section's
+    /// part index and lines, the text before the first heading joined to the first
+    /// section; `None` when no heading is left.
+    fn edited_sections<'t>(&self, text: &'t str) -> Option<Vec<(usize, Vec<&'t str>)>> {
         let title_line = TITLE.to_uppercase();
         let mut sections: Vec<(usize, Vec<&str>)> = Vec::new();
         let mut leading: Vec<&str> = Vec::new();
@@ -200,55 +217,14 @@ impl Draft {
             }
         }
         if sections.is_empty() {
-            return one_part(Origin::Edited);
+            return None;
         }
         if let Some((_, body)) = sections.first_mut() {
             let mut all = leading;
             all.append(body);
             *body = all;
         }
-        let parts = sections
-            .into_iter()
-            .map(|(i, lines)| {
-                let template = &self.parts[i];
-                let lines: Vec<&str> = lines
-                    .into_iter()
-                    .skip_while(|l| l.trim().is_empty())
-                    .collect();
-                let content: Vec<&str> = lines
-                    .iter()
-                    .copied()
-                    .filter(|l| !l.trim().is_empty())
-                    .collect();
-                let body = if !content.is_empty()
-                    && content.iter().all(|l| l.trim_start().starts_with("- "))
-                {
-                    Body::Items(
-                        content
-                            .iter()
-                            .map(|l| l.trim_start()[2..].trim().to_string())
-                            .collect(),
-                    )
-                } else {
-                    Body::Text(lines.join("\n").trim().to_string())
-                };
-                let origin = if body == template.body {
-                    template.origin
-                } else {
-                    Origin::Edited
-                };
-                Part {
-                    id: template.id,
-                    title: template.title.clone(),
-                    body,
-                    origin,
-                }
-            })
-            .collect();
-        Draft {
-            layout: Layout::Sections,
-            parts,
-        }
+        Some(sections)
     }
 
     /// The character range `[start, end)` of each part in [`Draft::render`]'s output, so
@@ -282,6 +258,41 @@ impl Draft {
             }
         }
         spans
+    }
+}
+
+/// The part an edited section stands for: the template's id and title, the body as
+/// written (a list when every line is "- …"), [`Origin::Edited`] when the body changed.
+fn edited_part(template: &Part, lines: Vec<&str>) -> Part {
+    let lines: Vec<&str> = lines
+        .into_iter()
+        .skip_while(|l| l.trim().is_empty())
+        .collect();
+    let content: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    let body = if !content.is_empty() && content.iter().all(|l| l.trim_start().starts_with("- ")) {
+        Body::Items(
+            content
+                .iter()
+                .map(|l| l.trim_start()[2..].trim().to_string())
+                .collect(),
+        )
+    } else {
+        Body::Text(lines.join("\n").trim().to_string())
+    };
+    let origin = if body == template.body {
+        template.origin
+    } else {
+        Origin::Edited
+    };
+    Part {
+        id: template.id,
+        title: template.title.clone(),
+        body,
+        origin,
     }
 }
 
