@@ -425,6 +425,19 @@ fn similar_cases_are_found_among_signed_epicrisis() {
     assert!(!log.contains("hernia umbilical"), "{log}");
 }
 
+/// The bundled episode with the notes of its first six days written as one note (as a
+/// service that writes one note per shift block would): longer than a step's notes
+/// budget, so that step retrieves passages instead of quoting its notes whole.
+fn with_one_long_note() -> Vec<u8> {
+    let bytes = std::fs::read(testdata("episodes/episodio_1416169.json")).unwrap();
+    let mut ep: Value = serde_json::from_slice(&bytes).unwrap();
+    let notes = ep["evolucion_resumen"].as_array_mut().unwrap();
+    let first: Vec<Value> = notes.drain(..6).collect();
+    let text: Vec<&str> = first.iter().map(|n| n["texto"].as_str().unwrap()).collect();
+    notes.insert(0, json!({"dia": 1, "texto": text.join(" ")}));
+    serde_json::to_vec(&ep).unwrap()
+}
+
 /// With a model engine and an embeddings model: the passage vectors a draft made are
 /// kept in the store and the next draft of the episode reuses them; a signed epicrisis
 /// of another episode is shown to the model as a style example.
@@ -455,15 +468,16 @@ fn a_model_draft_reuses_passage_vectors_and_shows_signed_style() {
     ];
     let srv = serve(dir.path(), &args);
     let s = login(&srv.url, "ana");
-    import(&s);
+    let r = s.post_bytes("/api/v1/episodes", with_one_long_note());
+    assert_eq!(r.status(), 201);
     let v1 = draft(&s, EPISODE);
-    // The stay is narrated in steps of a few days; a step whose notes fit whole needs no
-    // retrieval and so no embeddings model. Where a step did retrieve, it used the model.
-    // The passage vectors are stored all the same, and the next draft reuses them.
+    // The stay is narrated in steps of a few days; the long note is a step of its own
+    // whose text passes the notes budget, so passages are retrieved for it, with the
+    // embeddings model. The passage vectors are stored, and the next draft reuses them.
     let retrieval = &v1["provenance"]["provenance"]["retrieval"];
     assert_eq!(retrieval["vectors_reused"], false, "{retrieval}");
-    let retrieved = retrieval["method"] != "whole";
-    assert_eq!(retrieval["model"].is_string(), retrieved, "{retrieval}");
+    assert_ne!(retrieval["method"], "whole", "{retrieval}");
+    assert!(retrieval["model"].is_string(), "{retrieval}");
     assert_eq!(v1["provenance"]["provenance"]["style_examples"], 0);
     // Sign another episode: the next draft is shown its evolution paragraph as style.
     draft_and_sign(&s, "compact_hernia.json", "hernia");
