@@ -113,6 +113,127 @@ fn with_defaults(mut cfg: Value, family: &str) -> Value {
     cfg
 }
 
+/// What loading needs from `config.json`: the JSON with defaults filled in, the family
+/// and the sizes.
+struct ModelConfig {
+    path: PathBuf,
+    json: Value,
+    /// An XLM-RoBERTa encoder (positions numbered from `pad_id + 1`), not a BERT one.
+    roberta: bool,
+    dim: usize,
+    max_positions: usize,
+    pad_id: u32,
+}
+
+/// Reads `config.json` and checks that it declares an encoder this backend runs.
+fn read_config(dir: &Path) -> Result<ModelConfig, EmbedError> {
+    let config_path = dir.join("config.json");
+    let config =
+        read_json(&config_path)?.ok_or_else(|| model_err(&config_path, "is missing", REFETCH))?;
+    let model_type = config
+        .get("model_type")
+        .and_then(Value::as_str)
+        .unwrap_or("bert")
+        .to_ascii_lowercase();
+    let family = match model_type.as_str() {
+        "bert" => "bert",
+        "xlm-roberta" | "roberta" | "xlm_roberta" => "roberta",
+        other => {
+            return Err(model_err(
+                &config_path,
+                format!("declares model_type \"{other}\", which this backend does not run"),
+                "Use a BERT or XLM-RoBERTa encoder (multilingual-e5-small/-large, all-MiniLM-L6-v2, BGE-M3)",
+            ));
+        }
+    };
+    let config = with_defaults(config, family);
+    let dim = config
+        .get("hidden_size")
+        .and_then(Value::as_u64)
+        .ok_or_else(|| model_err(&config_path, "has no hidden_size", REFETCH))?
+        as usize;
+    let max_positions = config["max_position_embeddings"].as_u64().unwrap_or(512) as usize;
+    let pad_id = config["pad_token_id"].as_u64().unwrap_or(0) as u32;
+    Ok(ModelConfig {
+        path: config_path,
+        json: config,
+        roberta: family == "roberta",
+        dim,
+        max_positions,
+        pad_id,
+    })
+}
+
+/// Loads the weights (safetensors, memory-mapped, or a PyTorch pickle) into the encoder.
+fn load_encoder(dir: &Path, config: &ModelConfig) -> Result<Encoder, EmbedError> {
+    let device = Device::Cpu;
+    let st = dir.join("model.safetensors");
+    let pth = dir.join("pytorch_model.bin");
+    let vb = if st.is_file() {
+        // SAFETY: the file is memory-mapped read-only; like every mmap it must not be
+        // truncated while the program runs (the models folder is ours).
+        unsafe { VarBuilder::from_mmaped_safetensors(&[&st], DType::F32, &device) }
+            .map_err(|e| model_err(&st, format!("cannot be loaded ({e})"), REFETCH))?
+    } else if pth.is_file() {
+        VarBuilder::from_pth(&pth, DType::F32, &device)
+            .map_err(|e| model_err(&pth, format!("cannot be loaded ({e})"), REFETCH))?
+    } else {
+        return Err(model_err(
+            dir,
+            "has neither model.safetensors nor pytorch_model.bin",
+            REFETCH,
+        ));
+    };
+    Encoder::load(vb, &config.json, config.roberta)
+        .map_err(|problem| model_err(&config.path, problem, REFETCH))?
+        .map_err(|e| {
+            model_err(
+                dir,
+                format!("weights do not match config.json ({e})"),
+                REFETCH,
+            )
+        })
+}
+
+/// Reads `tokenizer.json` with its own padding and truncation switched off.
+fn load_tokenizer(dir: &Path) -> Result<Tokenizer, EmbedError> {
+    let tok_path = dir.join("tokenizer.json");
+    if !tok_path.is_file() {
+        return Err(model_err(&tok_path, "is missing", REFETCH));
+    }
+    let mut tokenizer = Tokenizer::from_file(&tok_path)
+        .map_err(|e| model_err(&tok_path, format!("cannot be read ({e})"), REFETCH))?;
+    tokenizer.with_padding(None);
+    tokenizer.with_truncation(None).map_err(|e| {
+        model_err(
+            &tok_path,
+            format!("truncation cannot be disabled ({e})"),
+            REFETCH,
+        )
+    })?;
+    Ok(tokenizer)
+}
+
+/// The longest input in tokens: the positions the model has, or less when
+/// `sentence_bert_config.json` says so.
+fn max_tokens(dir: &Path, config: &ModelConfig) -> Result<usize, EmbedError> {
+    // XLM-RoBERTa numbers positions from pad_id + 1, so two positions are unusable.
+    let positional_max = if config.roberta {
+        config
+            .max_positions
+            .saturating_sub(config.pad_id as usize + 1)
+    } else {
+        config.max_positions
+    };
+    let st_config = read_json(&dir.join("sentence_bert_config.json"))?;
+    Ok(st_config
+        .as_ref()
+        .and_then(|v| v.get("max_seq_length"))
+        .and_then(Value::as_u64)
+        .map(|m| (m as usize).min(positional_max))
+        .unwrap_or(positional_max))
+}
+
 impl BertEmbedder {
     /// Loads the model in `dir`. Every missing or broken file is named in the error.
     pub fn load(dir: &Path, options: BertOptions) -> Result<BertEmbedder, EmbedError> {
@@ -123,91 +244,10 @@ impl BertEmbedder {
                 "Set EMBEDDINGS_MODEL to the model folder (the one holding config.json, model.safetensors and tokenizer.json)",
             ));
         }
-        let config_path = dir.join("config.json");
-        let config = read_json(&config_path)?
-            .ok_or_else(|| model_err(&config_path, "is missing", REFETCH))?;
-        let model_type = config
-            .get("model_type")
-            .and_then(Value::as_str)
-            .unwrap_or("bert")
-            .to_ascii_lowercase();
-        let family = match model_type.as_str() {
-            "bert" => "bert",
-            "xlm-roberta" | "roberta" | "xlm_roberta" => "roberta",
-            other => {
-                return Err(model_err(
-                    &config_path,
-                    format!("declares model_type \"{other}\", which this backend does not run"),
-                    "Use a BERT or XLM-RoBERTa encoder (multilingual-e5-small/-large, all-MiniLM-L6-v2, BGE-M3)",
-                ));
-            }
-        };
-        let config = with_defaults(config, family);
-        let dim = config
-            .get("hidden_size")
-            .and_then(Value::as_u64)
-            .ok_or_else(|| model_err(&config_path, "has no hidden_size", REFETCH))?
-            as usize;
-        let max_positions = config["max_position_embeddings"].as_u64().unwrap_or(512) as usize;
-        let pad_id = config["pad_token_id"].as_u64().unwrap_or(0) as u32;
-
-        // Weights: safetensors (memory-mapped) or a PyTorch pickle.
-        let device = Device::Cpu;
-        let st = dir.join("model.safetensors");
-        let pth = dir.join("pytorch_model.bin");
-        let vb = if st.is_file() {
-            // SAFETY: the file is memory-mapped read-only; like every mmap it must not be
-            // truncated while the program runs (the models folder is ours).
-            unsafe { VarBuilder::from_mmaped_safetensors(&[&st], DType::F32, &device) }
-                .map_err(|e| model_err(&st, format!("cannot be loaded ({e})"), REFETCH))?
-        } else if pth.is_file() {
-            VarBuilder::from_pth(&pth, DType::F32, &device)
-                .map_err(|e| model_err(&pth, format!("cannot be loaded ({e})"), REFETCH))?
-        } else {
-            return Err(model_err(
-                dir,
-                "has neither model.safetensors nor pytorch_model.bin",
-                REFETCH,
-            ));
-        };
-        let encoder = Encoder::load(vb, &config, family == "roberta")
-            .map_err(|problem| model_err(&config_path, problem, REFETCH))?
-            .map_err(|e| {
-                model_err(
-                    dir,
-                    format!("weights do not match config.json ({e})"),
-                    REFETCH,
-                )
-            })?;
-
-        let tok_path = dir.join("tokenizer.json");
-        if !tok_path.is_file() {
-            return Err(model_err(&tok_path, "is missing", REFETCH));
-        }
-        let mut tokenizer = Tokenizer::from_file(&tok_path)
-            .map_err(|e| model_err(&tok_path, format!("cannot be read ({e})"), REFETCH))?;
-        tokenizer.with_padding(None);
-        tokenizer.with_truncation(None).map_err(|e| {
-            model_err(
-                &tok_path,
-                format!("truncation cannot be disabled ({e})"),
-                REFETCH,
-            )
-        })?;
-
-        // XLM-RoBERTa numbers positions from pad_id + 1, so two positions are unusable.
-        let positional_max = if family == "roberta" {
-            max_positions.saturating_sub(pad_id as usize + 1)
-        } else {
-            max_positions
-        };
-        let st_config = read_json(&dir.join("sentence_bert_config.json"))?;
-        let max_tokens = st_config
-            .as_ref()
-            .and_then(|v| v.get("max_seq_length"))
-            .and_then(Value::as_u64)
-            .map(|m| (m as usize).min(positional_max))
-            .unwrap_or(positional_max);
+        let config = read_config(dir)?;
+        let encoder = load_encoder(dir, &config)?;
+        let tokenizer = load_tokenizer(dir)?;
+        let max_tokens = max_tokens(dir, &config)?;
 
         let name = dir
             .file_name()
@@ -230,7 +270,7 @@ impl BertEmbedder {
             name,
             encoder,
             tokenizer,
-            dim,
+            dim: config.dim,
             max_tokens: max_tokens.max(8),
             pooling,
             query_prompt,

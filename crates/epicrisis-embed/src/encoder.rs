@@ -93,15 +93,23 @@ fn usize_of(cfg: &Value, key: &str) -> Result<usize, String> {
         .ok_or_else(|| format!("has no positive integer \"{key}\""))
 }
 
-impl Encoder {
-    /// Reads the configuration and the weights. `roberta`: XLM-RoBERTa position ids.
-    /// Errors are about the configuration (`Err(String)`, a problem of config.json) or
-    /// the weights (candle's message).
-    pub(crate) fn load(
-        vb: VarBuilder,
-        cfg: &Value,
-        roberta: bool,
-    ) -> Result<Result<Encoder, candle_core::Error>, String> {
+/// The sizes and settings an encoder's `config.json` gives.
+struct Config {
+    hidden: usize,
+    heads: usize,
+    inter: usize,
+    layers: usize,
+    vocab: usize,
+    max_positions: usize,
+    types: usize,
+    eps: f32,
+    act: Act,
+    position_offset: usize,
+}
+
+impl Config {
+    /// Reads and checks the configuration; the error is a problem of config.json.
+    fn read(cfg: &Value, roberta: bool) -> Result<Config, String> {
         let hidden = usize_of(cfg, "hidden_size")?;
         let heads = usize_of(cfg, "num_attention_heads")?;
         if hidden % heads != 0 {
@@ -118,20 +126,7 @@ impl Encoder {
             .get("layer_norm_eps")
             .and_then(Value::as_f64)
             .unwrap_or(1e-12) as f32;
-        let act = match cfg
-            .get("hidden_act")
-            .and_then(Value::as_str)
-            .unwrap_or("gelu")
-        {
-            "gelu" => Act::GeluErf,
-            "gelu_new" | "gelu_pytorch_tanh" | "gelu_fast" => Act::GeluTanh,
-            "relu" => Act::Relu,
-            other => {
-                return Err(format!(
-                    "has hidden_act \"{other}\", which this backend does not run (gelu, gelu_new, relu)"
-                ));
-            }
-        };
+        let act = activation(cfg)?;
         match cfg.get("position_embedding_type").and_then(Value::as_str) {
             None | Some("absolute") => {}
             Some(other) => {
@@ -142,65 +137,121 @@ impl Encoder {
         }
         let pad = cfg.get("pad_token_id").and_then(Value::as_u64).unwrap_or(1) as usize;
         let position_offset = if roberta { pad + 1 } else { 0 };
-        Ok((|| {
-            let prefix = ["bert", "roberta"]
-                .into_iter()
-                .find(|p| vb.contains_tensor(&format!("{p}.embeddings.word_embeddings.weight")));
-            let vb = match prefix {
-                Some(p) => vb.pp(p),
-                None => vb,
-            };
-            let e = vb.pp("embeddings");
-            let word = get(&e, &[vocab, hidden], "word_embeddings.weight")?;
-            let position = get(&e, &[max_positions, hidden], "position_embeddings.weight")?;
-            let mut token_type = get(&e, &[types, hidden], "token_type_embeddings.weight")?;
-            token_type.truncate(hidden);
-            let (emb_g, emb_b) = norm(&e.pp("LayerNorm"), hidden)?;
-            let mut list = Vec::with_capacity(layers);
-            for i in 0..layers {
-                let l = vb.pp(format!("encoder.layer.{i}"));
-                let a = l.pp("attention");
-                let s = a.pp("self");
-                let mut qkv_w = Vec::with_capacity(3 * hidden * hidden);
-                let mut qkv_b = Vec::with_capacity(3 * hidden);
-                for part in ["query", "key", "value"] {
-                    qkv_w.extend(get(&s, &[hidden, hidden], &format!("{part}.weight"))?);
-                    qkv_b.extend(get(&s, &[hidden], &format!("{part}.bias"))?);
-                }
-                let (ln1_g, ln1_b) = norm(&a.pp("output.LayerNorm"), hidden)?;
-                let (ln2_g, ln2_b) = norm(&l.pp("output.LayerNorm"), hidden)?;
-                list.push(Layer {
-                    qkv_w,
-                    qkv_b,
-                    out_w: get(&a, &[hidden, hidden], "output.dense.weight")?,
-                    out_b: get(&a, &[hidden], "output.dense.bias")?,
-                    ln1_g,
-                    ln1_b,
-                    up_w: get(&l, &[inter, hidden], "intermediate.dense.weight")?,
-                    up_b: get(&l, &[inter], "intermediate.dense.bias")?,
-                    down_w: get(&l, &[hidden, inter], "output.dense.weight")?,
-                    down_b: get(&l, &[hidden], "output.dense.bias")?,
-                    ln2_g,
-                    ln2_b,
-                });
-            }
-            Ok(Encoder {
-                hidden,
-                heads,
-                inter,
-                eps,
-                act,
-                vocab,
-                max_positions,
-                position_offset,
-                word,
-                position,
-                token_type,
-                emb_g,
-                emb_b,
-                layers: list,
-            })
-        })())
+        Ok(Config {
+            hidden,
+            heads,
+            inter,
+            layers,
+            vocab,
+            max_positions,
+            types,
+            eps,
+            act,
+            position_offset,
+        })
+    }
+}
+
+/// The feed-forward activation that `hidden_act` names (`gelu` when it is absent).
+fn activation(cfg: &Value) -> Result<Act, String> {
+    match cfg
+        .get("hidden_act")
+        .and_then(Value::as_str)
+        .unwrap_or("gelu")
+    {
+        "gelu" => Ok(Act::GeluErf),
+        "gelu_new" | "gelu_pytorch_tanh" | "gelu_fast" => Ok(Act::GeluTanh),
+        "relu" => Ok(Act::Relu),
+        other => Err(format!(
+            "has hidden_act \"{other}\", which this backend does not run (gelu, gelu_new, relu)"
+        )),
+    }
+}
+
+/// The weights of encoder layer `i`, the query, key and value projections stacked.
+fn load_layer(
+    vb: &VarBuilder,
+    i: usize,
+    hidden: usize,
+    inter: usize,
+) -> candle_core::Result<Layer> {
+    let l = vb.pp(format!("encoder.layer.{i}"));
+    let a = l.pp("attention");
+    let s = a.pp("self");
+    let mut qkv_w = Vec::with_capacity(3 * hidden * hidden);
+    let mut qkv_b = Vec::with_capacity(3 * hidden);
+    for part in ["query", "key", "value"] {
+        qkv_w.extend(get(&s, &[hidden, hidden], &format!("{part}.weight"))?);
+        qkv_b.extend(get(&s, &[hidden], &format!("{part}.bias"))?);
+    }
+    let (ln1_g, ln1_b) = norm(&a.pp("output.LayerNorm"), hidden)?;
+    let (ln2_g, ln2_b) = norm(&l.pp("output.LayerNorm"), hidden)?;
+    Ok(Layer {
+        qkv_w,
+        qkv_b,
+        out_w: get(&a, &[hidden, hidden], "output.dense.weight")?,
+        out_b: get(&a, &[hidden], "output.dense.bias")?,
+        ln1_g,
+        ln1_b,
+        up_w: get(&l, &[inter, hidden], "intermediate.dense.weight")?,
+        up_b: get(&l, &[inter], "intermediate.dense.bias")?,
+        down_w: get(&l, &[hidden, inter], "output.dense.weight")?,
+        down_b: get(&l, &[hidden], "output.dense.bias")?,
+        ln2_g,
+        ln2_b,
+    })
+}
+
+impl Encoder {
+    /// Reads the configuration and the weights. `roberta`: XLM-RoBERTa position ids.
+    /// Errors are about the configuration (`Err(String)`, a problem of config.json) or
+    /// the weights (candle's message).
+    pub(crate) fn load(
+        vb: VarBuilder,
+        cfg: &Value,
+        roberta: bool,
+    ) -> Result<Result<Encoder, candle_core::Error>, String> {
+        let config = Config::read(cfg, roberta)?;
+        Ok(Encoder::load_weights(vb, &config))
+    }
+
+    /// Reads the embeddings and every layer's weights (under a `bert.` or `roberta.`
+    /// prefix when the checkpoint has one).
+    fn load_weights(vb: VarBuilder, c: &Config) -> candle_core::Result<Encoder> {
+        let hidden = c.hidden;
+        let prefix = ["bert", "roberta"]
+            .into_iter()
+            .find(|p| vb.contains_tensor(&format!("{p}.embeddings.word_embeddings.weight")));
+        let vb = match prefix {
+            Some(p) => vb.pp(p),
+            None => vb,
+        };
+        let e = vb.pp("embeddings");
+        let word = get(&e, &[c.vocab, hidden], "word_embeddings.weight")?;
+        let position = get(&e, &[c.max_positions, hidden], "position_embeddings.weight")?;
+        let mut token_type = get(&e, &[c.types, hidden], "token_type_embeddings.weight")?;
+        token_type.truncate(hidden);
+        let (emb_g, emb_b) = norm(&e.pp("LayerNorm"), hidden)?;
+        let mut list = Vec::with_capacity(c.layers);
+        for i in 0..c.layers {
+            list.push(load_layer(&vb, i, hidden, c.inter)?);
+        }
+        Ok(Encoder {
+            hidden,
+            heads: c.heads,
+            inter: c.inter,
+            eps: c.eps,
+            act: c.act,
+            vocab: c.vocab,
+            max_positions: c.max_positions,
+            position_offset: c.position_offset,
+            word,
+            position,
+            token_type,
+            emb_g,
+            emb_b,
+            layers: list,
+        })
     }
 
     /// The last hidden states of `seqs` (token ids with their special tokens), packed:
