@@ -16,6 +16,7 @@ use crate::generator::{
 use crate::gguf::{GgufError, read_header};
 use crate::system::{available_memory, estimate, human_bytes, physical_cores};
 use crate::template::{Family, TemplateChoice};
+use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::context::params::LlamaContextParams;
 use llama_cpp_2::llama_backend::LlamaBackend;
 use llama_cpp_2::model::LlamaModel;
@@ -339,23 +340,7 @@ struct Loaded {
 impl LlamaGenerator {
     /// Loads a model (preflight checks first) and starts its thread.
     pub fn load(config: LlamaConfig) -> Result<LlamaGenerator, LoadError> {
-        if config.context_size < 256 {
-            return Err(LoadError::Setting(format!(
-                "EPICRISIS_CONTEXT_SIZE = {} is too small (at least 256)",
-                config.context_size
-            )));
-        }
-        if !(1..=MAX_PARALLEL).contains(&config.parallel) {
-            return Err(LoadError::Setting(format!(
-                "EPICRISIS_PARALLEL = {} is out of range (1 to {MAX_PARALLEL} sequences)",
-                config.parallel
-            )));
-        }
-        if config.batch_size == 0 {
-            return Err(LoadError::Setting(
-                "EPICRISIS_BATCH_SIZE must be at least 1".into(),
-            ));
-        }
+        check_settings(&config)?;
         let header = preflight(&config)?;
         let threads = config.threads.unwrap_or_else(physical_cores).max(1);
         let capacity = config.queue_capacity.max(1);
@@ -371,56 +356,12 @@ impl LlamaGenerator {
                 path: config.model_path.display().to_string(),
                 detail: e.to_string(),
             })?;
-        // The file's hash: from the `<model>.sha256` note when it matches the file's size
-        // and time, else computed beside the load (provenance waits for it if needed) and
-        // noted for next time.
-        let sha256 = Arc::new(OnceLock::new());
-        match cached_sha256(&config.model_path) {
-            Some(h) => {
-                let _ = sha256.set(h);
-            }
-            None => {
-                let sha = sha256.clone();
-                let path = config.model_path.clone();
-                std::thread::spawn(move || {
-                    if let Ok(h) = sha256_file(&path) {
-                        note_sha256(&path, &h);
-                        let _ = sha.set(h);
-                    }
-                });
-            }
-        }
+        let sha256 = model_sha256(&config.model_path);
         let loaded = ready_rx.recv().map_err(|_| LoadError::Backend {
             path: config.model_path.display().to_string(),
             detail: "the model thread stopped".into(),
         })??;
-        let name = config
-            .model_path
-            .file_name()
-            .map(|n| n.to_string_lossy().to_string())
-            .unwrap_or_default();
-        let model_name = header.name().unwrap_or(&name).to_string();
-        let template = TemplateChoice::choose(
-            config.template,
-            loaded.gguf_template.as_deref(),
-            &format!("{model_name} {name}"),
-        );
-        let info = ModelInfo {
-            backend: "llama.cpp".into(),
-            name,
-            path: Some(config.model_path.display().to_string()),
-            size_bytes: Some(header.file_size),
-            sha256: None,
-            quantization: Some(header.quantization()),
-            architecture: header.architecture().map(str::to_string),
-            template: template.label(),
-            context_size: loaded.n_ctx,
-            threads: Some(threads),
-            gpu_layers: Some(config.gpu_layers),
-            draft_tokens: Some(config.draft_tokens),
-            flash_attention: Some(loaded.flash_attention.to_string()),
-            parallel: (config.parallel > 1).then_some(config.parallel),
-        };
+        let (info, template) = describe(&config, &header, &loaded, threads);
         Ok(LlamaGenerator {
             jobs: Mutex::new(tx),
             info,
@@ -555,10 +496,94 @@ impl Generator for LlamaGenerator {
     }
 }
 
+/// Refuses a context, parallelism or batch size that cannot work, before anything loads.
+fn check_settings(config: &LlamaConfig) -> Result<(), LoadError> {
+    if config.context_size < 256 {
+        return Err(LoadError::Setting(format!(
+            "EPICRISIS_CONTEXT_SIZE = {} is too small (at least 256)",
+            config.context_size
+        )));
+    }
+    if !(1..=MAX_PARALLEL).contains(&config.parallel) {
+        return Err(LoadError::Setting(format!(
+            "EPICRISIS_PARALLEL = {} is out of range (1 to {MAX_PARALLEL} sequences)",
+            config.parallel
+        )));
+    }
+    if config.batch_size == 0 {
+        return Err(LoadError::Setting(
+            "EPICRISIS_BATCH_SIZE must be at least 1".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The model file's hash: from the `<model>.sha256` note when it matches the file's size
+/// and time, else computed beside the load (provenance waits for it if needed) and noted
+/// for next time.
+fn model_sha256(path: &Path) -> Arc<OnceLock<String>> {
+    let sha256 = Arc::new(OnceLock::new());
+    match cached_sha256(path) {
+        Some(h) => {
+            let _ = sha256.set(h);
+        }
+        None => {
+            let sha = sha256.clone();
+            let path = path.to_path_buf();
+            std::thread::spawn(move || {
+                if let Ok(h) = sha256_file(&path) {
+                    note_sha256(&path, &h);
+                    let _ = sha.set(h);
+                }
+            });
+        }
+    }
+    sha256
+}
+
+/// The loaded model's description (for provenance) and the chat template chosen for it.
+fn describe(
+    config: &LlamaConfig,
+    header: &crate::gguf::GgufHeader,
+    loaded: &Loaded,
+    threads: u32,
+) -> (ModelInfo, TemplateChoice) {
+    let name = config
+        .model_path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let model_name = header.name().unwrap_or(&name).to_string();
+    let template = TemplateChoice::choose(
+        config.template,
+        loaded.gguf_template.as_deref(),
+        &format!("{model_name} {name}"),
+    );
+    let info = ModelInfo {
+        backend: "llama.cpp".into(),
+        name,
+        path: Some(config.model_path.display().to_string()),
+        size_bytes: Some(header.file_size),
+        sha256: None,
+        quantization: Some(header.quantization()),
+        architecture: header.architecture().map(str::to_string),
+        template: template.label(),
+        context_size: loaded.n_ctx,
+        threads: Some(threads),
+        gpu_layers: Some(config.gpu_layers),
+        draft_tokens: Some(config.draft_tokens),
+        flash_attention: Some(loaded.flash_attention.to_string()),
+        parallel: (config.parallel > 1).then_some(config.parallel),
+    };
+    (info, template)
+}
+
 fn token_text(model: &LlamaModel, t: LlamaToken) -> String {
     String::from_utf8_lossy(&model.vocab().token_to_piece(t, true, None)).to_string()
 }
 
+/// The model thread: loads the model and its context, says on `ready` how that went,
+/// then serves jobs until the generator is dropped.
 fn worker(
     config: LlamaConfig,
     threads: u32,
@@ -566,72 +591,24 @@ fn worker(
     ready: std::sync::mpsc::Sender<Result<Loaded, LoadError>>,
     queued: Arc<AtomicUsize>,
 ) {
-    let path = config.model_path.display().to_string();
-    let backend = match backend() {
-        Ok(b) => b,
-        Err(detail) => {
-            let _ = ready.send(Err(LoadError::Backend { path, detail }));
-            return;
-        }
-    };
-    let params = LlamaModelParams::default().with_n_gpu_layers(config.gpu_layers);
-    let model = match LlamaModel::load_from_file(backend, &config.model_path, &params) {
-        Ok(m) => m,
+    let (backend, model) = match load_model(&config) {
+        Ok(loaded) => loaded,
         Err(e) => {
-            let _ = ready.send(Err(LoadError::Backend {
-                path,
-                detail: e.to_string(),
-            }));
+            let _ = ready.send(Err(e));
             return;
         }
     };
-    let n_ctx = config.context_size.min(model.n_ctx_train().max(256));
-    let (flash, flash_attention) = config
-        .flash_attention
-        .resolve(model.n_embd(), config.gpu_layers);
-    // Several sequences share one unified KV cache of a window each: a shared prompt
-    // prefix is held once, and a step's batch mixes any sequences in one pass. One
-    // sequence keeps llama.cpp's default layout (the same computation as always).
     let sequences = config.parallel.max(1);
-    let ctx_params = LlamaContextParams::default()
-        .with_flash_attention_policy(flash)
-        .with_n_ctx(NonZeroU32::new(n_ctx * sequences))
-        .with_n_seq_max(sequences)
-        .with_kv_unified(sequences > 1)
-        .with_n_batch(config.batch_size)
-        .with_n_ubatch(config.batch_size)
-        .with_n_threads(threads as i32)
-        .with_n_threads_batch(threads as i32);
-    let ctx = match model.new_context(backend, ctx_params) {
-        Ok(c) => c,
-        Err(e) => {
-            let _ = ready.send(Err(LoadError::Context {
-                path,
-                n_ctx,
-                detail: e.to_string(),
-            }));
-            return;
-        }
-    };
-    let vocab = model.vocab();
-    let bos = if vocab.should_add_bos() {
-        token_text(&model, vocab.bos())
-    } else {
-        String::new()
-    };
-    let eos = token_text(&model, vocab.eos());
-    let gguf_template = model
-        .chat_template(None)
-        .ok()
-        .and_then(|t| t.to_string().ok());
+    let (ctx, n_ctx, flash_attention) =
+        match new_context(backend, &model, &config, threads, sequences) {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = ready.send(Err(e));
+                return;
+            }
+        };
     if ready
-        .send(Ok(Loaded {
-            bos,
-            eos,
-            n_ctx,
-            flash_attention,
-            gguf_template,
-        }))
+        .send(Ok(loaded(&model, n_ctx, flash_attention)))
         .is_err()
     {
         return;
@@ -645,6 +622,81 @@ fn worker(
         sequences as usize,
     );
     serve(&mut engine, &jobs, &queued);
+}
+
+/// The llama.cpp backend and the model file loaded on it (with its GPU layers).
+fn load_model(config: &LlamaConfig) -> Result<(&'static LlamaBackend, LlamaModel), LoadError> {
+    let path = config.model_path.display().to_string();
+    let backend = backend().map_err(|detail| LoadError::Backend {
+        path: path.clone(),
+        detail,
+    })?;
+    let params = LlamaModelParams::default().with_n_gpu_layers(config.gpu_layers);
+    let model = LlamaModel::load_from_file(backend, &config.model_path, &params).map_err(|e| {
+        LoadError::Backend {
+            path,
+            detail: e.to_string(),
+        }
+    })?;
+    Ok((backend, model))
+}
+
+/// The model's context for `sequences` jobs at once; with the window per sequence (the
+/// setting, capped by what the model was trained on) and how flash attention was chosen.
+fn new_context<'m>(
+    backend: &LlamaBackend,
+    model: &'m LlamaModel,
+    config: &LlamaConfig,
+    threads: u32,
+    sequences: u32,
+) -> Result<(LlamaContext<'m>, u32, &'static str), LoadError> {
+    let n_ctx = config.context_size.min(model.n_ctx_train().max(256));
+    let (flash, flash_attention) = config
+        .flash_attention
+        .resolve(model.n_embd(), config.gpu_layers);
+    // Several sequences share one unified KV cache of a window each: a shared prompt
+    // prefix is held once, and a step's batch mixes any sequences in one pass. One
+    // sequence keeps llama.cpp's default layout (the same computation as always).
+    let ctx_params = LlamaContextParams::default()
+        .with_flash_attention_policy(flash)
+        .with_n_ctx(NonZeroU32::new(n_ctx * sequences))
+        .with_n_seq_max(sequences)
+        .with_kv_unified(sequences > 1)
+        .with_n_batch(config.batch_size)
+        .with_n_ubatch(config.batch_size)
+        .with_n_threads(threads as i32)
+        .with_n_threads_batch(threads as i32);
+    let ctx = model
+        .new_context(backend, ctx_params)
+        .map_err(|e| LoadError::Context {
+            path: config.model_path.display().to_string(),
+            n_ctx,
+            detail: e.to_string(),
+        })?;
+    Ok((ctx, n_ctx, flash_attention))
+}
+
+/// What the loading thread reports of the model: its BOS and EOS text, the window, how
+/// flash attention was chosen and the GGUF's own chat template.
+fn loaded(model: &LlamaModel, n_ctx: u32, flash_attention: &'static str) -> Loaded {
+    let vocab = model.vocab();
+    let bos = if vocab.should_add_bos() {
+        token_text(model, vocab.bos())
+    } else {
+        String::new()
+    };
+    let eos = token_text(model, vocab.eos());
+    let gguf_template = model
+        .chat_template(None)
+        .ok()
+        .and_then(|t| t.to_string().ok());
+    Loaded {
+        bos,
+        eos,
+        n_ctx,
+        flash_attention,
+        gguf_template,
+    }
 }
 
 /// The model thread's loop: takes jobs while a sequence is free, steps the running ones
