@@ -7,9 +7,11 @@
 
 use crate::Failure;
 use crate::cli::LayoutArg;
+use crate::config::Config;
 use clap::{Args, ValueEnum};
 use epicrisis_domain::Date;
-use epicrisis_export::{DocumentState, DraftFile, Format, Logo, Signature};
+use epicrisis_export::{DocumentMeta, DocumentState, DraftFile, Format, Logo, Signature};
+use epicrisis_pipeline::Draft;
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -125,6 +127,33 @@ fn is_draft_file(bytes: &[u8]) -> bool {
 pub fn run(args: ExportArgs, env_file: Option<&std::path::Path>) -> Result<ExitCode, Failure> {
     // HOSPITAL_NAME / HOSPITAL_LOGO come from .env or the environment like every setting.
     let (_, config) = crate::config::load(env_file, None)?;
+    let format = output_format(&args)?;
+    let (name, bytes) = read_input(&args.input)?;
+    let DraftFile {
+        episode,
+        draft,
+        meta: saved_meta,
+    } = episode_and_draft(&name, &bytes, args.layout)?;
+    let meta = document_meta(&args, &config, saved_meta, &draft)?;
+    let out = epicrisis_export::export(format, &episode, &draft, &meta)
+        .map_err(|e| Failure::Internal(anyhow::anyhow!(e)))?;
+    if args.output == "-" {
+        std::io::stdout().lock().write_all(&out)?;
+    } else {
+        std::fs::write(&args.output, &out).map_err(|e| {
+            Failure::Input(format!(
+                "{}: cannot write the {} file: {e}",
+                args.output,
+                format.as_str()
+            ))
+        })?;
+        eprintln!("{}: {} ({} bytes)", args.output, format.as_str(), out.len());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The export format asked for; a binary one cannot go to standard output.
+fn output_format(args: &ExportArgs) -> Result<Format, Failure> {
     let format = match args.format {
         ExportFormat::Pdf => Format::Pdf,
         ExportFormat::Docx => Format::Docx,
@@ -140,23 +169,39 @@ pub fn run(args: ExportArgs, env_file: Option<&std::path::Path>) -> Result<ExitC
             format.as_str()
         )));
     }
-    let (name, bytes) = read_input(&args.input)?;
-    let (episode, draft, saved_meta) = if is_draft_file(&bytes) {
-        let f: DraftFile = serde_json::from_slice(&bytes).map_err(|e| {
+    Ok(format)
+}
+
+/// The episode and its draft: a saved draft as it is, or an episode with the
+/// deterministic writer's draft (and no saved metadata).
+fn episode_and_draft(name: &str, bytes: &[u8], layout: LayoutArg) -> Result<DraftFile, Failure> {
+    if is_draft_file(bytes) {
+        serde_json::from_slice(bytes).map_err(|e| {
             Failure::Input(format!(
                 "{name}: not a valid saved draft ({{\"episode\", \"draft\", \"meta\"}}): {e}; \
                  save it again with the program, or export the episode itself"
             ))
-        })?;
-        (f.episode, f.draft, f.meta)
+        })
     } else {
-        let episode = epicrisis_ingest::read_episode(&bytes, &name)?;
-        let draft =
-            epicrisis_pipeline::writer::write(&episode, crate::generate::layout(args.layout));
-        (episode, draft, None)
-    };
+        let episode = epicrisis_ingest::read_episode(bytes, name)?;
+        let draft = epicrisis_pipeline::writer::write(&episode, crate::generate::layout(layout));
+        Ok(DraftFile {
+            episode,
+            draft,
+            meta: None,
+        })
+    }
+}
 
-    let mut meta = saved_meta.unwrap_or_default();
+/// The document's metadata: the saved one (or the default) with the hospital, logo,
+/// version, reviewer and signature the flags and settings give, and the time it was made.
+fn document_meta(
+    args: &ExportArgs,
+    config: &Config,
+    saved: Option<DocumentMeta>,
+    draft: &Draft,
+) -> Result<DocumentMeta, Failure> {
+    let mut meta = saved.unwrap_or_default();
     if let Some(h) = args.hospital.clone().or(config.hospital_name.clone()) {
         meta.hospital_name = h;
     }
@@ -178,35 +223,21 @@ pub fn run(args: ExportArgs, env_file: Option<&std::path::Path>) -> Result<ExitC
     if let Some(v) = args.doc_version {
         meta.version = v;
     }
-    if let Some(r) = args.reviewed_by {
+    if let Some(r) = args.reviewed_by.clone() {
         meta.reviewed_by = Some(r);
     }
     let now = now_utc();
-    if let Some(signer) = args.signed_by {
+    if let Some(signer) = args.signed_by.clone() {
         meta.state = DocumentState::Signed;
         meta.signature = Some(Signature {
             signer,
-            signed_at: args.signed_at.unwrap_or_else(|| now.clone()),
+            signed_at: args.signed_at.clone().unwrap_or_else(|| now.clone()),
             version: meta.version,
-            content_hash: epicrisis_export::content_hash(&draft),
+            content_hash: epicrisis_export::content_hash(draft),
         });
     }
     if meta.generated_at.is_none() {
         meta.generated_at = Some(now);
     }
-    let out = epicrisis_export::export(format, &episode, &draft, &meta)
-        .map_err(|e| Failure::Internal(anyhow::anyhow!(e)))?;
-    if args.output == "-" {
-        std::io::stdout().lock().write_all(&out)?;
-    } else {
-        std::fs::write(&args.output, &out).map_err(|e| {
-            Failure::Input(format!(
-                "{}: cannot write the {} file: {e}",
-                args.output,
-                format.as_str()
-            ))
-        })?;
-        eprintln!("{}: {} ({} bytes)", args.output, format.as_str(), out.len());
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(meta)
 }

@@ -246,27 +246,7 @@ pub fn users(cmd: UsersCommand, env_file: Option<&Path>) -> Result<ExitCode, Fai
                 username,
                 role,
                 name,
-            } => {
-                let role = Role::parse(&role).ok_or_else(|| {
-                    Failure::Input(format!(
-                        "--role {role:?}: use medico, administrativo or admin"
-                    ))
-                })?;
-                let username = auth::check_username(&username).map_err(Failure::Input)?;
-                let hash = new_hash()?;
-                let display = name.unwrap_or_else(|| username.clone());
-                let u = store
-                    .add_user(&username, &display, role, &hash)
-                    .await
-                    .map_err(store_err)?;
-                audit_admin(
-                    &store,
-                    "user_add",
-                    serde_json::json!({"user": u.username, "role": role}),
-                )
-                .await?;
-                println!("usuario {} creado ({})", u.username, role.as_str());
-            }
+            } => add_user(&store, &username, &role, name).await?,
             UsersCommand::Disable { username } => {
                 store
                     .set_disabled(&username, true)
@@ -288,44 +268,81 @@ pub fn users(cmd: UsersCommand, env_file: Option<&Path>) -> Result<ExitCode, Fai
                 audit_admin(&store, "user_enable", serde_json::json!({"user": username})).await?;
                 println!("usuario {username} habilitado");
             }
-            UsersCommand::Passwd { username } => {
-                if store
-                    .user_by_name(&username)
-                    .await
-                    .map_err(store_err)?
-                    .is_none()
-                {
-                    return Err(Failure::Input(format!("no existe el usuario {username:?}")));
-                }
-                let hash = new_hash()?;
-                store
-                    .set_password(&username, &hash, None)
-                    .await
-                    .map_err(store_err)?;
-                audit_admin(&store, "user_passwd", serde_json::json!({"user": username})).await?;
-                println!(
-                    "contraseña de {username} cambiada (sus sesiones terminaron y sus tokens de API \
-                     quedaron revocados)"
-                );
-            }
-            UsersCommand::List => {
-                for u in store.users().await.map_err(store_err)? {
-                    println!(
-                        "{}\t{}\t{}\t{}",
-                        u.username,
-                        u.role.as_str(),
-                        if u.disabled {
-                            "deshabilitado"
-                        } else {
-                            "activo"
-                        },
-                        u.display_name
-                    );
-                }
-            }
+            UsersCommand::Passwd { username } => change_password(&store, &username).await?,
+            UsersCommand::List => list_users(&store).await?,
         }
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// `epicrisis users add`: creates the account with a password read from standard input.
+async fn add_user(
+    store: &Store,
+    username: &str,
+    role: &str,
+    name: Option<String>,
+) -> Result<(), Failure> {
+    let role = Role::parse(role).ok_or_else(|| {
+        Failure::Input(format!(
+            "--role {role:?}: use medico, administrativo or admin"
+        ))
+    })?;
+    let username = auth::check_username(username).map_err(Failure::Input)?;
+    let hash = new_hash()?;
+    let display = name.unwrap_or_else(|| username.clone());
+    let u = store
+        .add_user(&username, &display, role, &hash)
+        .await
+        .map_err(store_err)?;
+    audit_admin(
+        store,
+        "user_add",
+        serde_json::json!({"user": u.username, "role": role}),
+    )
+    .await?;
+    println!("usuario {} creado ({})", u.username, role.as_str());
+    Ok(())
+}
+
+/// `epicrisis users passwd`: sets a new password read from standard input.
+async fn change_password(store: &Store, username: &str) -> Result<(), Failure> {
+    if store
+        .user_by_name(username)
+        .await
+        .map_err(store_err)?
+        .is_none()
+    {
+        return Err(Failure::Input(format!("no existe el usuario {username:?}")));
+    }
+    let hash = new_hash()?;
+    store
+        .set_password(username, &hash, None)
+        .await
+        .map_err(store_err)?;
+    audit_admin(store, "user_passwd", serde_json::json!({"user": username})).await?;
+    println!(
+        "contraseña de {username} cambiada (sus sesiones terminaron y sus tokens de API \
+         quedaron revocados)"
+    );
+    Ok(())
+}
+
+/// `epicrisis users list`: one line per account (name, role, state, display name).
+async fn list_users(store: &Store) -> Result<(), Failure> {
+    for u in store.users().await.map_err(store_err)? {
+        println!(
+            "{}\t{}\t{}\t{}",
+            u.username,
+            u.role.as_str(),
+            if u.disabled {
+                "deshabilitado"
+            } else {
+                "activo"
+            },
+            u.display_name
+        );
+    }
+    Ok(())
 }
 
 pub fn tokens(cmd: TokensCommand, env_file: Option<&Path>) -> Result<ExitCode, Failure> {
@@ -337,70 +354,8 @@ pub fn tokens(cmd: TokensCommand, env_file: Option<&Path>) -> Result<ExitCode, F
                 username,
                 name,
                 days,
-            } => {
-                let u = store
-                    .user_by_name(&username)
-                    .await
-                    .map_err(store_err)?
-                    .ok_or_else(|| Failure::Input(format!("no existe el usuario {username:?}")))?;
-                let token = auth::random_token()
-                    .map_err(|e| Failure::Internal(anyhow::anyhow!(e.message)))?;
-                let expires = epicrisis_server::now_ms() + days * 86_400_000;
-                let id = store
-                    .add_api_token(u.id, &name, &auth::token_hash(&token), expires)
-                    .await
-                    .map_err(store_err)?;
-                audit_admin(
-                    &store,
-                    "token_add",
-                    serde_json::json!({"user": u.username, "tokenId": id, "days": days}),
-                )
-                .await?;
-                eprintln!(
-                    "token {id} para {} por {days} días (guárdelo: no se vuelve a mostrar):",
-                    u.username
-                );
-                println!("{token}");
-            }
-            TokensCommand::List { username } => {
-                let owner = match username {
-                    Some(name) => Some(
-                        store
-                            .user_by_name(&name)
-                            .await
-                            .map_err(store_err)?
-                            .ok_or_else(|| {
-                                Failure::Input(format!("no existe el usuario {name:?}"))
-                            })?
-                            .id,
-                    ),
-                    None => None,
-                };
-                let now = epicrisis_server::now_ms();
-                for t in store.api_tokens(owner).await.map_err(store_err)? {
-                    // Dates in UTC, as the audit trail keeps times.
-                    let day = |ms: i64| {
-                        epicrisis_domain::Date::from_ymd(1970, 1, 1).map_or_else(String::new, |d| {
-                            d.add_days(ms.div_euclid(86_400_000)).to_string()
-                        })
-                    };
-                    let state = if t.revoked_at.is_some() {
-                        "revocado"
-                    } else if !t.active(now) {
-                        "expirado"
-                    } else {
-                        "vigente"
-                    };
-                    println!(
-                        "{}\t{}\t{}\t{}\t{}\t{state}",
-                        t.id,
-                        t.username,
-                        t.name,
-                        day(t.created_at),
-                        t.expires_at.map_or_else(|| "—".to_string(), day)
-                    );
-                }
-            }
+            } => add_token(&store, &username, &name, days).await?,
+            TokensCommand::List { username } => list_tokens(&store, username).await?,
             TokensCommand::Revoke { id } => {
                 store
                     .revoke_api_token(id, None)
@@ -417,6 +372,73 @@ pub fn tokens(cmd: TokensCommand, env_file: Option<&Path>) -> Result<ExitCode, F
         }
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// `epicrisis tokens add`: makes an API token for a user and prints it once.
+async fn add_token(store: &Store, username: &str, name: &str, days: i64) -> Result<(), Failure> {
+    let u = store
+        .user_by_name(username)
+        .await
+        .map_err(store_err)?
+        .ok_or_else(|| Failure::Input(format!("no existe el usuario {username:?}")))?;
+    let token = auth::random_token().map_err(|e| Failure::Internal(anyhow::anyhow!(e.message)))?;
+    let expires = epicrisis_server::now_ms() + days * 86_400_000;
+    let id = store
+        .add_api_token(u.id, name, &auth::token_hash(&token), expires)
+        .await
+        .map_err(store_err)?;
+    audit_admin(
+        store,
+        "token_add",
+        serde_json::json!({"user": u.username, "tokenId": id, "days": days}),
+    )
+    .await?;
+    eprintln!(
+        "token {id} para {} por {days} días (guárdelo: no se vuelve a mostrar):",
+        u.username
+    );
+    println!("{token}");
+    Ok(())
+}
+
+/// `epicrisis tokens list`: one line per API token (of one user, or of all), with its state.
+async fn list_tokens(store: &Store, username: Option<String>) -> Result<(), Failure> {
+    let owner = match username {
+        Some(name) => Some(
+            store
+                .user_by_name(&name)
+                .await
+                .map_err(store_err)?
+                .ok_or_else(|| Failure::Input(format!("no existe el usuario {name:?}")))?
+                .id,
+        ),
+        None => None,
+    };
+    let now = epicrisis_server::now_ms();
+    for t in store.api_tokens(owner).await.map_err(store_err)? {
+        // Dates in UTC, as the audit trail keeps times.
+        let day = |ms: i64| {
+            epicrisis_domain::Date::from_ymd(1970, 1, 1).map_or_else(String::new, |d| {
+                d.add_days(ms.div_euclid(86_400_000)).to_string()
+            })
+        };
+        let state = if t.revoked_at.is_some() {
+            "revocado"
+        } else if !t.active(now) {
+            "expirado"
+        } else {
+            "vigente"
+        };
+        println!(
+            "{}\t{}\t{}\t{}\t{}\t{state}",
+            t.id,
+            t.username,
+            t.name,
+            day(t.created_at),
+            t.expires_at.map_or_else(|| "—".to_string(), day)
+        );
+    }
+    Ok(())
 }
 
 pub fn versions(cmd: VersionsCommand, env_file: Option<&Path>) -> Result<ExitCode, Failure> {

@@ -335,79 +335,12 @@ pub fn parse_dotenv(text: &str, path: &Path) -> Result<Vec<(String, String, usiz
         match item {
             Ok((key, value)) => {
                 let line = assignment_line(&lines, next, &key).unwrap_or(next);
-                if key.contains('.') {
-                    return Err(dotenv_error(
-                        path,
-                        line + 1,
-                        &format!("{key:?} no es un nombre de variable (letras, dígitos y _)"),
-                    ));
-                }
-                // dotenvy replaces `$NAME` outside single quotes: a password with a `$`
-                // would change without a word. Refused, with the fix.
-                let raw = lines
-                    .get(line)
-                    .and_then(|l| l.split_once('='))
-                    .map_or("", |(_, v)| v.trim());
-                if raw.contains('$') && !raw.starts_with('\'') {
-                    return Err(dotenv_error(
-                        path,
-                        line + 1,
-                        &format!(
-                            "el valor de {key} tiene un $, que se reemplazaría por otra \
-                             variable; escríbalo entre comillas simples ('…') para guardarlo \
-                             tal cual"
-                        ),
-                    ));
-                }
+                check_pair(&lines, line, &key, path)?;
                 next = line + 1;
                 out.push((key, value, line + 1));
             }
             Err(dotenvy::Error::LineParse(bad, _)) => {
-                // The first line with content after the last pair read is where the bad
-                // entry starts (`bad` is that entry, or only its value).
-                let line = (next..lines.len())
-                    .find(|&i| {
-                        let t = lines[i].trim();
-                        !t.is_empty() && !t.starts_with('#')
-                    })
-                    .unwrap_or(next);
-                let shown = lines.get(line).map_or("", |l| l.trim());
-                let shown = shown.strip_prefix("export ").unwrap_or(shown).trim_start();
-                let msg = match shown.split_once('=') {
-                    // Not shown: a line without `=` may be a pasted secret.
-                    None => "la línea no tiene la forma NOMBRE=VALOR".to_string(),
-                    Some((key, _))
-                        if key.trim().is_empty()
-                            || !key
-                                .trim()
-                                .starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-                            || !key
-                                .trim()
-                                .chars()
-                                .all(|c| c.is_ascii_alphanumeric() || c == '_') =>
-                    {
-                        format!(
-                            "{:?} no es un nombre de variable (letras, dígitos y _)",
-                            key.trim()
-                        )
-                    }
-                    Some((_, value)) => {
-                        let value = value.trim();
-                        if value.starts_with('"') && bad.matches('"').count() % 2 == 1 {
-                            "el valor abre comillas dobles que nunca se cierran".to_string()
-                        } else if value.starts_with('\'') && bad.matches('\'').count() % 2 == 1 {
-                            "el valor abre una comilla simple que nunca se cierra".to_string()
-                        } else {
-                            // The value is not shown: it may be a password.
-                            format!(
-                                "no se entiende el valor de {} (un valor con espacios va \
-                                 entre comillas; \\ solo antecede a n, \\, \", ' o $)",
-                                shown.split_once('=').map_or("", |(k, _)| k.trim())
-                            )
-                        }
-                    }
-                };
-                return Err(dotenv_error(path, line + 1, &msg));
+                return Err(line_parse_error(&lines, next, &bad, path));
             }
             Err(e) => {
                 return Err(Failure::Input(format!("{}: {e}", path.display())));
@@ -415,6 +348,87 @@ pub fn parse_dotenv(text: &str, path: &Path) -> Result<Vec<(String, String, usiz
         }
     }
     Ok(out)
+}
+
+/// Refuses a pair `dotenvy` read (on 0-based `line`) whose name has a dot, or whose value
+/// has a `$` outside single quotes.
+fn check_pair(lines: &[&str], line: usize, key: &str, path: &Path) -> Result<(), Failure> {
+    if key.contains('.') {
+        return Err(dotenv_error(
+            path,
+            line + 1,
+            &format!("{key:?} no es un nombre de variable (letras, dígitos y _)"),
+        ));
+    }
+    // dotenvy replaces `$NAME` outside single quotes: a password with a `$`
+    // would change without a word. Refused, with the fix.
+    let raw = lines
+        .get(line)
+        .and_then(|l| l.split_once('='))
+        .map_or("", |(_, v)| v.trim());
+    if raw.contains('$') && !raw.starts_with('\'') {
+        return Err(dotenv_error(
+            path,
+            line + 1,
+            &format!(
+                "el valor de {key} tiene un $, que se reemplazaría por otra \
+                 variable; escríbalo entre comillas simples ('…') para guardarlo \
+                 tal cual"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The error for an entry `dotenvy` cannot parse (`bad`: the entry, or only its value),
+/// at the first line with content from `next` on, saying what is wrong without showing
+/// a value.
+fn line_parse_error(lines: &[&str], next: usize, bad: &str, path: &Path) -> Failure {
+    // The first line with content after the last pair read is where the bad
+    // entry starts (`bad` is that entry, or only its value).
+    let line = (next..lines.len())
+        .find(|&i| {
+            let t = lines[i].trim();
+            !t.is_empty() && !t.starts_with('#')
+        })
+        .unwrap_or(next);
+    let shown = lines.get(line).map_or("", |l| l.trim());
+    let shown = shown.strip_prefix("export ").unwrap_or(shown).trim_start();
+    let msg = match shown.split_once('=') {
+        // Not shown: a line without `=` may be a pasted secret.
+        None => "la línea no tiene la forma NOMBRE=VALOR".to_string(),
+        Some((key, _))
+            if key.trim().is_empty()
+                || !key
+                    .trim()
+                    .starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                || !key
+                    .trim()
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_') =>
+        {
+            format!(
+                "{:?} no es un nombre de variable (letras, dígitos y _)",
+                key.trim()
+            )
+        }
+        Some((_, value)) => {
+            let value = value.trim();
+            if value.starts_with('"') && bad.matches('"').count() % 2 == 1 {
+                "el valor abre comillas dobles que nunca se cierran".to_string()
+            } else if value.starts_with('\'') && bad.matches('\'').count() % 2 == 1 {
+                "el valor abre una comilla simple que nunca se cierra".to_string()
+            } else {
+                // The value is not shown: it may be a password.
+                format!(
+                    "no se entiende el valor de {} (un valor con espacios va \
+                     entre comillas; \\ solo antecede a n, \\, \", ' o $)",
+                    shown.split_once('=').map_or("", |(k, _)| k.trim())
+                )
+            }
+        }
+    };
+    dotenv_error(path, line + 1, &msg)
 }
 
 /// Raw settings: name → (value, origin), with the `.env` warnings.

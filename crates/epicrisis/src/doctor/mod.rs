@@ -256,95 +256,107 @@ fn model_checks(config: &Config, out: &mut Vec<Check>) {
     }
 }
 
+/// Whether the database `DATABASE_URL` names can be used: a writable SQLite folder, or a
+/// PostgreSQL port that answers.
 fn database_check(config: &Config) -> Check {
     let url = &config.database_url;
     if url.starts_with("sqlite:") {
-        // The file as the store opens it (`sqlite://`, `?mode=rwc` and the like understood).
-        let Some(file) = crate::config::sqlite_file(url) else {
-            return check(
+        sqlite_check(url)
+    } else {
+        postgres_check(url)
+    }
+}
+
+/// A SQLite database: a file (not memory) in a folder that exists and can be written.
+fn sqlite_check(url: &str) -> Check {
+    // The file as the store opens it (`sqlite://`, `?mode=rwc` and the like understood).
+    let Some(file) = crate::config::sqlite_file(url) else {
+        return check(
+            "database",
+            Verdict::Warn,
+            "SQLite en memoria: todo lo guardado se pierde al detener el programa",
+            "use un archivo, p. ej. DATABASE_URL=sqlite:data/epicrisis.db",
+        );
+    };
+    let p = file.as_path();
+    let dir = p
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if !dir.is_dir() {
+        return check(
+            "database",
+            Verdict::Fail,
+            format!("la carpeta de SQLite {} no existe", dir.display()),
+            format!(
+                "créela (`mkdir -p {}`) o cambie DATABASE_URL",
+                dir.display()
+            ),
+        );
+    }
+    let probe = dir.join(format!(".epicrisis-write-test-{}", std::process::id()));
+    match std::fs::write(&probe, b"") {
+        Ok(()) => {
+            let _ = std::fs::remove_file(&probe);
+            check(
                 "database",
-                Verdict::Warn,
-                "SQLite en memoria: todo lo guardado se pierde al detener el programa",
-                "use un archivo, p. ej. DATABASE_URL=sqlite:data/epicrisis.db",
-            );
-        };
-        let p = file.as_path();
-        let dir = p
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        if !dir.is_dir() {
-            return check(
-                "database",
-                Verdict::Fail,
-                format!("la carpeta de SQLite {} no existe", dir.display()),
+                Verdict::Ok,
                 format!(
-                    "créela (`mkdir -p {}`) o cambie DATABASE_URL",
-                    dir.display()
+                    "archivo SQLite {} (se puede escribir en la carpeta)",
+                    p.display()
                 ),
-            );
+                "",
+            )
         }
-        let probe = dir.join(format!(".epicrisis-write-test-{}", std::process::id()));
-        match std::fs::write(&probe, b"") {
-            Ok(()) => {
-                let _ = std::fs::remove_file(&probe);
-                check(
+        Err(e) => check(
+            "database",
+            Verdict::Fail,
+            format!("no se puede escribir en {}: {}", dir.display(), io_text(&e)),
+            "dé al usuario del servidor permiso de escritura en esa carpeta, o cambie DATABASE_URL",
+        ),
+    }
+}
+
+/// A PostgreSQL database: its host resolves and its port accepts a connection.
+fn postgres_check(url: &str) -> Check {
+    // postgres://user:pass@host:port/db — reachability of host:port.
+    let shown = crate::config::redact_url(url);
+    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or("");
+    let host_port = rest
+        .rsplit_once('@')
+        .map(|(_, h)| h)
+        .unwrap_or(rest)
+        .split('/')
+        .next()
+        .unwrap_or("");
+    let addr = if host_port.contains(':') {
+        host_port.to_string()
+    } else {
+        format!("{host_port}:5432")
+    };
+    use std::net::ToSocketAddrs;
+    let resolved = addr.to_socket_addrs().ok().and_then(|mut a| a.next());
+    match resolved {
+        None => check(
+            "database",
+            Verdict::Fail,
+            format!("{shown}: no se pudo resolver {addr}"),
+            "revise el nombre del servidor en DATABASE_URL",
+        ),
+        Some(sa) => {
+            match std::net::TcpStream::connect_timeout(&sa, std::time::Duration::from_secs(3)) {
+                Ok(_) => check(
                     "database",
                     Verdict::Ok,
-                    format!(
-                        "archivo SQLite {} (se puede escribir en la carpeta)",
-                        p.display()
-                    ),
+                    format!("{shown}: el puerto de PostgreSQL responde"),
                     "",
-                )
-            }
-            Err(e) => check(
-                "database",
-                Verdict::Fail,
-                format!("no se puede escribir en {}: {}", dir.display(), io_text(&e)),
-                "dé al usuario del servidor permiso de escritura en esa carpeta, o cambie DATABASE_URL",
-            ),
-        }
-    } else {
-        // postgres://user:pass@host:port/db — reachability of host:port.
-        let shown = crate::config::redact_url(url);
-        let rest = url.split_once("://").map(|(_, r)| r).unwrap_or("");
-        let host_port = rest
-            .rsplit_once('@')
-            .map(|(_, h)| h)
-            .unwrap_or(rest)
-            .split('/')
-            .next()
-            .unwrap_or("");
-        let addr = if host_port.contains(':') {
-            host_port.to_string()
-        } else {
-            format!("{host_port}:5432")
-        };
-        use std::net::ToSocketAddrs;
-        let resolved = addr.to_socket_addrs().ok().and_then(|mut a| a.next());
-        match resolved {
-            None => check(
-                "database",
-                Verdict::Fail,
-                format!("{shown}: no se pudo resolver {addr}"),
-                "revise el nombre del servidor en DATABASE_URL",
-            ),
-            Some(sa) => {
-                match std::net::TcpStream::connect_timeout(&sa, std::time::Duration::from_secs(3)) {
-                    Ok(_) => check(
-                        "database",
-                        Verdict::Ok,
-                        format!("{shown}: el puerto de PostgreSQL responde"),
-                        "",
-                    ),
-                    Err(e) => check(
-                        "database",
-                        Verdict::Fail,
-                        format!("{shown}: no se pudo conectar a {addr}: {}", io_text(&e)),
-                        "inicie PostgreSQL o corrija el servidor y el puerto en DATABASE_URL",
-                    ),
-                }
+                ),
+                Err(e) => check(
+                    "database",
+                    Verdict::Fail,
+                    format!("{shown}: no se pudo conectar a {addr}: {}", io_text(&e)),
+                    "inicie PostgreSQL o corrija el servidor y el puerto en DATABASE_URL",
+                ),
             }
         }
     }
@@ -432,94 +444,103 @@ fn embeddings_check(config: &Config) -> Check {
     }
 }
 
+/// The engine's checks: where the episode's text goes, and whether the provider
+/// settings it needs (or should not have) are there.
 fn provider_checks(config: &Config, out: &mut Vec<Check>) {
     let engine = config
         .model_type
         .map(ModelType::as_str)
         .unwrap_or("(sin definir: local si hay un modelo instalado; si no, deterministic)");
     match config.model_type {
-        Some(ModelType::OpenAi | ModelType::Anthropic) => {
-            let (name, p, key) = if config.model_type == Some(ModelType::OpenAi) {
-                ("OpenAI", &config.openai, "OPENAI_API_KEY")
-            } else {
-                ("Anthropic", &config.anthropic, "ANTHROPIC_API_KEY")
-            };
-            let place = if epicrisis_llm::http::is_loopback(&p.base_url) {
-                "esta misma máquina"
-            } else if epicrisis_llm::http::is_private_network(&p.base_url) {
-                "la red interna del hospital"
-            } else {
-                "fuera del hospital"
-            };
-            out.push(check(
-                "engine",
-                Verdict::Warn,
-                format!(
-                    "MODEL_TYPE={engine}: el texto desidentificado del episodio (con nombres, RUT, teléfonos, correos, direcciones y números de episodio reemplazados, y fechas desplazadas) se envía a {name} en {} ({place})",
-                    p.base_url
-                ),
-                "use MODEL_TYPE=local para que todos los datos se queden en este servidor",
-            ));
-            if !config.allow_external {
-                out.push(check(
-                    "external provider",
-                    Verdict::Fail,
-                    format!("MODEL_TYPE={engine}, pero los proveedores externos no están habilitados"),
-                    "un administrador debe definir EPICRISIS_ALLOW_EXTERNAL=true de forma deliberada",
-                ));
-            }
-            // A hospital's own OpenAI-compatible server may run without a key.
-            let key_optional = config.model_type == Some(ModelType::OpenAi)
-                && epicrisis_llm::http::is_private_network(&p.base_url);
-            if p.api_key.is_none() && !key_optional {
-                out.push(check(
-                    "external provider",
-                    Verdict::Fail,
-                    format!("MODEL_TYPE={engine}, pero {key} no está definida"),
-                    format!("defina {key} en .env (su valor nunca se muestra)"),
-                ));
-            }
-            if p.model.is_none() {
-                out.push(check(
-                    "external provider",
-                    Verdict::Fail,
-                    format!(
-                        "{}_MODEL no está definida; `generate` no adivina el modelo del proveedor",
-                        key.trim_end_matches("_API_KEY")
-                    ),
-                    "indique el modelo en .env (p. ej. OPENAI_MODEL=gpt-4o-mini, o el modelo que cargó su propio servidor)",
-                ));
-            }
-        }
-        _ => {
-            out.push(check(
-                "engine",
-                Verdict::Ok,
-                format!("MODEL_TYPE={engine}: ningún dato clínico sale de este servidor"),
-                "",
-            ));
-            let set: Vec<&str> = [
-                ("OPENAI_API_KEY", config.openai.api_key.is_some()),
-                ("ANTHROPIC_API_KEY", config.anthropic.api_key.is_some()),
-            ]
-            .iter()
-            .filter(|(_, s)| *s)
-            .map(|(k, _)| *k)
-            .collect();
-            if !set.is_empty() {
-                out.push(check(
-                    "external provider",
-                    Verdict::Warn,
-                    format!(
-                        "{} {} con el motor local: no se {}",
-                        set.join(" y "),
-                        if set.len() > 1 { "definidas" } else { "definida" },
-                        if set.len() > 1 { "usan" } else { "usa" }
-                    ),
-                    "quite de .env las claves que no se usan, para que nadie envíe datos fuera del servidor por accidente",
-                ));
-            }
-        }
+        Some(ModelType::OpenAi | ModelType::Anthropic) => external_checks(config, engine, out),
+        _ => local_engine_checks(config, engine, out),
+    }
+}
+
+/// An external provider: a warning that text leaves the server, and a failure for each
+/// missing permission, key or model name.
+fn external_checks(config: &Config, engine: &str, out: &mut Vec<Check>) {
+    let (name, p, key) = if config.model_type == Some(ModelType::OpenAi) {
+        ("OpenAI", &config.openai, "OPENAI_API_KEY")
+    } else {
+        ("Anthropic", &config.anthropic, "ANTHROPIC_API_KEY")
+    };
+    let place = if epicrisis_llm::http::is_loopback(&p.base_url) {
+        "esta misma máquina"
+    } else if epicrisis_llm::http::is_private_network(&p.base_url) {
+        "la red interna del hospital"
+    } else {
+        "fuera del hospital"
+    };
+    out.push(check(
+        "engine",
+        Verdict::Warn,
+        format!(
+            "MODEL_TYPE={engine}: el texto desidentificado del episodio (con nombres, RUT, teléfonos, correos, direcciones y números de episodio reemplazados, y fechas desplazadas) se envía a {name} en {} ({place})",
+            p.base_url
+        ),
+        "use MODEL_TYPE=local para que todos los datos se queden en este servidor",
+    ));
+    if !config.allow_external {
+        out.push(check(
+            "external provider",
+            Verdict::Fail,
+            format!("MODEL_TYPE={engine}, pero los proveedores externos no están habilitados"),
+            "un administrador debe definir EPICRISIS_ALLOW_EXTERNAL=true de forma deliberada",
+        ));
+    }
+    // A hospital's own OpenAI-compatible server may run without a key.
+    let key_optional = config.model_type == Some(ModelType::OpenAi)
+        && epicrisis_llm::http::is_private_network(&p.base_url);
+    if p.api_key.is_none() && !key_optional {
+        out.push(check(
+            "external provider",
+            Verdict::Fail,
+            format!("MODEL_TYPE={engine}, pero {key} no está definida"),
+            format!("defina {key} en .env (su valor nunca se muestra)"),
+        ));
+    }
+    if p.model.is_none() {
+        out.push(check(
+            "external provider",
+            Verdict::Fail,
+            format!(
+                "{}_MODEL no está definida; `generate` no adivina el modelo del proveedor",
+                key.trim_end_matches("_API_KEY")
+            ),
+            "indique el modelo en .env (p. ej. OPENAI_MODEL=gpt-4o-mini, o el modelo que cargó su propio servidor)",
+        ));
+    }
+}
+
+/// A local engine: nothing leaves the server, and a warning for provider keys left set.
+fn local_engine_checks(config: &Config, engine: &str, out: &mut Vec<Check>) {
+    out.push(check(
+        "engine",
+        Verdict::Ok,
+        format!("MODEL_TYPE={engine}: ningún dato clínico sale de este servidor"),
+        "",
+    ));
+    let set: Vec<&str> = [
+        ("OPENAI_API_KEY", config.openai.api_key.is_some()),
+        ("ANTHROPIC_API_KEY", config.anthropic.api_key.is_some()),
+    ]
+    .iter()
+    .filter(|(_, s)| *s)
+    .map(|(k, _)| *k)
+    .collect();
+    if !set.is_empty() {
+        out.push(check(
+            "external provider",
+            Verdict::Warn,
+            format!(
+                "{} {} con el motor local: no se {}",
+                set.join(" y "),
+                if set.len() > 1 { "definidas" } else { "definida" },
+                if set.len() > 1 { "usan" } else { "usa" }
+            ),
+            "quite de .env las claves que no se usan, para que nadie envíe datos fuera del servidor por accidente",
+        ));
     }
 }
 
