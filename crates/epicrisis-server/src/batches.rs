@@ -33,6 +33,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 /// Where an episode of a batch is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[schema(description = "Dónde está un episodio de un lote.")]
 #[serde(rename_all = "snake_case")]
 pub enum ItemState {
     /// Waiting for a worker.
@@ -65,25 +66,32 @@ impl ItemState {
 
 /// One episode of a batch.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(description = "Un episodio de un lote.")]
 #[serde(rename_all = "camelCase")]
 pub struct BatchItemView {
     pub episode_id: String,
     pub state: ItemState,
-    /// The state in Spanish.
+    // The state in Spanish.
+    /// El estado, en español.
     pub label: String,
-    /// Errors the check found in the draft (ready drafts).
+    // Errors the check found in the draft (ready drafts).
+    /// Errores que la verificación encontró en el borrador (borradores listos).
     pub errors: Option<usize>,
-    /// Seconds the draft took (drafted by this batch).
+    // Seconds the draft took (drafted by this batch).
+    /// Segundos que tardó el borrador (redactado por este lote).
     pub seconds: Option<f64>,
     pub job_id: Option<String>,
-    /// The episode's newest version.
+    // The episode's newest version.
+    /// La versión más reciente del episodio.
     pub version_id: Option<i64>,
-    /// Why it failed.
+    // Why it failed.
+    /// Por qué falló.
     pub message: Option<String>,
 }
 
 /// How many episodes are in each state.
 #[derive(Debug, Clone, Default, Serialize, ToSchema)]
+#[schema(description = "Cuántos episodios hay en cada estado.")]
 pub struct BatchCounts {
     pub pending: usize,
     pub drafting: usize,
@@ -95,22 +103,26 @@ pub struct BatchCounts {
 
 /// A batch and where each of its episodes is.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(description = "Un lote y el estado de cada uno de sus episodios.")]
 #[serde(rename_all = "camelCase")]
 pub struct BatchView {
     pub id: String,
     pub name: String,
     pub created_at: i64,
-    /// No episode is pending or being drafted.
+    // No episode is pending or being drafted.
+    /// Ningún episodio está pendiente ni en redacción.
     pub finished: bool,
     pub counts: BatchCounts,
     pub items: Vec<BatchItemView>,
-    /// Episodes asked for that could not be added, with the reason.
+    // Episodes asked for that could not be added, with the reason.
+    /// Episodios pedidos que no se pudieron agregar, con el motivo.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub refused: Vec<Refused>,
 }
 
 /// An episode a batch could not take.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(description = "Un episodio que un lote no pudo tomar.")]
 #[serde(rename_all = "camelCase")]
 pub struct Refused {
     pub episode_id: String,
@@ -119,11 +131,14 @@ pub struct Refused {
 
 /// The body of `POST /api/v1/batches`.
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(description = "Cuerpo de `POST /api/v1/batches`.")]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewBatch {
-    /// What the batch is, e.g. «Altas del 2025-03-01» (default: the date and time).
+    // What the batch is, e.g. «Altas del 2025-03-01» (default: the date and time).
+    /// Qué es el lote, p. ej. «Altas del 2025-03-01» (predeterminado: la fecha y hora).
     pub name: Option<String>,
-    /// Stored episodes, in the order they should be drafted.
+    // Stored episodes, in the order they should be drafted.
+    /// Episodios guardados, en el orden en que deben redactarse.
     pub episodes: Vec<String>,
 }
 
@@ -341,6 +356,16 @@ async fn find_batch(state: &AppState, id: &str) -> ApiResult<BatchRow> {
 /// Drafts many stored episodes: 201 with the batch and each episode's state. Signed
 /// episodes and those with a draft of their current data are listed, not drafted again.
 #[utoipa::path(post, path = "/api/v1/batches", tag = "redacción", request_body = NewBatch,
+    summary = "Crear un lote de borradores",
+    description = "Pide borradores de muchos episodios guardados a la vez (hasta 2000): \
+                   responde 201 con el lote y el estado de cada episodio. Los episodios \
+                   firmados y los que ya tienen un borrador de sus datos actuales se \
+                   listan, pero no se redactan de nuevo; los que no se pueden agregar \
+                   quedan en `refused`, con el motivo. Los trabajos de un lote esperan \
+                   detrás de los borradores que pide una persona y no cuentan para la \
+                   capacidad de la cola. Solo médicos (y admin). Se registra en la \
+                   bitácora (`batch`). Errores: 400 si hay más de 2000 episodios o el \
+                   cuerpo no es válido, 403 si el rol no lo permite.",
     responses((status = 201, body = BatchView), (status = 400, body = ErrorBody),
               (status = 403, body = ErrorBody)))]
 async fn create_batch(
@@ -359,6 +384,7 @@ async fn create_batch(
 
 /// One batch in the list.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(description = "Un lote de la lista.")]
 #[serde(rename_all = "camelCase")]
 pub struct BatchSummary {
     pub id: String,
@@ -368,6 +394,9 @@ pub struct BatchSummary {
 
 /// The latest batches, newest first.
 #[utoipa::path(get, path = "/api/v1/batches", tag = "redacción",
+    summary = "Listar lotes",
+    description = "Los últimos lotes (hasta 100), el más reciente primero. Cualquier \
+                   rol.",
     responses((status = 200, body = Vec<BatchSummary>)))]
 async fn list_batches(
     State(state): State<AppState>,
@@ -387,6 +416,9 @@ async fn list_batches(
 
 /// A batch and where each of its episodes is.
 #[utoipa::path(get, path = "/api/v1/batches/{id}", tag = "redacción",
+    summary = "Leer un lote",
+    description = "Un lote y el estado de cada uno de sus episodios, con los totales por \
+                   estado. Cualquier rol. Error 404 si el lote no existe.",
     params(("id" = String, Path, description = "El id del lote")),
     responses((status = 200, body = BatchView), (status = 404, body = ErrorBody)))]
 async fn get_batch(
@@ -406,6 +438,11 @@ struct ReportParams {
 /// A batch's report: `?format=csv` (one line per episode: state, errors, seconds) or
 /// JSON (the batch, as `GET /api/v1/batches/{id}`).
 #[utoipa::path(get, path = "/api/v1/batches/{id}/report", tag = "redacción",
+    summary = "Informe de un lote",
+    description = "El informe de un lote: con `?format=csv`, un archivo CSV con una \
+                   línea por episodio (estado, errores, segundos); si no, JSON (el lote, \
+                   como en `GET /api/v1/batches/{id}`). Cualquier rol. Errores: 400 si \
+                   el formato no es csv ni json, 404 si el lote no existe.",
     params(("id" = String, Path, description = "El id del lote"),
            ("format" = Option<String>, Query, description = "csv o json (predeterminado)")),
     responses((status = 200, body = BatchView, description = "JSON, o CSV con ?format=csv"),

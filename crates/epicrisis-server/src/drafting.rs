@@ -135,8 +135,10 @@ pub(crate) async fn queue_draft_for(
 
 /// The answer to a cancellation.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(description = "La respuesta a una cancelación.")]
 pub struct Cancelled {
-    /// Whether this request stopped it (false: it had already finished).
+    // Whether this request stopped it (false: it had already finished).
+    /// Si esta solicitud lo detuvo (falso: ya había terminado).
     pub cancelled: bool,
     pub job: JobView,
 }
@@ -144,6 +146,15 @@ pub struct Cancelled {
 /// Queues a draft of a stored episode: 202 with the new job, or 200 with the job
 /// already under way for it (`existing`). The result becomes a new version.
 #[utoipa::path(post, path = "/api/v1/episodes/{id}/drafts", tag = "redacción",
+    summary = "Pedir un borrador de un episodio",
+    description = "Pone en cola un borrador de un episodio guardado: responde 202 con el \
+                   trabajo nuevo, o 200 con el trabajo que ya está en curso para ese \
+                   episodio (`existing`). El resultado se guarda como una versión nueva; \
+                   el avance se sigue en `GET /api/v1/jobs/{id}` o en sus eventos. Solo \
+                   médicos (y admin). Se registra en la bitácora (`generate`) cuando se \
+                   crea un trabajo. Errores: 403 si el rol no lo permite, 404 si el \
+                   episodio no existe, 409 si la última versión está firmada (use una \
+                   enmienda), 429 si la cola está llena (con `Retry-After`).",
     params(("id" = String, Path, description = "El número de episodio")),
     responses((status = 202, body = JobView), (status = 200, body = JobView),
               (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
@@ -173,6 +184,13 @@ async fn find_job(state: &AppState, id: &str) -> ApiResult<JobRow> {
 
 /// A job's state.
 #[utoipa::path(get, path = "/api/v1/jobs/{id}", tag = "redacción",
+    summary = "Estado de un trabajo de redacción",
+    description = "El estado de un trabajo: etapa, lugar en la cola, segundos \
+                   transcurridos y lo que suele tardar un borrador aquí, y las palabras \
+                   de la respuesta en curso (al terminar, el borrador y la versión \
+                   guardada). Lo responde cualquier servidor que comparta la base de \
+                   datos. Cualquier rol. Error 404 si el trabajo no existe o terminó \
+                   hace más de 30 días.",
     params(("id" = String, Path, description = "El id del trabajo")),
     responses((status = 200, body = JobView), (status = 404, body = ErrorBody)))]
 async fn get_job(
@@ -186,6 +204,12 @@ async fn get_job(
 
 /// Cancels a job (whoever started it, or an admin).
 #[utoipa::path(delete, path = "/api/v1/jobs/{id}", tag = "redacción",
+    summary = "Cancelar un trabajo de redacción",
+    description = "Cancela un trabajo: si está en cola termina de inmediato; si está en \
+                   curso, en cuanto su proceso se entera (en una fracción de segundo), \
+                   donde sea que corra. `cancelled` es falso si ya había terminado. Solo \
+                   quien lo inició o un administrador. Se registra en la bitácora \
+                   (`cancel`). Errores: 403 para los demás, 404 si el trabajo no existe.",
     params(("id" = String, Path, description = "El id del trabajo")),
     responses((status = 200, body = Cancelled), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody)))]
@@ -199,6 +223,11 @@ async fn cancel_job(
 
 /// Cancels a job, for clients that cannot send DELETE.
 #[utoipa::path(post, path = "/api/v1/jobs/{id}/cancel", tag = "redacción",
+    summary = "Cancelar un trabajo de redacción (con POST)",
+    description = "Igual que `DELETE /api/v1/jobs/{id}`, para clientes que no pueden \
+                   enviar DELETE. Solo quien inició el trabajo o un administrador. Se \
+                   registra en la bitácora (`cancel`). Errores: 403 para los demás, 404 \
+                   si el trabajo no existe.",
     params(("id" = String, Path, description = "El id del trabajo")),
     responses((status = 200, body = Cancelled), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody)))]
@@ -257,8 +286,18 @@ fn snapshot_event(view: &JobView) -> Event {
 /// the job's row a few times a second, so it follows a job drafted by any worker.
 /// A client that goes away only drops its stream; the job goes on and is saved.
 #[utoipa::path(get, path = "/api/v1/jobs/{id}/events", tag = "redacción",
+    summary = "Seguir un trabajo en vivo (Server-Sent Events)",
+    description = "Los eventos de un trabajo (Server-Sent Events): primero `snapshot` \
+                   (un `JobView`), luego `queued` (lugar en la cola), `started`, `stage` \
+                   (una etapa nueva; una etapa de escritura empieza una respuesta \
+                   nueva), `token` (palabras de la respuesta en curso) y, al final, uno \
+                   de `done`, `failed` o `cancelled`. El flujo lee la fila del trabajo \
+                   varias veces por segundo, así que sigue un trabajo redactado en \
+                   cualquier servidor. Un cliente que se va solo corta su flujo: el \
+                   trabajo sigue y se guarda. Cualquier rol. Error 404 si el trabajo no \
+                   existe.",
     params(("id" = String, Path, description = "El id del trabajo")),
-    responses((status = 200, description = "Server-Sent Events: snapshot, queued, started, stage, token, done, failed, cancelled",
+    responses((status = 200, description = "Server-Sent Events: `snapshot`, `queued`, `started`, `stage`, `token`, `done`, `failed`, `cancelled`",
                content_type = "text/event-stream"),
               (status = 404, body = ErrorBody)))]
 async fn job_events(

@@ -65,17 +65,23 @@ impl ApiError {
 
 /// The body of every error answer of the JSON API.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(description = "El cuerpo de toda respuesta de error de la API JSON.")]
 #[serde(rename_all = "camelCase")]
 pub struct ErrorBody {
-    /// What went wrong and what to do, in Spanish.
+    // What went wrong and what to do, in Spanish.
+    /// Qué falló y qué hacer, en español.
     pub error: String,
-    /// The HTTP status, repeated.
+    // The HTTP status, repeated.
+    /// El código de estado HTTP, repetido.
     pub status: u16,
-    /// On a 429: seconds to wait (also in `Retry-After`).
+    // On a 429: seconds to wait (also in `Retry-After`).
+    /// En un 429: segundos que esperar (también en `Retry-After`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u64>,
-    /// On a 409 from signing: the text has errors or the data wrong codes; the same
-    /// request with `acknowledgeFindings` signs.
+    // On a 409 from signing: the text has errors or the data wrong codes; the same
+    // request with `acknowledgeFindings` signs.
+    /// En un 409 al firmar: el texto tiene errores o los datos, códigos que no
+    /// corresponden; la misma solicitud con `acknowledgeFindings` firma.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub needs_confirmation: bool,
 }

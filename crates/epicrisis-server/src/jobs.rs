@@ -77,38 +77,58 @@ impl JobEvent {
 /// queue, seconds so far and what a draft typically takes here, and the words of the
 /// answer under way (once done, the draft).
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(
+    description = "Un trabajo de redacción como lo ven la API y la página: estado, etapa \
+                   (también en palabras), lugar en la cola, segundos transcurridos y lo \
+                   que suele tardar un borrador aquí, y las palabras de la respuesta en \
+                   curso (al terminar, el borrador)."
+)]
 #[serde(rename_all = "camelCase")]
 pub struct JobView {
     pub job_id: String,
     pub episode_id: Option<String>,
-    /// `queued`, `running`, `done`, `failed` or `cancelled`.
+    // `queued`, `running`, `done`, `failed` or `cancelled`.
+    /// `queued`, `running`, `done`, `failed` o `cancelled`.
     #[schema(value_type = String)]
     pub status: Status,
-    /// 0 while running, n when n−1 drafts are before it.
+    // 0 while running, n when n−1 drafts are before it.
+    /// 0 mientras se redacta; n cuando hay n−1 borradores antes.
     pub position: Option<usize>,
-    /// Drafts before this one (those under way included).
+    // Drafts before this one (those under way included).
+    /// Borradores antes de este (incluidos los que están en curso).
     pub ahead: Option<usize>,
-    /// `{stage: "reading"|"writing"|"checking", …}` (writing: part and attempt).
+    // `{stage: "reading"|"writing"|"checking", …}` (writing: part and attempt).
+    /// `{stage: "reading"|"writing"|"checking", …}` (al escribir: parte e intento).
     #[schema(value_type = Option<Object>)]
     pub stage: Option<Stage>,
-    /// The stage in Spanish words.
+    // The stage in Spanish words.
+    /// La etapa, en palabras en español.
     pub stage_label: Option<String>,
     pub elapsed_s: u64,
-    /// The mean duration of the last drafts here.
+    // The mean duration of the last drafts here.
+    /// La duración media de los últimos borradores en este servidor.
     pub typical_s: Option<u64>,
-    /// While running: the words of the answer under way; once done, the draft.
+    // While running: the words of the answer under way; once done, the draft.
+    /// Mientras se redacta: las palabras de la respuesta en curso; al terminar, el
+    /// borrador.
     pub text: String,
-    /// Why it failed.
+    // Why it failed.
+    /// Por qué falló.
     pub message: Option<String>,
-    /// The version saved, once done.
+    // The version saved, once done.
+    /// La versión guardada, al terminar.
     pub version_id: Option<i64>,
-    /// The engine that drafted it, once done.
+    // The engine that drafted it, once done.
+    /// El motor que lo redactó, al terminar.
     pub engine: Option<String>,
-    /// How many times a worker took it (more than 1: a worker died with it).
+    // How many times a worker took it (more than 1: a worker died with it).
+    /// Cuántas veces lo tomó un proceso (más de 1: un proceso cayó con él).
     pub attempts: i64,
-    /// Server-Sent Events of this job.
+    // Server-Sent Events of this job.
+    /// Los Server-Sent Events de este trabajo.
     pub events_url: String,
-    /// On `POST …/drafts`: the job is the one already under way for this episode.
+    // On `POST …/drafts`: the job is the one already under way for this episode.
+    /// En `POST …/drafts`: si el trabajo es el que ya estaba en curso para este episodio.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub existing: Option<bool>,
 }

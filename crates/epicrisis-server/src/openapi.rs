@@ -97,6 +97,10 @@ pub fn document() -> Arc<utoipa::openapi::OpenApi> {
 
 /// The OpenAPI 3.1 document of this API.
 #[utoipa::path(get, path = "/api/v1/openapi.json", tag = "documentación", security(()),
+    summary = "Documento OpenAPI de esta API",
+    description = "El documento OpenAPI 3.1 de esta API, generado desde los mismos \
+                   manejadores y tipos que atienden las solicitudes. Público: describe \
+                   el programa, nunca a un paciente.",
     responses((status = 200, description = "El documento OpenAPI 3.1", body = Object)))]
 async fn openapi_json() -> Json<Arc<utoipa::openapi::OpenApi>> {
     Json(document())
@@ -104,6 +108,10 @@ async fn openapi_json() -> Json<Arc<utoipa::openapi::OpenApi>> {
 
 /// A page that lists every operation of this API.
 #[utoipa::path(get, path = "/api/v1/docs", tag = "documentación", security(()),
+    summary = "Página de referencia de esta API",
+    description = "Una página HTML que lista cada operación de esta API por etiqueta, \
+                   con sus parámetros, su cuerpo y sus respuestas (generada en el \
+                   servidor, sin scripts externos). Pública.",
     responses((status = 200, description = "Una página HTML", content_type = "text/html")))]
 async fn docs_page(State(state): State<AppState>) -> Response {
     let doc = serde_json::to_value(&*document()).unwrap_or(Value::Null);
@@ -330,5 +338,110 @@ mod tests {
         );
         let docs = groups.iter().find(|g| g.name == "documentación").unwrap();
         assert!(docs.operations.iter().all(|o| o.public));
+    }
+
+    /// English words that give away a text written for developers rather than for the
+    /// hospital's IT staff (whole words, any case).
+    const ENGLISH: &[&str] = &[
+        "the", "and", "of", "is", "are", "with", "without", "when", "which", "returns", "request",
+        "response", "episode", "draft", "version", "signed", "user", "token", "list", "new", "one",
+        "each", "from", "for", "by", "to", "an",
+    ];
+
+    /// The English words of `text`, leaving out `code` spans (names of fields, values and
+    /// headers, such as `draft` or `X-CSRF-Token`) and the Spanish «token de API» («token»
+    /// alone is English: the Spanish text always says «token de API»).
+    fn english_words(text: &str) -> Vec<String> {
+        let prose: String = text
+            .split('`')
+            .step_by(2)
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase()
+            .replace("token de api", " ");
+        // A hyphen joins a word (`X-CSRF-Token` is a header's name, not English prose).
+        prose
+            .split(|c: char| !c.is_alphanumeric() && c != '-')
+            .filter(|w| ENGLISH.contains(w))
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Every `summary` and `description` text of the document, named by where it is
+    /// (`GET /api/v1/me › summary`, `schemas › Me › properties › csrf › description`…).
+    fn texts(v: &Value, at: &str, out: &mut Vec<(String, String)>) {
+        match v {
+            Value::Object(o) => {
+                for (k, v) in o {
+                    let here = if at.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{at} › {k}")
+                    };
+                    match v {
+                        Value::String(s) if k == "summary" || k == "description" => {
+                            out.push((here, s.clone()))
+                        }
+                        _ => texts(v, &here, out),
+                    }
+                }
+            }
+            Value::Array(a) => {
+                for (i, v) in a.iter().enumerate() {
+                    // A parameter is named by its name rather than its position.
+                    let name = v["name"].as_str().map_or(i.to_string(), str::to_string);
+                    texts(v, &format!("{at} › {name}"), out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn what_the_page_shows_is_in_spanish() {
+        let doc = serde_json::to_value(&*document()).unwrap();
+        let mut problems = Vec::new();
+        let mut found = Vec::new();
+        let paths = doc["paths"].as_object().unwrap();
+        for (path, item) in paths {
+            for (method, op) in item.as_object().unwrap() {
+                let name = format!("{} {path}", method.to_uppercase());
+                if op["summary"].as_str().is_none_or(|s| s.trim().is_empty()) {
+                    problems.push(format!("{name}: no summary"));
+                }
+                texts(op, &name, &mut found);
+            }
+        }
+        texts(&doc["components"], "", &mut found);
+        texts(&doc["info"], "info", &mut found);
+        texts(&doc["tags"], "tags", &mut found);
+        // The walk reaches what the page and the schemas show (not a vacuous pass).
+        let count = |part: &str| found.iter().filter(|(at, _)| at.contains(part)).count();
+        assert!(count("› parameters ›") >= 20, "{found:?}");
+        assert!(count("› properties ›") >= 80, "{found:?}");
+        for (at, text) in &found {
+            let words = english_words(text);
+            if !words.is_empty() {
+                problems.push(format!("{at}: {words:?} in «{text}»"));
+            }
+        }
+        assert!(
+            problems.is_empty(),
+            "{} texts in English:\n{}",
+            problems.len(),
+            problems.join("\n")
+        );
+    }
+
+    #[test]
+    fn english_words_are_found_outside_code() {
+        assert_eq!(
+            english_words("Returns the episode"),
+            ["returns", "the", "episode"]
+        );
+        assert!(english_words("`draft` o `signed`; cabecera X-CSRF-Token").is_empty());
+        assert!(english_words("Crea un token de API para el usuario").is_empty());
+        assert_eq!(english_words("Revoca un token"), ["token"]);
+        assert!(english_words("Lista de episodios, versión firmada").is_empty());
     }
 }

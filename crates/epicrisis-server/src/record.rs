@@ -113,14 +113,25 @@ fn format_of(name: Option<&str>) -> ApiResult<Format> {
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 struct ExportQuery {
-    /// `pdf` (by default), `docx`, `fhir`, `markdown` or `text`.
+    // `pdf` (by default), `docx`, `fhir`, `markdown` or `text`.
+    /// `pdf` (predeterminado), `docx`, `fhir`, `markdown` o `text`.
     format: Option<String>,
-    /// The version's id (the latest by default).
+    // The version's id (the latest by default).
+    /// El id de la versión (predeterminado: la más reciente).
     version: Option<i64>,
 }
 
 /// A version of the episode (`version`, else the latest), as a document.
 #[utoipa::path(get, path = "/api/v1/episodes/{id}/export", tag = "documentos",
+    summary = "Exportar una versión del episodio como documento",
+    description = "Una versión del episodio (`version`, o si no la más reciente) como \
+                   documento: PDF, Word, Bundle FHIR, Markdown o texto, según `format`. \
+                   Se genera con los datos del episodio desde los que se escribió la \
+                   versión, nunca con los actuales; un documento firmado lleva la hora \
+                   de su firma, así que exportarlo dos veces da los mismos bytes. \
+                   Cualquier rol. Se registra en la bitácora (`export`, con el formato). \
+                   Errores: 400 si el formato no existe, 404 si el episodio o la versión \
+                   no existen o si el episodio aún no tiene borrador.",
     params(("id" = String, Path, description = "El número de episodio"), ExportQuery),
     responses((status = 200, description = "El documento (PDF, Word, FHIR Bundle, Markdown o texto)"),
               (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
@@ -153,12 +164,20 @@ async fn export_episode(
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 struct FormatQuery {
-    /// `pdf` (by default), `docx`, `fhir`, `markdown` or `text`.
+    // `pdf` (by default), `docx`, `fhir`, `markdown` or `text`.
+    /// `pdf` (predeterminado), `docx`, `fhir`, `markdown` o `text`.
     format: Option<String>,
 }
 
 /// A version by its id, as a document (whatever was saved after it).
 #[utoipa::path(get, path = "/api/v1/versions/{id}/export", tag = "documentos",
+    summary = "Exportar una versión como documento",
+    description = "Una versión, por su id, como documento en el formato de `format` \
+                   (aunque después se hayan guardado otras versiones). Como la \
+                   exportación por episodio, se genera con los datos desde los que se \
+                   escribió la versión. Cualquier rol. Se registra en la bitácora \
+                   (`export`, con el formato). Errores: 400 si el formato no existe, 404 \
+                   si la versión no existe.",
     params(("id" = i64, Path, description = "El id de la versión"), FormatQuery),
     responses((status = 200, description = "El documento (PDF, Word, FHIR Bundle, Markdown o texto)"),
               (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
@@ -223,6 +242,12 @@ async fn export(
 /// Recomputes a version's hash from its stored text, data snapshot, provenance and
 /// metadata, and says whether it matches the one stored when it was saved.
 #[utoipa::path(get, path = "/api/v1/versions/{id}/verify", tag = "documentos",
+    summary = "Verificar la huella de una versión",
+    description = "Recalcula la huella (hash) de una versión desde su texto, la copia de \
+                   los datos del episodio, la procedencia y los metadatos guardados, y \
+                   dice si coincide con la guardada al crearla, nombrando la versión en \
+                   ambos casos. Cualquier rol. Se registra en la bitácora (`verify`, \
+                   solo con el resultado). Error 404 si la versión no existe.",
     params(("id" = i64, Path, description = "El id de la versión")),
     responses((status = 200, body = VerifyAnswer), (status = 404, body = ErrorBody)))]
 async fn verify_version(

@@ -33,6 +33,14 @@ impl BodyShape for TokenBody {
 /// Creates a token for the calling admin (a session, not a token); the secret is in
 /// this answer only.
 #[utoipa::path(post, path = "/api/v1/tokens", tag = "tokens", request_body = TokenBody,
+    summary = "Crear un token de API",
+    description = "Crea un token de API para el administrador que llama, con `name` y \
+                   `days` (vigencia de 1 a 365 días; 90 si se omite). Se crea solo desde \
+                   una sesión: un token de API no puede crear otros. El secreto aparece \
+                   solo en esta respuesta: guárdelo. Se registra en la bitácora \
+                   (`token_add`, con el id, nunca el secreto). Errores: 400 si `name` \
+                   está vacío o supera 100 caracteres o si `days` está fuera de rango, \
+                   403 si quien llama no es administrador o usa un token de API.",
     responses((status = 201, body = NewToken), (status = 400, body = ErrorBody),
               (status = 403, body = ErrorBody)))]
 async fn create_token(
@@ -91,6 +99,9 @@ async fn create_token(
 
 /// The tokens: an admin's list has everybody's, anyone else's their own.
 #[utoipa::path(get, path = "/api/v1/tokens", tag = "tokens",
+    summary = "Listar tokens de API",
+    description = "Los tokens de API, nunca su secreto: un administrador ve los de todas \
+                   las cuentas; los demás roles, solo los propios.",
     responses((status = 200, body = Vec<TokenItem>)))]
 async fn list_tokens(
     State(state): State<AppState>,
@@ -103,7 +114,12 @@ async fn list_tokens(
 
 /// Revokes a token (an admin any, anyone else their own).
 #[utoipa::path(post, path = "/api/v1/tokens/{id}/revoke", tag = "tokens",
-    params(("id" = i64, Path, description = "El id del token")),
+    summary = "Revocar un token de API",
+    description = "Revoca un token de API: un administrador, cualquiera; los demás \
+                   roles, solo los propios. Se registra en la bitácora (`token_revoke`, \
+                   con el id). Error 404 si no existe un token de API con ese id a su \
+                   nombre.",
+    params(("id" = i64, Path, description = "El id del token de API")),
     responses((status = 200, body = TokenItem), (status = 404, body = ErrorBody)))]
 async fn revoke_token(
     State(state): State<AppState>,

@@ -31,6 +31,12 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 /// Who is calling, and the CSRF token a browser session sends with every change.
 #[utoipa::path(get, path = "/api/v1/me", tag = "episodios",
+    summary = "La cuenta que llama",
+    description = "La cuenta que hace la solicitud (id, nombre de usuario, nombre \
+                   visible y rol) y, en `csrf`, el valor que una sesión del navegador \
+                   debe enviar en la cabecera `X-CSRF-Token` con cada cambio (vacío \
+                   cuando se llama con un token de API). Cualquier rol. No se registra \
+                   en la bitácora. Error 401 sin sesión ni token de API.",
     responses((status = 200, body = Me), (status = 401, body = ErrorBody)))]
 async fn me(p: Principal) -> Json<Me> {
     Json(Me {
@@ -45,7 +51,8 @@ async fn me(p: Principal) -> Json<Me> {
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 struct ImportQuery {
-    /// The episode's id, when the file has none or another is wanted.
+    // The episode's id, when the file has none or another is wanted.
+    /// El número de episodio, cuando el archivo no trae uno o se quiere otro.
     id: Option<String>,
 }
 
@@ -53,6 +60,17 @@ struct ImportQuery {
 /// export, the predecessor's `clinicalData`, a FHIR Bundle). The same id again updates
 /// the episode: a new revision when its data changed.
 #[utoipa::path(post, path = "/api/v1/episodes", tag = "episodios", params(ImportQuery),
+    summary = "Importar un episodio",
+    description = "Importa un archivo de episodio en cualquiera de las formas que se \
+                   leen: JSON compacto, la exportación enriquecida, el `clinicalData` \
+                   del sistema anterior o un Bundle FHIR. El mismo número de episodio \
+                   otra vez actualiza el episodio: una revisión nueva si sus datos \
+                   cambiaron. Responde 201 con el número de episodio, la forma leída, la \
+                   revisión y las advertencias de lectura. Roles: médico, administrativo \
+                   o admin. Se registra en la bitácora (`import`, con la forma leída). \
+                   Errores: 400 si el número de episodio no sirve (hasta 128 caracteres, \
+                   sin / ? #), 403 si el rol no lo permite, 422 si el archivo no se \
+                   puede leer como episodio.",
     request_body(content = Object, description = "El episodio, en cualquiera de las formas que se leen"),
     responses((status = 201, body = Imported), (status = 400, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
@@ -87,14 +105,22 @@ async fn import_episode(
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 struct ListQuery {
-    /// Words of the id, the patient's name, the service or the diagnoses.
+    // Words of the id, the patient's name, the service or the diagnoses.
+    /// Texto libre: palabras del número de episodio, del nombre del paciente, del
+    /// servicio, del médico tratante o de los diagnósticos (también por los nombres del
+    /// léxico).
     q: Option<String>,
+    /// El servicio, por su nombre completo (sin distinguir mayúsculas).
     service: Option<String>,
-    /// Discharged on or after, `AAAA-MM-DD`.
+    // Discharged on or after, `AAAA-MM-DD`.
+    /// Alta en esta fecha o después, `AAAA-MM-DD`.
     from: Option<String>,
-    /// Discharged on or before, `AAAA-MM-DD`.
+    // Discharged on or before, `AAAA-MM-DD`.
+    /// Alta en esta fecha o antes, `AAAA-MM-DD`.
     to: Option<String>,
+    /// Cuántos episodios, hasta 1000 (predeterminado: 100).
     limit: Option<i64>,
+    /// Cuántos episodios saltar, para paginar (predeterminado: 0).
     offset: Option<i64>,
 }
 
@@ -139,6 +165,12 @@ pub fn episode_query(
 
 /// The stored episodes, newest discharge first.
 #[utoipa::path(get, path = "/api/v1/episodes", tag = "episodios", params(ListQuery),
+    summary = "Listar episodios",
+    description = "Los episodios guardados, el alta más reciente primero (los sin fecha \
+                   de alta al final); cada fila trae el médico tratante, la última \
+                   versión y la última versión firmada. Filtros opcionales: `q` (texto \
+                   libre), `service`, `from` y `to` (fecha de alta, AAAA-MM-DD), `limit` \
+                   y `offset`. Cualquier rol. Error 400 si una fecha no es AAAA-MM-DD.",
     responses((status = 200, body = EpisodeList), (status = 400, body = ErrorBody)))]
 async fn list_episodes(
     State(state): State<AppState>,
@@ -154,6 +186,11 @@ async fn list_episodes(
 
 /// One episode as read, with its newest version.
 #[utoipa::path(get, path = "/api/v1/episodes/{id}", tag = "episodios",
+    summary = "Leer un episodio",
+    description = "El episodio tal como se leyó (en el modelo propio del programa, con \
+                   sus advertencias de lectura), su revisión de datos y su versión más \
+                   reciente. Cualquier rol. Se registra en la bitácora (`view`). Error \
+                   404 si el episodio no existe.",
     params(("id" = String, Path, description = "El número de episodio")),
     responses((status = 200, body = EpisodeDetail), (status = 404, body = ErrorBody)))]
 async fn get_episode(
@@ -182,6 +219,12 @@ impl BodyShape for ValidateBody {
 /// Validates a text against the episode (live, while typing: not audited, lexical
 /// evidence only).
 #[utoipa::path(post, path = "/api/v1/episodes/{id}/validate", tag = "episodios",
+    summary = "Validar un texto contra el episodio",
+    description = "Valida un texto contra los datos del episodio mientras se escribe: \
+                   responde los hallazgos (afirmaciones que los datos no respaldan, \
+                   omisiones) y, por oración, la evidencia (solo léxica). No se registra \
+                   en la bitácora. Cualquier rol. Errores: 400 si el cuerpo no es \
+                   `{text}`, 404 si el episodio no existe.",
     params(("id" = String, Path, description = "El número de episodio")),
     request_body = ValidateBody,
     responses((status = 200, body = Validation), (status = 400, body = ErrorBody),

@@ -43,6 +43,11 @@ pub fn routes() -> OpenApiRouter<AppState> {
 /// `GET /api/health`: «alive» for anyone (a load balancer's probe); the engine,
 /// database and queue only for a signed-in caller.
 #[utoipa::path(get, path = "/api/health", tag = "predecesor",
+    summary = "Estado del servidor",
+    description = "Responde «ok» a cualquiera, sin autenticación (la sonda de un \
+                   balanceador de carga ve solo `status`); con una sesión o un token de \
+                   API, además la versión, el motor de redacción, la base de datos, la \
+                   carga de la cola y el tiempo en marcha.",
     responses((status = 200, body = super::types::Health)))]
 async fn health(State(state): State<AppState>, headers: HeaderMap) -> Json<super::types::Health> {
     use super::types::{Health, QueueLoad};
@@ -75,10 +80,12 @@ async fn health(State(state): State<AppState>, headers: HeaderMap) -> Json<super
 
 /// An episode as the predecessor answered it.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(description = "Un episodio, como lo respondía el sistema anterior.")]
 #[serde(rename_all = "camelCase")]
 struct LegacyEpisode {
     episode_id: String,
-    /// The episode's clinical data as it was imported.
+    // The episode's clinical data as it was imported.
+    /// Los datos clínicos del episodio, tal como se importaron.
     #[schema(value_type = Object)]
     clinical_data: Value,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -89,6 +96,11 @@ struct LegacyEpisode {
 /// The stored episode in the predecessor's shape: the source's `clinicalData` (and
 /// `patientInfo`) when it was imported in that shape, else the data as read.
 #[utoipa::path(get, path = "/api/episodes/{id}", tag = "predecesor",
+    summary = "Leer un episodio (forma del sistema anterior)",
+    description = "El episodio guardado en la forma del sistema anterior: el \
+                   `clinicalData` (y `patientInfo`) de origen cuando se importó en esa \
+                   forma; si no, los datos tal como se leyeron. Cualquier rol. Se \
+                   registra en la bitácora (`view`). Error 404 si el episodio no existe.",
     params(("id" = String, Path, description = "El número de episodio")),
     responses((status = 200, body = LegacyEpisode), (status = 404, body = ErrorBody)))]
 async fn legacy_episode(
@@ -126,12 +138,19 @@ async fn legacy_episode(
 /// A predecessor request: an episode inline (`clinicalData`) or stored (`episodeId`),
 /// and for validation and export the text.
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(
+    description = "Una solicitud del sistema anterior: un episodio en línea \
+                   (`clinicalData`) o guardado (`episodeId`) y, para validar y exportar, \
+                   el texto."
+)]
 #[serde(rename_all = "camelCase")]
 struct LegacyRequest {
-    /// A number or a string.
+    // A number or a string.
+    /// Un número o un texto.
     #[schema(value_type = Option<String>)]
     episode_id: Option<Value>,
-    /// The episode inline, in the predecessor's shape (not stored).
+    // The episode inline, in the predecessor's shape (not stored).
+    /// El episodio en línea, en la forma del sistema anterior (no se guarda).
     #[schema(value_type = Option<Object>)]
     clinical_data: Option<Value>,
     #[schema(value_type = Option<Object>)]
@@ -200,8 +219,10 @@ async fn legacy_episode_of(state: &AppState, req: &LegacyRequest) -> ApiResult<N
 
 /// One finding, as the predecessor listed it.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(description = "Un hallazgo, como lo listaba el sistema anterior.")]
 struct LegacyItem {
-    /// `dx`, `proc`, `med`, `number`, `lab`, `date`, `control` or `other`.
+    // `dx`, `proc`, `med`, `number`, `lab`, `date`, `control` or `other`.
+    /// `dx`, `proc`, `med`, `number`, `lab`, `date`, `control` u `other`.
     #[serde(rename = "type")]
     kind: &'static str,
     mention: String,
@@ -210,11 +231,17 @@ struct LegacyItem {
 
 /// The predecessor's validation: errors as `violations`, the rest as `warnings`.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(
+    description = "La validación del sistema anterior: los errores en `violations`, el \
+                   resto en `warnings`."
+)]
 struct LegacyValidation {
     ok: bool,
     violations: Vec<LegacyItem>,
     warnings: Vec<LegacyItem>,
-    /// Ours, with positions and categories (`/api/validate-epicrisis` only).
+    // Ours, with positions and categories (`/api/validate-epicrisis` only).
+    /// Nuestros hallazgos, con posiciones y categorías (solo en
+    /// `/api/validate-epicrisis`).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Vec<Object>>)]
     findings: Option<Vec<Finding>>,
@@ -255,6 +282,7 @@ fn legacy_validation(r: &Report) -> LegacyValidation {
 
 /// A draft, as the predecessor answered it.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(description = "Un borrador, como lo respondía el sistema anterior.")]
 #[serde(rename_all = "camelCase")]
 struct LegacyDraft {
     text: String,
@@ -262,7 +290,8 @@ struct LegacyDraft {
     /// RFC 3339.
     generated_at: String,
     processing_time_ms: u64,
-    /// The version saved (a stored episode), none for an inline one.
+    // The version saved (a stored episode), none for an inline one.
+    /// La versión guardada (episodio guardado); vacío para un episodio en línea.
     version_id: Option<i64>,
     engine: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -271,15 +300,29 @@ struct LegacyDraft {
 
 /// What a regeneration did with the previous draft's violations.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(
+    description = "Lo que hizo una regeneración con las violaciones del borrador \
+                   anterior."
+)]
 #[serde(rename_all = "camelCase")]
 struct Regeneration {
     violations: usize,
-    /// Whether the engine is a model that was told the faulted words.
+    // Whether the engine is a model that was told the faulted words.
+    /// Si el motor es un modelo al que se le dijeron las palabras objetadas.
     told_the_model: bool,
 }
 
 /// Drafts the episode (stored: saved as a new version) and waits for the draft.
 #[utoipa::path(post, path = "/api/generate-epicrisis", tag = "predecesor",
+    summary = "Redactar un borrador y esperarlo (sistema anterior)",
+    description = "Redacta un borrador del episodio y espera el resultado: un episodio \
+                   guardado (`episodeId`; el borrador se guarda como una versión nueva) \
+                   o uno en línea (`clinicalData`; no se guarda). Solo médicos (y \
+                   admin). Se registra en la bitácora (`generate`). Errores: 400 si \
+                   falta `episodeId` o `clinicalData`, 422 si `clinicalData` no se puede \
+                   leer, 403 si el rol no lo permite, 404 si el episodio no existe, 429 \
+                   si la cola está llena, 503 si ningún proceso está redactando, 504 si \
+                   el borrador tarda demasiado (el trabajo sigue en curso).",
     request_body = LegacyRequest,
     responses((status = 200, body = LegacyDraft), (status = 400, body = ErrorBody),
               (status = 429, body = ErrorBody), (status = 503, body = ErrorBody),
@@ -295,14 +338,18 @@ async fn legacy_generate(
 
 /// `POST /api/regenerate-epicrisis`'s body.
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(description = "El cuerpo de `POST /api/regenerate-epicrisis`.")]
 #[serde(rename_all = "camelCase")]
 struct RegenerateBody {
     #[serde(flatten)]
     request: LegacyRequest,
-    /// Accepted, not shown to the model (small models copy what they are shown).
+    // Accepted, not shown to the model (small models copy what they are shown).
+    /// Se acepta, pero no se muestra al modelo (los modelos pequeños copian lo que se les
+    /// muestra).
     #[schema(value_type = Option<String>)]
     previous_epicrisis: Option<Value>,
-    /// `[{type, mention, reason}]`, as `/api/generate-epicrisis` answered them.
+    // `[{type, mention, reason}]`, as `/api/generate-epicrisis` answered them.
+    /// `[{type, mention, reason}]`, como las respondió `/api/generate-epicrisis`.
     #[schema(value_type = Option<Vec<Object>>)]
     violations: Option<Value>,
 }
@@ -388,6 +435,17 @@ fn violation_mention(i: usize, item: &Value) -> ApiResult<String> {
 /// deterministic writer only writes what the data says: with it the violations change
 /// nothing and the answer is a fresh validated draft.
 #[utoipa::path(post, path = "/api/regenerate-epicrisis", tag = "predecesor",
+    summary = "Redactar de nuevo evitando las violaciones (sistema anterior)",
+    description = "Un borrador nuevo en que las violaciones del borrador anterior \
+                   (`violations`, como las respondió `/api/generate-epicrisis`) se pasan \
+                   al motor, para que un modelo sepa desde su primera ronda qué palabras \
+                   los datos no respaldaron. El redactor determinista solo escribe lo \
+                   que dicen los datos: con él las violaciones no cambian nada y la \
+                   respuesta es un borrador validado nuevo. `previousEpicrisis` se \
+                   acepta pero no se muestra al modelo. Roles, bitácora y errores como \
+                   en `/api/generate-epicrisis`; además 400 si `violations` está mal \
+                   formado (hasta 500 elementos, cada `mention` con texto de hasta 200 \
+                   caracteres).",
     request_body = RegenerateBody,
     responses((status = 200, body = LegacyDraft), (status = 400, body = ErrorBody),
               (status = 429, body = ErrorBody), (status = 503, body = ErrorBody),
@@ -501,6 +559,13 @@ async fn legacy_draft(
 
 /// Validates `text` against the episode.
 #[utoipa::path(post, path = "/api/validate-epicrisis", tag = "predecesor",
+    summary = "Validar un texto (sistema anterior)",
+    description = "Valida `text` contra el episodio (en línea o guardado): los errores \
+                   en `violations`, el resto en `warnings` y nuestros hallazgos, con \
+                   posiciones y categorías, en `findings`. Cualquier rol. Se registra en \
+                   la bitácora (`validate`). Errores: 400 si falta `text` o el episodio, \
+                   422 si `clinicalData` no se puede leer, 404 si el episodio guardado \
+                   no existe.",
     request_body = LegacyRequest,
     responses((status = 200, body = LegacyValidation), (status = 400, body = ErrorBody)))]
 async fn legacy_validate(
@@ -526,6 +591,11 @@ async fn legacy_validate(
 
 /// The episode (with `text`, else the deterministic draft) as a PDF.
 #[utoipa::path(post, path = "/api/export/pdf", tag = "predecesor",
+    summary = "Exportar a PDF (sistema anterior)",
+    description = "El episodio (con `text`, o si no el borrador determinista) como PDF. \
+                   Cualquier rol. Se registra en la bitácora (`export`). Errores: 400 si \
+                   falta el episodio, 422 si `clinicalData` no se puede leer, 404 si el \
+                   episodio guardado no existe.",
     request_body = LegacyRequest,
     responses((status = 200, description = "El PDF", content_type = "application/pdf"),
               (status = 400, body = ErrorBody)))]
@@ -539,6 +609,11 @@ async fn legacy_export_pdf(
 
 /// The episode (with `text`, else the deterministic draft) as a Word document.
 #[utoipa::path(post, path = "/api/export/word", tag = "predecesor",
+    summary = "Exportar a Word (sistema anterior)",
+    description = "El episodio (con `text`, o si no el borrador determinista) como \
+                   documento Word. Cualquier rol. Se registra en la bitácora (`export`). \
+                   Errores: 400 si falta el episodio, 422 si `clinicalData` no se puede \
+                   leer, 404 si el episodio guardado no existe.",
     request_body = LegacyRequest,
     responses((status = 200, description = "El documento Word",
                content_type = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),

@@ -68,13 +68,15 @@ pub const ARCHIVE_MAX_QUERY: usize = 2000;
 
 /// One similar past case, as the API and the web page show it.
 #[derive(Debug, Clone, serde::Serialize, ToSchema)]
+#[schema(description = "Un caso similar anterior, como lo muestran la API y la página web.")]
 #[serde(rename_all = "camelCase")]
 pub struct ArchiveResult {
     pub episode_id: String,
     pub version_id: i64,
     pub score: f32,
     pub signed_at: String,
-    /// The evolution paragraph, else the text's first 400 characters.
+    // The evolution paragraph, else the text's first 400 characters.
+    /// El párrafo de evolución o, si no hay, los primeros 400 caracteres del texto.
     pub snippet: String,
 }
 
@@ -177,17 +179,29 @@ pub struct ArchiveAnswer {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 struct ArchiveQuery {
-    /// The text to search for (a diagnosis, a course, a treatment).
+    // The text to search for (a diagnosis, a course, a treatment).
+    /// El texto a buscar (un diagnóstico, una evolución, un tratamiento).
     q: Option<String>,
-    /// How many results, 1 to 50 (5 by default).
+    // How many results, 1 to 50 (5 by default).
+    /// Cuántos resultados, de 1 a 50 (predeterminado: 5).
     k: Option<usize>,
-    /// An episode to leave out (the one being written).
+    // An episode to leave out (the one being written).
+    /// Un episodio que se deja fuera (el que se está escribiendo).
     exclude: Option<String>,
 }
 
 /// Signed epicrisis similar in meaning to `q`, best first. Audited with the number of
 /// results, never the query's words.
 #[utoipa::path(get, path = "/api/v1/archive/search", tag = "archivo", params(ArchiveQuery),
+    summary = "Buscar casos similares entre las epicrisis firmadas",
+    description = "Epicrisis firmadas de significado parecido a `q`, la más parecida \
+                   primero (las ordena un modelo de embeddings). Las firmadas que aún no \
+                   se indexan no entran en esta búsqueda: `pending` dice cuántas son, y \
+                   se indexan en segundo plano. Cualquier rol. Se registra en la \
+                   bitácora (`search`) con el número de resultados, nunca con las \
+                   palabras buscadas. Errores: 400 si falta `q`, si supera 2000 \
+                   caracteres o si `k` está fuera de 1 a 50; 503 si el servidor no tiene \
+                   modelo de embeddings (`EMBEDDINGS_MODEL`).",
     responses((status = 200, body = ArchiveSearch), (status = 400, body = ErrorBody),
               (status = 503, body = ErrorBody)))]
 async fn archive_search(

@@ -23,7 +23,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 struct AuditQuery {
-    /// Rows, 1 to 5000 (200 by default).
+    // Rows, 1 to 5000 (200 by default).
+    /// Filas, de 1 a 5000 (predeterminado: 200).
     limit: Option<i64>,
 }
 
@@ -35,6 +36,9 @@ fn trail(rows: Vec<epicrisis_store::AuditRow>) -> AuditTrail {
 
 /// What was done with one episode, by whom and when.
 #[utoipa::path(get, path = "/api/v1/episodes/{id}/audit", tag = "bitácora",
+    summary = "Bitácora de un episodio",
+    description = "Lo que se hizo con un episodio, quién lo hizo y cuándo, lo más \
+                   reciente primero. Cualquier rol.",
     params(("id" = String, Path, description = "El número de episodio"), AuditQuery),
     responses((status = 200, body = AuditTrail)))]
 async fn episode_audit(
@@ -52,6 +56,9 @@ async fn episode_audit(
 
 /// The whole trail (admins only).
 #[utoipa::path(get, path = "/api/v1/audit", tag = "bitácora", params(AuditQuery),
+    summary = "Bitácora completa",
+    description = "Todas las filas de la bitácora, lo más reciente primero. Solo \
+                   administradores; error 403 para los demás roles.",
     responses((status = 200, body = AuditTrail), (status = 403, body = ErrorBody)))]
 async fn full_audit(
     State(state): State<AppState>,
@@ -68,6 +75,10 @@ async fn full_audit(
 
 /// Recomputes the trail's hash chain (admins only): every changed, deleted or cut row.
 #[utoipa::path(get, path = "/api/v1/audit/verify", tag = "bitácora",
+    summary = "Verificar la cadena de la bitácora",
+    description = "Recalcula la cadena de hashes de la bitácora y nombra, por id, cada \
+                   fila modificada, borrada o cortada. Solo administradores; error 403 \
+                   para los demás roles.",
     responses((status = 200, body = AuditVerification), (status = 403, body = ErrorBody)))]
 async fn verify_audit(
     State(state): State<AppState>,

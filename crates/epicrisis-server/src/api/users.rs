@@ -32,6 +32,9 @@ pub async fn users(state: &AppState, p: &Principal) -> ApiResult<Vec<epicrisis_s
 
 /// The accounts.
 #[utoipa::path(get, path = "/api/v1/users", tag = "usuarios",
+    summary = "Listar cuentas",
+    description = "Las cuentas, con su rol y si están deshabilitadas. Solo \
+                   administradores; error 403 para los demás roles.",
     responses((status = 200, body = UserList), (status = 403, body = ErrorBody)))]
 async fn list_users(State(state): State<AppState>, p: Principal) -> ApiResult<Json<UserList>> {
     let users = users(&state, &p).await?;
@@ -93,6 +96,12 @@ pub async fn create_user(
 
 /// Adds an account.
 #[utoipa::path(post, path = "/api/v1/users", tag = "usuarios", request_body = NewUserBody,
+    summary = "Crear una cuenta",
+    description = "Crea una cuenta con `username`, `displayName` (opcional), `role` \
+                   (`medico`, `administrativo` o `admin`) y `password`. Solo \
+                   administradores. Se registra en la bitácora (`user_add`). Errores: \
+                   400 si el nombre de usuario, el rol o la contraseña no son \
+                   aceptables, 403 si el rol no lo permite, 409 si la cuenta ya existe.",
     responses((status = 201, body = UserItem), (status = 400, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn add_user(
@@ -134,6 +143,11 @@ pub async fn set_disabled(
 
 /// Disables an account (never one's own): its sessions end.
 #[utoipa::path(post, path = "/api/v1/users/{name}/disable", tag = "usuarios",
+    summary = "Deshabilitar una cuenta",
+    description = "Deshabilita una cuenta: sus sesiones terminan. Nunca la propia. Solo \
+                   administradores. Se registra en la bitácora (`user_disable`). \
+                   Errores: 403 si el rol no lo permite, 404 si la cuenta no existe, 409 \
+                   si es la cuenta propia.",
     params(("name" = String, Path, description = "El nombre de usuario")),
     responses((status = 200, body = UserState), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
@@ -151,6 +165,10 @@ async fn disable_user(
 
 /// Enables an account again.
 #[utoipa::path(post, path = "/api/v1/users/{name}/enable", tag = "usuarios",
+    summary = "Habilitar una cuenta",
+    description = "Vuelve a habilitar una cuenta deshabilitada. Solo administradores. Se \
+                   registra en la bitácora (`user_enable`). Errores: 403 si el rol no lo \
+                   permite, 404 si la cuenta no existe.",
     params(("name" = String, Path, description = "El nombre de usuario")),
     responses((status = 200, body = UserState), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
@@ -172,6 +190,15 @@ impl BodyShape for PasswordBody {
 
 /// Sets a password: one's own (with `currentPassword`), or as an admin anyone's.
 #[utoipa::path(post, path = "/api/v1/users/{name}/password", tag = "usuarios",
+    summary = "Cambiar una contraseña",
+    description = "Cambia una contraseña: la propia (con `currentPassword`, cualquier \
+                   rol) o, como administrador, la de cualquier cuenta. Terminan las \
+                   demás sesiones de la cuenta y se revocan sus tokens de API; la sesión \
+                   que lo pidió sigue abierta. Una cuenta del directorio del hospital \
+                   cambia su contraseña en el directorio (409). Se registra en la \
+                   bitácora (`user_passwd`). Errores: 400 si la contraseña nueva no es \
+                   aceptable, 403 si la contraseña actual no es correcta o el rol no lo \
+                   permite, 404 si la cuenta no existe.",
     params(("name" = String, Path, description = "El nombre de usuario")), request_body = PasswordBody,
     responses((status = 200, body = PasswordChanged), (status = 400, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]

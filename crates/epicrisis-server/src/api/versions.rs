@@ -34,6 +34,11 @@ pub fn version_summary(v: &VersionRow) -> VersionSummary {
 
 /// Every version of an episode, oldest first.
 #[utoipa::path(get, path = "/api/v1/episodes/{id}/versions", tag = "versiones",
+    summary = "Listar las versiones de un episodio",
+    description = "Todas las versiones de un episodio, la más antigua primero, sin su \
+                   texto: número, tipo, estado, autor, huella y cuántos errores y \
+                   advertencias tiene. Cualquier rol. Error 404 si el episodio no \
+                   existe.",
     params(("id" = String, Path, description = "El número de episodio")),
     responses((status = 200, body = VersionList), (status = 404, body = ErrorBody)))]
 async fn list_versions(
@@ -55,6 +60,13 @@ async fn list_versions(
 
 /// One version with its text, report, provenance and evidence.
 #[utoipa::path(get, path = "/api/v1/versions/{id}", tag = "versiones",
+    summary = "Leer una versión",
+    description = "Una versión con su texto, el informe del validador, su procedencia y \
+                   la evidencia de cada oración, resuelta contra los datos del episodio \
+                   desde los que se escribió. Dice además la revisión actual de los \
+                   datos y si la versión se escribió desde una revisión anterior. \
+                   Cualquier rol. Se registra en la bitácora (`view`). Error 404 si la \
+                   versión no existe.",
     params(("id" = i64, Path, description = "El id de la versión")),
     responses((status = 200, body = Version), (status = 404, body = ErrorBody)))]
 async fn get_version(
@@ -102,6 +114,16 @@ impl BodyShape for SaveBody {
 /// Saves an edited text as a new version (validated now), or with `amend` an amendment
 /// of the signed version.
 #[utoipa::path(post, path = "/api/v1/episodes/{id}/versions", tag = "versiones",
+    summary = "Guardar un texto editado como versión",
+    description = "Guarda un texto editado como una versión nueva (validada en el \
+                   momento) o, con `amend`, una enmienda de la versión firmada (un \
+                   borrador nuevo que a su vez debe firmarse). `parentId` es la versión \
+                   desde la que parte la edición: se conservan sus partes y sus \
+                   orígenes. Responde 201 con la versión guardada y su evidencia. Solo \
+                   médicos (y admin). Se registra en la bitácora (`edit` o `amend`, con \
+                   el número de errores y advertencias). Errores: 400 si el texto está \
+                   vacío o el cuerpo no es válido, 403 si el rol no lo permite, 404 si \
+                   el episodio no existe.",
     params(("id" = String, Path, description = "El número de episodio")),
     request_body = SaveBody,
     responses((status = 201, body = Version), (status = 400, body = ErrorBody),
@@ -177,6 +199,16 @@ impl BodyShape for SignBody {
 /// hash of its record. A text with errors, or data with wrong codes, is a 409 with
 /// `needsConfirmation` unless `acknowledgeFindings` is sent.
 #[utoipa::path(post, path = "/api/v1/versions/{id}/sign", tag = "versiones",
+    summary = "Aprobar y firmar una versión",
+    description = "Aprueba y firma una versión: la versión firmada es una fila nueva e \
+                   inmutable con la huella (SHA-256) de su registro. Si el texto tiene \
+                   errores, o los datos tienen códigos que no corresponden, responde 409 \
+                   con `needsConfirmation` y un mensaje para confirmar; se firma de \
+                   todas formas enviando `acknowledgeFindings: true`. El cuerpo es \
+                   opcional. Solo médicos (y admin). Se registra en la bitácora \
+                   (`approve`, con la huella y los hallazgos aceptados). Errores: 403 si \
+                   el rol no lo permite, 404 si la versión no existe, 409 si hay \
+                   hallazgos sin confirmar.",
     params(("id" = i64, Path, description = "El id de la versión")),
     request_body(content = SignBody, description = "Opcional"),
     responses((status = 201, body = Version), (status = 403, body = ErrorBody),

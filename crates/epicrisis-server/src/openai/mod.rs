@@ -82,6 +82,10 @@ fn openai_error(e: ApiError) -> Response {
 
 /// The local model, as OpenAI's model list (`{object: "list", data: [{id, …}]}`).
 #[utoipa::path(get, path = "/v1/models", tag = "openai",
+    summary = "Modelo local (forma de OpenAI)",
+    description = "El modelo local, como la lista de modelos de OpenAI (`{object: \
+                   \"list\", data: [{id, …}]}`). Cualquier rol. Error 503 (en la forma \
+                   de OpenAI) si el servidor no tiene un modelo local cargado.",
     responses((status = 200, description = "La lista de modelos, en la forma de OpenAI", body = Object),
               (status = 503, description = "Sin modelo local: un error en la forma de OpenAI", body = Object)))]
 async fn models(State(state): State<AppState>, _p: Principal) -> Response {
@@ -234,6 +238,17 @@ fn completion_id() -> String {
 /// Server-Sent Events of `chat.completion.chunk`). Errors are OpenAI's
 /// `{error: {message, type, code}}`.
 #[utoipa::path(post, path = "/v1/chat/completions", tag = "openai",
+    summary = "Respuesta de chat del modelo local (forma de OpenAI)",
+    description = "Una respuesta de chat del modelo local, en las formas de OpenAI \
+                   (`stream: true` responde Server-Sent Events de \
+                   `chat.completion.chunk`). Los errores tienen la forma de OpenAI \
+                   `{error: {message, type, code}}`. Solo médicos (y admin), con un tope \
+                   de largo por respuesta y un presupuesto de tokens por cuenta y hora. \
+                   Las instrucciones y las respuestas nunca se guardan ni se registran; \
+                   la bitácora registra quién llamó (`llm_completion`). Errores: 400 si \
+                   la solicitud no es válida, 403 si el rol no lo permite, 404 si pide \
+                   otro modelo, 429 si la cola está llena o se agotó el presupuesto, 503 \
+                   sin modelo local.",
     request_body(content = Object, description = "Una solicitud de OpenAI: {model, messages, max_tokens?, temperature?, stream?}"),
     responses((status = 200, description = "Una respuesta de OpenAI (o eventos, con stream)", body = Object),
               (status = 400, description = "Un error en la forma de OpenAI", body = Object),
