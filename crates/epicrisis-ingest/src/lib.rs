@@ -409,27 +409,8 @@ fn read_document(ctx: &mut Ctx<'_>, v: &Value) -> Result<Document, IngestError> 
             reference: None,
         }
     } else if let Some(cd) = get(m, "clinicalData") {
-        let inner = json::object(
-            ctx,
-            cd,
-            "clinicalData",
-            "an object {motivo_ingreso, diagnostico_ingreso, ...}",
-        )?;
-        let mut episode = episode_object(ctx, &inner, true)?;
-        if let Some(id) = json::text_or_number(ctx, m, "episodeId", "")? {
-            episode.id = Some(id);
-        }
-        if let Some(pi) = get(m, "patientInfo") {
-            let p = json::object(
-                ctx,
-                pi,
-                "patientInfo",
-                "an object {nombre, rut, edad, sexo}",
-            )?;
-            rich::read_patient(ctx, &p, "patientInfo", &mut episode)?;
-        }
         Document {
-            episode,
+            episode: predecessor(ctx, m, cd)?,
             instruction: None,
             reference: None,
         }
@@ -455,6 +436,35 @@ fn read_document(ctx: &mut Ctx<'_>, v: &Value) -> Result<Document, IngestError> 
     codes::same_name_different_codes(ctx);
     doc.episode.warnings = std::mem::take(&mut ctx.warnings);
     Ok(doc)
+}
+
+/// The predecessor's request body: `clinicalData` (`cd`, an episode object) with
+/// `episodeId` and `patientInfo` beside it in `m`.
+fn predecessor(
+    ctx: &mut Ctx<'_>,
+    m: &Map<String, Value>,
+    cd: &Value,
+) -> Result<Episode, IngestError> {
+    let inner = json::object(
+        ctx,
+        cd,
+        "clinicalData",
+        "an object {motivo_ingreso, diagnostico_ingreso, ...}",
+    )?;
+    let mut episode = episode_object(ctx, &inner, true)?;
+    if let Some(id) = json::text_or_number(ctx, m, "episodeId", "")? {
+        episode.id = Some(id);
+    }
+    if let Some(pi) = get(m, "patientInfo") {
+        let p = json::object(
+            ctx,
+            pi,
+            "patientInfo",
+            "an object {nombre, rut, edad, sexo}",
+        )?;
+        rich::read_patient(ctx, &p, "patientInfo", &mut episode)?;
+    }
+    Ok(episode)
 }
 
 /// Reads an episode object of the compact, rich or predecessor shape.

@@ -165,26 +165,11 @@ impl Parser<'_> {
         loop {
             match self.peek() {
                 b'"' => {
-                    self.pos += 1;
-                    while self.peek() != b'"' {
-                        self.char()?;
-                    }
-                    self.pos += 1;
+                    self.literal()?;
                     last = Some(1);
                 }
                 b'[' => {
-                    self.pos += 1;
-                    if self.peek() == b'^' {
-                        self.pos += 1;
-                    }
-                    while self.peek() != b']' {
-                        self.char()?;
-                        if self.peek() == b'-' && self.s.get(self.pos + 1) != Some(&b']') {
-                            self.pos += 1;
-                            self.char()?;
-                        }
-                    }
-                    self.pos += 1;
+                    self.class()?;
                     last = Some(1);
                 }
                 b'<' | b'!' => {
@@ -215,33 +200,8 @@ impl Parser<'_> {
                     self.repeat(&mut last, 1)?;
                 }
                 b'{' => {
-                    self.pos += 1;
-                    self.space(nested);
-                    let min = self.int()?;
-                    self.space(nested);
-                    let max = match self.peek() {
-                        b'}' => Some(min),
-                        b',' => {
-                            self.pos += 1;
-                            self.space(nested);
-                            let max = self
-                                .peek()
-                                .is_ascii_digit()
-                                .then(|| self.int())
-                                .transpose()?;
-                            self.space(nested);
-                            if self.peek() != b'}' {
-                                return Err(self.error("expecting `}`"));
-                            }
-                            max
-                        }
-                        _ => return Err(self.error("expecting `,` or `}` in a repetition")),
-                    };
-                    self.pos += 1;
-                    if min > MAX_REPETITIONS || max.is_some_and(|m| m > MAX_REPETITIONS) {
-                        return Err(self.error("more than 2000 repetitions"));
-                    }
-                    self.repeat(&mut last, max.unwrap_or(min).max(1))?;
+                    let times = self.bounds(nested)?;
+                    self.repeat(&mut last, times)?;
                 }
                 _ => break,
             }
@@ -251,6 +211,65 @@ impl Parser<'_> {
             }
         }
         Ok(total.max(1))
+    }
+
+    /// A quoted literal (`"…"`), the opening quote at `pos`.
+    fn literal(&mut self) -> Result<(), GrammarSyntaxError> {
+        self.pos += 1;
+        while self.peek() != b'"' {
+            self.char()?;
+        }
+        self.pos += 1;
+        Ok(())
+    }
+
+    /// A character class (`[…]`, `[^…]`, with ranges), the `[` at `pos`.
+    fn class(&mut self) -> Result<(), GrammarSyntaxError> {
+        self.pos += 1;
+        if self.peek() == b'^' {
+            self.pos += 1;
+        }
+        while self.peek() != b']' {
+            self.char()?;
+            if self.peek() == b'-' && self.s.get(self.pos + 1) != Some(&b']') {
+                self.pos += 1;
+                self.char()?;
+            }
+        }
+        self.pos += 1;
+        Ok(())
+    }
+
+    /// A repetition's bounds (`{m}`, `{m,}`, `{m,n}`), the `{` at `pos`: how many times
+    /// the item may be copied at most (its minimum when unbounded).
+    fn bounds(&mut self, nested: bool) -> Result<u64, GrammarSyntaxError> {
+        self.pos += 1;
+        self.space(nested);
+        let min = self.int()?;
+        self.space(nested);
+        let max = match self.peek() {
+            b'}' => Some(min),
+            b',' => {
+                self.pos += 1;
+                self.space(nested);
+                let max = self
+                    .peek()
+                    .is_ascii_digit()
+                    .then(|| self.int())
+                    .transpose()?;
+                self.space(nested);
+                if self.peek() != b'}' {
+                    return Err(self.error("expecting `}`"));
+                }
+                max
+            }
+            _ => return Err(self.error("expecting `,` or `}` in a repetition")),
+        };
+        self.pos += 1;
+        if min > MAX_REPETITIONS || max.is_some_and(|m| m > MAX_REPETITIONS) {
+            return Err(self.error("more than 2000 repetitions"));
+        }
+        Ok(max.unwrap_or(min).max(1))
     }
 
     fn repeat(&self, last: &mut Option<u64>, times: u64) -> Result<(), GrammarSyntaxError> {

@@ -105,7 +105,7 @@ async fn import_episode(
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 struct ListQuery {
-    // Words of the id, the patient's name, the service or the diagnoses.
+    // Words of the id, the patient's name, the service, the treating physician or the diagnoses.
     /// Texto libre: palabras del número de episodio, del nombre del paciente, del
     /// servicio, del médico tratante o de los diagnósticos (también por los nombres del
     /// léxico).

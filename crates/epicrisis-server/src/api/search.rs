@@ -80,19 +80,10 @@ pub struct ArchiveResult {
     pub snippet: String,
 }
 
-/// Searches the archive of signed epicrisis for `q` (validated here: empty, too long or
-/// a `k` outside 1..=50 is a 400 naming the parameter; no embeddings model is a 503
-/// naming `EMBEDDINGS_MODEL`). Audited as `search` with the number of results — never
-/// the query's words, which may name a patient.
-pub async fn search_archive(
-    state: &AppState,
-    p: &Principal,
-    q: Option<String>,
-    k: Option<usize>,
-    exclude: Option<String>,
-) -> ApiResult<ArchiveAnswer> {
-    let q = q.unwrap_or_default();
-    let q = q.trim().to_string();
+/// The search's text and number of results, checked: an empty or too long text, or a `k`
+/// outside 1..=50, is a 400 naming the parameter.
+fn archive_query(q: Option<String>, k: Option<usize>) -> ApiResult<(String, usize)> {
+    let q = q.unwrap_or_default().trim().to_string();
     if q.is_empty() {
         return Err(ApiError::bad_request(
             "falta el texto a buscar: use ?q=texto",
@@ -109,6 +100,21 @@ pub async fn search_archive(
             "k debe estar entre 1 y {ARCHIVE_MAX_K}"
         )));
     }
+    Ok((q, k))
+}
+
+/// Searches the archive of signed epicrisis for `q` (validated here: empty, too long or
+/// a `k` outside 1..=50 is a 400 naming the parameter; no embeddings model is a 503
+/// naming `EMBEDDINGS_MODEL`). Audited as `search` with the number of results — never
+/// the query's words, which may name a patient.
+pub async fn search_archive(
+    state: &AppState,
+    p: &Principal,
+    q: Option<String>,
+    k: Option<usize>,
+    exclude: Option<String>,
+) -> ApiResult<ArchiveAnswer> {
+    let (q, k) = archive_query(q, k)?;
     let Some(embedder) = state.embedder.clone() else {
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -31,61 +31,13 @@ pub(super) fn audit_check(config: &Config) -> Check {
         KeySource::FileOrCreate(p) => (p, true),
     };
     let mut warnings = Vec::new();
-    let key = match std::fs::metadata(key_path) {
-        Err(_) if may_create => {
-            format!("la clave se creará en {} al primer uso", key_path.display())
-        }
-        Err(e) => {
-            return check(
-                "audit trail",
-                Verdict::Fail,
-                format!(
-                    "EPICRISIS_AUDIT_KEY_FILE {}: {}",
-                    key_path.display(),
-                    io_text(&e)
-                ),
-                "cree la clave una vez (`epicrisis audit new-key ARCHIVO`) y copie el mismo \
-                 archivo a cada servidor y worker",
-            );
-        }
-        Ok(_) => match epicrisis_store::AuditKey::load(key_path) {
-            Ok(k) => {
-                if readable_by_others(key_path) {
-                    warnings.push(format!("chmod 600 {}", key_path.display()));
-                }
-                format!("clave {} en {}", k.id(), key_path.display())
-            }
-            Err(e) => {
-                return check(
-                    "audit trail",
-                    Verdict::Fail,
-                    e.to_string(),
-                    "use el archivo de clave de los demás servidores, o cree uno con `epicrisis \
-                     audit new-key ARCHIVO` si la bitácora aún no tiene filas selladas",
-                );
-            }
-        },
+    let key = match key_state(key_path, may_create, &mut warnings) {
+        Ok(key) => key,
+        Err(failed) => return failed,
     };
-    let anchor = match &audit.anchor {
-        None => {
-            warnings.push("defina EPICRISIS_AUDIT_ANCHOR_FILE".to_string());
-            "sin archivo de anclas".to_string()
-        }
-        Some(p) => match writable_place(p) {
-            Ok(()) => format!(
-                "anclas en {} cada {} s",
-                p.display(),
-                audit.anchor_every.as_secs()
-            ),
-            Err(why) => {
-                return check(
-                    "audit trail",
-                    Verdict::Fail,
-                    format!("EPICRISIS_AUDIT_ANCHOR_FILE {}: {why}", p.display()),
-                    "dé al usuario del servidor permiso de escritura en ese archivo y su carpeta",
-                );
-            }
-        },
+    let anchor = match anchor_state(config, &mut warnings) {
+        Ok(anchor) => anchor,
+        Err(failed) => return failed,
     };
     if let Some(db) = crate::config::sqlite_file(&config.database_url)
         && readable_by_others(&db)
@@ -100,6 +52,72 @@ pub(super) fn audit_check(config: &Config) -> Check {
         check("audit trail", Verdict::Ok, detail, "")
     } else {
         check("audit trail", Verdict::Warn, detail, warnings.join("; "))
+    }
+}
+
+/// The audit key file: what the check says of it, a warning when others may read it, or
+/// the failed check when it is missing (and may not be created) or unreadable.
+fn key_state(
+    key_path: &Path,
+    may_create: bool,
+    warnings: &mut Vec<String>,
+) -> Result<String, Check> {
+    match std::fs::metadata(key_path) {
+        Err(_) if may_create => Ok(format!(
+            "la clave se creará en {} al primer uso",
+            key_path.display()
+        )),
+        Err(e) => Err(check(
+            "audit trail",
+            Verdict::Fail,
+            format!(
+                "EPICRISIS_AUDIT_KEY_FILE {}: {}",
+                key_path.display(),
+                io_text(&e)
+            ),
+            "cree la clave una vez (`epicrisis audit new-key ARCHIVO`) y copie el mismo \
+             archivo a cada servidor y worker",
+        )),
+        Ok(_) => match epicrisis_store::AuditKey::load(key_path) {
+            Ok(k) => {
+                if readable_by_others(key_path) {
+                    warnings.push(format!("chmod 600 {}", key_path.display()));
+                }
+                Ok(format!("clave {} en {}", k.id(), key_path.display()))
+            }
+            Err(e) => Err(check(
+                "audit trail",
+                Verdict::Fail,
+                e.to_string(),
+                "use el archivo de clave de los demás servidores, o cree uno con `epicrisis \
+                 audit new-key ARCHIVO` si la bitácora aún no tiene filas selladas",
+            )),
+        },
+    }
+}
+
+/// The anchor file: where and how often, a warning when none is set, or the failed check
+/// when the server could not write it.
+fn anchor_state(config: &Config, warnings: &mut Vec<String>) -> Result<String, Check> {
+    let audit = &config.audit;
+    match &audit.anchor {
+        None => {
+            warnings.push("defina EPICRISIS_AUDIT_ANCHOR_FILE".to_string());
+            Ok("sin archivo de anclas".to_string())
+        }
+        Some(p) => match writable_place(p) {
+            Ok(()) => Ok(format!(
+                "anclas en {} cada {} s",
+                p.display(),
+                audit.anchor_every.as_secs()
+            )),
+            Err(why) => Err(check(
+                "audit trail",
+                Verdict::Fail,
+                format!("EPICRISIS_AUDIT_ANCHOR_FILE {}: {why}", p.display()),
+                "dé al usuario del servidor permiso de escritura en ese archivo y su carpeta",
+            )),
+        },
     }
 }
 

@@ -239,20 +239,45 @@ fn model_checks(config: &Config, out: &mut Vec<Check>) {
         ),
         "",
     ));
-    let est = estimate(&header, config.llama.context_size, config.llama.batch_size);
+    out.push(memory_check(config, &header));
+}
+
+/// Whether the model, with its context, fits in the memory available (or allowed).
+fn memory_check(config: &Config, header: &epicrisis_llm::gguf::GgufHeader) -> Check {
+    let est = estimate(header, config.llama.context_size, config.llama.batch_size);
     let avail = match (available_memory(), config.llama.memory_limit) {
         (Some(a), Some(l)) => Some(a.min(l)),
         (a, l) => a.or(l),
     };
     match avail {
-        Some(a) if est.total() > a => out.push(check(
+        Some(a) if est.total() > a => check(
             "memory",
             Verdict::Fail,
-            format!("el modelo necesita unos {} ({} de pesos + {} de contexto) y hay {} disponibles", human_bytes(est.total()), human_bytes(est.weights), human_bytes(est.kv_cache), human_bytes(a)),
+            format!(
+                "el modelo necesita unos {} ({} de pesos + {} de contexto) y hay {} disponibles",
+                human_bytes(est.total()),
+                human_bytes(est.weights),
+                human_bytes(est.kv_cache),
+                human_bytes(a)
+            ),
             "use un modelo más pequeño (Qwen2.5-Coder-1.5B Q4_K_M, Llama 3.2 3B Q4_K_M), una cuantización menor (Q4_K_M), un EPICRISIS_CONTEXT_SIZE más chico o un proveedor externo",
-        )),
-        Some(a) => out.push(check("memory", Verdict::Ok, format!("necesita unos {} de {} disponibles", human_bytes(est.total()), human_bytes(a)), "")),
-        None => out.push(check("memory", Verdict::Warn, "no se pudo leer la memoria disponible", "")),
+        ),
+        Some(a) => check(
+            "memory",
+            Verdict::Ok,
+            format!(
+                "necesita unos {} de {} disponibles",
+                human_bytes(est.total()),
+                human_bytes(a)
+            ),
+            "",
+        ),
+        None => check(
+            "memory",
+            Verdict::Warn,
+            "no se pudo leer la memoria disponible",
+            "",
+        ),
     }
 }
 
