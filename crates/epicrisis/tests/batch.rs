@@ -172,6 +172,25 @@ fn a_batch_over_the_api_drafts_reports_and_skips_what_is_done() {
     assert_eq!(r.status(), 403);
 }
 
+/// «Redactar las N sin borrador» on the page of 2025-12-26's discharges, with `extra`
+/// fields.
+fn draft_the_day(
+    s: &common::server::Session,
+    extra: &[(&str, &str)],
+) -> reqwest::blocking::Response {
+    let mut form = vec![
+        ("csrf", s.csrf.as_str()),
+        ("desde", "2025-12-26"),
+        ("hasta", "2025-12-26"),
+    ];
+    form.extend_from_slice(extra);
+    s.client
+        .post(format!("{}/episodios/lote", s.base))
+        .form(&form)
+        .send()
+        .unwrap()
+}
+
 #[test]
 fn the_days_discharges_page_drafts_those_without_a_draft_and_shows_their_state() {
     let dir = site();
@@ -186,16 +205,7 @@ fn the_days_discharges_page_drafts_those_without_a_draft_and_shows_their_state()
     let day = "/episodios?orden=revision&desde=2025-12-26&hasta=2025-12-26";
     let page = s.get(day).text().unwrap();
     assert!(page.contains("Redactar las 2 sin borrador"), "{page}");
-    let r = s
-        .client
-        .post(format!("{}/episodios/lote", s.base))
-        .form(&[
-            ("csrf", s.csrf.as_str()),
-            ("desde", "2025-12-26"),
-            ("hasta", "2025-12-26"),
-        ])
-        .send()
-        .unwrap();
+    let r = draft_the_day(&s, &[]);
     assert!(r.status().is_success(), "{}", r.status());
     let t = Instant::now();
     let page = loop {
@@ -267,17 +277,7 @@ fn my_discharges_are_those_whose_treating_physician_is_my_name() {
         "the column shows the name as written"
     );
     // Drafting «my» day drafts mine only, and comes back to my list.
-    let r = s
-        .client
-        .post(format!("{}/episodios/lote", s.base))
-        .form(&[
-            ("csrf", s.csrf.as_str()),
-            ("desde", "2025-12-26"),
-            ("hasta", "2025-12-26"),
-            ("mias", "1"),
-        ])
-        .send()
-        .unwrap();
+    let r = draft_the_day(&s, &[("mias", "1")]);
     assert!(r.status().is_success(), "{}", r.status());
     assert!(r.url().as_str().contains("mias=1"), "{}", r.url());
     let t = Instant::now();

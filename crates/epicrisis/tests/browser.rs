@@ -28,18 +28,6 @@ fn import(s: &Session) {
     assert_eq!(r.status(), 201);
 }
 
-/// Signs in through the login form.
-fn sign_in(d: &Driver, url: &str, user: &str) {
-    d.go(&format!("{url}/login"));
-    d.type_into("#username", user);
-    d.type_into("#password", PASSWORD);
-    d.click("form button[type=submit]");
-    d.wait_for(
-        "the episode list",
-        "return location.pathname === '/episodios'",
-    );
-}
-
 #[test]
 fn browser_login_generate_flag_fix_approve_and_history() {
     let Some(d) = Driver::start() else { return };
@@ -47,14 +35,7 @@ fn browser_login_generate_flag_fix_approve_and_history() {
     add_user(dir.path(), "jefa", "admin", "Jefa TI");
     let srv = serve(dir.path(), &["--engine", "deterministic"]);
     import(&login(&srv.url, "ana"));
-    d.go(&format!("{}/login", srv.url));
-    d.type_into("#username", "ana");
-    d.type_into("#password", PASSWORD);
-    d.click("form button[type=submit]");
-    d.wait_for(
-        "the episode list",
-        "return location.pathname === '/episodios'",
-    );
+    d.sign_in(&srv.url, "ana", PASSWORD);
     d.screenshot("1-lista");
     d.go(&format!("{}/episodios/{EPISODE}", srv.url));
     d.click("#generate");
@@ -201,13 +182,7 @@ fn browser_login_generate_flag_fix_approve_and_history() {
     d.go(&format!("{}/episodios", srv.url));
     d.click("header form button[type=submit]");
     d.wait_for("the login page", "return location.pathname === '/login'");
-    d.type_into("#username", "jefa");
-    d.type_into("#password", PASSWORD);
-    d.click("form button[type=submit]");
-    d.wait_for(
-        "the episode list",
-        "return location.pathname === '/episodios'",
-    );
+    d.sign_in(&srv.url, "jefa", PASSWORD);
     d.click("#admin-link");
     d.wait_for(
         "the administration page",
@@ -270,7 +245,7 @@ fn a_review_on_desktop_and_phone_in_spanish() {
     let dir = setup();
     let srv = serve(dir.path(), &["--engine", "deterministic"]);
     import(&login(&srv.url, "ana"));
-    sign_in(&d, &srv.url, "ana");
+    d.sign_in(&srv.url, "ana", PASSWORD);
     // Import from the page: a compact record without an episode number.
     let file = testdata("web/compact_wrong_atc.json")
         .canonicalize()
@@ -467,7 +442,7 @@ fn a_draft_shows_its_stage_and_is_found_again_after_a_reload() {
         s.post_bytes("/api/v1/episodes?id=hernia", bytes).status(),
         201
     );
-    sign_in(&d, &srv.url, "ana");
+    d.sign_in(&srv.url, "ana", PASSWORD);
     d.go(&format!("{}/episodios/hernia", srv.url));
     d.click("#generate");
     d.wait_for_up_to(

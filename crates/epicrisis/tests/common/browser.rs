@@ -230,6 +230,19 @@ impl Driver {
         .unwrap_or(i64::MAX)
     }
 
+    /// Signs in through the login form of the server at `base` as `user` with `password`,
+    /// and waits for the episode list.
+    pub fn sign_in(&self, base: &str, user: &str, password: &str) {
+        self.go(&format!("{base}/login"));
+        self.type_into("#username", user);
+        self.type_into("#password", password);
+        self.click("form button[type=submit]");
+        self.wait_for(
+            "the episode list",
+            "return location.pathname === '/episodios'",
+        );
+    }
+
     /// The checks every page must pass at the window's width: nothing wider than the
     /// screen, no English a person would read, no value shown without its label. Then a
     /// screenshot named `name`.

@@ -326,14 +326,7 @@ fn seen_by_people(d: &common::browser::Driver, base: &str, width: u32) {
         "no pertenece a ningún grupo",
         &format!("directorio-sin-grupo-{width}"),
     );
-    d.go(&format!("{base}/login"));
-    d.type_into("#username", "urgencia");
-    d.type_into("#password", PASSWORD);
-    d.click("form button[type=submit]");
-    d.wait_for(
-        "the episode list",
-        "return location.pathname === '/episodios'",
-    );
+    d.sign_in(base, "urgencia", PASSWORD);
     d.go(&format!("{base}/administracion"));
     d.wait_for(
         "the accounts",
