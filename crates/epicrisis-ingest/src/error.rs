@@ -69,6 +69,57 @@ impl IngestError {
         }
     }
 
+    /// What is wrong, in Spanish, for the person who imported the file: the file, the
+    /// dataset line and the field, and what to do. The English [`IngestError::message`]
+    /// has the technical detail (the types found, the limit); this one names the kind of
+    /// fault and where, which is what a physician or an administrative can act on.
+    pub fn message_es(&self) -> String {
+        let mut place = String::new();
+        if let Some(line) = self.line {
+            place.push_str(&format!("línea {line}: "));
+        }
+        let field = self.path.as_deref().filter(|p| !p.is_empty());
+        let what = match self.kind {
+            ErrorKind::Io => "no se pudo leer el archivo".to_string(),
+            ErrorKind::TooLarge => "el archivo es demasiado grande para ser un episodio; \
+                 exporte un episodio por archivo"
+                .to_string(),
+            ErrorKind::Empty => "el archivo está vacío".to_string(),
+            ErrorKind::InvalidUtf8 => "el archivo no está en UTF-8 (quizá se exportó en \
+                 Latin-1 o Windows-1252); expórtelo de nuevo en UTF-8"
+                .to_string(),
+            ErrorKind::NotJson => format!(
+                "el archivo no es JSON válido{}; revise que sea la exportación completa del \
+                 episodio",
+                json_position(&self.message)
+            ),
+            ErrorKind::Dataset => "el archivo trae varios episodios (uno por línea); importe \
+                 uno por archivo, o use `epicrisis batch` para todos"
+                .to_string(),
+            ErrorKind::UnknownShape => "el contenido no tiene la forma de un episodio \
+                 (registro compacto, exportación del hospital o Bundle FHIR); revise que sea \
+                 el archivo correcto"
+                .to_string(),
+            ErrorKind::Unsupported => "es un recurso FHIR que no es un Bundle; exporte el \
+                 episodio como Bundle"
+                .to_string(),
+            ErrorKind::WrongType => match field {
+                Some(f) => format!("el campo «{f}» trae un valor de otro tipo que el esperado"),
+                None => "el episodio trae un valor de otro tipo que el esperado".to_string(),
+            },
+            ErrorKind::Missing => match field {
+                Some(f) => format!("falta el campo «{f}», sin el cual no hay episodio"),
+                None => "falta una parte sin la cual no hay episodio".to_string(),
+            },
+        };
+        if let Some(f) = field
+            && !matches!(self.kind, ErrorKind::WrongType | ErrorKind::Missing)
+        {
+            place.push_str(&format!("campo «{f}»: "));
+        }
+        format!("{}: {place}{what}.", self.file)
+    }
+
     pub(crate) fn at(mut self, path: &str) -> IngestError {
         if !path.is_empty() {
             self.path = Some(path.to_string());
@@ -82,9 +133,71 @@ impl IngestError {
     }
 }
 
+/// «(línea L, columna C)» from serde_json's «… at line L, column C…», or nothing.
+fn json_position(message: &str) -> String {
+    let Some(at) = message.find("at line ") else {
+        return String::new();
+    };
+    let rest = &message[at + "at line ".len()..];
+    let line: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    let column: String = rest
+        .find("column ")
+        .map(|c| {
+            rest[c + "column ".len()..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect()
+        })
+        .unwrap_or_default();
+    match (line.is_empty(), column.is_empty()) {
+        (false, false) => format!(" (línea {line}, columna {column})"),
+        (false, true) => format!(" (línea {line})"),
+        _ => String::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_spanish_message_says_where_and_what_without_english() {
+        let e = IngestError::new(
+            "episodio.json",
+            ErrorKind::NotJson,
+            "not valid JSON at line 3, column 17: expected `,` or `}`",
+        );
+        assert_eq!(
+            e.message_es(),
+            "episodio.json: el archivo no es JSON válido (línea 3, columna 17); revise que \
+             sea la exportación completa del episodio."
+        );
+        let e = IngestError::new(
+            "x.json",
+            ErrorKind::WrongType,
+            "expected an object, found 3",
+        )
+        .at("laboratorios_resumen[0]")
+        .on_line(Some(4));
+        assert_eq!(
+            e.message_es(),
+            "x.json: línea 4: el campo «laboratorios_resumen[0]» trae un valor de otro tipo \
+             que el esperado."
+        );
+        for kind in [
+            ErrorKind::Io,
+            ErrorKind::TooLarge,
+            ErrorKind::Empty,
+            ErrorKind::InvalidUtf8,
+            ErrorKind::Dataset,
+            ErrorKind::UnknownShape,
+            ErrorKind::Unsupported,
+            ErrorKind::Missing,
+        ] {
+            let m = IngestError::new("a.json", kind, "the detail").message_es();
+            assert!(!m.contains("detail") && m.starts_with("a.json: "), "{m}");
+        }
+    }
 
     #[test]
     fn display_leaves_out_absent_parts() {

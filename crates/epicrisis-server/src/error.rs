@@ -143,8 +143,10 @@ impl From<StoreError> for ApiError {
 }
 
 impl From<epicrisis_ingest::IngestError> for ApiError {
+    /// In Spanish, naming the file and the field (the reader's English detail is for the
+    /// command line).
     fn from(e: epicrisis_ingest::IngestError) -> ApiError {
-        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.message_es())
     }
 }
 

@@ -164,6 +164,28 @@ async fn a_bad_body_is_a_json_error_naming_the_shape_and_the_field() {
         );
         assert_eq!(answer["status"], 400);
     }
+    // A file that is no episode: 422, said in Spanish with where, none of the reader's
+    // English detail (the import form shows this text to the physician).
+    for (body, says) in [
+        (
+            "{\"motivo_ingreso\": ",
+            "no es JSON válido (línea 1, columna 19)",
+        ),
+        ("[1, 2]", "no tiene la forma de un episodio"),
+    ] {
+        let res = app
+            .clone()
+            .oneshot(post("/api/v1/episodes", body))
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        let answer: serde_json::Value = serde_json::from_str(&body_text(res).await).unwrap();
+        let error = answer["error"].as_str().unwrap();
+        assert!(error.contains(says), "{error}");
+        for english in ["expected", "found", "not valid", "line "] {
+            assert!(!error.contains(english), "{error}");
+        }
+    }
     // Without a token: 401, as JSON with the same body as every error.
     let req = Request::post("/api/v1/episodes/1/validate")
         .body(Body::from("{"))
