@@ -77,6 +77,26 @@ impl Slapd {
     pub fn start(ldif: &str, tls: bool) -> Option<Slapd> {
         let slapd = program("slapd")?;
         let ldapadd = program("ldapadd")?;
+        // A port picked free can be taken before slapd binds it (by a test running beside
+        // this one): slapd then exits, or the port answers for someone else. Such a start
+        // is tried again on other ports.
+        for attempt in 1..=3 {
+            let s = Slapd::spawn(&slapd, &ldapadd, tls)?;
+            let out = s.ldap_tool(&s.ldapadd, &format!("{}\n{ldif}", base_entries()));
+            if out.status.success() {
+                return Some(s);
+            }
+            let why = String::from_utf8_lossy(&out.stderr).into_owned();
+            assert!(
+                attempt < 3 && why.contains("Can't contact"),
+                "ldapadd: {why}"
+            );
+        }
+        unreachable!("the last attempt returns or fails")
+    }
+
+    /// slapd on fresh ports, listening, with an empty database.
+    fn spawn(slapd: &Path, ldapadd: &Path, tls: bool) -> Option<Slapd> {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("data")).unwrap();
         let ca = match tls {
@@ -106,11 +126,10 @@ impl Slapd {
             port,
             tls_port,
             ca,
-            ldapadd,
+            ldapadd: ldapadd.to_path_buf(),
             dir,
         };
         s.wait_listening();
-        s.load(&format!("{}\n{ldif}", base_entries()));
         Some(s)
     }
 
