@@ -352,13 +352,23 @@ impl Store {
 
     /// [`Store::verify_version`] for every signed version, oldest first.
     pub async fn verify_signed_versions(&self) -> Result<Vec<VersionCheck>> {
+        self.verify_versions(true).await
+    }
+
+    /// [`Store::verify_version`] for every version (only the signed ones with
+    /// `signed_only`), oldest first, reading their ids 500 at a time.
+    pub(crate) async fn verify_versions(&self, signed_only: bool) -> Result<Vec<VersionCheck>> {
         let mut checks = Vec::new();
         let mut after = 0i64;
         loop {
-            let rows = sqlx::query(
-                "SELECT id FROM versions WHERE status = $1 AND id > $2 ORDER BY id LIMIT 500",
-            )
-            .bind(VersionStatus::Signed.as_str())
+            let rows = if signed_only {
+                sqlx::query(
+                    "SELECT id FROM versions WHERE status = $1 AND id > $2 ORDER BY id LIMIT 500",
+                )
+                .bind(VersionStatus::Signed.as_str())
+            } else {
+                sqlx::query("SELECT id FROM versions WHERE id > $1 ORDER BY id LIMIT 500")
+            }
             .bind(after)
             .fetch_all(&self.pool)
             .await?;

@@ -508,21 +508,7 @@ impl Store {
 
     /// [`Store::verify_version`] for every version, signed or not, oldest first.
     pub async fn verify_all_versions(&self) -> crate::Result<Vec<VersionCheck>> {
-        let mut checks = Vec::new();
-        let mut after = 0i64;
-        loop {
-            let rows = sqlx::query("SELECT id FROM versions WHERE id > $1 ORDER BY id LIMIT 500")
-                .bind(after)
-                .fetch_all(&self.pool)
-                .await?;
-            if rows.is_empty() {
-                return Ok(checks);
-            }
-            for r in &rows {
-                after = r.try_get("id")?;
-                checks.push(self.verify_version(after).await?);
-            }
-        }
+        self.verify_versions(false).await
     }
 }
 
