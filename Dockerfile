@@ -10,7 +10,7 @@ ARG RUST_VERSION=1.95
 FROM rust:${RUST_VERSION}-bookworm AS build
 # llama.cpp is compiled from source by llama-cpp-sys-2: cmake, and clang for bindgen.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends cmake clang libclang-dev pkg-config \
+ && apt-get install -y --no-install-recommends cmake clang libclang-dev pkg-config libopenblas-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -21,10 +21,11 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
 
 # --- runtime: debian:bookworm-slim, the program and what it links ---------------------
 FROM debian:bookworm-slim
-# libgomp1: llama.cpp's OpenMP threads. ca-certificates: HTTPS to a FHIR server, a model
+# libgomp1: llama.cpp's OpenMP threads. libopenblas0-pthread: the embeddings encoder's
+# matrix products. ca-certificates: HTTPS to a FHIR server, a model
 # hub or a provider. curl: the health check. No fonts: the PDF's are compiled in.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libgomp1 ca-certificates curl \
+ && apt-get install -y --no-install-recommends libgomp1 libopenblas0-pthread ca-certificates curl \
  && rm -rf /var/lib/apt/lists/*
 # A fixed uid/gid, so that files given to the container (secrets, a models folder) can be
 # made readable to it from the host: chgrp 10001 FILE; chmod 0640 FILE.

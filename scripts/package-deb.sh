@@ -69,8 +69,8 @@ install -m 0644 "$ROOT/.env.example" "$STAGE/usr/share/doc/epicrisis/env.example
 install -m 0755 "$PKG/debian/postinst" "$PKG/debian/prerm" "$PKG/debian/postrm" "$STAGE/DEBIAN/"
 install -m 0644 "$PKG/debian/conffiles" "$STAGE/DEBIAN/"
 
-# The shared libraries the binary links (libc, libstdc++, libgomp for llama.cpp's OpenMP)
-# with their versions, from dpkg-shlibdeps (dpkg-dev, part of build-essential); without
+# The shared libraries the binary links (libc, libstdc++, libgomp for llama.cpp's OpenMP,
+# OpenBLAS for the embeddings) with their versions, from dpkg-shlibdeps (dpkg-dev, part of build-essential); without
 # it, bookworm's versions.
 DEPENDS=""
 if command -v dpkg-shlibdeps >/dev/null 2>&1; then
@@ -78,7 +78,7 @@ if command -v dpkg-shlibdeps >/dev/null 2>&1; then
   printf 'Source: epicrisis\n\nPackage: epicrisis\nArchitecture: any\n' >"$WORK/debian/control"
   DEPENDS="$(cd "$WORK" && dpkg-shlibdeps -O debian/epicrisis/usr/bin/epicrisis 2>/dev/null | sed -n 's/^shlibs:Depends=//p')"
 fi
-DEPENDS="${DEPENDS:-libc6 (>= 2.35), libgcc-s1 (>= 4.2), libgomp1 (>= 6), libstdc++6 (>= 11)}, passwd"
+DEPENDS="${DEPENDS:-libc6 (>= 2.35), libgcc-s1 (>= 4.2), libgomp1 (>= 6), libopenblas0, libstdc++6 (>= 11)}, passwd"
 SIZE="$(du -sk --exclude=DEBIAN "$STAGE" | cut -f1)"
 sed -e "s/@VERSION@/$VERSION-$REVISION/" -e "s/@ARCH@/$ARCH/" -e "s/@SIZE@/$SIZE/" \
   -e "s/@DEPENDS@/$DEPENDS/" "$PKG/debian/control" >"$STAGE/DEBIAN/control"

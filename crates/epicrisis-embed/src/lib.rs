@@ -14,10 +14,14 @@
 
 #[cfg(feature = "candle")]
 pub mod bert;
+#[cfg(feature = "candle")]
+mod blas;
 pub mod bm25;
 #[cfg(feature = "candle")]
 mod encoder;
 pub mod error;
+#[cfg(feature = "candle")]
+mod fastmath;
 pub mod search;
 
 #[cfg(feature = "candle")]
