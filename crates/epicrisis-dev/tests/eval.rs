@@ -93,7 +93,7 @@ fn bad_datasets_exit_2_naming_the_file() {
         BadCase {
             name: "eval: a bad record names its line and path",
             args: vec!["eval".into(), s(&bad_line)],
-            stderr_has: vec![fname(&bad_line), "line 2".into(), "dx".into()],
+            stderr_has: vec![fname(&bad_line), "línea 2".into(), "dx".into()],
         },
         BadCase {
             name: "eval: empty dataset",

@@ -54,9 +54,15 @@ impl From<std::io::Error> for Failure {
     }
 }
 
+/// A refused import in Spanish (the file, the line, the field and what to do), then the
+/// parser's English detail for whoever looks further (the types found, the limit).
 impl From<epicrisis_ingest::IngestError> for Failure {
     fn from(e: epicrisis_ingest::IngestError) -> Failure {
-        Failure::Input(e.to_string())
+        Failure::Input(format!(
+            "{}\n  detalle técnico: {}",
+            e.message_es(),
+            e.message
+        ))
     }
 }
 

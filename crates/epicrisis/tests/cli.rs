@@ -687,13 +687,17 @@ fn bad_input_exits_2_naming_the_file_and_path() {
             name: "not JSON",
             args: gen_args(&not_json),
             stdin: None,
-            stderr_has: vec![fname(&not_json), "JSON".into()],
+            stderr_has: vec![
+                fname(&not_json),
+                "no es JSON válido".into(),
+                "detalle técnico".into(),
+            ],
         },
         BadCase {
             name: "invalid UTF-8",
             args: gen_args(&latin1),
             stdin: None,
-            stderr_has: vec![fname(&latin1), "UTF-8".into()],
+            stderr_has: vec![fname(&latin1), "expórtelo de nuevo en UTF-8".into()],
         },
         BadCase {
             name: "JSONL dataset given as one episode",
@@ -717,7 +721,7 @@ fn bad_input_exits_2_naming_the_file_and_path() {
             name: "wrong type (dx: 5)",
             args: gen_args(&wrong_type),
             stdin: None,
-            stderr_has: vec![fname(&wrong_type), "dx".into()],
+            stderr_has: vec![fname(&wrong_type), "dx".into(), "otro tipo".into()],
         },
         BadCase {
             name: "wrong type at a nested path",
