@@ -207,8 +207,9 @@ bench_epicrisis_bin() {
   echo "$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")"
 }
 
-# One of llama.cpp's own tools (llama-bench, llama-batched-bench) from the same pinned
-# source, built for CPU level $1 (native or x86-64-v3); prints its path.
+# One of llama.cpp's own tools (llama-bench, llama-batched-bench, llama-speculative-simple,
+# llama-lookup) from the same pinned source, built for CPU level $1 (native or x86-64-v3);
+# prints its path.
 need_llama_tool() {
   local level="$1" tool="$2" dir="$CACHE/llama-bench/$LCP_VERSION"
   local bin="$dir/build-$level/bin/$tool"
@@ -252,10 +253,13 @@ PY
                     -DGGML_SSE42=ON -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON) ;;
     *) echo "error: need_llama_bench: unknown CPU level $level (native or x86-64-v3)" >&2; exit 2 ;;
   esac
+  # The speculative-decoding tools are llama.cpp "examples"; the rest are "tools".
+  local examples=OFF
+  case "$tool" in llama-speculative*|llama-lookup*) examples=ON ;; esac
   say "building $tool for $level (Release, OpenMP): a few minutes, once"
   cmake -S "$dir/src/vendor/llama.cpp" -B "$dir/build-$level" -DCMAKE_BUILD_TYPE=Release \
     -DGGML_OPENMP=ON "${cpu[@]}" -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF -DBUILD_SHARED_LIBS=OFF \
-    -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF >/dev/null
+    -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES="$examples" -DLLAMA_BUILD_SERVER=OFF >/dev/null
   cmake --build "$dir/build-$level" --target "$tool" -j "$(nproc)" >/dev/null
   echo "$bin"
 }
