@@ -71,11 +71,14 @@ plain=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(round
 printf 'target %s, draft %s, prompt %s tokens, %s generated, %s threads\n' "$TARGET" "$DRAFT" "$depth" "$GEN" "$THREADS"
 printf '%-34s %9s %7s %10s\n' how tok/s ratio accepted
 printf '%-34s %9s %7s %10s\n' "plain (llama-bench -d $depth)" "$plain" 1.00 -
+# One row from a speculative run's log: its speed, the ratio to plain, the share accepted.
+row() {
+  local s; s=$(speed "$2")
+  printf '%-34s %9s %7s %9s%%\n' "$1" "$s" "$(python3 -c "print(f'{$s/$plain:.2f}')")" "$(field "$2" accept)"
+}
 for k in $DRAFT_MAX; do
   "$SPEC" -m "$target" -md "$draft" "${common[@]}" --spec-type draft-simple --spec-draft-n-max "$k" --spec-draft-n-min 0 >"$OUT/spec-$k.log" 2>&1 \
     || fail "$OUT/spec-$k.log"
-  s=$(speed "$OUT/spec-$k.log")
-  printf '%-34s %9s %7s %9s%%\n' "draft model, up to $k" "$s" "$(python3 -c "print(f'{$s/$plain:.2f}')")" "$(field "$OUT/spec-$k.log" accept)"
+  row "draft model, up to $k" "$OUT/spec-$k.log"
 done
-s=$(speed "$OUT/lookup.log")
-printf '%-34s %9s %7s %9s%%\n' "prompt lookup, up to 8" "$s" "$(python3 -c "print(f'{$s/$plain:.2f}')")" "$(field "$OUT/lookup.log" accept)"
+row "prompt lookup, up to 8" "$OUT/lookup.log"

@@ -333,41 +333,46 @@ impl Encoder {
             parts.push((r0, len, mine));
             rest = tail;
         }
-        parts.into_par_iter().for_each(|(r0, len, out)| {
-            let rows = &qkv[r0 * stride..(r0 + len) * stride];
-            let mut scores = vec![0f32; len * len];
-            let mut inv = vec![0f32; len];
-            let view = |col: usize| Mat {
-                data: &rows[col..],
-                rows: len,
-                cols: dh,
-                stride,
-            };
-            for head in 0..self.heads {
-                let (q, k, v) = (
-                    view(head * dh),
-                    view(h + head * dh),
-                    view(2 * h + head * dh),
-                );
-                sgemm(q, k, true, scale, 0.0, &mut scores, len);
-                for (row, inv) in scores.chunks_mut(len).zip(&mut inv) {
-                    *inv = 1.0 / softmax_unnormalized(row);
-                }
-                let p = Mat {
-                    data: &scores,
+        // Scratch (scores, inverse row sums) kept per thread across its sequences; OpenBLAS
+        // writes the scores with β = 0, so they need no clearing.
+        let scratch = || (Vec::<f32>::new(), Vec::<f32>::new());
+        parts
+            .into_par_iter()
+            .for_each_init(scratch, |(scores, inv), (r0, len, out)| {
+                let rows = &qkv[r0 * stride..(r0 + len) * stride];
+                scores.resize(len * len, 0.0);
+                inv.resize(len, 0.0);
+                let view = |col: usize| Mat {
+                    data: &rows[col..],
                     rows: len,
-                    cols: len,
-                    stride: len,
+                    cols: dh,
+                    stride,
                 };
-                sgemm(p, v, false, 1.0, 0.0, &mut out[head * dh..], h);
-                // The softmax's division, on `dh` columns instead of `len`.
-                for (row, inv) in out.chunks_mut(h).zip(&inv) {
-                    row[head * dh..(head + 1) * dh]
-                        .iter_mut()
-                        .for_each(|v| *v *= inv);
+                for head in 0..self.heads {
+                    let (q, k, v) = (
+                        view(head * dh),
+                        view(h + head * dh),
+                        view(2 * h + head * dh),
+                    );
+                    sgemm(q, k, true, scale, 0.0, scores, len);
+                    for (row, inv) in scores.chunks_mut(len).zip(inv.iter_mut()) {
+                        *inv = 1.0 / softmax_unnormalized(row);
+                    }
+                    let p = Mat {
+                        data: scores,
+                        rows: len,
+                        cols: len,
+                        stride: len,
+                    };
+                    sgemm(p, v, false, 1.0, 0.0, &mut out[head * dh..], h);
+                    // The softmax's division, on `dh` columns instead of `len`.
+                    for (row, inv) in out.chunks_mut(h).zip(inv.iter()) {
+                        row[head * dh..(head + 1) * dh]
+                            .iter_mut()
+                            .for_each(|v| *v *= inv);
+                    }
                 }
-            }
-        });
+            });
     }
 }
 
