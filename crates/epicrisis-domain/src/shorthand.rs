@@ -5,7 +5,8 @@
 //! cholecystectomy removes the «vesícula»).
 //!
 //! Each entry is one direction: the data's word (folded) and the words a text may use
-//! for it. The lexicon's synonym groups (`data/clinical_terms.tsv`) cover diagnoses,
+//! for it. A key of several words needs each of them somewhere in the data («prótesis»
+//! and «cadera»: the prosthesis has a femoral and an acetabular part). The lexicon's synonym groups (`data/clinical_terms.tsv`) cover diagnoses,
 //! procedures and drug classes; this table covers the words around them that carry no
 //! item of their own — anatomy, devices, routes, the course of a stay — which the
 //! novel-word guard would otherwise count as facts the data lacks.
@@ -45,7 +46,10 @@ pub const COUNTERPARTS: &[(&str, &str)] = &[
     ("sra", "ruidos agregados"),
     ("gsa", "gases arteriales gasometria"),
     ("hgt", "hemoglucotest glicemia capilar glicemias capilares"),
-    ("rtu", "reseccion transuretral"),
+    (
+        "rtu",
+        "reseccion transuretral cirugia quirurgico quirurgica",
+    ),
     ("qx", "quirurgico quirurgica cirugia"),
     (
         "op",
@@ -56,7 +60,8 @@ pub const COUNTERPARTS: &[(&str, &str)] = &[
     ("tac", "tomografia computada computarizada escaner"),
     ("tc", "tomografia computada computarizada escaner"),
     ("eco", "ecografia ecotomografia ecocardiograma ecografico"),
-    ("eda", "endoscopia digestiva alta"),
+    ("eda", "endoscopia digestiva alta endoscopico endoscopica"),
+    ("colonoscopia", "endoscopia endoscopico endoscopica"),
     ("ecg", "electrocardiograma"),
     ("da", "descendente anterior"),
     ("cd", "coronaria derecha"),
@@ -84,6 +89,11 @@ pub const COUNTERPARTS: &[(&str, &str)] = &[
     ("fevi", "fraccion eyeccion ventriculo izquierdo"),
     ("tsh", "tiroidea tiroideo tiroides"),
     ("nyha", "funcional"),
+    ("lpm", "latidos litros minuto"),
+    ("vrs", "virus respiratorio sincicial"),
+    ("nbz", "nebulizacion nebulizaciones nebulizado"),
+    ("pmn", "polimorfonucleares neutrofilos"),
+    ("aureus", "staphylococcus estafilococo"),
     // Words of the data and their plain counterparts.
     ("afebril", "defervescencia apirexia fiebre"),
     ("fiebre", "febril"),
@@ -113,6 +123,100 @@ pub const COUNTERPARTS: &[(&str, &str)] = &[
         "cirugia",
         "quirurgico quirurgica quirurgicamente operado operada operatorio preoperatorio intraoperatorio",
     ),
+    // What a finding, an operation or a regimen of the data entails, in the words a
+    // physician summarises it with (clinical knowledge, not paraphrase).
+    ("hidrocefalia", "dilatacion ventricular ventriculomegalia"),
+    ("fasciotomia", "descompresion descompresiva"),
+    ("ev continua", "infusion perfusion"),
+    ("bic", "bomba infusion continua"),
+    ("goteo", "infusion perfusion"),
+    ("espontanea", "expectante"),
+    ("conservador", "expectante"),
+    ("observacion", "expectante vigilancia"),
+    ("cadera", "femoral"),
+    ("protesis cadera", "acetabular acetabulo cotilo cotiloideo"),
+    (
+        "artroplastia cadera",
+        "acetabular acetabulo cotilo cotiloideo",
+    ),
+    ("protesis rodilla", "tibial rotuliano rotuliana patelar"),
+    ("team", "equipo multidisciplinario"),
+    ("comite", "multidisciplinario"),
+    (
+        "cirugia coronaria",
+        "revascularizacion miocardica miocardio",
+    ),
+    (
+        "cirugia cardiaca coronario",
+        "revascularizacion miocardica miocardio",
+    ),
+    ("quimioterapia", "quimioterapico quimioterapica adyuvante"),
+    ("radioterapia", "radioterapico radioterapica adyuvante"),
+    ("stent", "implante implantacion implanta endoprotesis"),
+    ("sepsis", "septico septica infeccioso infecciosa"),
+    ("pleurostomia", "drenaje pleural tubo"),
+    ("hemodialisis", "dialisis"),
+    ("absceso", "coleccion purulento purulenta"),
+    ("drenaje", "evacuacion evacuando evacuado evacuada"),
+    ("toracocentesis", "evacuacion evacuando evacuadora pleural"),
+    ("paracentesis", "evacuacion evacuando evacuadora peritoneal"),
+    ("bilateral", "contralateral"),
+    ("legrado", "endometrio endometrial"),
+    (
+        "paracetamol",
+        "antipiretico antipireticos analgesico analgesicos",
+    ),
+    (
+        "metamizol",
+        "antipiretico antipireticos analgesico analgesicos",
+    ),
+    (
+        "ibuprofeno",
+        "antipiretico antipireticos antiinflamatorio analgesico",
+    ),
+];
+
+/// Names of tumours: data that names one supports [`TUMOUR_WORDS`] («astrocitoma»
+/// → «resección tumoral»). Whole words, not an ending: «-oma» also ends «hematoma»,
+/// «glaucoma» and «coma».
+pub const TUMOUR_NAMES: &[&str] = &[
+    "tumor",
+    "cancer",
+    "neoplasia",
+    "carcinoma",
+    "adenocarcinoma",
+    "hepatocarcinoma",
+    "glioma",
+    "astrocitoma",
+    "glioblastoma",
+    "oligodendroglioma",
+    "meningioma",
+    "linfoma",
+    "sarcoma",
+    "osteosarcoma",
+    "melanoma",
+    "mieloma",
+    "leucemia",
+    "adenoma",
+    "mioma",
+    "miomatosis",
+    "neuroblastoma",
+    "blastoma",
+    "mesotelioma",
+    "metastasis",
+];
+
+/// What a text may say of any tumour the data names.
+pub const TUMOUR_WORDS: &[&str] = &[
+    "tumor",
+    "tumoral",
+    "tumores",
+    "neoplasia",
+    "neoplasico",
+    "neoplasica",
+    "oncologico",
+    "oncologica",
+    "lesion",
 ];
 
 /// Endings of an operation's name («colecistectomía», «laparotomía», «hernioplastia»,
@@ -142,11 +246,12 @@ pub const SURGERY_WORDS: &[&str] = &[
     "resecada",
 ];
 
-/// The words a text may write for the data's word `folded`, if it has any.
-pub fn counterparts(folded: &str) -> impl Iterator<Item = &'static str> {
+/// The words a text may write when the data has `has` each word of an entry's key
+/// (`has` is asked about folded words).
+pub fn counterparts(has: impl Fn(&str) -> bool) -> impl Iterator<Item = &'static str> {
     COUNTERPARTS
         .iter()
-        .filter(move |(k, _)| *k == folded)
+        .filter(move |(k, _)| k.split(' ').all(&has))
         .flat_map(|(_, v)| v.split(' '))
 }
 
@@ -163,6 +268,14 @@ mod tests {
                 assert_eq!(crate::text::fold(w), w, "{w} is not folded");
             }
         }
-        assert!(counterparts("cn").any(|w| w == "canula"));
+        for w in TUMOUR_NAMES.iter().chain(TUMOUR_WORDS) {
+            assert_eq!(crate::text::fold(w), *w, "{w} is not folded");
+        }
+        assert!(counterparts(|w| w == "cn").any(|w| w == "canula"));
+        // A key of two words needs both.
+        let hip = |w: &str| w == "protesis" || w == "cadera";
+        assert!(counterparts(hip).any(|w| w == "acetabular"));
+        assert!(!counterparts(|w| w == "cadera").any(|w| w == "acetabular"));
+        assert!(counterparts(|w| w == "cadera").any(|w| w == "femoral"));
     }
 }

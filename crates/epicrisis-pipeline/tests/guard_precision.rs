@@ -1,5 +1,5 @@
-//! Precision of the novel-word guard on judged references: each of the first 45 dev
-//! references is checked sentence by sentence as if a model had written it, and every
+//! Precision of the novel-word guard on judged references: each of the first dev
+//! references (as many as `judged.tsv` says it judged) is checked sentence by sentence as if a model had written it, and every
 //! flag is compared with `testdata/guard/judged.tsv`, where a reader marked each flagged
 //! word `supported` (the data says it in other words: a false flag) or `novel` (a detail
 //! the data does not hold). A flag that nobody judged fails the test, so a change to the
@@ -11,11 +11,16 @@ use epicrisis_testkit::fixtures::testdata;
 use epicrisis_validate::EpisodeIndex;
 use std::collections::HashMap;
 
-/// (line, folded word) → `true` when the data supports the word (a false flag).
-fn judgments() -> HashMap<(usize, String), bool> {
+/// How many references were judged, and (line, folded word) → `true` when the data
+/// supports the word (a false flag).
+fn judgments() -> (usize, HashMap<(usize, String), bool>) {
     let text = std::fs::read_to_string(testdata("guard/judged.tsv")).expect("judged.tsv");
     let mut out = HashMap::new();
+    let mut last = None;
     for (n, row) in text.lines().enumerate() {
+        if let Some(v) = row.strip_prefix("# judged lines:") {
+            last = Some(v.trim().parse().expect("judged lines: a number"));
+        }
         if row.starts_with('#') || row.trim().is_empty() {
             continue;
         }
@@ -29,13 +34,12 @@ fn judgments() -> HashMap<(usize, String), bool> {
         };
         out.insert((line, cols[1].to_string()), supported);
     }
-    out
+    (last.expect("a `# judged lines: N` line in judged.tsv"), out)
 }
 
 #[test]
 fn false_flags_on_judged_references_stay_rare() {
-    let judged = judgments();
-    let last = judged.keys().map(|(l, _)| *l).max().expect("judgments");
+    let (last, judged) = judgments();
     let bytes = std::fs::read(testdata("dev/train.jsonl")).expect("train.jsonl");
     let records = epicrisis_ingest::read_dataset(&bytes, "train.jsonl").expect("dataset");
     let (mut false_flags, mut true_flags, mut unjudged) = (Vec::new(), 0usize, Vec::new());
@@ -66,10 +70,11 @@ fn false_flags_on_judged_references_stay_rare() {
         "flags nobody judged; add them to testdata/guard/judged.tsv:\n{}",
         unjudged.join("\n")
     );
-    // Before the shorthand and paraphrase counterparts: 46 false flags (1.02 per
-    // reference); the aim is under 0.05.
+    // Before the shorthand and paraphrase counterparts: 46 false flags in the first 45
+    // (1.02 per reference); now 27 in 135 (0.20), 20 of them in the 45 judged after the
+    // last counterparts were written (0.44 per reference). The aim is under 0.05.
     assert!(
-        false_flags.len() * 100 <= last * 30,
+        false_flags.len() * 100 <= last * 21,
         "{} false flags in {last} references",
         false_flags.len()
     );

@@ -4,7 +4,7 @@
 use epicrisis_domain::codes::code_key;
 use epicrisis_domain::lexicon::{ConceptId, ConceptKind, Lexicon, content_tokens, lexicon};
 use epicrisis_domain::numbers::{interpretations, value_key};
-use epicrisis_domain::posology::{Dose, DoseUnit, Duration, Frequency, Route, TimeUnit};
+use epicrisis_domain::posology::{Dose, DoseUnit, Duration, Frequency, Per, Route, TimeUnit};
 use epicrisis_domain::text::{TokenKind, tokenize_chars};
 use epicrisis_domain::{Allergies, CodeRole, Date, Episode, ItemKind, TextSource};
 use std::collections::{HashMap, HashSet};
@@ -136,18 +136,20 @@ fn frequency_values(f: &Frequency, out: &mut Vec<f64>) {
 /// The word keys that the shorthand table gives for the data's words.
 fn counterpart_keys(stems: &HashSet<String>) -> HashSet<String> {
     use epicrisis_domain::lexicon::word_key;
-    use epicrisis_domain::shorthand::{COUNTERPARTS, SURGERY_ENDINGS, SURGERY_WORDS};
-    let mut keys = HashSet::new();
-    for (word, plain) in COUNTERPARTS {
-        if stems.contains(&word_key(word)) {
-            keys.extend(plain.split(' ').map(word_key));
-        }
-    }
+    use epicrisis_domain::shorthand::{
+        SURGERY_ENDINGS, SURGERY_WORDS, TUMOUR_NAMES, TUMOUR_WORDS, counterparts,
+    };
+    let mut keys: HashSet<String> = counterparts(|w| stems.contains(&word_key(w)))
+        .map(word_key)
+        .collect();
     if stems
         .iter()
         .any(|s| SURGERY_ENDINGS.iter().any(|e| s.ends_with(e)))
     {
         keys.extend(SURGERY_WORDS.iter().map(|w| word_key(w)));
+    }
+    if TUMOUR_NAMES.iter().any(|w| stems.contains(&word_key(w))) {
+        keys.extend(TUMOUR_WORDS.iter().map(|w| word_key(w)));
     }
     keys
 }
@@ -261,6 +263,13 @@ impl EpisodeIndex {
             .map(value_key)
             .collect();
         ix.counterpart_keys = counterpart_keys(&ix.all_stems);
+        // A dose per hour or per minute («8 mg/h») runs as an infusion.
+        let rate = |d: &Dose| d.per.iter().any(|p| matches!(p, Per::Hour | Per::Minute));
+        if ix.meds.iter().any(|m| m.doses.iter().any(rate)) {
+            let words = ["infusion", "perfusion", "continua", "continuo"];
+            ix.counterpart_keys
+                .extend(words.iter().map(|w| epicrisis_domain::lexicon::word_key(w)));
+        }
         ix
     }
 
