@@ -154,28 +154,72 @@ fn dotted(body: &str) -> String {
     )
 }
 
+/// The people and numbers of one case, drawn before anything is planted.
+struct Cast {
+    given: &'static str,
+    surname: &'static str,
+    surname2: &'static str,
+    patient: String,
+    episode_id: String,
+}
+
+impl Cast {
+    /// Draws the names and the episode number (in this order, so a seed gives one set).
+    fn draw(rng: &mut Rng) -> Cast {
+        let given = rng.pick(GIVEN);
+        let surname = rng.pick(SURNAMES);
+        let surname2 = rng.pick(SURNAMES);
+        let patient = format!(
+            "{} {} {}",
+            rng.pick(GIVEN),
+            rng.pick(SURNAMES),
+            rng.pick(SURNAMES)
+        );
+        let episode_id = (1_000_000 + rng.below(8_999_999)).to_string();
+        Cast {
+            given,
+            surname,
+            surname2,
+            patient,
+            episode_id,
+        }
+    }
+}
+
 /// Plants identifiers into one clinical text.
 fn plant_one(id: String, note: &str, upper: bool, rng: &mut Rng) -> Case {
-    let given = rng.pick(GIVEN);
-    let surname = rng.pick(SURNAMES);
-    let surname2 = rng.pick(SURNAMES);
-    let patient = format!(
-        "{} {} {}",
-        rng.pick(GIVEN),
-        rng.pick(SURNAMES),
-        rng.pick(SURNAMES)
-    );
-    let episode_id = (1_000_000 + rng.below(8_999_999)).to_string();
+    let cast = Cast::draw(rng);
     let mut b = Builder {
         text: String::new(),
         planted: Vec::new(),
         upper,
     };
     let lead = rng.below(5);
+    plant_lead(&mut b, lead, &cast, rng);
+    b.lit(note.trim_end_matches(['.', ' ']));
+    b.lit(". ");
+    let tails = 2 + rng.below(2);
+    for _ in 0..tails {
+        let choice = rng.below(12);
+        plant_tail(&mut b, choice, &cast, rng);
+    }
+    let text = b.text.trim_end().to_string();
+    Case {
+        id,
+        patient: (lead == 0).then_some(cast.patient),
+        episode_id: Some(cast.episode_id),
+        text,
+        planted: b.planted,
+    }
+}
+
+/// Plants the opening before the note: the patient's name and RUT, an admission date, an
+/// episode number, or nothing (`lead` 3 and 4).
+fn plant_lead(b: &mut Builder, lead: usize, cast: &Cast, rng: &mut Rng) {
     match lead {
         0 => {
             b.lit("Paciente ");
-            b.plant(Kind::Name, &patient);
+            b.plant(Kind::Name, &cast.patient);
             b.lit(", RUT ");
             let (body, dv) = rut(rng);
             b.plant(Kind::Rut, &format!("{}-{dv}", dotted(&body)));
@@ -189,125 +233,147 @@ fn plant_one(id: String, note: &str, upper: bool, rng: &mut Rng) -> Case {
         }
         2 => {
             b.lit("Episodio N° ");
-            b.plant(Kind::EpisodeId, &episode_id);
+            b.plant(Kind::EpisodeId, &cast.episode_id);
             b.lit(". ");
         }
         _ => {}
     }
-    b.lit(note.trim_end_matches(['.', ' ']));
-    b.lit(". ");
-    let tails = 2 + rng.below(2);
-    for _ in 0..tails {
-        match rng.below(12) {
-            0 => {
-                b.lit("atte ");
-                let s = surname.to_uppercase();
-                let upper = b.upper;
-                b.upper = true;
-                b.plant(Kind::Name, &s);
-                b.upper = upper;
-                b.lit(". ");
-            }
-            1 => {
-                b.lit("Dr(a)|");
-                b.plant(Kind::Name, &format!("{given} {surname}"));
-                b.lit(" | ");
-            }
-            2 => {
-                b.lit("Hija ");
-                b.plant(Kind::Name, given);
-                b.lit(" (");
-                b.plant(
-                    Kind::Phone,
-                    &format!(
-                        "+56 9 {} {}",
-                        5000 + rng.below(4999),
-                        1000 + rng.below(8999)
-                    ),
-                );
-                b.lit(") informada. ");
-            }
-            3 => {
-                b.lit("Esposa Sra. ");
-                b.plant(Kind::Name, surname);
-                b.lit(" solicita informe, fono ");
-                b.plant(
-                    Kind::Phone,
-                    &format!("22{}{}", 100 + rng.below(899), 1000 + rng.below(8999)),
-                );
-                b.lit(". ");
-            }
-            4 => {
-                b.lit("RUT ");
-                let (body, dv) = rut(rng);
-                b.plant(Kind::Rut, &format!("{body}-{dv}"));
-                b.lit(". ");
-            }
-            5 => {
-                b.lit("Contacto familiar ");
-                let mail = format!(
-                    "{}.{}@{}",
-                    names::words(given).join(""),
-                    names::words(surname).join(""),
-                    ["gmail.com", "hotmail.com", "redsalud.gob.cl"][rng.below(3)]
-                );
-                b.plant(Kind::Email, &mail);
-                b.lit(". ");
-            }
-            6 => {
-                b.lit("Domicilio ");
-                b.plant(
-                    Kind::Address,
-                    &format!(
-                        "Calle {} {}, depto {}",
-                        rng.pick(STREETS),
-                        100 + rng.below(3000),
-                        1 + rng.below(90)
-                    ),
-                );
-                b.lit(". ");
-            }
-            7 => {
-                b.lit("Control el ");
-                let (d, m) = (1 + rng.below(28), rng.below(12));
-                b.plant(Kind::Date, &format!("{d} de {} de 2026", MONTHS[m]));
-                b.lit(". ");
-            }
-            8 => {
-                b.lit("Firma: Dra. ");
-                b.plant(Kind::Name, &format!("{given} {surname} {surname2}"));
-                b.lit(". ");
-            }
-            9 => {
-                b.lit("Madre de la paciente, ");
-                b.plant(Kind::Name, &format!("{given} {surname}"));
-                b.lit(", acompaña. ");
-            }
-            10 => {
-                b.lit("rut pcte ");
-                let (body, dv) = rut(rng);
-                b.plant(Kind::Rut, &format!("{body}{dv}"));
-                b.lit(". ");
-            }
-            _ => {
-                b.lit("Evaluado por Dr. ");
-                b.plant(Kind::Name, surname2);
-                b.lit(", alta ");
-                b.plant(
-                    Kind::Date,
-                    &format!("2025-{:02}-{:02}", 1 + rng.below(12), 1 + rng.below(28)),
-                );
-                b.lit(". ");
-            }
+}
+
+/// Plants one sentence after the note, of the kind `choice` (0 to 11) names.
+fn plant_tail(b: &mut Builder, choice: usize, cast: &Cast, rng: &mut Rng) {
+    match choice {
+        0 | 1 | 8 | 11 => plant_signature(b, choice, cast, rng),
+        2 | 3 | 5 | 9 => plant_relative(b, choice, cast, rng),
+        _ => plant_record_data(b, choice, rng),
+    }
+}
+
+/// A clinician's signature: "atte SOTO" (0), "Dr(a)|…" (1), "Firma: Dra. …" (8), or
+/// "Evaluado por Dr. …" with a discharge date (11).
+fn plant_signature(b: &mut Builder, choice: usize, cast: &Cast, rng: &mut Rng) {
+    let Cast {
+        given,
+        surname,
+        surname2,
+        ..
+    } = *cast;
+    match choice {
+        0 => {
+            b.lit("atte ");
+            let s = surname.to_uppercase();
+            let upper = b.upper;
+            b.upper = true;
+            b.plant(Kind::Name, &s);
+            b.upper = upper;
+            b.lit(". ");
+        }
+        1 => {
+            b.lit("Dr(a)|");
+            b.plant(Kind::Name, &format!("{given} {surname}"));
+            b.lit(" | ");
+        }
+        8 => {
+            b.lit("Firma: Dra. ");
+            b.plant(Kind::Name, &format!("{given} {surname} {surname2}"));
+            b.lit(". ");
+        }
+        _ => {
+            b.lit("Evaluado por Dr. ");
+            b.plant(Kind::Name, surname2);
+            b.lit(", alta ");
+            b.plant(
+                Kind::Date,
+                &format!("2025-{:02}-{:02}", 1 + rng.below(12), 1 + rng.below(28)),
+            );
+            b.lit(". ");
         }
     }
-    let text = b.text.trim_end().to_string();
-    Case {
-        id,
-        patient: (lead == 0).then_some(patient),
-        episode_id: Some(episode_id),
-        text,
-        planted: b.planted,
+}
+
+/// A family member: a daughter with her phone (2), a wife with a landline (3), a relative's
+/// e-mail (5), or the patient's mother (9).
+fn plant_relative(b: &mut Builder, choice: usize, cast: &Cast, rng: &mut Rng) {
+    let Cast { given, surname, .. } = *cast;
+    match choice {
+        2 => {
+            b.lit("Hija ");
+            b.plant(Kind::Name, given);
+            b.lit(" (");
+            b.plant(
+                Kind::Phone,
+                &format!(
+                    "+56 9 {} {}",
+                    5000 + rng.below(4999),
+                    1000 + rng.below(8999)
+                ),
+            );
+            b.lit(") informada. ");
+        }
+        3 => {
+            b.lit("Esposa Sra. ");
+            b.plant(Kind::Name, surname);
+            b.lit(" solicita informe, fono ");
+            b.plant(
+                Kind::Phone,
+                &format!("22{}{}", 100 + rng.below(899), 1000 + rng.below(8999)),
+            );
+            b.lit(". ");
+        }
+        5 => {
+            b.lit("Contacto familiar ");
+            let mail = format!(
+                "{}.{}@{}",
+                names::words(given).join(""),
+                names::words(surname).join(""),
+                ["gmail.com", "hotmail.com", "redsalud.gob.cl"][rng.below(3)]
+            );
+            b.plant(Kind::Email, &mail);
+            b.lit(". ");
+        }
+        _ => {
+            b.lit("Madre de la paciente, ");
+            b.plant(Kind::Name, &format!("{given} {surname}"));
+            b.lit(", acompaña. ");
+        }
+    }
+}
+
+/// An identifier of the record itself: a RUT with a dash (4), an address (6), a control
+/// date (7), or a RUT without a dash (10).
+fn plant_record_data(b: &mut Builder, choice: usize, rng: &mut Rng) {
+    match choice {
+        4 => {
+            b.lit("RUT ");
+            let (body, dv) = rut(rng);
+            b.plant(Kind::Rut, &format!("{body}-{dv}"));
+            b.lit(". ");
+        }
+        6 => {
+            b.lit("Domicilio ");
+            b.plant(
+                Kind::Address,
+                &format!(
+                    "Calle {} {}, depto {}",
+                    rng.pick(STREETS),
+                    100 + rng.below(3000),
+                    1 + rng.below(90)
+                ),
+            );
+            b.lit(". ");
+        }
+        7 => {
+            b.lit("Control el ");
+            let (d, m) = (1 + rng.below(28), rng.below(12));
+            b.plant(Kind::Date, &format!("{d} de {} de 2026", MONTHS[m]));
+            b.lit(". ");
+        }
+        _ => {
+            b.lit("rut pcte ");
+            let (body, dv) = rut(rng);
+            b.plant(Kind::Rut, &format!("{body}{dv}"));
+            b.lit(". ");
+        }
     }
 }
 

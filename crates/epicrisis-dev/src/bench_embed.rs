@@ -48,6 +48,18 @@ pub fn peak_rss_mb() -> Option<f64> {
     Some(kb / 1024.0)
 }
 
+/// Our backend's run on the texts.
+struct Ours {
+    texts: usize,
+    tokens: usize,
+    seconds: f64,
+    load_seconds: f64,
+    threads: usize,
+    /// The figures as the JSON report gives them.
+    json: Value,
+}
+
+/// Measures the embeddings backend against the reference and prints the figures.
 pub fn run(args: BenchEmbedArgs, env_file: Option<&std::path::Path>) -> Result<ExitCode, Failure> {
     let (_, config) = crate::config::load(env_file, None)?;
     let dir = args
@@ -65,9 +77,46 @@ pub fn run(args: BenchEmbedArgs, env_file: Option<&std::path::Path>) -> Result<E
         None => None,
         Some(python) => Some(reference(&args, python, &dir, &texts, threads)?),
     };
+    let ours = measure(&args, &dir, &refs, threads)?;
+
+    let ratio = reference
+        .as_ref()
+        .and_then(|r| r["tokens_per_s"].as_f64())
+        .map(|r| ours.json["tokens_per_s"].as_f64().unwrap_or(0.0) / r);
+    let mut out = std::io::stdout().lock();
+    match args.format {
+        ReportFormat::Json => {
+            let report = json!({
+                "model": dir.display().to_string(),
+                "epicrisis": ours.json,
+                "sentence_transformers": reference,
+                "ratio_tokens_per_s": ratio,
+            });
+            writeln!(out, "{report:#}")?
+        }
+        ReportFormat::Text => print_text(
+            &mut out,
+            &dir,
+            args.batch_size,
+            &ours,
+            reference.as_ref(),
+            ratio,
+        )?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Loads our backend, counts the tokens, warms it up on one batch and times embedding all
+/// of `refs`.
+fn measure(
+    args: &BenchEmbedArgs,
+    dir: &std::path::Path,
+    refs: &[&str],
+    threads: usize,
+) -> Result<Ours, Failure> {
     let load_start = Instant::now();
     let embedder = crate::embedder::load(
-        &dir,
+        dir,
         BertOptions {
             max_batch: Some(args.batch_size),
             batch_tokens: Some(args.batch_size * 512),
@@ -76,22 +125,18 @@ pub fn run(args: BenchEmbedArgs, env_file: Option<&std::path::Path>) -> Result<E
     )?;
     let load_s = load_start.elapsed().as_secs_f64();
     let mut tokens = 0usize;
-    for t in &refs {
+    for t in refs {
         tokens += embedder
             .count_tokens(t)
             .map_err(|e| Failure::Internal(e.into()))?
             .min(embedder.max_tokens());
     }
     let warm = &refs[..refs.len().min(args.batch_size)];
-    embedder
-        .embed(warm, Role::Passage)
-        .map_err(|e| Failure::Internal(e.into()))?;
+    embed(embedder.as_ref(), warm, Role::Passage)?;
     let t0 = Instant::now();
-    let _vectors = embedder
-        .embed(&refs, Role::Passage)
-        .map_err(|e| Failure::Internal(e.into()))?;
+    let _vectors = embed(embedder.as_ref(), refs, Role::Passage)?;
     let ours_s = t0.elapsed().as_secs_f64();
-    let ours = json!({
+    let json = json!({
         "texts": refs.len(),
         "tokens": tokens,
         "seconds": ours_s,
@@ -101,58 +146,60 @@ pub fn run(args: BenchEmbedArgs, env_file: Option<&std::path::Path>) -> Result<E
         "batch_size": args.batch_size,
         "threads": threads,
     });
+    Ok(Ours {
+        texts: refs.len(),
+        tokens,
+        seconds: ours_s,
+        load_seconds: load_s,
+        threads,
+        json,
+    })
+}
 
-    let ratio = reference
-        .as_ref()
-        .and_then(|r| r["tokens_per_s"].as_f64())
-        .map(|r| ours["tokens_per_s"].as_f64().unwrap_or(0.0) / r);
-    let report = json!({
-        "model": dir.display().to_string(),
-        "epicrisis": ours,
-        "sentence_transformers": reference,
-        "ratio_tokens_per_s": ratio,
-    });
-    let mut out = std::io::stdout().lock();
-    match args.format {
-        ReportFormat::Json => writeln!(out, "{report:#}")?,
-        ReportFormat::Text => {
-            writeln!(
-                out,
-                "embeddings throughput, {} ({} texts, {} tokens, batch {}, {} threads)",
-                dir.display(),
-                refs.len(),
-                tokens,
-                args.batch_size,
-                threads
-            )?;
-            writeln!(
-                out,
-                "  epicrisis:              {:>8.1} tokens/s  {:>6.2} s  peak RSS {:>6.0} MB  (load {:.2} s)",
-                ours["tokens_per_s"].as_f64().unwrap_or(0.0),
-                ours_s,
-                ours["peak_rss_mb"].as_f64().unwrap_or(0.0),
-                load_s
-            )?;
-            if let Some(r) = &reference {
-                writeln!(
-                    out,
-                    "  sentence-transformers:  {:>8.1} tokens/s  {:>6.2} s  peak RSS {:>6.0} MB  ({} tokens by its tokenizer)",
-                    r["tokens_per_s"].as_f64().unwrap_or(0.0),
-                    r["seconds"].as_f64().unwrap_or(0.0),
-                    r["peak_rss_mb"].as_f64().unwrap_or(0.0),
-                    r["tokens"]
-                )?;
-                writeln!(
-                    out,
-                    "  ratio (ours / reference): {:.2}x",
-                    ratio.unwrap_or(0.0)
-                )?;
-            } else {
-                writeln!(out, "  (no --reference-python: the reference was not run)")?;
-            }
-        }
+/// Prints the comparison as text (`--format text`).
+fn print_text(
+    out: &mut impl Write,
+    dir: &std::path::Path,
+    batch_size: usize,
+    ours: &Ours,
+    reference: Option<&Value>,
+    ratio: Option<f64>,
+) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "embeddings throughput, {} ({} texts, {} tokens, batch {}, {} threads)",
+        dir.display(),
+        ours.texts,
+        ours.tokens,
+        batch_size,
+        ours.threads
+    )?;
+    writeln!(
+        out,
+        "  epicrisis:              {:>8.1} tokens/s  {:>6.2} s  peak RSS {:>6.0} MB  (load {:.2} s)",
+        ours.json["tokens_per_s"].as_f64().unwrap_or(0.0),
+        ours.seconds,
+        ours.json["peak_rss_mb"].as_f64().unwrap_or(0.0),
+        ours.load_seconds
+    )?;
+    if let Some(r) = reference {
+        writeln!(
+            out,
+            "  sentence-transformers:  {:>8.1} tokens/s  {:>6.2} s  peak RSS {:>6.0} MB  ({} tokens by its tokenizer)",
+            r["tokens_per_s"].as_f64().unwrap_or(0.0),
+            r["seconds"].as_f64().unwrap_or(0.0),
+            r["peak_rss_mb"].as_f64().unwrap_or(0.0),
+            r["tokens"]
+        )?;
+        writeln!(
+            out,
+            "  ratio (ours / reference): {:.2}x",
+            ratio.unwrap_or(0.0)
+        )?;
+    } else {
+        writeln!(out, "  (no --reference-python: the reference was not run)")?;
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 fn reference(
@@ -229,4 +276,21 @@ pub fn for_bench(
         .unwrap_or_else(|| config.embeddings_dir());
     let embedder = crate::embedder::load(&dir, BertOptions::default())?;
     Ok((embedder, crate::eval::read_dataset(dataset)?))
+}
+
+/// Embeds `texts`, an embeddings failure being an internal one.
+pub fn embed(
+    embedder: &dyn epicrisis_embed::Embedder,
+    texts: &[&str],
+    role: Role,
+) -> Result<Vec<Vec<f32>>, Failure> {
+    embedder
+        .embed(texts, role)
+        .map_err(|e| Failure::Internal(e.into()))
+}
+
+/// Tokens in `text` by the embeddings model's tokenizer (a quarter of its bytes if that
+/// fails), for cutting passages.
+pub fn token_count(embedder: &dyn epicrisis_embed::Embedder, text: &str) -> usize {
+    embedder.count_tokens(text).unwrap_or(text.len() / 4)
 }

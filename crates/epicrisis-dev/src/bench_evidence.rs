@@ -74,6 +74,11 @@ fn tally(cases: &[Case], opts: &EvidenceOptions, dense: bool) -> Tally {
     t
 }
 
+/// One row of the table: coverage threshold, cosine threshold (`None`: lexical evidence
+/// only) and the figures.
+type Row = (f32, Option<f32>, Tally);
+
+/// Measures the evidence thresholds on the dev set and prints the table.
 pub fn run(
     args: BenchEvidenceArgs,
     env_file: Option<&std::path::Path>,
@@ -92,14 +97,29 @@ pub fn run(
         )));
     }
     let started = Instant::now();
-    let count = |s: &str| embedder.count_tokens(s).unwrap_or(s.len() / 4);
+    let cases = embed_cases(embedder.as_ref(), &usable)?;
+    let embed_s = started.elapsed().as_secs_f64();
+    let rows = threshold_rows(&cases);
+    let mut out = std::io::stdout().lock();
+    match args.format {
+        ReportFormat::Json => print_json(&mut out, embedder.name(), cases.len(), embed_s, &rows)?,
+        ReportFormat::Text => print_text(&mut out, embedder.name(), cases.len(), embed_s, &rows)?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Cuts each usable record's data into passages and embeds them, with the sentences of its
+/// own reference and of another record's.
+fn embed_cases(
+    embedder: &dyn epicrisis_embed::Embedder,
+    usable: &[(&Episode, &str)],
+) -> Result<Vec<Case>, Failure> {
+    let count = |s: &str| crate::bench_embed::token_count(embedder, s);
     let embed = |texts: &[&str], role: Role| {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
-        embedder
-            .embed(texts, role)
-            .map_err(|e| Failure::Internal(e.into()))
+        crate::bench_embed::embed(embedder, texts, role)
     };
     let sentence_vectors = |text: &str| {
         let owned = sentence_texts(text);
@@ -124,7 +144,11 @@ pub fn run(
             ],
         });
     }
-    let embed_s = started.elapsed().as_secs_f64();
+    Ok(cases)
+}
+
+/// Tallies every pair of thresholds: each coverage alone, then with each cosine.
+fn threshold_rows(cases: &[Case]) -> Vec<Row> {
     let coverages = [0.4f32, 0.5, 0.6];
     let cosines = [0.84f32, 0.86, 0.88, 0.90, 0.92];
     let mut rows = Vec::new();
@@ -134,64 +158,76 @@ pub fn run(
             min_cosine: f32::INFINITY,
             ..EvidenceOptions::default()
         };
-        rows.push((min_coverage, None, tally(&cases, &lexical, false)));
+        rows.push((min_coverage, None, tally(cases, &lexical, false)));
         for &min_cosine in &cosines {
             let opts = EvidenceOptions {
                 min_coverage,
                 min_cosine,
                 ..EvidenceOptions::default()
             };
-            rows.push((min_coverage, Some(min_cosine), tally(&cases, &opts, true)));
+            rows.push((min_coverage, Some(min_cosine), tally(cases, &opts, true)));
         }
     }
+    rows
+}
+
+/// Prints the rows as JSON (`--format json`).
+fn print_json(
+    out: &mut impl Write,
+    model: &str,
+    records: usize,
+    embed_s: f64,
+    rows: &[Row],
+) -> std::io::Result<()> {
     let defaults = EvidenceOptions::default();
-    let mut out = std::io::stdout().lock();
-    match args.format {
-        ReportFormat::Json => {
-            let list: Vec<_> = rows
-                .iter()
-                .map(|(cov, cos, t)| {
-                    json!({"min_coverage": cov, "min_cosine": cos, "reference_sentences": t.own,
-                           "reference_supported": t.support(), "foreign_sentences": t.foreign,
-                           "foreign_unsupported": t.catch()})
-                })
-                .collect();
-            writeln!(
-                out,
-                "{:#}",
-                json!({"model": embedder.name(), "records": cases.len(), "embed_seconds": embed_s,
-                       "default": {"min_coverage": defaults.min_coverage, "min_cosine": defaults.min_cosine},
-                       "rows": list})
-            )?;
-        }
-        ReportFormat::Text => {
-            let t0 = rows.first().map(|r| r.2).unwrap_or_default();
-            writeln!(
-                out,
-                "evidence on {} dev records ({} reference sentences, {} foreign sentences), model {}, embedding {embed_s:.1} s",
-                cases.len(),
-                t0.own,
-                t0.foreign,
-                embedder.name()
-            )?;
-            writeln!(
-                out,
-                "  {:>8} {:>8}  {:>20}  {:>20}",
-                "coverage", "cosine", "reference supported", "foreign flagged"
-            )?;
-            for (cov, cos, t) in &rows {
-                let is_default = *cov == defaults.min_coverage && *cos == Some(defaults.min_cosine);
-                writeln!(
-                    out,
-                    "  {:>8.2} {:>8}  {:>19.1}%  {:>19.1}%{}",
-                    cov,
-                    cos.map(|c| format!("{c:.2}")).unwrap_or_else(|| "—".into()),
-                    100.0 * t.support(),
-                    100.0 * t.catch(),
-                    if is_default { "   ← default" } else { "" }
-                )?;
-            }
-        }
+    let list: Vec<_> = rows
+        .iter()
+        .map(|(cov, cos, t)| {
+            json!({"min_coverage": cov, "min_cosine": cos, "reference_sentences": t.own,
+                   "reference_supported": t.support(), "foreign_sentences": t.foreign,
+                   "foreign_unsupported": t.catch()})
+        })
+        .collect();
+    writeln!(
+        out,
+        "{:#}",
+        json!({"model": model, "records": records, "embed_seconds": embed_s,
+               "default": {"min_coverage": defaults.min_coverage, "min_cosine": defaults.min_cosine},
+               "rows": list})
+    )
+}
+
+/// Prints the rows as a table (`--format text`), marking the default thresholds.
+fn print_text(
+    out: &mut impl Write,
+    model: &str,
+    records: usize,
+    embed_s: f64,
+    rows: &[Row],
+) -> std::io::Result<()> {
+    let defaults = EvidenceOptions::default();
+    let t0 = rows.first().map(|r| r.2).unwrap_or_default();
+    writeln!(
+        out,
+        "evidence on {} dev records ({} reference sentences, {} foreign sentences), model {}, embedding {embed_s:.1} s",
+        records, t0.own, t0.foreign, model
+    )?;
+    writeln!(
+        out,
+        "  {:>8} {:>8}  {:>20}  {:>20}",
+        "coverage", "cosine", "reference supported", "foreign flagged"
+    )?;
+    for (cov, cos, t) in rows {
+        let is_default = *cov == defaults.min_coverage && *cos == Some(defaults.min_cosine);
+        writeln!(
+            out,
+            "  {:>8.2} {:>8}  {:>19.1}%  {:>19.1}%{}",
+            cov,
+            cos.map(|c| format!("{c:.2}")).unwrap_or_else(|| "—".into()),
+            100.0 * t.support(),
+            100.0 * t.catch(),
+            if is_default { "   ← default" } else { "" }
+        )?;
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }

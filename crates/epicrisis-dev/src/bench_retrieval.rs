@@ -133,6 +133,22 @@ fn order(scores: &[f32]) -> Vec<usize> {
     idx
 }
 
+/// The retrieval methods compared, in the table's column order.
+const METHODS: [&str; 3] = ["lexical", "dense", "hybrid"];
+
+/// The question kinds of the table, in row order (`todas`: all questions).
+const KINDS: [&str; 5] = [
+    "todas",
+    "procedimiento",
+    "medicamento",
+    "diagnóstico de ingreso",
+    "diagnóstico de egreso",
+];
+
+/// Scores by (method, question kind).
+type Totals = BTreeMap<(&'static str, &'static str), Score>;
+
+/// Measures lexical, dense and hybrid retrieval on assembled stays and prints the table.
 pub fn run(
     args: BenchRetrievalArgs,
     env_file: Option<&std::path::Path>,
@@ -152,77 +168,22 @@ pub fn run(
             args.days
         )));
     }
-    let methods = ["lexical", "dense", "hybrid"];
-    let mut totals: BTreeMap<(&str, &str), Score> = BTreeMap::new();
+    let mut totals = Totals::new();
     let mut stays = 0;
     let mut n_passages = 0;
     let started = Instant::now();
-    let count = |s: &str| embedder.count_tokens(s).unwrap_or(s.len() / 4);
     for group in episodes.chunks(args.days).filter(|g| g.len() == args.days) {
         stays += 1;
-        let stay = assemble_stay(group);
-        let ps = passages(&stay, args.passage_tokens, &count);
-        n_passages += ps.len();
-        let texts: Vec<&str> = ps.iter().map(|p| p.text.as_str()).collect();
-        let vectors = embedder
-            .embed(&texts, Role::Passage)
-            .map_err(|e| Failure::Internal(e.into()))?;
-        let bm25 = Bm25::new(&texts);
-        let qs = questions(group);
-        let qtexts: Vec<&str> = qs.iter().map(|q| q.text.as_str()).collect();
-        let qvecs = embedder
-            .embed(&qtexts, Role::Query)
-            .map_err(|e| Failure::Internal(e.into()))?;
-        for (q, qv) in qs.iter().zip(&qvecs) {
-            let lexical = bm25.scores(&q.text);
-            let dense = dense_scores(qv, &vectors);
-            let fused: Vec<usize> =
-                hybrid(Some(&dense), Some(&lexical), Fusion::default(), ps.len())
-                    .into_iter()
-                    .map(|h| h.index)
-                    .collect();
-            // A lexical search that shares no term with any passage finds nothing:
-            // passages with score 0 are not a ranking.
-            let lex_rank: Vec<usize> = order(&lexical)
-                .into_iter()
-                .filter(|&i| lexical[i] > 0.0)
-                .collect();
-            for (m, ranking) in methods.iter().zip([lex_rank, order(&dense), fused]) {
-                totals
-                    .entry((m, q.kind))
-                    .or_default()
-                    .add(&ranking, &ps, q, &stay);
-                totals
-                    .entry((m, "todas"))
-                    .or_default()
-                    .add(&ranking, &ps, q, &stay);
-            }
-        }
+        n_passages += score_stay(embedder.as_ref(), group, args.passage_tokens, &mut totals)?;
     }
     let seconds = started.elapsed().as_secs_f64();
-    let kinds = [
-        "todas",
-        "procedimiento",
-        "medicamento",
-        "diagnóstico de ingreso",
-        "diagnóstico de egreso",
-    ];
-    let rows: Vec<serde_json::Value> = kinds
-        .iter()
-        .flat_map(|k| {
-            methods.iter().map(|m| {
-                let s = totals.get(&(*m, *k)).copied().unwrap_or_default();
-                json!({"questions": k, "method": m, "n": s.n, "recall_at_5": s.recall(), "mrr": s.mrr()})
-            }).collect::<Vec<_>>()
-        })
-        .collect();
     let mut out = std::io::stdout().lock();
     match args.format {
         ReportFormat::Json => writeln!(
             out,
             "{:#}",
             json!({"model": embedder.name(), "stays": stays, "days": args.days,
-                   "passages": n_passages, "seconds": seconds, "rows": rows})
+                   "passages": n_passages, "seconds": seconds, "rows": json_rows(&totals)})
         )?,
         ReportFormat::Text => {
             writeln!(
@@ -231,27 +192,90 @@ pub fn run(
                 args.days,
                 embedder.name()
             )?;
-            writeln!(
-                out,
-                "  {:<24} {:>5}  {:>22}  {:>22}  {:>22}",
-                "questions", "n", "lexical R@5 / MRR", "dense R@5 / MRR", "hybrid R@5 / MRR"
-            )?;
-            for k in kinds {
-                let s = |m: &str| totals.get(&(m, k)).copied().unwrap_or_default();
-                let cell = |m: &str| format!("{:.3} / {:.3}", s(m).recall(), s(m).mrr());
-                writeln!(
-                    out,
-                    "  {:<24} {:>5}  {:>22}  {:>22}  {:>22}",
-                    k,
-                    s("hybrid").n,
-                    cell("lexical"),
-                    cell("dense"),
-                    cell("hybrid")
-                )?;
-            }
+            print_table(&mut out, &totals)?;
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Assembles one stay from `group`, asks its questions with each method and adds the
+/// scores to `totals`; returns the number of passages.
+fn score_stay(
+    embedder: &dyn epicrisis_embed::Embedder,
+    group: &[&Episode],
+    passage_tokens: usize,
+    totals: &mut Totals,
+) -> Result<usize, Failure> {
+    let count = |s: &str| crate::bench_embed::token_count(embedder, s);
+    let stay = assemble_stay(group);
+    let ps = passages(&stay, passage_tokens, &count);
+    let texts: Vec<&str> = ps.iter().map(|p| p.text.as_str()).collect();
+    let vectors = crate::bench_embed::embed(embedder, &texts, Role::Passage)?;
+    let bm25 = Bm25::new(&texts);
+    let qs = questions(group);
+    let qtexts: Vec<&str> = qs.iter().map(|q| q.text.as_str()).collect();
+    let qvecs = crate::bench_embed::embed(embedder, &qtexts, Role::Query)?;
+    for (q, qv) in qs.iter().zip(&qvecs) {
+        let lexical = bm25.scores(&q.text);
+        let dense = dense_scores(qv, &vectors);
+        let fused: Vec<usize> = hybrid(Some(&dense), Some(&lexical), Fusion::default(), ps.len())
+            .into_iter()
+            .map(|h| h.index)
+            .collect();
+        // A lexical search that shares no term with any passage finds nothing:
+        // passages with score 0 are not a ranking.
+        let lex_rank: Vec<usize> = order(&lexical)
+            .into_iter()
+            .filter(|&i| lexical[i] > 0.0)
+            .collect();
+        for (m, ranking) in METHODS.iter().zip([lex_rank, order(&dense), fused]) {
+            totals
+                .entry((m, q.kind))
+                .or_default()
+                .add(&ranking, &ps, q, &stay);
+            totals
+                .entry((m, "todas"))
+                .or_default()
+                .add(&ranking, &ps, q, &stay);
+        }
+    }
+    Ok(ps.len())
+}
+
+/// The rows of the JSON report: one per question kind and method.
+fn json_rows(totals: &Totals) -> Vec<serde_json::Value> {
+    KINDS
+        .iter()
+        .flat_map(|k| {
+            METHODS.iter().map(|m| {
+                let s = totals.get(&(*m, *k)).copied().unwrap_or_default();
+                json!({"questions": k, "method": m, "n": s.n, "recall_at_5": s.recall(), "mrr": s.mrr()})
+            }).collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// Prints the table: one row per question kind, recall@5 and MRR per method.
+fn print_table(out: &mut impl Write, totals: &Totals) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "  {:<24} {:>5}  {:>22}  {:>22}  {:>22}",
+        "questions", "n", "lexical R@5 / MRR", "dense R@5 / MRR", "hybrid R@5 / MRR"
+    )?;
+    for k in KINDS {
+        let s = |m: &str| totals.get(&(m, k)).copied().unwrap_or_default();
+        let cell = |m: &str| format!("{:.3} / {:.3}", s(m).recall(), s(m).mrr());
+        writeln!(
+            out,
+            "  {:<24} {:>5}  {:>22}  {:>22}  {:>22}",
+            k,
+            s("hybrid").n,
+            cell("lexical"),
+            cell("dense"),
+            cell("hybrid")
+        )?;
+    }
+    Ok(())
 }
 
 /// One end-to-end draft of a long stay.
@@ -317,6 +341,12 @@ fn draft_once(
     }
 }
 
+/// One episode's two drafts: its name, its number of notes, the draft with the whole
+/// notes and the draft with retrieval.
+type LongstayRow = (String, usize, Run, Run);
+
+/// Drafts the rich example episode and an assembled long stay end to end, with the whole
+/// notes and with retrieval, and prints what retrieval saves.
 pub fn run_longstay(
     args: BenchLongstayArgs,
     env_file: Option<&std::path::Path>,
@@ -332,22 +362,7 @@ pub fn run_longstay(
         .clone()
         .unwrap_or_else(|| config.embeddings_dir());
     let embedder = crate::embedder::load(&dir, Default::default())?;
-    let rich = epicrisis_ingest::read_episode_path(&args.episode)?;
-    let records = crate::eval::read_dataset(&args.dataset)?;
-    let days: Vec<&Episode> = records
-        .iter()
-        .map(|r| &r.episode)
-        .filter(|e| !e.evolution.is_empty())
-        .take(args.days)
-        .collect();
-    if days.len() < args.days {
-        return Err(Failure::Input(format!(
-            "{}: fewer than --days {} records with notes",
-            args.dataset.display(),
-            args.days
-        )));
-    }
-    let stay = assemble_stay(&days);
+    let (rich, stay) = longstay_episodes(&args)?;
     let whole = Retrieval {
         embedder: None,
         notes_budget_tokens: usize::MAX,
@@ -362,22 +377,13 @@ pub fn run_longstay(
         (args.episode.display().to_string(), &rich),
         (format!("estadía armada de {} días", args.days), &stay),
     ];
-    let mut rows = Vec::new();
+    let mut rows: Vec<LongstayRow> = Vec::new();
     for (name, ep) in cases {
         let a = draft_once(&generator, ep, &settings.sampling, whole.clone());
         let b = draft_once(&generator, ep, &settings.sampling, retrieved.clone());
         rows.push((name, ep.evolution.len(), a, b));
     }
     let mut out = std::io::stdout().lock();
-    let describe = |r: &Run| match &r.failure {
-        Some(f) => json!({"failure": f}),
-        None => json!({
-            "seconds": r.seconds, "prompt_tokens": r.prompt_tokens,
-            "first_round_prompt_tokens": r.first_prompt_tokens, "rounds": r.rounds,
-            "validator_errors": r.errors, "evolution_origin": r.origin,
-            "retrieval": r.retrieval,
-        }),
-    };
     match args.format {
         ReportFormat::Json => {
             let v: Vec<_> = rows
@@ -397,42 +403,83 @@ pub fn run_longstay(
                 generator_name(&settings),
                 embedder.name()
             )?;
-            for (name, notes, a, b) in &rows {
-                writeln!(out, "  {name} ({notes} notes)")?;
-                for (label, r) in [("whole notes", a), ("retrieval", b)] {
-                    match &r.failure {
-                        Some(f) => writeln!(out, "    {label:<12} failed: {f}")?,
-                        None => {
-                            let ret = r.retrieval.as_ref();
-                            writeln!(
-                                out,
-                                "    {label:<12} {:>6.1} s  prompt {:>5} tokens/round ({} rounds, {} in all)  notes {} of {} tokens ({})  errors {}  evolution: {}",
-                                r.seconds,
-                                r.first_prompt_tokens,
-                                r.rounds,
-                                r.prompt_tokens,
-                                ret.map_or(0, |x| x.tokens_used),
-                                ret.map_or(0, |x| x.tokens_total),
-                                ret.map_or("", |x| x.method.as_str()),
-                                r.errors,
-                                r.origin
-                            )?;
-                        }
-                    }
-                }
-                if a.failure.is_none() && b.failure.is_none() && a.first_prompt_tokens > 0 {
-                    writeln!(
-                        out,
-                        "    retrieval saved {} prompt tokens per round ({:.0} %); seconds per epicrisis {:.2}x",
-                        a.first_prompt_tokens as i64 - b.first_prompt_tokens as i64,
-                        100.0 * (1.0 - b.first_prompt_tokens as f64 / a.first_prompt_tokens as f64),
-                        b.seconds / a.seconds
-                    )?;
-                }
+            for row in &rows {
+                print_longstay_row(&mut out, row)?;
             }
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The rich example episode (`--episode`) and the stay assembled from the first `--days`
+/// dev records with notes.
+fn longstay_episodes(args: &BenchLongstayArgs) -> Result<(Episode, Episode), Failure> {
+    let rich = epicrisis_ingest::read_episode_path(&args.episode)?;
+    let records = crate::eval::read_dataset(&args.dataset)?;
+    let days: Vec<&Episode> = records
+        .iter()
+        .map(|r| &r.episode)
+        .filter(|e| !e.evolution.is_empty())
+        .take(args.days)
+        .collect();
+    if days.len() < args.days {
+        return Err(Failure::Input(format!(
+            "{}: fewer than --days {} records with notes",
+            args.dataset.display(),
+            args.days
+        )));
+    }
+    Ok((rich, assemble_stay(&days)))
+}
+
+/// One draft in the JSON report: its figures, or its failure.
+fn describe(r: &Run) -> serde_json::Value {
+    match &r.failure {
+        Some(f) => json!({"failure": f}),
+        None => json!({
+            "seconds": r.seconds, "prompt_tokens": r.prompt_tokens,
+            "first_round_prompt_tokens": r.first_prompt_tokens, "rounds": r.rounds,
+            "validator_errors": r.errors, "evolution_origin": r.origin,
+            "retrieval": r.retrieval,
+        }),
+    }
+}
+
+/// Prints one episode's two drafts as text, and what retrieval saved when both succeeded.
+fn print_longstay_row(out: &mut impl Write, row: &LongstayRow) -> std::io::Result<()> {
+    let (name, notes, a, b) = row;
+    writeln!(out, "  {name} ({notes} notes)")?;
+    for (label, r) in [("whole notes", a), ("retrieval", b)] {
+        match &r.failure {
+            Some(f) => writeln!(out, "    {label:<12} failed: {f}")?,
+            None => {
+                let ret = r.retrieval.as_ref();
+                writeln!(
+                    out,
+                    "    {label:<12} {:>6.1} s  prompt {:>5} tokens/round ({} rounds, {} in all)  notes {} of {} tokens ({})  errors {}  evolution: {}",
+                    r.seconds,
+                    r.first_prompt_tokens,
+                    r.rounds,
+                    r.prompt_tokens,
+                    ret.map_or(0, |x| x.tokens_used),
+                    ret.map_or(0, |x| x.tokens_total),
+                    ret.map_or("", |x| x.method.as_str()),
+                    r.errors,
+                    r.origin
+                )?;
+            }
+        }
+    }
+    if a.failure.is_none() && b.failure.is_none() && a.first_prompt_tokens > 0 {
+        writeln!(
+            out,
+            "    retrieval saved {} prompt tokens per round ({:.0} %); seconds per epicrisis {:.2}x",
+            a.first_prompt_tokens as i64 - b.first_prompt_tokens as i64,
+            100.0 * (1.0 - b.first_prompt_tokens as f64 / a.first_prompt_tokens as f64),
+            b.seconds / a.seconds
+        )?;
+    }
+    Ok(())
 }
 
 fn generator_name(settings: &crate::config::LocalSettings) -> String {

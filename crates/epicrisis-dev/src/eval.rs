@@ -105,6 +105,34 @@ fn item_parse_rate(records: &[Record]) -> (usize, usize) {
     (full, total)
 }
 
+/// Figures summed over the drafted records.
+#[derive(Default)]
+struct Totals {
+    found: usize,
+    total_codes: usize,
+    unsupported: usize,
+    errors: usize,
+    rouge_sum: f64,
+    rouge_n: usize,
+    ley_sum: usize,
+    ley_full: usize,
+    /// Seconds per record, in record order.
+    times: Vec<f64>,
+    repaired: usize,
+    fallbacks: usize,
+    model_parts: usize,
+}
+
+impl Totals {
+    /// The median of the seconds per record.
+    fn median_seconds(&self) -> f64 {
+        let mut sorted = self.times.clone();
+        sorted.sort_by(f64::total_cmp);
+        percentile(&sorted, 0.5)
+    }
+}
+
+/// Drafts every record with the chosen engine and prints the quality figures.
 fn generation(
     args: &EvalArgs,
     records: &[Record],
@@ -113,148 +141,197 @@ fn generation(
 ) -> Result<ExitCode, Failure> {
     let mut narrative = crate::eval_narrative::NarrativeFigures::default();
     let mut report_file = open_report(&args.report)?;
-    let mut found = 0usize;
-    let mut total_codes = 0usize;
-    let mut unsupported = 0usize;
-    let mut errors = 0usize;
-    let mut rouge_sum = 0.0;
-    let mut rouge_n = 0usize;
-    let mut ley_sum = 0usize;
-    let mut ley_full = 0usize;
-    let mut times = Vec::with_capacity(records.len());
+    let mut totals = Totals {
+        times: Vec::with_capacity(records.len()),
+        ..Totals::default()
+    };
     let engine = crate::engine::open(args.engine, &args.model, config, layout(args.layout))?;
-    let mut repaired = 0usize;
-    let mut fallbacks = 0usize;
-    let mut model_parts = 0usize;
     for r in records {
-        let t = Instant::now();
-        let outcome = engine.draft(&r.episode, layout(args.layout), TextFormat::Plain, |_| {})?;
-        let (file, reference) = narratives
-            .get(r.line - 1)
-            .map_or((None, None), |(f, n)| (Some(f.as_str()), n.as_deref()));
-        let narrative_rouge = narrative.add(&outcome, reference);
-        let narrative_text = crate::eval_narrative::evolution_text(&outcome);
-        let text = outcome.text;
-        let report = outcome.report;
-        let secs = t.elapsed().as_secs_f64();
-        for p in &outcome.draft.parts {
-            match p.origin {
-                Origin::Model => model_parts += 1,
-                Origin::Repaired => repaired += 1,
-                Origin::Fallback => fallbacks += 1,
-                Origin::Deterministic | Origin::Edited => {}
-            }
-        }
-        times.push(secs);
-        let recall = code_recall(&r.episode, &text);
-        found += recall.found;
-        total_codes += recall.total;
-        let u = unsupported_errors(&report);
-        unsupported += u;
-        errors += report.error_count();
-        let rouge = r
-            .reference
-            .as_deref()
-            .map(|reference| rouge_l(&text, reference));
-        if let Some(x) = rouge {
-            rouge_sum += x;
-            rouge_n += 1;
-        }
-        let ley = ley_coverage(&r.episode, &text, &report);
-        ley_sum += ley.count();
-        if ley.count() == 5 {
-            ley_full += 1;
-        }
-        if let Some(f) = report_file.as_mut() {
-            let line = json!({
-                "line": r.line, "file": file, "narrative": narrative_text,
-                "narrative_rouge_l": narrative_rouge, "text": text, "code_recall": recall, "unsupported": u,
-                "errors": report.error_count(), "rouge_l": rouge, "ley_20584": ley,
-                "seconds": secs, "findings": report.findings,
-            });
-            writeln!(f, "{line}")?;
-        }
+        draft_record(
+            &engine,
+            args,
+            r,
+            narratives,
+            &mut narrative,
+            &mut totals,
+            report_file.as_mut(),
+        )?;
     }
-    let n = records.len() as f64;
-    let mut sorted = times.clone();
-    sorted.sort_by(f64::total_cmp);
-    let (parsed, items) = item_parse_rate(records);
-    let summary = json!({
-        "dataset": args.dataset.display().to_string(),
-        "engine": args.engine.as_str(),
-        "layout": layout(args.layout).as_str(),
-        "records": records.len(),
-        "code_recall": {"found": found, "total": total_codes, "rate": found as f64 / total_codes.max(1) as f64},
-        "unsupported_per_document": unsupported as f64 / n,
-        "errors_per_document": errors as f64 / n,
-        "rouge_l": if rouge_n > 0 { Some(rouge_sum / rouge_n as f64) } else { None },
-        "ley_20584": {"mean_items": ley_sum as f64 / n, "complete_documents": ley_full},
-        "seconds_per_document": {"mean": times.iter().sum::<f64>() / n, "median": percentile(&sorted, 0.5)},
-        "items_fully_parsed": {"parsed": parsed, "total": items},
-        "model_parts": {"accepted_first": model_parts, "repaired": repaired, "fallback": fallbacks},
-        "narrative": (narrative.drafts > 0).then(|| narrative.summary()),
-        "load_ms": engine.load_ms(),
-    });
     let mut out = std::io::stdout().lock();
     match args.format {
-        ReportFormat::Json => writeln!(
-            out,
-            "{}",
-            serde_json::to_string_pretty(&summary).map_err(anyhow::Error::from)?
-        )?,
+        ReportFormat::Json => {
+            let summary = summary_json(args, records, &totals, &narrative, &engine);
+            writeln!(
+                out,
+                "{}",
+                serde_json::to_string_pretty(&summary).map_err(anyhow::Error::from)?
+            )?
+        }
         ReportFormat::Text => {
-            writeln!(
-                out,
-                "dataset: {} ({} records), engine {}, layout {}",
-                args.dataset.display(),
-                records.len(),
-                args.engine.as_str(),
-                layout(args.layout).as_str()
-            )?;
-            writeln!(
-                out,
-                "code recall: {found}/{total_codes} ({:.1} %)",
-                100.0 * found as f64 / total_codes.max(1) as f64
-            )?;
-            writeln!(
-                out,
-                "unsupported findings per document: {:.3} (all errors per document: {:.3})",
-                unsupported as f64 / n,
-                errors as f64 / n
-            )?;
-            if rouge_n > 0 {
-                writeln!(
-                    out,
-                    "ROUGE-L F1 against the reference: {:.3} (mean of {rouge_n})",
-                    rouge_sum / rouge_n as f64
-                )?;
-            }
-            writeln!(
-                out,
-                "Ley 20.584 items a-e covered: {:.2}/5 on average; all five in {ley_full}/{}",
-                ley_sum as f64 / n,
-                records.len()
-            )?;
-            writeln!(
-                out,
-                "seconds per document: mean {:.5}, median {:.5}",
-                times.iter().sum::<f64>() / n,
-                percentile(&sorted, 0.5)
-            )?;
-            writeln!(
-                out,
-                "compact list items fully parsed: {parsed}/{items} ({:.1} %)",
-                100.0 * parsed as f64 / items.max(1) as f64
-            )?;
-            if args.engine != crate::cli::Engine::Deterministic {
-                writeln!(
-                    out,
-                    "model-written parts: {model_parts} accepted as written, {repaired} after repair, {fallbacks} replaced by the deterministic writer (model load {:.1} s)",
-                    engine.load_ms() / 1e3
-                )?;
-            }
+            print_text(&mut out, args, records, &totals, &engine)?;
             narrative.print_text(&mut out)?;
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Drafts one record, adds its figures to `totals` and `narrative`, and writes its line to
+/// the report file, if any.
+fn draft_record(
+    engine: &crate::engine::Ready,
+    args: &EvalArgs,
+    r: &Record,
+    narratives: &[(String, Option<String>)],
+    narrative: &mut crate::eval_narrative::NarrativeFigures,
+    totals: &mut Totals,
+    report_file: Option<&mut std::io::BufWriter<std::fs::File>>,
+) -> Result<(), Failure> {
+    let t = Instant::now();
+    let outcome = engine.draft(&r.episode, layout(args.layout), TextFormat::Plain, |_| {})?;
+    let (file, reference) = narratives
+        .get(r.line - 1)
+        .map_or((None, None), |(f, n)| (Some(f.as_str()), n.as_deref()));
+    let narrative_rouge = narrative.add(&outcome, reference);
+    let narrative_text = crate::eval_narrative::evolution_text(&outcome);
+    let text = outcome.text;
+    let report = outcome.report;
+    let secs = t.elapsed().as_secs_f64();
+    for p in &outcome.draft.parts {
+        match p.origin {
+            Origin::Model => totals.model_parts += 1,
+            Origin::Repaired => totals.repaired += 1,
+            Origin::Fallback => totals.fallbacks += 1,
+            Origin::Deterministic | Origin::Edited => {}
+        }
+    }
+    totals.times.push(secs);
+    let recall = code_recall(&r.episode, &text);
+    totals.found += recall.found;
+    totals.total_codes += recall.total;
+    let u = unsupported_errors(&report);
+    totals.unsupported += u;
+    totals.errors += report.error_count();
+    let rouge = r
+        .reference
+        .as_deref()
+        .map(|reference| rouge_l(&text, reference));
+    if let Some(x) = rouge {
+        totals.rouge_sum += x;
+        totals.rouge_n += 1;
+    }
+    let ley = ley_coverage(&r.episode, &text, &report);
+    totals.ley_sum += ley.count();
+    if ley.count() == 5 {
+        totals.ley_full += 1;
+    }
+    if let Some(f) = report_file {
+        let line = json!({
+            "line": r.line, "file": file, "narrative": narrative_text,
+            "narrative_rouge_l": narrative_rouge, "text": text, "code_recall": recall, "unsupported": u,
+            "errors": report.error_count(), "rouge_l": rouge, "ley_20584": ley,
+            "seconds": secs, "findings": report.findings,
+        });
+        writeln!(f, "{line}")?;
+    }
+    Ok(())
+}
+
+/// The summary printed with `--format json`.
+fn summary_json(
+    args: &EvalArgs,
+    records: &[Record],
+    totals: &Totals,
+    narrative: &crate::eval_narrative::NarrativeFigures,
+    engine: &crate::engine::Ready,
+) -> serde_json::Value {
+    let t = totals;
+    let n = records.len() as f64;
+    let (parsed, items) = item_parse_rate(records);
+    json!({
+        "dataset": args.dataset.display().to_string(),
+        "engine": args.engine.as_str(),
+        "layout": layout(args.layout).as_str(),
+        "records": records.len(),
+        "code_recall": {"found": t.found, "total": t.total_codes, "rate": t.found as f64 / t.total_codes.max(1) as f64},
+        "unsupported_per_document": t.unsupported as f64 / n,
+        "errors_per_document": t.errors as f64 / n,
+        "rouge_l": if t.rouge_n > 0 { Some(t.rouge_sum / t.rouge_n as f64) } else { None },
+        "ley_20584": {"mean_items": t.ley_sum as f64 / n, "complete_documents": t.ley_full},
+        "seconds_per_document": {"mean": t.times.iter().sum::<f64>() / n, "median": t.median_seconds()},
+        "items_fully_parsed": {"parsed": parsed, "total": items},
+        "model_parts": {"accepted_first": t.model_parts, "repaired": t.repaired, "fallback": t.fallbacks},
+        "narrative": (narrative.drafts > 0).then(|| narrative.summary()),
+        "load_ms": engine.load_ms(),
+    })
+}
+
+/// Prints the summary as text (`--format text`), but for the narrative figures.
+fn print_text(
+    out: &mut impl Write,
+    args: &EvalArgs,
+    records: &[Record],
+    totals: &Totals,
+    engine: &crate::engine::Ready,
+) -> std::io::Result<()> {
+    let t = totals;
+    let n = records.len() as f64;
+    let (parsed, items) = item_parse_rate(records);
+    writeln!(
+        out,
+        "dataset: {} ({} records), engine {}, layout {}",
+        args.dataset.display(),
+        records.len(),
+        args.engine.as_str(),
+        layout(args.layout).as_str()
+    )?;
+    writeln!(
+        out,
+        "code recall: {}/{} ({:.1} %)",
+        t.found,
+        t.total_codes,
+        100.0 * t.found as f64 / t.total_codes.max(1) as f64
+    )?;
+    writeln!(
+        out,
+        "unsupported findings per document: {:.3} (all errors per document: {:.3})",
+        t.unsupported as f64 / n,
+        t.errors as f64 / n
+    )?;
+    if t.rouge_n > 0 {
+        writeln!(
+            out,
+            "ROUGE-L F1 against the reference: {:.3} (mean of {})",
+            t.rouge_sum / t.rouge_n as f64,
+            t.rouge_n
+        )?;
+    }
+    writeln!(
+        out,
+        "Ley 20.584 items a-e covered: {:.2}/5 on average; all five in {}/{}",
+        t.ley_sum as f64 / n,
+        t.ley_full,
+        records.len()
+    )?;
+    writeln!(
+        out,
+        "seconds per document: mean {:.5}, median {:.5}",
+        t.times.iter().sum::<f64>() / n,
+        t.median_seconds()
+    )?;
+    writeln!(
+        out,
+        "compact list items fully parsed: {parsed}/{items} ({:.1} %)",
+        100.0 * parsed as f64 / items.max(1) as f64
+    )?;
+    if args.engine != crate::cli::Engine::Deterministic {
+        writeln!(
+            out,
+            "model-written parts: {} accepted as written, {} after repair, {} replaced by the deterministic writer (model load {:.1} s)",
+            t.model_parts,
+            t.repaired,
+            t.fallbacks,
+            engine.load_ms() / 1e3
+        )?;
+    }
+    Ok(())
 }

@@ -154,6 +154,19 @@ fn plant_and_check(
     Ok(())
 }
 
+/// What the validator and the novel-word guard found over the dataset.
+#[derive(Default)]
+struct Tallies {
+    refs: FalseErrors,
+    rephrased: FalseErrors,
+    /// Milliseconds to index and check each reference.
+    times: Vec<f64>,
+    planted: Caught,
+    rephrased_planted: Caught,
+    novel: crate::novel_flags::NovelFlags,
+}
+
+/// Runs the validator and the novel-word guard over the dataset and prints the figures.
 pub fn run(
     args: &EvalArgs,
     records: &[Record],
@@ -163,90 +176,103 @@ pub fn run(
         report: open_report(&args.report)?,
         planted: open_report(&args.write_planted)?,
     };
-    let mut refs = FalseErrors::default();
-    let mut rephrased = FalseErrors::default();
-    let mut times = Vec::new();
-    let mut planted = Caught::default();
-    let mut rephrased_planted = Caught::default();
-    let mut novel = crate::novel_flags::NovelFlags::default();
+    let mut t = Tallies::default();
     for (r, (_, narrative)) in records.iter().zip(narratives) {
         if let Some(text) = narrative {
-            let flagged = novel.add(&EpisodeIndex::new(&r.episode), text);
+            let flagged = t.novel.add(&EpisodeIndex::new(&r.episode), text);
             files.line(json!({"line": r.line, "case": "novel_words", "words": flagged}))?;
         }
     }
     for r in records {
-        let Some(reference) = r.reference.as_deref() else {
-            continue;
-        };
-        let seed = args.plant_seed.wrapping_add(r.line as u64);
-        let t = Instant::now();
-        let index = EpisodeIndex::new(&r.episode);
-        let report = validate_indexed(&index, &r.episode, reference);
-        times.push(t.elapsed().as_secs_f64() * 1000.0);
-        refs.add(&report);
-        files.line(json!({"line": r.line, "case": "reference", "ok": report.ok, "findings": report.findings}))?;
-        let flagged = novel.add(&index, reference);
-        files.line(json!({"line": r.line, "case": "novel_words", "words": flagged}))?;
-        let case = Case {
-            r,
-            index: &index,
-            seed,
-        };
-        plant_and_check(
-            &case,
-            reference,
-            &PlantKind::ALL,
-            &mut planted,
-            &mut files,
-            "",
-        )?;
-        if let Some(text) = rephrase_discharge(reference, pick_shape(seed)) {
-            let report = validate_indexed(&index, &r.episode, &text);
-            rephrased.add(&report);
-            files.line(json!({"line": r.line, "case": "rephrased_reference", "ok": report.ok, "text": text, "findings": report.findings}))?;
-            plant_and_check(
-                &case,
-                &text,
-                &PlantKind::OMISSIONS,
-                &mut rephrased_planted,
-                &mut files,
-                "rephrased_",
-            )?;
+        if let Some(reference) = r.reference.as_deref() {
+            check_reference(args, r, reference, &mut t, &mut files)?;
         }
     }
-    times.sort_by(f64::total_cmp);
-    let summary = json!({
-        "dataset": args.dataset.display().to_string(),
-        "references": refs.json(),
-        "planted": planted.json(),
-        "rephrased": {"references": rephrased.json(), "planted": rephrased_planted.json()},
-        "validation_ms": {"median": percentile(&times, 0.5), "p90": percentile(&times, 0.9), "max": times.last().copied().unwrap_or(0.0)},
-        "seed": args.plant_seed,
-        "novel_words": {"documents": novel.documents, "sentences": novel.sentences, "flags": novel.flags, "per_document": novel.per_document(), "documents_with_flags": novel.documents_with_flags, "most_flagged": novel.top(25)},
-    });
+    t.times.sort_by(f64::total_cmp);
     let mut out = std::io::stdout().lock();
     match args.format {
         ReportFormat::Json => writeln!(
             out,
             "{}",
-            serde_json::to_string_pretty(&summary).map_err(anyhow::Error::from)?
+            serde_json::to_string_pretty(&t.summary_json(args)).map_err(anyhow::Error::from)?
         )?,
-        ReportFormat::Text => {
-            refs.print(&mut out, "references")?;
-            writeln!(out, "planted errors caught (seed {}):", args.plant_seed)?;
-            planted.print(&mut out)?;
-            rephrased.print(&mut out, "references with the discharge sentence rephrased")?;
-            writeln!(out, "planted omissions caught in them:")?;
-            rephrased_planted.print(&mut out)?;
-            writeln!(
-                out,
-                "validation time per document (index + check, one thread): median {:.3} ms, p90 {:.3} ms",
-                percentile(&times, 0.5),
-                percentile(&times, 0.9)
-            )?;
-            novel.print_text(&mut out)?;
-        }
+        ReportFormat::Text => t.print_text(&mut out, args.plant_seed)?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Validates one reference, plants errors in it, and does both again on the reference
+/// with its discharge sentence rephrased; the novel-word guard checks the reference too.
+fn check_reference(
+    args: &EvalArgs,
+    r: &Record,
+    reference: &str,
+    t: &mut Tallies,
+    files: &mut Files,
+) -> Result<(), Failure> {
+    let seed = args.plant_seed.wrapping_add(r.line as u64);
+    let started = Instant::now();
+    let index = EpisodeIndex::new(&r.episode);
+    let report = validate_indexed(&index, &r.episode, reference);
+    t.times.push(started.elapsed().as_secs_f64() * 1000.0);
+    t.refs.add(&report);
+    files.line(
+        json!({"line": r.line, "case": "reference", "ok": report.ok, "findings": report.findings}),
+    )?;
+    let flagged = t.novel.add(&index, reference);
+    files.line(json!({"line": r.line, "case": "novel_words", "words": flagged}))?;
+    let case = Case {
+        r,
+        index: &index,
+        seed,
+    };
+    plant_and_check(&case, reference, &PlantKind::ALL, &mut t.planted, files, "")?;
+    if let Some(text) = rephrase_discharge(reference, pick_shape(seed)) {
+        let report = validate_indexed(&index, &r.episode, &text);
+        t.rephrased.add(&report);
+        files.line(json!({"line": r.line, "case": "rephrased_reference", "ok": report.ok, "text": text, "findings": report.findings}))?;
+        plant_and_check(
+            &case,
+            &text,
+            &PlantKind::OMISSIONS,
+            &mut t.rephrased_planted,
+            files,
+            "rephrased_",
+        )?;
+    }
+    Ok(())
+}
+
+impl Tallies {
+    /// The summary printed with `--format json` (`times` sorted).
+    fn summary_json(&self, args: &EvalArgs) -> Value {
+        let (times, novel) = (&self.times, &self.novel);
+        json!({
+            "dataset": args.dataset.display().to_string(),
+            "references": self.refs.json(),
+            "planted": self.planted.json(),
+            "rephrased": {"references": self.rephrased.json(), "planted": self.rephrased_planted.json()},
+            "validation_ms": {"median": percentile(times, 0.5), "p90": percentile(times, 0.9), "max": times.last().copied().unwrap_or(0.0)},
+            "seed": args.plant_seed,
+            "novel_words": {"documents": novel.documents, "sentences": novel.sentences, "flags": novel.flags, "per_document": novel.per_document(), "documents_with_flags": novel.documents_with_flags, "most_flagged": novel.top(25)},
+        })
+    }
+
+    /// Prints the figures as text (`--format text`; `times` sorted).
+    fn print_text(&self, out: &mut impl Write, seed: u64) -> std::io::Result<()> {
+        self.refs.print(out, "references")?;
+        writeln!(out, "planted errors caught (seed {seed}):")?;
+        self.planted.print(out)?;
+        self.rephrased
+            .print(out, "references with the discharge sentence rephrased")?;
+        writeln!(out, "planted omissions caught in them:")?;
+        self.rephrased_planted.print(out)?;
+        writeln!(
+            out,
+            "validation time per document (index + check, one thread): median {:.3} ms, p90 {:.3} ms",
+            percentile(&self.times, 0.5),
+            percentile(&self.times, 0.9)
+        )?;
+        self.novel.print_text(out)
+    }
 }
