@@ -1,6 +1,6 @@
 //! In-process router tests (no socket): every operation of the OpenAPI document is
 //! routed, and the document and its page are served. The end-to-end tests over
-//! loopback are in `crates/epicrisis/tests/serve.rs`.
+//! loopback are in `crates/epicrisis/tests/serve/`.
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
