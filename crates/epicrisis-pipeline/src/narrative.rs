@@ -8,7 +8,8 @@
 //! sentences of the round with the most supported words are kept; a step whose rounds
 //! kept nothing is replaced by the extracts of its notes, marked as such (a one-step
 //! narrative by the writer's part, marked as a fallback). A repair that leaves the same
-//! faults as the round before ends the rounds: asking again would change nothing.
+//! faults as the round before ends the rounds: asking again would change nothing; so does
+//! a step of a stay whose only faults are of form (lists, fragments and copies of notes).
 
 use crate::draft::{Body, Draft, Layout, Origin, Part, PartId, TextFormat};
 use crate::grounded::{Attempt, PipelineOptions, Strategy, Timings, novel_words};
@@ -20,6 +21,7 @@ use epicrisis_llm::loops::trim_loop;
 use epicrisis_llm::{GenerationError, GenerationRequest, Generator, SamplingSettings};
 use epicrisis_validate::{EpisodeIndex, Report, validate_indexed};
 use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
 use std::time::Instant;
 
 /// A narrative of fewer words says nothing: an empty answer, or a remnant.
@@ -102,23 +104,68 @@ fn folded_words(s: &str) -> Vec<String> {
         .collect()
 }
 
-/// Every run of [`COPY_RUN`] words of the episode's notes, folded.
-fn note_runs(ep: &Episode) -> std::collections::HashSet<String> {
-    let mut runs = std::collections::HashSet::new();
-    for note in &ep.evolution {
-        let words = folded_words(&note.text);
-        for w in words.windows(COPY_RUN) {
-            runs.insert(w.join(" "));
-        }
-    }
-    runs
+/// The episode's notes as runs of folded words, to tell a copy of a note from a summary.
+pub(crate) struct NoteCopies {
+    /// Every run of [`COPY_RUN`] words of a note.
+    long: HashSet<String>,
+    /// Every two and every three words in a row of a note.
+    pairs: HashSet<String>,
+    triples: HashSet<String>,
+    /// Whether a short sentence copied from a note counts: on a stay of several notes,
+    /// where the model is asked for a summary. A record with one or two notes is asked
+    /// to write its summary in the notes' own words.
+    short: bool,
 }
 
-/// Whether `sentence` has [`COPY_RUN`] words in a row as a note has them.
-fn copies_a_note(sentence: &str, runs: &std::collections::HashSet<String>) -> bool {
-    folded_words(sentence)
-        .windows(COPY_RUN)
-        .any(|w| runs.contains(&w.join(" ")))
+impl NoteCopies {
+    pub(crate) fn new(ep: &Episode) -> NoteCopies {
+        let mut c = NoteCopies {
+            long: HashSet::new(),
+            pairs: HashSet::new(),
+            triples: HashSet::new(),
+            short: crate::prompt::asks_for_summary(ep),
+        };
+        for note in &ep.evolution {
+            let words = folded_words(&note.text);
+            c.long.extend(words.windows(COPY_RUN).map(|w| w.join(" ")));
+            c.pairs.extend(words.windows(2).map(|w| w.join(" ")));
+            c.triples.extend(words.windows(3).map(|w| w.join(" ")));
+        }
+        c
+    }
+
+    /// Whether `sentence` has [`COPY_RUN`] words in a row as a note has them: a copy,
+    /// objected to (the model is asked to summarise instead).
+    pub(crate) fn is_long_copy(&self, sentence: &str) -> bool {
+        folded_words(sentence)
+            .windows(COPY_RUN)
+            .any(|w| self.long.contains(&w.join(" ")))
+    }
+
+    /// Whether `sentence`, on a stay of several notes, is a short copy: four fifths of its
+    /// words stand in runs of three as a note has them («HDN estable, sin sangrado.»,
+    /// «PCR 9,8.»), or both of its two. It is kept, but as an extract of the notes, not
+    /// as the model's writing: a dump of the notes is not a summary, however it is cut.
+    /// Not objected to: asked again, a small model copies again.
+    pub(crate) fn is_short_copy(&self, sentence: &str) -> bool {
+        if !self.short {
+            return false;
+        }
+        let words = folded_words(sentence);
+        match words.len() {
+            0 | 1 => false,
+            2 => self.pairs.contains(&words.join(" ")),
+            n => {
+                let mut covered = vec![false; n];
+                for (i, w) in words.windows(3).enumerate() {
+                    if self.triples.contains(&w.join(" ")) {
+                        covered[i..i + 3].fill(true);
+                    }
+                }
+                covered.iter().filter(|&&c| c).count() * 5 >= n * 4
+            }
+        }
+    }
 }
 
 /// Whether `sentence` is a piece of a note's shorthand rather than prose: a note
@@ -217,7 +264,13 @@ impl Narrator<'_> {
                 && attempts
                     .last()
                     .is_some_and(|a: &Attempt| a.unsupported == bad);
-            let objection = (!clean && !stuck).then(|| objection(&verdicts, empty));
+            // A step of a stay whose only faults are of form (a list, a note's fragment or
+            // copy) is not re-asked: measured on `testdata/rich`, no repair of a form
+            // fault was kept (a small model asked again copies again), and each costs a
+            // round. Its faulted sentences are left out, its copies kept as extracts.
+            let form_only =
+                !req.step.whole && !empty && bad.iter().all(|w| OBJECTIONS.contains(&w.as_str()));
+            let objection = (!clean && !stuck && !form_only).then(|| objection(&verdicts, empty));
             current = verdicts.clone();
             attempts.push(Attempt {
                 part: PartId::Evolution,
@@ -271,15 +324,17 @@ impl Narrator<'_> {
         let report = validate_indexed(self.index, self.ep, &rendered);
         timings.validation_ms += tv.elapsed().as_secs_f64() * 1e3;
         let mut verdicts = judge_part(&candidate, &rendered, &report, text, self);
-        let copies = note_runs(self.ep);
+        let copies = NoteCopies::new(self.ep);
         for v in verdicts.iter_mut() {
             if is_list(&v.text) {
                 v.unsupported.push(LIST_OBJECTION.to_string());
             }
             if is_fragment(&v.text) {
                 v.unsupported.push(FRAGMENT_OBJECTION.to_string());
-            } else if copies_a_note(&v.text, &copies) {
+            } else if copies.is_long_copy(&v.text) {
                 v.unsupported.push(COPY_OBJECTION.to_string());
+            } else if copies.is_short_copy(&v.text) {
+                v.copy = true;
             }
         }
         verdicts
@@ -310,7 +365,7 @@ impl Narrator<'_> {
                     .map(|v| {
                         // A copy of a note is an extract, whoever wrote it; a sentence
                         // of the first answer kept as written is the model's.
-                        let origin = if !v.supported() {
+                        let origin = if !v.supported() || v.copy {
                             SentenceOrigin::Extract
                         } else if first.contains(&v.text) {
                             SentenceOrigin::Model
@@ -453,6 +508,7 @@ fn judge_part(
             text: text.to_string(),
             unsupported: mentions,
             kept: false,
+            copy: false,
         }]
     };
     if n.opts.strategy == Strategy::Full {
@@ -519,6 +575,7 @@ mod tests {
             text: text.into(),
             unsupported: bad.iter().map(|w| w.to_string()).collect(),
             kept: false,
+            copy: false,
         };
         let o = objection(
             &[
@@ -543,6 +600,7 @@ mod tests {
             text: text.into(),
             unsupported: if ok { vec![] } else { vec!["x".into()] },
             kept: false,
+            copy: false,
         };
         let current = [
             v("Uno.", true),
@@ -561,22 +619,44 @@ mod tests {
 
     #[test]
     fn a_sentence_that_copies_a_note_is_a_copy() {
-        let mut ep = Episode::empty(epicrisis_domain::SourceShape::Rich);
-        ep.evolution.push(epicrisis_domain::EvolutionNote {
-            day: Some(1),
+        let note = |day, text: &str| epicrisis_domain::EvolutionNote {
+            day: Some(day),
             date: None,
-            text: "TORAX ESTABLE, RADIOGRAFIA DE AYER CON EXPANSION COMPLETA, SIN DIFICULTAD RESPIRATORIA. ACQUASEAL AL TOPE.".into(),
+            text: text.into(),
             author: None,
-        });
-        let runs = note_runs(&ep);
-        assert!(copies_a_note(
-            "Tórax estable, radiografía de ayer con expansión completa, sin dificultad respiratoria.",
-            &runs
+        };
+        let mut ep = Episode::empty(epicrisis_domain::SourceShape::Rich);
+        ep.evolution.push(note(1, "TORAX ESTABLE, RADIOGRAFIA DE AYER CON EXPANSION COMPLETA, SIN DIFICULTAD RESPIRATORIA. ACQUASEAL AL TOPE."));
+        let one_note = NoteCopies::new(&ep);
+        assert!(one_note.is_long_copy(
+            "Tórax estable, radiografía de ayer con expansión completa, sin dificultad respiratoria."
         ));
-        assert!(!copies_a_note(
-            "El tórax se mantuvo estable, con expansión pulmonar completa en la radiografía.",
-            &runs
+        assert!(!one_note.is_long_copy(
+            "El tórax se mantuvo estable, con expansión pulmonar completa en la radiografía."
         ));
+        // A record of one note is asked for its words: a short copy is its summary.
+        assert!(!one_note.is_short_copy("Sin dificultad respiratoria."));
+        ep.evolution.push(note(
+            2,
+            "HDN ESTABLE, SIN SANGRADO. PCR 9,8. TOLERA REGIMEN BLANDO",
+        ));
+        ep.evolution.push(note(3, "Afebril. Alta."));
+        let stay = NoteCopies::new(&ep);
+        for copy in [
+            "Sin dificultad respiratoria.",
+            "HDN estable, sin sangrado.",
+            "PCR 9,8.",
+            "Tolera régimen blando.",
+        ] {
+            assert!(stay.is_short_copy(copy), "{copy}");
+        }
+        for summary in [
+            "Alta.",
+            "Evolucionó hemodinámicamente estable y sin sangrado, tolerando régimen blando.",
+            "La PCR descendió a 9,8 y se mantuvo sin dificultad respiratoria.",
+        ] {
+            assert!(!stay.is_short_copy(summary), "{summary}");
+        }
         for fragment in [
             "Ex: MP conservado a derecha.",
             "plan - ajusto terapia - exs: p.",

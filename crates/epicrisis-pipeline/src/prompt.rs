@@ -27,10 +27,16 @@ pub(crate) const EXAMPLE_ANSWER: &str = "Cirugía sin incidentes, evolucionando 
 /// The task for an episode: a short stay with one note gets one or two sentences (the
 /// reference style); a stay with many daily notes gets a chronological summary.
 pub(crate) fn task_for(ep: &Episode, strategy: Strategy) -> &'static str {
-    if strategy == Strategy::Narrative && ep.evolution.len() > 2 {
+    if strategy == Strategy::Narrative && asks_for_summary(ep) {
         return "Resume la evolución clínica de esta hospitalización en 3 a 6 oraciones (máximo 120 palabras), en orden cronológico: procedimientos y sus resultados, complicaciones, respuesta al tratamiento y condición al alta, usando solo lo que dicen las notas. No repitas los medicamentos con sus dosis ni los diagnósticos de egreso, y no escribas códigos.";
     }
     task_text(strategy)
+}
+
+/// Whether the episode's notes are summarised (more than two notes) rather than written
+/// in the notes' own words (the reference style of a compact record).
+pub(crate) fn asks_for_summary(ep: &Episode) -> bool {
+    ep.evolution.len() > 2
 }
 
 pub(crate) fn task_text(strategy: Strategy) -> &'static str {

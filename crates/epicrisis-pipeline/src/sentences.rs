@@ -22,6 +22,10 @@ pub struct SentenceVerdict {
     pub unsupported: Vec<String>,
     /// Whether the sentence is in the final draft.
     pub kept: bool,
+    /// A short copy of a note's words (`narrative::NoteCopies`): supported, but kept as
+    /// an extract of the notes rather than as the model's writing.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub copy: bool,
 }
 
 impl SentenceVerdict {
@@ -62,6 +66,7 @@ pub fn judge(
                 text: sentence,
                 unsupported,
                 kept: false,
+                copy: false,
             }
         })
         .collect()
@@ -109,6 +114,7 @@ mod tests {
             text: text.into(),
             unsupported: bad.iter().map(|b| b.to_string()).collect(),
             kept: false,
+            copy: false,
         }
     }
 

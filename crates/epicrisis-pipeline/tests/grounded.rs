@@ -634,3 +634,40 @@ fn a_long_stay_is_narrated_in_steps_each_checked_and_repaired() {
         "{objection}"
     );
 }
+
+/// A model that answers a long stay with the notes' own short sentences has not
+/// summarised it: those sentences are kept (they say what the notes say) but counted as
+/// extracts, not as the model's writing, and they are not re-asked (a small model asked
+/// again copies again). A sentence in its own words stays the model's.
+#[test]
+fn short_copies_of_the_notes_are_extracts_not_the_models_writing() {
+    let ep = episode("episodio_1416169.json");
+    let written = "Ingresa en el postoperatorio de cirugía de Miles, con derrame pleural, y se instala una pleurostomía.";
+    let copied = "Tórax estable, pleurostomía 1340 cc serohemático. Radiografía con expansión pulmonar completa.";
+    let closing = "El débito de la pleurostomía disminuye y se retira sin incidentes.";
+    let g = scripted(&[
+        &format!("{written} {copied}"),
+        "Tórax estable, 550 cc en 24 hrs. Sin compromiso ventilatorio.",
+        closing,
+    ]);
+    let d = draft_with_model(&g, &ep, &PipelineOptions::default(), |_| {}).unwrap();
+    assert!(d.report.ok, "{}\n{}", d.report.to_text(), d.text);
+    let rounds: Vec<(usize, u32)> = d.attempts.iter().map(|a| (a.step, a.round)).collect();
+    assert_eq!(rounds, vec![(0, 1), (1, 1), (2, 1)], "no repair for a copy");
+    use epicrisis_pipeline::narrative::SentenceOrigin::{Extract, Model};
+    let origin = |text: &str| {
+        d.narrative
+            .iter()
+            .find(|s| s.text == text)
+            .map(|s| s.origin)
+            .unwrap_or_else(|| panic!("«{text}» not in {:?}", d.narrative))
+    };
+    assert_eq!(origin(written), Model);
+    assert_eq!(
+        origin("Tórax estable, pleurostomía 1340 cc serohemático."),
+        Extract
+    );
+    assert_eq!(origin("Sin compromiso ventilatorio."), Extract);
+    assert_eq!(origin(closing), Model);
+    assert!(d.attempts[0].sentences.iter().any(|v| v.copy));
+}
