@@ -6,10 +6,11 @@
 //!
 //! Each entry is one direction: the data's word (folded) and the words a text may use
 //! for it. A key of several words needs each of them somewhere in the data («prótesis»
-//! and «cadera»: the prosthesis has a femoral and an acetabular part). The lexicon's synonym groups (`data/clinical_terms.tsv`) cover diagnoses,
-//! procedures and drug classes; this table covers the words around them that carry no
-//! item of their own — anatomy, devices, routes, the course of a stay — which the
-//! novel-word guard would otherwise count as facts the data lacks.
+//! and «cadera»: the prosthesis has a femoral and an acetabular part). The lexicon's
+//! synonym groups (`data/clinical_terms.tsv`) cover diagnoses, procedures and drug
+//! classes; this table covers the words around them that carry no item of their own —
+//! anatomy, devices, routes, the course of a stay — which the novel-word guard would
+//! otherwise count as facts the data lacks.
 
 /// (word of the data, folded; words a text may write for it, folded, space-separated).
 pub const COUNTERPARTS: &[(&str, &str)] = &[
@@ -219,6 +220,10 @@ pub const TUMOUR_WORDS: &[&str] = &[
     "lesion",
 ];
 
+/// What a text may say of a drug the data gives as a rate (a dose per hour or per
+/// minute, «8 mg/h»): it runs as an infusion.
+pub const RATE_WORDS: &[&str] = &["infusion", "perfusion", "continua", "continuo"];
+
 /// Endings of an operation's name («colecistectomía», «laparotomía», «hernioplastia»,
 /// «osteosíntesis»): data that names an operation supports [`SURGERY_WORDS`].
 pub const SURGERY_ENDINGS: &[&str] = &[
@@ -268,7 +273,7 @@ mod tests {
                 assert_eq!(crate::text::fold(w), w, "{w} is not folded");
             }
         }
-        for w in TUMOUR_NAMES.iter().chain(TUMOUR_WORDS) {
+        for w in TUMOUR_NAMES.iter().chain(TUMOUR_WORDS).chain(RATE_WORDS) {
             assert_eq!(crate::text::fold(w), *w, "{w} is not folded");
         }
         assert!(counterparts(|w| w == "cn").any(|w| w == "canula"));

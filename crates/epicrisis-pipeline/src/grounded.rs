@@ -355,10 +355,12 @@ pub fn draft_with_model(
     let avoid = words_to_avoid(&opts.avoid);
     let prepared = prepare_notes_with(ep, &opts.retrieval, opts.known_vectors.as_deref());
     let steps = plan_steps(ep, opts);
+    let copies = crate::narrative::NoteCopies::new(ep);
     let narrator = Narrator {
         generator,
         ep,
         index: &index,
+        copies: &copies,
         opts,
         base: &base,
         avoid: &avoid,

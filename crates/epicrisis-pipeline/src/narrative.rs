@@ -108,7 +108,7 @@ fn folded_words(s: &str) -> Vec<String> {
 pub(crate) struct NoteCopies {
     /// Every run of [`COPY_RUN`] words of a note.
     long: HashSet<String>,
-    /// Every two and every three words in a row of a note.
+    /// Every two and every three words in a row of a note (only when `short`).
     pairs: HashSet<String>,
     triples: HashSet<String>,
     /// Whether a short sentence copied from a note counts: on a stay of several notes,
@@ -128,8 +128,10 @@ impl NoteCopies {
         for note in &ep.evolution {
             let words = folded_words(&note.text);
             c.long.extend(words.windows(COPY_RUN).map(|w| w.join(" ")));
-            c.pairs.extend(words.windows(2).map(|w| w.join(" ")));
-            c.triples.extend(words.windows(3).map(|w| w.join(" ")));
+            if c.short {
+                c.pairs.extend(words.windows(2).map(|w| w.join(" ")));
+                c.triples.extend(words.windows(3).map(|w| w.join(" ")));
+            }
         }
         c
     }
@@ -182,6 +184,8 @@ pub(crate) struct Narrator<'a> {
     pub generator: &'a dyn Generator,
     pub ep: &'a Episode,
     pub index: &'a EpisodeIndex,
+    /// The notes' runs of words, built once per draft ([`NoteCopies`]).
+    pub copies: &'a NoteCopies,
     pub opts: &'a PipelineOptions,
     /// The writer's draft the narrative goes into.
     pub base: &'a Draft,
@@ -324,7 +328,7 @@ impl Narrator<'_> {
         let report = validate_indexed(self.index, self.ep, &rendered);
         timings.validation_ms += tv.elapsed().as_secs_f64() * 1e3;
         let mut verdicts = judge_part(&candidate, &rendered, &report, text, self);
-        let copies = NoteCopies::new(self.ep);
+        let copies = self.copies;
         for v in verdicts.iter_mut() {
             if is_list(&v.text) {
                 v.unsupported.push(LIST_OBJECTION.to_string());

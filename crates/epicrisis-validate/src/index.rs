@@ -133,23 +133,29 @@ fn frequency_values(f: &Frequency, out: &mut Vec<f64>) {
     }
 }
 
-/// The word keys that the shorthand table gives for the data's words.
-fn counterpart_keys(stems: &HashSet<String>) -> HashSet<String> {
+/// The word keys that the shorthand table gives for the data's words (`stems`) and for
+/// its medications (a rate runs as an infusion).
+fn counterpart_keys(stems: &HashSet<String>, meds: &[MedRef]) -> HashSet<String> {
     use epicrisis_domain::lexicon::word_key;
     use epicrisis_domain::shorthand::{
-        SURGERY_ENDINGS, SURGERY_WORDS, TUMOUR_NAMES, TUMOUR_WORDS, counterparts,
+        RATE_WORDS, SURGERY_ENDINGS, SURGERY_WORDS, TUMOUR_NAMES, TUMOUR_WORDS, counterparts,
     };
     let mut keys: HashSet<String> = counterparts(|w| stems.contains(&word_key(w)))
         .map(word_key)
         .collect();
+    let mut add = |words: &[&str]| keys.extend(words.iter().map(|w| word_key(w)));
     if stems
         .iter()
         .any(|s| SURGERY_ENDINGS.iter().any(|e| s.ends_with(e)))
     {
-        keys.extend(SURGERY_WORDS.iter().map(|w| word_key(w)));
+        add(SURGERY_WORDS);
     }
     if TUMOUR_NAMES.iter().any(|w| stems.contains(&word_key(w))) {
-        keys.extend(TUMOUR_WORDS.iter().map(|w| word_key(w)));
+        add(TUMOUR_WORDS);
+    }
+    let rate = |d: &Dose| d.per.iter().any(|p| matches!(p, Per::Hour | Per::Minute));
+    if meds.iter().any(|m| m.doses.iter().any(rate)) {
+        add(RATE_WORDS);
     }
     keys
 }
@@ -262,14 +268,7 @@ impl EpisodeIndex {
             .filter(|v| v.is_finite())
             .map(value_key)
             .collect();
-        ix.counterpart_keys = counterpart_keys(&ix.all_stems);
-        // A dose per hour or per minute («8 mg/h») runs as an infusion.
-        let rate = |d: &Dose| d.per.iter().any(|p| matches!(p, Per::Hour | Per::Minute));
-        if ix.meds.iter().any(|m| m.doses.iter().any(rate)) {
-            let words = ["infusion", "perfusion", "continua", "continuo"];
-            ix.counterpart_keys
-                .extend(words.iter().map(|w| epicrisis_domain::lexicon::word_key(w)));
-        }
+        ix.counterpart_keys = counterpart_keys(&ix.all_stems, &ix.meds);
         ix
     }
 
