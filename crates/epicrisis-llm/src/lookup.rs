@@ -80,6 +80,33 @@ impl PromptLookup {
     }
 }
 
+/// The draft length a job starts with: half the most it may draft (at least one).
+pub fn first_draft_limit(max_draft: usize) -> usize {
+    max_draft.div_ceil(2)
+}
+
+/// How many tokens the next draft may have, after a draft of `len` tokens of which the
+/// model kept `kept`, under a limit of `limit` (of at most `max_draft`).
+///
+/// A draft is checked in one batch, and on a CPU a batch is not free: with 2 threads a
+/// batch of 9 tokens of Qwen2.5-1.5B costs about twice one token's pass (the matrix work
+/// grows with the rows, the weights are read once), a batch of 2 or 3 little more than
+/// one. So the length follows the model's agreement: a draft kept whole doubles the next
+/// one's limit, a rejected one sets it just past what was kept. On a compact record,
+/// where few drafts match, fixed drafts of 8 made the answer slower than no drafts
+/// (11.6 against 14.6 tokens/s); the long stay's copied phrases still get long drafts.
+pub fn next_draft_limit(limit: usize, len: usize, kept: usize, max_draft: usize) -> usize {
+    if len == 0 {
+        return limit;
+    }
+    let next = if kept >= len {
+        (limit.max(1) * 2).max(len + 1)
+    } else {
+        kept + 1
+    };
+    next.clamp(1, max_draft.max(1))
+}
+
 /// Up to four tokens in one key (token ids fit in 32 bits; each n has its own map).
 fn pack(tokens: &[i32]) -> u128 {
     tokens
@@ -90,6 +117,23 @@ fn pack(tokens: &[i32]) -> u128 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_draft_limit_grows_with_kept_drafts_and_shrinks_after_rejected_ones() {
+        assert_eq!(first_draft_limit(8), 4);
+        assert_eq!(first_draft_limit(1), 1);
+        // Kept whole: doubles, up to the most allowed.
+        assert_eq!(next_draft_limit(4, 4, 4, 8), 8);
+        assert_eq!(next_draft_limit(8, 8, 8, 8), 8);
+        // A short draft (the prompt had no more) kept whole still lets the next grow.
+        assert_eq!(next_draft_limit(4, 2, 2, 8), 8);
+        // Rejected: just past what was kept.
+        assert_eq!(next_draft_limit(8, 8, 0, 8), 1);
+        assert_eq!(next_draft_limit(8, 8, 3, 8), 4);
+        // No draft proposed: unchanged.
+        assert_eq!(next_draft_limit(2, 0, 0, 8), 2);
+        assert_eq!(next_draft_limit(1, 1, 0, 8), 1);
+    }
 
     #[test]
     fn a_suffix_seen_in_the_prompt_drafts_what_followed_it() {

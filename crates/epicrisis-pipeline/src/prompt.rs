@@ -311,6 +311,14 @@ pub(crate) fn conversation(
     avoid: &[String],
     turns: &[(String, String)],
 ) -> Vec<ChatMessage> {
+    // The worked example's own task is not written twice: its request already holds it,
+    // and on a compact record it was a quarter of the tokens a draft computes. A short
+    // reminder of its form stays (without one, 2 of 24 dev records got no usable answer).
+    let task = if task == task_text(Strategy::Narrative) {
+        SAME_TASK
+    } else {
+        task
+    };
     let mut request = format!("{task}{}\n\n{facts}", style_block(style_examples));
     if !avoid.is_empty() {
         request.push_str(&format!(
@@ -333,6 +341,12 @@ pub(crate) fn conversation(
     }
     m
 }
+
+/// The request of a record whose task is the worked example's ([`task_text`]): its
+/// form in brief. Measured on the first 24 dev records (Qwen2.5-Coder-1.5B, 2 threads):
+/// 182 prompt tokens computed per draft instead of 243, 4.95 s per draft instead of 6.30,
+/// ROUGE-L 0.749 against 0.748.
+pub(crate) const SAME_TASK: &str = "Ahora este paciente: una o dos oraciones breves, en prosa, con las palabras de sus notas de evolución.";
 
 /// The messages before the task: the part of every prompt that never changes.
 pub(crate) const FIXED_MESSAGES: usize = 3;
@@ -394,5 +408,27 @@ pub fn clean_model_text(raw: &str) -> String {
     match s.rfind('.') {
         Some(p) if p + 1 < s.len() && p > s.len() / 3 => s[..=p].to_string(),
         _ => s,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_worked_examples_task_is_not_written_twice() {
+        let facts = "Notas de evolución:\n- día 1: Afebril.\n";
+        let m = conversation(task_text(Strategy::Narrative), facts, &[], &[], &[]);
+        assert_eq!(m.len(), FIXED_MESSAGES + 1);
+        let task = task_text(Strategy::Narrative);
+        assert!(m[1].content.starts_with(task), "{}", m[1].content);
+        let request = &m[FIXED_MESSAGES].content;
+        assert!(request.starts_with(SAME_TASK), "{request}");
+        assert!(!request.contains(task), "{request}");
+        assert!(request.ends_with(facts), "{request}");
+        // Another task (a step of a long stay) is written in full.
+        let other = "Resume la evolución de los días 1 a 4.";
+        let m = conversation(other, facts, &[], &[], &[]);
+        assert!(m[FIXED_MESSAGES].content.starts_with(other));
     }
 }

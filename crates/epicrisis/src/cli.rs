@@ -297,8 +297,9 @@ pub struct ModelArgs {
     /// Tokens por lote de decodificación [EPICRISIS_BATCH_SIZE] (predeterminado: 512).
     #[arg(long)]
     pub batch_size: Option<u32>,
-    /// Tokens de borrador (prompt lookup) que se comprueban en cada paso de decodificación,
-    /// 0 = desactivado [EPICRISIS_DRAFT_TOKENS] (predeterminado: 8). Cada token aceptado es
+    /// Máximo de tokens de borrador (prompt lookup) que se comprueban en cada paso de
+    /// decodificación, 0 = desactivado [EPICRISIS_DRAFT_TOKENS] (predeterminado: 8); el
+    /// largo de cada borrador sigue a los que el modelo acepta. Cada token aceptado es
     /// la elección del propio modelo; aun así, una respuesta larga puede diferir en una
     /// palabra de la decodificada sin borrador (aritmética por lotes).
     #[arg(long)]

@@ -12,7 +12,10 @@
 //! samples at each drafted position in turn, with the same chain, and keeps the draft
 //! while the sampled token equals the drafted one; the first sampled token that differs
 //! is kept instead and ends the step, and the cache entries of the rejected drafts are
-//! removed. Every kept token is thus a draw from the model's logits at its position,
+//! removed. A draft is at most `draft_tokens` long, and its length follows the model's
+//! agreement ([`crate::lookup::next_draft_limit`]): a checked batch costs more than one
+//! token's pass on a CPU, so drafts the model keeps grow and rejected ones shrink.
+//! Every kept token is thus a draw from the model's logits at its position,
 //! through the same sampler state (penalty window, random stream) as without drafts.
 //! The logits of a position checked inside a batch are computed by other kernels (a
 //! small matrix product instead of a vector one) and can differ in their last bits from

@@ -32,7 +32,7 @@
 use super::Job;
 use super::decode::{Answer, backend_error, decode_range, sampler_chain};
 use crate::generator::{Event, GenerationError, GenerationStats, StopReason};
-use crate::lookup::PromptLookup;
+use crate::lookup::{PromptLookup, first_draft_limit, next_draft_limit};
 use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::LlamaModel;
@@ -70,6 +70,8 @@ struct Running {
     sampler: LlamaSampler,
     answer: Answer,
     lookup: Option<PromptLookup>,
+    /// The longest draft this job proposes next ([`next_draft_limit`]).
+    draft_limit: usize,
     /// The sampled token the next step decodes (not yet part of the answer).
     next: LlamaToken,
     /// The prompt's figures, filled at admission.
@@ -213,6 +215,7 @@ impl<'m> Engine<'m> {
             sampler,
             answer,
             lookup,
+            draft_limit: first_draft_limit(self.draft_tokens),
             next,
             started,
             step: None,
@@ -362,7 +365,8 @@ impl<'m> Engine<'m> {
                 let room = ((max_tokens - run.answer.generated) as usize)
                     .min(n_ctx.saturating_sub(pos + 2))
                     .min(room_in_batch)
-                    .min(share);
+                    .min(share)
+                    .min(run.draft_limit);
                 let draft: Vec<LlamaToken> = run
                     .lookup
                     .as_ref()
@@ -422,6 +426,8 @@ impl<'m> Engine<'m> {
             }
         }
         run.answer.accepted += kept as u32;
+        run.draft_limit =
+            next_draft_limit(run.draft_limit, step.draft.len(), kept, self.draft_tokens);
         if !stopped {
             run.next = match pending {
                 Some(t) => t,
