@@ -95,6 +95,12 @@ pub const COUNTERPARTS: &[(&str, &str)] = &[
     ("nbz", "nebulizacion nebulizaciones nebulizado"),
     ("pmn", "polimorfonucleares neutrofilos"),
     ("aureus", "staphylococcus estafilococo"),
+    // Prescription shorthand: dosage forms and salts.
+    ("amp", "ampolla ampollas"),
+    ("comp", "comprimido comprimidos"),
+    ("cap", "capsula capsulas"),
+    ("kcl", "cloruro potasio"),
+    ("nacl", "cloruro sodio"),
     // Words of the data and their plain counterparts.
     ("afebril", "defervescencia apirexia fiebre"),
     ("fiebre", "febril"),

@@ -280,7 +280,8 @@ pub fn novel_words(text: &str, index: &EpisodeIndex) -> Vec<String> {
         let lx = epicrisis_domain::lexicon::lexicon();
         let from_example = example_words().contains(&key);
         let clinical = lx.lookup(&key).is_some();
-        if lx.is_common_word(&folded) && !from_example && !clinical {
+        let common = lx.is_common_word(&folded) || lx.is_common_inflection(&folded);
+        if common && !from_example && !clinical {
             continue;
         }
         if !out
@@ -361,6 +362,45 @@ mod tests {
     fn index_of(record: &str) -> EpisodeIndex {
         let ep = epicrisis_ingest::read_episode(record.as_bytes(), "record.json").unwrap();
         EpisodeIndex::new(&ep)
+    }
+
+    #[test]
+    fn the_class_of_a_drug_in_the_data_is_not_novel() {
+        let ix = index_of(
+            r#"{"dx": ["Colecistitis cronica (K80.1)"], "proc": [],
+                "tto": ["Cefazolina 1g EV profilaxis (J01DB04)", "Enoxaparina 40mg SC c/24h (B01AB05)", "Nifedipino 30mg VO c/6h"],
+                "evo": "sin incidentes", "dx_alta": [], "med": []}"#,
+        );
+        for sentence in [
+            "Recibió profilaxis antibiótica.",
+            "Completó tratamiento antibiótico.",
+            "Con profilaxis tromboembólica y anticoagulación.",
+            // Nifedipino without a code: the lexicon knows it (C08CA05).
+            "Con tratamiento antihipertensivo.",
+        ] {
+            assert_eq!(
+                novel_words(sentence, &ix),
+                Vec::<String>::new(),
+                "{sentence}"
+            );
+        }
+        // Aspirin is an antiplatelet drug, not an anticoagulant; no antiviral was given.
+        let ix = index_of(
+            r#"{"dx": ["IAM (I21.4)"], "proc": [], "tto": ["Aspirina 100mg VO c/24h (B01AC06)"],
+                "evo": "estable", "dx_alta": [], "med": []}"#,
+        );
+        assert_eq!(
+            novel_words("Recibió antiagregante plaquetario.", &ix),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            novel_words("Inició anticoagulación.", &ix),
+            vec!["anticoagulación"]
+        );
+        assert_eq!(
+            novel_words("Recibió antivirales.", &ix),
+            vec!["antivirales"]
+        );
     }
 
     #[test]

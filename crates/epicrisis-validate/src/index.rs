@@ -157,6 +157,52 @@ fn counterpart_keys(stems: &HashSet<String>, meds: &[MedRef]) -> HashSet<String>
     if meds.iter().any(|m| m.doses.iter().any(rate)) {
         add(RATE_WORDS);
     }
+    keys.extend(class_keys(meds));
+    keys
+}
+
+/// The words of the drug classes the data's drugs belong to, by ATC prefix, in both
+/// genders: cefazolina (J01DB04) supports «profilaxis antibiótica» and «antibióticos»,
+/// enoxaparina (B01AB05) «anticoagulación». A drug's codes are the data's own and those
+/// the lexicon knows for its name (a drug written without a code).
+fn class_keys(meds: &[MedRef]) -> HashSet<String> {
+    let lx = lexicon();
+    let mut codes: Vec<String> = Vec::new();
+    for m in meds {
+        codes.extend(m.code_key.iter().cloned());
+        for &c in &m.concepts {
+            let concept = lx.concept(c);
+            if concept.kind == ConceptKind::Drug {
+                codes.extend(concept.codes.iter().map(|x| code_key(x)));
+            }
+        }
+    }
+    let mut keys = HashSet::new();
+    if codes.is_empty() {
+        return keys;
+    }
+    for (id, class) in lx.concepts.iter().enumerate() {
+        let member = |prefix: &String| {
+            let prefix = code_key(prefix);
+            codes.iter().any(|code| code.starts_with(&prefix))
+        };
+        if class.kind != ConceptKind::DrugClass || !class.codes.iter().any(member) {
+            continue;
+        }
+        for term in lx.synonym_keys(id as ConceptId) {
+            for word in term.split(' ') {
+                keys.insert(word.to_string());
+                let other = match word.strip_suffix('o') {
+                    Some(stem) => format!("{stem}a"),
+                    None => match word.strip_suffix('a') {
+                        Some(stem) => format!("{stem}o"),
+                        None => continue,
+                    },
+                };
+                keys.insert(other);
+            }
+        }
+    }
     keys
 }
 

@@ -445,6 +445,26 @@ impl Lexicon {
         self.common.contains(folded)
     }
 
+    /// Whether a folded word is a gerund or a finite form of a common verb whose own
+    /// form is rarer («removiendo», «minimizando», «evidencian»): its stem with an
+    /// infinitive ending, or with the endings of the forms the frequency list does hold
+    /// («evidencia»), is a common word. Participles are left out: used as adjectives
+    /// they carry findings («cementado», «sangrado», «hundidos»).
+    pub fn is_common_inflection(&self, folded: &str) -> bool {
+        const ENDINGS: &[&str] = &[
+            "ando", "iendo", "yendo", "aron", "ieron", "aban", "aba", "an", "en",
+        ];
+        const FORMS: &[&str] = &["ar", "er", "ir", "a", "e", "o"];
+        ENDINGS.iter().any(|ending| {
+            folded.strip_suffix(ending).is_some_and(|stem| {
+                stem.chars().count() >= 4
+                    && FORMS
+                        .iter()
+                        .any(|form| self.common.contains(&format!("{stem}{form}")))
+            })
+        })
+    }
+
     /// Number of terms, for diagnostics.
     pub fn term_count(&self) -> usize {
         self.terms.len()

@@ -93,3 +93,21 @@ fn cores_of_titles() {
         vec!["apendicitis aguda"]
     );
 }
+
+#[test]
+fn gerunds_and_finite_forms_of_common_verbs_are_common() {
+    let lx = lexicon();
+    for w in ["removiendo", "minimizando", "evidencian", "efectuando"] {
+        assert!(lx.is_common_inflection(w), "{w}");
+    }
+    // Participles carry findings; nouns are not verb forms.
+    for w in [
+        "cementado",
+        "sangrado",
+        "hundidos",
+        "hipoquinesia",
+        "neumonia",
+    ] {
+        assert!(!lx.is_common_inflection(w), "{w}");
+    }
+}
