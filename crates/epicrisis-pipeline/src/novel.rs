@@ -401,6 +401,13 @@ mod tests {
             novel_words("Recibió antivirales.", &ix),
             vec!["antivirales"]
         );
+        // An analgesic opioid is not a sedation; oxygen does not say by which device.
+        let ix = index_of(
+            r#"{"dx": ["Neuralgia (G50.0)"], "proc": [], "tto": ["Tramadol 50mg VO c/8h (N02AX02)", "Oxigeno 2 L/min (V03AN01)"],
+                "evo": "estable", "dx_alta": [], "med": []}"#,
+        );
+        assert_eq!(novel_words("Bajo sedación.", &ix), vec!["sedación"]);
+        assert_eq!(novel_words("Con naricera.", &ix), vec!["naricera"]);
     }
 
     #[test]

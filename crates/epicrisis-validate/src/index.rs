@@ -161,6 +161,10 @@ fn counterpart_keys(stems: &HashSet<String>, meds: &[MedRef]) -> HashSet<String>
     keys
 }
 
+/// Classes whose names say more than the class: the oxygen class names its devices
+/// («naricera», «mascarilla Venturi»), each a fact of its own.
+const CLASSES_NAMING_DEVICES: &[&str] = &["V03AN"];
+
 /// The words of the drug classes the data's drugs belong to, by ATC prefix, in both
 /// genders: cefazolina (J01DB04) supports «profilaxis antibiótica» and «antibióticos»,
 /// enoxaparina (B01AB05) «anticoagulación». A drug's codes are the data's own and those
@@ -186,7 +190,11 @@ fn class_keys(meds: &[MedRef]) -> HashSet<String> {
             let prefix = code_key(prefix);
             codes.iter().any(|code| code.starts_with(&prefix))
         };
-        if class.kind != ConceptKind::DrugClass || !class.codes.iter().any(member) {
+        let devices = class
+            .codes
+            .iter()
+            .any(|c| CLASSES_NAMING_DEVICES.contains(&c.as_str()));
+        if class.kind != ConceptKind::DrugClass || devices || !class.codes.iter().any(member) {
             continue;
         }
         for term in lx.synonym_keys(id as ConceptId) {
