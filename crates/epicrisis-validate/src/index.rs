@@ -181,37 +181,59 @@ fn class_keys(meds: &[MedRef]) -> HashSet<String> {
             }
         }
     }
-    let mut keys = HashSet::new();
-    if codes.is_empty() {
-        return keys;
-    }
-    for (id, class) in lx.concepts.iter().enumerate() {
-        let member = |prefix: &String| {
-            let prefix = code_key(prefix);
-            codes.iter().any(|code| code.starts_with(&prefix))
-        };
-        let devices = class
-            .codes
+    drug_classes()
+        .iter()
+        .filter(|class| {
+            let member = |prefix: &String| codes.iter().any(|code| code.starts_with(prefix));
+            class.prefixes.iter().any(member)
+        })
+        .flat_map(|class| class.words.iter().cloned())
+        .collect()
+}
+
+/// A drug class of the lexicon as [`class_keys`] reads it.
+struct DrugClassWords {
+    /// Its ATC prefixes, as [`code_key`] writes codes.
+    prefixes: Vec<String>,
+    /// The word keys of its names, each also in the other gender.
+    words: Vec<String>,
+}
+
+/// The lexicon's drug classes, read once (not per episode): all but those naming devices.
+fn drug_classes() -> &'static [DrugClassWords] {
+    static CLASSES: std::sync::OnceLock<Vec<DrugClassWords>> = std::sync::OnceLock::new();
+    CLASSES.get_or_init(|| {
+        let lx = lexicon();
+        lx.concepts
             .iter()
-            .any(|c| CLASSES_NAMING_DEVICES.contains(&c.as_str()));
-        if class.kind != ConceptKind::DrugClass || devices || !class.codes.iter().any(member) {
-            continue;
-        }
-        for term in lx.synonym_keys(id as ConceptId) {
-            for word in term.split(' ') {
-                keys.insert(word.to_string());
-                let other = match word.strip_suffix('o') {
-                    Some(stem) => format!("{stem}a"),
-                    None => match word.strip_suffix('a') {
-                        Some(stem) => format!("{stem}o"),
-                        None => continue,
-                    },
-                };
-                keys.insert(other);
-            }
-        }
+            .enumerate()
+            .filter(|(_, c)| c.kind == ConceptKind::DrugClass)
+            .filter(|(_, c)| {
+                !c.codes
+                    .iter()
+                    .any(|x| CLASSES_NAMING_DEVICES.contains(&x.as_str()))
+            })
+            .map(|(id, c)| DrugClassWords {
+                prefixes: c.codes.iter().map(|x| code_key(x)).collect(),
+                words: lx
+                    .synonym_keys(id as ConceptId)
+                    .iter()
+                    .flat_map(|term| term.split(' '))
+                    .flat_map(|word| [Some(word.to_string()), other_gender(word)])
+                    .flatten()
+                    .collect(),
+            })
+            .collect()
+    })
+}
+
+/// «antibiótico» ↔ «antibiótica»; `None` for a word that ends in neither.
+fn other_gender(word: &str) -> Option<String> {
+    if let Some(stem) = word.strip_suffix('o') {
+        Some(format!("{stem}a"))
+    } else {
+        word.strip_suffix('a').map(|stem| format!("{stem}o"))
     }
-    keys
 }
 
 /// The concepts a name denotes and its content-word keys.
