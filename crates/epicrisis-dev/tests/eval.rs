@@ -3,9 +3,10 @@
 //! drafts, few false errors on the references, planted errors caught), `--report`, and
 //! bad datasets refused with exit code 2 and a message naming the file.
 
-use epicrisis_testkit::fixtures::testdata;
+use epicrisis_testkit::bad_input_faults;
+use epicrisis_testkit::fixtures::{testdata, train_lines, write_file};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 fn path_str(p: &Path) -> &str {
@@ -48,22 +49,6 @@ fn run_json(args: &[&str], expected_code: i32) -> Value {
             stdout(&o)
         )
     })
-}
-
-fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, bytes).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-    p
-}
-
-fn train_lines() -> Vec<String> {
-    let p = testdata("dev/train.jsonl");
-    std::fs::read_to_string(&p)
-        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(str::to_string)
-        .collect()
 }
 
 #[test]
@@ -110,30 +95,7 @@ fn bad_datasets_exit_2_naming_the_file() {
     for case in cases {
         let args: Vec<&str> = case.args.iter().map(String::as_str).collect();
         let o = run(&args);
-        let err = stderr(&o);
-        if code(&o) != 2 {
-            failures.push(format!(
-                "[{}] exit code {}, expected 2; stderr: {err}",
-                case.name,
-                code(&o)
-            ));
-            continue;
-        }
-        for needle in &case.stderr_has {
-            if !err.contains(needle.as_str()) {
-                failures.push(format!(
-                    "[{}] stderr does not name {needle:?}: {err}",
-                    case.name
-                ));
-            }
-        }
-        if !o.stdout.is_empty() {
-            failures.push(format!(
-                "[{}] bad input printed to stdout: {}",
-                case.name,
-                stdout(&o)
-            ));
-        }
+        failures.extend(bad_input_faults(case.name, &o, &case.stderr_has));
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

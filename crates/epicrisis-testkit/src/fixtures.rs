@@ -44,6 +44,24 @@ pub fn testdata(rel: &str) -> PathBuf {
     workspace_root().join("testdata").join(rel)
 }
 
+/// The non-empty lines of `testdata/dev/train.jsonl`, one compact record each.
+pub fn train_lines() -> Vec<String> {
+    let p = testdata("dev/train.jsonl");
+    std::fs::read_to_string(&p)
+        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Writes `bytes` to `dir/name` (a test's temporary file) and returns its path.
+pub fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, bytes).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    p
+}
+
 /// `~/.cache/epicrisis` (or under `XDG_CACHE_HOME`), where the scripts cache models, venvs
 /// and builds.
 pub fn cache_dir() -> PathBuf {

@@ -76,6 +76,39 @@ pub fn unique() -> String {
     )
 }
 
+/// What is wrong with a command's answer to bad input, each fault prefixed with the
+/// case's `name`: it must exit with code 2, say why on stderr, naming each of
+/// `stderr_has`, and print nothing on stdout. Empty when the answer is right.
+pub fn bad_input_faults(
+    name: &str,
+    o: &std::process::Output,
+    stderr_has: &[String],
+) -> Vec<String> {
+    let err = String::from_utf8_lossy(&o.stderr);
+    let code = o.status.code().expect("the process exited normally");
+    if code != 2 {
+        return vec![format!(
+            "[{name}] exit code {code}, expected 2; stderr: {err}"
+        )];
+    }
+    let mut faults = Vec::new();
+    if err.trim().is_empty() {
+        faults.push(format!("[{name}] nothing on stderr"));
+    }
+    for needle in stderr_has {
+        if !err.contains(needle.as_str()) {
+            faults.push(format!("[{name}] stderr does not name {needle:?}: {err}"));
+        }
+    }
+    if !o.stdout.is_empty() {
+        faults.push(format!(
+            "[{name}] bad input printed to stdout: {}",
+            String::from_utf8_lossy(&o.stdout)
+        ));
+    }
+    faults
+}
+
 /// A TCP port on 127.0.0.1 that was free a moment ago (for a child process that must be
 /// told its port before it binds).
 pub fn free_port() -> std::io::Result<u16> {

@@ -6,12 +6,12 @@
 
 use serde_json::Value;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 #[path = "../common/mod.rs"]
 mod common;
-use common::testdata;
+use epicrisis_testkit::fixtures::{train_lines, write_file};
 
 mod generate;
 mod usage;
@@ -82,22 +82,6 @@ fn run_json(args: &[&str], stdin: Option<Vec<u8>>, expected_code: i32) -> Value 
             stdout(&o)
         )
     })
-}
-
-fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, bytes).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-    p
-}
-
-fn train_lines() -> Vec<String> {
-    let p = testdata("dev/train.jsonl");
-    std::fs::read_to_string(&p)
-        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(str::to_string)
-        .collect()
 }
 
 /// The reference epicrisis (`output`) of a train.jsonl line (1-based).

@@ -4,6 +4,7 @@ use std::path::Path;
 
 use super::{code, path_str, reference, run, stderr, stdout, write_file};
 use crate::common::testdata;
+use epicrisis_testkit::bad_input_faults;
 
 struct BadCase {
     name: &'static str,
@@ -193,33 +194,7 @@ fn bad_input_exits_2_naming_the_file_and_path() {
     for case in cases {
         let args: Vec<&str> = case.args.iter().map(String::as_str).collect();
         let o = run(&args, case.stdin.clone());
-        let err = stderr(&o);
-        let c = code(&o);
-        if c != 2 {
-            failures.push(format!(
-                "[{}] exit code {c}, expected 2; stderr: {err}",
-                case.name
-            ));
-            continue;
-        }
-        if err.trim().is_empty() {
-            failures.push(format!("[{}] nothing on stderr", case.name));
-        }
-        for needle in &case.stderr_has {
-            if !err.contains(needle.as_str()) {
-                failures.push(format!(
-                    "[{}] stderr does not name {needle:?}: {err}",
-                    case.name
-                ));
-            }
-        }
-        if !o.stdout.is_empty() {
-            failures.push(format!(
-                "[{}] bad input printed to stdout: {}",
-                case.name,
-                stdout(&o)
-            ));
-        }
+        failures.extend(bad_input_faults(case.name, &o, &case.stderr_has));
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
